@@ -1,0 +1,2 @@
+namespace OpenReplica.Consensus;
+public static class Placeholder { public static int Two => 2; }
