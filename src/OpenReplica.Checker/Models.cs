@@ -1,0 +1,157 @@
+namespace OpenReplica.Checker;
+
+/// <summary>Key-value operations.</summary>
+public enum KvOp
+{
+    /// <summary>Read a key.</summary>
+    Get,
+
+    /// <summary>Write a key.</summary>
+    Put,
+
+    /// <summary>Compare-and-set a key.</summary>
+    Cas,
+}
+
+/// <summary>A key-value operation. Cas: set <see cref="Value"/> if the current value equals <see cref="Expected"/> (null = absent).</summary>
+public sealed record KvInput(KvOp Op, string Key, string? Value = null, string? Expected = null);
+
+/// <summary>Response of a key-value operation. Get: the value read (null = absent); Put: Ok (false = known not to have
+/// taken effect); Cas: Ok = whether it took effect. A null <see cref="KvOutput"/> means "unknown".</summary>
+public sealed record KvOutput(string? Value, bool Ok = true);
+
+/// <summary>Register operations.</summary>
+public enum CasOp
+{
+    /// <summary>Read the register.</summary>
+    Read,
+
+    /// <summary>Write the register.</summary>
+    Write,
+
+    /// <summary>Compare-and-set the register.</summary>
+    Cas,
+}
+
+/// <summary>A register operation. Write: <see cref="Value"/>; Cas: set <see cref="Value"/> if the current value equals
+/// <see cref="Expected"/> (null = never written).</summary>
+public sealed record CasInput(CasOp Op, long? Value = null, long? Expected = null);
+
+/// <summary>Response of a register operation. Read: the value read (null = never written); Write: Ok (false = known not
+/// to have taken effect); Cas: Ok = whether it took effect. A null <see cref="CasOutput"/> means "unknown".</summary>
+public sealed record CasOutput(long? Value, bool Ok = true);
+
+/// <summary>The built-in models.</summary>
+public static class Models
+{
+    /// <summary>A map from string keys to string values (absent = null), partitioned by key: each key is checked on its
+    /// own, so the state is the value of one key.</summary>
+    public static IModel<string?, KvInput, KvOutput> KeyValue { get; } = new KeyValueModel();
+
+    /// <summary>A register of <c>long?</c> (null = never written) with read, write and compare-and-set.</summary>
+    public static IModel<long?, CasInput, CasOutput> CasRegister { get; } = new RegisterModel(allowCas: true);
+
+    /// <summary>A register of <c>long?</c> with read and write only (a Cas input is a usage error and throws).</summary>
+    public static IModel<long?, CasInput, CasOutput> Register { get; } = new RegisterModel(allowCas: false);
+
+    internal static string Show(long? v) => v?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "nil";
+
+    internal static string Show(string? v) => v is null ? "nil" : $"\"{v}\"";
+
+    private sealed class RegisterModel(bool allowCas) : IModel<long?, CasInput, CasOutput>
+    {
+        public long? Init() => null;
+
+        public (bool Ok, long? Next) Step(long? state, CasInput input, CasOutput? output)
+        {
+            switch (input.Op)
+            {
+                case CasOp.Read:
+                    return (output is null || output.Value == state, state);
+                case CasOp.Write:
+                    // A write known to have failed has no effect; otherwise it takes effect where it is linearized.
+                    return (true, output is { Ok: false } ? state : input.Value);
+                case CasOp.Cas when allowCas:
+                    var applies = state == input.Expected;
+                    var next = applies ? input.Value : state;
+                    return (output is null || output.Ok == applies, next);
+                default:
+                    throw new NotSupportedException($"The {(allowCas ? "cas-register" : "register")} model does not support {input.Op}; use Models.CasRegister for compare-and-set.");
+            }
+        }
+
+        public (bool Ok, long? Next) StepIndeterminate(long? state, CasInput input) => Step(state, input, null);
+
+        public string DescribeOperation(CasInput input, CasOutput? output, bool indeterminate)
+        {
+            var call = input.Op switch
+            {
+                CasOp.Read => "read",
+                CasOp.Write => $"write({Show(input.Value)})",
+                _ => $"cas({Show(input.Expected)} -> {Show(input.Value)})",
+            };
+            if (indeterminate || output is null)
+            {
+                return call + " -> ?";
+            }
+
+            return input.Op switch
+            {
+                CasOp.Read => $"{call} -> {Show(output.Value)}",
+                _ => output.Ok ? $"{call} ok" : $"{call} failed",
+            };
+        }
+
+        public string DescribeState(long? state) => Show(state);
+    }
+
+    private sealed class KeyValueModel : IModel<string?, KvInput, KvOutput>
+    {
+        public string? Init() => null;
+
+        public (bool Ok, string? Next) Step(string? state, KvInput input, KvOutput? output)
+        {
+            switch (input.Op)
+            {
+                case KvOp.Get:
+                    return (output is null || string.Equals(output.Value, state, StringComparison.Ordinal), state);
+                case KvOp.Put:
+                    return (true, output is { Ok: false } ? state : input.Value);
+                case KvOp.Cas:
+                    var applies = string.Equals(state, input.Expected, StringComparison.Ordinal);
+                    var next = applies ? input.Value : state;
+                    return (output is null || output.Ok == applies, next);
+                default:
+                    throw new NotSupportedException($"Unknown key-value operation {input.Op}.");
+            }
+        }
+
+        public (bool Ok, string? Next) StepIndeterminate(string? state, KvInput input) => Step(state, input, null);
+
+        public string? PartitionKey(KvInput input) => input.Key;
+
+        public IEqualityComparer<string?> StateComparer => StringComparer.Ordinal;
+
+        public string DescribeState(string? state) => Show(state);
+
+        public string DescribeOperation(KvInput input, KvOutput? output, bool indeterminate)
+        {
+            var call = input.Op switch
+            {
+                KvOp.Get => $"get({Show(input.Key)})",
+                KvOp.Put => $"put({Show(input.Key)}, {Show(input.Value)})",
+                _ => $"cas({Show(input.Key)}, {Show(input.Expected)} -> {Show(input.Value)})",
+            };
+            if (indeterminate || output is null)
+            {
+                return call + " -> ?";
+            }
+
+            return input.Op switch
+            {
+                KvOp.Get => $"{call} -> {Show(output.Value)}",
+                _ => output.Ok ? $"{call} ok" : $"{call} failed",
+            };
+        }
+    }
+}
