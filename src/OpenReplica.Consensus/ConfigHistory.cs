@@ -1,0 +1,81 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// Which configuration is in force at which slot. A config chosen at slot s is in force from slot s + window,
+/// so the configuration of every slot up to commit + window is known from the chosen log alone.
+/// Immutable: every change returns a new history.
+/// </summary>
+public sealed class ConfigHistory
+{
+    // (first slot in force, config), ordered by slot; the first element is in force from slot 1 (or earlier).
+    private readonly (long FromSlot, ClusterConfig Config)[] _epochs;
+
+    private ConfigHistory((long, ClusterConfig)[] epochs) => _epochs = epochs;
+
+    public static ConfigHistory Start(ClusterConfig config) => new([(1, config)]);
+
+    public static ConfigHistory FromEpochs(IEnumerable<(long FromSlot, ClusterConfig Config)> epochs)
+    {
+        var list = epochs.OrderBy(e => e.FromSlot).ToArray();
+        Invariant.Assert(list.Length > 0);
+        return new ConfigHistory(list);
+    }
+
+    public IReadOnlyList<(long FromSlot, ClusterConfig Config)> Epochs => _epochs;
+
+    public ClusterConfig At(long slot)
+    {
+        ClusterConfig current = _epochs[0].Config;
+        foreach (var (from, config) in _epochs)
+        {
+            if (from > slot) break;
+            current = config;
+        }
+        return current;
+    }
+
+    /// <summary>The newest configuration known, possibly not yet in force.</summary>
+    public ClusterConfig Latest => _epochs[^1].Config;
+
+    public long LatestFromSlot => _epochs[^1].FromSlot;
+
+    public ConfigHistory Add(long fromSlot, ClusterConfig config)
+    {
+        Invariant.Assert(fromSlot > _epochs[^1].FromSlot);
+        return new ConfigHistory([.. _epochs, (fromSlot, config)]);
+    }
+
+    /// <summary>Every distinct member of the configurations in force over [fromSlot, toSlot].</summary>
+    public IEnumerable<long> MembersBetween(long fromSlot, long toSlot)
+    {
+        var members = new SortedSet<long>(At(fromSlot).Members);
+        foreach (var (from, config) in _epochs)
+        {
+            if (from > fromSlot && from <= toSlot) members.UnionWith(config.Members);
+        }
+        return members;
+    }
+
+    /// <summary>Configurations in force somewhere over [fromSlot, toSlot].</summary>
+    public IEnumerable<ClusterConfig> ConfigsBetween(long fromSlot, long toSlot)
+    {
+        yield return At(fromSlot);
+        foreach (var (from, config) in _epochs)
+        {
+            if (from > fromSlot && from <= toSlot) yield return config;
+        }
+    }
+
+    /// <summary>Drops epochs that no slot after <paramref name="slot"/> can use.</summary>
+    public ConfigHistory TrimBefore(long slot)
+    {
+        int keepFrom = 0;
+        for (int i = 0; i < _epochs.Length; i++)
+        {
+            if (_epochs[i].FromSlot <= slot) keepFrom = i;
+        }
+        return keepFrom == 0 ? this : new ConfigHistory(_epochs[keepFrom..]);
+    }
+
+    public override string ToString() => string.Join(" ", _epochs.Select(e => $"{e.FromSlot}:{e.Config}"));
+}

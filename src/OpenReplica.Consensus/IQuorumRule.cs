@@ -1,0 +1,26 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// Decides whether a set of replicas that voted is a quorum of a configuration. Any rule is safe as long as
+/// every two quorums of the same configuration intersect.
+/// </summary>
+public interface IQuorumRule
+{
+    bool IsQuorum(ClusterConfig config, IReadOnlySet<long> voters);
+}
+
+/// <summary>A strict majority of the configuration's members (the default).</summary>
+public sealed class MajorityQuorum : IQuorumRule
+{
+    public static readonly MajorityQuorum Instance = new();
+
+    public bool IsQuorum(ClusterConfig config, IReadOnlySet<long> voters)
+    {
+        int count = 0;
+        foreach (long m in config.Members)
+        {
+            if (voters.Contains(m)) count++;
+        }
+        return count * 2 > config.Members.Count;
+    }
+}

@@ -1,0 +1,68 @@
+namespace OpenReplica.Consensus;
+
+public enum ReplicaRole
+{
+    /// <summary>Accepts and learns; proposals are refused with a leader hint.</summary>
+    Follower,
+    /// <summary>Running phase 1; proposals are queued until it leads.</summary>
+    Candidate,
+    /// <summary>Phase 1 done for its ballot; runs phase 2 per slot.</summary>
+    Leader,
+}
+
+/// <summary>A slot this leader proposed and that is not yet known chosen.</summary>
+internal sealed class InFlightSlot(LogValue value, long sentAtTick)
+{
+    public LogValue Value { get; } = value;
+    public HashSet<long> Acks { get; } = [];
+    public long SentAtTick { get; set; } = sentAtTick;
+}
+
+/// <summary>A linearizable read waiting for leadership confirmation and for the state machine to reach its index.</summary>
+internal sealed class PendingRead(long requestId, long index, long context)
+{
+    public long RequestId { get; } = requestId;
+    public long Index { get; } = index;
+    public long Context { get; } = context;
+    public HashSet<long> Acks { get; } = [];
+    public bool Confirmed { get; set; }
+}
+
+/// <summary>Everything a candidate or leader holds for its ballot; dropped when it steps down.</summary>
+internal sealed class LeaderState(Ballot ballot)
+{
+    public Ballot Ballot { get; } = ballot;
+
+    /// <summary>Replicas that promised <see cref="Ballot"/> (and reported their accepted entries).</summary>
+    public HashSet<long> Promised { get; } = [];
+
+    /// <summary>Per slot above the commit index, the accepted entry with the highest ballot among the promises.</summary>
+    public Dictionary<long, LogEntry> Recovered { get; } = [];
+
+    /// <summary>A promiser truncated its log up to here: the leader must learn a snapshot before it leads.</summary>
+    public long SnapshotNeededThrough { get; set; }
+
+    public long NextSlot { get; set; }
+
+    public SortedDictionary<long, InFlightSlot> InFlight { get; } = [];
+
+    public Queue<Command> Pending { get; } = new();
+
+    /// <summary>Identities of commands queued or in flight, so a retry is not proposed twice.</summary>
+    public HashSet<CommandId> PendingIds { get; } = [];
+
+    public ClusterConfig? PendingConfig { get; set; }
+
+    public bool ConfigInFlight { get; set; }
+
+    public long PrepareSentAtTick { get; set; }
+
+    public long ReadContext { get; set; }
+
+    public List<PendingRead> Reads { get; } = [];
+
+    /// <summary>Replicas heard from since the last check-quorum (election mode only).</summary>
+    public HashSet<long> RecentlyHeard { get; } = [];
+
+    public int TicksSinceQuorumCheck { get; set; }
+}

@@ -1,0 +1,88 @@
+namespace OpenReplica.Consensus;
+
+// The acceptor role: promises and accepts, never below a ballot already promised.
+public sealed partial class PaxosReplica
+{
+    private void HandlePrepare(Prepare m)
+    {
+        if (m.Ballot < _promised)
+        {
+            Send(new Rejected(Id, m.From, _promised));
+            return;
+        }
+        if (m.Ballot > _promised)
+        {
+            if (_leader is not null) StepDown(m.From);
+            SetPromised(m.Ballot);
+        }
+        // A would-be leader is alive: give it time before campaigning ourselves.
+        if (_role == ReplicaRole.Follower) ResetElectionTimer();
+
+        long from = Math.Max(m.CommitIndex, _log.SnapshotSlot);
+        var accepted = _log.After(from)
+            .Select(e => e.Chosen || e.Slot <= _log.CommitIndex ? e with { Chosen = true } : e)
+            .ToList();
+        Send(new Promise(Id, m.From, m.Ballot, _log.CommitIndex, _log.SnapshotSlot, accepted));
+    }
+
+    private void HandleAccept(Accept m)
+    {
+        if (m.Ballot < _promised && !Has(PlantedBug.AcceptLowerBallot))
+        {
+            Send(new Rejected(Id, m.From, _promised));
+            return;
+        }
+        if (m.Ballot > _promised)
+        {
+            if (_leader is not null) StepDown(m.From);
+            SetPromised(m.Ballot);
+        }
+        FollowLeader(m.From);
+
+        var acked = new List<long>(m.Entries.Count);
+        foreach (var proposed in m.Entries)
+        {
+            // A slot already chosen (or compacted) keeps its value: by Paxos it equals any later proposal for it.
+            if (proposed.Slot > _log.SnapshotSlot && !_log.IsChosen(proposed.Slot))
+            {
+                Persist(_log.Accept(proposed.Slot, m.Ballot, proposed.Value));
+            }
+            acked.Add(proposed.Slot);
+        }
+        Send(new Accepted(Id, m.From, m.Ballot, acked));
+        LearnCommit(m.Ballot, m.CommitIndex, m.From);
+    }
+
+    private void HandleHeartbeat(Heartbeat m)
+    {
+        if (m.Ballot < _promised)
+        {
+            Send(new Rejected(Id, m.From, _promised));
+            return;
+        }
+        if (m.Ballot > _promised)
+        {
+            if (_leader is not null) StepDown(m.From);
+            SetPromised(m.Ballot);
+        }
+        FollowLeader(m.From);
+        Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
+        LearnCommit(m.Ballot, m.CommitIndex, m.From);
+    }
+
+    private void HandleRejected(Rejected m)
+    {
+        if (_leader is { } leader && m.Promised > leader.Ballot)
+        {
+            StepDown(m.Promised.ReplicaId == Id ? null : m.Promised.ReplicaId);
+        }
+    }
+
+    /// <summary>A message at our promised ballot came from the leader: remember it and hold off elections.</summary>
+    private void FollowLeader(long leaderId)
+    {
+        if (_leader is not null) return;
+        _leaderHint = leaderId;
+        ResetElectionTimer();
+    }
+}

@@ -1,0 +1,375 @@
+namespace OpenReplica.Consensus;
+
+// The proposer role: phase 1 once per ballot for every open slot, then phase 2 per slot, pipelined and batched.
+public sealed partial class PaxosReplica
+{
+    /// <summary>
+    /// Starts phase 1 with a ballot higher than any seen. Grain activations call this (they have no election
+    /// timers); in election mode the election timeout calls it. Proposals made meanwhile are queued.
+    /// </summary>
+    public Ready Campaign()
+    {
+        StartCampaign();
+        return TakeReady();
+    }
+
+    private void StartCampaign()
+    {
+        if (_role != ReplicaRole.Leader)
+        {
+            var queued = _leader?.Pending.ToList() ?? [];
+            var queuedConfig = _leader?.PendingConfig;
+            _leader = null;
+            var ballot = new Ballot(Math.Max(_promised.Round, _maxRoundSeen) + 1, Id);
+            _maxRoundSeen = ballot.Round;
+            SetPromised(ballot);
+            _role = ReplicaRole.Candidate;
+            _leader = new LeaderState(ballot) { PrepareSentAtTick = _now, PendingConfig = queuedConfig };
+            foreach (var c in queued) Enqueue(c);
+            ResetElectionTimer();
+
+            // Our own promise: what we accepted ourselves counts like any acceptor's report.
+            _leader.Promised.Add(Id);
+            foreach (var e in _log.After(_log.CommitIndex).Where(e => !e.Chosen)) Recover(e);
+            SendPrepares();
+            TryBecomeLeader();
+        }
+    }
+
+    public Ready Propose(Command command) => Propose([command]);
+
+    /// <summary>Queues commands and proposes as many slots as the window allows; the rest are batched into later slots.</summary>
+    public Ready Propose(IEnumerable<Command> commands)
+    {
+        foreach (var command in commands)
+        {
+            if (_leader is null)
+            {
+                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.NotLeader, _leaderHint));
+            }
+            else if (command.HasIdentity && _sessions.IsApplied(command.Id))
+            {
+                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.AlreadyApplied, Id));
+            }
+            else if (command.HasIdentity && _leader.PendingIds.Contains(command.Id))
+            {
+                // Already queued or in flight: it will be chosen once and reported in Committed.
+            }
+            else if (_leader.Pending.Count >= _options.MaxPendingProposals)
+            {
+                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.QueueFull, Id));
+            }
+            else
+            {
+                Enqueue(command);
+            }
+        }
+        FlushProposals();
+        return TakeReady();
+    }
+
+    /// <summary>
+    /// Proposes a new configuration. It is in force from the slot it is chosen at plus the window. One change at a
+    /// time: a second is refused until the first is in force.
+    /// </summary>
+    public Ready ProposeConfig(ClusterConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (_leader is null)
+        {
+            _ready.Rejections.Add(new ProposalRejection(null, RejectionReason.NotLeader, _leaderHint));
+        }
+        else if (_leader.PendingConfig is not null || _leader.ConfigInFlight || _configs.LatestFromSlot > _log.CommitIndex + 1)
+        {
+            _ready.Rejections.Add(new ProposalRejection(null, RejectionReason.ConfigChangeInProgress, Id));
+        }
+        else
+        {
+            _leader.PendingConfig = config;
+            FlushProposals();
+        }
+        return TakeReady();
+    }
+
+    private void Enqueue(Command command)
+    {
+        _leader!.Pending.Enqueue(command);
+        if (command.HasIdentity) _leader.PendingIds.Add(command.Id);
+    }
+
+    private void SendPrepares()
+    {
+        var leader = _leader!;
+        long commit = _log.CommitIndex;
+        long last = Math.Max(commit + _options.Window, leader.NextSlot);
+        foreach (long member in _configs.MembersBetween(commit + 1, last))
+        {
+            if (member != Id && !leader.Promised.Contains(member))
+            {
+                Send(new Prepare(Id, member, leader.Ballot, commit));
+            }
+        }
+        leader.PrepareSentAtTick = _now;
+    }
+
+    private void HandlePromise(Promise m)
+    {
+        if (_leader is not { } leader || m.Ballot != leader.Ballot) return;
+        foreach (var e in m.Accepted)
+        {
+            if (e.Chosen) LearnChosen(e);
+            else if (_role == ReplicaRole.Candidate || e.Slot >= leader.NextSlot) Recover(e);
+        }
+        leader.Promised.Add(m.From);
+        leader.RecentlyHeard.Add(m.From);
+        if (m.SnapshotSlot > _log.CommitIndex)
+        {
+            // The promiser compacted slots we do not know: fetch its snapshot before leading.
+            leader.SnapshotNeededThrough = Math.Max(leader.SnapshotNeededThrough, m.SnapshotSlot);
+            NoteCommit(m.CommitIndex, m.From);
+            AskCatchUp(m.From, _log.CommitIndex + 1, m.SnapshotSlot);
+        }
+        DeliverCommitted();
+        if (_role == ReplicaRole.Candidate) TryBecomeLeader();
+        else FlushProposals();
+    }
+
+    /// <summary>Keeps, per slot, the value accepted under the highest ballot (the Paxos phase-1 rule).</summary>
+    private void Recover(LogEntry e)
+    {
+        var leader = _leader!;
+        if (e.Slot <= _log.CommitIndex || _log.IsChosen(e.Slot)) return;
+        if (!leader.Recovered.TryGetValue(e.Slot, out var known) || e.Ballot > known.Ballot)
+        {
+            leader.Recovered[e.Slot] = e;
+        }
+    }
+
+    /// <summary>Phase 1 is done for a slot when a quorum of the configuration in force there has promised.</summary>
+    private bool IsPrepared(long slot) => IsQuorum(_configs.At(slot), _leader!.Promised);
+
+    private void TryBecomeLeader()
+    {
+        var leader = _leader!;
+        if (_role != ReplicaRole.Candidate || _log.CommitIndex < leader.SnapshotNeededThrough) return;
+        long commit = _log.CommitIndex;
+        foreach (var config in _configs.ConfigsBetween(commit + 1, commit + _options.Window))
+        {
+            if (!IsQuorum(config, leader.Promised)) return;
+        }
+
+        _role = ReplicaRole.Leader;
+        _leaderHint = Id;
+        leader.NextSlot = commit + 1;
+        leader.TicksSinceQuorumCheck = 0;
+        _ready.BecameLeader = true;
+        if (Has(PlantedBug.ForgetDedupAfterLeaderChange)) _sessions = new SessionTable(_options.MaxSessions);
+        foreach (var e in leader.Recovered.Values)
+        {
+            foreach (var c in e.Value.Commands.Where(c => c.HasIdentity)) leader.PendingIds.Add(c.Id);
+        }
+        FlushProposals();
+        BroadcastHeartbeat(0);
+    }
+
+    /// <summary>Assigns slots while the window allows: recovered values first, then gaps as no-ops, then new commands.</summary>
+    private void FlushProposals()
+    {
+        if (_role != ReplicaRole.Leader) return;
+        var leader = _leader!;
+        var outgoing = new Dictionary<long, List<LogEntry>>();
+        while (leader.NextSlot <= _log.CommitIndex + _options.Window)
+        {
+            long slot = leader.NextSlot;
+            if (_log.IsChosen(slot))
+            {
+                leader.Recovered.Remove(slot);
+                leader.NextSlot++;
+                continue;
+            }
+            if (!IsPrepared(slot))
+            {
+                // A configuration with new members is coming into force: phase 1 with them first.
+                if (leader.PrepareSentAtTick + _options.RetransmitTicks <= _now || leader.PrepareSentAtTick == _now) SendPrepares();
+                break;
+            }
+            LogValue? value = NextValue(leader);
+            if (value is null) break;
+            ProposeAt(slot, value, outgoing);
+            leader.NextSlot++;
+        }
+        foreach (var (peer, entries) in outgoing)
+        {
+            Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
+        }
+        DeliverCommitted();
+    }
+
+    private LogValue? NextValue(LeaderState leader)
+    {
+        if (leader.Recovered.Remove(leader.NextSlot, out var recovered)) return recovered.Value;
+        if (leader.PendingConfig is { } config)
+        {
+            leader.PendingConfig = null;
+            leader.ConfigInFlight = true;
+            return LogValue.ConfigChange(config);
+        }
+        if (leader.Pending.Count > 0) return LogValue.Batch(TakeBatch(leader.Pending));
+        // Nothing new, but slots above were accepted under older ballots: fill the gap so they can be applied.
+        return leader.Recovered.Count > 0 ? LogValue.Noop : null;
+    }
+
+    private List<Command> TakeBatch(Queue<Command> pending)
+    {
+        var batch = new List<Command>();
+        int bytes = 0;
+        while (pending.Count > 0 && batch.Count < _options.MaxBatchCommands)
+        {
+            int size = pending.Peek().Payload.Length;
+            if (batch.Count > 0 && bytes + size > _options.MaxBatchBytes) break;
+            batch.Add(pending.Dequeue());
+            bytes += size;
+        }
+        return batch;
+    }
+
+    private void ProposeAt(long slot, LogValue value, Dictionary<long, List<LogEntry>> outgoing)
+    {
+        var leader = _leader!;
+        Invariant.Assert(_promised == leader.Ballot);
+        var inFlight = new InFlightSlot(value, _now);
+        leader.InFlight[slot] = inFlight;
+        var config = _configs.At(slot);
+        var entry = new LogEntry(slot, leader.Ballot, value, Chosen: false);
+        foreach (long member in config.Members)
+        {
+            if (member == Id)
+            {
+                Persist(_log.Accept(slot, leader.Ballot, value));
+                inFlight.Acks.Add(Id);
+            }
+            else
+            {
+                if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
+                list.Add(entry);
+            }
+        }
+        MaybeChosen(slot, inFlight);
+    }
+
+    private void HandleAccepted(Accepted m)
+    {
+        if (_role != ReplicaRole.Leader || m.Ballot != _leader!.Ballot) return;
+        var leader = _leader;
+        leader.RecentlyHeard.Add(m.From);
+        foreach (long slot in m.Slots)
+        {
+            if (leader.InFlight.TryGetValue(slot, out var inFlight) && _configs.At(slot).Contains(m.From))
+            {
+                inFlight.Acks.Add(m.From);
+                MaybeChosen(slot, inFlight);
+            }
+        }
+        DeliverCommitted();
+        FlushProposals();
+    }
+
+    private void MaybeChosen(long slot, InFlightSlot inFlight)
+    {
+        bool chosen = Has(PlantedBug.CommitWithoutQuorum) ? inFlight.Acks.Count >= 1 : IsQuorum(_configs.At(slot), inFlight.Acks);
+        if (!chosen) return;
+        var leader = _leader!;
+        leader.InFlight.Remove(slot);
+        bool acceptedHere = _log.Get(slot) is { } own && own.Ballot == leader.Ballot;
+        var entry = _log.Choose(slot, leader.Ballot, inFlight.Value);
+        // A leader outside the configuration never accepted the value itself: it must still keep it.
+        if (!acceptedHere) Persist(entry);
+    }
+
+    private void TickLeader()
+    {
+        var leader = _leader!;
+        if (++_heartbeatElapsed >= _options.HeartbeatTicks)
+        {
+            _heartbeatElapsed = 0;
+            BroadcastHeartbeat(0);
+        }
+        RetransmitAccepts(leader);
+        if (_options.ElectionTimeoutTicks > 0 && ++leader.TicksSinceQuorumCheck >= _options.ElectionTimeoutTicks)
+        {
+            // Check quorum: a leader cut off from a majority steps down so clients go elsewhere.
+            leader.RecentlyHeard.Add(Id);
+            bool heard = IsQuorum(Config, leader.RecentlyHeard);
+            leader.RecentlyHeard.Clear();
+            leader.TicksSinceQuorumCheck = 0;
+            if (!heard) StepDown(null);
+        }
+    }
+
+    private void TickCandidate()
+    {
+        if (_leader!.PrepareSentAtTick + _options.RetransmitTicks <= _now) SendPrepares();
+        if (_options.ElectionTimeoutTicks > 0 && ++_electionElapsed >= _electionTimeout)
+        {
+            // Phase 1 did not finish in time (lost messages or a competing ballot): start over higher.
+            StartCampaign();
+        }
+    }
+
+    private void RetransmitAccepts(LeaderState leader)
+    {
+        var outgoing = new Dictionary<long, List<LogEntry>>();
+        foreach (var (slot, inFlight) in leader.InFlight)
+        {
+            if (inFlight.SentAtTick + _options.RetransmitTicks > _now) continue;
+            inFlight.SentAtTick = _now;
+            var entry = new LogEntry(slot, leader.Ballot, inFlight.Value, Chosen: false);
+            foreach (long member in _configs.At(slot).Members)
+            {
+                if (member == Id || inFlight.Acks.Contains(member)) continue;
+                if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
+                list.Add(entry);
+            }
+        }
+        foreach (var (peer, entries) in outgoing) Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
+    }
+
+    private void BroadcastHeartbeat(long readContext)
+    {
+        var leader = _leader!;
+        long commit = _log.CommitIndex;
+        foreach (long member in _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot)))
+        {
+            if (member != Id) Send(new Heartbeat(Id, member, leader.Ballot, commit, readContext));
+        }
+    }
+
+    /// <summary>
+    /// Stops leading: queued commands are refused (they were never proposed), proposed ones are abandoned
+    /// (another leader may still choose them, so their outcome is unknown), and waiting reads fail.
+    /// </summary>
+    private void StepDown(long? newLeader)
+    {
+        if (_leader is { } leader)
+        {
+            foreach (var c in leader.Pending) _ready.Rejections.Add(new ProposalRejection(c, RejectionReason.NotLeader, newLeader));
+            foreach (var inFlight in leader.InFlight.Values) _ready.Abandoned.AddRange(inFlight.Value.Commands);
+            foreach (var read in leader.Reads) _ready.FailedReads.Add(read.RequestId);
+            if (_role == ReplicaRole.Leader) _ready.LostLeadership = true;
+        }
+        _leader = null;
+        _role = ReplicaRole.Follower;
+        _leaderHint = newLeader;
+        ResetElectionTimer();
+    }
+
+    private void TickFollower()
+    {
+        if (_options.ElectionTimeoutTicks == 0) return;
+        if (++_electionElapsed >= _electionTimeout && _configs.Latest.Contains(Id))
+        {
+            _leaderHint = null;
+            StartCampaign();
+        }
+    }
+}

@@ -1,0 +1,212 @@
+namespace OpenReplica.Consensus;
+
+// The learner role: learns which values are chosen, catches up from peers, applies in slot order, snapshots.
+public sealed partial class PaxosReplica
+{
+    /// <summary>
+    /// The leader of <paramref name="ballot"/> says every slot up to <paramref name="commitIndex"/> is chosen. An
+    /// entry we accepted under that same ballot is the chosen value (a leader proposes one value per slot per
+    /// ballot); any other slot must be fetched.
+    /// </summary>
+    private void LearnCommit(Ballot ballot, long commitIndex, long from)
+    {
+        for (long slot = _log.CommitIndex + 1; slot <= commitIndex; slot++)
+        {
+            if (_log.Get(slot) is { Chosen: false } e && e.Ballot == ballot) _log.Choose(slot, e.Ballot, e.Value);
+        }
+        NoteCommit(commitIndex, from);
+        DeliverCommitted();
+        if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+    }
+
+    private void LearnChosen(LogEntry e)
+    {
+        if (e.Slot <= _log.SnapshotSlot || _log.IsChosen(e.Slot)) return;
+        Persist(_log.Choose(e.Slot, e.Ballot, e.Value));
+        _leader?.Recovered.Remove(e.Slot);
+    }
+
+    private void NoteCommit(long commitIndex, long from)
+    {
+        if (commitIndex > _knownCommit)
+        {
+            _knownCommit = commitIndex;
+            _knownCommitFrom = from;
+        }
+    }
+
+    private void AskCatchUp(long peer, long fromSlot, long toSlot)
+    {
+        if (peer == Id || fromSlot > toSlot) return;
+        if (_catchUpAskedAtTick != long.MinValue && _catchUpAskedAtTick + _options.RetransmitTicks > _now) return;
+        _catchUpAskedAtTick = _now;
+        Send(new CatchUpRequest(Id, peer, fromSlot, toSlot));
+    }
+
+    private void MaybeRetryCatchUp()
+    {
+        if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+    }
+
+    private void HandleCatchUpRequest(CatchUpRequest m)
+    {
+        if (m.FromSlot <= _log.SnapshotSlot && _snapshot is not null)
+        {
+            Send(new InstallSnapshot(Id, m.From, _snapshot));
+            return;
+        }
+        var chosen = new List<LogEntry>();
+        for (long slot = m.FromSlot; slot <= m.ToSlot && chosen.Count < _options.MaxCatchUpEntries; slot++)
+        {
+            if (_log.Get(slot) is { } e && _log.IsChosen(slot)) chosen.Add(e with { Chosen = true });
+        }
+        if (chosen.Count > 0 || _log.CommitIndex > 0) Send(new CatchUpResponse(Id, m.From, chosen, _log.CommitIndex));
+    }
+
+    private void HandleCatchUpResponse(CatchUpResponse m)
+    {
+        foreach (var e in m.Entries) LearnChosen(e);
+        _catchUpAskedAtTick = long.MinValue;
+        NoteCommit(m.CommitIndex, m.From);
+        DeliverCommitted();
+        AfterCatchUp();
+        if (_log.CommitIndex < _knownCommit && m.Entries.Count > 0) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);
+    }
+
+    private void HandleInstallSnapshot(InstallSnapshot m)
+    {
+        _catchUpAskedAtTick = long.MinValue;
+        var snapshot = m.Snapshot;
+        if (snapshot.Slot <= _log.CommitIndex) return;
+        Invariant.Assert(_ready.Committed.Count == 0);
+        LoadSnapshot(snapshot);
+        _ready.SnapshotToInstall = snapshot;
+        _ready.SnapshotToPersist = snapshot;
+        _hardStateDirty = true;
+        NoteCommit(snapshot.Slot, m.From);
+        DeliverCommitted();
+        AfterCatchUp();
+    }
+
+    private void LoadSnapshot(Snapshot snapshot)
+    {
+        _log.ResetTo(snapshot.Slot);
+        _applied = snapshot.Slot;
+        _configs = snapshot.Configs;
+        _sessions = snapshot.Sessions.Clone();
+        _snapshot = snapshot;
+        if (_leader is { } leader)
+        {
+            foreach (long slot in leader.Recovered.Keys.Where(s => s <= snapshot.Slot).ToList()) leader.Recovered.Remove(slot);
+            leader.NextSlot = Math.Max(leader.NextSlot, snapshot.Slot + 1);
+        }
+    }
+
+    private void AfterCatchUp()
+    {
+        if (_role == ReplicaRole.Candidate) TryBecomeLeader();
+        else FlushProposals();
+    }
+
+    /// <summary>Applies every newly contiguous chosen slot: configurations, sessions (exactly-once), then the host.</summary>
+    private void DeliverCommitted()
+    {
+        var committed = _log.AdvanceCommit();
+        if (committed.Count == 0) return;
+        _hardStateDirty = true;
+        foreach (var e in committed)
+        {
+            Invariant.Assert(e.Slot == _applied + 1);
+            _applied = e.Slot;
+            var applied = new List<AppliedCommand>(e.Value.Commands.Count);
+            foreach (var c in e.Value.Commands)
+            {
+                bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
+                applied.Add(new AppliedCommand(c, duplicate));
+                if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);
+            }
+            if (e.Value.Kind == LogValueKind.Config)
+            {
+                _configs = _configs.Add(e.Slot + _options.Window, e.Value.Config!);
+                if (_leader is not null) _leader.ConfigInFlight = false;
+            }
+            _ready.Committed.Add(new CommittedEntry(e.Slot, e.Value.Kind, applied, e.Value.Config));
+        }
+        ServeReads();
+    }
+
+    /// <summary>
+    /// Takes a snapshot at the applied index with the host's state machine bytes and drops the log up to it.
+    /// The host persists <see cref="Ready.SnapshotToPersist"/>; peers that fall behind get it by catch-up.
+    /// </summary>
+    public Ready CompactLog(byte[] appState)
+    {
+        ArgumentNullException.ThrowIfNull(appState);
+        Invariant.Assert(_applied == _log.CommitIndex);
+        if (_applied > _log.SnapshotSlot)
+        {
+            var snapshot = new Snapshot(_applied, _configs.TrimBefore(_applied + 1), _sessions.Clone(), appState);
+            _log.TruncateThrough(_applied);
+            _configs = snapshot.Configs;
+            _snapshot = snapshot;
+            _ready.SnapshotToPersist = snapshot;
+        }
+        return TakeReady();
+    }
+
+    /// <summary>
+    /// Asks for a linearizable read without a log write (read-index): the leader notes the last slot it may have
+    /// let be chosen, confirms with a quorum that it still leads, and reports <see cref="Ready.Reads"/> once that
+    /// slot is applied. A non-leader reports <see cref="Ready.FailedReads"/>.
+    /// </summary>
+    public Ready ReadIndex(long requestId)
+    {
+        if (_role != ReplicaRole.Leader)
+        {
+            _ready.FailedReads.Add(requestId);
+            return TakeReady();
+        }
+        var leader = _leader!;
+        long index = Math.Max(_log.CommitIndex, leader.NextSlot - 1);
+        if (leader.Recovered.Count > 0) index = Math.Max(index, leader.Recovered.Keys.Max());
+        var read = new PendingRead(requestId, index, ++leader.ReadContext);
+        read.Acks.Add(Id);
+        leader.Reads.Add(read);
+        BroadcastHeartbeat(read.Context);
+        ConfirmRead(read);
+        ServeReads();
+        return TakeReady();
+    }
+
+    private void HandleHeartbeatAck(HeartbeatAck m)
+    {
+        if (_role != ReplicaRole.Leader || m.Ballot != _leader!.Ballot) return;
+        _leader.RecentlyHeard.Add(m.From);
+        foreach (var read in _leader.Reads)
+        {
+            if (read.Context <= m.ReadContext && !read.Confirmed)
+            {
+                read.Acks.Add(m.From);
+                ConfirmRead(read);
+            }
+        }
+        ServeReads();
+    }
+
+    private void ConfirmRead(PendingRead read)
+    {
+        long commit = _log.CommitIndex;
+        read.Confirmed = _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, read.Index + 1)).All(c => IsQuorum(c, read.Acks));
+    }
+
+    private void ServeReads()
+    {
+        if (_leader is null || _leader.Reads.Count == 0) return;
+        _leader.Reads.RemoveAll(read =>
+        {
+            if (!read.Confirmed || _applied < read.Index) return false;
+            _ready.Reads.Add(new ReadState(read.RequestId, read.Index));
+            return true;
+        });
+    }
+}

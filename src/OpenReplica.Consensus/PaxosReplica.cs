@@ -1,0 +1,218 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// One replica of a Multi-Paxos group, as a pure state machine: no clock, threads, sockets or files.
+/// Inputs are <see cref="Step"/>, <see cref="Tick"/>, <see cref="Propose(Command)"/>, <see cref="Campaign"/>,
+/// <see cref="ReadIndex"/> and <see cref="CompactLog"/>; each returns a <see cref="Ready"/> that the host must
+/// carry out (persist, then send, then apply). Not thread-safe: the host calls it from one thread at a time.
+/// Every replica is an acceptor and a learner; it is also a proposer while it leads.
+/// </summary>
+public sealed partial class PaxosReplica
+{
+    private readonly ReplicaOptions _options;
+    private readonly DeterministicRandom _random;
+    private readonly ReplicaLog _log = new();
+
+    // Acceptor state that must be durable (HardState): the highest ballot promised.
+    private Ballot _promised;
+    private bool _hardStateDirty;
+
+    // Learner state, a deterministic function of the chosen log.
+    private ConfigHistory _configs;
+    private SessionTable _sessions;
+    private long _applied;
+    private Snapshot? _snapshot;
+
+    private ReplicaRole _role = ReplicaRole.Follower;
+    private LeaderState? _leader;
+    private long? _leaderHint;
+    private long _maxRoundSeen;
+
+    // Time, counted in ticks given by the host.
+    private long _now;
+    private int _electionElapsed;
+    private int _electionTimeout;
+    private int _heartbeatElapsed;
+
+    // Catch-up: the highest commit index heard of, from whom, and when we last asked.
+    private long _knownCommit;
+    private long _knownCommitFrom;
+    private long _catchUpAskedAtTick = long.MinValue;
+
+    private Ready _ready = new();
+
+    public PaxosReplica(ReplicaOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.InitialConfig is null)
+        {
+            throw new ArgumentException("ReplicaOptions.InitialConfig is required: the group's configuration at slot 1.", nameof(options));
+        }
+        _options = options.Clone();
+        _random = new DeterministicRandom(options.RandomSeed ^ (ulong)options.ReplicaId * 0x9E3779B97F4A7C15UL);
+        _configs = ConfigHistory.Start(options.InitialConfig);
+        _sessions = new SessionTable(options.MaxSessions);
+        ResetElectionTimer();
+    }
+
+    /// <summary>Rebuilds a replica from what it persisted. Call <see cref="Start"/> next to replay committed entries.</summary>
+    public static PaxosReplica Restart(ReplicaOptions options, PersistentState state)
+    {
+        var replica = new PaxosReplica(options);
+        replica._promised = state.HardState.Promised;
+        replica._maxRoundSeen = state.HardState.Promised.Round;
+        if (state.Snapshot is { } snapshot) replica.LoadSnapshot(snapshot);
+
+        var lastPerSlot = new SortedDictionary<long, LogEntry>();
+        foreach (var entry in state.Entries)
+        {
+            // A chosen record is final; a later accepted record for the same slot cannot exist, but never let it win.
+            if (lastPerSlot.TryGetValue(entry.Slot, out var seen) && seen.Chosen) continue;
+            lastPerSlot[entry.Slot] = entry;
+        }
+        foreach (var entry in lastPerSlot.Values.Where(e => e.Slot > replica._log.SnapshotSlot))
+        {
+            if (entry.Chosen || entry.Slot <= state.HardState.CommitIndex) replica._log.Choose(entry.Slot, entry.Ballot, entry.Value);
+            else replica._log.Accept(entry.Slot, entry.Ballot, entry.Value);
+        }
+        return replica;
+    }
+
+    public long Id => _options.ReplicaId;
+
+    public ReplicaRole Role => _role;
+
+    public bool IsLeader => _role == ReplicaRole.Leader;
+
+    public Ballot Promised => _promised;
+
+    /// <summary>The ballot this replica leads (or campaigns) with, if any.</summary>
+    public Ballot? LeaderBallot => _leader?.Ballot;
+
+    public long? LeaderHint => _leaderHint;
+
+    public long CommitIndex => _log.CommitIndex;
+
+    /// <summary>The last slot handed to the host to apply.</summary>
+    public long AppliedIndex => _applied;
+
+    public long SnapshotSlot => _log.SnapshotSlot;
+
+    public ConfigHistory Configs => _configs;
+
+    /// <summary>The configuration in force at the next slot to be chosen.</summary>
+    public ClusterConfig Config => _configs.At(_log.CommitIndex + 1);
+
+    public SessionTable Sessions => _sessions;
+
+    /// <summary>Slots proposed and not yet chosen, or proposals queued: the host should keep ticking.</summary>
+    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0)
+        || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex;
+
+    public int PendingProposals => _leader?.Pending.Count ?? 0;
+
+    /// <summary>Entries held above the snapshot, in slot order (for checks and tools).</summary>
+    public IEnumerable<LogEntry> Entries => _log.After(_log.SnapshotSlot);
+
+    public Snapshot? LatestSnapshot => _snapshot;
+
+    /// <summary>Hands the host every committed entry it has not applied yet (after <see cref="Restart"/>).</summary>
+    public Ready Start()
+    {
+        DeliverCommitted();
+        return TakeReady();
+    }
+
+    public Ready Tick()
+    {
+        _now++;
+        if (_role == ReplicaRole.Leader) TickLeader();
+        else if (_role == ReplicaRole.Candidate) TickCandidate();
+        else TickFollower();
+        MaybeRetryCatchUp();
+        return TakeReady();
+    }
+
+    public Ready Step(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.To != Id) return TakeReady();
+        ObserveBallot(message);
+        switch (message)
+        {
+            case Prepare m: HandlePrepare(m); break;
+            case Promise m: HandlePromise(m); break;
+            case Accept m: HandleAccept(m); break;
+            case Accepted m: HandleAccepted(m); break;
+            case Rejected m: HandleRejected(m); break;
+            case Heartbeat m: HandleHeartbeat(m); break;
+            case HeartbeatAck m: HandleHeartbeatAck(m); break;
+            case CatchUpRequest m: HandleCatchUpRequest(m); break;
+            case CatchUpResponse m: HandleCatchUpResponse(m); break;
+            case InstallSnapshot m: HandleInstallSnapshot(m); break;
+            default: throw new ArgumentException($"unknown message type {message.GetType().Name}", nameof(message));
+        }
+        return TakeReady();
+    }
+
+    private void ObserveBallot(Message message)
+    {
+        Ballot? ballot = message switch
+        {
+            Prepare m => m.Ballot,
+            Promise m => m.Ballot,
+            Accept m => m.Ballot,
+            Accepted m => m.Ballot,
+            Rejected m => m.Promised,
+            Heartbeat m => m.Ballot,
+            HeartbeatAck m => m.Ballot,
+            _ => null,
+        };
+        if (ballot is { } b) _maxRoundSeen = Math.Max(_maxRoundSeen, b.Round);
+    }
+
+    private void SetPromised(Ballot ballot)
+    {
+        Invariant.Assert(ballot >= _promised || Has(PlantedBug.AcceptLowerBallot));
+        if (ballot == _promised) return;
+        _promised = ballot;
+        _hardStateDirty = true;
+    }
+
+    /// <summary>Queues an entry for the host to persist before this Ready's messages leave.</summary>
+    private void Persist(LogEntry entry)
+    {
+        if (Has(PlantedBug.SkipPersistBeforeVote)) return;
+        _ready.Entries.Add(entry);
+    }
+
+    private void Send(Message message) => _ready.Messages.Add(message);
+
+    private Ready TakeReady()
+    {
+        if (_hardStateDirty && !Has(PlantedBug.SkipPersistBeforeVote))
+        {
+            _ready.HardState = new HardState(_promised, _log.CommitIndex);
+        }
+        _hardStateDirty = false;
+        var ready = _ready;
+        _ready = new Ready();
+        return ready;
+    }
+
+    private bool Has(PlantedBug bug) => (_options.PlantedBugs & bug) != 0;
+
+    private bool IsQuorum(ClusterConfig config, IReadOnlySet<long> voters) =>
+        _options.Quorum.IsQuorum(config, voters);
+
+    private void ResetElectionTimer()
+    {
+        _electionElapsed = 0;
+        int t = _options.ElectionTimeoutTicks;
+        _electionTimeout = t == 0 ? 0 : t + _random.Next(0, t);
+    }
+
+    public override string ToString() =>
+        $"r{Id} {_role} promised={_promised} commit={_log.CommitIndex} applied={_applied} snap={_log.SnapshotSlot}";
+}

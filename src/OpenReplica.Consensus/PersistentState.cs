@@ -1,0 +1,10 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// What a replica finds on its disk after a restart: the last hard state, the last snapshot, and every entry
+/// persisted after it (in the order written; a later record for a slot replaces an earlier one).
+/// </summary>
+public sealed record PersistentState(HardState HardState, Snapshot? Snapshot, IReadOnlyList<LogEntry> Entries)
+{
+    public static readonly PersistentState Empty = new(new HardState(Ballot.Zero, 0), null, []);
+}

@@ -1,2 +1,0 @@
-namespace OpenReplica.Consensus;
-public static class Placeholder { public static int Two => 2; }

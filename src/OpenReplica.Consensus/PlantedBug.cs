@@ -1,0 +1,19 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// Known bugs the simulator must be able to catch. Each switch breaks exactly one safety rule; production
+/// code never sets them (the options validator refuses them unless <see cref="ReplicaOptions.AllowPlantedBugs"/>).
+/// </summary>
+[Flags]
+public enum PlantedBug
+{
+    None = 0,
+    /// <summary>Votes (promises and accepts) are sent without being persisted first; a crash forgets them.</summary>
+    SkipPersistBeforeVote = 1,
+    /// <summary>An acceptor accepts a ballot lower than the one it promised.</summary>
+    AcceptLowerBallot = 2,
+    /// <summary>The leader treats a slot as chosen as soon as it accepted it itself.</summary>
+    CommitWithoutQuorum = 4,
+    /// <summary>A new leader forgets the session table, so a retried command is applied again.</summary>
+    ForgetDedupAfterLeaderChange = 8,
+}

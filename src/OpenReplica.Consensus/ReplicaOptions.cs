@@ -1,0 +1,84 @@
+namespace OpenReplica.Consensus;
+
+/// <summary>Settings of one replica of a group. Every limit is named here and checked by <see cref="Validate"/>.</summary>
+public sealed class ReplicaOptions
+{
+    public const int DefaultWindow = 32;
+    public const int DefaultMaxBatchCommands = 512;
+    public const int DefaultMaxBatchBytes = 1 << 20;
+    public const int DefaultMaxPendingProposals = 16_384;
+    public const int DefaultHeartbeatTicks = 2;
+    public const int DefaultElectionTimeoutTicks = 10;
+    public const int DefaultMaxCatchUpEntries = 256;
+    public const int DefaultRetransmitTicks = 4;
+
+    /// <summary>This replica's id; unique in the group and never reused by a replica that lost its data.</summary>
+    public long ReplicaId { get; set; }
+
+    /// <summary>The first configuration. Null for a replica that joins later through reconfiguration.</summary>
+    public ClusterConfig? InitialConfig { get; set; }
+
+    /// <summary>In-flight slots beyond the commit index (pipelining); also the delay before a new configuration is in force.</summary>
+    public int Window { get; set; } = DefaultWindow;
+
+    /// <summary>Commands batched into one slot at most.</summary>
+    public int MaxBatchCommands { get; set; } = DefaultMaxBatchCommands;
+
+    /// <summary>Payload bytes batched into one slot at most (a single larger command still gets its own slot).</summary>
+    public int MaxBatchBytes { get; set; } = DefaultMaxBatchBytes;
+
+    /// <summary>Proposals queued while the window is full; beyond this a proposal is rejected with QueueFull.</summary>
+    public int MaxPendingProposals { get; set; } = DefaultMaxPendingProposals;
+
+    /// <summary>Ticks between leader heartbeats (and retransmissions of prepares).</summary>
+    public int HeartbeatTicks { get; set; } = DefaultHeartbeatTicks;
+
+    /// <summary>
+    /// Base election timeout in ticks; the actual timeout is random in [T, 2T). Zero disables elections:
+    /// the replica leads only when the host calls <see cref="PaxosReplica.Campaign"/> (grain activations).
+    /// </summary>
+    public int ElectionTimeoutTicks { get; set; } = DefaultElectionTimeoutTicks;
+
+    /// <summary>Ticks before an unanswered accept or catch-up request is sent again.</summary>
+    public int RetransmitTicks { get; set; } = DefaultRetransmitTicks;
+
+    /// <summary>Chosen entries sent in one catch-up response at most.</summary>
+    public int MaxCatchUpEntries { get; set; } = DefaultMaxCatchUpEntries;
+
+    /// <summary>Clients remembered by the session table.</summary>
+    public int MaxSessions { get; set; } = SessionTable.DefaultMaxSessions;
+
+    public IQuorumRule Quorum { get; set; } = MajorityQuorum.Instance;
+
+    /// <summary>Seed of the replica's deterministic random source (election timeouts).</summary>
+    public ulong RandomSeed { get; set; } = 1;
+
+    /// <summary>Bugs planted on purpose, for the simulator's self-test only.</summary>
+    public PlantedBug PlantedBugs { get; set; }
+
+    public bool AllowPlantedBugs { get; set; }
+
+    public ReplicaOptions Clone() => (ReplicaOptions)MemberwiseClone();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option that is out of range.</summary>
+    public void Validate()
+    {
+        Require(ReplicaId > 0, nameof(ReplicaId), "must be positive");
+        Require(Window is >= 1 and <= 10_000, nameof(Window), "must be between 1 and 10000");
+        Require(MaxBatchCommands >= 1, nameof(MaxBatchCommands), "must be at least 1");
+        Require(MaxBatchBytes >= 1, nameof(MaxBatchBytes), "must be at least 1");
+        Require(MaxPendingProposals >= 1, nameof(MaxPendingProposals), "must be at least 1");
+        Require(HeartbeatTicks >= 1, nameof(HeartbeatTicks), "must be at least 1");
+        Require(ElectionTimeoutTicks == 0 || ElectionTimeoutTicks > HeartbeatTicks, nameof(ElectionTimeoutTicks),
+            "must be 0 (no elections) or greater than HeartbeatTicks");
+        Require(RetransmitTicks >= 1, nameof(RetransmitTicks), "must be at least 1");
+        Require(MaxCatchUpEntries >= 1, nameof(MaxCatchUpEntries), "must be at least 1");
+        Require(MaxSessions >= 1, nameof(MaxSessions), "must be at least 1");
+        Require(PlantedBugs == PlantedBug.None || AllowPlantedBugs, nameof(PlantedBugs), "planted bugs are for the simulator only");
+    }
+
+    private static void Require(bool ok, string option, string rule)
+    {
+        if (!ok) throw new ArgumentException($"ReplicaOptions.{option} {rule}.", option);
+    }
+}
