@@ -1,0 +1,36 @@
+namespace OpenReplica.Storage;
+
+/// <summary>Replace-by-rename: readers see either the old or the new complete file, never a mix, even after a crash.</summary>
+internal static class AtomicFile
+{
+    public const string TempSuffix = ".tmp";
+
+    public static void Write(IFileSystem fs, string path, ReadOnlySpan<byte> content)
+    {
+        string directory = Path.GetDirectoryName(path)!;
+        string temp = path + TempSuffix;
+        using (IFile file = fs.Open(temp, FileMode.Create))
+        {
+            file.Write(content, 0);
+            // Content must be durable before the rename can be, or a crash could expose a renamed empty file.
+            file.Flush();
+        }
+
+        fs.Move(temp, path);
+        fs.FlushDirectory(directory);
+    }
+
+    public static byte[] ReadAll(IFileSystem fs, string path)
+    {
+        using IFile file = fs.OpenRead(path);
+        long length = file.Length;
+        if (length > Array.MaxLength)
+        {
+            throw new IOException($"'{path}' is too large to read ({length} bytes).");
+        }
+
+        var buffer = new byte[length];
+        int read = file.Read(buffer, 0);
+        return read == buffer.Length ? buffer : buffer[..read];
+    }
+}

@@ -1,0 +1,30 @@
+namespace OpenReplica.Storage;
+
+/// <summary>The log every Paxos group on a silo writes its votes to.</summary>
+public interface IReplicaLog : IAsyncDisposable
+{
+    /// <summary>
+    /// Completes after the record is durable (for the durable log: an fsync covering it). Throws
+    /// <see cref="WalFailedException"/> once any write or fsync has failed; the log never acknowledges again.
+    /// Cancelling only stops the wait: the record may still become durable.
+    /// </summary>
+    ValueTask AppendAsync(WalRecord record, CancellationToken ct = default);
+
+    /// <summary>Appends the records in order; completes when all are durable. After a crash a prefix may survive.</summary>
+    ValueTask AppendAsync(IReadOnlyList<WalRecord> records, CancellationToken ct = default);
+
+    /// <summary>The retained records of all groups in append order (superseded and compacted records are left out).</summary>
+    IEnumerable<WalRecord> ReadAll();
+
+    /// <summary>The retained records of one group in append order.</summary>
+    IEnumerable<WalRecord> ReadAll(string groupId);
+
+    /// <summary>Atomically replaces the group's snapshot; its records with Slot &lt;= <paramref name="slot"/> become reclaimable.</summary>
+    ValueTask SaveSnapshotAsync(string groupId, long slot, ReadOnlyMemory<byte> snapshot, CancellationToken ct = default);
+
+    /// <summary>The group's latest snapshot, or null.</summary>
+    (long Slot, byte[] Data)? LoadSnapshot(string groupId);
+
+    /// <summary>Forgets the group (records and snapshot) durably, e.g. when it moves off this silo.</summary>
+    ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default);
+}

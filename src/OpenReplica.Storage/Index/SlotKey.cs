@@ -1,0 +1,3 @@
+namespace OpenReplica.Storage;
+
+internal readonly record struct SlotKey(WalRecordKind Kind, long Slot);

@@ -1,0 +1,58 @@
+namespace OpenReplica.Storage;
+
+/// <summary>Settings of a <see cref="WriteAheadLog"/>; read once by <see cref="WriteAheadLog.Open"/>.</summary>
+public sealed class WalOptions
+{
+    public const long MinSegmentBytes = 4 * 1024;
+    public const long MaxSegmentBytes = 1L << 30;
+
+    /// <summary>Data directory holding segments and snapshots (created if missing).</summary>
+    public string Directory { get; set; } = "";
+
+    /// <summary>A segment is sealed and a new one started when the next batch would exceed this size.</summary>
+    public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Most records written by one write+fsync. 1 means one fsync per append (no group commit).</summary>
+    public int MaxBatchRecords { get; set; } = 4096;
+
+    /// <summary>Most bytes written by one write+fsync (a single larger append still goes alone).</summary>
+    public int MaxBatchBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Appends waiting for the writer; when the queue is full, callers wait (asynchronously) for room.</summary>
+    public int QueueCapacity { get; set; } = 16 * 1024;
+
+    /// <summary>Replaces the real file system, for fault injection in tests.</summary>
+    public IFileSystem? FileSystem { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+        {
+            throw new ArgumentException("WalOptions.Directory must name the data directory.", nameof(Directory));
+        }
+
+        if (SegmentBytes < MinSegmentBytes || SegmentBytes > MaxSegmentBytes)
+        {
+            throw new ArgumentException(
+                $"WalOptions.SegmentBytes must be between {MinSegmentBytes} and {MaxSegmentBytes}; got {SegmentBytes}.", nameof(SegmentBytes));
+        }
+
+        if (MaxBatchRecords < 1)
+        {
+            throw new ArgumentException($"WalOptions.MaxBatchRecords must be at least 1; got {MaxBatchRecords}.", nameof(MaxBatchRecords));
+        }
+
+        if (MaxBatchBytes < 1)
+        {
+            throw new ArgumentException($"WalOptions.MaxBatchBytes must be at least 1; got {MaxBatchBytes}.", nameof(MaxBatchBytes));
+        }
+
+        if (QueueCapacity < 1)
+        {
+            throw new ArgumentException($"WalOptions.QueueCapacity must be at least 1; got {QueueCapacity}.", nameof(QueueCapacity));
+        }
+    }
+
+    internal WalOptions Clone() => (WalOptions)MemberwiseClone();
+}

@@ -1,0 +1,290 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Threading.Channels;
+
+namespace OpenReplica.Storage;
+
+/// <summary>
+/// The durable, per-silo log shared by all groups: segment files, one writer doing group commit, per-group
+/// snapshots, reclamation of old segments, and recovery on <see cref="Open"/>. See docs/storage.md.
+/// </summary>
+public sealed class WriteAheadLog : IReplicaLog
+{
+    private readonly WalOptions _options;
+    private readonly LogState _state;
+    private readonly SnapshotStore _snapshots;
+    private readonly Channel<AppendRequest> _queue;
+    private readonly LogWriter _writer;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _snapshotLocks = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    private WriteAheadLog(WalOptions options, IFileSystem fs, SnapshotStore snapshots, LogState state)
+    {
+        _options = options;
+        _snapshots = snapshots;
+        _state = state;
+        _queue = Channel.CreateBounded<AppendRequest>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _writer = new LogWriter(state, fs, options.Directory, options, _queue.Reader);
+        _writer.Start();
+    }
+
+    /// <summary>
+    /// Opens (or creates) the log in <see cref="WalOptions.Directory"/> and recovers it. Throws
+    /// <see cref="WalCorruptionException"/> if acknowledged data is damaged; a torn tail is cut off silently.
+    /// </summary>
+    public static WriteAheadLog Open(WalOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        WalOptions copy = options.Clone();
+        copy.Directory = Path.GetFullPath(copy.Directory);
+        IFileSystem fs = copy.FileSystem ?? PhysicalFileSystem.Instance;
+        var snapshots = new SnapshotStore(fs, copy.Directory);
+        LogState state = LogRecovery.Recover(fs, copy.Directory, snapshots);
+        return new WriteAheadLog(copy, fs, snapshots, state);
+    }
+
+    public ValueTask AppendAsync(WalRecord record, CancellationToken ct = default) =>
+        Enqueue(new AppendRequest([Encode(record)]), ct);
+
+    public ValueTask AppendAsync(IReadOnlyList<WalRecord> records, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var encoded = new EncodedRecord[records.Count];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            encoded[i] = Encode(records[i]);
+        }
+
+        return Enqueue(new AppendRequest(encoded), ct);
+    }
+
+    public IEnumerable<WalRecord> ReadAll() => Read(null);
+
+    public IEnumerable<WalRecord> ReadAll(string groupId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(groupId);
+        return Read(groupId);
+    }
+
+    public async ValueTask SaveSnapshotAsync(string groupId, long slot, ReadOnlyMemory<byte> snapshot, CancellationToken ct = default)
+    {
+        ValidateGroupId(groupId);
+        ThrowIfUnusable();
+        SemaphoreSlim gate = _snapshotLocks.GetOrAdd(groupId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            // Taken before writing: a deletion that completes later gets a higher LSN and so outranks this snapshot.
+            long stamp = _state.NextLsn;
+            lock (_state.Sync)
+            {
+                long current = _state.Index.Find(groupId)?.SnapshotSlot ?? GroupState.NoSlot;
+                if (slot < current)
+                {
+                    // Records up to the newer snapshot may already be gone; an older snapshot would leave a hole.
+                    throw new InvalidOperationException($"Group '{groupId}' already has a snapshot at slot {current}; cannot save one at slot {slot}.");
+                }
+            }
+
+            _snapshots.Save(groupId, slot, stamp, snapshot.Span);
+            bool installed;
+            lock (_state.Sync)
+            {
+                installed = _state.Index.GetOrAdd(groupId).InstallSnapshot(slot, stamp);
+            }
+
+            if (!installed)
+            {
+                _snapshots.Delete(groupId);
+            }
+
+            _writer.RequestReclaim();
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public (long Slot, byte[] Data)? LoadSnapshot(string groupId)
+    {
+        ValidateGroupId(groupId);
+        SnapshotContent? content = _snapshots.Load(groupId);
+        return content is null ? null : (content.Slot, content.Data);
+    }
+
+    public async ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default)
+    {
+        ValidateGroupId(groupId);
+        // The durable tombstone is what makes the deletion stick; the snapshot file is removed afterwards and
+        // recovery discards any snapshot older than the tombstone if a crash comes in between.
+        var tombstone = new WalRecord(groupId, WalRecordKind.GroupDeleted, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
+        await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(false);
+        SemaphoreSlim gate = _snapshotLocks.GetOrAdd(groupId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            _snapshots.Delete(groupId);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The writer drains what is queued, then exits and closes the head segment.
+        _queue.Writer.TryComplete();
+        await _writer.Exited.ConfigureAwait(false);
+    }
+
+    /// <summary>Reclaims every reclaimable segment now (normally done in the background).</summary>
+    internal ValueTask CompactAsync() => Enqueue(new AppendRequest([], reclaim: true), CancellationToken.None);
+
+    internal IReadOnlyList<string> SegmentPaths()
+    {
+        lock (_state.Sync)
+        {
+            return _state.Segments.Select(s => s.Path).ToList();
+        }
+    }
+
+    private ValueTask Enqueue(AppendRequest request, CancellationToken ct)
+    {
+        ThrowIfUnusable();
+        if (_queue.Writer.TryWrite(request))
+        {
+            return Await(request, ct);
+        }
+
+        return EnqueueSlow(request, ct);
+    }
+
+    private async ValueTask EnqueueSlow(AppendRequest request, CancellationToken ct)
+    {
+        try
+        {
+            // Queue full: wait for room (back-pressure on callers rather than unbounded memory).
+            await _queue.Writer.WriteAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(WriteAheadLog));
+        }
+
+        await Await(request, ct).ConfigureAwait(false);
+    }
+
+    private static ValueTask Await(AppendRequest request, CancellationToken ct) =>
+        new(ct.CanBeCanceled ? request.Completion.Task.WaitAsync(ct) : request.Completion.Task);
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_writer.Failure is { } failure)
+        {
+            throw new WalFailedException(failure.Message, failure.InnerException);
+        }
+    }
+
+    private EncodedRecord Encode(in WalRecord record)
+    {
+        ValidateGroupId(record.GroupId);
+        if (record.Kind == WalRecordKind.GroupDeleted || !Enum.IsDefined(record.Kind))
+        {
+            throw new ArgumentException($"Record kind {record.Kind} cannot be appended (use DeleteGroupAsync to delete a group).", nameof(record));
+        }
+
+        return EncodeUnchecked(record);
+    }
+
+    private EncodedRecord EncodeUnchecked(in WalRecord record)
+    {
+        byte[] bytes = RecordCodec.Encode(record);
+        if (bytes.Length > _options.SegmentBytes - SegmentHeader.Size)
+        {
+            throw new ArgumentException(
+                $"Record of {bytes.Length} bytes does not fit in a segment of WalOptions.SegmentBytes = {_options.SegmentBytes}.", nameof(record));
+        }
+
+        return new EncodedRecord(bytes, record.GroupId, record.Kind, record.Slot);
+    }
+
+    internal static void ValidateGroupId(string groupId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(groupId);
+        if (Encoding.UTF8.GetByteCount(groupId) > RecordCodec.MaxGroupIdBytes)
+        {
+            throw new ArgumentException($"Group id is longer than {RecordCodec.MaxGroupIdBytes} UTF-8 bytes.", nameof(groupId));
+        }
+    }
+
+    private List<WalRecord> Read(string? groupId)
+    {
+        var result = new List<(long Lsn, WalRecord Record)>();
+        lock (_state.Sync)
+        {
+            GroupState? only = groupId is null ? null : _state.Index.Find(groupId);
+            if (groupId is not null && only is null)
+            {
+                return [];
+            }
+
+            for (int i = 0; i < _state.Segments.Count; i++)
+            {
+                Segment segment = _state.Segments[i];
+                bool oldest = i == 0;
+                List<IndexEntry> live = segment.Entries
+                    .Where(e => e.Kind != WalRecordKind.GroupDeleted && (only is null || e.Group == only) && e.Group.IsLive(e, segment.Sequence, oldest))
+                    .ToList();
+                if (live.Count > 0)
+                {
+                    ReadRecords(segment, live, result);
+                }
+            }
+        }
+
+        result.Sort((a, b) => a.Lsn.CompareTo(b.Lsn));
+        return result.ConvertAll(r => r.Record);
+    }
+
+    private void ReadRecords(Segment segment, List<IndexEntry> live, List<(long, WalRecord)> result)
+    {
+        IFileSystem fs = _options.FileSystem ?? PhysicalFileSystem.Instance;
+        var buffer = new byte[segment.Length];
+        using (IFile file = fs.OpenRead(segment.Path))
+        {
+            if (file.Read(buffer, 0) != buffer.Length)
+            {
+                throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
+            }
+        }
+
+        foreach (IndexEntry entry in live)
+        {
+            ReadOnlySpan<byte> bytes = buffer.AsSpan(entry.Offset, entry.Length);
+            if (RecordCodec.TryDecode(bytes, out DecodedRecord decoded) != DecodeStatus.Ok)
+            {
+                throw new WalCorruptionException(segment.Path, entry.Offset, "record changed on disk since it was written");
+            }
+
+            result.Add((decoded.Lsn, decoded.ToRecord(entry.Group.GroupId, bytes)));
+        }
+    }
+}

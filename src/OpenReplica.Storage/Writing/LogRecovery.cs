@@ -1,0 +1,112 @@
+namespace OpenReplica.Storage;
+
+/// <summary>
+/// Rebuilds the index on open: scans every segment (a torn tail of the last one is cut off, anything else bad
+/// throws <see cref="WalCorruptionException"/>), then applies snapshots, discarding those of deleted groups.
+/// </summary>
+internal static class LogRecovery
+{
+    public static LogState Recover(IFileSystem fs, string directory, SnapshotStore snapshots)
+    {
+        fs.CreateDirectory(directory);
+        snapshots.DeleteLeftoverTemps();
+
+        List<(long Sequence, string Path)> files = ListSegments(fs, directory);
+        var index = new RetentionIndex();
+        var segments = new List<Segment>();
+        long nextLsn = 1;
+        ScannedSegment? tornHeader = null;
+
+        for (int i = 0; i < files.Count; i++)
+        {
+            ScannedSegment scanned = SegmentScanner.Scan(files[i].Sequence, files[i].Path, AtomicFile.ReadAll(fs, files[i].Path), i == files.Count - 1);
+            if (scanned.BaseLsn is not { } baseLsn)
+            {
+                tornHeader = scanned;
+                break;
+            }
+
+            var segment = new Segment(scanned.Sequence, scanned.Path, baseLsn) { Length = scanned.ValidLength };
+            nextLsn = Math.Max(nextLsn, baseLsn);
+            foreach (ScannedRecord record in scanned.Records)
+            {
+                GroupState group = index.GetOrAdd(record.Header.GroupId);
+                var entry = new IndexEntry(record.Header.Lsn, group, record.Header.Kind, record.Header.Slot, (int)record.Offset, record.Header.Length);
+                segment.Entries.Add(entry);
+                group.Apply(entry, segment.Sequence);
+                nextLsn = Math.Max(nextLsn, record.Header.Lsn + 1);
+            }
+
+            if (scanned.TornAt is not null)
+            {
+                // Cut the torn tail now so new appends follow intact records; nothing in it was acknowledged.
+                using IFile file = fs.Open(scanned.Path, FileMode.Open);
+                file.SetLength(scanned.ValidLength);
+                file.Flush();
+            }
+
+            segments.Add(segment);
+        }
+
+        foreach ((string path, SnapshotContent content) in snapshots.LoadAll().ToList())
+        {
+            GroupState group = index.GetOrAdd(content.GroupId);
+            nextLsn = Math.Max(nextLsn, content.Stamp);
+            if (!group.InstallSnapshot(content.Slot, content.Stamp))
+            {
+                // Saved before the group was deleted; the deletion's cleanup was interrupted.
+                snapshots.DeleteFile(path);
+                index.RemoveIfEmpty(group);
+            }
+        }
+
+        Segment head = tornHeader is not null
+            ? CreateSegment(fs, directory, tornHeader.Sequence, nextLsn)
+            : segments.Count == 0 ? CreateSegment(fs, directory, 1, nextLsn) : segments[^1];
+        if (head.Writer is null)
+        {
+            head.Writer = fs.Open(head.Path, FileMode.Open);
+        }
+        else
+        {
+            segments.Add(head);
+        }
+
+        return new LogState(segments, index, nextLsn);
+    }
+
+    /// <summary>Creates a segment with its header durable and its directory entry durable, before any record goes in.</summary>
+    public static Segment CreateSegment(IFileSystem fs, string directory, long sequence, long baseLsn)
+    {
+        string path = Path.Combine(directory, SegmentName.Format(sequence));
+        IFile file = fs.Open(path, FileMode.Create);
+        try
+        {
+            file.Write(SegmentHeader.Create(baseLsn), 0);
+            file.Flush();
+            fs.FlushDirectory(directory);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
+        return new Segment(sequence, path, baseLsn) { Length = SegmentHeader.Size, Writer = file };
+    }
+
+    public static List<(long Sequence, string Path)> ListSegments(IFileSystem fs, string directory)
+    {
+        var list = new List<(long, string)>();
+        foreach (string path in fs.EnumerateFiles(directory, SegmentName.Pattern))
+        {
+            if (SegmentName.TryParse(path, out long sequence))
+            {
+                list.Add((sequence, path));
+            }
+        }
+
+        list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+        return list;
+    }
+}

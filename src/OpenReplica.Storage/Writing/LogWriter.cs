@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace OpenReplica.Storage;
+
+/// <summary>
+/// The single writer. It drains the queue into a batch (all groups together), gives the records their LSNs,
+/// writes the batch with one write and makes it durable with one fsync, and only then publishes the records to
+/// the index and completes the callers (group commit). Between batches it rotates segments and reclaims old ones.
+/// It runs on its own thread because fsync blocks, and a blocked thread-pool thread would slow everything else.
+/// </summary>
+internal sealed class LogWriter
+{
+    // Background reclamation scans the whole index; scanning at most this often bounds its cost under load.
+    private static readonly TimeSpan ReclaimScanInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly LogState _state;
+    private readonly IFileSystem _fs;
+    private readonly string _directory;
+    private readonly WalOptions _options;
+    private readonly ChannelReader<AppendRequest> _queue;
+    private readonly SegmentReclaimer _reclaimer;
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<AppendRequest> _batch = [];
+    private readonly Stopwatch _sinceReclaimScan = Stopwatch.StartNew();
+    private byte[] _buffer = new byte[64 * 1024];
+    private AppendRequest? _carried;
+    private volatile WalFailedException? _failure;
+    private volatile bool _reclaimPending = true;
+
+    public LogWriter(LogState state, IFileSystem fs, string directory, WalOptions options, ChannelReader<AppendRequest> queue)
+    {
+        _state = state;
+        _fs = fs;
+        _directory = directory;
+        _options = options;
+        _queue = queue;
+        _reclaimer = new SegmentReclaimer(state, fs, directory, this);
+        _thread = new Thread(Run) { IsBackground = true, Name = "OpenReplica WAL writer" };
+    }
+
+    public WalFailedException? Failure => _failure;
+
+    public Task Exited => _exited.Task;
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Asks for a reclamation pass soon (after a snapshot, deletion or rotation).</summary>
+    public void RequestReclaim() => _reclaimPending = true;
+
+    private void Run()
+    {
+        try
+        {
+            while (NextBatch())
+            {
+                ProcessBatch();
+            }
+        }
+        finally
+        {
+            _state.Head.Writer?.Dispose();
+            _state.Head.Writer = null;
+            _exited.TrySetResult();
+        }
+    }
+
+    /// <summary>Fills <see cref="_batch"/>; returns false when the queue is closed and drained.</summary>
+    private bool NextBatch()
+    {
+        _batch.Clear();
+        AppendRequest? first = _carried;
+        _carried = null;
+        while (first is null && !_queue.TryRead(out first))
+        {
+            if (_reclaimPending && _failure is null)
+            {
+                // Idle: a good moment to reclaim, nobody is waiting for an fsync.
+                Guard(() => ReclaimInBackground(force: true));
+                continue;
+            }
+
+            if (!_queue.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                return false;
+            }
+        }
+
+        _batch.Add(first);
+        int records = first.Records.Length;
+        long bytes = first.Bytes;
+        long room = _options.SegmentBytes - _state.Head.Length;
+        while (_queue.TryRead(out AppendRequest? next))
+        {
+            // Requests are never split, so a multi-record append is written by one write; the batch stops
+            // before a limit would be crossed and the request waits for the next batch.
+            if (records + next.Records.Length > _options.MaxBatchRecords
+                || bytes + next.Bytes > _options.MaxBatchBytes
+                || (bytes + next.Bytes > room && bytes > 0))
+            {
+                _carried = next;
+                break;
+            }
+
+            _batch.Add(next);
+            records += next.Records.Length;
+            bytes += next.Bytes;
+        }
+
+        return true;
+    }
+
+    private void ProcessBatch()
+    {
+        if (_failure is null)
+        {
+            Guard(WriteBatch);
+        }
+
+        if (_failure is { } failure)
+        {
+            foreach (AppendRequest request in _batch)
+            {
+                request.Completion.TrySetException(failure);
+            }
+
+            return;
+        }
+
+        bool reclaimNow = false;
+        foreach (AppendRequest request in _batch)
+        {
+            reclaimNow |= request.Reclaim;
+        }
+
+        if (reclaimNow)
+        {
+            Guard(() => { while (_reclaimer.ReclaimOne()) { } });
+        }
+        else if (_reclaimPending)
+        {
+            Guard(() => ReclaimInBackground(force: false));
+        }
+
+        foreach (AppendRequest request in _batch)
+        {
+            if (request.Reclaim && _failure is { } f)
+            {
+                request.Completion.TrySetException(f);
+            }
+            else
+            {
+                request.Completion.TrySetResult();
+            }
+        }
+    }
+
+    private void WriteBatch()
+    {
+        int total = 0;
+        foreach (AppendRequest request in _batch)
+        {
+            total += request.Bytes;
+        }
+
+        if (total == 0)
+        {
+            return;
+        }
+
+        Segment head = EnsureRoom(total);
+        if (_buffer.Length < total)
+        {
+            _buffer = new byte[Math.Max(total, _buffer.Length * 2)];
+        }
+
+        long lsn = _state.NextLsn;
+        int position = 0;
+        foreach (AppendRequest request in _batch)
+        {
+            foreach (EncodedRecord record in request.Records)
+            {
+                Span<byte> target = _buffer.AsSpan(position, record.Bytes.Length);
+                record.Bytes.CopyTo(target);
+                RecordCodec.Seal(target, lsn++);
+                position += record.Bytes.Length;
+            }
+        }
+
+        long offset = head.Length;
+        head.Writer!.Write(_buffer.AsSpan(0, total), offset);
+        head.Writer.Flush();
+
+        lock (_state.Sync)
+        {
+            long next = _state.NextLsn;
+            int recordOffset = (int)offset;
+            foreach (AppendRequest request in _batch)
+            {
+                foreach (EncodedRecord record in request.Records)
+                {
+                    GroupState group = _state.Index.GetOrAdd(record.GroupId);
+                    var entry = new IndexEntry(next++, group, record.Kind, record.Slot, recordOffset, record.Bytes.Length);
+                    head.Entries.Add(entry);
+                    group.Apply(entry, head.Sequence);
+                    recordOffset += record.Bytes.Length;
+                    if (record.Kind is WalRecordKind.Truncate or WalRecordKind.GroupDeleted)
+                    {
+                        _reclaimPending = true;
+                    }
+                }
+            }
+
+            head.Length = offset + total;
+            _state.NextLsn = lsn;
+        }
+    }
+
+    /// <summary>The head segment, rotated first if <paramref name="bytes"/> would overflow it.</summary>
+    internal Segment EnsureRoom(long bytes)
+    {
+        Segment head = _state.Head;
+        if (head.Length + bytes <= _options.SegmentBytes || head.Length == SegmentHeader.Size)
+        {
+            return head;
+        }
+
+        Segment next = LogRecovery.CreateSegment(_fs, _directory, head.Sequence + 1, _state.NextLsn);
+        lock (_state.Sync)
+        {
+            _state.Segments.Add(next);
+        }
+
+        head.Writer?.Dispose();
+        head.Writer = null;
+        _reclaimPending = true;
+        return next;
+    }
+
+    private void ReclaimInBackground(bool force)
+    {
+        if (!force && _sinceReclaimScan.Elapsed < ReclaimScanInterval)
+        {
+            return;
+        }
+
+        _sinceReclaimScan.Restart();
+        // One segment per pass keeps the pause short; the flag stays set while there may be more.
+        _reclaimPending = _reclaimer.ReclaimOne();
+    }
+
+    /// <summary>Any I/O failure is final: after a failed fsync the page cache can no longer be trusted.</summary>
+    private void Guard(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception ex)
+        {
+            _failure ??= ex as WalFailedException
+                ?? new WalFailedException($"The write-ahead log failed and accepts no more appends: {ex.Message}", ex);
+            _reclaimPending = false;
+        }
+    }
+}
