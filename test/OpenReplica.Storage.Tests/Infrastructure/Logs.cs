@@ -1,0 +1,42 @@
+using System.Text;
+using OpenReplica.Storage;
+
+namespace OpenReplica.Storage.Tests;
+
+/// <summary>Shared helpers: opening logs on the fault-injecting file system and making recognizable records.</summary>
+internal static class Logs
+{
+    public static WalOptions Options(IFileSystem fs, long segmentBytes = 64 * 1024, int maxBatchRecords = 4096) => new()
+    {
+        Directory = FaultyFileSystem.Dir,
+        FileSystem = fs,
+        SegmentBytes = segmentBytes,
+        MaxBatchRecords = maxBatchRecords,
+    };
+
+    public static WriteAheadLog Open(FaultyFileSystem fs, long segmentBytes = 64 * 1024) => WriteAheadLog.Open(Options(fs, segmentBytes));
+
+    public static WalRecord Accept(string group, long slot, int payloadBytes = 16) =>
+        new(group, WalRecordKind.Accept, slot, BallotRound: slot / 3 + 1, BallotReplica: 2, Payload: PayloadFor(group, slot, payloadBytes));
+
+    public static WalRecord HardState(string group, long round) =>
+        new(group, WalRecordKind.HardState, 0, round, 1, Encoding.UTF8.GetBytes($"promise {round}"));
+
+    /// <summary>A payload derived from the record's identity, so a mixed-up or damaged payload is noticed.</summary>
+    public static byte[] PayloadFor(string group, long slot, int length)
+    {
+        var payload = new byte[length];
+        new Random(unchecked(group.Aggregate(17, (h, c) => h * 31 + c) * 397 ^ (int)slot)).NextBytes(payload);
+        return payload;
+    }
+
+    public static string Key(WalRecord r) => $"{r.GroupId}/{r.Kind}/{r.Slot}/{r.BallotRound}.{r.BallotReplica}/{Convert.ToHexString(r.Payload.Span)}";
+
+    public static List<string> Keys(IEnumerable<WalRecord> records) => records.Select(Key).ToList();
+
+    public static string LastSegment(FaultyFileSystem fs) => fs.Files("wal-*.log")[^1];
+
+    /// <summary>Offsets and lengths of the records in a segment image, read with the production scanner.</summary>
+    public static List<(int Offset, int Length)> RecordSpans(string path, byte[] segment) =>
+        SegmentScanner.Scan(0, path, segment, isLast: true).Records.Select(r => ((int)r.Offset, r.Header.Length)).ToList();
+}
