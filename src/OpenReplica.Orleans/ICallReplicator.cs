@@ -1,0 +1,26 @@
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// Seam for the consensus layer: puts a grain's calls into its log and executes them once chosen.
+/// One instance per silo (DI singleton); <see cref="LocalCallReplicator"/> is the stand-in without consensus.
+/// </summary>
+internal interface ICallReplicator
+{
+    /// <summary>
+    /// Called once per activation, before <c>OnActivateAsync</c>: rebuild the grain's state by calling
+    /// <see cref="IReplicatedStateMachine.ApplyReplayedAsync"/> (on <c>grain.GrainInstance</c>) for the log's
+    /// commands in slot order (after campaigning, in the consensus implementation).
+    /// </summary>
+    Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Proposes <paramref name="invokable"/> (the serialized <c>IInvokable</c> of a call) with the caller's
+    /// <paramref name="stamp"/>; once it is chosen, executes it through
+    /// <see cref="IReplicatedStateMachine.ApplyAsync"/> in slot order and returns the method's result, or throws the
+    /// method's exception. A stamp already answered returns the recorded reply without executing again.
+    /// Called on the activation's scheduler; several calls may be in flight at once.
+    /// </summary>
+    Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken);
+}

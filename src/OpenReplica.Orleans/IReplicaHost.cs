@@ -1,0 +1,15 @@
+using Orleans.Services;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>The per-silo replica host, a grain service reached on a given silo through <see cref="ReplicaHostClient"/>.</summary>
+[Alias("OpenReplica.Orleans.IReplicaHost")]
+public interface IReplicaHost : IGrainService
+{
+    /// <summary>Delivers a batch of consensus messages from another silo to this silo's <see cref="IReplicaMessageSink"/>.</summary>
+    [Alias("DeliverAsync")]
+    Task DeliverAsync(ReplicaEnvelope batch);
+
+    [Alias("GetInfoAsync")]
+    Task<ReplicaHostInfo> GetInfoAsync();
+}

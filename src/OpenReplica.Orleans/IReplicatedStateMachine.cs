@@ -1,0 +1,15 @@
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// What a replicated grain activation offers its <see cref="ICallReplicator"/>: execute chosen commands.
+/// Both methods must be called on the activation's own scheduler, in strictly increasing slot order; live commands
+/// and replayed ones go through the same execution path, so they change <c>State</c> identically.
+/// </summary>
+internal interface IReplicatedStateMachine
+{
+    /// <summary>Executes a chosen command of a live call and returns its outcome (for the caller).</summary>
+    Task<CommandOutcome> ApplyAsync(byte[] invokable, CommandPosition position);
+
+    /// <summary>Executes a command from the log while the activation rebuilds its state; the outcome is discarded.</summary>
+    Task ApplyReplayedAsync(byte[] invokable, CommandPosition position);
+}

@@ -1,0 +1,34 @@
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// Temporary stand-in for the meta group's partition map: picks the grain's replicas among the silos Orleans
+/// membership currently calls active, by rendezvous (highest random weight) hashing of the grain id, so a
+/// membership change moves only the grains whose set contained the silo that changed.
+/// Not a safe replica-set source for consensus (membership views are hints, never votes).
+/// </summary>
+internal sealed class RendezvousReplicaSetLocator(IClusterMembershipService membership) : IReplicaSetLocator
+{
+    public ValueTask<IReadOnlyList<SiloAddress>> GetReplicaSilosAsync(GrainId grainId, int replicas)
+    {
+        var grainHash = grainId.GetUniformHashCode();
+        var ranked = membership.CurrentSnapshot.Members.Values
+            .Where(member => member.Status == SiloStatus.Active)
+            .Select(member => member.SiloAddress)
+            .OrderByDescending(silo => Weight(grainHash, (uint)silo.GetConsistentHashCode()))
+            .ThenBy(silo => silo.ToParsableString(), StringComparer.Ordinal)
+            .Take(replicas)
+            .ToArray();
+        return new ValueTask<IReadOnlyList<SiloAddress>>(ranked);
+    }
+
+    /// <summary>SplitMix64 finalizer over both hashes: stable across processes and platforms.</summary>
+    internal static ulong Weight(uint grainHash, uint siloHash)
+    {
+        var z = ((ulong)grainHash << 32 | siloHash) + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,31 @@
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>One consensus message for one Paxos group (a grain, or the meta group).</summary>
+[GenerateSerializer, Immutable]
+public readonly record struct ReplicaEnvelopeItem(
+    [property: Id(0)] string GroupId,
+    [property: Id(1)] byte[] Payload);
+
+/// <summary>
+/// All messages one silo had queued for another when its sender loop woke: the messages of many groups
+/// travel in one <see cref="IReplicaHost.DeliverAsync"/> call.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ReplicaEnvelope(
+    [property: Id(0)] SiloAddress From,
+    [property: Id(1)] IReadOnlyList<ReplicaEnvelopeItem> Items);
+
+/// <summary>What a silo's replica host says about itself.</summary>
+/// <param name="ReplicaId">
+/// The silo's replica identity: stable across restarts when a data directory is set, random otherwise. Not the
+/// silo address, which changes on every restart.
+/// </param>
+/// <param name="Silo">The silo the host runs on.</param>
+/// <param name="Persisted">Whether the identity (and, later, the log) lives in a data directory.</param>
+[GenerateSerializer, Immutable]
+public sealed record ReplicaHostInfo(
+    [property: Id(0)] Guid ReplicaId,
+    [property: Id(1)] SiloAddress Silo,
+    [property: Id(2)] bool Persisted);

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// The per-silo replica host (a grain service): receives batches of consensus messages from peer silos and hands
+/// them to the registered <see cref="IReplicaMessageSink"/>. Later it also holds the acceptor state of every
+/// replica on the silo and serves catch-up.
+/// </summary>
+internal sealed partial class ReplicaHost : GrainService, IReplicaHost
+{
+    private readonly IReplicaMessageSink _sink;
+    private readonly ReplicaIdentity _identity;
+    private readonly ILogger<ReplicaHost> _logger;
+
+    public ReplicaHost(
+        GrainId grainId,
+        Silo silo,
+        ILoggerFactory loggerFactory,
+        IReplicaMessageSink sink,
+        ReplicaIdentity identity)
+        : base(grainId, silo, loggerFactory)
+    {
+        _sink = sink;
+        _identity = identity;
+        _logger = loggerFactory.CreateLogger<ReplicaHost>();
+    }
+
+    public Task DeliverAsync(ReplicaEnvelope batch)
+    {
+        try
+        {
+            _sink.OnMessages(batch.From, batch.Items);
+        }
+        catch (Exception exception)
+        {
+            // The sender cannot do better than the consensus layer's retransmission, so the batch is dropped here.
+            LogSinkFailed(_logger, exception, batch.Items.Count, batch.From);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica message sink failed on a batch of {Count} messages from {From}; the batch is dropped")]
+    private static partial void LogSinkFailed(ILogger logger, Exception exception, int count, SiloAddress from);
+}

@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// Sends consensus messages to peer silos' <see cref="IReplicaHost"/>s, coalescing: <see cref="Send"/> only
+/// enqueues; one loop per destination silo drains everything queued for it and delivers it as ONE
+/// <see cref="IReplicaHost.DeliverAsync"/> call (at most <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/>
+/// messages), so the accepts of many grains share a round trip.
+/// Delivery is best effort, like a network: when a destination's queue
+/// (<see cref="ReplicatedGrainsOptions.TransportQueueCapacity"/>) is full the OLDEST queued message is dropped and
+/// counted, and a failed delivery is logged and dropped. The consensus layer retransmits.
+/// </summary>
+public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly ConcurrentDictionary<SiloAddress, Destination> _destinations = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ReplicaHostClient _hosts;
+    private readonly SiloAddress _localSilo;
+    private readonly ReplicatedGrainsOptions _options;
+    private readonly ILogger<ReplicaTransport> _logger;
+    private long _enqueued;
+    private long _dropped;
+    private long _batchesDelivered;
+    private long _batchesFailed;
+
+    internal ReplicaTransport(
+        ReplicaHostClient hosts,
+        ILocalSiloDetails localSilo,
+        IOptions<ReplicatedGrainsOptions> options,
+        ILogger<ReplicaTransport> logger)
+    {
+        _hosts = hosts;
+        _localSilo = localSilo.SiloAddress;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Messages accepted by <see cref="Send"/>.</summary>
+    public long Enqueued => Interlocked.Read(ref _enqueued);
+
+    /// <summary>Messages dropped because their destination's queue was full (oldest first).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Successful <see cref="IReplicaHost.DeliverAsync"/> calls.</summary>
+    public long BatchesDelivered => Interlocked.Read(ref _batchesDelivered);
+
+    /// <summary>Failed <see cref="IReplicaHost.DeliverAsync"/> calls (their messages are lost).</summary>
+    public long BatchesFailed => Interlocked.Read(ref _batchesFailed);
+
+    /// <summary>Queues <paramref name="payload"/> for <paramref name="groupId"/>'s replica on <paramref name="to"/>. Never blocks.</summary>
+    public void Send(SiloAddress to, string groupId, byte[] payload)
+    {
+        ArgumentNullException.ThrowIfNull(to);
+        ArgumentNullException.ThrowIfNull(groupId);
+        ArgumentNullException.ThrowIfNull(payload);
+        if (_stopping.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
+
+        if (!_destinations.TryGetValue(to, out var destination))
+        {
+            lock (_destinations)
+            {
+                // Under the lock so exactly one sender loop is started per destination.
+                destination = _destinations.GetOrAdd(to, StartDestination);
+            }
+        }
+
+        Interlocked.Increment(ref _enqueued);
+
+        // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
+        destination.Queue.Writer.TryWrite(new ReplicaEnvelopeItem(groupId, payload));
+    }
+
+    void ILifecycleParticipant<ISiloLifecycle>.Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(
+            nameof(ReplicaTransport),
+            ServiceLifecycleStage.Active,
+            _ => Task.CompletedTask,
+            StopAsync);
+
+    private Destination StartDestination(SiloAddress silo)
+    {
+        var queue = Channel.CreateBounded<ReplicaEnvelopeItem>(
+            new BoundedChannelOptions(_options.TransportQueueCapacity)
+            {
+                FullMode = BoundedChannelFullMode.DropOldest,
+                SingleReader = true,
+                SingleWriter = false,
+            },
+            _ => Interlocked.Increment(ref _dropped));
+        var destination = new Destination(queue);
+        destination.Loop = Task.Run(() => RunSenderAsync(silo, queue.Reader));
+        return destination;
+    }
+
+    private async Task RunSenderAsync(SiloAddress silo, ChannelReader<ReplicaEnvelopeItem> reader)
+    {
+        var maxBatch = _options.TransportMaxBatchMessages;
+        var host = _hosts.For(silo);
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                var items = new List<ReplicaEnvelopeItem>(Math.Min(reader.Count, maxBatch));
+                while (items.Count < maxBatch && reader.TryRead(out var item))
+                {
+                    items.Add(item);
+                }
+
+                try
+                {
+                    await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items)).ConfigureAwait(false);
+                    Interlocked.Increment(ref _batchesDelivered);
+                }
+                catch (Exception exception) when (!_stopping.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref _batchesFailed);
+                    LogDeliveryFailed(_logger, exception, items.Count, silo);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Silo is stopping; whatever is queued is dropped like any undelivered message.
+        }
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        foreach (var destination in _destinations.Values)
+        {
+            destination.Queue.Writer.TryComplete();
+        }
+
+        var loops = _destinations.Values.Select(d => d.Loop).Where(loop => loop is not null).Cast<Task>();
+        try
+        {
+            await Task.WhenAll(loops).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown deadline reached; sender loops end on their own once their current call returns.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering {Count} replica messages to {Silo} failed; they are dropped (consensus retransmits)")]
+    private static partial void LogDeliveryFailed(ILogger logger, Exception exception, int count, SiloAddress silo);
+
+    private sealed class Destination(Channel<ReplicaEnvelopeItem> queue)
+    {
+        public Channel<ReplicaEnvelopeItem> Queue { get; } = queue;
+
+        public Task? Loop { get; set; }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.CodeGeneration;
+using Orleans.Concurrency;
+using Orleans.Placement;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Serialization.Invocation;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>
+/// Base class of replicated grains. Every call that is not read-only is serialized (its <c>IInvokable</c>), chosen
+/// into the grain's log by the silo's <see cref="ICallReplicator"/>, and only then executed against
+/// <see cref="State"/>; a new activation rebuilds <see cref="State"/> by replaying the log through the same
+/// execution path. Methods must therefore be deterministic: read <see cref="State"/>, arguments and
+/// <see cref="Replicated"/> only. A method that throws leaves <see cref="State"/> as it was before the call, and the
+/// caller gets the exception. <typeparamref name="TState"/> must be copyable by Orleans ([GenerateSerializer]).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Reentrancy: the class is <see cref="ReentrantAttribute">[Reentrant]</see> so that several calls can wait for
+/// consensus at once (pipelining: a non-reentrant grain would hold every call until the previous one is chosen,
+/// one consensus round trip per call). Reentrancy does NOT reorder execution: the filter only waits while the
+/// call is being chosen; execution goes through one chain (<see cref="ApplyAsync"/>) that runs commands one at a
+/// time, in the replicator's slot order, each to completion (including its awaits) before the next starts.
+/// Read-only calls run directly and may interleave with a command's await; keep state changes synchronous.
+/// </para>
+/// <para>
+/// <see cref="ImmovableAttribute">[Immovable]</see>: migration would carry <see cref="State"/> outside the log;
+/// a grain moves only by deactivation and replay.
+/// </para>
+/// </remarks>
+[Reentrant]
+[Replicated]
+[Immovable]
+public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>
+    where TState : new()
+{
+    private ReplicatedGrainServices? _services;
+    private DeepCopier<TState>? _stateCopier;
+    private Task _applyTail = Task.CompletedTask;
+    private long _lastSlot = long.MinValue;
+
+    /// <summary>The replicated state: changed only by commands chosen into the log.</summary>
+    protected TState State { get; private set; } = new();
+
+    /// <summary>Time and randomness of the command being executed, identical on replay.</summary>
+    protected ReplicatedContext Replicated { get; private set; } = ReplicatedContext.Initial;
+
+    private ReplicatedGrainServices Services => _services ??= ServiceProvider.GetRequiredService<ReplicatedGrainServices>();
+
+    async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
+    {
+        if (!IsReplicatedCall(context))
+        {
+            await context.Invoke();
+            return;
+        }
+
+        // First: the request object is pooled and reused once this call's turn ends.
+        var invokable = Services.Serializer.SerializeToArray<IInvokable>(context.Request);
+        var stamp = CallStamp.Current;
+        using var timeout = new CancellationTokenSource(Services.CallTimeout);
+        var result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);
+        context.Result = Services.Copier.Copy(result);
+    }
+
+    /// <summary>
+    /// Rebuilds the state before <c>OnActivateAsync</c> runs, at the stage where <c>Grain&lt;TState&gt;</c> reads storage.
+    /// A derived class that overrides this must call the base implementation.
+    /// </summary>
+    public virtual void Participate(IGrainLifecycle lifecycle) =>
+        lifecycle.Subscribe(GetType().FullName ?? nameof(ReplicatedGrain<TState>), GrainLifecycleStage.SetupState, RecoverAsync);
+
+    /// <inheritdoc/>
+    Task<CommandOutcome> IReplicatedStateMachine.ApplyAsync(byte[] invokable, CommandPosition position) => Enqueue(invokable, position);
+
+    /// <inheritdoc/>
+    Task IReplicatedStateMachine.ApplyReplayedAsync(byte[] invokable, CommandPosition position) => Enqueue(invokable, position);
+
+    /// <summary>
+    /// Read-only calls (<see cref="ReadOnlyAttribute">[ReadOnly]</see> on the interface method) and calls that are
+    /// not the grain's own methods (grain extensions: management, deactivation) run directly, outside the log.
+    /// </summary>
+    private bool IsReplicatedCall(IIncomingGrainCallContext context)
+    {
+        if (context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly))
+        {
+            return false;
+        }
+
+        var method = context.InterfaceMethod;
+        if (method.IsDefined(typeof(ReadOnlyAttribute), inherit: true))
+        {
+            return false;
+        }
+
+        var declaringInterface = method.DeclaringType;
+        return declaringInterface is not null
+            && !typeof(IGrainExtension).IsAssignableFrom(declaringInterface)
+            && declaringInterface.IsAssignableFrom(GetType());
+    }
+
+    private Task RecoverAsync(CancellationToken cancellationToken) => Services.Replicator.RecoverAsync(GrainContext, cancellationToken);
+
+    /// <summary>Queues a chosen command behind the previous one: commands run one at a time, in slot order.</summary>
+    private Task<CommandOutcome> Enqueue(byte[] invokable, CommandPosition position)
+    {
+        if (position.Slot <= _lastSlot)
+        {
+            throw new InvalidOperationException(
+                $"Grain {GrainContext.GrainId}: command for slot {position.Slot} arrived after slot {_lastSlot}; slots must be applied once each, in increasing order.");
+        }
+
+        _lastSlot = position.Slot;
+        var previous = _applyTail;
+        var next = RunAfterAsync(previous, invokable, position);
+        _applyTail = next;
+        return next;
+    }
+
+    private async Task<CommandOutcome> RunAfterAsync(Task previous, byte[] invokable, CommandPosition position)
+    {
+        await previous; // never faults: ExecuteAsync returns failures as outcomes
+        return await ExecuteAsync(invokable, position);
+    }
+
+    /// <summary>
+    /// The one execution path of a chosen command, for live calls and replay alike: deserialize the invokable,
+    /// target this activation, invoke, and take the response; on an exception, restore the state copied before.
+    /// </summary>
+    private async Task<CommandOutcome> ExecuteAsync(byte[] invokable, CommandPosition position)
+    {
+        _stateCopier ??= ServiceProvider.GetRequiredService<DeepCopier<TState>>();
+        var before = _stateCopier.Copy(State);
+        Replicated = new ReplicatedContext(position);
+
+        CommandOutcome outcome;
+        IInvokable? request = null;
+        try
+        {
+            request = Services.Serializer.Deserialize<IInvokable>(invokable)
+                ?? throw new InvalidOperationException($"Grain {GrainContext.GrainId}: command at slot {position.Slot} deserialized to null.");
+            request.SetTarget(GrainContext);
+            using var response = await request.Invoke();
+            outcome = new CommandOutcome(response.Exception is null ? response.Result : null, response.Exception);
+        }
+        catch (Exception exception)
+        {
+            outcome = new CommandOutcome(null, exception is TargetInvocationException { InnerException: { } inner } ? inner : exception);
+        }
+        finally
+        {
+            request?.Dispose();
+        }
+
+        if (outcome.Exception is not null)
+        {
+            State = before!;
+        }
+
+        return outcome;
+    }
+}

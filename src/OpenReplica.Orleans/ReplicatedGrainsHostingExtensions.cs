@@ -1,0 +1,96 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Hosting;
+using Orleans.Metadata;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>Registers replicated grains on silos and exactly-once stamping on clients.</summary>
+public static class ReplicatedGrainsHostingExtensions
+{
+    /// <summary>
+    /// Adds replicated grains to the silo: the replica-set placement director, the replica host grain service and its
+    /// transport, the call replicator (the in-memory <see cref="LocalCallReplicator"/> until the consensus layer
+    /// registers its own <c>ICallReplicator</c>), and the stamping filter for calls made from this silo.
+    /// Options are validated at start-up.
+    /// </summary>
+    public static ISiloBuilder AddReplicatedGrains(this ISiloBuilder builder, Action<ReplicatedGrainsOptions>? configure = null)
+    {
+        builder.Services.AddReplicatedGrains(configure);
+        builder.AddGrainService<ReplicaHost>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Stamps calls from this client to replicated grains with (client id, sequence, first unacknowledged) and
+    /// retries them with the same stamp on silo failure, timeout or rejection.
+    /// </summary>
+    public static IClientBuilder UseReplicatedGrains(this IClientBuilder builder, Action<ReplicatedClientOptions>? configure = null)
+    {
+        builder.Services.AddCallStamping(configure);
+        return builder;
+    }
+
+    private static void AddReplicatedGrains(this IServiceCollection services, Action<ReplicatedGrainsOptions>? configure)
+    {
+        var options = services.AddOptions<ReplicatedGrainsOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.AddSingleton<IConfigurationValidator, ReplicatedGrainsOptionsValidator>();
+
+        // Transient strategy: the runtime initializes one instance per grain type from that type's properties.
+        services.AddPlacementDirector<ReplicatedPlacement, ReplicatedPlacementDirector>(ServiceLifetime.Transient);
+        services.TryAddSingleton<IReplicaSetLocator, RendezvousReplicaSetLocator>();
+
+        services.TryAddSingleton<ReplicaIdentity>();
+        services.TryAddSingleton<IReplicaMessageSink, DiscardingReplicaMessageSink>();
+        services.TryAddSingleton<ReplicaHostClient>();
+        services.TryAddSingleton(sp => new ReplicaTransport(
+            sp.GetRequiredService<ReplicaHostClient>(),
+            sp.GetRequiredService<ILocalSiloDetails>(),
+            sp.GetRequiredService<IOptions<ReplicatedGrainsOptions>>(),
+            sp.GetRequiredService<ILogger<ReplicaTransport>>()));
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<LocalCallReplicator>();
+        services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<LocalCallReplicator>());
+        services.TryAddSingleton<ReplicatedGrainServices>();
+
+        // Grain-to-grain calls get stamps from the silo's own session.
+        services.AddCallStamping(configure: null);
+    }
+
+    private static void AddCallStamping(this IServiceCollection services, Action<ReplicatedClientOptions>? configure)
+    {
+        var options = services.AddOptions<ReplicatedClientOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        if (services.Any(service => service.ServiceType == typeof(CallStampSource)))
+        {
+            return;
+        }
+
+        services.AddSingleton<IConfigurationValidator, ReplicatedClientOptionsValidator>();
+        services.AddSingleton<CallStampSource>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value;
+            return new CallRetryPolicy(o.MaxRetries, o.InitialBackoff, o.MaxBackoff);
+        });
+        services.AddSingleton<IOutgoingGrainCallFilter>(sp => new StampingCallFilter(
+            sp.GetRequiredService<CallStampSource>(),
+            sp.GetRequiredService<GrainPropertiesResolver>(),
+            sp.GetRequiredService<CallRetryPolicy>(),
+            sp.GetRequiredService<ILogger<StampingCallFilter>>()));
+    }
+}

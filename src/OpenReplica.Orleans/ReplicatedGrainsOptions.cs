@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans;
+
+/// <summary>Silo options of replicated grains (<c>AddReplicatedGrains</c>).</summary>
+public sealed class ReplicatedGrainsOptions
+{
+    public const int DefaultReplicationFactor = 3;
+    public const int DefaultSnapshotEveryCommands = 4096;
+    public const int DefaultTransportQueueCapacity = 16_384;
+    public const int DefaultTransportMaxBatchMessages = 1024;
+    public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>
+    public int ReplicationFactor { get; set; } = DefaultReplicationFactor;
+
+    /// <summary>Directory of the silo's replica identity, log and snapshots; null means memory only.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>
+    /// <see cref="ReplicationMode.Persisted"/> needs <see cref="DataDirectory"/>. When not set, the mode follows the
+    /// directory: Persisted with one, Volatile without.
+    /// </summary>
+    public ReplicationMode? Mode { get; set; }
+
+    /// <summary>The mode in effect (see <see cref="Mode"/>).</summary>
+    public ReplicationMode EffectiveMode => Mode ?? (DataDirectory is null ? ReplicationMode.Volatile : ReplicationMode.Persisted);
+
+    /// <summary>How long a call may wait for its command to be chosen and applied.</summary>
+    public TimeSpan CallTimeout { get; set; } = DefaultCallTimeout;
+
+    /// <summary>A grain's log is snapshotted and truncated every this many commands (bounds replay on failover).</summary>
+    public int SnapshotEveryCommands { get; set; } = DefaultSnapshotEveryCommands;
+
+    /// <summary>Messages queued per destination silo; when full the oldest is dropped (consensus retransmits).</summary>
+    public int TransportQueueCapacity { get; set; } = DefaultTransportQueueCapacity;
+
+    /// <summary>Most messages delivered to one silo in one call.</summary>
+    public int TransportMaxBatchMessages { get; set; } = DefaultTransportMaxBatchMessages;
+}
+
+/// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
+internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrainsOptions> options) : IConfigurationValidator
+{
+    public void ValidateConfiguration()
+    {
+        var o = options.Value;
+        const string Prefix = nameof(ReplicatedGrainsOptions) + ".";
+        if (!ReplicaCount.IsAllowed(o.ReplicationFactor))
+        {
+            Fail($"{Prefix}{nameof(o.ReplicationFactor)} is {o.ReplicationFactor}; it must be 3, 5 or 7.");
+        }
+
+        if (o.Mode == ReplicationMode.Persisted && string.IsNullOrWhiteSpace(o.DataDirectory))
+        {
+            Fail($"{Prefix}{nameof(o.Mode)} is {nameof(ReplicationMode.Persisted)} but {Prefix}{nameof(o.DataDirectory)} is not set; set a directory or use {nameof(ReplicationMode.Volatile)}.");
+        }
+
+        if (o.DataDirectory is not null)
+        {
+            CheckWritable(o.DataDirectory);
+        }
+
+        if (o.CallTimeout <= TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.CallTimeout)} is {o.CallTimeout}; it must be positive.");
+        }
+
+        if (o.SnapshotEveryCommands < 1)
+        {
+            Fail($"{Prefix}{nameof(o.SnapshotEveryCommands)} is {o.SnapshotEveryCommands}; it must be at least 1.");
+        }
+
+        if (o.TransportQueueCapacity < 1)
+        {
+            Fail($"{Prefix}{nameof(o.TransportQueueCapacity)} is {o.TransportQueueCapacity}; it must be at least 1.");
+        }
+
+        if (o.TransportMaxBatchMessages < 1)
+        {
+            Fail($"{Prefix}{nameof(o.TransportMaxBatchMessages)} is {o.TransportMaxBatchMessages}; it must be at least 1.");
+        }
+    }
+
+    private static void CheckWritable(string directory)
+    {
+        var probe = Path.Combine(directory, $".write-probe-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new OrleansConfigurationException(
+                $"{nameof(ReplicatedGrainsOptions)}.{nameof(ReplicatedGrainsOptions.DataDirectory)} '{directory}' is not writable: {exception.Message}",
+                exception);
+        }
+    }
+
+    private static void Fail(string message) => throw new OrleansConfigurationException(message);
+}
