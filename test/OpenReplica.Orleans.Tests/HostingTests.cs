@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Orleans.Hosting;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Tests;
+
+public sealed class HostingTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "openreplica-tests-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Replication_factor_other_than_3_5_7_is_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.ReplicationFactor = 4);
+        Assert.Contains("ReplicatedGrainsOptions.ReplicationFactor is 4", message);
+    }
+
+    [Fact]
+    public async Task Persisted_without_a_data_directory_is_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.Mode = ReplicationMode.Persisted);
+        Assert.Contains("ReplicatedGrainsOptions.Mode is Persisted but ReplicatedGrainsOptions.DataDirectory is not set", message);
+    }
+
+    [Fact]
+    public async Task A_data_directory_that_cannot_be_written_is_rejected_at_start_up()
+    {
+        Directory.CreateDirectory(_directory);
+        var file = Path.Combine(_directory, "not-a-directory");
+        await File.WriteAllTextAsync(file, "x", TestContext.Current.CancellationToken);
+
+        var message = await StartFailure(o => o.DataDirectory = Path.Combine(file, "data"));
+        Assert.Contains($"ReplicatedGrainsOptions.DataDirectory '{Path.Combine(file, "data")}' is not writable", message);
+    }
+
+    [Fact]
+    public async Task Client_retry_options_are_validated_at_start_up()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client
+            .UseLocalhostClustering(FreePort())
+            .UseReplicatedGrains(o => o.MaxRetries = -1));
+        using var host = builder.Build();
+
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("ReplicatedClientOptions.MaxRetries is -1", Flatten(exception));
+    }
+
+    [Fact]
+    public void Replica_identity_is_created_once_and_read_back()
+    {
+        var first = ReplicaIdentity.LoadOrCreate(_directory);
+        var second = ReplicaIdentity.LoadOrCreate(_directory);
+        Assert.Equal(first, second);
+        Assert.NotEqual(Guid.Empty, first);
+
+        File.WriteAllText(Path.Combine(_directory, ReplicaIdentity.FileName), "garbage");
+        var exception = Assert.Throws<InvalidDataException>(() => ReplicaIdentity.LoadOrCreate(_directory));
+        Assert.Contains("garbage", exception.Message);
+    }
+
+    private static async Task<string> StartFailure(Action<ReplicatedGrainsOptions> configure)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleans(silo => silo
+            .UseLocalhostClustering(FreePort(), FreePort())
+            .AddReplicatedGrains(configure));
+        using var host = builder.Build();
+
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.True(Chain(exception).Any(e => e is OrleansConfigurationException), Flatten(exception));
+        return Flatten(exception);
+    }
+
+    private static string Flatten(Exception exception) =>
+        exception is AggregateException aggregate
+            ? string.Join(" | ", aggregate.InnerExceptions.Select(Flatten))
+            : exception.InnerException is null ? exception.Message : exception.Message + " | " + Flatten(exception.InnerException);
+
+    private static IEnumerable<Exception> Chain(Exception exception) =>
+        exception is AggregateException aggregate
+            ? aggregate.InnerExceptions.SelectMany(Chain)
+            : exception.InnerException is null ? [exception] : [exception, .. Chain(exception.InnerException)];
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,64 @@
+using Orleans.TestingHost;
+
+namespace OpenReplica.Orleans.Tests;
+
+[Collection(ClusterCollection.Name)]
+public sealed class ReplicaTransportTests(ClusterFixture fixture)
+{
+    private InProcessTestCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task Messages_sent_from_one_silo_arrive_at_the_other_silos_sink()
+    {
+        var a = Cluster.Silos[0].SiloAddress;
+        var b = Cluster.Silos[1].SiloAddress;
+        var sink = (RecordingSink)Cluster.Service<IReplicaMessageSink>(b);
+        var transport = Cluster.Service<ReplicaTransport>(a);
+
+        transport.Send(b, "grain/alice", [1, 2, 3]);
+
+        await Poll.UntilAsync(() => sink.Items.Any(i => i.Item.GroupId == "grain/alice"), "message delivered to B");
+        var (from, item) = sink.Items.Single(i => i.Item.GroupId == "grain/alice");
+        Assert.Equal(a, from);
+        Assert.Equal([1, 2, 3], item.Payload);
+    }
+
+    [Fact]
+    public async Task A_burst_of_1000_sends_arrives_in_order_in_far_fewer_deliveries()
+    {
+        const int Messages = 1000;
+        var a = Cluster.Silos[1].SiloAddress;
+        var b = Cluster.Silos[2].SiloAddress;
+        var sink = (RecordingSink)Cluster.Service<IReplicaMessageSink>(b);
+        var transport = Cluster.Service<ReplicaTransport>(a);
+        var callsBefore = sink.Calls;
+        var delivered = transport.BatchesDelivered;
+
+        for (var i = 0; i < Messages; i++)
+        {
+            transport.Send(b, $"burst/{i % 50}", BitConverter.GetBytes(i));
+        }
+
+        await Poll.UntilAsync(() => sink.Items.Count(x => x.Item.GroupId.StartsWith("burst/", StringComparison.Ordinal)) == Messages, "all burst messages delivered");
+        var calls = sink.Calls - callsBefore;
+        Assert.InRange(calls, 1, Messages / 10);
+        Assert.Equal(calls, transport.BatchesDelivered - delivered);
+        Assert.Equal(0, transport.Dropped);
+
+        var order = sink.Items.Where(x => x.Item.GroupId.StartsWith("burst/", StringComparison.Ordinal))
+            .Select(x => BitConverter.ToInt32(x.Item.Payload));
+        Assert.Equal(Enumerable.Range(0, Messages), order);
+    }
+
+    [Fact]
+    public async Task Each_replica_host_reports_its_own_replica_id()
+    {
+        var client = Cluster.Service<ReplicaHostClient>(Cluster.Silos[0].SiloAddress);
+        var infos = await Task.WhenAll(Cluster.Silos.Select(s => client.For(s.SiloAddress).GetInfoAsync()));
+
+        Assert.Equal(Cluster.Silos.Select(s => s.SiloAddress), infos.Select(i => i.Silo));
+        Assert.Equal(3, infos.Select(i => i.ReplicaId).Distinct().Count());
+        Assert.All(infos, i => Assert.False(i.Persisted));
+        Assert.All(infos, i => Assert.NotEqual(Guid.Empty, i.ReplicaId));
+    }
+}

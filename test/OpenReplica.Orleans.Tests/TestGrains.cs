@@ -1,0 +1,109 @@
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Tests;
+
+[GenerateSerializer]
+public sealed class InsufficientFundsException : Exception
+{
+    public InsufficientFundsException(string message)
+        : base(message)
+    {
+    }
+}
+
+[GenerateSerializer, Immutable]
+public readonly record struct Note(
+    [property: Id(0)] long Slot,
+    [property: Id(1)] DateTimeOffset Now,
+    [property: Id(2)] Guid Id,
+    [property: Id(3)] int Random);
+
+[GenerateSerializer]
+public sealed class AccountState
+{
+    [Id(0)] public decimal Balance { get; set; }
+
+    [Id(1)] public List<int> Items { get; set; } = [];
+
+    [Id(2)] public List<Note> Notes { get; set; } = [];
+}
+
+public interface IAccountGrain : IGrainWithStringKey
+{
+    Task<decimal> Deposit(decimal amount);
+
+    /// <summary>Changes the state, then throws when the balance is too low: the change must be rolled back.</summary>
+    Task Withdraw(decimal amount);
+
+    /// <summary>Adds x, yields, adds x again: interleaving would split the pair.</summary>
+    Task AppendTwice(int x);
+
+    /// <summary>Records the replicated context's Now, NewGuid and Random.</summary>
+    Task<Note> TakeNote();
+
+    [ReadOnly]
+    Task<decimal> GetBalance();
+
+    [ReadOnly]
+    Task<AccountState> GetState();
+
+    [ReadOnly]
+    Task<SiloAddress> GetSilo();
+}
+
+public sealed class AccountGrain(ILocalSiloDetails silo) : ReplicatedGrain<AccountState>, IAccountGrain
+{
+    public Task<decimal> Deposit(decimal amount)
+    {
+        State.Balance += amount;
+        return Task.FromResult(State.Balance);
+    }
+
+    public Task Withdraw(decimal amount)
+    {
+        State.Balance -= amount;
+        State.Items.Add(-1);
+        if (State.Balance < 0)
+        {
+            throw new InsufficientFundsException($"Cannot withdraw {amount}: balance would be {State.Balance}.");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task AppendTwice(int x)
+    {
+        State.Items.Add(x);
+        await Task.Yield();
+        State.Items.Add(x);
+    }
+
+    public Task<Note> TakeNote()
+    {
+        var note = new Note(Replicated.Slot, Replicated.Now, Replicated.NewGuid(), Replicated.Random.Next());
+        State.Notes.Add(note);
+        return Task.FromResult(note);
+    }
+
+    public Task<decimal> GetBalance() => Task.FromResult(State.Balance);
+
+    public Task<AccountState> GetState() => Task.FromResult(State);
+
+    public Task<SiloAddress> GetSilo() => Task.FromResult(silo.SiloAddress);
+}
+
+/// <summary>A plain grain calling a replicated one: its calls are stamped by the silo's session.</summary>
+public interface IForwarderGrain : IGrainWithStringKey
+{
+    Task<decimal> DepositTo(string account, decimal amount);
+
+    Task<SiloAddress> GetSilo();
+}
+
+public sealed class ForwarderGrain(ILocalSiloDetails silo) : Grain, IForwarderGrain
+{
+    public Task<decimal> DepositTo(string account, decimal amount) => GrainFactory.GetGrain<IAccountGrain>(account).Deposit(amount);
+
+    public Task<SiloAddress> GetSilo() => Task.FromResult(silo.SiloAddress);
+}

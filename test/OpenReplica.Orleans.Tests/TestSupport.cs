@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>Records what the replica host delivers on its silo.</summary>
+internal sealed class RecordingSink : IReplicaMessageSink
+{
+    private int _calls;
+
+    public ConcurrentQueue<(SiloAddress From, ReplicaEnvelopeItem Item)> Items { get; } = new();
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
+    {
+        Interlocked.Increment(ref _calls);
+        foreach (var item in items)
+        {
+            Items.Enqueue((from, item));
+        }
+    }
+}
+
+/// <summary>
+/// Client filter inside the stamping filter: when armed for a method, lets the first call run on the grain and
+/// then loses its reply (throws <see cref="TimeoutException"/>), as a dropped response would.
+/// </summary>
+internal sealed class LoseFirstReplyFilter : IOutgoingGrainCallFilter
+{
+    private string? _armedMethod;
+
+    public void Arm(string methodName) => Volatile.Write(ref _armedMethod, methodName);
+
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        await context.Invoke();
+        if (context.MethodName == Volatile.Read(ref _armedMethod)
+            && Interlocked.CompareExchange(ref _armedMethod, null, context.MethodName) == context.MethodName)
+        {
+            throw new TimeoutException($"Injected: reply of {context.MethodName} lost.");
+        }
+    }
+}
+
+internal static class TestCluster3
+{
+    public static InProcessTestCluster Build(LoseFirstReplyFilter? clientFilter = null)
+    {
+        var builder = new InProcessTestClusterBuilder(3);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.AddSingleton<IReplicaMessageSink, RecordingSink>();
+            silo.AddReplicatedGrains(o => o.CallTimeout = TimeSpan.FromSeconds(10));
+            ConfigureFastMembership(silo.Services);
+        });
+        builder.ConfigureClient(client =>
+        {
+            client.UseReplicatedGrains(o =>
+            {
+                o.MaxRetries = 20;
+                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
+                o.MaxBackoff = TimeSpan.FromMilliseconds(200);
+            });
+            if (clientFilter is not null)
+            {
+                client.Services.AddSingleton<IOutgoingGrainCallFilter>(clientFilter);
+            }
+
+            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+        });
+        return builder.Build();
+    }
+
+    /// <summary>A killed silo is declared dead in well under a second.</summary>
+    private static void ConfigureFastMembership(IServiceCollection services) =>
+        services.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromMilliseconds(100);
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 1;
+            o.EnableIndirectProbes = false;
+            o.ExtendProbeTimeoutDuringDegradation = false;
+            o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
+        });
+}
+
+internal static class Poll
+{
+    /// <summary>Polls <paramref name="condition"/> until true or the deadline passes (then fails with <paramref name="what"/>).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting for: {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public static Task UntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        UntilAsync(() => Task.FromResult(condition()), what, timeout);
+}
+
+internal static class ClusterExtensions
+{
+    public static T Service<T>(this InProcessTestCluster cluster, SiloAddress silo)
+        where T : notnull =>
+        cluster.GetSiloServiceProvider(silo).GetRequiredService<T>();
+}
