@@ -142,6 +142,7 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
         await Cluster.DeactivateAsync(grain);
 
         var after = await grain.GetState(); // activates again and replays (read-only: adds nothing to the log)
+        Assert.Equal([0m, 7m], AccountGrain.Activations["replay"]); // the second activation saw the replayed balance
         Assert.Equal(host, await grain.GetSilo());
         Assert.Equal(logLength, replicator.GetLog(grain.GetGrainId()).Count);
         Assert.Equal(before.Balance, after.Balance);

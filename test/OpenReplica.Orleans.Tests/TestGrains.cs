@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 
@@ -54,6 +55,15 @@ public interface IAccountGrain : IGrainWithStringKey
 
 public sealed class AccountGrain(ILocalSiloDetails silo) : ReplicatedGrain<AccountState>, IAccountGrain
 {
+    /// <summary>Per grain key: the balance each activation saw in OnActivateAsync (after replay).</summary>
+    public static ConcurrentDictionary<string, ConcurrentQueue<decimal>> Activations { get; } = new();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        Activations.GetOrAdd(this.GetPrimaryKeyString(), _ => new()).Enqueue(State.Balance);
+        return Task.CompletedTask;
+    }
+
     public Task<decimal> Deposit(decimal amount)
     {
         State.Balance += amount;
