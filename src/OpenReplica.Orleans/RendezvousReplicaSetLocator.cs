@@ -23,12 +23,7 @@ internal sealed class RendezvousReplicaSetLocator(IClusterMembershipService memb
         return new ValueTask<IReadOnlyList<SiloAddress>>(ranked);
     }
 
-    /// <summary>SplitMix64 finalizer over both hashes: stable across processes and platforms.</summary>
-    internal static ulong Weight(uint grainHash, uint siloHash)
-    {
-        var z = ((ulong)grainHash << 32 | siloHash) + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    /// <summary>SplitMix64 mix of both hashes: stable across processes and platforms.</summary>
+    internal static ulong Weight(uint grainHash, uint siloHash) =>
+        ReplicatedRandom.Mix(((ulong)grainHash << 32 | siloHash) + 0x9E3779B97F4A7C15UL);
 }

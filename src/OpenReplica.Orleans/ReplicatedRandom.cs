@@ -60,9 +60,11 @@ internal sealed class ReplicatedRandom(ulong seed) : Random
 
     protected override double Sample() => NextDouble();
 
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Mix(_state += 0x9E3779B97F4A7C15UL);
+
+    /// <summary>The SplitMix64 output function: a bijective, well-spread 64-bit mix.</summary>
+    internal static ulong Mix(ulong z)
     {
-        var z = _state += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
