@@ -109,6 +109,8 @@ public sealed class WriteAheadLog : IReplicaLog
             }
 
             _writer.RequestReclaim();
+            // Wake an idle writer so the covered records are reclaimed now; if the queue is full it is busy anyway.
+            _queue.Writer.TryWrite(new AppendRequest([]));
         }
         finally
         {

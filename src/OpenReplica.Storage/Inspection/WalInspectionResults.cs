@@ -32,6 +32,7 @@ public sealed record WalGroupInfo(
 
 /// <summary>
 /// Result of <see cref="WalInspector.Verify(string)"/>. A torn tail is not an error: it is what a crash leaves and
-/// what recovery cuts off. <see cref="Corruption"/> is the first damaged place, which stops recovery.
+/// what recovery cuts off. <see cref="Corruption"/> is the first damaged place, which stops recovery, and
+/// <see cref="Error"/> says what is wrong there.
 /// </summary>
 public sealed record WalVerification(bool IsValid, WalFileOffset? Corruption, string? Error, WalFileOffset? TornTail, int Segments, long Records);

@@ -101,7 +101,7 @@ public static class WalInspector
         }
         catch (WalCorruptionException ex)
         {
-            return new WalVerification(false, new WalFileOffset(ex.File, ex.Offset), ex.Message, torn, files.Count, records);
+            return new WalVerification(false, new WalFileOffset(ex.File, ex.Offset), ex.Reason, torn, files.Count, records);
         }
 
         return new WalVerification(true, null, null, torn, files.Count, records);
