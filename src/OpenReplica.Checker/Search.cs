@@ -109,12 +109,53 @@ internal static class Search
         var indeterminate = new bool[n];
         var zobrist = new ulong[n];
         var seed = 0x9E3779B97F4A7C15UL;
+        var determinateLeft = 0;
         for (var i = 0; i < n; i++)
         {
             inputs[i] = ops[i].Input;
             indeterminate[i] = ops[i].Return is null;
             outputs[i] = indeterminate[i] ? default : ops[i].Output;
             zobrist[i] = SplitMix64(ref seed);
+            if (!indeterminate[i])
+            {
+                determinateLeft++;
+            }
+        }
+
+        if (determinateLeft == 0)
+        {
+            return SearchOutcome.Linearizable; // every operation may simply never have taken effect
+        }
+
+        // Symmetry: indeterminate operations with equal inputs are interchangeable, so they are linearized in call
+        // order (an earlier-called twin can stand in wherever a later one was linearized).
+        var previousTwin = new int[n];
+        var lastOfInput = new Dictionary<object, int>();
+        var nullTwin = -1;
+        foreach (var e in BuildEvents(ops))
+        {
+            if (!e.IsCall)
+            {
+                continue;
+            }
+
+            var i = e.Op;
+            previousTwin[i] = -1;
+            if (!indeterminate[i])
+            {
+                continue;
+            }
+
+            if (inputs[i] is null)
+            {
+                previousTwin[i] = nullTwin;
+                nullTwin = i;
+            }
+            else
+            {
+                previousTwin[i] = lastOfInput.TryGetValue(inputs[i]!, out var twin) ? twin : -1;
+                lastOfInput[inputs[i]!] = i;
+            }
         }
 
         // Linked list of entries, with a sentinel head.
@@ -150,7 +191,7 @@ internal static class Search
 
         try
         {
-            while (head.Next is not null)
+            while (true)
             {
                 if (++iterations % CheckDeadlineEvery == 0 && deadline.Expired)
                 {
@@ -160,9 +201,28 @@ internal static class Search
                 if (entry!.IsCall)
                 {
                     var op = entry.Op;
-                    var (ok, next) = indeterminate[op]
-                        ? model.StepIndeterminate(state, inputs[op])
-                        : model.Step(state, inputs[op], outputs[op]);
+                    bool ok;
+                    TState next;
+                    if (indeterminate[op])
+                    {
+                        var twin = previousTwin[op];
+                        if (twin >= 0 && (bits[twin >> 6] & (1UL << (twin & 63))) == 0)
+                        {
+                            entry = entry.Next;
+                            continue;
+                        }
+
+                        (ok, next) = model.StepIndeterminate(state, inputs[op]);
+
+                        // An indeterminate operation that changes nothing here is equivalent to one that never took
+                        // effect, which the end of the search allows anyway: not worth a branch.
+                        ok = ok && !stateComparer.Equals(next, state);
+                    }
+                    else
+                    {
+                        (ok, next) = model.Step(state, inputs[op], outputs[op]);
+                    }
+
                     if (ok)
                     {
                         bits[op >> 6] |= 1UL << (op & 63);
@@ -179,6 +239,12 @@ internal static class Search
                             state = next;
                             linearizedHash = newHash;
                             Lift(entry);
+                            if (!indeterminate[op] && --determinateLeft == 0)
+                            {
+                                // The remaining operations are indeterminate: they may never take effect.
+                                return SearchOutcome.Linearizable;
+                            }
+
                             entry = head.Next;
                             continue;
                         }
@@ -202,12 +268,15 @@ internal static class Search
                     var op = entry.Op;
                     bits[op >> 6] &= ~(1UL << (op & 63));
                     linearizedHash ^= zobrist[op];
+                    if (!indeterminate[op])
+                    {
+                        determinateLeft++;
+                    }
+
                     Unlift(entry);
                     entry = entry.Next;
                 }
             }
-
-            return SearchOutcome.Linearizable;
         }
         finally
         {
