@@ -276,6 +276,12 @@ public sealed partial class PaxosReplica
 
     private void MaybeChosen(long slot, InFlightSlot inFlight)
     {
+        if (_log.IsChosen(slot) || slot <= _log.SnapshotSlot)
+        {
+            // Learned chosen another way (a peer's report or a snapshot) while our accepts were in flight.
+            _leader!.InFlight.Remove(slot);
+            return;
+        }
         bool chosen = Has(PlantedBug.CommitWithoutQuorum) ? inFlight.Acks.Count >= 1 : IsQuorum(_configs.At(slot), inFlight.Acks);
         if (!chosen) return;
         var leader = _leader!;
@@ -292,7 +298,8 @@ public sealed partial class PaxosReplica
         if (++_heartbeatElapsed >= _options.HeartbeatTicks)
         {
             _heartbeatElapsed = 0;
-            BroadcastHeartbeat(0);
+            // Carry the newest read context: a read whose own heartbeat was lost is confirmed by this round.
+            BroadcastHeartbeat(leader.ReadContext);
         }
         RetransmitAccepts(leader);
         if (_options.ElectionTimeoutTicks > 0 && ++leader.TicksSinceQuorumCheck >= _options.ElectionTimeoutTicks)

@@ -22,6 +22,11 @@ public sealed partial class PaxosReplica
     private void LearnChosen(LogEntry e)
     {
         if (e.Slot <= _log.SnapshotSlot || _log.IsChosen(e.Slot)) return;
+        if (_leader is { } leader && leader.InFlight.Remove(e.Slot, out var inFlight))
+        {
+            // Paxos: what this leader proposed after phase 1 is the only value that can be chosen there.
+            Invariant.Assert(ReplicaLog.SameValue(inFlight.Value, e.Value));
+        }
         Persist(_log.Choose(e.Slot, e.Ballot, e.Value));
         _leader?.Recovered.Remove(e.Slot);
     }
@@ -98,6 +103,7 @@ public sealed partial class PaxosReplica
         if (_leader is { } leader)
         {
             foreach (long slot in leader.Recovered.Keys.Where(s => s <= snapshot.Slot).ToList()) leader.Recovered.Remove(slot);
+            foreach (long slot in leader.InFlight.Keys.Where(s => s <= snapshot.Slot).ToList()) leader.InFlight.Remove(slot);
             leader.NextSlot = Math.Max(leader.NextSlot, snapshot.Slot + 1);
         }
     }

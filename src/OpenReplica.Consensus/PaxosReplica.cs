@@ -214,5 +214,7 @@ public sealed partial class PaxosReplica
     }
 
     public override string ToString() =>
-        $"r{Id} {_role} promised={_promised} commit={_log.CommitIndex} applied={_applied} snap={_log.SnapshotSlot}";
+        $"r{Id} {_role} promised={_promised} commit={_log.CommitIndex} applied={_applied} snap={_log.SnapshotSlot}" +
+        (_leader is { } l ? $" next={l.NextSlot} inflight=[{string.Join(",", l.InFlight.Keys)}] pending={l.Pending.Count} reads={l.Reads.Count} recovered={l.Recovered.Count}" : "") +
+        (_knownCommit > _log.CommitIndex ? $" knownCommit={_knownCommit}" : "");
 }

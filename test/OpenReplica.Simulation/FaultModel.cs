@@ -1,0 +1,57 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Simulation;
+
+/// <summary>
+/// The faults one seed injects, with rates drawn from the seed (TigerBeetle's VOPR: every seed explores a
+/// different mix). Only faults the protocol claims to survive are injected:
+/// - messages dropped, duplicated, delayed and so reordered (between replicas, and between clients and replicas);
+/// - partitions among replicas, symmetric or one-way, that heal;
+/// - crashes that lose all memory and keep exactly what was persisted, and restarts from it;
+/// - reconfigurations during load (add, remove, replace a replica; a new replica starts with an empty disk);
+/// - in campaign mode (grain activations), a second replica campaigning while the leader lives (duplicate activation).
+/// Not injected: disk corruption or lost fsyncs (the storage layer's tests cover those), Byzantine behaviour.
+/// </summary>
+public sealed record FaultModel(
+    int Replicas,
+    int Clients,
+    bool ElectionMode,
+    int Window,
+    int MaxBatchCommands,
+    double DropRate,
+    double DuplicateRate,
+    int MaxDelay,
+    double LongDelayRate,
+    double PartitionRate,
+    double CrashRate,
+    double ReconfigRate,
+    double DuelRate,
+    int SnapshotEverySlots,
+    int Keys)
+{
+    public static FaultModel FromSeed(ulong seed)
+    {
+        var r = new DeterministicRandom(seed * 0x2545F4914F6CDD1DUL + 17);
+        return new FaultModel(
+            Replicas: r.Chance(0.5) ? 3 : 5,
+            Clients: r.Next(8, 13),
+            ElectionMode: r.Chance(0.6),
+            Window: r.Chance(0.3) ? r.Next(1, 4) : r.Next(4, 33),
+            MaxBatchCommands: r.Chance(0.3) ? 1 : r.Next(2, 64),
+            DropRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.15,
+            DuplicateRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.1,
+            MaxDelay: r.Next(2, 20),
+            LongDelayRate: r.NextDouble() * 0.05,
+            PartitionRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.004,
+            CrashRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.003,
+            ReconfigRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.002,
+            DuelRate: r.Chance(0.5) ? 0 : r.NextDouble() * 0.003,
+            SnapshotEverySlots: r.Chance(0.2) ? int.MaxValue : r.Next(5, 200),
+            Keys: r.Next(1, 6));
+    }
+
+    public override string ToString() =>
+        $"replicas={Replicas} clients={Clients} mode={(ElectionMode ? "election" : "campaign")} window={Window} batch={MaxBatchCommands} " +
+        $"drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} partition={PartitionRate:F4} crash={CrashRate:F4} " +
+        $"reconfig={ReconfigRate:F4} duel={DuelRate:F4} snapshotEvery={(SnapshotEverySlots == int.MaxValue ? "never" : SnapshotEverySlots)} keys={Keys}";
+}

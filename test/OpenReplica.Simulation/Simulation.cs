@@ -1,0 +1,374 @@
+using OpenReplica.Checker;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Simulation;
+
+/// <summary>The outcome of one seed.</summary>
+public sealed record SimulationResult(ulong Seed, SimulationFailure? Failure, long CommandsCommitted, long FaultsInjected,
+    long MessagesDelivered, int Operations, FaultModel Faults)
+{
+    public bool Passed => Failure is null;
+}
+
+/// <summary>
+/// One deterministic run: replicas of the core, clients, a faulty network, crashes, partitions and
+/// reconfigurations, all driven by one seed in one thread with simulated time. A safety phase with faults is
+/// followed by a liveness phase without them, in which every pending operation must finish within a bound.
+/// </summary>
+public sealed class Simulation
+{
+    public const int TickInterval = 10;
+    public const int ClientTimeout = 400;
+    public const long SafetyPhaseTime = 15_000;
+    public const long LivenessBound = 20_000;
+    public const int MaxSessions = 1_000;
+
+    private readonly PriorityQueue<Action, (long Time, long Order)> _events = new();
+    private readonly Dictionary<long, SimNode> _nodes = [];
+    private readonly List<SimClient> _clients = [];
+    private readonly Dictionary<string, string> _lastWritten = [];
+    private readonly HashSet<(long From, long To)> _blocked = [];
+    private readonly ClusterConfig _genesis;
+    private readonly ReplicaOptions _baseOptions;
+    private readonly Action<string>? _trace;
+    private readonly PlantedBug _bugs;
+    private long _order;
+    private long _nextReplicaId;
+    private long _activation; // campaign mode: the replica the "grain directory" last activated
+    private long _partitionEndsAt = -1;
+    private bool _faultsOn = true;
+
+    public Simulation(ulong seed, PlantedBug bugs = PlantedBug.None, Action<string>? trace = null, FaultModel? faults = null)
+    {
+        Seed = seed;
+        Random = new DeterministicRandom(seed);
+        Faults = faults ?? FaultModel.FromSeed(seed);
+        Checks = new SafetyChecks(MaxSessions);
+        _trace = trace;
+        _bugs = bugs;
+        _genesis = new ClusterConfig(Enumerable.Range(1, Faults.Replicas).Select(i => (long)i));
+        _nextReplicaId = Faults.Replicas + 1;
+        _baseOptions = new ReplicaOptions
+        {
+            InitialConfig = _genesis,
+            Window = Faults.Window,
+            MaxBatchCommands = Faults.MaxBatchCommands,
+            ElectionTimeoutTicks = Faults.ElectionMode ? 10 : 0,
+            HeartbeatTicks = 2,
+            RetransmitTicks = 4,
+            MaxCatchUpEntries = 64,
+            MaxSessions = MaxSessions,
+            RandomSeed = seed,
+            PlantedBugs = bugs,
+            AllowPlantedBugs = bugs != PlantedBug.None,
+        };
+    }
+
+    public ulong Seed { get; }
+    public DeterministicRandom Random { get; }
+    public FaultModel Faults { get; }
+    public SafetyChecks Checks { get; }
+    public long Now { get; private set; }
+    public bool AcceptingNewOperations => _faultsOn;
+    public long FaultsInjected { get; private set; }
+    public long MessagesDelivered { get; private set; }
+    public IReadOnlyList<long> ReplicaIds => _nodes.Keys.Order().ToList();
+
+    public static SimulationResult Run(ulong seed, PlantedBug bugs = PlantedBug.None, Action<string>? trace = null) =>
+        new Simulation(seed, bugs, trace).Run();
+
+    public SimulationResult Run()
+    {
+        SimulationFailure? failure = null;
+        try
+        {
+            Trace($"seed {Seed}: {Faults}");
+            foreach (long id in _genesis.Members) AddNode(id);
+            if (!Faults.ElectionMode) ActivateSomewhere();
+            for (int i = 0; i < Faults.Clients; i++)
+            {
+                var client = new SimClient(i, this);
+                _clients.Add(client);
+                Schedule(Random.Next(0, 50), client.StartNext);
+            }
+            Schedule(TickInterval, FaultTick);
+
+            RunUntil(SafetyPhaseTime);
+            HealEverything();
+            long deadline = Now + LivenessBound;
+            while (Now < deadline && !(AllClientsIdle() && Converged())) RunUntil(Now + 100);
+            if (!AllClientsIdle())
+            {
+                throw new SimulationFailure("liveness", $"operations still pending {LivenessBound} time units after faults stopped: " +
+                    string.Join("; ", _clients.Select(c => c.Describe()).Where(d => d is not null)));
+            }
+            if (!Converged())
+            {
+                throw new SimulationFailure("liveness", "replicas did not converge after faults stopped: " +
+                    string.Join("; ", _nodes.Values.Select(n => n.Core?.ToString() ?? $"r{n.Id} down")));
+            }
+            Checks.CheckStatesAndExactlyOnce(_nodes.Values.ToList(), _clients);
+            SafetyChecks.CheckLinearizable(FinalHistory(), TimeSpan.FromSeconds(120));
+        }
+        catch (SimulationFailure f)
+        {
+            failure = f;
+        }
+        catch (InvariantViolationException e)
+        {
+            failure = new SimulationFailure("core invariant", e.Message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            failure = new SimulationFailure("exception", e.ToString());
+        }
+        Trace(failure is null ? "seed passed" : $"seed FAILED: {failure.Message}");
+        return new SimulationResult(Seed, failure, Checks.CommandsCommitted, FaultsInjected, MessagesDelivered,
+            _clients.Sum(c => c.History.Count), Faults);
+    }
+
+    // ----- time and events -----
+
+    public void Schedule(long delay, Action action) => _events.Enqueue(action, (Now + Math.Max(0, delay), _order++));
+
+    private void RunUntil(long time)
+    {
+        while (_events.TryPeek(out _, out var at) && at.Time <= time)
+        {
+            var action = _events.Dequeue();
+            Now = at.Time;
+            action();
+        }
+        Now = Math.Max(Now, time);
+    }
+
+    public bool Tracing => _trace is not null;
+
+    public void Trace(string line) => _trace?.Invoke($"[t={Now,6}] {line}");
+
+    // ----- network -----
+
+    public void SendReplicaMessage(Message m)
+    {
+        if (_blocked.Contains((m.From, m.To))) return;
+        Transmit(m, () =>
+        {
+            if (_nodes.TryGetValue(m.To, out var node) && node.Core is { } core)
+            {
+                MessagesDelivered++;
+                if (Tracing) Trace(TraceFormat.Describe(m));
+                node.Handle(core.Step(m));
+            }
+        });
+    }
+
+    public void SendToReplica(long clientEndpoint, long replica, ClientRequest request) =>
+        Transmit(request, () =>
+        {
+            if (_nodes.TryGetValue(replica, out var node) && node.IsUp)
+            {
+                if (Tracing) Trace($"c{clientEndpoint}->r{replica} {TraceFormat.Describe(request)}");
+                node.OnClientRequest(request);
+            }
+        });
+
+    public void SendToClient(long replica, long endpoint, ClientReply reply) =>
+        Transmit(reply, () =>
+        {
+            if (Tracing) Trace($"r{replica}->c{endpoint} {TraceFormat.Describe(reply)}");
+            _clients[(int)(endpoint - 100_000)].OnReply(reply);
+        });
+
+    /// <summary>Drops, duplicates and delays (hence reorders) a message according to this seed's fault rates.</summary>
+    private void Transmit(object message, Action deliver)
+    {
+        if (_faultsOn && Random.Chance(Faults.DropRate))
+        {
+            FaultsInjected++;
+            return;
+        }
+        int copies = _faultsOn && Random.Chance(Faults.DuplicateRate) ? 2 : 1;
+        if (copies == 2) FaultsInjected++;
+        for (int i = 0; i < copies; i++)
+        {
+            long delay = 1 + Random.Next(0, Faults.MaxDelay);
+            if (_faultsOn && Random.Chance(Faults.LongDelayRate)) delay += Random.Next(50, 500);
+            Schedule(delay, deliver);
+        }
+    }
+
+    // ----- replicas -----
+
+    private SimNode AddNode(long id)
+    {
+        var options = _baseOptions.Clone();
+        options.ReplicaId = id;
+        var node = new SimNode(id, options, this);
+        _nodes[id] = node;
+        node.Boot(fresh: true);
+        ScheduleTick(node);
+        return node;
+    }
+
+    private void ScheduleTick(SimNode node)
+    {
+        int incarnation = node.Incarnation;
+        Schedule(TickInterval, () =>
+        {
+            if (node.Incarnation != incarnation || node.Core is not { } core) return;
+            node.Handle(core.Tick());
+            ScheduleTick(node);
+        });
+    }
+
+    public long GuessLeader()
+    {
+        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
+        return leader?.Id ?? ReplicaIds[Random.Next(0, _nodes.Count)];
+    }
+
+    public string? LastWrittenValue(string key) => _lastWritten.GetValueOrDefault(key);
+
+    public void NoteWritten(string key, string value) => _lastWritten[key] = value;
+
+    // ----- faults -----
+
+    private void FaultTick()
+    {
+        if (!_faultsOn) return;
+        if (_partitionEndsAt >= 0 && Now >= _partitionEndsAt) HealPartition();
+        if (_partitionEndsAt < 0 && Random.Chance(Faults.PartitionRate)) StartPartition();
+        if (Random.Chance(Faults.CrashRate)) CrashOne();
+        if (Random.Chance(Faults.ReconfigRate)) Reconfigure();
+        if (!Faults.ElectionMode)
+        {
+            if (Random.Chance(Faults.DuelRate)) Duel();
+            MaybeReactivate();
+        }
+        Schedule(TickInterval, FaultTick);
+    }
+
+    private void StartPartition()
+    {
+        FaultsInjected++;
+        var ids = ReplicaIds;
+        var side = ids.Where(_ => Random.Chance(0.5)).ToHashSet();
+        bool oneWay = Random.Chance(0.3);
+        foreach (long a in ids)
+        {
+            foreach (long b in ids)
+            {
+                if (side.Contains(a) && !side.Contains(b)) _blocked.Add((a, b));
+                if (!oneWay && !side.Contains(a) && side.Contains(b)) _blocked.Add((a, b));
+            }
+        }
+        _partitionEndsAt = Now + Random.Next(50, 1500);
+        Trace($"partition {(oneWay ? "one-way" : "symmetric")} {{{string.Join(",", side)}}} until t={_partitionEndsAt}");
+    }
+
+    private void HealPartition()
+    {
+        _blocked.Clear();
+        _partitionEndsAt = -1;
+        Trace("partition healed");
+    }
+
+    private void CrashOne()
+    {
+        var up = _nodes.Values.Where(n => n.IsUp).ToList();
+        if (up.Count == 0) return;
+        var victim = up[Random.Next(0, up.Count)];
+        FaultsInjected++;
+        Trace($"crash r{victim.Id}");
+        victim.Crash();
+        Schedule(Random.Next(50, 800), () => Restart(victim));
+    }
+
+    private void Restart(SimNode node)
+    {
+        if (node.IsUp) return;
+        Trace($"restart r{node.Id} from disk (promised={node.Disk.HardState.Promised}, commit={node.Disk.HardState.CommitIndex})");
+        node.Boot(fresh: false);
+        ScheduleTick(node);
+    }
+
+    /// <summary>Adds, removes or replaces a replica through the leader's log; a new replica starts with an empty disk.</summary>
+    private void Reconfigure()
+    {
+        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
+        if (leader?.Core is not { } core) return;
+        var current = core.Configs.Latest;
+        int kind = Random.Next(0, 3);
+        ClusterConfig next;
+        if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
+        else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
+        else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
+        if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++);
+        FaultsInjected++;
+        Trace($"reconfigure {current} -> {next} via r{leader.Id}");
+        leader.Handle(core.ProposeConfig(next));
+    }
+
+    /// <summary>Campaign mode: a second activation of the grain campaigns while the first still runs.</summary>
+    private void Duel()
+    {
+        var candidates = _nodes.Values.Where(n => n.IsUp && n.Id != _activation).ToList();
+        if (candidates.Count == 0) return;
+        var node = candidates[Random.Next(0, candidates.Count)];
+        FaultsInjected++;
+        Trace($"duplicate activation on r{node.Id}");
+        _activation = node.Id;
+        node.Handle(node.Core!.Campaign());
+    }
+
+    /// <summary>Campaign mode: the "grain directory" activates the grain elsewhere when its replica is down or no one leads.</summary>
+    private void MaybeReactivate()
+    {
+        bool someoneLeads = _nodes.Values.Any(n => n.Core is { Role: not ReplicaRole.Follower });
+        bool activationUp = _nodes.TryGetValue(_activation, out var a) && a.IsUp && a.Core!.Role != ReplicaRole.Follower;
+        if (!someoneLeads || !activationUp)
+        {
+            if (Random.Chance(0.05)) ActivateSomewhere();
+        }
+    }
+
+    private void ActivateSomewhere()
+    {
+        var latest = _nodes.Values.Where(n => n.Core is not null).Select(n => n.Core!.Configs.Latest).MaxBy(c => c.Members.Max()) ?? _genesis;
+        var candidates = _nodes.Values.Where(n => n.IsUp && latest.Contains(n.Id)).ToList();
+        if (candidates.Count == 0) return;
+        var node = candidates[Random.Next(0, candidates.Count)];
+        _activation = node.Id;
+        Trace($"activate on r{node.Id}");
+        node.Handle(node.Core!.Campaign());
+    }
+
+    private void HealEverything()
+    {
+        _faultsOn = false;
+        HealPartition();
+        foreach (var node in _nodes.Values.Where(n => !n.IsUp)) Restart(node);
+        Trace("faults stopped: liveness phase");
+        if (!Faults.ElectionMode) Schedule(200, LivenessActivation);
+    }
+
+    /// <summary>In the liveness phase the directory keeps one activation alive, as Orleans would.</summary>
+    private void LivenessActivation()
+    {
+        if (!_nodes.Values.Any(n => n.Core is { IsLeader: true })) ActivateSomewhere();
+        Schedule(300, LivenessActivation);
+    }
+
+    public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);
+
+    private bool AllClientsIdle() => _clients.All(c => !c.Busy);
+
+    private bool Converged()
+    {
+        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
+        if (leader?.Core is not { } core) return false;
+        var members = core.Configs.At(core.CommitIndex + 1);
+        return members.Members.All(id => _nodes.TryGetValue(id, out var n) && n.Core is { } c && c.CommitIndex == core.CommitIndex)
+            && !core.HasInFlightWork;
+    }
+}
