@@ -128,7 +128,7 @@ public static partial class JepsenLogReader
                                 throw Error($"write completes with {value} but invoked with {Models.Show(op.Input.Value)} on line {invocation.Line}");
                             }
 
-                            ops[invocation.Index] = op with { Output = new CasOutput(op.Input.Value), Return = lineNo };
+                            ops[invocation.Index] = op with { Output = new CasOutput(null), Return = lineNo };
                             break;
                         default:
                             if (value.Length > 0)
@@ -136,7 +136,7 @@ public static partial class JepsenLogReader
                                 CheckSameCas(op.Input, ParseCas(value, Error), Error);
                             }
 
-                            ops[invocation.Index] = op with { Output = new CasOutput(op.Input.Value, true), Return = lineNo };
+                            ops[invocation.Index] = op with { Output = new CasOutput(null, true), Return = lineNo };
                             break;
                     }
 

@@ -32,8 +32,10 @@ public static class CheckCommand
         };
         timeout.Validators.Add(r =>
         {
-            var v = r.GetValueOrDefault<double>();
-            if (!(v > 0) || double.IsInfinity(v))
+            // Unparseable values are reported by the parser itself; only judge numbers here.
+            if (r.Tokens.Count == 1
+                && double.TryParse(r.Tokens[0].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
+                && (!(v > 0) || double.IsInfinity(v)))
             {
                 r.AddError("--timeout must be a positive number of seconds");
             }
