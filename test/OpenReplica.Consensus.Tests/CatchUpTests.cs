@@ -1,0 +1,116 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Consensus.Tests;
+
+public class CatchUpTests
+{
+    [Fact]
+    public void A_replica_that_missed_slots_learns_them_by_catch_up()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a");
+        c.Propose(1, "b");
+        c.Propose(1, "c");
+        c.DeliverAll();
+        Assert.Equal(3, c[1].CommitIndex);
+        Assert.Equal(0, c[3].CommitIndex);
+
+        c.Heal();
+        c.Tick(1, 2); // a heartbeat tells r3 the commit index
+        c.DeliverAll();
+
+        var request = Assert.Single(c.Delivered.OfType<CatchUpRequest>());
+        Assert.Equal((3L, 1L, 1L, 3L), (request.From, request.To, request.FromSlot, request.ToSlot));
+        var response = Assert.Single(c.Delivered.OfType<CatchUpResponse>());
+        Assert.Equal([1L, 2L, 3L], response.Entries.Select(e => e.Slot));
+        Assert.All(response.Entries, e => Assert.True(e.Chosen));
+        Assert.Equal(["a", "b", "c"], c.StateOf(3));
+        Assert.Equal(3, c[3].CommitIndex);
+    }
+
+    [Fact]
+    public void Catch_up_is_paged_by_max_catch_up_entries_and_retried_after_a_loss()
+    {
+        var c = new Cluster(3, o => { o.MaxCatchUpEntries = 2; o.MaxBatchCommands = 1; o.Window = 8; });
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a", "b", "c", "d", "e");
+        c.DeliverAll();
+        c.Heal();
+
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat { To: 3 });
+        // The first request is lost; r3 asks again after RetransmitTicks.
+        Assert.Equal(1, c.DropQueued(m => m is CatchUpRequest));
+        c.Tick(3, 4);
+        c.DeliverAll();
+
+        var pages = c.Delivered.OfType<CatchUpResponse>().Where(r => r.To == 3).Select(r => r.Entries.Count).ToList();
+        Assert.All(pages, n => Assert.True(n <= 2));
+        Assert.True(pages.Count >= 3);
+        Assert.Equal(["a", "b", "c", "d", "e"], c.StateOf(3));
+    }
+
+    [Fact]
+    public void A_replica_behind_the_peers_compacted_log_installs_a_snapshot()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a", "b");
+        c.Propose(1, "c");
+        c.DeliverAll();
+        c.Compact(1);
+        c.Compact(2);
+        Assert.Equal(2, c[1].SnapshotSlot);
+        Assert.Empty(c[1].Entries);
+
+        c.Heal();
+        c.Tick(1, 2);
+        c.DeliverAll();
+        var install = Assert.Single(c.Delivered.OfType<InstallSnapshot>());
+        Assert.Equal(2, install.Snapshot.Slot);
+        Assert.Equal(1, c.Node(3).SnapshotsInstalled);
+        Assert.Equal(2, c[3].SnapshotSlot);
+        Assert.Equal(["a", "b", "c"], c.StateOf(3));
+        Assert.True(c[3].Sessions.SameAs(c[1].Sessions));
+
+        // And it keeps up with the log after the snapshot.
+        c.Propose(1, "d");
+        c.DeliverAll();
+        c.Tick(1, 2);
+        c.DeliverAll();
+        Assert.Equal(["a", "b", "c", "d"], c.StateOf(3));
+    }
+
+    [Fact]
+    public void A_candidate_whose_promiser_compacted_past_it_fetches_the_snapshot_before_leading()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a");
+        c.Propose(1, "b");
+        c.DeliverAll();
+        c.Tick(1, 2);
+        c.DeliverAll();
+        c.Compact(1);
+        c.Compact(2);
+        c.Heal();
+        c.Crash(1);
+
+        // r3 knows nothing; r2's promise says "I truncated through 2", so r3 must learn the snapshot first.
+        c.Campaign(3);
+        c.DeliverAll();
+        Assert.Contains(c.Delivered, m => m is InstallSnapshot { To: 3 });
+        Assert.True(c[3].IsLeader);
+        c.Propose(3, "c");
+        c.DeliverAll();
+        c.Tick(3, 2);
+        c.DeliverAll();
+        Assert.Equal(["a", "b", "c"], c.StateOf(3));
+        Assert.Equal(["a", "b", "c"], c.StateOf(2));
+    }
+}
