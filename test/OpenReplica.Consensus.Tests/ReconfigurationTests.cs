@@ -131,6 +131,39 @@ public class ReconfigurationTests
     }
 
     [Fact]
+    public void A_member_added_after_the_log_was_compacted_catches_up_from_a_snapshot()
+    {
+        var c = NewCluster();
+        c.Elect(1);
+        Fill(c, 3);
+        foreach (long id in new long[] { 1, 2, 3 }) c.Compact(id);
+        c.AddNode(4);
+        var added = c.Genesis.With(4);
+        long chosenAt = Choose(c, added);
+        Fill(c, Window + 1, "new");
+
+        Assert.Contains(c.Delivered, m => m is InstallSnapshot { To: 4 });
+        Assert.Equal(c.StateOf(1), c.StateOf(4));
+        Assert.Equal(added, c[4].Configs.At(chosenAt + Window));
+    }
+
+    [Fact]
+    public void A_leader_that_removes_itself_keeps_deciding_for_the_new_configuration()
+    {
+        var c = NewCluster();
+        c.Elect(1);
+        var without1 = c.Genesis.Without(1);
+        long chosenAt = Choose(c, without1);
+        Fill(c, Window + 2);
+        var late = c.Node(1).Committed.Where(e => e.Slot >= chosenAt + Window).ToList();
+        Assert.NotEmpty(late);
+        // Slots in force under {2, 3} are accepted by r2 and r3 only; r1 still learns and applies them.
+        Assert.DoesNotContain(c[1].Entries, e => e.Slot >= chosenAt + Window && !e.Chosen);
+        Assert.Equal(c.StateOf(1), c.StateOf(2));
+        Assert.Equal(Window + 2, c.StateOf(2).Count);
+    }
+
+    [Fact]
     public void Config_history_reports_the_config_in_force_at_each_slot()
     {
         var a = new ClusterConfig([1, 2, 3]);
