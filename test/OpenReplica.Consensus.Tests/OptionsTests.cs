@@ -62,8 +62,9 @@ public class OptionsTests
     {
         var options = Valid();
         options.PlantedBugs = PlantedBug.AcceptLowerBallot;
+        Assert.Throws<ArgumentException>(options.Validate);
         options.AllowPlantedBugs = true;
-        options.Validate();
+        Assert.Null(Record.Exception(options.Validate));
     }
 
     [Fact]
