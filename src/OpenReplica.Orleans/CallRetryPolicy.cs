@@ -9,7 +9,7 @@ internal sealed class CallRetryPolicy(int maxRetries, TimeSpan initialBackoff, T
 
     /// <summary>Failures after which the call may or may not have run: retrying with the same stamp is safe.</summary>
     public static bool IsRetriable(Exception exception) =>
-        exception is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException;
+        exception is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ReplicaUnavailableException;
 
     /// <summary>Exponential backoff before retry number <paramref name="attempt"/> + 1, capped.</summary>
     public TimeSpan Backoff(int attempt)

@@ -23,4 +23,10 @@ internal interface ICallReplicator
     /// Called on the activation's scheduler; several calls may be in flight at once.
     /// </summary>
     Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken);
+
+    /// <summary>Completes when a read-only call may run and still be linearizable (read-index in the consensus implementation).</summary>
+    Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken);
+
+    /// <summary>The activation is stopping: release what the replicator holds for it.</summary>
+    Task DetachAsync(IGrainContext grain);
 }

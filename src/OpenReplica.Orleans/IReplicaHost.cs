@@ -12,4 +12,8 @@ public interface IReplicaHost : IGrainService
 
     [Alias("GetInfoAsync")]
     Task<ReplicaHostInfo> GetInfoAsync();
+
+    /// <summary>The replica roster this silo knows (identities), or null while it knows none.</summary>
+    [Alias("GetRosterAsync")]
+    Task<Guid[]?> GetRosterAsync();
 }

@@ -12,4 +12,10 @@ internal interface IReplicatedStateMachine
 
     /// <summary>Executes a command from the log while the activation rebuilds its state; the outcome is discarded.</summary>
     Task ApplyReplayedAsync(byte[] invokable, CommandPosition position);
+
+    /// <summary>The serialized State, for a snapshot of the group's log.</summary>
+    byte[] SaveState();
+
+    /// <summary>Replaces State with a snapshot's.</summary>
+    void LoadState(byte[] state);
 }

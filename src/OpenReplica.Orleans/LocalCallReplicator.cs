@@ -80,6 +80,10 @@ internal sealed class LocalCallReplicator(TimeProvider time) : ICallReplicator
         }
     }
 
+    public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task DetachAsync(IGrainContext grain) => Task.CompletedTask;
+
     public async Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _replicateCalls);

@@ -13,15 +13,18 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
     private readonly IReplicaMessageSink _sink;
     private readonly ReplicaIdentity _identity;
     private readonly ILogger<ReplicaHost> _logger;
+    private readonly Replication.ReplicaRoster _roster;
 
     public ReplicaHost(
         GrainId grainId,
         Silo silo,
         ILoggerFactory loggerFactory,
         IReplicaMessageSink sink,
-        ReplicaIdentity identity)
+        ReplicaIdentity identity,
+        Replication.ReplicaRoster roster)
         : base(grainId, silo, loggerFactory)
     {
+        _roster = roster;
         _sink = sink;
         _identity = identity;
         _logger = loggerFactory.CreateLogger<ReplicaHost>();
@@ -41,6 +44,8 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
 
         return Task.CompletedTask;
     }
+
+    public Task<Guid[]?> GetRosterAsync() => Task.FromResult(_roster.Members?.ToArray());
 
     public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted));
 

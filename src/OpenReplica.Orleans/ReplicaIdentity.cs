@@ -11,14 +11,17 @@ internal sealed class ReplicaIdentity
 {
     public const string FileName = "replica-id";
 
+    private readonly Lazy<Guid> _replicaId;
+
     public ReplicaIdentity(IOptions<ReplicatedGrainsOptions> options)
     {
         var directory = options.Value.DataDirectory;
         Persisted = directory is not null;
-        ReplicaId = directory is null ? Guid.NewGuid() : LoadOrCreate(directory);
+        // Read on first use, after the options validator has checked the directory (it names the problem better).
+        _replicaId = new Lazy<Guid>(() => directory is null ? Guid.NewGuid() : LoadOrCreate(directory));
     }
 
-    public Guid ReplicaId { get; }
+    public Guid ReplicaId => _replicaId.Value;
 
     public bool Persisted { get; }
 

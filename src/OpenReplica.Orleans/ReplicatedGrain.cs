@@ -54,6 +54,13 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     {
         if (!IsReplicatedCall(context))
         {
+            if (IsOwnMethod(context))
+            {
+                // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
+                // everything chosen before the read began (read-index), so the read is linearizable.
+                using var readTimeout = new CancellationTokenSource(Services.CallTimeout);
+                await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
+            }
             await context.Invoke();
             return;
         }
@@ -71,7 +78,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     /// A derived class that overrides this must call the base implementation.
     /// </summary>
     public virtual void Participate(IGrainLifecycle lifecycle) =>
-        lifecycle.Subscribe(GetType().FullName ?? nameof(ReplicatedGrain<TState>), GrainLifecycleStage.SetupState, RecoverAsync);
+        lifecycle.Subscribe(GetType().FullName ?? nameof(ReplicatedGrain<TState>), GrainLifecycleStage.SetupState, RecoverAsync, DetachAsync);
 
     /// <inheritdoc/>
     Task<CommandOutcome> IReplicatedStateMachine.ApplyAsync(byte[] invokable, CommandPosition position) => Enqueue(invokable, position);
@@ -96,13 +103,27 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
             return false;
         }
 
-        var declaringInterface = method.DeclaringType;
+        return IsOwnMethod(context);
+    }
+
+    /// <summary>A method of the grain's own interfaces (not a grain extension such as management or deactivation).</summary>
+    private bool IsOwnMethod(IIncomingGrainCallContext context)
+    {
+        var declaringInterface = context.InterfaceMethod.DeclaringType;
         return declaringInterface is not null
             && !typeof(IGrainExtension).IsAssignableFrom(declaringInterface)
             && declaringInterface.IsAssignableFrom(GetType());
     }
 
     private Task RecoverAsync(CancellationToken cancellationToken) => Services.Replicator.RecoverAsync(GrainContext, cancellationToken);
+
+    private Task DetachAsync(CancellationToken cancellationToken) => Services.Replicator.DetachAsync(GrainContext);
+
+    /// <inheritdoc/>
+    byte[] IReplicatedStateMachine.SaveState() => Services.Serializer.SerializeToArray(State);
+
+    /// <inheritdoc/>
+    void IReplicatedStateMachine.LoadState(byte[] state) => State = Services.Serializer.Deserialize<TState>(state) ?? new TState();
 
     /// <summary>Queues a chosen command behind the previous one: commands run one at a time, in slot order.</summary>
     private Task<CommandOutcome> Enqueue(byte[] invokable, CommandPosition position)

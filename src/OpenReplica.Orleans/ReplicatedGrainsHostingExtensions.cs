@@ -46,10 +46,8 @@ public static class ReplicatedGrainsHostingExtensions
 
         // Transient strategy: the runtime initializes one instance per grain type from that type's properties.
         services.AddPlacementDirector<ReplicatedPlacement, ReplicatedPlacementDirector>(ServiceLifetime.Transient);
-        services.TryAddSingleton<IReplicaSetLocator, RendezvousReplicaSetLocator>();
 
         services.TryAddSingleton<ReplicaIdentity>();
-        services.TryAddSingleton<IReplicaMessageSink, DiscardingReplicaMessageSink>();
         services.TryAddSingleton<ReplicaHostClient>();
         services.TryAddSingleton(sp => new ReplicaTransport(
             sp.GetRequiredService<ReplicaHostClient>(),
@@ -60,7 +58,15 @@ public static class ReplicatedGrainsHostingExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<LocalCallReplicator>();
-        services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<LocalCallReplicator>());
+
+        // Consensus: the roster of replicas, the groups this silo holds replicas of, and the activation-side replicator.
+        services.TryAddSingleton<Replication.ReplicaRoster>();
+        services.TryAddSingleton<Replication.ReplicationRuntime>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
+        services.TryAddSingleton<Replication.ConsensusCallReplicator>();
+        services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<Replication.ConsensusCallReplicator>());
         services.TryAddSingleton<ReplicatedGrainServices>();
 
         // Grain-to-grain calls get stamps from the silo's own session.

@@ -10,6 +10,9 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultSnapshotEveryCommands = 4096;
     public const int DefaultTransportQueueCapacity = 16_384;
     public const int DefaultTransportMaxBatchMessages = 1024;
+    public const int DefaultWindow = 32;
+    public const int DefaultMaxBatchCommands = 512;
+    public const int MaxMaxBatchCommands = 65_535;
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>
@@ -38,6 +41,12 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>Most messages delivered to one silo in one call.</summary>
     public int TransportMaxBatchMessages { get; set; } = DefaultTransportMaxBatchMessages;
+
+    /// <summary>Log slots a grain may have in flight at once (pipelining): a hot grain is not limited to one round trip per call.</summary>
+    public int Window { get; set; } = DefaultWindow;
+
+    /// <summary>Calls batched into one log slot at most, when more are waiting than the window allows.</summary>
+    public int MaxBatchCommands { get; set; } = DefaultMaxBatchCommands;
 }
 
 /// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
@@ -75,6 +84,16 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.TransportQueueCapacity < 1)
         {
             Fail($"{Prefix}{nameof(o.TransportQueueCapacity)} is {o.TransportQueueCapacity}; it must be at least 1.");
+        }
+
+        if (o.Window is < 1 or > 10_000)
+        {
+            Fail($"{Prefix}{nameof(o.Window)} is {o.Window}; it must be between 1 and 10000.");
+        }
+
+        if (o.MaxBatchCommands is < 1 or > ReplicatedGrainsOptions.MaxMaxBatchCommands)
+        {
+            Fail($"{Prefix}{nameof(o.MaxBatchCommands)} is {o.MaxBatchCommands}; it must be between 1 and {ReplicatedGrainsOptions.MaxMaxBatchCommands}.");
         }
 
         if (o.TransportMaxBatchMessages < 1)

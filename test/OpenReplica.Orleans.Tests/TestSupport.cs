@@ -55,6 +55,8 @@ internal static class TestCluster3
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<IReplicaMessageSink, RecordingSink>();
+            // The plumbing tests run on the in-memory stand-in replicator (no consensus) to observe the mechanics.
+            silo.Services.AddSingleton<ICallReplicator>(sp => sp.GetRequiredService<LocalCallReplicator>());
             silo.AddReplicatedGrains(o => o.CallTimeout = TimeSpan.FromSeconds(10));
             ConfigureFastMembership(silo.Services);
         });
@@ -77,7 +79,7 @@ internal static class TestCluster3
     }
 
     /// <summary>A killed silo is declared dead in well under a second.</summary>
-    private static void ConfigureFastMembership(IServiceCollection services) =>
+    internal static void ConfigureFastMembership(IServiceCollection services) =>
         services.Configure<ClusterMembershipOptions>(o =>
         {
             o.ProbeTimeout = TimeSpan.FromMilliseconds(100);

@@ -1,0 +1,253 @@
+using System.Text;
+
+namespace OpenReplica.Consensus;
+
+/// <summary>
+/// Binary encoding of everything a host ships or stores: messages, log entries, hard state and snapshots.
+/// Little-endian, length-prefixed, versioned by a leading byte so a later format can be told apart.
+/// Decoding rejects anything malformed with a <see cref="FormatException"/> naming what was wrong.
+/// </summary>
+public static class WireCodec
+{
+    private const byte Version = 1;
+
+    private enum MessageTag : byte
+    {
+        Prepare = 1, Promise, Accept, Accepted, Rejected, Heartbeat, HeartbeatAck, CatchUpRequest, CatchUpResponse, InstallSnapshot,
+    }
+
+    public static byte[] Encode(Message message) => Write(w =>
+    {
+        w.Write(Version);
+        switch (message)
+        {
+            case Prepare m: Header(w, MessageTag.Prepare, m); WriteBallot(w, m.Ballot); w.Write(m.CommitIndex); break;
+            case Promise m:
+                Header(w, MessageTag.Promise, m); WriteBallot(w, m.Ballot); w.Write(m.CommitIndex); w.Write(m.SnapshotSlot);
+                WriteEntries(w, m.Accepted); break;
+            case Accept m: Header(w, MessageTag.Accept, m); WriteBallot(w, m.Ballot); WriteEntries(w, m.Entries); w.Write(m.CommitIndex); break;
+            case Accepted m:
+                Header(w, MessageTag.Accepted, m); WriteBallot(w, m.Ballot); w.Write(m.Slots.Count);
+                foreach (long s in m.Slots) w.Write(s);
+                break;
+            case Rejected m: Header(w, MessageTag.Rejected, m); WriteBallot(w, m.Promised); break;
+            case Heartbeat m: Header(w, MessageTag.Heartbeat, m); WriteBallot(w, m.Ballot); w.Write(m.CommitIndex); w.Write(m.ReadContext); break;
+            case HeartbeatAck m: Header(w, MessageTag.HeartbeatAck, m); WriteBallot(w, m.Ballot); w.Write(m.ReadContext); w.Write(m.CommitIndex); break;
+            case CatchUpRequest m: Header(w, MessageTag.CatchUpRequest, m); w.Write(m.FromSlot); w.Write(m.ToSlot); break;
+            case CatchUpResponse m: Header(w, MessageTag.CatchUpResponse, m); WriteEntries(w, m.Entries); w.Write(m.CommitIndex); break;
+            case InstallSnapshot m: Header(w, MessageTag.InstallSnapshot, m); WriteSnapshot(w, m.Snapshot); break;
+            default: throw new ArgumentException($"cannot encode message type {message.GetType().Name}", nameof(message));
+        }
+    });
+
+    public static Message DecodeMessage(ReadOnlySpan<byte> bytes) => Read<Message>(bytes, r =>
+    {
+        var tag = (MessageTag)r.ReadByte();
+        long from = r.ReadInt64(), to = r.ReadInt64();
+        return tag switch
+        {
+            MessageTag.Prepare => new Prepare(from, to, ReadBallot(r), r.ReadInt64()),
+            MessageTag.Promise => new Promise(from, to, ReadBallot(r), r.ReadInt64(), r.ReadInt64(), ReadEntries(r)),
+            MessageTag.Accept => new Accept(from, to, ReadBallot(r), ReadEntries(r), r.ReadInt64()),
+            MessageTag.Accepted => new Accepted(from, to, ReadBallot(r), ReadLongs(r)),
+            MessageTag.Rejected => new Rejected(from, to, ReadBallot(r)),
+            MessageTag.Heartbeat => new Heartbeat(from, to, ReadBallot(r), r.ReadInt64(), r.ReadInt64()),
+            MessageTag.HeartbeatAck => new HeartbeatAck(from, to, ReadBallot(r), r.ReadInt64(), r.ReadInt64()),
+            MessageTag.CatchUpRequest => new CatchUpRequest(from, to, r.ReadInt64(), r.ReadInt64()),
+            MessageTag.CatchUpResponse => new CatchUpResponse(from, to, ReadEntries(r), r.ReadInt64()),
+            MessageTag.InstallSnapshot => new InstallSnapshot(from, to, ReadSnapshot(r)),
+            _ => throw new FormatException($"unknown message tag {(byte)tag}"),
+        };
+    });
+
+    public static byte[] Encode(LogEntry entry) => Write(w => { w.Write(Version); WriteEntry(w, entry); });
+
+    public static LogEntry DecodeEntry(ReadOnlySpan<byte> bytes) => Read(bytes, ReadEntry);
+
+    public static byte[] Encode(HardState state) => Write(w => { w.Write(Version); WriteBallot(w, state.Promised); w.Write(state.CommitIndex); });
+
+    public static HardState DecodeHardState(ReadOnlySpan<byte> bytes) => Read(bytes, r => new HardState(ReadBallot(r), r.ReadInt64()));
+
+    public static byte[] Encode(Snapshot snapshot) => Write(w => { w.Write(Version); WriteSnapshot(w, snapshot); });
+
+    public static Snapshot DecodeSnapshot(ReadOnlySpan<byte> bytes) => Read(bytes, ReadSnapshot);
+
+    public static byte[] Encode(ClusterConfig config) => Write(w => { w.Write(Version); WriteConfig(w, config); });
+
+    public static ClusterConfig DecodeConfig(ReadOnlySpan<byte> bytes) => Read(bytes, ReadConfig);
+
+    private static void Header(BinaryWriter w, MessageTag tag, Message m)
+    {
+        w.Write((byte)tag);
+        w.Write(m.From);
+        w.Write(m.To);
+    }
+
+    private static void WriteBallot(BinaryWriter w, Ballot b)
+    {
+        w.Write(b.Round);
+        w.Write(b.ReplicaId);
+    }
+
+    private static Ballot ReadBallot(BinaryReader r) => new(r.ReadInt64(), r.ReadInt64());
+
+    private static void WriteEntries(BinaryWriter w, IReadOnlyList<LogEntry> entries)
+    {
+        w.Write(entries.Count);
+        foreach (var e in entries) WriteEntry(w, e);
+    }
+
+    private static List<LogEntry> ReadEntries(BinaryReader r)
+    {
+        int count = ReadCount(r);
+        var list = new List<LogEntry>(count);
+        for (int i = 0; i < count; i++) list.Add(ReadEntry(r));
+        return list;
+    }
+
+    private static long[] ReadLongs(BinaryReader r)
+    {
+        var values = new long[ReadCount(r)];
+        for (int i = 0; i < values.Length; i++) values[i] = r.ReadInt64();
+        return values;
+    }
+
+    private static void WriteEntry(BinaryWriter w, LogEntry e)
+    {
+        w.Write(e.Slot);
+        WriteBallot(w, e.Ballot);
+        w.Write(e.Chosen);
+        WriteValue(w, e.Value);
+    }
+
+    private static LogEntry ReadEntry(BinaryReader r)
+    {
+        long slot = r.ReadInt64();
+        var ballot = ReadBallot(r);
+        bool chosen = r.ReadBoolean();
+        return new LogEntry(slot, ballot, ReadValue(r), chosen);
+    }
+
+    private static void WriteValue(BinaryWriter w, LogValue v)
+    {
+        w.Write((byte)v.Kind);
+        switch (v.Kind)
+        {
+            case LogValueKind.Config: WriteConfig(w, v.Config!); break;
+            case LogValueKind.Commands:
+                w.Write(v.Commands.Count);
+                foreach (var c in v.Commands)
+                {
+                    w.Write(c.ClientId.ToByteArray());
+                    w.Write(c.Sequence);
+                    w.Write(c.FirstUnacknowledged);
+                    w.Write(c.Payload.Length);
+                    w.Write(c.Payload);
+                }
+                break;
+        }
+    }
+
+    private static LogValue ReadValue(BinaryReader r)
+    {
+        var kind = (LogValueKind)r.ReadByte();
+        switch (kind)
+        {
+            case LogValueKind.Noop: return LogValue.Noop;
+            case LogValueKind.Config: return LogValue.ConfigChange(ReadConfig(r));
+            case LogValueKind.Commands:
+                int count = ReadCount(r);
+                if (count == 0) throw new FormatException("a command batch must not be empty");
+                var commands = new List<Command>(count);
+                for (int i = 0; i < count; i++)
+                {
+                    var client = new Guid(r.ReadBytes(16));
+                    long seq = r.ReadInt64(), floor = r.ReadInt64();
+                    commands.Add(new Command(client, seq, floor, r.ReadBytes(ReadCount(r))));
+                }
+                return LogValue.Batch(commands);
+            default: throw new FormatException($"unknown log value kind {(byte)kind}");
+        }
+    }
+
+    private static void WriteConfig(BinaryWriter w, ClusterConfig c)
+    {
+        w.Write(c.Members.Count);
+        foreach (long m in c.Members) w.Write(m);
+    }
+
+    private static ClusterConfig ReadConfig(BinaryReader r) => new(ReadLongs(r));
+
+    private static void WriteSnapshot(BinaryWriter w, Snapshot s)
+    {
+        w.Write(s.Slot);
+        w.Write(s.Configs.Epochs.Count);
+        foreach (var (from, config) in s.Configs.Epochs)
+        {
+            w.Write(from);
+            WriteConfig(w, config);
+        }
+        var rows = s.Sessions.Rows.ToList();
+        w.Write(s.Sessions.MaxSessions);
+        w.Write(rows.Count);
+        foreach (var row in rows)
+        {
+            w.Write(row.ClientId.ToByteArray());
+            w.Write(row.Floor);
+            w.Write(row.LastSlot);
+            w.Write(row.Applied.Length);
+            foreach (long a in row.Applied) w.Write(a);
+        }
+        w.Write(s.AppState.Length);
+        w.Write(s.AppState);
+    }
+
+    private static Snapshot ReadSnapshot(BinaryReader r)
+    {
+        long slot = r.ReadInt64();
+        int epochs = ReadCount(r);
+        var list = new List<(long, ClusterConfig)>(epochs);
+        for (int i = 0; i < epochs; i++) list.Add((r.ReadInt64(), ReadConfig(r)));
+        int maxSessions = r.ReadInt32();
+        int rowCount = ReadCount(r);
+        var rows = new List<SessionRow>(rowCount);
+        for (int i = 0; i < rowCount; i++) rows.Add(new SessionRow(new Guid(r.ReadBytes(16)), r.ReadInt64(), r.ReadInt64(), ReadLongs(r)));
+        byte[] app = r.ReadBytes(ReadCount(r));
+        return new Snapshot(slot, ConfigHistory.FromEpochs(list), SessionTable.FromRows(rows, Math.Max(1, maxSessions)), app);
+    }
+
+    private static int ReadCount(BinaryReader r)
+    {
+        int count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position + 1_000_000)
+        {
+            throw new FormatException($"implausible length {count} at byte {r.BaseStream.Position - 4}");
+        }
+        return count;
+    }
+
+    private static byte[] Write(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(w);
+        return stream.ToArray();
+    }
+
+    private static T Read<T>(ReadOnlySpan<byte> bytes, Func<BinaryReader, T> read)
+    {
+        using var stream = new MemoryStream(bytes.ToArray(), writable: false);
+        using var r = new BinaryReader(stream);
+        try
+        {
+            byte version = r.ReadByte();
+            if (version != Version) throw new FormatException($"unknown encoding version {version}");
+            var value = read(r);
+            if (stream.Position != stream.Length) throw new FormatException($"{stream.Length - stream.Position} trailing bytes");
+            return value;
+        }
+        catch (EndOfStreamException)
+        {
+            throw new FormatException($"truncated: {bytes.Length} bytes");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Orleans.Metadata;
+using Orleans.Runtime;
+using Orleans.Serialization;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// The <see cref="ICallReplicator"/> backed by consensus: each activation leads its grain's Multi-Paxos group
+/// through a <see cref="GrainSession"/>.
+/// </summary>
+internal sealed class ConsensusCallReplicator(
+    ReplicationRuntime runtime,
+    GrainPropertiesResolver properties,
+    Serializer serializer,
+    TimeProvider time,
+    IOptions<ReplicatedGrainsOptions> options) : ICallReplicator
+{
+    private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
+
+    public async Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken)
+    {
+        int replicas = ReplicasOf(grain.GrainId.Type);
+        var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
+        var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands);
+        _sessions[grain] = session;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.CallTimeout);
+        try
+        {
+            await session.StartAsync(timeout.Token);
+        }
+        catch
+        {
+            Detach(grain);
+            throw;
+        }
+    }
+
+    public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
+        SessionOf(grain).ReplicateAsync(invokable, stamp, cancellationToken);
+
+    public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) =>
+        SessionOf(grain).ReadBarrierAsync(cancellationToken);
+
+    public Task DetachAsync(IGrainContext grain)
+    {
+        Detach(grain);
+        return Task.CompletedTask;
+    }
+
+    private void Detach(IGrainContext grain)
+    {
+        if (_sessions.TryRemove(grain, out var session)) session.Stop();
+    }
+
+    private GrainSession SessionOf(IGrainContext grain) =>
+        _sessions.TryGetValue(grain, out var session)
+            ? session
+            : throw new ReplicaUnavailableException($"grain {grain.GrainId} has no replication session on this silo (activation failed or stopped)");
+
+    private int ReplicasOf(GrainType type)
+    {
+        var props = properties.GetGrainProperties(type).Properties;
+        return props.TryGetValue(ReplicatedPlacement.ReplicasPropertyKey, out var value) && int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
+            ? n
+            : options.Value.ReplicationFactor;
+    }
+}

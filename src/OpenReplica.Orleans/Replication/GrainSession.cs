@@ -1,0 +1,264 @@
+using System.Threading.Channels;
+using OpenReplica.Consensus;
+using Orleans.Runtime;
+using Orleans.Serialization;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// One activation of a replicated grain, leading its group: it campaigns (a higher ballot fences any older
+/// activation), replays the log into State, then proposes each call and applies chosen commands strictly in slot
+/// order on the activation's own scheduler. Replies are kept in the replicated state for exactly-once retries.
+/// </summary>
+internal sealed class GrainSession(
+    IGrainContext grain,
+    GroupReplica group,
+    Serializer serializer,
+    TimeProvider time,
+    int snapshotEveryCommands) : IGroupListener
+{
+    private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
+    private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
+        Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
+    private readonly Dictionary<long, TaskCompletionSource> _reads = [];
+    private readonly TaskCompletionSource _leading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ReplyTable _replies = new();
+    private readonly Guid _localClient = Guid.NewGuid();
+    private long _localSequence;
+    private long _nextReadId;
+    private long _appliedSinceSnapshot;
+    private volatile Exception? _lost;
+
+    /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var (snapshot, entries, alreadyLeading) = await group.AskAsync(core =>
+        {
+            group.SetListener(this);
+            var committed = core.Entries.Where(e => e.Slot <= core.AppliedIndex).ToList();
+            bool leading = core.IsLeader;
+            return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
+        });
+
+        var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
+        if (snapshot is not null) LoadAppSnapshot(snapshot.AppState);
+        foreach (var entry in entries)
+        {
+            for (int i = 0; i < entry.Value.Commands.Count; i++)
+            {
+                var command = entry.Value.Commands[i];
+                if (sessions.TryMarkApplied(command, entry.Slot)) await ApplyAsync(command, entry.Slot, i);
+            }
+        }
+        if (alreadyLeading) _leading.TrySetResult();
+        _ = PumpAsync(); // continues on this activation's scheduler
+
+        using var registration = cancellationToken.Register(() =>
+            _leading.TrySetException(new ReplicaUnavailableException($"grain {grain.GrainId}: a majority of its replicas did not answer in time")));
+        await _leading.Task;
+    }
+
+    public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        var command = stamp.IsNone
+            ? NewLocalCommand(invokable)
+            : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(time.GetUtcNow(), invokable));
+        TaskCompletionSource<CommandOutcome> waiter;
+        lock (_waiters)
+        {
+            // A retry of a call still in flight shares its outcome.
+            if (!_waiters.TryGetValue(command.Id, out waiter!))
+            {
+                waiter = new TaskCompletionSource<CommandOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters[command.Id] = waiter;
+            }
+        }
+        if (!group.Post(core => core.Propose(command)))
+        {
+            Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+        }
+        using var registration = cancellationToken.Register(() => waiter.TrySetException(
+            new TimeoutException($"grain {grain.GrainId}: the call was not chosen in time (no majority of its replicas answered); it may still take effect, retry with the same stamp")));
+        var outcome = await waiter.Task;
+        return outcome.GetResultOrThrow();
+    }
+
+    /// <summary>Linearizable read barrier (read-index): returns once State reflects every call chosen before it began.</summary>
+    public async Task ReadBarrierAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long id;
+        lock (_reads)
+        {
+            id = ++_nextReadId;
+            _reads[id] = done;
+        }
+        if (!group.Post(core => core.ReadIndex(id))) FailRead(id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica is not accepting reads"));
+        using var registration = cancellationToken.Register(() => done.TrySetException(
+            new TimeoutException($"grain {grain.GrainId}: leadership could not be confirmed by a majority in time")));
+        await done.Task;
+    }
+
+    public void Stop()
+    {
+        group.Post(core =>
+        {
+            if (ReferenceEquals(group.Listener, this)) group.SetListener(null);
+            return new Ready();
+        });
+        LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: the activation is deactivating"));
+        _pump.Writer.TryComplete();
+    }
+
+    public Task<byte[]?> OnReadyAsync(Ready ready)
+    {
+        bool relevant = ready.Committed.Count > 0 || ready.SnapshotToInstall is not null || ready.Rejections.Count > 0
+            || ready.Abandoned.Count > 0 || ready.Reads.Count > 0 || ready.FailedReads.Count > 0 || ready.BecameLeader || ready.LostLeadership;
+        if (!relevant) return Task.FromResult<byte[]?>(null);
+        var done = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_pump.Writer.TryWrite((ready, done))) done.SetException(new ObjectDisposedException("activation stopped"));
+        return done.Task;
+    }
+
+    public void OnFailed(Exception exception) =>
+        LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.Message}", exception));
+
+    private async Task PumpAsync()
+    {
+        await foreach (var (ready, done) in _pump.Reader.ReadAllAsync())
+        {
+            try
+            {
+                done.SetResult(await ProcessAsync(ready));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }
+    }
+
+    /// <summary>Applies one Ready's effects in order, on the activation's scheduler.</summary>
+    private async Task<byte[]?> ProcessAsync(Ready ready)
+    {
+        if (ready.SnapshotToInstall is { } snapshot) LoadAppSnapshot(snapshot.AppState);
+        foreach (var entry in ready.Committed)
+        {
+            for (int i = 0; i < entry.Commands.Count; i++)
+            {
+                var (command, duplicate) = entry.Commands[i];
+                var outcome = duplicate
+                    ? _replies.TryGet(command.Id, out var stored) ? stored.ToOutcome() : new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept"))
+                    : await ApplyAsync(command, entry.Slot, i);
+                Complete(command.Id, outcome);
+            }
+        }
+        foreach (var rejection in ready.Rejections)
+        {
+            if (rejection.Command is not { } command) continue;
+            if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored)) Complete(command.Id, stored.ToOutcome());
+            else Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: {rejection}"));
+        }
+        foreach (var command in ready.Abandoned)
+        {
+            Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: leadership moved while the call was in flight; retry with the same stamp"));
+        }
+        foreach (var read in ready.Reads) CompleteRead(read.RequestId);
+        foreach (long read in ready.FailedReads) FailRead(read, new ReplicaUnavailableException($"grain {grain.GrainId}: this activation no longer leads"));
+        if (ready.BecameLeader) _leading.TrySetResult();
+        if (ready.LostLeadership)
+        {
+            LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
+        }
+        if (_appliedSinceSnapshot >= snapshotEveryCommands)
+        {
+            _appliedSinceSnapshot = 0;
+            return SaveAppSnapshot();
+        }
+        return null;
+    }
+
+    private async Task<CommandOutcome> ApplyAsync(Command command, long slot, int index)
+    {
+        var (timestamp, invokable) = CommandPayload.Decode(command.Payload);
+        var outcome = await _machine.ApplyAsync(invokable, new CommandPosition(CommandPayload.Position(slot, index), timestamp));
+        _replies.Record(command, outcome);
+        _appliedSinceSnapshot++;
+        return outcome;
+    }
+
+    private Command NewLocalCommand(byte[] invokable)
+    {
+        // An unstamped call still needs an identity to find its caller; its floor lets the session forget it at once.
+        long sequence = Interlocked.Increment(ref _localSequence);
+        return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
+    }
+
+    private byte[] SaveAppSnapshot() => serializer.SerializeToArray(new ReplicatedAppSnapshot { State = _machine.SaveState(), Replies = _replies.ToList() });
+
+    private void LoadAppSnapshot(byte[] bytes)
+    {
+        if (bytes.Length == 0) return; // a snapshot taken before any command: nothing to load
+        var snapshot = serializer.Deserialize<ReplicatedAppSnapshot>(bytes)
+            ?? throw new InvalidDataException($"grain {grain.GrainId}: its log snapshot holds no state");
+        _machine.LoadState(snapshot.State);
+        _replies.Load(snapshot.Replies);
+    }
+
+    private void Complete(CommandId id, CommandOutcome outcome)
+    {
+        TaskCompletionSource<CommandOutcome>? waiter;
+        lock (_waiters) _waiters.Remove(id, out waiter);
+        waiter?.TrySetResult(outcome);
+    }
+
+    private void Fail(CommandId id, Exception exception)
+    {
+        TaskCompletionSource<CommandOutcome>? waiter;
+        lock (_waiters) _waiters.Remove(id, out waiter);
+        waiter?.TrySetException(exception);
+    }
+
+    private void CompleteRead(long id)
+    {
+        TaskCompletionSource? done;
+        lock (_reads) _reads.Remove(id, out done);
+        done?.TrySetResult();
+    }
+
+    private void FailRead(long id, Exception exception)
+    {
+        TaskCompletionSource? done;
+        lock (_reads) _reads.Remove(id, out done);
+        done?.TrySetException(exception);
+    }
+
+    private void LoseLeadership(Exception reason)
+    {
+        _lost ??= reason;
+        _leading.TrySetException(reason);
+        List<TaskCompletionSource<CommandOutcome>> waiters;
+        List<TaskCompletionSource> reads;
+        lock (_waiters)
+        {
+            waiters = [.. _waiters.Values];
+            _waiters.Clear();
+        }
+        lock (_reads)
+        {
+            reads = [.. _reads.Values];
+            _reads.Clear();
+        }
+        foreach (var w in waiters) w.TrySetException(reason);
+        foreach (var r in reads) r.TrySetException(reason);
+    }
+
+    private void ThrowIfLost()
+    {
+        if (_lost is { } reason) throw new ReplicaUnavailableException(reason.Message);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>Receives a group's effects in log order; implemented by the grain activation that leads the group.</summary>
+internal interface IGroupListener
+{
+    /// <summary>
+    /// Called after the Ready's records are durable and its messages sent. Returns the application's snapshot bytes
+    /// when the listener wants the log compacted at the current applied slot, else null.
+    /// </summary>
+    Task<byte[]?> OnReadyAsync(Ready ready);
+
+    /// <summary>The replica stopped (a failed fsync, a broken invariant): fail waiting calls; nothing more will come.</summary>
+    void OnFailed(Exception exception);
+}
+
+/// <summary>
+/// One replica of one group on this silo: the pure core plus a single loop that feeds it. Inputs (messages from
+/// peers, proposals, campaign, ticks) queue up; the loop drains what is queued, merges the Readys, makes them
+/// durable with one append (group commit joins it with other groups' appends), sends, and then hands commits to
+/// the attached activation. Persist-before-send and apply-in-order follow from the loop being sequential.
+/// </summary>
+internal sealed partial class GroupReplica
+{
+    public const int MaxInputsPerBatch = 1024;
+    public const int InboxCapacity = 65_536;
+
+    private readonly Channel<Func<PaxosReplica, Ready>> _inbox = Channel.CreateBounded<Func<PaxosReplica, Ready>>(
+        new BoundedChannelOptions(InboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly PaxosReplica _core;
+    private readonly GroupStore _store;
+    private readonly Action<string, Message> _send;
+    private readonly ILogger _logger;
+    private IGroupListener? _listener;
+    private volatile bool _needsTicks;
+    private volatile bool _failed;
+
+    public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger)
+    {
+        GroupId = groupId;
+        _core = core;
+        _store = store;
+        _send = send;
+        _logger = logger;
+        Post(c => c.Start());
+        _ = Task.Run(RunAsync);
+    }
+
+    public string GroupId { get; }
+
+    /// <summary>The core has work that needs ticks (retransmissions, phase 1, reads): the runtime ticks only such groups.</summary>
+    public bool NeedsTicks => _needsTicks;
+
+    public bool Failed => _failed;
+
+    /// <summary>Queues an input. A full inbox drops it: peers retransmit, and a proposal times out and is retried.</summary>
+    public bool Post(Func<PaxosReplica, Ready> input) => !_failed && _inbox.Writer.TryWrite(input);
+
+    /// <summary>Runs <paramref name="read"/> on the loop (where the core may be touched) and returns its result.</summary>
+    public Task<T> AskAsync<T>(Func<PaxosReplica, (T Result, Ready Ready)> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool queued = Post(core =>
+        {
+            try
+            {
+                var (result, ready) = work(core);
+                done.SetResult(result);
+                return ready;
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+                return new Ready();
+            }
+        });
+        if (!queued) done.TrySetException(new ReplicaUnavailableException($"group {GroupId} is not accepting work on this silo"));
+        return done.Task;
+    }
+
+    /// <summary>Attaches the activation; must run on the loop (inside <see cref="AskAsync{T}"/>).</summary>
+    public void SetListener(IGroupListener? listener) => _listener = listener;
+
+    public IGroupListener? Listener => _listener;
+
+    private async Task RunAsync()
+    {
+        var reader = _inbox.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            var ready = new Ready();
+            try
+            {
+                for (int n = 0; n < MaxInputsPerBatch && reader.TryRead(out var input); n++) ready.Append(input(_core));
+                await HandleAsync(ready);
+            }
+            catch (Exception e)
+            {
+                // A failed fsync or a broken invariant: this replica stops voting rather than risk acknowledging lost data.
+                _failed = true;
+                LogGroupFailed(_logger, e, GroupId);
+                _listener?.OnFailed(e);
+                return;
+            }
+            _needsTicks = _core.HasInFlightWork || _core.IsLeader;
+        }
+    }
+
+    private async Task HandleAsync(Ready ready)
+    {
+        if (ready.MustPersist) await _store.PersistAsync(GroupId, ready);
+        foreach (var m in ready.Messages) _send(GroupId, m);
+        if (_listener is not { } listener) return;
+        byte[]? snapshot;
+        try
+        {
+            snapshot = await listener.OnReadyAsync(ready);
+        }
+        catch (Exception e)
+        {
+            // The activation is gone or broken: detach it; the group keeps its log and the next activation replays it.
+            LogListenerFailed(_logger, e, GroupId);
+            _listener = null;
+            return;
+        }
+        if (snapshot is not null)
+        {
+            var compacted = _core.CompactLog(snapshot);
+            await HandleAsync(compacted);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replica of group {GroupId} stopped after a failure; it no longer votes")]
+    private static partial void LogGroupFailed(ILogger logger, Exception exception, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The activation of group {GroupId} failed to apply; detached")]
+    private static partial void LogListenerFailed(ILogger logger, Exception exception, string groupId);
+}

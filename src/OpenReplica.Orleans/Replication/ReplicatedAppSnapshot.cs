@@ -1,0 +1,21 @@
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>A grain's state machine at a slot: its serialized State and the replies kept for exactly-once retries.</summary>
+[GenerateSerializer]
+internal sealed class ReplicatedAppSnapshot
+{
+    [Id(0)] public byte[] State { get; set; } = [];
+    [Id(1)] public List<StoredReply> Replies { get; set; } = [];
+}
+
+/// <summary>The outcome of an applied command, kept so that a retry with the same stamp gets it again.</summary>
+[GenerateSerializer]
+internal sealed class StoredReply
+{
+    [Id(0)] public Guid ClientId { get; set; }
+    [Id(1)] public long Sequence { get; set; }
+    [Id(2)] public object? Result { get; set; }
+    [Id(3)] public Exception? Exception { get; set; }
+
+    public CommandOutcome ToOutcome() => new(Result, Exception);
+}
