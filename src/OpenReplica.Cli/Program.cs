@@ -12,6 +12,7 @@ public static class Program
     public static RootCommand CreateRootCommand() => new("openreplica: tools for OpenReplica for Orleans")
     {
         CheckCommand.Create(),
+        WalCommand.Create(),
     };
 
     /// <summary>Runs the tool.</summary>
