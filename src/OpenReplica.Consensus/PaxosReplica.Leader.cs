@@ -216,7 +216,10 @@ public sealed partial class PaxosReplica
         }
         if (leader.Pending.Count > 0) return LogValue.Batch(TakeBatch(leader.Pending));
         // Nothing new, but slots above were accepted under older ballots: fill the gap so they can be applied.
-        return leader.Recovered.Count > 0 ? LogValue.Noop : null;
+        if (leader.Recovered.Count > 0) return LogValue.Noop;
+        // A chosen configuration comes into force only a window after its slot: an idle leader fills that window
+        // with no-ops so a replacement takes effect without waiting for client traffic.
+        return _configs.LatestFromSlot > leader.NextSlot ? LogValue.Noop : null;
     }
 
     private List<Command> TakeBatch(Queue<Command> pending)

@@ -16,4 +16,8 @@ public interface IReplicaHost : IGrainService
     /// <summary>The replica roster this silo knows (identities), or null while it knows none.</summary>
     [Alias("GetRosterAsync")]
     Task<Guid[]?> GetRosterAsync();
+
+    /// <summary>The newest roster this silo knows (replica ids) and the meta-group slot that chose it.</summary>
+    [Alias("GetCurrentRosterAsync")]
+    Task<RosterInfo?> GetCurrentRosterAsync();
 }

@@ -29,3 +29,9 @@ public sealed record ReplicaHostInfo(
     [property: Id(0)] Guid ReplicaId,
     [property: Id(1)] SiloAddress Silo,
     [property: Id(2)] bool Persisted);
+
+/// <summary>A roster version: the replica ids of the roster and the meta-group slot that chose it (0: genesis).</summary>
+[GenerateSerializer, Immutable]
+public sealed record RosterInfo(
+    [property: Id(0)] long[] Members,
+    [property: Id(1)] long Version);

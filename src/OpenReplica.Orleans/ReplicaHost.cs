@@ -47,6 +47,9 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
 
     public Task<Guid[]?> GetRosterAsync() => Task.FromResult(_roster.Members?.ToArray());
 
+    public Task<RosterInfo?> GetCurrentRosterAsync() =>
+        Task.FromResult(_roster.Current is { } current ? new RosterInfo([.. current.Members], _roster.Version) : null);
+
     public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica message sink failed on a batch of {Count} messages from {From}; the batch is dropped")]

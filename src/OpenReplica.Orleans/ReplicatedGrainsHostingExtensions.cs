@@ -61,6 +61,7 @@ public static class ReplicatedGrainsHostingExtensions
 
         // Consensus: the roster of replicas, the groups this silo holds replicas of, and the activation-side replicator.
         services.TryAddSingleton<Replication.ReplicaRoster>();
+        services.TryAddSingleton<Replication.RosterGroup>();
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());

@@ -14,6 +14,7 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultMaxBatchCommands = 512;
     public const int MaxMaxBatchCommands = 65_535;
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultReplacementGracePeriod = TimeSpan.FromSeconds(60);
 
     /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>
     public int ReplicationFactor { get; set; } = DefaultReplicationFactor;
@@ -41,6 +42,12 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>Most messages delivered to one silo in one call.</summary>
     public int TransportMaxBatchMessages { get; set; } = DefaultTransportMaxBatchMessages;
+
+    /// <summary>
+    /// How long a roster replica's silo may be gone (declared dead by Orleans, or not seen) before the meta group
+    /// replaces it with a live silo outside the roster, if there is one. A silo back within it rejoins as itself.
+    /// </summary>
+    public TimeSpan ReplacementGracePeriod { get; set; } = DefaultReplacementGracePeriod;
 
     /// <summary>Log slots a grain may have in flight at once (pipelining): a hot grain is not limited to one round trip per call.</summary>
     public int Window { get; set; } = DefaultWindow;
@@ -84,6 +91,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.TransportQueueCapacity < 1)
         {
             Fail($"{Prefix}{nameof(o.TransportQueueCapacity)} is {o.TransportQueueCapacity}; it must be at least 1.");
+        }
+
+        if (o.ReplacementGracePeriod <= TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.ReplacementGracePeriod)} is {o.ReplacementGracePeriod}; it must be positive.");
         }
 
         if (o.Window is < 1 or > 10_000)

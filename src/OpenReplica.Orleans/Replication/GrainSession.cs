@@ -13,6 +13,8 @@ namespace OpenReplica.Orleans.Replication;
 internal sealed class GrainSession(
     IGrainContext grain,
     GroupReplica group,
+    ReplicaRoster roster,
+    int replicas,
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands) : IGroupListener
@@ -57,6 +59,19 @@ internal sealed class GrainSession(
         using var registration = cancellationToken.Register(() =>
             _leading.TrySetException(new ReplicaUnavailableException($"grain {grain.GrainId}: a majority of its replicas did not answer in time")));
         await _leading.Task;
+        roster.Changed += MoveToRoster;
+        MoveToRoster();
+    }
+
+    /// <summary>
+    /// When the roster replaced a dead replica, the leader moves the group to the new replica set through its own
+    /// log (one change at a time; the core refuses a second until the first is in force, and a later roster
+    /// change or activation tries again).
+    /// </summary>
+    private void MoveToRoster()
+    {
+        if (_lost is not null || roster.TargetConfigFor(grain.GrainId, replicas) is not { } target) return;
+        group.Post(core => core.IsLeader && !core.Configs.Latest.Equals(target) ? core.ProposeConfig(target) : new Ready());
     }
 
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
@@ -104,6 +119,7 @@ internal sealed class GrainSession(
 
     public void Stop()
     {
+        roster.Changed -= MoveToRoster;
         group.Post(core =>
         {
             if (ReferenceEquals(group.Listener, this)) group.SetListener(null);

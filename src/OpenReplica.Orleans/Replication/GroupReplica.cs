@@ -36,10 +36,16 @@ internal sealed partial class GroupReplica
     private readonly ILogger _logger;
     private IGroupListener? _listener;
     private volatile bool _needsTicks;
+    private volatile bool _isLeader;
+    private readonly bool _alwaysTick;
     private volatile bool _failed;
 
-    public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger)
+    public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger,
+        IGroupListener? listener = null, bool alwaysTick = false)
     {
+        // Set before the loop starts, so the listener also sees what Start() replays (the meta group needs it).
+        _listener = listener;
+        _alwaysTick = alwaysTick;
         GroupId = groupId;
         _core = core;
         _store = store;
@@ -52,7 +58,10 @@ internal sealed partial class GroupReplica
     public string GroupId { get; }
 
     /// <summary>The core has work that needs ticks (retransmissions, phase 1, reads): the runtime ticks only such groups.</summary>
-    public bool NeedsTicks => _needsTicks;
+    public bool NeedsTicks => _alwaysTick || _needsTicks;
+
+    /// <summary>Whether this replica led the group after its last batch (a hint for timers; the core decides).</summary>
+    public bool IsLeader => _isLeader;
 
     public bool Failed => _failed;
 
@@ -106,6 +115,7 @@ internal sealed partial class GroupReplica
                 return;
             }
             _needsTicks = _core.HasInFlightWork || _core.IsLeader;
+            _isLeader = _core.IsLeader;
         }
     }
 

@@ -28,6 +28,36 @@ internal sealed partial class ReplicaRoster(
     private readonly SemaphoreSlim _resolveLock = new(1, 1);
     private readonly Dictionary<long, SiloAddress> _addresses = [];
     private IReadOnlyList<Guid>? _members;
+    private ClusterConfig? _current;
+    private long _version;
+
+    /// <summary>Raised (on any thread) when the current roster changes: a dead replica was replaced.</summary>
+    public event Action? Changed;
+
+    /// <summary>
+    /// The roster now: the genesis roster, changed only by replacements chosen in the roster group's log.
+    /// Null while the genesis roster is not known yet.
+    /// </summary>
+    public ClusterConfig? Current => _current ?? (Members is { } m ? new ClusterConfig(m.Select(ToReplicaId)) : null);
+
+    /// <summary>The slot of the roster group's log that chose <see cref="Current"/> (0 for the genesis roster).</summary>
+    public long Version => _version;
+
+    /// <summary>The genesis roster as replica ids: every group's first configuration is computed from it.</summary>
+    public ClusterConfig? Genesis => Members is { } m ? new ClusterConfig(m.Select(ToReplicaId)) : null;
+
+    /// <summary>Adopts a newer roster (from the roster group's log, or from a peer that knows a newer version).</summary>
+    public void SetCurrent(ClusterConfig roster, long version)
+    {
+        lock (_addresses)
+        {
+            if (version <= _version) return;
+            _current = roster;
+            _version = version;
+        }
+        LogRosterChanged(logger, version, roster.ToString());
+        Changed?.Invoke();
+    }
 
     public long LocalReplicaId => ToReplicaId(identity.ReplicaId);
 
@@ -41,16 +71,36 @@ internal sealed partial class ReplicaRoster(
         return id == 0 ? 1 : id;
     }
 
-    /// <summary>The group configuration of a grain with <paramref name="replicas"/> replicas.</summary>
+    /// <summary>The configuration a grain's group should have now (from the current roster).</summary>
     public async Task<ClusterConfig> ConfigForAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
     {
-        var members = await ResolveAsync(cancellationToken);
-        if (replicas > members.Count)
+        await ResolveAsync(cancellationToken);
+        return Pick(grainId, replicas, Current!);
+    }
+
+    /// <summary>The current target configuration, or null while the roster is unknown.</summary>
+    public ClusterConfig? TargetConfigFor(GrainId grainId, int replicas) => Current is { } current ? Pick(grainId, replicas, current) : null;
+
+    /// <summary>
+    /// A group's first configuration: from the genesis roster, so every silo computes the same one whenever it
+    /// first hears of the group (a replica added later starts from it and learns the rest from the log).
+    /// </summary>
+    public async Task<ClusterConfig> GenesisConfigForAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
+    {
+        await ResolveAsync(cancellationToken);
+        return Pick(grainId, replicas, Genesis!);
+    }
+
+    public ClusterConfig? GenesisConfigFor(GrainId grainId, int replicas) => Genesis is { } genesis ? Pick(grainId, replicas, genesis) : null;
+
+    private static ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
+    {
+        if (replicas > roster.Members.Count)
         {
             throw new InvalidOperationException(
-                $"Grain {grainId} wants {replicas} replicas, but the cluster's replica roster has {members.Count} (ReplicatedGrainsOptions.ReplicationFactor).");
+                $"Grain {grainId} wants {replicas} replicas, but the cluster's replica roster has {roster.Members.Count} (ReplicatedGrainsOptions.ReplicationFactor).");
         }
-        return new ClusterConfig(Ranked(grainId, members).Take(replicas).Select(ToReplicaId));
+        return new ClusterConfig(Ranked(grainId, roster.Members).Take(replicas));
     }
 
     /// <summary>The grain's replicas in preference order (rendezvous by grain id), for placement.</summary>
@@ -192,8 +242,18 @@ internal sealed partial class ReplicaRoster(
         File.Move(temporary, path, overwrite: true);
     }
 
-    private static IEnumerable<Guid> Ranked(GrainId grainId, IReadOnlyList<Guid> members) =>
-        members.OrderByDescending(m => RendezvousReplicaSetLocator.Weight(grainId.GetUniformHashCode(), (uint)ToReplicaId(m))).ThenBy(m => m);
+    private static IEnumerable<long> Ranked(GrainId grainId, IEnumerable<long> members) =>
+        members.OrderByDescending(m => RendezvousReplicaSetLocator.Weight(grainId.GetUniformHashCode(), (uint)m)).ThenBy(m => m);
+
+    /// <summary>Live replicas that are not in the roster: candidates to replace a dead member.</summary>
+    public IReadOnlyList<long> Spares()
+    {
+        var current = Current;
+        lock (_addresses) return _addresses.Keys.Where(id => current is null || !current.Contains(id)).Order().ToList();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster changed (version {Version}): {Roster}")]
+    private static partial void LogRosterChanged(ILogger logger, long version, string roster);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster: {Members}")]
     private static partial void LogRosterAdopted(ILogger logger, string members);

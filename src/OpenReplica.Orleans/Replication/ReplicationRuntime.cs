@@ -18,6 +18,8 @@ internal sealed partial class ReplicationRuntime(
     ReplicaRoster roster,
     ReplicaTransport transport,
     IClusterMembershipService membership,
+    RosterGroup rosterGroup,
+    ReplicaHostClient hosts,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -44,6 +46,7 @@ internal sealed partial class ReplicationRuntime(
         _store.Load();
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
+        _ = Task.Run(RosterLoopAsync);
         return Task.CompletedTask;
     }
 
@@ -66,10 +69,11 @@ internal sealed partial class ReplicationRuntime(
     {
         string groupId = GroupIdOf(grainId, replicas);
         if (_groups.TryGetValue(groupId, out var existing) && !existing.Failed) return existing;
-        var config = await roster.ConfigForAsync(grainId, replicas, cancellationToken);
-        return GetOrCreate(groupId, config);
+        var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
+        return GetOrCreate(groupId, genesis);
     }
 
+    /// <summary>Creates the group's replica on this silo from its genesis configuration (and what the WAL holds for it).</summary>
     private GroupReplica GetOrCreate(string groupId, ClusterConfig config)
     {
         if (_groups.TryGetValue(groupId, out var existing) && !existing.Failed) return existing;
@@ -77,14 +81,30 @@ internal sealed partial class ReplicationRuntime(
         {
             if (_groups.TryGetValue(groupId, out existing) && !existing.Failed) return existing;
             var store = _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
-            var coreOptions = CoreOptions(config);
+            bool meta = groupId == RosterGroup.GroupId;
+            var coreOptions = meta ? RosterGroup.CoreOptions(roster.LocalReplicaId, config) : CoreOptions(config);
             var persisted = store.TakePersisted(groupId);
             var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
-            var group = new GroupReplica(groupId, core, store, Send, _logger);
+            var group = meta
+                ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true)
+                : new GroupReplica(groupId, core, store, Send, _logger);
+            if (meta) rosterGroup.Attach(group);
             _groups[groupId] = group;
             return group;
         }
     }
+
+    /// <summary>
+    /// Diagnostic (tests, tools): the entries this silo's replica of <paramref name="groupId"/> knows to be chosen,
+    /// above its snapshot, read on the group's loop. Empty when the silo holds no replica of the group.
+    /// </summary>
+    internal Task<IReadOnlyList<LogEntry>> ChosenEntriesAsync(string groupId) =>
+        _groups.TryGetValue(groupId, out var group)
+            ? group.AskAsync(core => ((IReadOnlyList<LogEntry>)core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList(), new Ready()))
+            : Task.FromResult<IReadOnlyList<LogEntry>>([]);
+
+    /// <summary>Diagnostic: this silo's replica of the group, if it holds one (tests).</summary>
+    internal GroupReplica? GroupOrNull(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;
 
     private ReplicaOptions CoreOptions(ClusterConfig config) => new()
     {
@@ -106,13 +126,20 @@ internal sealed partial class ReplicationRuntime(
             if (message.To != roster.LocalReplicaId) continue; // addressed to a replica this silo no longer is
             if (!_groups.TryGetValue(item.GroupId, out var group))
             {
-                var (grainId, replicas) = ParseGroupId(item.GroupId);
-                if (roster.Members is null)
+                if (roster.Genesis is not { } genesisRoster)
                 {
                     _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
                     continue;
                 }
-                group = GetOrCreate(item.GroupId, roster.ConfigForAsync(grainId, replicas, CancellationToken.None).GetAwaiter().GetResult());
+                if (item.GroupId == RosterGroup.GroupId)
+                {
+                    group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
+                }
+                else
+                {
+                    var (grainId, replicas) = ParseGroupId(item.GroupId);
+                    group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
+                }
             }
             group.Post(core => core.Step(message));
         }
@@ -148,6 +175,57 @@ internal sealed partial class ReplicationRuntime(
         {
         }
     }
+
+    /// <summary>
+    /// Forms or learns the roster, hosts the meta group on roster members, lets its leader replace replicas gone too
+    /// long, and keeps silos outside the roster up to date with the newest roster.
+    /// </summary>
+    private async Task RosterLoopAsync()
+    {
+        try
+        {
+            await roster.ResolveAsync(_stopping.Token);
+            await roster.RefreshAddressesAsync();
+            int tick = 0;
+            while (!_stopping.IsCancellationRequested)
+            {
+                bool member = roster.Current!.Contains(roster.LocalReplicaId) || roster.Genesis!.Contains(roster.LocalReplicaId);
+                if (member && rosterGroup.Group is null) GetOrCreate(RosterGroup.GroupId, roster.Genesis!);
+                rosterGroup.CheckReplacements();
+                if (rosterGroup.Group is null && ++tick % 4 == 0) await LearnNewerRosterAsync();
+                await Task.Delay(RosterGroup.CheckInterval, _stopping.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogRosterLoopFailed(_logger, e);
+        }
+    }
+
+    private async Task LearnNewerRosterAsync()
+    {
+        foreach (long member in roster.Current!.Members)
+        {
+            if (roster.SiloOf(member) is not { } silo) continue;
+            try
+            {
+                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version > roster.Version)
+                {
+                    roster.SetCurrent(new ClusterConfig(info.Members), info.Version);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Try the next member; addresses are hints.
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Roster loop stopped")]
+    private static partial void LogRosterLoopFailed(ILogger logger, Exception exception);
 
     private async Task WatchMembershipAsync()
     {
