@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Orleans;
+using Orleans.Configuration;
+using Orleans.Runtime;
+
+namespace OpenReplica.LoadTest;
+
+/// <summary>
+/// Three silos hosted in this process, each its own <see cref="IHost"/> with <c>UseLocalhostClustering</c> on its own
+/// loopback TCP ports (silo-to-silo and gateway traffic go through real sockets), plus one external Orleans client
+/// connected to all three gateways. Silos start one after the other, so the replica roster (first 3 silos by start
+/// time) is all three.
+/// </summary>
+internal sealed class LocalCluster : IAsyncDisposable
+{
+    private readonly List<IHost?> _silos = [];
+    private IHost? _clientHost;
+
+    public required ReplicationMode Mode { get; init; }
+    public string? DataRoot { get; init; }
+    public List<SiloAddress> Addresses { get; } = [];
+    public IClusterClient Client { get; private set; } = null!;
+
+    /// <summary>Membership tuned as in the repository's failover tests: a dead silo is declared in well under a second.</summary>
+    public static void FastMembership(ClusterMembershipOptions o)
+    {
+        o.ProbeTimeout = TimeSpan.FromMilliseconds(100);
+        o.NumMissedProbesLimit = 2;
+        o.NumVotesForDeathDeclaration = 1;
+        o.EnableIndirectProbes = false;
+        o.ExtendProbeTimeoutDuringDegradation = false;
+        o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
+        o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
+    }
+
+    public static async Task<LocalCluster> StartAsync(ReplicationMode mode, string? dataRoot, ILoggerProvider logs, CancellationToken cancellationToken)
+    {
+        var cluster = new LocalCluster { Mode = mode, DataRoot = dataRoot };
+        string clusterId = $"loadtest-{mode}-{Guid.NewGuid():N}"[..32];
+        const string ServiceId = "openreplica-loadtest";
+        var ports = FreePorts(6);
+        int[] siloPorts = [ports[0], ports[1], ports[2]];
+        int[] gatewayPorts = [ports[3], ports[4], ports[5]];
+        var primary = new IPEndPoint(IPAddress.Loopback, siloPorts[0]);
+
+        for (int i = 0; i < 3; i++)
+        {
+            int index = i;
+            var host = new HostBuilder()
+                .ConfigureLogging(l => { l.ClearProviders(); l.SetMinimumLevel(LogLevel.Warning); l.AddProvider(logs); })
+                .UseOrleans(silo =>
+                {
+                    silo.UseLocalhostClustering(siloPorts[index], gatewayPorts[index], primary, ServiceId, clusterId);
+                    silo.Configure<SiloOptions>(o => o.SiloName = $"silo-{index}");
+                    silo.Configure<ClusterMembershipOptions>(FastMembership);
+                    silo.AddReplicatedGrains(o =>
+                    {
+                        o.ReplicationFactor = 3;
+                        o.Mode = mode;
+                        o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(dataRoot!, $"silo-{index}") : null;
+                    });
+                })
+                .Build();
+            await host.StartAsync(cancellationToken);
+            cluster._silos.Add(host);
+            cluster.Addresses.Add(host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress);
+        }
+
+        var client = new HostBuilder()
+            .ConfigureLogging(l => { l.ClearProviders(); l.SetMinimumLevel(LogLevel.Warning); l.AddProvider(logs); })
+            .UseOrleansClient(c =>
+            {
+                c.UseLocalhostClustering(gatewayPorts, ServiceId, clusterId);
+                c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+                // As the repository's failover tests: retry (same stamp) quickly while a grain moves.
+                c.UseReplicatedGrains(o =>
+                {
+                    o.MaxRetries = 40;
+                    o.InitialBackoff = TimeSpan.FromMilliseconds(20);
+                    o.MaxBackoff = TimeSpan.FromMilliseconds(250);
+                });
+            })
+            .Build();
+        await client.StartAsync(cancellationToken);
+        cluster._clientHost = client;
+        cluster.Client = client.Services.GetRequiredService<IClusterClient>();
+        return cluster;
+    }
+
+    public bool IsAlive(int index) => _silos[index] is not null;
+
+    /// <summary>Consensus messages queued by the replica transports of the live silos (a public counter of the library).</summary>
+    public long ConsensusMessages()
+    {
+        long total = 0;
+        foreach (var silo in _silos)
+        {
+            if (silo is null) continue;
+            try
+            {
+                total += silo.Services.GetRequiredService<ReplicaTransport>().Enqueued;
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+        return total;
+    }
+
+    /// <summary>Stops a silo abruptly: a cancelled stop token is Orleans' ungraceful shutdown (no goodbye to membership).</summary>
+    public async Task KillAsync(int index)
+    {
+        var host = _silos[index] ?? throw new InvalidOperationException($"silo {index} is already dead");
+        _silos[index] = null;
+        try
+        {
+            await host.StopAsync(new CancellationToken(canceled: true)).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception)
+        {
+            // An ungraceful stop may throw; the silo is gone either way.
+        }
+        _ = Task.Run(() => { try { host.Dispose(); } catch { } });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        if (_clientHost is { } client)
+        {
+            try { await client.StopAsync(deadline.Token).WaitAsync(TimeSpan.FromSeconds(10)); } catch { }
+            try { client.Dispose(); } catch { }
+        }
+        for (int i = _silos.Count - 1; i >= 0; i--)
+        {
+            if (_silos[i] is not { } silo) continue;
+            try { await silo.StopAsync(deadline.Token).WaitAsync(TimeSpan.FromSeconds(15)); } catch { }
+            try { silo.Dispose(); } catch { }
+        }
+    }
+
+    private static int[] FreePorts(int count)
+    {
+        var listeners = new List<TcpListener>();
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var l = new TcpListener(IPAddress.Loopback, 0);
+                l.Start();
+                listeners.Add(l);
+            }
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var l in listeners) l.Stop();
+        }
+    }
+}
+
+/// <summary>Warnings and errors of silos and client go to a file (not the console), counted by category.</summary>
+internal sealed class FileLoggerProvider(string path) : ILoggerProvider
+{
+    private readonly StreamWriter _writer = new(path, append: false) { AutoFlush = true };
+    private readonly Lock _lock = new();
+    private int _count;
+
+    public string Path => path;
+    public int Count => Volatile.Read(ref _count);
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    public void Dispose()
+    {
+        lock (_lock) _writer.Dispose();
+    }
+
+    private void Write(string category, LogLevel level, string message, Exception? exception)
+    {
+        Interlocked.Increment(ref _count);
+        lock (_lock)
+        {
+            try
+            {
+                _writer.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {level} {category}: {message}");
+                if (exception is not null) _writer.WriteLine("    " + exception.GetType().Name + ": " + exception.Message);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) owner.Write(category, logLevel, formatter(state, exception), exception);
+        }
+    }
+}
