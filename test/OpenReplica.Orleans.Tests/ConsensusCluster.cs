@@ -11,7 +11,7 @@ internal static class ConsensusCluster
 {
     public static async Task<(InProcessTestCluster Cluster, string DataRoot)> StartAsync(
         int silos, ReplicationMode mode = ReplicationMode.Persisted, int replicationFactor = 3, TimeSpan? callTimeout = null,
-        int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands)
+        int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, TimeSpan? replacementGrace = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
         var builder = new InProcessTestClusterBuilder((short)silos);
@@ -24,6 +24,7 @@ internal static class ConsensusCluster
                 o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(root, options.SiloName) : null;
                 o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
                 o.SnapshotEveryCommands = snapshotEvery;
+                o.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
         });
