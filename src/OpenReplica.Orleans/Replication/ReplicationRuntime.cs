@@ -103,6 +103,12 @@ internal sealed partial class ReplicationRuntime(
             ? group.AskAsync(core => ((IReadOnlyList<LogEntry>)core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList(), new Ready()))
             : Task.FromResult<IReadOnlyList<LogEntry>>([]);
 
+    /// <summary>Diagnostic (tests, tools): the state of this silo's replica of the group, read on its loop.</summary>
+    internal Task<string> DescribeAsync(string groupId) =>
+        _groups.TryGetValue(groupId, out var group)
+            ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
+            : Task.FromResult("no replica");
+
     /// <summary>Diagnostic: this silo's replica of the group, if it holds one (tests).</summary>
     internal GroupReplica? GroupOrNull(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;
 

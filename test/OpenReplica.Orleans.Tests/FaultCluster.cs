@@ -1,0 +1,315 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// A consensus cluster for fault tests: kills silos and restarts them under the same name, so with the same data
+/// directory (same replica identity, WAL and roster): a restarted silo rejoins as the same replica.
+/// </summary>
+internal sealed class FaultCluster : IAsyncDisposable
+{
+    private readonly List<InProcessSiloHandle> _restarted = [];
+
+    private FaultCluster(InProcessTestCluster cluster, string dataRoot)
+    {
+        Cluster = cluster;
+        DataRoot = dataRoot;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public string DataRoot { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    /// <summary>Live silos: the cluster's own plus those this harness restarted.</summary>
+    public IReadOnlyList<InProcessSiloHandle> Silos
+    {
+        get
+        {
+            lock (_restarted) return [.. Cluster.Silos, .. _restarted];
+        }
+    }
+
+    public static async Task<FaultCluster> StartAsync(
+        int silos = 3,
+        int replicationFactor = 3,
+        TimeSpan? callTimeout = null,
+        int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands,
+        int clientRetries = 40,
+        Action<ISiloBuilder>? configureSilo = null)
+    {
+        string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.ConfigureSilo((options, silo) =>
+        {
+            silo.AddReplicatedGrains(o =>
+            {
+                o.ReplicationFactor = replicationFactor;
+                o.Mode = ReplicationMode.Persisted;
+                o.DataDirectory = Path.Combine(root, options.SiloName);
+                o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
+                o.SnapshotEveryCommands = snapshotEvery;
+            });
+            TestCluster3.ConfigureFastMembership(silo.Services);
+            configureSilo?.Invoke(silo);
+        });
+        builder.ConfigureClient(client =>
+        {
+            client.UseReplicatedGrains(o =>
+            {
+                o.MaxRetries = clientRetries;
+                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
+                o.MaxBackoff = TimeSpan.FromMilliseconds(250);
+            });
+            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+            // A call sent through a gateway that is then killed would otherwise wait out Orleans' default 30 s: give up
+            // a little after the silo's own CallTimeout and let the stamping filter retry with the same stamp.
+            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = (callTimeout ?? TimeSpan.FromSeconds(5)) + TimeSpan.FromSeconds(2));
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new FaultCluster(cluster, root);
+    }
+
+    public InProcessSiloHandle HandleOf(SiloAddress silo) => Silos.Single(s => s.SiloAddress.Equals(silo));
+
+    public T Service<T>(InProcessSiloHandle silo)
+        where T : notnull => silo.SiloHost.Services.GetRequiredService<T>();
+
+    /// <summary>Kills a silo abruptly (no graceful shutdown) and waits until membership declares it dead.</summary>
+    public async Task KillAsync(InProcessSiloHandle silo)
+    {
+        bool own;
+        lock (_restarted) own = _restarted.Remove(silo);
+        if (own)
+        {
+            await silo.StopSiloAsync(stopGracefully: false);
+            await silo.DisposeAsync();
+        }
+        else
+        {
+            await Cluster.KillSiloAsync(silo);
+        }
+
+        var management = Client.GetGrain<IManagementGrain>(0);
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                return !(await management.GetHosts(onlyActive: true)).ContainsKey(silo.SiloAddress);
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }, $"silo {silo.SiloAddress} declared dead", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// Starts a dead silo again under its instance number, hence its name and data directory, and waits until every
+    /// live silo knows where its replica now runs.
+    /// </summary>
+    public async Task<InProcessSiloHandle> RestartAsync(InProcessSiloHandle dead)
+    {
+        var handle = await Cluster.StartSiloAsync(dead.InstanceNumber, Cluster.Options);
+        lock (_restarted) _restarted.Add(handle);
+        Assert.Equal(dead.Name, handle.Name); // same name: same data directory, same replica identity
+        long replicaId = Service<ReplicaRoster>(handle).LocalReplicaId;
+        await Poll.UntilAsync(
+            () => Silos.All(s => Equals(Service<ReplicaRoster>(s).SiloOf(replicaId), handle.SiloAddress)),
+            $"every silo learned the address of restarted {handle.Name}",
+            TimeSpan.FromSeconds(30));
+        return handle;
+    }
+
+    /// <summary>The group id of a grain (its replica count is the cluster's replication factor).</summary>
+    public static string GroupOf(GrainId grain, int replicas = 3) => ReplicationRuntime.GroupIdOf(grain, replicas);
+
+    /// <summary>
+    /// Reads every live silo's chosen entries of the group and asserts they agree on every slot held by more than one
+    /// (same command ids and payloads); returns the union, slot by slot.
+    /// </summary>
+    public async Task<SortedDictionary<long, LogEntry>> AssertLogsAgreeAsync(string groupId)
+    {
+        var union = new SortedDictionary<long, (LogEntry Entry, string Silo)>();
+        int compared = 0;
+        foreach (var silo in Silos)
+        {
+            var entries = await Service<ReplicationRuntime>(silo).ChosenEntriesAsync(groupId);
+            foreach (var entry in entries)
+            {
+                if (union.TryGetValue(entry.Slot, out var seen))
+                {
+                    compared++;
+                    Assert.True(
+                        SameValue(seen.Entry.Value, entry.Value),
+                        $"slot {entry.Slot}: {seen.Silo} chose {seen.Entry.Value}, {silo.Name} chose {entry.Value}");
+                }
+                else
+                {
+                    union[entry.Slot] = (entry, silo.Name);
+                }
+            }
+        }
+
+        Assert.True(compared > 0, $"group {groupId}: no slot is held by two live replicas, nothing to compare");
+        return new SortedDictionary<long, LogEntry>(union.ToDictionary(kv => kv.Key, kv => kv.Value.Entry));
+    }
+
+    /// <summary>Each live silo's view of the group (for failure messages); a loop that does not answer is reported as stuck.</summary>
+    public async Task<string> DescribeAsync(string groupId)
+    {
+        var lines = new List<string>();
+        foreach (var silo in Silos)
+        {
+            var describe = Service<ReplicationRuntime>(silo).DescribeAsync(groupId);
+            var done = await Task.WhenAny(describe, Task.Delay(TimeSpan.FromSeconds(2)));
+            lines.Add($"{silo.Name} {silo.SiloAddress}: {(done == describe ? describe.Result : "LOOP STUCK")}");
+        }
+
+        return string.Join("; ", lines);
+    }
+
+    private static bool SameValue(LogValue a, LogValue b) =>
+        a.Kind == b.Kind
+        && a.Commands.Count == b.Commands.Count
+        && a.Commands.Zip(b.Commands).All(p => p.First.Id == p.Second.Id && p.First.Payload.AsSpan().SequenceEqual(p.Second.Payload))
+        && Equals(a.Config, b.Config);
+
+    public async ValueTask DisposeAsync()
+    {
+        List<InProcessSiloHandle> extra;
+        lock (_restarted)
+        {
+            extra = [.. _restarted];
+            _restarted.Clear();
+        }
+
+        foreach (var silo in extra)
+        {
+            try
+            {
+                await silo.StopSiloAsync(stopGracefully: false);
+            }
+            catch (Exception)
+            {
+                // best effort: the test is over
+            }
+
+            await silo.DisposeAsync();
+        }
+
+        await Cluster.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataRoot, recursive: true);
+        }
+        catch (Exception)
+        {
+            // best effort
+        }
+    }
+}
+
+/// <summary>Calls a grain until it answers (retrying what the client's own retries gave up on), with a deadline.</summary>
+internal static class Eventually
+{
+    public static async Task<T> CallAsync<T>(Func<Task<T>> call, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (CallRetryPolicy.IsRetriable(e) || e is ReplicaSetUnavailableException || e is OrleansException)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: still failing after the deadline", e);
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    public static Task CallAsync(Func<Task> call, string what, TimeSpan? timeout = null) =>
+        CallAsync(async () =>
+        {
+            await call();
+            return true;
+        }, what, timeout);
+}
+
+/// <summary>
+/// Wires activations of <see cref="ShadowRegisterGrain"/> to the group of the <see cref="CasRegisterGrain"/> with the
+/// same key, through a grain context that reports the register's id: a second activation of that grain, which
+/// campaigns, replays, proposes and applies exactly as a duplicate Orleans activation would.
+/// </summary>
+internal sealed class ShadowingReplicator(ICallReplicator inner) : ICallReplicator
+{
+    private static readonly GrainType Shadow = GrainType.Create(ShadowRegisterGrain.TypeName);
+    private static readonly GrainType Target = GrainType.Create(CasRegisterGrain.TypeName);
+    private readonly ConditionalWeakTable<IGrainContext, AliasGrainContext> _aliases = [];
+
+    public Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken) => inner.RecoverAsync(Map(grain), cancellationToken);
+
+    public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
+        inner.ReplicateAsync(Map(grain), invokable, stamp, cancellationToken);
+
+    public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) => inner.ReadBarrierAsync(Map(grain), cancellationToken);
+
+    public Task DetachAsync(IGrainContext grain) => inner.DetachAsync(Map(grain));
+
+    private IGrainContext Map(IGrainContext grain) =>
+        grain.GrainId.Type.Equals(Shadow)
+            ? _aliases.GetValue(grain, g => new AliasGrainContext(g, GrainId.Create(Target, g.GrainId.Key)))
+            : grain;
+}
+
+/// <summary>A grain context that is <paramref name="inner"/> in everything but its grain id.</summary>
+internal sealed class AliasGrainContext(IGrainContext inner, GrainId alias) : IGrainContext
+{
+    public GrainReference GrainReference => inner.GrainReference;
+
+    public GrainId GrainId => alias;
+
+    public object? GrainInstance => inner.GrainInstance;
+
+    public ActivationId ActivationId => inner.ActivationId;
+
+    public GrainAddress Address => inner.Address;
+
+    public IServiceProvider ActivationServices => inner.ActivationServices;
+
+    public IGrainLifecycle ObservableLifecycle => inner.ObservableLifecycle;
+
+    public IWorkItemScheduler Scheduler => inner.Scheduler;
+
+    public Task Deactivated => inner.Deactivated;
+
+    public void SetComponent<TComponent>(TComponent? value)
+        where TComponent : class => inner.SetComponent(value);
+
+    public void ReceiveMessage(object message) => inner.ReceiveMessage(message);
+
+    public void Activate(Dictionary<string, object>? requestContext, CancellationToken cancellationToken) => inner.Activate(requestContext, cancellationToken);
+
+    public void Deactivate(DeactivationReason deactivationReason, CancellationToken cancellationToken) => inner.Deactivate(deactivationReason, cancellationToken);
+
+    public void Rehydrate(IRehydrationContext context) => inner.Rehydrate(context);
+
+    public void Migrate(Dictionary<string, object>? requestContext, CancellationToken cancellationToken) => inner.Migrate(requestContext, cancellationToken);
+
+    public object? GetTarget() => inner.GetTarget();
+
+    public object? GetComponent(Type componentType) => inner.GetComponent(componentType);
+
+    public bool Equals(IGrainContext? other) => ReferenceEquals(this, other);
+}
