@@ -8,4 +8,5 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer, Immutable]
 public readonly record struct CommandPosition(
     [property: Id(0)] long Slot,
-    [property: Id(1)] DateTimeOffset Timestamp);
+    [property: Id(1)] DateTimeOffset Timestamp,
+    [property: Id(2)] CallId Call = default);

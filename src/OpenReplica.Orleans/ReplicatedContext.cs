@@ -9,6 +9,7 @@ namespace OpenReplica.Orleans;
 public sealed class ReplicatedContext
 {
     private ReplicatedRandom? _random;
+    private List<DeferredCompletion>? _completions;
 
     internal ReplicatedContext(CommandPosition position) => Position = position;
 
@@ -24,6 +25,28 @@ public sealed class ReplicatedContext
     public Random Random => _random ??= new ReplicatedRandom(Seed(Position));
 
     internal CommandPosition Position { get; }
+
+    /// <summary>The identity of the call being executed (stable across replays and retries).</summary>
+    public CallId Call => Position.Call;
+
+    /// <summary>
+    /// Defers the reply of the call being executed: return this from the method, after recording
+    /// <see cref="Call"/> in State (a waiter). The state changes stay, the log moves on (the call does not hold
+    /// it), and the caller waits until a later command answers with <see cref="Complete"/> or <see cref="Fail"/>.
+    /// A waiter survives failover: it is in State, and the caller's retry (same stamp) waits for the same answer.
+    /// </summary>
+    public Task<T> Defer<T>() => Task.FromException<T>(DeferredReplySignal.Instance);
+
+    /// <inheritdoc cref="Defer{T}"/>
+    public Task Defer() => Task.FromException(DeferredReplySignal.Instance);
+
+    /// <summary>Answers a deferred call with <paramref name="result"/> (from a later command).</summary>
+    public void Complete(CallId call, object? result = null) => (_completions ??= []).Add(new DeferredCompletion(call, result, null));
+
+    /// <summary>Answers a deferred call with an exception its caller will get.</summary>
+    public void Fail(CallId call, Exception exception) => (_completions ??= []).Add(new DeferredCompletion(call, null, exception));
+
+    internal IReadOnlyList<DeferredCompletion> Completions => (IReadOnlyList<DeferredCompletion>?)_completions ?? [];
 
     /// <summary>A version-4 Guid drawn from <see cref="Random"/>.</summary>
     public Guid NewGuid()

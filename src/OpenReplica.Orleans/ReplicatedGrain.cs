@@ -176,11 +176,19 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
             request?.Dispose();
         }
 
-        if (outcome.Exception is not null)
+        if (outcome.Deferred)
         {
-            State = before!;
+            // No reply yet: keep the state changes (the waiter it recorded) and whatever it answered.
+            return outcome with { Completions = Replicated.Completions };
         }
 
-        return outcome;
+        if (outcome.Exception is not null)
+        {
+            // The call failed: its state changes and any answers it gave are undone.
+            State = before!;
+            return outcome;
+        }
+
+        return outcome with { Completions = Replicated.Completions };
     }
 }

@@ -50,7 +50,7 @@ internal sealed class GrainSession(
             for (int i = 0; i < entry.Value.Commands.Count; i++)
             {
                 var command = entry.Value.Commands[i];
-                if (sessions.TryMarkApplied(command, entry.Slot)) await ApplyAsync(command, entry.Slot, i);
+                if (sessions.TryMarkApplied(command, entry.Slot) && command.Payload.Length > 0) await ApplyAsync(command, entry.Slot, i);
             }
         }
         if (alreadyLeading) _leading.TrySetResult();
@@ -83,8 +83,8 @@ internal sealed class GrainSession(
         TaskCompletionSource<CommandOutcome> waiter;
         lock (_waiters)
         {
-            // A retry of a call still in flight shares its outcome.
-            if (!_waiters.TryGetValue(command.Id, out waiter!))
+            // A retry of a call still in flight shares its outcome (unless that wait already ended, e.g. timed out).
+            if (!_waiters.TryGetValue(command.Id, out waiter!) || waiter.Task.IsCompleted)
             {
                 waiter = new TaskCompletionSource<CommandOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
                 _waiters[command.Id] = waiter;
@@ -166,16 +166,28 @@ internal sealed class GrainSession(
             for (int i = 0; i < entry.Commands.Count; i++)
             {
                 var (command, duplicate) = entry.Commands[i];
-                var outcome = duplicate
-                    ? _replies.TryGet(command.Id, out var stored) ? stored.ToOutcome() : new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept"))
-                    : await ApplyAsync(command, entry.Slot, i);
-                Complete(command.Id, outcome);
+                if (command.Payload.Length == 0) continue; // a filler: nothing to run
+                if (duplicate)
+                {
+                    if (!_replies.TryGet(command.Id, out var stored)) Complete(command.Id, new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept")));
+                    else if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
+                    continue; // a pending deferred call keeps its caller waiting
+                }
+                var outcome = await ApplyAsync(command, entry.Slot, i);
+                if (!outcome.Deferred) Complete(command.Id, outcome);
+                foreach (var answered in outcome.Completions)
+                {
+                    Complete(new CommandId(answered.Call.ClientId, answered.Call.Sequence), new CommandOutcome(answered.Result, answered.Exception));
+                }
             }
         }
         foreach (var rejection in ready.Rejections)
         {
             if (rejection.Command is not { } command) continue;
-            if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored)) Complete(command.Id, stored.ToOutcome());
+            if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored))
+            {
+                if (!stored.Pending) Complete(command.Id, stored.ToOutcome()); // else: deferred, its answer will come
+            }
             else Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: {rejection}"));
         }
         foreach (var command in ready.Abandoned)
@@ -201,8 +213,10 @@ internal sealed class GrainSession(
     private async Task<CommandOutcome> ApplyAsync(Command command, long slot, int index)
     {
         var (timestamp, invokable) = CommandPayload.Decode(command.Payload);
-        var outcome = await _machine.ApplyAsync(invokable, new CommandPosition(CommandPayload.Position(slot, index), timestamp));
+        var call = new CallId(command.ClientId, command.Sequence);
+        var outcome = await _machine.ApplyAsync(invokable, new CommandPosition(CommandPayload.Position(slot, index), timestamp, call));
         _replies.Record(command, outcome);
+        foreach (var answered in outcome.Completions) _replies.RecordCompletion(answered);
         _appliedSinceSnapshot++;
         return outcome;
     }

@@ -17,5 +17,8 @@ internal sealed class StoredReply
     [Id(2)] public object? Result { get; set; }
     [Id(3)] public Exception? Exception { get; set; }
 
+    /// <summary>The call deferred its reply and no later command answered it yet: a retry waits.</summary>
+    [Id(4)] public bool Pending { get; set; }
+
     public CommandOutcome ToOutcome() => new(Result, Exception);
 }

@@ -19,15 +19,25 @@ internal sealed class ReplyTable
         return _byClient.TryGetValue(id.ClientId, out var replies) && replies.TryGetValue(id.Sequence, out reply!);
     }
 
+    /// <summary>Records what an applied command answered; a deferred reply is recorded as pending.</summary>
     public void Record(Command command, CommandOutcome outcome)
     {
         if (!_byClient.TryGetValue(command.ClientId, out var replies)) _byClient[command.ClientId] = replies = [];
         foreach (long old in replies.Keys.TakeWhile(s => s < command.FirstUnacknowledged).ToList()) replies.Remove(old);
-        replies[command.Sequence] = new StoredReply
-        {
-            ClientId = command.ClientId, Sequence = command.Sequence, Result = outcome.Result, Exception = outcome.Exception,
-        };
+        replies[command.Sequence] = outcome.Deferred
+            ? new StoredReply { ClientId = command.ClientId, Sequence = command.Sequence, Pending = true }
+            : new StoredReply { ClientId = command.ClientId, Sequence = command.Sequence, Result = outcome.Result, Exception = outcome.Exception };
         if (replies.Count > MaxPerClient) replies.Remove(replies.Keys.First());
+    }
+
+    /// <summary>A later command answered a deferred call: its retry now gets this reply.</summary>
+    public void RecordCompletion(DeferredCompletion completion)
+    {
+        if (!_byClient.TryGetValue(completion.Call.ClientId, out var replies)) _byClient[completion.Call.ClientId] = replies = [];
+        replies[completion.Call.Sequence] = new StoredReply
+        {
+            ClientId = completion.Call.ClientId, Sequence = completion.Call.Sequence, Result = completion.Result, Exception = completion.Exception,
+        };
     }
 
     public List<StoredReply> ToList() => _byClient.Values.SelectMany(r => r.Values).ToList();
