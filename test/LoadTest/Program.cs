@@ -14,11 +14,12 @@ var callers = new Option<int[]>("--callers") { Description = "Concurrent callers
 var doc = new Option<string?>("--doc") { Description = "Markdown file whose generated section is replaced (default: docs/benchmarks.md on full runs)" };
 var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs file" };
 var skipFailover = new Option<bool>("--skip-failover") { Description = "Skip the failover measurement" };
+var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (silo log, data directories)" };
 var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,volatile,persisted)" };
 
 var root = new RootCommand("OpenReplica load test: plain vs replicated grains, throughput and latency, and failover")
 {
-    quick, duration, warmup, grains, callers, doc, noDoc, skipFailover, only,
+    quick, duration, warmup, grains, callers, doc, noDoc, skipFailover, only, keepTemp,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -32,12 +33,13 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(noDoc) ? null : parse.GetValue(doc) ?? (isQuick ? null : Path.Combine(Settings.RepoRoot(), "docs", "benchmarks.md")),
         !parse.GetValue(skipFailover),
         parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant()).ToHashSet(),
+        parse.GetValue(keepTemp),
         "dotnet run -c Release --project test/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
     return await LoadTest.RunAsync(settings);
 });
 return await root.Parse(args).InvokeAsync();
 
-internal sealed record Settings(bool Quick, TimeSpan Duration, TimeSpan Warmup, int Grains, int[] Callers, string? DocPath, bool Failover, HashSet<string>? Only, string Command)
+internal sealed record Settings(bool Quick, TimeSpan Duration, TimeSpan Warmup, int Grains, int[] Callers, string? DocPath, bool Failover, HashSet<string>? Only, bool KeepTemp, string Command)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(s.ToString().ToLowerInvariant());
 
@@ -88,7 +90,7 @@ internal static class LoadTest
         else if (work.IsFaulted) report.Notes.Add($"The run failed: {work.Exception!.GetBaseException().GetType().Name}: {work.Exception.GetBaseException().Message}");
         report.Elapsed = started.Elapsed;
         report.LoadAverageEnd = Machine.LoadAverage();
-        if (logs.Count > 0) report.Notes.Add($"{logs.Count:N0} warnings/errors were logged by silos and client during the run (file `{logs.Path}`, deleted with the temp directory unless the run was cut short).");
+        if (logs.Count > 0) report.Notes.Add($"{logs.Count:N0} warnings/errors were logged by silos and client during the run (file `{logs.Path}`, kept only with --keep-temp or when the run was cut short).");
 
         string markdown = report.Markdown();
         Console.Out.WriteLine(markdown);
@@ -99,7 +101,7 @@ internal static class LoadTest
             console.MarkupLineInterpolated($"[grey]wrote {path}[/]");
         }
         logs.Dispose();
-        if (finished)
+        if (finished && !settings.KeepTemp)
         {
             try { Directory.Delete(tempRoot, recursive: true); } catch { }
         }
@@ -155,14 +157,15 @@ internal static class LoadTest
 
     private static async Task RunScenarioAsync(ProgressContext ctx, LocalCluster cluster, Scenario scenario, Settings s, RunReport report)
     {
-        foreach (int grainCount in new[] { s.Grains, 1 })
+        // The hot grain first (only it is active), then the spread; then the hot grain again with the spread's grains idle.
+        foreach (int grainCount in new[] { 1, s.Grains })
         {
             var grains = Runner.Grains(cluster.Client, scenario, grainCount);
             var activate = ctx.AddTask($"{CellSpec.ScenarioName(scenario)}: activate {grainCount:N0} grain(s)", maxValue: 1);
-            var took = await Runner.ActivateAsync(grains, TimeSpan.FromSeconds(60));
+            var took = await Runner.ActivateAsync(grains, TimeSpan.FromSeconds(s.Quick ? 20 : 45));
             activate.Description = $"{CellSpec.ScenarioName(scenario)}: activated {grainCount:N0} grain(s) in {took.TotalSeconds:0.0} s";
             activate.Value = 1;
-            if (scenario != Scenario.Plain && grainCount > 1) report.Notes.Add($"{CellSpec.ScenarioName(scenario)}: activating {grainCount:N0} grains (one write each, 64 at a time) took {took.TotalSeconds:0.0} s.");
+            if (scenario != Scenario.Plain && grainCount > 1) report.Notes.Add($"{CellSpec.ScenarioName(scenario)}: activating {grainCount:N0} grains (one write each, 64 at a time) took {took.TotalSeconds:0.0} s (bounded at {(s.Quick ? 20 : 45)} s).");
             foreach (var workload in new[] { Workload.Write, Workload.Read })
             {
                 foreach (int callerCount in s.Callers)
@@ -174,6 +177,17 @@ internal static class LoadTest
                     report.Cells.Add(result);
                 }
             }
+        }
+        if (scenario == Scenario.Plain) return;
+        var hot = Runner.Grains(cluster.Client, scenario, 1);
+        foreach (var workload in new[] { Workload.Write, Workload.Read })
+        {
+            int callerCount = s.Callers.Max();
+            var spec = new CellSpec(scenario, workload, callerCount, 1, s.Grains);
+            var task = ctx.AddTask(Markup.Escape(spec.Name), maxValue: 1);
+            var result = await Runner.RunAsync(spec, hot, s.Warmup, s.Duration, cluster.ConsensusMessages, p => task.Value = p);
+            task.Description = Markup.Escape($"{spec.Name}: {result.Throughput:N0}/s p99 {result.P99Ms:0.0} ms");
+            report.Cells.Add(result);
         }
     }
 

@@ -25,8 +25,8 @@ internal sealed class RunReport
 
     private static string F(double v, string format = "0.00") => double.IsNaN(v) ? "–" : v.ToString(format, CultureInfo.InvariantCulture);
 
-    private CellResult? Find(Scenario s, Workload w, int callers, int grains) =>
-        Cells.FirstOrDefault(c => c.Spec.Scenario == s && c.Spec.Workload == w && c.Spec.Callers == callers && c.Spec.Grains == grains);
+    private CellResult? Find(Scenario s, Workload w, int callers, int grains, int idle = 0) =>
+        Cells.FirstOrDefault(c => c.Spec.Scenario == s && c.Spec.Workload == w && c.Spec.Callers == callers && c.Spec.Grains == grains && c.Spec.IdleGrains == idle);
 
     public double? Ratio(CellResult c)
     {
@@ -37,13 +37,13 @@ internal sealed class RunReport
     public string Table()
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| Scenario | Workload | Callers | Grains | ops/s | vs plain | p50 ms | p99 ms | p99.9 ms | max ms | errors | CPU % | consensus msgs/op |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var c in Cells.OrderBy(c => c.Spec.Workload).ThenBy(c => c.Spec.Grains).ThenBy(c => c.Spec.Callers).ThenBy(c => c.Spec.Scenario))
+        sb.AppendLine("| Scenario | Workload | Callers | Grains | ops/s | vs plain | p50 ms | p99 ms | p99.9 ms | max ms | errors | CPU % | consensus msgs/op | msgs dropped |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in Cells.OrderBy(c => c.Spec.Workload).ThenBy(c => c.Spec.Grains).ThenBy(c => c.Spec.IdleGrains).ThenBy(c => c.Spec.Callers).ThenBy(c => c.Spec.Scenario))
         {
             var ratio = Ratio(c);
-            sb.Append(CultureInfo.InvariantCulture, $"| {CellSpec.ScenarioName(c.Spec.Scenario)} | {(c.Spec.Workload == Workload.Write ? "write (Increment)" : "read ([ReadOnly] Get)")} | {c.Spec.Callers} | {(c.Spec.Grains == 1 ? "1 (hot)" : c.Spec.Grains.ToString("N0", CultureInfo.InvariantCulture))} ");
-            sb.Append(CultureInfo.InvariantCulture, $"| {F(c.Throughput, "N0")} | {(ratio is { } r ? F(r, "0.00") + "x" : "–")} | {F(c.P50Ms)} | {F(c.P99Ms)} | {F(c.P999Ms)} | {F(c.MaxMs, "0.0")} | {c.Errors}{(c.TimedOut ? " (timed out)" : "")} | {F(c.CpuPercent, "0")} | {(c.Spec.Scenario == Scenario.Plain ? "–" : F(c.MessagesPerOp, "0.00"))} |");
+            sb.Append(CultureInfo.InvariantCulture, $"| {CellSpec.ScenarioName(c.Spec.Scenario)} | {(c.Spec.Workload == Workload.Write ? "write (Increment)" : "read ([ReadOnly] Get)")} | {c.Spec.Callers} | {(c.Spec.Grains == 1 ? "1 (hot)" : c.Spec.Grains.ToString("N0", CultureInfo.InvariantCulture))}{(c.Spec.IdleGrains > 0 ? $" + {c.Spec.IdleGrains:N0} idle" : "")} ");
+            sb.Append(CultureInfo.InvariantCulture, $"| {F(c.Throughput, "N0")} | {(ratio is { } r ? F(r, "0.00") + "x" : "–")} | {F(c.P50Ms)} | {F(c.P99Ms)} | {F(c.P999Ms)} | {F(c.MaxMs, "0.0")} | {c.Errors}{(c.TimedOut ? " (timed out)" : "")} | {F(c.CpuPercent, "0")} | {(c.Spec.Scenario == Scenario.Plain ? "–" : F(c.MessagesPerOp, "0.00"))} | {(c.Spec.Scenario == Scenario.Plain ? "–" : c.Dropped.ToString("N0", CultureInfo.InvariantCulture))} |");
             sb.AppendLine();
         }
         return sb.ToString();
@@ -112,6 +112,8 @@ internal sealed class RunReport
         var sb = new StringBuilder();
         sb.AppendLine($"Run: {Started:yyyy-MM-dd HH:mm} UTC, `{Command}`{(Quick ? " (quick)" : "")}; total {Elapsed.TotalSeconds:0} s.");
         sb.AppendLine();
+        sb.AppendLine($"Source: {Machine.Git()}.");
+        sb.AppendLine();
         sb.AppendLine($"Machine: {Machine.Describe()}. Load average (1/5/15 min) at start `{LoadAverageStart}`, at end `{LoadAverageEnd}` (the 2 cores are shared with other builds and tests).");
         sb.AppendLine();
         sb.AppendLine($"Each cell: {Warmup.TotalSeconds:0} s warm-up, then {Duration.TotalSeconds:0} s measured; closed-loop callers on one external Orleans client; latency per call (client side) in an HdrHistogram. " +
@@ -152,8 +154,30 @@ internal static class Machine
         string cpu = Read("/proc/cpuinfo").Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
         string mem = Read("/proc/meminfo").Split('\n').FirstOrDefault(l => l.StartsWith("MemTotal", StringComparison.Ordinal)) is { } line
             && long.TryParse(new string(line.Where(char.IsDigit).ToArray()), out long kb) ? $"{kb / 1024.0 / 1024.0:0.0} GiB" : "?";
-        var orleans = typeof(global::Orleans.Grain).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?";
+        var orleans = typeof(global::Orleans.Grain).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0].Split(' ')[0].TrimEnd('.') ?? "?";
         return $"nproc {Environment.ProcessorCount} ({cpu}), memory {mem}, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, Orleans {orleans}, GC {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}";
+    }
+
+    public static string Git()
+    {
+        string Run(string args)
+        {
+            try
+            {
+                var psi = new System.Diagnostics.ProcessStartInfo("git", args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Settings.RepoRoot() };
+                using var p = System.Diagnostics.Process.Start(psi)!;
+                string output = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit(5000);
+                return output;
+            }
+            catch
+            {
+                return "";
+            }
+        }
+        string head = Run("rev-parse --short HEAD");
+        string dirty = Run("status --porcelain -- src");
+        return $"commit `{(head == "" ? "?" : head)}`" + (dirty == "" ? ", src/ clean" : $", src/ with uncommitted changes ({dirty.Split('\n').Length} files: other engineers' work in progress)");
     }
 
     public static string LoadAverage() => string.Join(' ', Read("/proc/loadavg").Split(' ').Take(3));

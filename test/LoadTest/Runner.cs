@@ -8,9 +8,11 @@ internal enum Scenario { Plain, Volatile, Persisted }
 
 internal enum Workload { Write, Read }
 
-internal sealed record CellSpec(Scenario Scenario, Workload Workload, int Callers, int Grains)
+internal sealed record CellSpec(Scenario Scenario, Workload Workload, int Callers, int Grains, int IdleGrains = 0)
 {
-    public string Name => $"{ScenarioName(Scenario)} {Workload.ToString().ToLowerInvariant()}s, {Callers} caller{(Callers == 1 ? "" : "s")}, {(Grains == 1 ? "1 hot grain" : $"{Grains:N0} grains")}";
+    public string Name => $"{ScenarioName(Scenario)} {Workload.ToString().ToLowerInvariant()}s, {Callers} caller{(Callers == 1 ? "" : "s")}, {GrainsText}";
+
+    public string GrainsText => (Grains == 1 ? "1 hot grain" : $"{Grains:N0} grains") + (IdleGrains > 0 ? $" + {IdleGrains:N0} idle" : "");
 
     public static string ScenarioName(Scenario s) => s switch
     {
@@ -31,6 +33,7 @@ internal sealed record CellResult(
     double MaxMs,
     double CpuPercent,
     double MessagesPerOp,
+    long Dropped,
     bool TimedOut)
 {
     public double Throughput => Ops / Seconds;
@@ -67,7 +70,7 @@ internal static class Runner
     }
 
     public static async Task<CellResult> RunAsync(CellSpec spec, ICounterGrain[] grains, TimeSpan warmup, TimeSpan duration,
-        Func<long> consensusMessages, Action<double> progress)
+        Func<(long Enqueued, long Dropped)> consensusMessages, Action<double> progress)
     {
         long freq = Stopwatch.Frequency;
         long start = Stopwatch.GetTimestamp();
@@ -78,7 +81,7 @@ internal static class Runner
         var errors = new long[spec.Callers];
         var process = Process.GetCurrentProcess();
         TimeSpan cpuAtStart = default;
-        long messagesAtStart = 0;
+        (long Enqueued, long Dropped) messagesAtStart = default;
         var measuring = new TaskCompletionSource();
 
         async Task Caller(int index)
@@ -141,7 +144,8 @@ internal static class Runner
         // The window closes at measureEnd, whatever is still in flight.
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuAtStart;
-        long messages = consensusMessages() - messagesAtStart;
+        var messagesAtEnd = consensusMessages();
+        long messages = messagesAtEnd.Enqueued - messagesAtStart.Enqueued;
         progress(1.0);
 
         var merged = new LongHistogram(HighestMicros, 3);
@@ -159,20 +163,21 @@ internal static class Runner
             merged.TotalCount == 0 ? double.NaN : merged.GetMaxValue() / 1000.0,
             100.0 * cpu.TotalSeconds / (duration.TotalSeconds * Environment.ProcessorCount),
             opsTotal == 0 ? double.NaN : (double)messages / opsTotal,
+            messagesAtEnd.Dropped - messagesAtStart.Dropped,
             timedOut);
     }
 
     /// <summary>Process CPU and consensus messages per second while nothing calls the cluster.</summary>
-    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<long> consensusMessages)
+    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<(long Enqueued, long Dropped)> consensusMessages)
     {
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
-        long m0 = consensusMessages();
+        long m0 = consensusMessages().Enqueued;
         var sw = Stopwatch.StartNew();
         await Task.Delay(span);
         process.Refresh();
         double seconds = sw.Elapsed.TotalSeconds;
-        return (100.0 * (process.TotalProcessorTime - cpu0).TotalSeconds / (seconds * Environment.ProcessorCount), (consensusMessages() - m0) / seconds);
+        return (100.0 * (process.TotalProcessorTime - cpu0).TotalSeconds / (seconds * Environment.ProcessorCount), (consensusMessages().Enqueued - m0) / seconds);
     }
 }
