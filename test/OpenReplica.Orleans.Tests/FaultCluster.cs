@@ -44,7 +44,8 @@ internal sealed class FaultCluster : IAsyncDisposable
         TimeSpan? callTimeout = null,
         int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands,
         int clientRetries = 40,
-        Action<ISiloBuilder>? configureSilo = null)
+        Action<ISiloBuilder>? configureSilo = null,
+        Action<IClientBuilder>? configureClient = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
         var builder = new InProcessTestClusterBuilder((short)silos);
@@ -73,6 +74,7 @@ internal sealed class FaultCluster : IAsyncDisposable
             // A call sent through a gateway that is then killed would otherwise wait out Orleans' default 30 s: give up
             // a little after the silo's own CallTimeout and let the stamping filter retry with the same stamp.
             client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = (callTimeout ?? TimeSpan.FromSeconds(5)) + TimeSpan.FromSeconds(2));
+            configureClient?.Invoke(client);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -1,0 +1,179 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// Client filter inside the stamping filter: when armed, lets the call run on the grain, keeps its result, runs the
+/// test's fault (kill the leader's silo) and then loses the reply, so the stamping filter retries with the same stamp.
+/// </summary>
+internal sealed class FaultBeforeReplyFilter : IOutgoingGrainCallFilter
+{
+    private (string Method, Func<Task> Fault)? _armed;
+
+    public object? OriginalResult { get; private set; }
+
+    public void Arm(string method, Func<Task> fault) => _armed = (method, fault);
+
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        await context.Invoke();
+        if (_armed is { } armed && armed.Method == context.MethodName)
+        {
+            _armed = null;
+            OriginalResult = context.Result;
+            await armed.Fault();
+            throw new TimeoutException($"Injected: the reply of {context.MethodName} was lost and its silo died.");
+        }
+    }
+}
+
+[Collection(FaultCollection.Name)]
+public sealed class CounterFaultTests
+{
+    private static ICounterGrain Counter(FaultCluster cluster, string key) => cluster.Client.GetGrain<ICounterGrain>(key);
+
+    /// <summary>Commands in the group's chosen log (union over the live replicas; no snapshot taken in these tests).</summary>
+    private static int CommandsIn(SortedDictionary<long, LogEntry> log) =>
+        log.Values.Where(e => e.Value.Kind == LogValueKind.Commands).Sum(e => e.Value.Commands.Count);
+
+    [Fact]
+    public async Task A_call_retried_with_its_stamp_after_the_leader_died_is_applied_once()
+    {
+        var filter = new FaultBeforeReplyFilter();
+        await using var cluster = await FaultCluster.StartAsync(
+            silos: 3, configureClient: c => c.Services.AddSingleton<IOutgoingGrainCallFilter>(filter));
+        var (counter, leader) = await cluster.GrainOffFirstSiloAsync("retry", k => Counter(cluster, k), g => g.GetSilo());
+        for (int i = 0; i < 5; i++) await counter.Add(1);
+
+        filter.Arm(nameof(ICounterGrain.Add), () => cluster.KillAsync(cluster.HandleOf(leader)));
+        long retried = await counter.Add(10); // runs, reply lost, leader killed, retried elsewhere with the same stamp
+
+        Assert.Equal(15L, filter.OriginalResult);
+        Assert.Equal(15, retried); // the recorded reply, not a second execution (that would say 25)
+        Assert.NotEqual(leader, await counter.GetSilo());
+        var state = await counter.Get();
+        Assert.Equal(15, state.Value);
+        Assert.Equal(6, state.Commands);
+    }
+
+    [Fact]
+    public async Task A_method_that_throws_leaves_state_unchanged_live_and_after_replay_elsewhere()
+    {
+        await using var cluster = await FaultCluster.StartAsync(silos: 3);
+        var (counter, home) = await cluster.GrainOffFirstSiloAsync("throws", k => Counter(cluster, k), g => g.GetSilo());
+        await counter.Add(5);
+
+        var exception = await Assert.ThrowsAsync<CounterRejectedException>(() => counter.AddThenFail(100, "limit exceeded"));
+        Assert.Equal("limit exceeded", exception.Message);
+        var state = await counter.Get();
+        Assert.Equal(5, state.Value);
+        Assert.Equal(1, state.Commands);
+
+        // The throwing call is in the log; a new activation on another silo replays it and must roll it back too.
+        var elsewhere = cluster.Silos.First(s => !s.SiloAddress.Equals(home)).SiloAddress;
+        await FaultTestSupport.MoveAsync(() => counter.Deactivate(), () => counter.GetSilo(), elsewhere);
+        state = await counter.Get();
+        Assert.Equal(5, state.Value);
+        Assert.Equal(1, state.Commands);
+        Assert.Equal(6, await counter.Add(1));
+
+        var log = await cluster.AssertLogsAgreeAsync(FaultCluster.GroupOf(counter.GetGrainId()));
+        Assert.Equal(3, CommandsIn(log)); // Add(5), AddThenFail, Add(1): the failed call was chosen, and rolled back
+    }
+
+    [Fact]
+    public async Task A_deactivated_grain_and_a_restarted_silo_come_back_with_the_state_of_the_log()
+    {
+        await using var cluster = await FaultCluster.StartAsync(silos: 3);
+        var (counter, home) = await cluster.GrainOffFirstSiloAsync("comeback", k => Counter(cluster, k), g => g.GetSilo());
+        for (int i = 0; i < 20; i++) await counter.Add(1);
+
+        // Deactivate; reactivate on the anchor silo (a follower until now): replays its own copy of the log.
+        var anchor = cluster.Cluster.Silos[0].SiloAddress;
+        await FaultTestSupport.MoveAsync(() => counter.Deactivate(), () => counter.GetSilo(), anchor);
+        Assert.Equal(20, (await counter.Get()).Value);
+
+        // Kill the old home silo, make progress without it, restart it from its data directory.
+        var homeHandle = cluster.HandleOf(home);
+        await cluster.KillAsync(homeHandle);
+        for (int i = 0; i < 10; i++) await counter.Add(1);
+        var restarted = await cluster.RestartAsync(homeHandle);
+
+        // The restarted replica missed 10 commands: an activation there must learn them before it serves.
+        await FaultTestSupport.MoveAsync(() => counter.Deactivate(), () => counter.GetSilo(), restarted.SiloAddress);
+        var state = await counter.Get();
+        Assert.Equal(30, state.Value);
+        Assert.Equal(30, state.Commands);
+
+        var log = await cluster.AssertLogsAgreeAsync(FaultCluster.GroupOf(counter.GetGrainId()));
+        Assert.Equal(30, CommandsIn(log));
+        var restartedLog = await cluster.Service<ReplicationRuntime>(restarted).ChosenEntriesAsync(FaultCluster.GroupOf(counter.GetGrainId()));
+        Assert.Equal(30, restartedLog.Where(e => e.Value.Kind == LogValueKind.Commands).Sum(e => e.Value.Commands.Count));
+        Assert.Equal(31, await counter.Add(1));
+    }
+
+    [Fact]
+    public async Task Without_a_majority_a_call_fails_within_the_timeout_and_succeeds_once_a_majority_is_back()
+    {
+        var callTimeout = TimeSpan.FromSeconds(2);
+        await using var cluster = await FaultCluster.StartAsync(silos: 3, callTimeout: callTimeout, clientRetries: 1);
+        var (counter, home) = await cluster.GrainOffFirstSiloAsync("minority", k => Counter(cluster, k), g => g.GetSilo());
+        for (int i = 0; i < 3; i++) await counter.Add(1);
+
+        // Kill both silos other than the anchor: one replica of three is left.
+        var others = cluster.Silos.Where(s => s != cluster.Cluster.Silos[0]).ToList();
+        foreach (var silo in others) await cluster.KillAsync(silo);
+
+        var started = DateTime.UtcNow;
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => counter.Add(1));
+        var elapsed = DateTime.UtcNow - started;
+        Assert.True(failure is ReplicaUnavailableException or TimeoutException, $"unexpected {failure.GetType().Name}: {failure.Message}");
+        Assert.Contains("majority", failure.Message);
+        // Two attempts (one retry), each bounded by the call timeout, plus backoff and scheduling slack.
+        Assert.True(elapsed < 2 * callTimeout + TimeSpan.FromSeconds(3), $"failing took {elapsed}");
+
+        // Bring one back from its data directory: two of three replicas, a majority.
+        await cluster.RestartAsync(others[0]);
+        long value = await Eventually.CallAsync(() => counter.Add(1), "call after the majority is back");
+        Assert.True(value is 4 or 5, $"counter at {value}: the failed call may or may not have been chosen, nothing else"); 
+        var state = await counter.Get();
+        Assert.Equal(value, state.Value);
+    }
+
+    [Fact]
+    public async Task After_100_calls_with_snapshots_every_10_a_reactivation_elsewhere_restores_snapshot_plus_log()
+    {
+        await using var cluster = await FaultCluster.StartAsync(silos: 3, snapshotEvery: 10);
+        var (counter, home) = await cluster.GrainOffFirstSiloAsync("snap", k => Counter(cluster, k), g => g.GetSilo());
+        string group = FaultCluster.GroupOf(counter.GetGrainId());
+        for (int i = 0; i < 5; i++) await counter.Add(1);
+
+        // A follower dies early and misses the next 100 calls, which the leader compacts every 10 commands.
+        var follower = cluster.Silos.Single(s => s != cluster.Cluster.Silos[0] && !s.SiloAddress.Equals(home));
+        await cluster.KillAsync(follower);
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
+        {
+            for (int i = 0; i < 10; i++) await counter.Add(1);
+        }));
+        Assert.Equal(105, (await counter.Get()).Value);
+        var leaderLog = await cluster.Service<ReplicationRuntime>(cluster.HandleOf(home)).ChosenEntriesAsync(group);
+        Assert.True(leaderLog.Count < 50, $"the leader still holds {leaderLog.Count} entries: no snapshot truncated its log");
+
+        // Restarted, the follower lacks what the leader truncated: an activation there needs the snapshot + the log after it.
+        var restarted = await cluster.RestartAsync(follower);
+        await FaultTestSupport.MoveAsync(() => counter.Deactivate(), () => counter.GetSilo(), restarted.SiloAddress);
+        var state = await counter.Get();
+        Assert.Equal(105, state.Value);
+        Assert.Equal(105, state.Commands);
+
+        // And back on the old leader, which restores from its own snapshot + log.
+        await FaultTestSupport.MoveAsync(() => counter.Deactivate(), () => counter.GetSilo(), home);
+        state = await counter.Get();
+        Assert.Equal(105, state.Value);
+        Assert.Equal(105, state.Commands);
+        Assert.Equal(106, await counter.Add(1));
+    }
+}
