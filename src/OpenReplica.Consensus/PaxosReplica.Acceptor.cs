@@ -3,18 +3,28 @@ namespace OpenReplica.Consensus;
 // The acceptor role: promises and accepts, never below a ballot already promised.
 public sealed partial class PaxosReplica
 {
+    /// <summary>
+    /// The ballot check every acceptor handler starts with: a ballot below our promise is refused (the sender learns
+    /// the promise); a higher one is adopted (a leader or candidate here steps down). True when the message may be handled.
+    /// </summary>
+    private bool AdmitBallot(long from, Ballot ballot, bool allowLower = false)
+    {
+        if (ballot < _promised && !allowLower)
+        {
+            Send(new Rejected(Id, from, _promised));
+            return false;
+        }
+        if (ballot > _promised)
+        {
+            if (_leader is not null) StepDown(from);
+            SetPromised(ballot);
+        }
+        return true;
+    }
+
     private void HandlePrepare(Prepare m)
     {
-        if (m.Ballot < _promised)
-        {
-            Send(new Rejected(Id, m.From, _promised));
-            return;
-        }
-        if (m.Ballot > _promised)
-        {
-            if (_leader is not null) StepDown(m.From);
-            SetPromised(m.Ballot);
-        }
+        if (!AdmitBallot(m.From, m.Ballot)) return;
         // A would-be leader is alive: give it time before campaigning ourselves.
         if (_role == ReplicaRole.Follower) ResetElectionTimer();
 
@@ -27,16 +37,7 @@ public sealed partial class PaxosReplica
 
     private void HandleAccept(Accept m)
     {
-        if (m.Ballot < _promised && !Has(PlantedBug.AcceptLowerBallot))
-        {
-            Send(new Rejected(Id, m.From, _promised));
-            return;
-        }
-        if (m.Ballot > _promised)
-        {
-            if (_leader is not null) StepDown(m.From);
-            SetPromised(m.Ballot);
-        }
+        if (!AdmitBallot(m.From, m.Ballot, allowLower: Has(PlantedBug.AcceptLowerBallot))) return;
         FollowLeader(m.From);
 
         var acked = new List<long>(m.Entries.Count);
@@ -55,16 +56,7 @@ public sealed partial class PaxosReplica
 
     private void HandleHeartbeat(Heartbeat m)
     {
-        if (m.Ballot < _promised)
-        {
-            Send(new Rejected(Id, m.From, _promised));
-            return;
-        }
-        if (m.Ballot > _promised)
-        {
-            if (_leader is not null) StepDown(m.From);
-            SetPromised(m.Ballot);
-        }
+        if (!AdmitBallot(m.From, m.Ballot)) return;
         FollowLeader(m.From);
         Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
