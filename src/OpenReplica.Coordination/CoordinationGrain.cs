@@ -1,0 +1,270 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Orleans;
+using Orleans.Runtime;
+
+namespace OpenReplica.Coordination;
+
+/// <summary>Replicated state shared by the leased coordination objects: the holders' leases and their length.</summary>
+[GenerateSerializer]
+public abstract class CoordinationState
+{
+    /// <summary>Session → lease expiry (log time). Only sessions that hold something have a lease.</summary>
+    [Id(0)] public Dictionary<Guid, DateTimeOffset> Leases { get; set; } = [];
+
+    [Id(1)] public TimeSpan LeaseDuration { get; set; } = CoordinationDefaults.LeaseDuration;
+}
+
+/// <summary>What a queued waiter's call returns when it is granted (its method's return type).</summary>
+public enum GrantReply
+{
+    /// <summary>A <c>Task</c> method: completes with no value.</summary>
+    None = 0,
+
+    /// <summary>A <c>Task&lt;bool&gt;</c> method: <c>true</c>.</summary>
+    True = 1,
+
+    /// <summary>A <c>Task&lt;bool&gt;</c> method: <c>false</c> (a timed-out condition wait that re-acquired its lock).</summary>
+    False = 2,
+}
+
+/// <summary>
+/// Base of the leased coordination grains (locks, semaphores, conditions). Every command first applies what is due
+/// by the log's clock (<c>Replicated.Now</c>) — expired leases and waiter deadlines, in time order — then renews the
+/// caller's lease, runs, and finally drops leases of sessions that no longer hold anything. While something is due
+/// (a lease, a deadline), the activation keeps a one-shot timer that calls <see cref="ExpireWaiters"/> on the grain
+/// through its own reference, so that expiry is itself a log entry: every replay decides it the same way.
+/// </summary>
+public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeasedGrain, ICoordinationMaintenance
+    where TState : CoordinationState, new()
+{
+    private static readonly TimeSpan MinTimerDelay = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
+
+    private IGrainTimer? _timer;
+    private bool _active;
+    private DateTimeOffset? _armedFor;
+    private ILogger? _logger;
+    private TimeProvider? _time;
+
+    private ILogger Logger => _logger ??= ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(GetType());
+
+    private TimeProvider Time => _time ??= ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
+
+    /// <summary>The session of the call being applied (its owner identity).</summary>
+    protected Guid Caller
+    {
+        get
+        {
+            var session = Replicated.Call.ClientId;
+            if (session == Guid.Empty)
+            {
+                throw new InvalidOperationException(
+                    $"{GetType().Name} '{this.GetPrimaryKeyString()}': the call has no session; callers must use UseReplicatedGrains() (clients) or AddReplicatedGrains() (silos).");
+            }
+
+            return session;
+        }
+    }
+
+    /// <summary>The grain's key, for messages.</summary>
+    protected string Key => this.GetPrimaryKeyString();
+
+    // ---- what a derived object decides ----
+
+    /// <summary>Whether <paramref name="session"/> holds anything on this object.</summary>
+    protected abstract bool Holds(Guid session);
+
+    /// <summary>The lease of <paramref name="session"/> expired: release everything it holds and wake waiters.</summary>
+    protected abstract void OnLeaseExpired(Guid session);
+
+    /// <summary>The earliest deadline among the waiters, if any has one.</summary>
+    protected abstract DateTimeOffset? NextWaiterDeadline();
+
+    /// <summary>Answers every waiter whose deadline is at or before <paramref name="time"/>.</summary>
+    protected abstract void ExpireWaitersDueBy(DateTimeOffset time);
+
+    // ---- helpers for derived objects ----
+
+    /// <summary>
+    /// Runs a command: expire what is due, renew the caller's lease, run <paramref name="body"/>, expire again (for
+    /// zero timeouts), drop leases of sessions that hold nothing, and re-arm the expiry timer.
+    /// </summary>
+    protected Task<T> Command<T>(Func<Task<T>> body, bool renew = true)
+    {
+        Expire();
+        if (renew) Renew(Caller);
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            Expire();
+            Prune();
+            ArmTimer();
+        }
+    }
+
+    /// <inheritdoc cref="Command{T}"/>
+    protected Task Command(Func<Task> body, bool renew = true) => Command(async () => { await body(); return 0; }, renew);
+
+    /// <summary>A session became (or stays) a holder: its lease runs from now.</summary>
+    protected void StartLease(Guid session) => State.Leases[session] = Replicated.Now + State.LeaseDuration;
+
+    /// <summary>Validates a timeout as .NET does: non-negative or <see cref="Timeout.InfiniteTimeSpan"/>; returns the deadline (null: none).</summary>
+    protected DateTimeOffset? DeadlineAfter(TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan) return null;
+        if (timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be non-negative or Timeout.InfiniteTimeSpan.");
+        }
+
+        return Replicated.Now + timeout;
+    }
+
+    /// <summary>Answers a waiter's call according to its method's return type.</summary>
+    protected void Answer(CallId call, GrantReply reply) =>
+        Replicated.Complete(call, reply switch { GrantReply.True => true, GrantReply.False => false, _ => null });
+
+    // ---- ILeasedGrain / ICoordinationMaintenance ----
+
+    public Task<bool> KeepAlive() => Command(() => Task.FromResult(Holds(Caller)));
+
+    public Task SetLeaseDuration(TimeSpan duration)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The lease duration must be positive.");
+        }
+
+        return Command(() =>
+        {
+            State.LeaseDuration = duration;
+            return Task.CompletedTask;
+        });
+    }
+
+    public Task<TimeSpan> GetLeaseDuration() => Task.FromResult(State.LeaseDuration);
+
+    /// <summary>The caller's session id as seen by the grain (read from the call's stamp; <see cref="Guid.Empty"/> when unstamped).</summary>
+    public Task<Guid> GetSessionId() => Task.FromResult(CallStamp.Current.ClientId);
+
+    public Task ExpireWaiters() => Command(() => Task.CompletedTask, renew: false);
+
+    // ---- leases, deadlines and the timer ----
+
+    private void Renew(Guid session)
+    {
+        if (State.Leases.ContainsKey(session)) StartLease(session);
+    }
+
+    /// <summary>Applies expired leases and deadlines in time order, as of <c>Replicated.Now</c>.</summary>
+    private void Expire()
+    {
+        var now = Replicated.Now;
+        while (true)
+        {
+            (Guid Session, DateTimeOffset At)? lease = null;
+            foreach (var (session, at) in State.Leases)
+            {
+                if (at <= now && (lease is null || at < lease.Value.At || (at == lease.Value.At && session.CompareTo(lease.Value.Session) < 0)))
+                {
+                    lease = (session, at);
+                }
+            }
+
+            var deadline = NextWaiterDeadline();
+            if (deadline > now) deadline = null;
+            if (lease is null && deadline is null) return;
+
+            if (lease is { } expired && (deadline is null || expired.At <= deadline))
+            {
+                State.Leases.Remove(expired.Session);
+                OnLeaseExpired(expired.Session);
+            }
+            else
+            {
+                ExpireWaitersDueBy(deadline!.Value);
+            }
+        }
+    }
+
+    private void Prune()
+    {
+        foreach (var session in State.Leases.Keys.Where(s => !Holds(s)).ToList()) State.Leases.Remove(session);
+    }
+
+    private DateTimeOffset? NextDue()
+    {
+        DateTimeOffset? due = NextWaiterDeadline();
+        foreach (var at in State.Leases.Values)
+        {
+            if (due is null || at < due) due = at;
+        }
+
+        return due;
+    }
+
+    /// <summary>Activation-local (not state): schedules the timer for the next due time; does nothing during replay before activation.</summary>
+    private void ArmTimer()
+    {
+        if (!_active) return;
+        var due = NextDue();
+        if (due == _armedFor) return;
+        _armedFor = due;
+        if (due is null)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        var delay = due.Value - Time.GetUtcNow();
+        if (delay < MinTimerDelay) delay = MinTimerDelay;
+        Schedule(delay);
+    }
+
+    private void Schedule(TimeSpan delay)
+    {
+        _timer ??= this.RegisterGrainTimer(OnTimerAsync, new GrainTimerCreationOptions
+        {
+            DueTime = Timeout.InfiniteTimeSpan,
+            Period = Timeout.InfiniteTimeSpan,
+            Interleave = true,
+            KeepAlive = true,
+        });
+        _timer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private async Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        _armedFor = null; // the command re-arms for whatever is still due
+        try
+        {
+            await this.AsReference<ICoordinationMaintenance>().ExpireWaiters();
+        }
+        catch (Exception exception)
+        {
+            if (!_active) return;
+            Logger.LogWarning(exception, "{Grain}: expiring waiters failed; retrying in {Delay}", GrainContext.GrainId, RetryDelay);
+            _armedFor = null;
+            Schedule(RetryDelay);
+        }
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _active = true;
+        ArmTimer(); // waiters and leases replayed from the log keep expiring on the new activation
+        return base.OnActivateAsync(cancellationToken);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _active = false;
+        _timer?.Dispose();
+        _timer = null;
+        return base.OnDeactivateAsync(reason, cancellationToken);
+    }
+}

@@ -1,0 +1,56 @@
+using Orleans.Concurrency;
+
+namespace OpenReplica.Coordination;
+
+/// <summary>
+/// A coordination object whose holds (a lock, semaphore permits) belong to the caller's session
+/// (<c>Replicated.Call.ClientId</c>: one client process that calls <c>UseReplicatedGrains()</c>, or one silo for
+/// grain-to-grain calls) and are kept only while the session's lease is renewed. Any call from a holding session
+/// renews its lease; <see cref="KeepAlive"/> renews and does nothing else. A hold whose lease expired (by the log's
+/// clock, <c>Replicated.Now</c>) is released by a log entry and passed to the next waiter.
+/// </summary>
+public interface ILeasedGrain : IGrainWithStringKey
+{
+    /// <summary>Renews the caller session's lease; returns whether the session holds anything here.</summary>
+    Task<bool> KeepAlive();
+
+    /// <summary>
+    /// Sets how long a hold lasts without renewal (default <see cref="CoordinationDefaults.LeaseDuration"/>). Applies
+    /// from each session's next renewal or grant. Must be positive.
+    /// </summary>
+    Task SetLeaseDuration(TimeSpan duration);
+
+    [ReadOnly] Task<TimeSpan> GetLeaseDuration();
+
+    /// <summary>The caller's session id (the owner identity its holds get; <see cref="Guid.Empty"/> for an unstamped caller).</summary>
+    [ReadOnly] Task<Guid> GetSessionId();
+}
+
+/// <summary>
+/// Maintenance entry point of the coordination grains, called by the grain on itself from its expiry timer so that
+/// expiring timeouts and leases goes through the log. Not meant for clients (calling it is harmless: it only applies
+/// what is already due by the log's clock).
+/// </summary>
+public interface ICoordinationMaintenance : IGrainWithStringKey
+{
+    /// <summary>Answers waiters whose deadline passed and releases holds whose lease expired, by <c>Replicated.Now</c>.</summary>
+    Task ExpireWaiters();
+}
+
+public static class CoordinationDefaults
+{
+    /// <summary>Default lease of a session's holds.</summary>
+    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Raised in the callers waiting at a barrier when it is reset (Python's <c>BrokenBarrierError</c>).</summary>
+[GenerateSerializer]
+[Alias("OpenReplica.Coordination.BrokenBarrierException")]
+public sealed class BrokenBarrierException : Exception
+{
+    public BrokenBarrierException() : base("The barrier was reset while this caller was waiting.") { }
+
+    public BrokenBarrierException(string message) : base(message) { }
+
+    public BrokenBarrierException(string message, Exception inner) : base(message, inner) { }
+}

@@ -1,0 +1,107 @@
+using Orleans.Concurrency;
+
+namespace OpenReplica.Coordination;
+
+/// <summary>
+/// A mutual-exclusion lock (ConCoord's Lock, Python's <c>threading.Lock</c>). The owner is the caller's session.
+/// Waiters are served in FIFO order. Acquiring again from the owning session queues behind itself (use
+/// <see cref="IReentrantLockGrain"/> for recursion); only the owning session may release.
+/// </summary>
+public interface ILockGrain : ILeasedGrain
+{
+    /// <summary>Blocks until the caller's session holds the lock.</summary>
+    Task Acquire();
+
+    /// <summary>Acquires within <paramref name="timeout"/> (log time) or returns false. Zero: try once; <see cref="Timeout.InfiniteTimeSpan"/>: no limit.</summary>
+    Task<bool> TryAcquire(TimeSpan timeout);
+
+    /// <summary>Releases the lock and hands it to the first waiter. <see cref="SynchronizationLockException"/> if the caller does not hold it.</summary>
+    Task Release();
+
+    [ReadOnly] Task<bool> IsLocked();
+
+    /// <summary>The owning session, or null.</summary>
+    [ReadOnly] Task<Guid?> Owner();
+
+    /// <summary>How many callers are queued.</summary>
+    [ReadOnly] Task<int> WaitingCount();
+}
+
+/// <summary>
+/// A reentrant lock (ConCoord's RLock, Python's <c>threading.RLock</c>): the owning session may acquire again; each
+/// acquisition needs one release, and the lock passes to the next waiter when the count reaches zero.
+/// </summary>
+public interface IReentrantLockGrain : ILeasedGrain
+{
+    Task Acquire();
+
+    Task<bool> TryAcquire(TimeSpan timeout);
+
+    /// <summary>Releases one hold; returns the holds the session still has (0: released). <see cref="SynchronizationLockException"/> if not held.</summary>
+    Task<int> Release();
+
+    [ReadOnly] Task<bool> IsLocked();
+
+    [ReadOnly] Task<Guid?> Owner();
+
+    /// <summary>The owner's hold count (0 when free).</summary>
+    [ReadOnly] Task<int> HoldCount();
+
+    [ReadOnly] Task<int> WaitingCount();
+}
+
+[GenerateSerializer]
+public sealed class LockGrainState : LockState;
+
+public sealed class LockGrain : LockGrainBase<LockGrainState>, ILockGrain
+{
+    protected override bool Reentrant => false;
+
+    public Task Acquire() => Command(() => TryAcquireCore(null, GrantReply.None) == AcquireResult.Queued ? Replicated.Defer() : Task.CompletedTask);
+
+    public Task<bool> TryAcquire(TimeSpan timeout) => Command(() => TryAcquireCore(timeout, GrantReply.True) switch
+    {
+        AcquireResult.Granted => Task.FromResult(true),
+        AcquireResult.Denied => Task.FromResult(false),
+        _ => Replicated.Defer<bool>(),
+    });
+
+    public Task Release() => Command(() =>
+    {
+        ReleaseCore(all: true);
+        return Task.CompletedTask;
+    });
+
+    public Task<bool> IsLocked() => IsLockedCore();
+
+    public Task<Guid?> Owner() => OwnerCore();
+
+    public Task<int> WaitingCount() => QueueLengthCore();
+}
+
+[GenerateSerializer]
+public sealed class ReentrantLockGrainState : LockState;
+
+public sealed class ReentrantLockGrain : LockGrainBase<ReentrantLockGrainState>, IReentrantLockGrain
+{
+    protected override bool Reentrant => true;
+
+    public Task Acquire() => Command(() => TryAcquireCore(null, GrantReply.None) == AcquireResult.Queued ? Replicated.Defer() : Task.CompletedTask);
+
+    public Task<bool> TryAcquire(TimeSpan timeout) => Command(() => TryAcquireCore(timeout, GrantReply.True) switch
+    {
+        AcquireResult.Granted => Task.FromResult(true),
+        AcquireResult.Denied => Task.FromResult(false),
+        _ => Replicated.Defer<bool>(),
+    });
+
+    public Task<int> Release() => Command(() => Task.FromResult(ReleaseCore(all: false)));
+
+    public Task<bool> IsLocked() => IsLockedCore();
+
+    public Task<Guid?> Owner() => OwnerCore();
+
+    public Task<int> HoldCount() => Task.FromResult(State.Count);
+
+    public Task<int> WaitingCount() => QueueLengthCore();
+}
