@@ -87,7 +87,7 @@ internal sealed class RunReport
         if (Failover is not { } f) return "Failover not run.\n";
         var sb = new StringBuilder();
         string Ms(double? v) => v is { } x ? F(x, "0") + " ms" : "not observed";
-        sb.AppendLine($"Grain `{f.Grain}` (Persisted, factor 3), {f.Callers} callers writing in a closed loop; the silo hosting its activation (`{f.KilledSilo}`) stopped abruptly (ungraceful `StopAsync`); new host `{f.NewHost ?? "?"}`.");
+        sb.AppendLine($"Grain `{f.Grain}` (Persisted, factor 3, in a fresh cluster), {f.Callers} callers writing in a closed loop; the silo hosting its activation (`{f.KilledSilo}`) stopped abruptly (ungraceful `StopAsync`); new host `{f.NewHost ?? "?"}`.");
         sb.AppendLine();
         sb.AppendLine("| Measure | Time after the kill |");
         sb.AppendLine("|---|---:|");
@@ -136,6 +136,8 @@ internal sealed class RunReport
             sb.AppendLine();
         }
         sb.AppendLine("### Failover (Persisted)");
+        sb.AppendLine();
+        sb.AppendLine("Membership: probes every 1 s, a silo is declared dead after 3 missed probes by one vote (`ProbeTimeout` 1 s, `NumMissedProbesLimit` 3, `NumVotesForDeathDeclaration` 1); client retries with the same stamp from 20 ms backing off to 250 ms.");
         sb.AppendLine();
         sb.Append(FailoverText());
         if (Notes.Count > 0)
