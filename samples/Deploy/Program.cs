@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using OpenReplica.Deploy;
+using OpenReplica.Orleans;
+
+// A silo host for replicated grains. Configuration, later sources winning:
+//   appsettings.json next to the executable, each --config FILE in order, environment variables (Deploy__Clustering=redis,
+//   Replication__DataDirectory=...), then command line switches (see SiloHost.Switches, or --help).
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(SiloHost.Usage);
+    return 0;
+}
+
+try
+{
+    return await SiloHost.RunAsync(args);
+}
+catch (Exception e) when (e is ArgumentException or FileNotFoundException or OrleansConfigurationException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"silo: {e.Message}");
+    return 2;
+}
+
+namespace OpenReplica.Deploy
+{
+    public static class SiloHost
+    {
+        /// <summary>Printed on stdout once the silo has joined the cluster: <c>SILO READY name address pid</c>.</summary>
+        public const string ReadyLine = "SILO READY";
+
+        /// <summary>Command line switches and the configuration keys they set.</summary>
+        public static readonly IReadOnlyDictionary<string, string> Switches = new Dictionary<string, string>
+        {
+            ["--clustering"] = "Deploy:Clustering",
+            ["--cluster-id"] = "Deploy:ClusterId",
+            ["--service-id"] = "Deploy:ServiceId",
+            ["--silo-name"] = "Deploy:SiloName",
+            ["--advertise"] = "Deploy:AdvertisedAddress",
+            ["--listen"] = "Deploy:ListenAddress",
+            ["--silo-port"] = "Deploy:SiloPort",
+            ["--gateway-port"] = "Deploy:GatewayPort",
+            ["--primary-port"] = "Deploy:PrimarySiloPort",
+            ["--redis"] = "Deploy:Redis",
+            ["--postgres"] = "Deploy:Postgres",
+            ["--fast-failure-detection"] = "Deploy:FastFailureDetection",
+            ["--exit-on-stdin-close"] = "Deploy:ExitWhenStdinCloses",
+            ["--data"] = "Replication:DataDirectory",
+            ["--replication-factor"] = "Replication:ReplicationFactor",
+            ["--mode"] = "Replication:Mode",
+            ["--call-timeout"] = "Replication:CallTimeout",
+        };
+
+        public static string Usage =>
+            "OpenReplica silo host\n\n" +
+            "  dotnet OpenReplica.Deploy.dll [--config FILE]... [--switch value]...\n\n" +
+            "Switches (each also settable in JSON or as an environment variable, ':' written '__'):\n" +
+            string.Join("\n", Switches.Select(s => $"  {s.Key,-26} {s.Value}")) + "\n\n" +
+            "  --clustering is localhost | redis | postgres. Boolean switches take a value: --fast-failure-detection true.\n" +
+            "  See samples/Deploy/README.md.";
+
+        public static async Task<int> RunAsync(string[] args)
+        {
+            var (configFiles, rest) = SplitConfigFiles(args);
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+            {
+                ContentRootPath = AppContext.BaseDirectory, // appsettings.json next to the executable, whatever the working directory
+                DisableDefaults = false,
+            });
+            foreach (var file in configFiles)
+            {
+                var path = Path.GetFullPath(file);
+                if (!File.Exists(path))
+                {
+                    throw new FileNotFoundException($"configuration file '{path}' not found");
+                }
+
+                builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+            }
+
+            builder.Configuration.AddEnvironmentVariables(); // again, so they override the --config files
+            builder.Configuration.AddCommandLine(rest, Switches.ToDictionary());
+
+            var settings = builder.Configuration.GetSection(DeploySettings.Section).Get<DeploySettings>() ?? new DeploySettings();
+            var problems = settings.Validate().ToList();
+            if (problems.Count > 0)
+            {
+                throw new ArgumentException(string.Join("; ", problems));
+            }
+
+            if (settings.ExitWhenStdinCloses)
+            {
+                ExitWhenStdinCloses();
+            }
+
+            builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
+            builder.UseOrleans(silo =>
+            {
+                silo.UseClustering(settings);
+                silo.AddReplicatedGrains(o => builder.Configuration.GetSection("Replication").Bind(o));
+            });
+
+            using var host = builder.Build();
+            await host.StartAsync();
+            var local = host.Services.GetRequiredService<ILocalSiloDetails>();
+            Console.WriteLine($"{ReadyLine} {local.Name} {local.SiloAddress} {Environment.ProcessId}");
+            await host.WaitForShutdownAsync();
+            return 0;
+        }
+
+        /// <summary>Takes every <c>--config FILE</c> out of the arguments, in order.</summary>
+        private static (List<string> Files, string[] Remaining) SplitConfigFiles(string[] args)
+        {
+            var files = new List<string>();
+            var rest = new List<string>();
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i] is "--config" or "-c")
+                {
+                    if (i + 1 >= args.Length)
+                    {
+                        throw new ArgumentException("--config needs a file name");
+                    }
+
+                    files.Add(args[++i]);
+                }
+                else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+                {
+                    files.Add(args[i]["--config=".Length..]);
+                }
+                else
+                {
+                    rest.Add(args[i]);
+                }
+            }
+
+            return (files, rest.ToArray());
+        }
+
+        /// <summary>When the parent holding our stdin goes away (even killed with -9), stdin ends and so do we.</summary>
+        private static void ExitWhenStdinCloses() => _ = Task.Run(() =>
+        {
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+
+            Process.GetCurrentProcess().Kill();
+        });
+    }
+}
