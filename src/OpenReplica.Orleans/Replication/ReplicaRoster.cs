@@ -151,7 +151,16 @@ internal sealed partial class ReplicaRoster(
             while (Members is null)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var roster = await LearnFromPeersAsync() ?? await FormAsync();
+                IReadOnlyList<Guid>? roster = null;
+                try
+                {
+                    roster = await LearnFromPeersAsync() ?? await FormAsync();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Early in start-up the management grain or peers may not answer yet: try again shortly.
+                    LogNotYet(logger, e.Message);
+                }
                 if (roster is not null)
                 {
                     Adopt(roster);
@@ -254,6 +263,9 @@ internal sealed partial class ReplicaRoster(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster changed (version {Version}): {Roster}")]
     private static partial void LogRosterChanged(ILogger logger, long version, string roster);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Replica roster not formed yet: {Reason}")]
+    private static partial void LogNotYet(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster: {Members}")]
     private static partial void LogRosterAdopted(ILogger logger, string members);

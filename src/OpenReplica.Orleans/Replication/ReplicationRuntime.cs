@@ -33,8 +33,12 @@ internal sealed partial class ReplicationRuntime(
 
     public int GroupCount => _groups.Count;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
+    public void Participate(ISiloLifecycle lifecycle)
+    {
         lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.RuntimeServices, StartAsync, StopAsync);
+        // The roster is formed from membership through the management grain: only once this silo is active.
+        lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.Active, StartRosterLoop, static _ => Task.CompletedTask);
+    }
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
@@ -46,6 +50,11 @@ internal sealed partial class ReplicationRuntime(
         _store.Load();
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
+        return Task.CompletedTask;
+    }
+
+    private Task StartRosterLoop(CancellationToken cancellationToken)
+    {
         _ = Task.Run(RosterLoopAsync);
         return Task.CompletedTask;
     }
