@@ -75,9 +75,10 @@ public abstract class LockGrainBase<TState> : CoordinationGrain<TState>
     protected int ReleaseCore(bool all)
     {
         RequireOwner("release");
-        State.Count = all ? 0 : State.Count - 1;
-        if (State.Count == 0) HandOff();
-        return State.Count;
+        int left = all ? 0 : State.Count - 1;
+        State.Count = left;
+        if (left == 0) HandOff();
+        return left;
     }
 
     /// <summary>Frees the lock and grants it to the first waiter (and, if reentrant, to that session's other waiters).</summary>

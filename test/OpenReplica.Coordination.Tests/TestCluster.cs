@@ -27,7 +27,6 @@ internal static class CoordinationCluster
                 o.Mode = ReplicationMode.Volatile;
                 o.CallTimeout = TimeSpan.FromSeconds(5);
             });
-            silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
             ConfigureFastMembership(silo.Services);
         });
         builder.ConfigureClient(client =>
