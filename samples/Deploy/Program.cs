@@ -18,7 +18,8 @@ if (args.Contains("--help") || args.Contains("-h"))
 
 try
 {
-    return await SiloHost.RunAsync(args);
+    // `client COUNTER [N]`: a smoke check from any machine that reaches the membership store and the gateways.
+    return args.Length > 0 && args[0] == "client" ? await SiloHost.RunClientAsync(args[1..]) : await SiloHost.RunAsync(args);
 }
 catch (Exception e) when (e is ArgumentException or FileNotFoundException or OrleansConfigurationException or InvalidOperationException)
 {
@@ -60,10 +61,82 @@ namespace OpenReplica.Deploy
             "  dotnet OpenReplica.Deploy.dll [--config FILE]... [--switch value]...\n\n" +
             "Switches (each also settable in JSON or as an environment variable, ':' written '__'):\n" +
             string.Join("\n", Switches.Select(s => $"  {s.Key,-26} {s.Value}")) + "\n\n" +
-            "  --clustering is localhost | redis | postgres. Boolean switches take a value: --fast-failure-detection true.\n" +
+            "  --clustering is localhost | redis | postgres. Boolean switches take a value: --fast-failure-detection true.\n\n" +
+            "  dotnet OpenReplica.Deploy.dll client [--config FILE]... [--switch value]... COUNTER [N]\n" +
+            "  connects as a client of the same deployment, adds 1 to replicated counter COUNTER N times (default 1) and\n" +
+            "  prints its value and the silo it runs on.\n" +
             "  See samples/Deploy/README.md.";
 
         public static async Task<int> RunAsync(string[] args)
+        {
+            var (builder, settings) = CreateBuilder(args);
+            if (settings.ExitWhenStdinCloses)
+            {
+                ExitWhenStdinCloses();
+            }
+
+            builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
+            builder.UseOrleans(silo =>
+            {
+                silo.UseClustering(settings);
+                silo.AddReplicatedGrains(o => builder.Configuration.GetSection("Replication").Bind(o));
+            });
+
+            using var host = builder.Build();
+            await host.StartAsync();
+            var local = host.Services.GetRequiredService<ILocalSiloDetails>();
+            Console.WriteLine($"{ReadyLine} {local.Name} {local.SiloAddress} {Environment.ProcessId}");
+            await host.WaitForShutdownAsync();
+            return 0;
+        }
+
+        public static async Task<int> RunClientAsync(string[] args)
+        {
+            var positional = new List<string>();
+            var options = new List<string>();
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i].StartsWith('-') && !args[i].Contains('=') && i + 1 < args.Length)
+                {
+                    options.Add(args[i]);
+                    options.Add(args[++i]);
+                }
+                else if (args[i].StartsWith('-'))
+                {
+                    options.Add(args[i]);
+                }
+                else
+                {
+                    positional.Add(args[i]);
+                }
+            }
+
+            if (positional.Count is < 1 or > 2)
+            {
+                throw new ArgumentException("usage: client [--config FILE]... [--switch value]... COUNTER [N]");
+            }
+
+            int count = positional.Count == 2 ? int.Parse(positional[1]) : 1;
+            var (builder, settings) = CreateBuilder([.. options]);
+            builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            builder.UseOrleansClient(client => client.UseClustering(settings).UseReplicatedGrains());
+            using var host = builder.Build();
+            await host.StartAsync();
+            var counter = host.Services.GetRequiredService<IClusterClient>().GetGrain<ICounterGrain>(positional[0]);
+            long value = 0;
+            for (int i = 0; i < count; i++)
+            {
+                value = await counter.Add(1);
+            }
+
+            var where = await counter.WhereAmI();
+            Console.WriteLine($"{positional[0]} = {value} (active on {where.Name} {where.Address})");
+            await host.StopAsync();
+            return 0;
+        }
+
+        private static (HostApplicationBuilder Builder, DeploySettings Settings) CreateBuilder(string[] args)
         {
             var (configFiles, rest) = SplitConfigFiles(args);
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -92,24 +165,7 @@ namespace OpenReplica.Deploy
                 throw new ArgumentException(string.Join("; ", problems));
             }
 
-            if (settings.ExitWhenStdinCloses)
-            {
-                ExitWhenStdinCloses();
-            }
-
-            builder.Logging.AddSimpleConsole(o => (o.SingleLine, o.TimestampFormat) = (true, "HH:mm:ss.fff "));
-            builder.UseOrleans(silo =>
-            {
-                silo.UseClustering(settings);
-                silo.AddReplicatedGrains(o => builder.Configuration.GetSection("Replication").Bind(o));
-            });
-
-            using var host = builder.Build();
-            await host.StartAsync();
-            var local = host.Services.GetRequiredService<ILocalSiloDetails>();
-            Console.WriteLine($"{ReadyLine} {local.Name} {local.SiloAddress} {Environment.ProcessId}");
-            await host.WaitForShutdownAsync();
-            return 0;
+            return (builder, settings);
         }
 
         /// <summary>Takes every <c>--config FILE</c> out of the arguments, in order.</summary>
