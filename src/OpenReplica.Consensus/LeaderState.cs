@@ -44,6 +44,9 @@ internal sealed class LeaderState(Ballot ballot)
 
     public long NextSlot { get; set; }
 
+    /// <summary>The highest commit index sent to the followers (in an accept or heartbeat).</summary>
+    public long CommitSentThrough { get; set; }
+
     public SortedDictionary<long, InFlightSlot> InFlight { get; } = [];
 
     public Queue<Command> Pending { get; } = new();

@@ -102,7 +102,13 @@ public sealed partial class PaxosReplica
         var leader = _leader!;
         long commit = _log.CommitIndex;
         long last = Math.Max(commit + _options.Window, leader.NextSlot);
-        foreach (long member in _configs.MembersBetween(commit + 1, last))
+        // Also ask the members of configurations we accepted but do not know chosen: if our commit index is stale,
+        // the configuration in force may already be one of them, and its members can tell us (a promise reports
+        // what they know chosen). Asking more acceptors never hurts safety.
+        var pending = _log.After(commit).Concat(leader.Recovered.Values)
+            .Where(e => e.Value.Kind == LogValueKind.Config)
+            .SelectMany(e => e.Value.Config!.Members);
+        foreach (long member in _configs.MembersBetween(commit + 1, last).Union(pending))
         {
             if (member != Id && !leader.Promised.Contains(member))
             {
@@ -201,6 +207,7 @@ public sealed partial class PaxosReplica
         foreach (var (peer, entries) in outgoing)
         {
             Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
+            leader.CommitSentThrough = _log.CommitIndex;
         }
         DeliverCommitted();
     }
@@ -352,6 +359,7 @@ public sealed partial class PaxosReplica
         {
             if (member != Id) Send(new Heartbeat(Id, member, leader.Ballot, commit, readContext));
         }
+        leader.CommitSentThrough = commit;
     }
 
     /// <summary>

@@ -106,8 +106,13 @@ public sealed partial class PaxosReplica
 
     public SessionTable Sessions => _sessions;
 
-    /// <summary>Slots proposed and not yet chosen, or proposals queued: the host should keep ticking.</summary>
-    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0)
+    /// <summary>
+    /// Slots proposed and not yet chosen, or proposals queued: the host should keep ticking. A leader whose followers
+    /// have not been told its latest commit index also has work (one more heartbeat), so that an idle group's
+    /// replicas all know what is chosen, and any of them can lead next with a current view.
+    /// </summary>
+    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0
+            || (_role == ReplicaRole.Leader && l.CommitSentThrough < _log.CommitIndex))
         || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex;
 
     public int PendingProposals => _leader?.Pending.Count ?? 0;

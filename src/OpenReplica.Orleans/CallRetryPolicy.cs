@@ -7,9 +7,14 @@ internal sealed class CallRetryPolicy(int maxRetries, TimeSpan initialBackoff, T
 {
     public int MaxRetries { get; } = maxRetries;
 
-    /// <summary>Failures after which the call may or may not have run: retrying with the same stamp is safe.</summary>
+    /// <summary>
+    /// Failures after which the call may or may not have run: retrying with the same stamp is safe. Orleans cancels
+    /// calls pending on a gateway connection that dies (OperationCanceledException): retried too, since the stamp
+    /// makes a retry of a call that did run harmless.
+    /// </summary>
     public static bool IsRetriable(Exception exception) =>
-        exception is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ReplicaUnavailableException;
+        exception is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ReplicaUnavailableException
+            or OperationCanceledException;
 
     /// <summary>Exponential backoff before retry number <paramref name="attempt"/> + 1, capped.</summary>
     public TimeSpan Backoff(int attempt)

@@ -23,7 +23,9 @@ internal sealed class GrainSession(
     private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
         Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
-    private readonly Dictionary<long, TaskCompletionSource> _reads = [];
+    private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
+    private readonly List<TaskCompletionSource> _nextReads = [];
+    private bool _readInFlight;
     private readonly TaskCompletionSource _leading = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ReplyTable _replies = new();
     private readonly Guid _localClient = Guid.NewGuid();
@@ -90,7 +92,7 @@ internal sealed class GrainSession(
                 _waiters[command.Id] = waiter;
             }
         }
-        if (!group.Post(core => core.Propose(command)))
+        if (!group.Propose(command))
         {
             Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
         }
@@ -100,21 +102,36 @@ internal sealed class GrainSession(
         return outcome.GetResultOrThrow();
     }
 
-    /// <summary>Linearizable read barrier (read-index): returns once State reflects every call chosen before it began.</summary>
+    /// <summary>
+    /// Linearizable read barrier (read-index): returns once State reflects every call chosen before it began.
+    /// Reads that arrive while a read-index round is in flight share the next round (one quorum round trip for
+    /// many reads); they cannot join the round in flight, which may have taken its index before they began.
+    /// </summary>
     public async Task ReadBarrierAsync(CancellationToken cancellationToken)
     {
         ThrowIfLost();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        long id;
         lock (_reads)
         {
-            id = ++_nextReadId;
-            _reads[id] = done;
+            _nextReads.Add(done);
+            if (!_readInFlight) StartReadRound();
         }
-        if (!group.Post(core => core.ReadIndex(id))) FailRead(id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica is not accepting reads"));
         using var registration = cancellationToken.Register(() => done.TrySetException(
             new TimeoutException($"grain {grain.GrainId}: leadership could not be confirmed by a majority in time")));
         await done.Task;
+    }
+
+    /// <summary>Sends the waiting reads' round (called under the reads lock).</summary>
+    private void StartReadRound()
+    {
+        long id = ++_nextReadId;
+        _reads[id] = [.. _nextReads];
+        _nextReads.Clear();
+        _readInFlight = true;
+        if (!group.Post(core => core.ReadIndex(id)))
+        {
+            _ = Task.Run(() => FailRead(id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica is not accepting reads")));
+        }
     }
 
     public void Stop()
@@ -253,18 +270,24 @@ internal sealed class GrainSession(
         waiter?.TrySetException(exception);
     }
 
-    private void CompleteRead(long id)
-    {
-        TaskCompletionSource? done;
-        lock (_reads) _reads.Remove(id, out done);
-        done?.TrySetResult();
-    }
+    private void CompleteRead(long id) => EndReadRound(id, null);
 
-    private void FailRead(long id, Exception exception)
+    private void FailRead(long id, Exception exception) => EndReadRound(id, exception);
+
+    private void EndReadRound(long id, Exception? exception)
     {
-        TaskCompletionSource? done;
-        lock (_reads) _reads.Remove(id, out done);
-        done?.TrySetException(exception);
+        List<TaskCompletionSource>? round;
+        lock (_reads)
+        {
+            if (!_reads.Remove(id, out round)) return;
+            _readInFlight = false;
+            if (_nextReads.Count > 0 && _lost is null) StartReadRound();
+        }
+        foreach (var done in round)
+        {
+            if (exception is null) done.TrySetResult();
+            else done.TrySetException(exception);
+        }
     }
 
     private void LoseLeadership(Exception reason)
@@ -280,8 +303,9 @@ internal sealed class GrainSession(
         }
         lock (_reads)
         {
-            reads = [.. _reads.Values];
+            reads = [.. _reads.Values.SelectMany(r => r), .. _nextReads];
             _reads.Clear();
+            _nextReads.Clear();
         }
         foreach (var w in waiters) w.TrySetException(reason);
         foreach (var r in reads) r.TrySetException(reason);

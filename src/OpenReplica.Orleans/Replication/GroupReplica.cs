@@ -35,6 +35,8 @@ internal sealed partial class GroupReplica
     private readonly Action<string, Message> _send;
     private readonly ILogger _logger;
     private IGroupListener? _listener;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Command> _proposals = new();
+    private int _proposalsPosted;
     private volatile bool _needsTicks;
     private volatile bool _isLeader;
     private readonly bool _alwaysTick;
@@ -67,6 +69,24 @@ internal sealed partial class GroupReplica
 
     /// <summary>Queues an input. A full inbox drops it: peers retransmit, and a proposal times out and is retried.</summary>
     public bool Post(Func<PaxosReplica, Ready> input) => !_failed && _inbox.Writer.TryWrite(input);
+
+    /// <summary>
+    /// Queues a proposal. Proposals queued while the loop is busy (persisting, applying) reach the core together,
+    /// so they are batched into one slot instead of one slot each.
+    /// </summary>
+    public bool Propose(Command command)
+    {
+        if (_failed) return false;
+        _proposals.Enqueue(command);
+        if (Interlocked.Exchange(ref _proposalsPosted, 1) == 1) return true;
+        return Post(core =>
+        {
+            Volatile.Write(ref _proposalsPosted, 0);
+            var batch = new List<Command>();
+            while (_proposals.TryDequeue(out var next)) batch.Add(next);
+            return batch.Count == 0 ? new Ready() : core.Propose(batch);
+        });
+    }
 
     /// <summary>Runs <paramref name="read"/> on the loop (where the core may be touched) and returns its result.</summary>
     public Task<T> AskAsync<T>(Func<PaxosReplica, (T Result, Ready Ready)> work)
@@ -114,7 +134,8 @@ internal sealed partial class GroupReplica
                 _listener?.OnFailed(e);
                 return;
             }
-            _needsTicks = _core.HasInFlightWork || _core.IsLeader;
+            // Only work in flight needs time (retransmissions, phase 1, reads): an idle leader costs nothing.
+            _needsTicks = _core.HasInFlightWork;
             _isLeader = _core.IsLeader;
         }
     }
