@@ -35,27 +35,37 @@ internal static class FaultTestSupport
     /// Deactivates a grain (through <paramref name="deactivate"/>) and calls it with a placement hint until its new
     /// activation runs on <paramref name="target"/> (the director honours hints that name a replica silo).
     /// </summary>
-    public static async Task MoveAsync(Func<Task> deactivate, Func<Task<SiloAddress>> siloOf, SiloAddress target)
+    public static async Task MoveAsync(Func<Task> deactivate, Func<Task<SiloAddress>> siloOf, SiloAddress target, Func<Task<string>>? describe = null)
     {
         await Eventually.CallAsync(deactivate, "deactivate");
-        await Poll.UntilAsync(async () =>
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        string last = "nothing yet";
+        while (true)
         {
             RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
             try
             {
                 var silo = await siloOf();
-                if (!silo.Equals(target)) await deactivate();
-                return silo.Equals(target);
+                if (silo.Equals(target)) return;
+                last = $"still on {silo}";
+                await deactivate();
             }
             catch (Exception e) when (CallRetryPolicy.IsRetriable(e) || e is OrleansException)
             {
-                return false;
+                last = $"{e.GetType().Name}: {e.Message}";
             }
             finally
             {
                 RequestContext.Remove(IPlacementDirector.PlacementHintKey);
             }
-        }, $"grain reactivated on {target}", TimeSpan.FromSeconds(30));
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"grain not reactivated on {target}; last: {last}; {(describe is null ? "" : await describe())}");
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     public static long Now() => Stopwatch.GetTimestamp();
