@@ -156,8 +156,11 @@ internal sealed class GrainSession(
         return done.Task;
     }
 
-    public void OnFailed(Exception exception) =>
+    public void OnFailed(Exception exception)
+    {
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.Message}", exception));
+        grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationError, "replicated grain detached from its group"));
+    }
 
     private async Task PumpAsync()
     {

@@ -28,6 +28,9 @@ internal sealed partial class GroupReplica
     public const int MaxInputsPerBatch = 1024;
     public const int InboxCapacity = 65_536;
 
+    /// <summary>How long the loop waits for the activation to apply one batch before it detaches it.</summary>
+    public static readonly TimeSpan ListenerDeadline = TimeSpan.FromSeconds(60);
+
     private readonly Channel<Func<PaxosReplica, Ready>> _inbox = Channel.CreateBounded<Func<PaxosReplica, Ready>>(
         new BoundedChannelOptions(InboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly PaxosReplica _core;
@@ -148,13 +151,17 @@ internal sealed partial class GroupReplica
         byte[]? snapshot;
         try
         {
-            snapshot = await listener.OnReadyAsync(ready);
+            // Bounded: an activation whose scheduler is gone must not stall the group's loop (and every later
+            // activation on this silo) forever.
+            snapshot = await listener.OnReadyAsync(ready).WaitAsync(ListenerDeadline);
         }
         catch (Exception e)
         {
-            // The activation is gone or broken: detach it; the group keeps its log and the next activation replays it.
+            // The activation is gone, broken or stuck: detach it and make it step aside (it deactivates); the group
+            // keeps its log and the next activation replays it.
             LogListenerFailed(_logger, e, GroupId);
             _listener = null;
+            listener.OnFailed(e);
             return;
         }
         if (snapshot is not null)
