@@ -16,6 +16,7 @@ public sealed class ReentrantLockTests(CoordinationClusterFixture fixture)
         Assert.Equal(fixture.SessionIds[0], await RLock(0, key).Owner());
 
         var waiter = RLock(1, key).Acquire();
+        await Poll.UntilAsync(async () => await RLock(0, key).WaitingCount() == 1, "first waiter queued");
         var second = RLock(2, key).TryAcquire(TimeSpan.FromSeconds(30));
         await Poll.UntilAsync(async () => await RLock(0, key).WaitingCount() == 2, "two waiters queued");
 
