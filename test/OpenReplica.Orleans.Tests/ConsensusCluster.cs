@@ -37,6 +37,9 @@ internal static class ConsensusCluster
                 o.MaxBackoff = TimeSpan.FromMilliseconds(250);
             });
             client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+            // A call in flight to a silo that dies gets no answer until this timeout; keep it near CallTimeout so the
+            // stamping filter retries soon (as the README advises).
+            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = (callTimeout ?? TimeSpan.FromSeconds(5)) + TimeSpan.FromSeconds(2));
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -41,9 +41,9 @@ public sealed class ReplacementTests
         {
             var group = Runtime(cluster, spareSilo.SiloAddress).GroupOrNull(groupId);
             if (group is null) return false;
-            var (config, commit) = await group.AskAsync(core => ((core.Configs.Latest, core.CommitIndex), new Ready()));
+            var (config, commit) = await group.AskAsync(core => ((core.Config, core.CommitIndex), new Ready())); // the configuration in force, not just chosen
             return config.Contains(spareId) && !config.Contains(victimId) && commit >= 21;
-        }, "spare holds the group's log under the new configuration");
+        }, "spare holds the group's log and the new configuration is in force");
 
         // Lose a second original replica: the group still has a majority (the survivor and the spare).
         var second = cluster.Silos.Select(s => s.SiloAddress)

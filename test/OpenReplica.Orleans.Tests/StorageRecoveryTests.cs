@@ -66,11 +66,13 @@ public sealed class StorageRecoveryTests
         {
             var group = cluster.Service<ReplicationRuntime>(reborn).GroupOrNull(groupId);
             if (group is null) return false;
-            var (config, commit) = await group.AskAsync(core => ((core.Configs.Latest, core.CommitIndex), new Ready()));
+            var (config, commit) = await group.AskAsync(core => ((core.Config, core.CommitIndex), new Ready())); // the configuration in force, not just chosen
             return config.Contains(newId) && commit >= 21;
-        }, "the new replica learned the grain's log");
+        }, "the new replica learned the grain's log and the new configuration is in force");
 
-        // With the new replica caught up, losing another original replica still leaves a majority with all the data.
+        // With the new replica caught up and its configuration in force (until then the old one governs the slots in
+        // the transition window, and losing a second of its replicas would rightly stop the group), losing another
+        // original replica still leaves a majority with all the data.
         var other = cluster.Silos.First(s => s != reborn && s.SiloAddress != cluster.Cluster.Silos[0].SiloAddress);
         await cluster.KillAsync(other);
         Assert.Equal(22m, await Eventually.CallAsync(() => grain.Deposit(1), "deposit after losing another replica"));
