@@ -23,6 +23,7 @@ internal sealed class GrainSession(
     private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
         Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
+    private readonly HashSet<CommandId> _deferred = [];
     private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
     private readonly List<TaskCompletionSource> _nextReads = [];
     private bool _readInFlight;
@@ -96,8 +97,13 @@ internal sealed class GrainSession(
         {
             Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
         }
-        using var registration = cancellationToken.Register(() => waiter.TrySetException(
-            new TimeoutException($"grain {grain.GrainId}: the call was not chosen in time (no majority of its replicas answered); it may still take effect, retry with the same stamp")));
+        using var registration = cancellationToken.Register(() =>
+        {
+            // A call that was chosen and deferred its reply (a blocking call) waits for its answer, not for the timeout.
+            lock (_deferred) if (_deferred.Contains(command.Id)) return;
+            waiter.TrySetException(new TimeoutException(
+                $"grain {grain.GrainId}: the call was not chosen in time (no majority of its replicas answered); it may still take effect, retry with the same stamp"));
+        });
         var outcome = await waiter.Task;
         return outcome.GetResultOrThrow();
     }
@@ -191,10 +197,12 @@ internal sealed class GrainSession(
                 {
                     if (!_replies.TryGet(command.Id, out var stored)) Complete(command.Id, new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept")));
                     else if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
-                    continue; // a pending deferred call keeps its caller waiting
+                    else MarkDeferred(command.Id); // a pending deferred call keeps its caller waiting
+                    continue;
                 }
                 var outcome = await ApplyAsync(command, entry.Slot, i);
-                if (!outcome.Deferred) Complete(command.Id, outcome);
+                if (outcome.Deferred) MarkDeferred(command.Id);
+                else Complete(command.Id, outcome);
                 foreach (var answered in outcome.Completions)
                 {
                     Complete(new CommandId(answered.Call.ClientId, answered.Call.Sequence), new CommandOutcome(answered.Result, answered.Exception));
@@ -206,7 +214,8 @@ internal sealed class GrainSession(
             if (rejection.Command is not { } command) continue;
             if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored))
             {
-                if (!stored.Pending) Complete(command.Id, stored.ToOutcome()); // else: deferred, its answer will come
+                if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
+                else MarkDeferred(command.Id); // its answer will come from a later command
             }
             else Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: {rejection}"));
         }
@@ -259,9 +268,15 @@ internal sealed class GrainSession(
         _replies.Load(snapshot.Replies);
     }
 
+    private void MarkDeferred(CommandId id)
+    {
+        lock (_deferred) _deferred.Add(id);
+    }
+
     private void Complete(CommandId id, CommandOutcome outcome)
     {
         TaskCompletionSource<CommandOutcome>? waiter;
+        lock (_deferred) _deferred.Remove(id);
         lock (_waiters) _waiters.Remove(id, out waiter);
         waiter?.TrySetResult(outcome);
     }
