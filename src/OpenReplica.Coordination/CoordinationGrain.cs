@@ -35,9 +35,31 @@ public enum GrantReply
 /// (a lease, a deadline), the activation keeps a one-shot timer that calls <see cref="ExpireWaiters"/> on the grain
 /// through its own reference, so that expiry is itself a log entry: every replay decides it the same way.
 /// </summary>
+/// <summary>A queued caller that may give up at a deadline (log time).</summary>
+public interface ITimedWaiter
+{
+    CallId Call { get; }
+
+    DateTimeOffset? Deadline { get; }
+}
+
 public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeasedGrain, ICoordinationMaintenance
     where TState : CoordinationState, new()
 {
+    /// <summary>The earliest deadline among <paramref name="waiters"/>, or null when none has one.</summary>
+    protected static DateTimeOffset? EarliestDeadline<TWaiter>(IEnumerable<TWaiter> waiters) where TWaiter : ITimedWaiter =>
+        waiters.Min(w => w.Deadline);
+
+    /// <summary>Removes the waiters whose deadline passed by <paramref name="time"/> and answers them false (a timed acquire that gave up).</summary>
+    protected void ExpireQueued<TWaiter>(List<TWaiter> queue, DateTimeOffset time) where TWaiter : ITimedWaiter
+    {
+        foreach (var waiter in queue.Where(w => w.Deadline <= time).ToList())
+        {
+            queue.Remove(waiter);
+            Replicated.Complete(waiter.Call, false);
+        }
+    }
+
     private static readonly TimeSpan MinTimerDelay = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
 

@@ -4,7 +4,7 @@ namespace OpenReplica.Coordination;
 
 /// <summary>A caller queued for a lock: its call (answered on grant), session, deadline, and the hold count it gets.</summary>
 [GenerateSerializer]
-public sealed class LockWaiter
+public sealed class LockWaiter : ITimedWaiter
 {
     [Id(0)] public CallId Call { get; set; }
     [Id(1)] public Guid Session { get; set; }
@@ -124,25 +124,9 @@ public abstract class LockGrainBase<TState> : CoordinationGrain<TState>
         if (State.Owner == session) HandOff();
     }
 
-    protected override DateTimeOffset? NextWaiterDeadline()
-    {
-        DateTimeOffset? next = null;
-        foreach (var w in State.Queue)
-        {
-            if (w.Deadline is { } d && (next is null || d < next)) next = d;
-        }
+    protected override DateTimeOffset? NextWaiterDeadline() => EarliestDeadline(State.Queue);
 
-        return next;
-    }
-
-    protected override void ExpireWaitersDueBy(DateTimeOffset time)
-    {
-        foreach (var w in State.Queue.Where(w => w.Deadline <= time).ToList())
-        {
-            State.Queue.Remove(w);
-            Replicated.Complete(w.Call, false);
-        }
-    }
+    protected override void ExpireWaitersDueBy(DateTimeOffset time) => ExpireQueued(State.Queue, time);
 
     protected Task<bool> IsLockedCore() => Task.FromResult(State.Owner is not null);
 

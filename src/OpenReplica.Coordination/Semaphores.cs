@@ -41,7 +41,7 @@ public interface ISemaphoreGrain : ISemaphore;
 public interface IBoundedSemaphoreGrain : ISemaphore;
 
 [GenerateSerializer]
-public sealed class SemaphoreWaiter
+public sealed class SemaphoreWaiter : ITimedWaiter
 {
     [Id(0)] public CallId Call { get; set; }
     [Id(1)] public Guid Session { get; set; }
@@ -171,25 +171,9 @@ public abstract class SemaphoreGrainBase : CoordinationGrain<SemaphoreState>, IS
         Wake();
     }
 
-    protected override DateTimeOffset? NextWaiterDeadline()
-    {
-        DateTimeOffset? next = null;
-        foreach (var w in State.Queue)
-        {
-            if (w.Deadline is { } d && (next is null || d < next)) next = d;
-        }
+    protected override DateTimeOffset? NextWaiterDeadline() => EarliestDeadline(State.Queue);
 
-        return next;
-    }
-
-    protected override void ExpireWaitersDueBy(DateTimeOffset time)
-    {
-        foreach (var w in State.Queue.Where(w => w.Deadline <= time).ToList())
-        {
-            State.Queue.Remove(w);
-            Replicated.Complete(w.Call, false);
-        }
-    }
+    protected override void ExpireWaitersDueBy(DateTimeOffset time) => ExpireQueued(State.Queue, time);
 }
 
 public sealed class SemaphoreGrain : SemaphoreGrainBase, ISemaphoreGrain
