@@ -37,7 +37,17 @@ internal static class FaultTestSupport
     /// </summary>
     public static async Task MoveAsync(Func<Task> deactivate, Func<Task<SiloAddress>> siloOf, SiloAddress target, Func<Task<string>>? describe = null)
     {
-        await Eventually.CallAsync(deactivate, "deactivate");
+        // The hint also rides on the deactivation call: if that call is cut off by the deactivation itself, the client
+        // retries it (same stamp), and the retry's reactivation must land on the target too.
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+        try
+        {
+            await Eventually.CallAsync(deactivate, "deactivate");
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         string last = "nothing yet";
         while (true)
