@@ -40,6 +40,9 @@ internal sealed class LocalCluster : IAsyncDisposable
         o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
     }
 
+    /// <summary>Silos' CallTimeout in the load test; the client's response timeout sits just above it (README advice).</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+
     public static async Task<LocalCluster> StartAsync(ReplicationMode mode, string? dataRoot, ILoggerProvider logs, CancellationToken cancellationToken)
     {
         var cluster = new LocalCluster { Mode = mode, DataRoot = dataRoot };
@@ -64,6 +67,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                     {
                         o.ReplicationFactor = 3;
                         o.Mode = mode;
+                        o.CallTimeout = CallTimeout;
                         o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(dataRoot!, $"silo-{index}") : null;
                     });
                 })
@@ -79,6 +83,9 @@ internal sealed class LocalCluster : IAsyncDisposable
             {
                 c.UseLocalhostClustering(gatewayPorts, ServiceId, clusterId);
                 c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+                // As the README advises: a call in flight to a silo that dies is given up (and retried with its stamp)
+                // a little after the silos' CallTimeout, not after Orleans' default 30 s.
+                c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout + TimeSpan.FromSeconds(2));
                 // As the repository's failover tests: retry (same stamp) quickly while a grain moves.
                 c.UseReplicatedGrains(o =>
                 {
