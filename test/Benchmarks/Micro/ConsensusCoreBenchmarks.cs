@@ -13,7 +13,7 @@ namespace OpenReplica.Benchmarks;
 /// written anywhere), messages delivered from an in-memory FIFO. The leader is handed N commands of 64 bytes
 /// and messages are delivered until all N are committed at the leader. Batching on (window 32, 512 commands a
 /// slot) against batching off (MaxBatchCommands = 1, same window) as the in-run baseline.
-///   dotnet run -c Release --project test/Benchmarks -- --filter '*ConsensusCore*'
+///   dotnet run -c Release --project test/Benchmarks/Micro -- --filter '*ConsensusCore*'
 /// </summary>
 [Config(typeof(ConsensusCoreConfig))]
 public class ConsensusCoreBenchmarks

@@ -12,7 +12,7 @@ namespace OpenReplica.Benchmarks;
 /// <summary>
 /// Appends/s of the write-ahead log with group commit versus fsync-per-append (the same log with
 /// MaxBatchRecords = 1), at 1, 16 and 256 concurrent appenders, on a real temp directory.
-///   dotnet run -c Release --project test/Benchmarks -- --filter '*WalAppend*'
+///   dotnet run -c Release --project test/Benchmarks/Micro -- --filter '*WalAppend*'
 /// </summary>
 [Config(typeof(WalAppendConfig))]
 public class WalAppendBenchmarks
