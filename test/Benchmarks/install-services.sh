@@ -12,14 +12,6 @@ set -euo pipefail
 say() { echo "install-services: $*"; }
 die() { echo "install-services: $*" >&2; exit 1; }
 
-if [ "$(id -u)" -eq 0 ]; then
-  as_root() { "$@"; }
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-  as_root() { sudo -n "$@"; }
-else
-  as_root() { die "need root (or passwordless sudo) to run: $*"; }
-fi
-
 # A package is needed when the binary the tool runs is absent (the paths are the ones Debian's packages install).
 missing=()
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
@@ -28,6 +20,13 @@ missing=()
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} yourself"
+if [ "$(id -u)" -eq 0 ]; then
+  as_root() { "$@"; }
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  as_root() { sudo -n "$@"; }
+else
+  die "need root (or passwordless sudo) to install ${missing[*]}: run $0 as root"
+fi
 say "installing ${missing[*]}"
 # apt's chatter goes to a log that is shown only when a step fails.
 log=$(mktemp)
