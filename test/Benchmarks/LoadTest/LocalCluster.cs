@@ -43,7 +43,12 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// <summary>Silos' CallTimeout in the load test; the client's response timeout sits just above it (README advice).</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 
-    public static async Task<LocalCluster> StartAsync(ReplicationMode mode, string? dataRoot, ILoggerProvider logs, CancellationToken cancellationToken)
+    /// <param name="configureSilo">
+    /// Runs on every silo after the tool's own settings, so it can override them (the scale run sets
+    /// <c>SnapshotEveryCommands</c> per cluster).
+    /// </param>
+    public static async Task<LocalCluster> StartAsync(ReplicationMode mode, string? dataRoot, ILoggerProvider logs, CancellationToken cancellationToken,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         var cluster = new LocalCluster { Mode = mode, DataRoot = dataRoot };
         string clusterId = $"loadtest-{mode}-{Guid.NewGuid():N}"[..32];
@@ -70,6 +75,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                         o.CallTimeout = CallTimeout;
                         o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(dataRoot!, $"silo-{index}") : null;
                     });
+                    configureSilo?.Invoke(silo);
                 })
                 .Build();
             await host.StartAsync(cancellationToken);
@@ -102,6 +108,9 @@ internal sealed class LocalCluster : IAsyncDisposable
     }
 
     public bool IsAlive(int index) => _silos[index] is not null;
+
+    /// <summary>The service providers of the live silos (for tools that read silo-side counters).</summary>
+    public IEnumerable<IServiceProvider> LiveSiloServices() => _silos.OfType<IHost>().Select(h => h.Services);
 
     /// <summary>Consensus messages queued by the replica transports of the live silos (a public counter of the library).</summary>
     public (long Enqueued, long Dropped) ConsensusMessages()

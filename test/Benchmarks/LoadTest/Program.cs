@@ -37,6 +37,7 @@ root.SetAction(async (parse, cancellationToken) =>
         "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
     return await LoadTest.RunAsync(settings);
 });
+root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
 return await root.Parse(args).InvokeAsync();
 
 internal sealed record Settings(bool Quick, TimeSpan Duration, TimeSpan Warmup, int Grains, int[] Callers, string? DocPath, bool Failover, HashSet<string>? Only, bool KeepTemp, string Command)

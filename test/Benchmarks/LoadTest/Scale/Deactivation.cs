@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using Orleans.Runtime;
+
+namespace OpenReplica.LoadTest.Scale;
+
+/// <summary>
+/// Makes the grains of one class deactivate now (rather than after Orleans' 15-minute idle age) and waits until
+/// the silos report none of them active.
+/// </summary>
+internal static class Deactivation
+{
+    /// <summary>Activations of grain classes whose type name contains <paramref name="typeName"/>, over all silos.</summary>
+    public static async Task<int> CountAsync(IClusterClient client, string typeName)
+    {
+        var stats = await client.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        return stats.Where(s => s.GrainType.Contains(typeName, StringComparison.OrdinalIgnoreCase)).Sum(s => s.ActivationCount);
+    }
+
+    /// <summary>
+    /// Collects every idle activation and polls until none of <paramref name="typeName"/> is left or
+    /// <paramref name="bound"/> passes; collection is asked again on each poll (an activation busy at the first
+    /// request is idle by the next). Returns how long it took and how many were still active.
+    /// </summary>
+    public static async Task<(TimeSpan Took, int Left)> CollectAsync(IClusterClient client, string typeName, TimeSpan bound)
+    {
+        var management = client.GetGrain<IManagementGrain>(0);
+        var sw = Stopwatch.StartNew();
+        int left;
+        while (true)
+        {
+            await management.ForceActivationCollection(TimeSpan.Zero);
+            left = await CountAsync(client, typeName);
+            if (left == 0 || sw.Elapsed > bound) break;
+            await Task.Delay(250);
+        }
+        return (sw.Elapsed, left);
+    }
+}

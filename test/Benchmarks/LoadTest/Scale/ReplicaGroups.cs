@@ -1,0 +1,27 @@
+using System.Reflection;
+using OpenReplica.Orleans;
+
+namespace OpenReplica.LoadTest.Scale;
+
+/// <summary>
+/// How many consensus groups the silos hold in memory (<c>ReplicationRuntime.GroupCount</c>). The runtime is
+/// internal to the library and the tool may not change src/, so it is read by reflection; null when the library
+/// no longer has that shape.
+/// </summary>
+internal static class ReplicaGroups
+{
+    private static readonly Type? Runtime = typeof(ReplicaTransport).Assembly.GetType("OpenReplica.Orleans.Replication.ReplicationRuntime");
+    private static readonly PropertyInfo? Count = Runtime?.GetProperty("GroupCount", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance);
+
+    public static long? Held(LocalCluster cluster)
+    {
+        if (Runtime is null || Count is null) return null;
+        long total = 0;
+        foreach (var services in cluster.LiveSiloServices())
+        {
+            if (services.GetService(Runtime) is not { } runtime || Count.GetValue(runtime) is not int n) return null;
+            total += n;
+        }
+        return total;
+    }
+}

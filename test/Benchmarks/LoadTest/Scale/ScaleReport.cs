@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text;
+
+namespace OpenReplica.LoadTest.Scale;
+
+/// <summary>The results of a scale run, rendered as the markdown section of docs/benchmarks.md.</summary>
+internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started, string loadAverageStart)
+{
+    public List<IdleMemoryResult> Idle { get; } = [];
+    public List<ReactivationResult> Reactivation { get; } = [];
+    public List<string> Notes { get; } = [];
+    private TimeSpan _elapsed;
+    private string _loadAverageEnd = "";
+
+    public void Finish(TimeSpan elapsed, string loadAverageEnd)
+    {
+        _elapsed = elapsed;
+        _loadAverageEnd = loadAverageEnd;
+    }
+
+    public IdleMemoryResult? Plain => Idle.FirstOrDefault(r => r.Label.Contains("plain", StringComparison.Ordinal));
+
+    public IdleMemoryResult? Persisted => Idle.FirstOrDefault(r => r.Label.Contains("Persisted", StringComparison.Ordinal));
+
+    public static string N(double v, string format = "N0") => double.IsNaN(v) ? "–" : v.ToString(format, CultureInfo.InvariantCulture);
+
+    public string Markdown()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("## Scale: idle replicated grains and reactivation (`scale`)");
+        sb.AppendLine();
+        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scale           # 100,000 grains, 100,000-entry log, ~5 minutes on a quiet machine (bounded at 10), rewrites this section");
+        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scale --quick   # 10,000 grains, 20,000-entry log, ~1 minute on a quiet machine (bounded at 3), stdout only (add --doc docs/benchmarks.md to write)");
+        sb.AppendLine("    # options: --grains, --log-entries, --repetitions, --volatile-grains (default min(grains, 10,000); 0 skips), --keep-temp, --no-doc");
+        sb.AppendLine();
+        sb.AppendLine($"Run: {started:yyyy-MM-dd HH:mm} UTC, `{settings.Command.Trim()}`{(settings.Quick ? " (quick)" : "")}; total {_elapsed.TotalSeconds:0} s.");
+        sb.AppendLine();
+        sb.AppendLine($"Source: {Machine.Git()}.");
+        sb.AppendLine();
+        sb.AppendLine($"Machine: {Machine.Describe()}. Load average (1/5/15 min) at start `{loadAverageStart}`, at end `{_loadAverageEnd}`.");
+        sb.AppendLine();
+        sb.Append(IdleTable());
+        sb.AppendLine();
+        sb.Append(ReactivationTable());
+        sb.AppendLine();
+        sb.Append(IdleGrainTarget.Markdown(this));
+        if (Notes.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var n in Notes) sb.AppendLine($"- {n}");
+        }
+        return sb.ToString();
+    }
+
+    private string IdleTable()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("### Memory and disk per idle grain");
+        sb.AppendLine();
+        sb.AppendLine("The 3-silo in-process cluster of the load test (replication factor 3, so every replicated grain has a replica on each silo). " +
+            "Each fleet: new grains get one `Increment()` each (64 concurrent callers), the managed heap is weighed with them active, " +
+            "then `IManagementGrain.ForceActivationCollection(TimeSpan.Zero)` is repeated until the silos report no activation of the class, and heap and disk are weighed again. " +
+            "Heap = `GC.GetTotalMemory` after two full blocking compacting collections (LOH compacted), for the whole process (3 silos + the client): " +
+            "a fleet's bytes per grain = (heap after − heap before the fleet) / grains activated (creation is bounded in time; `activations seen` is what the silos reported). " +
+            "Plain and Persisted share one cluster (plain first, its idle grains stay in the baseline of the Persisted fleet); the Volatile fleet's baseline is weighed only once the Persisted cluster's silos have been garbage collected; " +
+            $"Volatile runs on its own cluster, with at most 10,000 grains by default (its creation is as slow as Persisted's and the run is kept near 5 minutes; bytes per grain barely depend on the count). {WarmUpNote} `disk` = growth of the silos' data directories (WAL segments, snapshots) / grains. " +
+            "`groups held` = consensus groups in the silos' `ReplicationRuntime`s (3 silos together, read by reflection) after the fleet deactivated; " +
+            "`idle CPU` = the process over 2 s with no calls, after the fleet deactivated.");
+        sb.AppendLine();
+        sb.AppendLine("| Fleet | grains | activations seen | create s | deactivate s | left active | heap/grain active | heap/grain idle | disk/grain | groups held (3 silos) | idle CPU % | consensus msgs/s idle |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in Idle)
+        {
+            sb.AppendLine($"| {r.Label} | {r.Grains:N0} | {r.ActivatedSeen:N0} | {N(r.CreateTook.TotalSeconds, "0.0")} | {N(r.DeactivateTook.TotalSeconds, "0.0")} | {r.LeftActive:N0} " +
+                $"| {N(r.ActiveBytesPerGrain)} B | **{N(r.IdleBytesPerGrain)} B** | {N(r.DiskBytesPerGrain)} B | {(r.GroupsIdle is { } g ? $"{g:N0} (+{r.GroupsAdded:N0})" : "–")} " +
+                $"| {N(r.IdleCpuPercent, "0")} | {N(r.IdleMessagesPerSecond)} |");
+        }
+        return sb.ToString();
+    }
+
+    private const string WarmUpNote = "Before the baseline, 200 grains of each class are activated and collected (JIT, type caches and pools are not per-grain costs).";
+
+    private string ReactivationTable()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"### Reactivating a grain with a {settings.LogEntries:N0}-entry log (Persisted)");
+        sb.AppendLine();
+        sb.AppendLine($"One `ReplicatedGrain` on a fresh Persisted cluster per row, written by 64 closed-loop callers until its log holds {settings.LogEntries:N0} entries (writes; " +
+            "batching packs several into one consensus slot, `slots` is how many the log used). Then, " + $"{settings.Repetitions} times: force its deactivation (as above), " +
+            "and time the first call (`[ReadOnly] Read()`, client side): it activates the grain, which campaigns and replays the local snapshot + log before answering. " +
+            "The counter is checked after each reactivation. `SnapshotEveryCommands` is a silo option, so each row has its own cluster; \"snapshots off\" sets it to `int.MaxValue`, " +
+            "so replay runs every write since the start.");
+        sb.AppendLine();
+        sb.AppendLine("| Snapshots | entries (writes) | slots | writing took s | data dirs MB | first call after deactivation: median ms | min ms | max ms | repetitions | check |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in Reactivation)
+        {
+            sb.AppendLine($"| {r.Label} | {r.Writes:N0} | {r.Slots:N0} | {N(r.WriteTook.TotalSeconds, "0.0")} | {N(r.DiskBytes / 1048576.0, "0.0")} " +
+                $"| **{N(r.MedianMs, "0.0")}** | {N(r.MinMs, "0.0")} | {N(r.MaxMs, "0.0")} | {r.FirstCallMs.Count} | {r.Problem ?? "counter intact"} |");
+        }
+        return sb.ToString();
+    }
+}
