@@ -14,22 +14,30 @@ internal sealed record FailoverResult(
     double? FirstAckAfterKillMs,
     double? RecoveredMs,
     double LongestAckGapMs,
+    double SlowestAckMs,
     double ThroughputBefore,
     double ThroughputAfter,
     long Acked,
     long Failed,
     long FinalValue,
     long ValueBefore,
-    string? Note);
+    string? Note)
+{
+    /// <summary>Which cluster the failover ran on (a fresh one, or one the cells used).</summary>
+    public string Cluster { get; init; } = "a fresh cluster";
+}
 
 /// <summary>
-/// Failover under load: callers write to one replicated (Persisted) grain; the silo hosting its activation is
-/// stopped abruptly. Detection = kill until IManagementGrain.GetHosts(onlyActive) no longer lists the silo;
+/// Failover under load: callers write to one replicated (Persisted) grain; the process of the silo hosting its
+/// activation is killed (kill -9). Detection = kill until IManagementGrain.GetHosts(onlyActive) no longer lists the silo;
 /// recovery = kill until the first successful write that was issued after the kill.
 /// </summary>
 internal static class Failover
 {
-    public static async Task<FailoverResult> RunAsync(LocalCluster cluster, int callers, TimeSpan before, TimeSpan after, TimeSpan bound, Action<string> status)
+    private const int ProbesInFlight = 400;
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(25);
+
+    public static async Task<FailoverResult> RunAsync(ProcessCluster cluster, int callers, TimeSpan before, TimeSpan after, TimeSpan bound, Action<string> status)
     {
         var client = cluster.Client;
         ICounterGrain? grain = null;
@@ -39,7 +47,7 @@ internal static class Failover
         {
             var g = client.GetGrain<ICounterGrain>($"failover-{i}", GrainClasses.Replicated);
             host = await g.Host();
-            int index = cluster.Addresses.FindIndex(a => a.ToString() == host);
+            int index = cluster.IndexOf(host);
             // Not silo 0: it holds the development membership table (killing it would stop membership itself).
             if (index > 0)
             {
@@ -55,24 +63,46 @@ internal static class Failover
         var acks = new ConcurrentQueue<(long Start, long End)>();
         long failed = 0;
         using var stop = new CancellationTokenSource();
+        async Task<bool> Write()
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                await grain.Increment();
+                acks.Enqueue((t0, Stopwatch.GetTimestamp()));
+                return true;
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failed);
+                return false;
+            }
+        }
         async Task Caller()
         {
             while (!stop.IsCancellationRequested)
             {
-                long t0 = Stopwatch.GetTimestamp();
-                try
-                {
-                    await grain.Increment();
-                    acks.Enqueue((t0, Stopwatch.GetTimestamp()));
-                }
-                catch (Exception)
-                {
-                    Interlocked.Increment(ref failed);
-                    await Task.Delay(10);
-                }
+                if (!await Write()) await Task.Delay(10);
             }
         }
-        var load = Enumerable.Range(0, callers).Select(_ => Task.Run(Caller)).ToArray();
+        // Closed-loop callers all wait while their calls are in flight to the dead silo (through its gateway, until the
+        // client's response timeout): the prober issues a fresh write every 25 ms regardless, so "first write issued
+        // after the kill that succeeds" measures when the grain serves again, not when the stuck calls give up.
+        async Task Prober()
+        {
+            using var inFlight = new SemaphoreSlim(ProbesInFlight);
+            var probes = new List<Task>();
+            while (!stop.IsCancellationRequested)
+            {
+                if (await inFlight.WaitAsync(0))
+                {
+                    probes.Add(Task.Run(async () => { try { await Write(); } finally { inFlight.Release(); } }));
+                }
+                await Task.Delay(ProbeInterval);
+            }
+            await Task.WhenAll(probes);
+        }
+        var load = Enumerable.Range(0, callers).Select(_ => Task.Run(Caller)).Append(Task.Run(Prober)).ToArray();
         long loadStart = Stopwatch.GetTimestamp();
         status($"load on {grain.GetGrainId()} (host {host})");
         await Task.Delay(before);
@@ -80,8 +110,8 @@ internal static class Failover
         var killed = cluster.Addresses[victim];
         var management = client.GetGrain<IManagementGrain>(0);
         long tKill = Stopwatch.GetTimestamp();
-        var kill = cluster.KillAsync(victim);
-        status($"killed {killed}");
+        cluster.Kill(victim);
+        status($"killed {killed} (kill -9)");
 
         // Poll membership as seen through the management grain (on a surviving silo once the victim is gone).
         long? tDetected = null;
@@ -94,7 +124,7 @@ internal static class Failover
                 try
                 {
                     var hosts = await management.GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(1));
-                    if (!hosts.ContainsKey(killed))
+                    if (!hosts.Keys.Any(a => a.ToString() == killed))
                     {
                         tPreviousPoll = t;
                         tDetected = Stopwatch.GetTimestamp();
@@ -127,7 +157,6 @@ internal static class Failover
         stop.Cancel();
         await Task.WhenAll(load).WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => { });
         await poll.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
-        await kill.WaitAsync(TimeSpan.FromSeconds(15)).ContinueWith(_ => { });
 
         string? newHost = null;
         long finalValue = -1;
@@ -141,6 +170,7 @@ internal static class Failover
             status("after failover: " + e.GetType().Name);
         }
 
+        double slowest = acks.IsEmpty ? 0 : acks.Max(a => a.End - a.Start) / freq * 1000;
         var ends = acks.Select(a => a.End).Order().ToArray();
         double longestGap = 0;
         for (int i = 1; i < ends.Length; i++) longestGap = Math.Max(longestGap, (ends[i] - ends[i - 1]) / freq * 1000);
@@ -149,7 +179,7 @@ internal static class Failover
         long? firstAck = acks.Where(a => a.End > tKill).Select(a => (long?)a.End).Min();
         return new FailoverResult(
             grain.GetGrainId().ToString(),
-            killed.ToString(),
+            killed,
             newHost,
             callers,
             tDetected is null ? null : Ms(tDetected),
@@ -157,6 +187,7 @@ internal static class Failover
             firstAck is null ? null : Ms(firstAck),
             tRecovered is null ? null : Ms(tRecovered),
             longestGap,
+            slowest,
             acksBefore / ((tKill - loadStart) / freq),
             (acksEnd - acksAtAfter) / afterSeconds,
             acks.Count,

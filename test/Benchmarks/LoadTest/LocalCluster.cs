@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -51,30 +49,19 @@ internal sealed class LocalCluster : IAsyncDisposable
         Action<ISiloBuilder>? configureSilo = null)
     {
         var cluster = new LocalCluster { Mode = mode, DataRoot = dataRoot };
-        string clusterId = $"loadtest-{mode}-{Guid.NewGuid():N}"[..32];
-        const string ServiceId = "openreplica-loadtest";
-        var ports = FreePorts(6);
-        int[] siloPorts = [ports[0], ports[1], ports[2]];
+        string clusterId = BenchmarkHosting.NewClusterId(mode.ToString());
+        var ports = BenchmarkHosting.FreePorts(6);
         int[] gatewayPorts = [ports[3], ports[4], ports[5]];
-        var primary = new IPEndPoint(IPAddress.Loopback, siloPorts[0]);
 
         for (int i = 0; i < 3; i++)
         {
-            int index = i;
+            var spec = new SiloSpec(i, ports[i], gatewayPorts[i], ports[0], clusterId, mode,
+                mode == ReplicationMode.Persisted ? Path.Combine(dataRoot!, $"silo-{i}") : null, Replicas: 3);
             var host = new HostBuilder()
-                .ConfigureLogging(l => { l.ClearProviders(); l.SetMinimumLevel(LogLevel.Warning); l.AddProvider(logs); })
+                .ConfigureLogging(l => BenchmarkHosting.Logging(l, logs))
                 .UseOrleans(silo =>
                 {
-                    silo.UseLocalhostClustering(siloPorts[index], gatewayPorts[index], primary, ServiceId, clusterId);
-                    silo.Configure<SiloOptions>(o => o.SiloName = $"silo-{index}");
-                    silo.Configure<ClusterMembershipOptions>(FastMembership);
-                    silo.AddReplicatedGrains(o =>
-                    {
-                        o.ReplicationFactor = 3;
-                        o.Mode = mode;
-                        o.CallTimeout = CallTimeout;
-                        o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(dataRoot!, $"silo-{index}") : null;
-                    });
+                    silo.ConfigureBenchmarkSilo(spec);
                     configureSilo?.Invoke(silo);
                 })
                 .Build();
@@ -84,22 +71,8 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
 
         var client = new HostBuilder()
-            .ConfigureLogging(l => { l.ClearProviders(); l.SetMinimumLevel(LogLevel.Warning); l.AddProvider(logs); })
-            .UseOrleansClient(c =>
-            {
-                c.UseLocalhostClustering(gatewayPorts, ServiceId, clusterId);
-                c.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
-                // As the README advises: a call in flight to a silo that dies is given up (and retried with its stamp)
-                // a little after the silos' CallTimeout, not after Orleans' default 30 s.
-                c.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout + TimeSpan.FromSeconds(2));
-                // As the repository's failover tests: retry (same stamp) quickly while a grain moves.
-                c.UseReplicatedGrains(o =>
-                {
-                    o.MaxRetries = 40;
-                    o.InitialBackoff = TimeSpan.FromMilliseconds(20);
-                    o.MaxBackoff = TimeSpan.FromMilliseconds(250);
-                });
-            })
+            .ConfigureLogging(l => BenchmarkHosting.Logging(l, logs))
+            .UseOrleansClient(c => c.ConfigureBenchmarkClient(gatewayPorts, clusterId))
             .Build();
         await client.StartAsync(cancellationToken);
         cluster._clientHost = client;
@@ -161,25 +134,6 @@ internal sealed class LocalCluster : IAsyncDisposable
             if (_silos[i] is not { } silo) continue;
             try { await silo.StopAsync(deadline.Token).WaitAsync(TimeSpan.FromSeconds(15)); } catch { }
             try { silo.Dispose(); } catch { }
-        }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = new List<TcpListener>();
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                var l = new TcpListener(IPAddress.Loopback, 0);
-                l.Start();
-                listeners.Add(l);
-            }
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            foreach (var l in listeners) l.Stop();
         }
     }
 }

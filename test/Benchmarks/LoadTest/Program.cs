@@ -1,206 +1,45 @@
 using System.CommandLine;
-using System.Diagnostics;
 using OpenReplica.LoadTest;
-using OpenReplica.Orleans;
-using Spectre.Console;
 
-// Load tool: plain vs replicated (Volatile, Persisted) grains on a 3-silo in-process cluster over loopback TCP.
+// Load tool: plain, IPersistentState (Redis, PostgreSQL) and replicated grains on clusters of silo processes, and a
+// 3-member etcd cluster, driven by the same callers; then a kill -9 failover.
 //   dotnet run -c Release --project test/Benchmarks/LoadTest -- [--quick]
-var quick = new Option<bool>("--quick") { Description = "2 s cells, 1 s warm-up (whole run under ~3 minutes); docs are not written unless --doc is given" };
-var duration = new Option<double?>("--duration") { Description = "Measured seconds per cell (default 5, quick 2)" };
-var warmup = new Option<double?>("--warmup") { Description = "Warm-up seconds per cell (default 2, quick 1)" };
-var grains = new Option<int>("--grains") { Description = "Grains the spread workloads use", DefaultValueFactory = _ => 1000 };
-var callers = new Option<int[]>("--callers") { Description = "Concurrent callers per cell", DefaultValueFactory = _ => [1, 64], AllowMultipleArgumentsPerToken = true };
+var quick = new Option<bool>("--quick") { Description = "Short cells, 1 and 64 callers, hot grain at 64 only (under 3 minutes); docs are not written unless --doc is given" };
+var duration = new Option<double?>("--duration") { Description = "Measured seconds per cell (default 5, quick 1.5)" };
+var warmup = new Option<double?>("--warmup") { Description = "Warm-up seconds per cell (default 2, quick 0.5)" };
+var grains = new Option<int>("--grains") { Description = "Grains (keys) the spread workloads use", DefaultValueFactory = _ => 1000 };
+var callers = new Option<int[]?>("--callers") { Description = "Concurrent callers per cell (default 1 16 64 256, quick 1 64)", AllowMultipleArgumentsPerToken = true };
 var doc = new Option<string?>("--doc") { Description = "Markdown file whose generated section is replaced (default: docs/benchmarks.md on full runs)" };
-var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs file" };
+var chart = new Option<string?>("--chart") { Description = "PNG chart of throughput and p99 by callers (default: benchmarks.png beside the doc when one is written)" };
+var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs file (nor the chart, unless --chart)" };
 var skipFailover = new Option<bool>("--skip-failover") { Description = "Skip the failover measurement" };
-var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (silo log, data directories)" };
-var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,volatile,persisted)" };
+var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (logs, data directories)" };
+var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,redis,postgres,volatile,persisted,persisted5,etcd,failover)" };
+var budget = new Option<double?>("--budget") { Description = "Minutes the run may take; cells that do not fit are skipped (default 18.5, quick 2.75)" };
 
-var root = new RootCommand("OpenReplica load test: plain vs replicated grains, throughput and latency, and failover")
+var root = new RootCommand("OpenReplica load test: plain, persistent-state, replicated grains and etcd: throughput, latency, failover")
 {
-    quick, duration, warmup, grains, callers, doc, noDoc, skipFailover, only, keepTemp,
+    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
     bool isQuick = parse.GetValue(quick);
+    string? docPath = parse.GetValue(noDoc) ? null : parse.GetValue(doc) ?? (isQuick ? null : Path.Combine(Settings.RepoRoot(), "docs", "benchmarks.md"));
     var settings = new Settings(
         isQuick,
-        TimeSpan.FromSeconds(parse.GetValue(duration) ?? (isQuick ? 2 : 5)),
-        TimeSpan.FromSeconds(parse.GetValue(warmup) ?? (isQuick ? 1 : 2)),
+        TimeSpan.FromSeconds(parse.GetValue(duration) ?? (isQuick ? 1.5 : 5)),
+        TimeSpan.FromSeconds(parse.GetValue(warmup) ?? (isQuick ? 0.5 : 2)),
         parse.GetValue(grains),
-        parse.GetValue(callers)!,
-        parse.GetValue(noDoc) ? null : parse.GetValue(doc) ?? (isQuick ? null : Path.Combine(Settings.RepoRoot(), "docs", "benchmarks.md")),
+        parse.GetValue(callers) is { Length: > 0 } c ? c : isQuick ? [1, 64] : [1, 16, 64, 256],
+        docPath,
+        parse.GetValue(chart) ?? (docPath is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(docPath))!, "benchmarks.png")),
         !parse.GetValue(skipFailover),
         parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant()).ToHashSet(),
         parse.GetValue(keepTemp),
+        TimeSpan.FromMinutes(parse.GetValue(budget) ?? (isQuick ? 2.75 : 18.5)),
         "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
-    return await LoadTest.RunAsync(settings);
+    return await BenchmarkRun.RunAsync(settings, cancellationToken);
 });
+root.Subcommands.Add(SiloCommand.Create()); // `silo`: one silo process of a ProcessCluster (started by the tool itself)
 root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
 return await root.Parse(args).InvokeAsync();
-
-internal sealed record Settings(bool Quick, TimeSpan Duration, TimeSpan Warmup, int Grains, int[] Callers, string? DocPath, bool Failover, HashSet<string>? Only, bool KeepTemp, string Command)
-{
-    public bool Runs(Scenario s) => Only is null || Only.Contains(s.ToString().ToLowerInvariant());
-
-    public static string RepoRoot()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "OpenReplica.sln"))) return dir.FullName;
-            }
-        }
-        return Directory.GetCurrentDirectory();
-    }
-}
-
-internal static class LoadTest
-{
-    private const string Begin = "<!-- loadtest:begin (generated by test/Benchmarks/LoadTest; everything up to loadtest:end is replaced on each run) -->";
-    private const string End = "<!-- loadtest:end -->";
-
-    public static async Task<int> RunAsync(Settings settings)
-    {
-        var started = Stopwatch.StartNew();
-        // Progress goes to stderr so stdout carries only the markdown result.
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        string tempRoot = Path.Combine(Path.GetTempPath(), "openreplica-loadtest", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(tempRoot);
-        var logs = new FileLoggerProvider(Path.Combine(tempRoot, "silos.log"));
-        var report = new RunReport
-        {
-            Command = settings.Command,
-            Quick = settings.Quick,
-            Started = DateTimeOffset.UtcNow,
-            Warmup = settings.Warmup,
-            Duration = settings.Duration,
-            Grains = settings.Grains,
-            CallerCounts = settings.Callers,
-        };
-        // Hard bound on the whole run: a stuck cell cannot keep the tool alive.
-        var bound = settings.Quick ? TimeSpan.FromMinutes(5) : TimeSpan.FromMinutes(15);
-        var work = console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(ctx => RunAllAsync(ctx, settings, report, tempRoot, logs));
-        bool finished = await Task.WhenAny(work, Task.Delay(bound)) == work;
-        if (!finished) report.Notes.Add($"The run hit its {bound.TotalMinutes:0}-minute bound and was cut short; the table holds the cells that finished.");
-        else if (work.IsFaulted) report.Notes.Add($"The run failed: {work.Exception!.GetBaseException().GetType().Name}: {work.Exception.GetBaseException().Message}");
-        report.Elapsed = started.Elapsed;
-        report.LoadAverageEnd = Machine.LoadAverage();
-        if (logs.Count > 0) report.Notes.Add($"{logs.Count:N0} warnings/errors were logged by silos and client during the run (file `{logs.Path}`, kept only with --keep-temp or when the run was cut short).");
-
-        string markdown = report.Markdown();
-        Console.Out.WriteLine(markdown);
-        Console.Out.Flush();
-        if (settings.DocPath is { } path)
-        {
-            WriteDoc(path, markdown);
-            console.MarkupLineInterpolated($"[grey]wrote {path}[/]");
-        }
-        logs.Dispose();
-        if (finished && !settings.KeepTemp)
-        {
-            try { Directory.Delete(tempRoot, recursive: true); } catch { }
-        }
-        // Orleans hosts that were killed may leave threads behind; do not wait for them.
-        Environment.Exit(finished && !work.IsFaulted ? 0 : 1);
-        return 0;
-    }
-
-    private static async Task RunAllAsync(ProgressContext ctx, Settings s, RunReport report, string tempRoot, FileLoggerProvider logs)
-    {
-        if (s.Runs(Scenario.Plain) || s.Runs(Scenario.Volatile))
-        {
-            var start = ctx.AddTask("start cluster (Volatile; also hosts the plain grain)", maxValue: 1);
-            await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Volatile, null, logs, CancellationToken.None);
-            start.Increment(1);
-            var idle0 = await Runner.IdleAsync(TimeSpan.FromSeconds(s.Quick ? 1 : 3), cluster.ConsensusMessages);
-            report.Idle.Add(new IdleSample("Volatile cluster after start", 0, idle0.CpuPercent, idle0.MessagesPerSecond));
-            if (s.Runs(Scenario.Plain)) await RunScenarioAsync(ctx, cluster, Scenario.Plain, s, report);
-            if (s.Runs(Scenario.Volatile))
-            {
-                await RunScenarioAsync(ctx, cluster, Scenario.Volatile, s, report);
-                var idle1 = await Runner.IdleAsync(TimeSpan.FromSeconds(s.Quick ? 1 : 3), cluster.ConsensusMessages);
-                report.Idle.Add(new IdleSample("Volatile cluster after its cells, no calls", s.Grains + 1, idle1.CpuPercent, idle1.MessagesPerSecond));
-            }
-        }
-        if (s.Runs(Scenario.Persisted))
-        {
-            var start = ctx.AddTask("start cluster (Persisted, fsync)", maxValue: 1);
-            await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, "data"), logs, CancellationToken.None);
-            start.Increment(1);
-            await RunScenarioAsync(ctx, cluster, Scenario.Persisted, s, report);
-            var idle = await Runner.IdleAsync(TimeSpan.FromSeconds(s.Quick ? 1 : 3), cluster.ConsensusMessages);
-            report.Idle.Add(new IdleSample("Persisted cluster after its cells, no calls", s.Grains + 1, idle.CpuPercent, idle.MessagesPerSecond));
-        }
-        if (s.Failover && (s.Only is null || s.Runs(Scenario.Persisted)))
-        {
-            // A fresh Persisted cluster, so the failover is not measured behind the spread cells' 1,000 active grains.
-            var start = ctx.AddTask("start cluster (Persisted, fsync) for failover", maxValue: 1);
-            await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, "failover"), logs, CancellationToken.None);
-            start.Increment(1);
-            var task = ctx.AddTask("failover: kill the silo hosting a hot Persisted grain under write load", maxValue: 1);
-            try
-            {
-                report.Failover = await Failover.RunAsync(cluster, 16, TimeSpan.FromSeconds(s.Quick ? 2 : 3), TimeSpan.FromSeconds(s.Quick ? 2 : 3),
-                    TimeSpan.FromSeconds(60), status => task.Description = "failover: " + Markup.Escape(status));
-            }
-            catch (Exception e)
-            {
-                report.FailoverError = $"{e.GetType().Name}: {e.Message}";
-            }
-            task.Value = 1;
-        }
-    }
-
-    private static async Task RunScenarioAsync(ProgressContext ctx, LocalCluster cluster, Scenario scenario, Settings s, RunReport report)
-    {
-        // The hot grain first (only it is active), then the spread; then the hot grain again with the spread's grains idle.
-        foreach (int grainCount in new[] { 1, s.Grains })
-        {
-            var grains = Runner.Grains(cluster.Client, scenario, grainCount);
-            var activate = ctx.AddTask($"{CellSpec.ScenarioName(scenario)}: activate {grainCount:N0} grain(s)", maxValue: 1);
-            var took = await Runner.ActivateAsync(grains, TimeSpan.FromSeconds(s.Quick ? 20 : 45));
-            activate.Description = $"{CellSpec.ScenarioName(scenario)}: activated {grainCount:N0} grain(s) in {took.TotalSeconds:0.0} s";
-            activate.Value = 1;
-            if (scenario != Scenario.Plain && grainCount > 1) report.Notes.Add($"{CellSpec.ScenarioName(scenario)}: activating {grainCount:N0} grains (one write each, 64 at a time) took {took.TotalSeconds:0.0} s (bounded at {(s.Quick ? 20 : 45)} s).");
-            foreach (var workload in new[] { Workload.Write, Workload.Read })
-            {
-                foreach (int callerCount in s.Callers)
-                {
-                    var spec = new CellSpec(scenario, workload, callerCount, grainCount);
-                    var task = ctx.AddTask(Markup.Escape(spec.Name), maxValue: 1);
-                    var result = await Runner.RunAsync(spec, grains, s.Warmup, s.Duration, cluster.ConsensusMessages, p => task.Value = p);
-                    task.Description = Markup.Escape($"{spec.Name}: {result.Throughput:N0}/s p99 {result.P99Ms:0.0} ms");
-                    report.Cells.Add(result);
-                }
-            }
-        }
-        if (scenario == Scenario.Plain) return;
-        var hot = Runner.Grains(cluster.Client, scenario, 1);
-        foreach (var workload in new[] { Workload.Write, Workload.Read })
-        {
-            int callerCount = s.Callers.Max();
-            var spec = new CellSpec(scenario, workload, callerCount, 1, s.Grains);
-            var task = ctx.AddTask(Markup.Escape(spec.Name), maxValue: 1);
-            var result = await Runner.RunAsync(spec, hot, s.Warmup, s.Duration, cluster.ConsensusMessages, p => task.Value = p);
-            task.Description = Markup.Escape($"{spec.Name}: {result.Throughput:N0}/s p99 {result.P99Ms:0.0} ms");
-            report.Cells.Add(result);
-        }
-    }
-
-    private static void WriteDoc(string path, string generated)
-    {
-        string block = Begin + "\n" + generated.TrimEnd() + "\n" + End;
-        string text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n\n" + Begin + "\n" + End + "\n";
-        int b = text.IndexOf("<!-- loadtest:begin", StringComparison.Ordinal);
-        int e = text.IndexOf(End, StringComparison.Ordinal);
-        text = b >= 0 && e > b ? text[..b] + block + text[(e + End.Length)..] : text.TrimEnd() + "\n\n" + block + "\n";
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        File.WriteAllText(path, text);
-    }
-}

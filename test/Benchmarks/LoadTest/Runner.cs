@@ -1,76 +1,57 @@
 using System.Diagnostics;
 using HdrHistogram;
-using Orleans.Runtime;
 
 namespace OpenReplica.LoadTest;
-
-internal enum Scenario { Plain, Volatile, Persisted }
-
-internal enum Workload { Write, Read }
-
-internal sealed record CellSpec(Scenario Scenario, Workload Workload, int Callers, int Grains, int IdleGrains = 0)
-{
-    public string Name => $"{ScenarioName(Scenario)} {Workload.ToString().ToLowerInvariant()}s, {Callers} caller{(Callers == 1 ? "" : "s")}, {GrainsText}";
-
-    public string GrainsText => (Grains == 1 ? "1 hot grain" : $"{Grains:N0} grains") + (IdleGrains > 0 ? $" + {IdleGrains:N0} idle" : "");
-
-    public static string ScenarioName(Scenario s) => s switch
-    {
-        Scenario.Plain => "1. plain",
-        Scenario.Volatile => "2. replicated Volatile",
-        _ => "3. replicated Persisted",
-    };
-}
-
-internal sealed record CellResult(
-    CellSpec Spec,
-    long Ops,
-    double Seconds,
-    long Errors,
-    double P50Ms,
-    double P99Ms,
-    double P999Ms,
-    double MaxMs,
-    double CpuPercent,
-    double MessagesPerOp,
-    long Dropped,
-    bool TimedOut)
-{
-    public double Throughput => Ops / Seconds;
-}
 
 /// <summary>Drives one cell: N callers in a closed loop for warm-up + duration, latency recorded in an HdrHistogram.</summary>
 internal static class Runner
 {
     private const long HighestMicros = 120_000_000; // 2 minutes
 
-    public static ICounterGrain[] Grains(IClusterClient client, Scenario scenario, int count)
-    {
-        string cls = scenario == Scenario.Plain ? GrainClasses.Plain : GrainClasses.Replicated;
-        return count == 1
-            ? [client.GetGrain<ICounterGrain>("hot", cls)]
-            : [.. Enumerable.Range(0, count).Select(i => client.GetGrain<ICounterGrain>($"g-{i}", cls))];
-    }
+    public const int ActivationConcurrency = 64;
+
+    /// <summary>Consensus message counters of a system; none for systems without a replica transport.</summary>
+    public static readonly Func<Task<(long Enqueued, long Dropped)>> NoMessages = () => Task.FromResult((0L, 0L));
 
     /// <summary>Activates every grain once (one write each, 64 at a time), bounded; returns how long it took.</summary>
-    public static async Task<TimeSpan> ActivateAsync(ICounterGrain[] grains, TimeSpan bound)
+    public static Task<TimeSpan> ActivateAsync(ICounterGrain[] grains, TimeSpan bound) => ActivateAsync(new GrainTarget(grains), bound);
+
+    /// <summary>Calls every grain (key) once, <see cref="ActivationConcurrency"/> at a time, bounded; returns how long it took.</summary>
+    public static async Task<TimeSpan> ActivateAsync(ILoadTarget target, TimeSpan bound, Workload call = Workload.Write)
     {
         var sw = Stopwatch.StartNew();
         int next = -1;
         async Task Worker()
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < grains.Length && sw.Elapsed < bound)
+            while ((i = Interlocked.Increment(ref next)) < target.Count && sw.Elapsed < bound)
             {
-                try { await grains[i].Increment(); } catch { }
+                try { await (call == Workload.Write ? target.WriteAsync(i) : target.ReadAsync(i)); } catch { }
             }
         }
-        await Task.WhenAll(Enumerable.Range(0, Math.Min(64, grains.Length)).Select(_ => Task.Run(Worker))).WaitAsync(bound + TimeSpan.FromSeconds(30));
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(ActivationConcurrency, target.Count)).Select(_ => Task.Run(Worker))).WaitAsync(bound + TimeSpan.FromSeconds(30));
         return sw.Elapsed;
     }
 
-    public static async Task<CellResult> RunAsync(CellSpec spec, ICounterGrain[] grains, TimeSpan warmup, TimeSpan duration,
-        Func<(long Enqueued, long Dropped)> consensusMessages, Action<double> progress)
+    /// <summary>Unmeasured calls (writes and reads alternating) from <paramref name="callers"/> callers over all targets for a while.</summary>
+    public static async Task WarmUpAsync(ILoadTarget[] targets, TimeSpan span, int callers)
+    {
+        var sw = Stopwatch.StartNew();
+        async Task Caller(int index)
+        {
+            var rng = new Random(index);
+            for (long n = 0; sw.Elapsed < span; n++)
+            {
+                var target = targets[rng.Next(targets.Length)];
+                int key = rng.Next(target.Count);
+                try { await (n % 2 == 0 ? target.WriteAsync(key) : target.ReadAsync(key)); } catch { }
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(i => Task.Run(() => Caller(i)))).WaitAsync(span + TimeSpan.FromSeconds(30));
+    }
+
+    public static async Task<CellResult> RunAsync(CellSpec spec, ILoadTarget target, TimeSpan warmup, TimeSpan duration,
+        Func<Task<(long Enqueued, long Dropped)>> consensusMessages, Action<double> progress)
     {
         long freq = Stopwatch.Frequency;
         long start = Stopwatch.GetTimestamp();
@@ -79,10 +60,8 @@ internal static class Runner
         var histograms = new LongHistogram[spec.Callers];
         var ops = new long[spec.Callers];
         var errors = new long[spec.Callers];
-        var process = Process.GetCurrentProcess();
         TimeSpan cpuAtStart = default;
         (long Enqueued, long Dropped) messagesAtStart = default;
-        var measuring = new TaskCompletionSource();
 
         async Task Caller(int index)
         {
@@ -93,11 +72,11 @@ internal static class Runner
             {
                 long t0 = Stopwatch.GetTimestamp();
                 if (t0 >= measureEnd) return;
-                var grain = grains.Length == 1 ? grains[0] : grains[rng.Next(grains.Length)];
+                int key = target.Count == 1 ? 0 : rng.Next(target.Count);
                 bool ok;
                 try
                 {
-                    if (write) await grain.Increment(); else await grain.Get();
+                    await (write ? target.WriteAsync(key) : target.ReadAsync(key));
                     ok = true;
                 }
                 catch (Exception)
@@ -123,12 +102,17 @@ internal static class Runner
         {
             var wait = TimeSpan.FromTicks(Math.Max(0, (measureStart - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / freq));
             await Task.Delay(wait);
-            process.Refresh();
-            cpuAtStart = process.TotalProcessorTime;
-            messagesAtStart = consensusMessages();
+            cpuAtStart = ProcessTreeCpu.Total();
+            messagesAtStart = await consensusMessages();
         });
         var total = warmup + duration;
         var deadline = Stopwatch.StartNew();
+        var endSample = Task.Run(async () =>
+        {
+            // The window closes at measureEnd, whatever is still in flight.
+            await Task.Delay(total);
+            return (Cpu: ProcessTreeCpu.Total(), Messages: await consensusMessages());
+        });
         bool timedOut = false;
         while (!all.IsCompleted)
         {
@@ -141,11 +125,7 @@ internal static class Runner
             await Task.WhenAny(all, Task.Delay(200));
         }
         await sampler;
-        // The window closes at measureEnd, whatever is still in flight.
-        process.Refresh();
-        var cpu = process.TotalProcessorTime - cpuAtStart;
-        var messagesAtEnd = consensusMessages();
-        long messages = messagesAtEnd.Enqueued - messagesAtStart.Enqueued;
+        var end = await endSample;
         progress(1.0);
 
         var merged = new LongHistogram(HighestMicros, 3);
@@ -161,23 +141,24 @@ internal static class Runner
             Ms(99),
             Ms(99.9),
             merged.TotalCount == 0 ? double.NaN : merged.GetMaxValue() / 1000.0,
-            100.0 * cpu.TotalSeconds / (duration.TotalSeconds * Environment.ProcessorCount),
-            opsTotal == 0 ? double.NaN : (double)messages / opsTotal,
-            messagesAtEnd.Dropped - messagesAtStart.Dropped,
+            100.0 * (end.Cpu - cpuAtStart).TotalSeconds / (duration.TotalSeconds * Environment.ProcessorCount),
+            opsTotal == 0 ? double.NaN : (double)(end.Messages.Enqueued - messagesAtStart.Enqueued) / opsTotal,
+            end.Messages.Dropped - messagesAtStart.Dropped,
             timedOut);
     }
 
-    /// <summary>Process CPU and consensus messages per second while nothing calls the cluster.</summary>
-    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<(long Enqueued, long Dropped)> consensusMessages)
+    /// <summary>CPU (this process and its children) and consensus messages per second while nothing calls the cluster.</summary>
+    public static Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<(long Enqueued, long Dropped)> consensusMessages) =>
+        IdleAsync(span, () => Task.FromResult(consensusMessages()));
+
+    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<Task<(long Enqueued, long Dropped)>> consensusMessages)
     {
-        var process = Process.GetCurrentProcess();
-        process.Refresh();
-        var cpu0 = process.TotalProcessorTime;
-        long m0 = consensusMessages().Enqueued;
+        var cpu0 = ProcessTreeCpu.Total();
+        long m0 = (await consensusMessages()).Enqueued;
         var sw = Stopwatch.StartNew();
         await Task.Delay(span);
-        process.Refresh();
         double seconds = sw.Elapsed.TotalSeconds;
-        return (100.0 * (process.TotalProcessorTime - cpu0).TotalSeconds / (seconds * Environment.ProcessorCount), (consensusMessages().Enqueued - m0) / seconds);
+        var cpu = ProcessTreeCpu.Total() - cpu0;
+        return (100.0 * cpu.TotalSeconds / (seconds * Environment.ProcessorCount), ((await consensusMessages()).Enqueued - m0) / seconds);
     }
 }

@@ -1,0 +1,72 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using OpenReplica.LoadTest.External;
+using OpenReplica.Orleans;
+using Orleans.Configuration;
+
+namespace OpenReplica.LoadTest;
+
+/// <summary>What one benchmark silo is: its ports, its cluster, and how it replicates.</summary>
+internal sealed record SiloSpec(
+    int Index,
+    int SiloPort,
+    int GatewayPort,
+    int PrimaryPort,
+    string ClusterId,
+    ReplicationMode Mode,
+    string? DataDirectory,
+    int Replicas);
+
+/// <summary>
+/// The silo and client configuration every benchmark cluster shares, in-process (<see cref="LocalCluster"/>) or one
+/// process per silo (<see cref="ProcessCluster"/>), so both measure the same settings.
+/// </summary>
+internal static class BenchmarkHosting
+{
+    public const string ServiceId = "openreplica-loadtest";
+
+    public static string NewClusterId(string kind) => $"loadtest-{kind}-{Guid.NewGuid():N}"[..32];
+
+    /// <summary>Loopback ports free right now (the external systems' helper, so there is one way to pick ports).</summary>
+    public static int[] FreePorts(int count) => LoopbackPorts.Free(count);
+
+    /// <summary>Warnings and errors only, and to a file: the console belongs to the progress display and the report.</summary>
+    public static void Logging(ILoggingBuilder logging, ILoggerProvider provider)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(LogLevel.Warning);
+        logging.AddProvider(provider);
+    }
+
+    public static ISiloBuilder ConfigureBenchmarkSilo(this ISiloBuilder silo, SiloSpec spec)
+    {
+        silo.UseLocalhostClustering(spec.SiloPort, spec.GatewayPort, new IPEndPoint(IPAddress.Loopback, spec.PrimaryPort), ServiceId, spec.ClusterId);
+        silo.Configure<SiloOptions>(o => o.SiloName = $"silo-{spec.Index}");
+        silo.Configure<ClusterMembershipOptions>(LocalCluster.FastMembership);
+        silo.AddReplicatedGrains(o =>
+        {
+            o.ReplicationFactor = spec.Replicas;
+            o.Mode = spec.Mode;
+            o.CallTimeout = LocalCluster.CallTimeout;
+            o.DataDirectory = spec.Mode == ReplicationMode.Persisted ? spec.DataDirectory : null;
+        });
+        return silo;
+    }
+
+    public static IClientBuilder ConfigureBenchmarkClient(this IClientBuilder client, int[] gatewayPorts, string clusterId)
+    {
+        client.UseLocalhostClustering(gatewayPorts, ServiceId, clusterId);
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+        // As the README advises: a call in flight to a silo that dies is given up (and retried with its stamp)
+        // a little after the silos' CallTimeout, not after Orleans' default 30 s.
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = LocalCluster.CallTimeout + TimeSpan.FromSeconds(2));
+        // As the repository's failover tests: retry (same stamp) quickly while a grain moves.
+        client.UseReplicatedGrains(o =>
+        {
+            o.MaxRetries = 40;
+            o.InitialBackoff = TimeSpan.FromMilliseconds(20);
+            o.MaxBackoff = TimeSpan.FromMilliseconds(250);
+        });
+        return client;
+    }
+}

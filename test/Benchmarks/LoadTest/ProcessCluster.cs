@@ -1,0 +1,110 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Orleans;
+
+namespace OpenReplica.LoadTest;
+
+/// <summary>What a <see cref="ProcessCluster"/> runs: silo count, replication and the persistence stores its silos reach.</summary>
+internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, string? Redis = null, string? Postgres = null);
+
+/// <summary>
+/// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
+/// the replica roster (the first <c>ReplicationFactor</c> silos by start time) is all of them, and one Orleans client
+/// in this process connected to every gateway.
+/// </summary>
+internal sealed class ProcessCluster : IAsyncDisposable
+{
+    private static readonly TimeSpan SiloStartBound = TimeSpan.FromSeconds(90);
+    private readonly List<SiloProcess> _silos = [];
+    private readonly List<string> _logFiles = [];
+    private IHost? _clientHost;
+
+    private ProcessCluster(ProcessClusterSpec spec) => Spec = spec;
+
+    public ProcessClusterSpec Spec { get; }
+    public IClusterClient Client { get; private set; } = null!;
+
+    /// <summary>Silo addresses in start order (index 0 is the primary: it holds the development membership table).</summary>
+    public IReadOnlyList<string> Addresses => [.. _silos.Select(s => s.Address)];
+
+    public static async Task<ProcessCluster> StartAsync(ProcessClusterSpec spec, string logDirectory, ILoggerProvider clientLogs,
+        Action<string> status, CancellationToken cancellationToken)
+    {
+        var cluster = new ProcessCluster(spec);
+        try
+        {
+            string clusterId = BenchmarkHosting.NewClusterId(spec.Name);
+            var ports = BenchmarkHosting.FreePorts(2 * spec.Silos);
+            int[] gatewayPorts = ports[spec.Silos..];
+            for (int i = 0; i < spec.Silos; i++)
+            {
+                status($"starting silo process {i + 1} of {spec.Silos}");
+                string log = Path.Combine(logDirectory, $"{spec.Name}-silo-{i}.log");
+                cluster._logFiles.Add(log);
+                cluster._silos.Add(await SiloProcess.StartAsync(Arguments(spec, i, ports[i], gatewayPorts[i], ports[0], clusterId, log), SiloStartBound, cancellationToken));
+            }
+            status("connecting the client");
+            var client = new HostBuilder()
+                .ConfigureLogging(l => BenchmarkHosting.Logging(l, clientLogs))
+                .UseOrleansClient(c => c.ConfigureBenchmarkClient(gatewayPorts, clusterId))
+                .Build();
+            cluster._clientHost = client;
+            await client.StartAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            cluster.Client = client.Services.GetRequiredService<IClusterClient>();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static IEnumerable<string> Arguments(ProcessClusterSpec spec, int index, int port, int gateway, int primary, string clusterId, string log)
+    {
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        yield return "--index"; yield return I(index);
+        yield return "--port"; yield return I(port);
+        yield return "--gateway"; yield return I(gateway);
+        yield return "--primary"; yield return I(primary);
+        yield return "--cluster-id"; yield return clusterId;
+        yield return "--mode"; yield return spec.Mode.ToString();
+        yield return "--replicas"; yield return I(spec.Replicas);
+        yield return "--log"; yield return log;
+        if (spec.DataRoot is not null) { yield return "--data"; yield return Path.Combine(spec.DataRoot, $"silo-{index}"); }
+        if (spec.Redis is not null) { yield return "--redis"; yield return spec.Redis; }
+        if (spec.Postgres is not null) { yield return "--postgres"; yield return spec.Postgres; }
+    }
+
+    public bool IsAlive(int index) => !_silos[index].HasExited;
+
+    public int IndexOf(string siloAddress) => _silos.FindIndex(s => s.Address == siloAddress);
+
+    /// <summary>kill -9 of one silo's process.</summary>
+    public void Kill(int index) => _silos[index].Kill();
+
+    /// <summary>Consensus messages queued (and dropped) by the live silos' replica transports.</summary>
+    public async Task<(long Enqueued, long Dropped)> ConsensusMessagesAsync()
+    {
+        var counts = await Task.WhenAll(_silos.Select(s => s.ConsensusMessagesAsync()));
+        return (counts.Sum(c => c.Enqueued), counts.Sum(c => c.Dropped));
+    }
+
+    /// <summary>Warnings and errors the silo processes logged (lines of their log files).</summary>
+    public int LoggedProblems() => _logFiles.Where(File.Exists).Sum(f =>
+    {
+        try { return File.ReadLines(f).Count(l => !l.StartsWith(' ')); } catch (IOException) { return 0; }
+    });
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_clientHost is { } client)
+        {
+            try { await client.StopAsync(new CancellationToken(canceled: true)).WaitAsync(TimeSpan.FromSeconds(5)); } catch { }
+            try { client.Dispose(); } catch { }
+        }
+        await Task.WhenAll(_silos.Select(s => s.DisposeAsync().AsTask()));
+    }
+}

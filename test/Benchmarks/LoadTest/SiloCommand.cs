@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenReplica.LoadTest.External;
+using OpenReplica.Orleans;
+using Orleans.Runtime;
+
+namespace OpenReplica.LoadTest;
+
+/// <summary>
+/// The <c>silo</c> subcommand: one benchmark silo in its own process, started by <see cref="SiloProcess"/>. It talks to
+/// its parent over stdio: it prints <c>READY &lt;silo address&gt;</c> once started, answers <c>stats</c> with
+/// <c>STATS &lt;consensus messages enqueued&gt; &lt;dropped&gt;</c>, and exits as soon as stdin closes, so a parent that
+/// dies in any way (even kill -9) takes its silos with it.
+/// </summary>
+internal static class SiloCommand
+{
+    public const string Ready = "READY";
+    public const string Stats = "STATS";
+
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "Silo-to-silo port", Required = true };
+        var gateway = new Option<int>("--gateway") { Description = "Gateway port", Required = true };
+        var primary = new Option<int>("--primary") { Description = "Silo port of the primary silo (holds the development membership table)", Required = true };
+        var index = new Option<int>("--index") { Description = "Silo number in its cluster (its name)", Required = true };
+        var clusterId = new Option<string>("--cluster-id") { Description = "Orleans cluster id", Required = true };
+        var mode = new Option<ReplicationMode>("--mode") { Description = "Replication mode", DefaultValueFactory = _ => ReplicationMode.Volatile };
+        var data = new Option<string?>("--data") { Description = "Data directory (Persisted mode)" };
+        var replicas = new Option<int>("--replicas") { Description = "Replication factor (3, 5 or 7)", DefaultValueFactory = _ => 3 };
+        var redis = new Option<string?>("--redis") { Description = "Redis connection string for the IPersistentState grain" };
+        var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL connection string for the IPersistentState grain" };
+        var log = new Option<string>("--log") { Description = "File for the silo's warnings and errors", Required = true };
+
+        var command = new Command("silo", "Host one benchmark silo (started by the load tool as a child process)")
+        {
+            port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, log,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var spec = new SiloSpec(parse.GetValue(index), parse.GetValue(port), parse.GetValue(gateway), parse.GetValue(primary),
+                parse.GetValue(clusterId)!, parse.GetValue(mode), parse.GetValue(data), parse.GetValue(replicas));
+            return await RunAsync(spec, parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(log)!, cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(SiloSpec spec, string? redis, string? postgres, string logPath, CancellationToken cancellationToken)
+    {
+        using var logs = new FileLoggerProvider(logPath);
+        var host = new HostBuilder()
+            .ConfigureLogging(l => BenchmarkHosting.Logging(l, logs))
+            .UseOrleans(silo =>
+            {
+                silo.ConfigureBenchmarkSilo(spec);
+                if (redis is not null || postgres is not null) silo.AddBenchmarkPersistence(redis, postgres);
+            })
+            .Build();
+        await host.StartAsync(cancellationToken);
+        var transport = host.Services.GetRequiredService<ReplicaTransport>();
+        var stdout = Console.Out;
+        await stdout.WriteLineAsync($"{Ready} {host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress}");
+        await stdout.FlushAsync(cancellationToken);
+
+        while (await Console.In.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line == "stats")
+            {
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{Stats} {transport.Enqueued} {transport.Dropped}"));
+                await stdout.FlushAsync(cancellationToken);
+            }
+        }
+        // stdin closed: the parent is done with us (or died). No graceful shutdown: the cluster is being torn down.
+        logs.Dispose();
+        Environment.Exit(0);
+        return 0;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace OpenReplica.LoadTest;
+
+/// <summary>
+/// One silo in a child process: this tool run again with the <c>silo</c> subcommand (see <see cref="SiloCommand"/>).
+/// Start-up is bounded; the child's stdin stays open for as long as we want it alive; <see cref="Kill"/> is a real
+/// kill -9 of the process.
+/// </summary>
+internal sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _statsGate = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly Queue<string> _stderrTail = new();
+    private TaskCompletionSource<(long, long)>? _stats;
+
+    private SiloProcess(Process process) => _process = process;
+
+    public string Address { get; private set; } = "";
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    public static async Task<SiloProcess> StartAsync(IEnumerable<string> siloArguments, TimeSpan bound, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(typeof(SiloProcess).Assembly.Location);
+        psi.ArgumentList.Add("silo");
+        foreach (var a in siloArguments) psi.ArgumentList.Add(a);
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start a silo process");
+        ChildProcesses.Track(process);
+        var silo = new SiloProcess(process);
+        process.OutputDataReceived += (_, e) => silo.OnOutput(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.OnError(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => silo._ready.TrySetException(new InvalidOperationException($"silo process {process.Id} exited during start-up: {silo.StderrTail()}"));
+        try
+        {
+            silo.Address = await silo._ready.Task.WaitAsync(bound, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            silo.Kill();
+            throw e is TimeoutException ? new TimeoutException($"silo process did not start within {bound.TotalSeconds:0} s: {silo.StderrTail()}") : e;
+        }
+        return silo;
+    }
+
+    /// <summary>The counters of the silo's <c>ReplicaTransport</c>; zeros from a dead or silent silo.</summary>
+    public async Task<(long Enqueued, long Dropped)> ConsensusMessagesAsync()
+    {
+        if (_process.HasExited) return (0, 0);
+        await _statsGate.WaitAsync();
+        try
+        {
+            var pending = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_lock) _stats = pending;
+            await _process.StandardInput.WriteLineAsync("stats");
+            await _process.StandardInput.FlushAsync();
+            return await pending.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception)
+        {
+            return (0, 0);
+        }
+        finally
+        {
+            _statsGate.Release();
+        }
+    }
+
+    /// <summary>kill -9 of the silo process (no goodbye to membership, sockets reset by the kernel).</summary>
+    public void Kill()
+    {
+        try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Closing stdin makes the silo exit by itself; kill whatever is left after a short grace period.
+        try { _process.StandardInput.Close(); } catch { }
+        try { await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(3)); } catch { }
+        Kill();
+        _process.Dispose();
+    }
+
+    private void OnOutput(string? line)
+    {
+        if (line is null) return;
+        if (line.StartsWith(SiloCommand.Ready + " ", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult(line[(SiloCommand.Ready.Length + 1)..]);
+        }
+        else if (line.StartsWith(SiloCommand.Stats + " ", StringComparison.Ordinal))
+        {
+            var parts = line.Split(' ');
+            TaskCompletionSource<(long, long)>? pending;
+            lock (_lock) (pending, _stats) = (_stats, null);
+            pending?.TrySetResult((long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture)));
+        }
+    }
+
+    private void OnError(string? line)
+    {
+        if (line is null) return;
+        lock (_lock)
+        {
+            _stderrTail.Enqueue(line);
+            if (_stderrTail.Count > 20) _stderrTail.Dequeue();
+        }
+    }
+
+    private string StderrTail()
+    {
+        lock (_lock) return _stderrTail.Count == 0 ? "(no output on stderr)" : string.Join(" | ", _stderrTail);
+    }
+
+    /// <summary>The <c>dotnet</c> host: this process's when it is one, else the one on PATH.</summary>
+    private static string DotnetHost() =>
+        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+}
