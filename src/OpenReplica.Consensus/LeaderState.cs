@@ -68,4 +68,22 @@ internal sealed class LeaderState(Ballot ballot)
     public HashSet<long> RecentlyHeard { get; } = [];
 
     public int TicksSinceQuorumCheck { get; set; }
+
+    /// <summary>Heartbeats sent for the lease (context, host clock at send) not yet acknowledged by a quorum.</summary>
+    public List<(long Context, long SentAt)> LeaseProbes { get; } = [];
+
+    /// <summary>Per follower, the highest heartbeat context it acknowledged under this ballot.</summary>
+    public Dictionary<long, long> AckedContext { get; } = [];
+
+    /// <summary>Host clock before which this leader holds a read lease (valid only with <see cref="LeaseConfigVersion"/>).</summary>
+    public long LeaseUntil { get; set; } = long.MinValue;
+
+    /// <summary>The configuration history the lease was confirmed against (its newest epoch's first slot).</summary>
+    public long LeaseConfigVersion { get; set; }
+
+    /// <summary>A configuration proposed at this slot: no lease is used until it is chosen.</summary>
+    public long LeaseBlockedThrough { get; set; }
+
+    /// <summary>Slots up to here may hold values chosen before this ballot: reads wait until they are applied.</summary>
+    public long ReadFloor { get; set; }
 }

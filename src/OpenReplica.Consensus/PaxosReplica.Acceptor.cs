@@ -24,6 +24,8 @@ public sealed partial class PaxosReplica
 
     private void HandlePrepare(Prepare m)
     {
+        // Leased to another leader: stay silent until the guard ends; the candidate retransmits.
+        if (m.Ballot > _promised && GuardsAgainst(m.From)) return;
         if (!AdmitBallot(m.From, m.Ballot)) return;
         // A would-be leader is alive: give it time before campaigning ourselves.
         if (_role == ReplicaRole.Follower) ResetElectionTimer();
@@ -58,7 +60,7 @@ public sealed partial class PaxosReplica
     {
         if (!AdmitBallot(m.From, m.Ballot)) return;
         FollowLeader(m.From);
-        Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
+        if (GrantLease(m.From)) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
     }
 

@@ -9,12 +9,15 @@ public sealed partial class PaxosReplica
     /// </summary>
     public Ready Campaign()
     {
-        StartCampaign();
+        // Still guarding another leader's lease: campaign when the guard ends (a tick starts it).
+        if (_role != ReplicaRole.Leader && GuardsAgainst(Id)) _campaignPending = true;
+        else StartCampaign();
         return TakeReady();
     }
 
     private void StartCampaign()
     {
+        _campaignPending = false;
         if (_role != ReplicaRole.Leader)
         {
             var queued = _leader?.Pending.ToList() ?? [];
@@ -148,6 +151,7 @@ public sealed partial class PaxosReplica
         if (!leader.Recovered.TryGetValue(e.Slot, out var known) || e.Ballot > known.Ballot)
         {
             leader.Recovered[e.Slot] = e;
+            leader.ReadFloor = Math.Max(leader.ReadFloor, e.Slot);
         }
     }
 
@@ -167,6 +171,7 @@ public sealed partial class PaxosReplica
         _role = ReplicaRole.Leader;
         _leaderHint = Id;
         leader.NextSlot = commit + 1;
+        leader.ReadFloor = Math.Max(Math.Max(leader.ReadFloor, commit), leader.Recovered.Count > 0 ? leader.Recovered.Keys.Max() : 0);
         leader.TicksSinceQuorumCheck = 0;
         _ready.BecameLeader = true;
         if (Has(PlantedBug.ForgetDedupAfterLeaderChange)) _sessions = new SessionTable(_options.MaxSessions);
@@ -249,6 +254,8 @@ public sealed partial class PaxosReplica
         Invariant.Assert(_promised == leader.Ballot);
         var inFlight = new InFlightSlot(value, _now);
         leader.InFlight[slot] = inFlight;
+        // A new configuration may need other quorums: no lease is used until it is chosen and confirmed again.
+        if (value.Kind == LogValueKind.Config) leader.LeaseBlockedThrough = Math.Max(leader.LeaseBlockedThrough, slot);
         var config = _configs.At(slot);
         var entry = new LogEntry(slot, leader.Ballot, value, Chosen: false);
         foreach (long member in config.Members)
@@ -354,6 +361,7 @@ public sealed partial class PaxosReplica
     private void BroadcastHeartbeat(long readContext)
     {
         var leader = _leader!;
+        readContext = LeaseProbeContext(leader, readContext);
         long commit = _log.CommitIndex;
         foreach (long member in _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot)))
         {
@@ -384,7 +392,7 @@ public sealed partial class PaxosReplica
     private void TickFollower()
     {
         if (_options.ElectionTimeoutTicks == 0) return;
-        if (++_electionElapsed >= _electionTimeout && _configs.Latest.Contains(Id))
+        if (++_electionElapsed >= _electionTimeout && _configs.Latest.Contains(Id) && !GuardsAgainst(Id))
         {
             _leaderHint = null;
             StartCampaign();

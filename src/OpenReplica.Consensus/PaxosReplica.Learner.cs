@@ -173,13 +173,26 @@ public sealed partial class PaxosReplica
             return TakeReady();
         }
         var leader = _leader!;
-        long index = Math.Max(_log.CommitIndex, leader.NextSlot - 1);
-        if (leader.Recovered.Count > 0) index = Math.Max(index, leader.Recovered.Keys.Max());
+        bool leased = HoldsLease;
+        // Under a lease no other leader chooses anything, and this one acknowledges a call only once it is applied:
+        // the read needs what is chosen here, plus whatever an earlier ballot may have chosen (the read floor).
+        // Without one, anything this leader may already have let be chosen counts too.
+        long index = leased ? Math.Max(_log.CommitIndex, leader.ReadFloor) : Math.Max(_log.CommitIndex, leader.NextSlot - 1);
+        if (!leased && leader.Recovered.Count > 0) index = Math.Max(index, leader.Recovered.Keys.Max());
         var read = new PendingRead(requestId, index, ++leader.ReadContext);
         read.Acks.Add(Id);
         leader.Reads.Add(read);
-        BroadcastHeartbeat(read.Context);
-        ConfirmRead(read);
+        if (leased)
+        {
+            // No other leader can choose anything before the lease ends: the read needs no quorum round.
+            read.Confirmed = true;
+            RenewLeaseIfDue(leader);
+        }
+        else
+        {
+            BroadcastHeartbeat(read.Context);
+            ConfirmRead(read);
+        }
         ServeReads();
         return TakeReady();
     }
@@ -188,6 +201,7 @@ public sealed partial class PaxosReplica
     {
         if (_role != ReplicaRole.Leader || m.Ballot != _leader!.Ballot) return;
         _leader.RecentlyHeard.Add(m.From);
+        NoteLeaseAck(_leader, m.From, m.ReadContext);
         foreach (var read in _leader.Reads)
         {
             if (read.Context <= m.ReadContext && !read.Confirmed)

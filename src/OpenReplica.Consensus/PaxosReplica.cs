@@ -53,6 +53,7 @@ public sealed partial class PaxosReplica
         _random = new DeterministicRandom(options.RandomSeed ^ (ulong)options.ReplicaId * 0x9E3779B97F4A7C15UL);
         _configs = ConfigHistory.Start(options.InitialConfig);
         _sessions = new SessionTable(options.MaxSessions);
+        InitLeaseGuard();
         ResetElectionTimer();
     }
 
@@ -113,7 +114,7 @@ public sealed partial class PaxosReplica
     /// </summary>
     public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0
             || (_role == ReplicaRole.Leader && l.CommitSentThrough < _log.CommitIndex))
-        || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex;
+        || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex || _campaignPending;
 
     public int PendingProposals => _leader?.Pending.Count ?? 0;
 
@@ -132,6 +133,7 @@ public sealed partial class PaxosReplica
     public Ready Tick()
     {
         _now++;
+        MaybeStartPendingCampaign();
         if (_role == ReplicaRole.Leader) TickLeader();
         else if (_role == ReplicaRole.Candidate) TickCandidate();
         else TickFollower();

@@ -16,4 +16,6 @@ public enum PlantedBug
     CommitWithoutQuorum = 4,
     /// <summary>A new leader forgets the session table, so a retried command is applied again.</summary>
     ForgetDedupAfterLeaderChange = 8,
+    /// <summary>Followers acknowledge lease heartbeats but still promise other candidates (no lease guard).</summary>
+    LeaseWithoutGuard = 16,
 }

@@ -50,6 +50,28 @@ public sealed class ReplicaOptions
 
     public IQuorumRule Quorum { get; set; } = MajorityQuorum.Instance;
 
+    /// <summary>
+    /// Leader leases for reads, in units of the host clock given to <see cref="PaxosReplica.SetClock"/>; 0 turns them off.
+    /// A follower that acknowledges a leader's heartbeat promises no other candidate for this long (measured on its
+    /// own clock from receipt); the leader serves reads locally until the send time of a heartbeat a quorum
+    /// acknowledged plus this duration minus <see cref="LeaseSafetyMargin"/>. Failover is delayed by up to this long.
+    /// </summary>
+    public long LeaseDuration { get; set; }
+
+    /// <summary>
+    /// How much shorter the leader takes its lease than its followers' promise, to cover clocks that run at slightly
+    /// different rates and the host's clock staleness within a batch; 0 means LeaseDuration / 8.
+    /// </summary>
+    public long LeaseSafetyMargin { get; set; }
+
+    /// <summary>
+    /// A replica restarted from its disk may have granted leases before the crash that it no longer remembers: the
+    /// host sets this to (clock at restart + LeaseDuration) so it promises no candidate, itself included, before then.
+    /// </summary>
+    public long InitialLeaseGuardUntil { get; set; } = long.MinValue;
+
+    internal long EffectiveLeaseMargin => LeaseSafetyMargin > 0 ? LeaseSafetyMargin : LeaseDuration / 8;
+
     /// <summary>Seed of the replica's deterministic random source (election timeouts).</summary>
     public ulong RandomSeed { get; set; } = 1;
 
@@ -74,6 +96,9 @@ public sealed class ReplicaOptions
         Require(RetransmitTicks >= 1, nameof(RetransmitTicks), "must be at least 1");
         Require(MaxCatchUpEntries >= 1, nameof(MaxCatchUpEntries), "must be at least 1");
         Require(MaxSessions >= 1, nameof(MaxSessions), "must be at least 1");
+        Require(LeaseDuration >= 0, nameof(LeaseDuration), "must be 0 (no leases) or positive");
+        Require(LeaseSafetyMargin >= 0 && (LeaseDuration == 0 || LeaseSafetyMargin < LeaseDuration), nameof(LeaseSafetyMargin),
+            "must be 0 (LeaseDuration / 8) or positive and below LeaseDuration");
         Require(PlantedBugs == PlantedBug.None || AllowPlantedBugs, nameof(PlantedBugs), "planted bugs are for the simulator only");
     }
 

@@ -16,6 +16,7 @@ public sealed class PlantedBugTests
     [InlineData(PlantedBug.AcceptLowerBallot)]
     [InlineData(PlantedBug.ForgetDedupAfterLeaderChange)]
     [InlineData(PlantedBug.SkipPersistBeforeVote)]
+    [InlineData(PlantedBug.LeaseWithoutGuard)]
     public void PlantedBugIsCaught(PlantedBug bug)
     {
         const int batch = 50;

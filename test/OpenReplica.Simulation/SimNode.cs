@@ -24,8 +24,17 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
     /// <summary>Bumped on every crash, so timers of an earlier life are ignored.</summary>
     public int Incarnation { get; private set; }
 
+    /// <summary>This replica's clock rate against simulated time, in thousandths (leases only).</summary>
+    public int ClockRatePerMille { get; set; } = 1000;
+
+    /// <summary>This replica's clock reading at simulated time 0 (leases only).</summary>
+    public long ClockOrigin { get; set; }
+
+    public long ClockAt(long now) => ClockOrigin + now * ClockRatePerMille / 1000;
+
     public void Boot(bool fresh)
     {
+        long clock = ClockAt(world.Now);
         if (fresh)
         {
             Core = new PaxosReplica(options);
@@ -34,10 +43,14 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
         else
         {
             var state = Disk.Load();
-            Core = PaxosReplica.Restart(options, state);
+            // It may have granted leases it no longer remembers: promise nobody until they have surely ended.
+            var restarted = options.Clone();
+            if (options.LeaseDuration > 0) restarted.InitialLeaseGuardUntil = clock + options.LeaseDuration;
+            Core = PaxosReplica.Restart(restarted, state);
             Machine = state.Snapshot is { } s ? KvStateMachine.Deserialize(s.AppState) : new KvStateMachine();
         }
         _appliedSinceSnapshot = 0;
+        Core.SetClock(clock);
         Handle(Core.Start());
     }
 

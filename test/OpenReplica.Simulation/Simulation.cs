@@ -59,6 +59,7 @@ public sealed class Simulation
             MaxCatchUpEntries = 64,
             MaxSessions = MaxSessions,
             RandomSeed = seed,
+            LeaseDuration = Faults.LeaseDuration,
             PlantedBugs = bugs,
             AllowPlantedBugs = bugs != PlantedBug.None,
         };
@@ -137,6 +138,7 @@ public sealed class Simulation
         {
             var action = _events.Dequeue();
             Now = at.Time;
+            if (Faults.LeaseDuration > 0) foreach (var node in _nodes.Values) node.Core?.SetClock(node.ClockAt(Now));
             action();
         }
         Now = Math.Max(Now, time);
@@ -204,6 +206,12 @@ public sealed class Simulation
         var options = _baseOptions.Clone();
         options.ReplicaId = id;
         var node = new SimNode(id, options, this);
+        if (Faults.LeaseDuration > 0)
+        {
+            // Each replica's clock: its own origin and a rate within 1.5 % of real time (the leader's margin covers it).
+            node.ClockRatePerMille = Random.Next(985, 1016);
+            node.ClockOrigin = Random.Next(0, 1_000_000);
+        }
         _nodes[id] = node;
         node.Boot(fresh: true);
         ScheduleTick(node);
@@ -221,10 +229,16 @@ public sealed class Simulation
         });
     }
 
+    /// <summary>
+    /// Where a client sends a new operation: a replica that believes it leads. While two do (a stale leader cut
+    /// off by a partition, or a duplicate activation), either may be picked, as clients with stale routing would.
+    /// </summary>
     public long GuessLeader()
     {
-        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
-        return leader?.Id ?? ReplicaIds[Random.Next(0, _nodes.Count)];
+        var leaders = _nodes.Values.Where(n => n.Core is { IsLeader: true }).ToList();
+        if (leaders.Count == 1) return leaders[0].Id;
+        if (leaders.Count > 1) return leaders[Random.Next(0, leaders.Count)].Id;
+        return ReplicaIds[Random.Next(0, _nodes.Count)];
     }
 
     public string? LastWrittenValue(string key) => _lastWritten.GetValueOrDefault(key);
@@ -321,21 +335,33 @@ public sealed class Simulation
         node.Handle(node.Core!.Campaign());
     }
 
-    /// <summary>Campaign mode: the "grain directory" activates the grain elsewhere when its replica is down or no one leads.</summary>
+    /// <summary>
+    /// Campaign mode: the "grain directory" activates the grain elsewhere when its replica is down or no one leads,
+    /// or when a partition cuts the activation off from most replicas (Orleans declares its silo dead while the old
+    /// activation still runs and may still serve reads: the case leader leases must survive).
+    /// </summary>
     private void MaybeReactivate()
     {
         bool someoneLeads = _nodes.Values.Any(n => n.Core is { Role: not ReplicaRole.Follower });
         bool activationUp = _nodes.TryGetValue(_activation, out var a) && a.IsUp && a.Core!.Role != ReplicaRole.Follower;
-        if (!someoneLeads || !activationUp)
+        bool cutOff = activationUp && 2 * _nodes.Keys.Count(id => id != _activation
+            && (_blocked.Contains((_activation, id)) || _blocked.Contains((id, _activation)))) >= _nodes.Count;
+        if (cutOff)
+        {
+            // Membership notices quickly, and places the new activation on a replica the old one cannot reach.
+            if (Random.Chance(0.2)) ActivateSomewhere(awayFrom: _activation);
+        }
+        else if (!someoneLeads || !activationUp)
         {
             if (Random.Chance(0.05)) ActivateSomewhere();
         }
     }
 
-    private void ActivateSomewhere()
+    private void ActivateSomewhere(long? awayFrom = null)
     {
         var latest = _nodes.Values.Where(n => n.Core is not null).Select(n => n.Core!.Configs.Latest).MaxBy(c => c.Members.Max()) ?? _genesis;
-        var candidates = _nodes.Values.Where(n => n.IsUp && latest.Contains(n.Id)).ToList();
+        var candidates = _nodes.Values.Where(n => n.IsUp && latest.Contains(n.Id)
+            && (awayFrom is not { } old || _blocked.Contains((old, n.Id)) || _blocked.Contains((n.Id, old)))).ToList();
         if (candidates.Count == 0) return;
         var node = candidates[Random.Next(0, candidates.Count)];
         _activation = node.Id;

@@ -1,0 +1,126 @@
+namespace OpenReplica.Consensus;
+
+// Leader leases: a leader serves reads without a quorum round while it knows that a quorum promised, for a bounded
+// time measured on each replica's own clock, to support no other candidate. Time is an input like any other: the
+// host passes its monotonic clock to SetClock; the core never reads one.
+//
+// Safety argument, in short. A follower that acknowledges heartbeat h of leader L at its clock t_f promises no
+// candidate but L until t_f + D (its "guard"); it does not campaign itself either. L takes its lease until
+// s + D - margin, where s is L's clock when it sent the newest heartbeat a quorum (of every configuration that may
+// be in force in its window) acknowledged. Any later leader needs promises from a quorum that intersects that one:
+// the common member is either a follower whose guard outlasts L's lease (each measured from an instant after s,
+// the margin covering clock rate differences), or L itself, which steps down (and stops serving) the moment it
+// promises a higher ballot. A replica restarted from disk forgot its guards: the host starts it with a guard against
+// everyone (InitialLeaseGuardUntil). A configuration change voids the lease until it is chosen and re-confirmed.
+public sealed partial class PaxosReplica
+{
+    /// <summary>Lease probes kept at most; older unacknowledged ones can only give an older (shorter) lease.</summary>
+    private const int MaxLeaseProbes = 64;
+
+    private long _clock;
+    private long _guardUntil;
+    private long _guardFor; // 0: nobody, i.e. a restarted replica guarding against every candidate
+    private bool _campaignPending;
+
+    private bool LeasesOn => _options.LeaseDuration > 0;
+
+    /// <summary>The host's monotonic clock, in the units of <see cref="ReplicaOptions.LeaseDuration"/>. Only leases use it.</summary>
+    public void SetClock(long now)
+    {
+        if (now > _clock) _clock = now;
+    }
+
+    public long Clock => _clock;
+
+    /// <summary>
+    /// The host clock before which this leader may serve reads locally (once its state machine reached
+    /// <see cref="LeaseReadFloor"/>); <see cref="long.MinValue"/> when it holds no lease.
+    /// </summary>
+    public long LeaseExpiresAt
+    {
+        get
+        {
+            if (!LeasesOn || _role != ReplicaRole.Leader) return long.MinValue;
+            var leader = _leader!;
+            if (leader.LeaseConfigVersion != _configs.LatestFromSlot || _log.CommitIndex < leader.LeaseBlockedThrough) return long.MinValue;
+            return leader.LeaseUntil;
+        }
+    }
+
+    /// <summary>Slots that may have been chosen before this leader's ballot: a local read waits until they are applied.</summary>
+    public long LeaseReadFloor => _role == ReplicaRole.Leader ? _leader!.ReadFloor : long.MaxValue;
+
+    /// <summary>A campaign asked for while this replica still guards another leader's lease; it starts when the guard ends.</summary>
+    public bool CampaignPending => _campaignPending;
+
+    private bool HoldsLease => _clock < LeaseExpiresAt;
+
+    /// <summary>Whether this replica promised (by acknowledging a lease heartbeat, or by restarting) not to support <paramref name="candidate"/> yet.</summary>
+    private bool GuardsAgainst(long candidate) =>
+        LeasesOn && _clock < _guardUntil && candidate != _guardFor && !Has(PlantedBug.LeaseWithoutGuard);
+
+    private void InitLeaseGuard() => _guardUntil = _options.InitialLeaseGuardUntil;
+
+    /// <summary>
+    /// A heartbeat of <paramref name="leaderId"/> was admitted: grant or renew its lease. False when this replica
+    /// must not acknowledge it, because it is about to campaign and must not lengthen a lease it will break.
+    /// </summary>
+    private bool GrantLease(long leaderId)
+    {
+        if (!LeasesOn) return true;
+        if (_campaignPending) return false;
+        _guardFor = leaderId;
+        _guardUntil = Math.Max(_guardUntil, _clock + _options.LeaseDuration);
+        return true;
+    }
+
+    /// <summary>Starts a pending campaign once the guard it waited for has ended (checked on every tick).</summary>
+    private void MaybeStartPendingCampaign()
+    {
+        if (_campaignPending && !GuardsAgainst(Id)) StartCampaign();
+    }
+
+    /// <summary>Gives a heartbeat round its own context and remembers when it left, so acknowledgements can grant a lease.</summary>
+    private long LeaseProbeContext(LeaderState leader, long readContext)
+    {
+        if (!LeasesOn) return readContext;
+        long context = ++leader.ReadContext;
+        if (leader.LeaseProbes.Count == MaxLeaseProbes) leader.LeaseProbes.RemoveAt(0);
+        leader.LeaseProbes.Add((context, _clock));
+        return context;
+    }
+
+    /// <summary>Records a follower's acknowledgement and extends the lease to the newest probe a quorum acknowledged.</summary>
+    private void NoteLeaseAck(LeaderState leader, long from, long context)
+    {
+        if (!LeasesOn || (leader.AckedContext.TryGetValue(from, out long known) && known >= context)) return;
+        leader.AckedContext[from] = context;
+        long commit = _log.CommitIndex;
+        var configs = _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot) + _options.Window).ToList();
+        for (int i = leader.LeaseProbes.Count - 1; i >= 0; i--)
+        {
+            var (probe, sentAt) = leader.LeaseProbes[i];
+            var voters = new HashSet<long> { Id };
+            foreach (var (member, acked) in leader.AckedContext)
+            {
+                if (acked >= probe) voters.Add(member);
+            }
+            if (!configs.All(c => IsQuorum(c, voters))) continue;
+            long until = sentAt + _options.LeaseDuration - _options.EffectiveLeaseMargin;
+            bool sameConfigs = leader.LeaseConfigVersion == _configs.LatestFromSlot;
+            leader.LeaseUntil = sameConfigs ? Math.Max(leader.LeaseUntil, until) : until;
+            leader.LeaseConfigVersion = _configs.LatestFromSlot;
+            leader.LeaseProbes.RemoveRange(0, i + 1);
+            return;
+        }
+    }
+
+    /// <summary>Under steady reads, renews the lease when half of it is gone, before it runs out.</summary>
+    private void RenewLeaseIfDue(LeaderState leader)
+    {
+        long half = _options.LeaseDuration / 2;
+        bool due = _clock >= leader.LeaseUntil - half;
+        bool probing = leader.LeaseProbes.Count > 0 && leader.LeaseProbes[^1].SentAt + half / 2 > _clock;
+        if (due && !probing) BroadcastHeartbeat(leader.ReadContext);
+    }
+}

@@ -1,0 +1,210 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Consensus.Tests;
+
+/// <summary>Leader leases: local reads while a quorum's promise lasts, and the guards that make them safe.</summary>
+public class LeaseTests
+{
+    private const long Lease = 1_000;
+
+    private static Cluster LeasedCluster()
+    {
+        var c = new Cluster(3, o => o.LeaseDuration = Lease);
+        SetClocks(c, 0);
+        return c;
+    }
+
+    private static void SetClocks(Cluster c, long now)
+    {
+        foreach (var node in c.Nodes.Values) node.Core?.SetClock(now);
+    }
+
+    /// <summary>Elects r1 and lets its first heartbeats be acknowledged, which grants the lease.</summary>
+    private static Cluster LeaderWithLease()
+    {
+        var c = LeasedCluster();
+        c.Elect(1);
+        c.DeliverAll();
+        return c;
+    }
+
+    [Fact]
+    public void A_leader_whose_heartbeat_a_quorum_acknowledged_holds_a_lease_until_send_time_plus_duration_minus_margin()
+    {
+        var c = LeaderWithLease();
+        Assert.Equal(Lease - Lease / 8, c[1].LeaseExpiresAt);
+        Assert.Equal(long.MinValue, c[2].LeaseExpiresAt);
+    }
+
+    [Fact]
+    public void Under_a_lease_a_read_is_served_at_once_without_any_message()
+    {
+        var c = LeaderWithLease();
+        c.Propose(1, "a");
+        c.DeliverAll();
+        SetClocks(c, 100);
+
+        var ready = c.ReadIndex(1, requestId: 9);
+        Assert.Empty(ready.Messages);
+        Assert.Equal(new ReadState(9, 1), Assert.Single(c.Node(1).Reads));
+    }
+
+    [Fact]
+    public void A_lease_read_does_not_wait_for_slots_still_in_flight()
+    {
+        var c = LeaderWithLease();
+        c.Propose(1, "a");
+        c.DeliverAll();
+        c.Propose(1, "b"); // in flight: not acknowledged to anyone, so a read need not see it
+        c.ReadIndex(1, requestId: 4);
+        Assert.Equal(new ReadState(4, 1), Assert.Single(c.Node(1).Reads));
+    }
+
+    [Fact]
+    public void After_the_lease_expires_a_read_needs_a_quorum_round_again_which_renews_the_lease()
+    {
+        var c = LeaderWithLease();
+        SetClocks(c, Lease);
+        var ready = c.ReadIndex(1, requestId: 5);
+        Assert.Equal(2, ready.Messages.OfType<Heartbeat>().Count());
+        Assert.Empty(c.Node(1).Reads);
+
+        c.DeliverAll();
+        Assert.Equal(5, Assert.Single(c.Node(1).Reads).RequestId);
+        Assert.Equal(Lease + Lease - Lease / 8, c[1].LeaseExpiresAt);
+    }
+
+    [Fact]
+    public void Reads_in_the_second_half_of_a_lease_renew_it_with_one_heartbeat_round()
+    {
+        var c = LeaderWithLease();
+        SetClocks(c, Lease / 2);
+        var first = c.ReadIndex(1, requestId: 1);
+        Assert.Equal(2, first.Messages.OfType<Heartbeat>().Count());
+        var second = c.ReadIndex(1, requestId: 2);
+        Assert.Empty(second.Messages); // a renewal is already under way
+        Assert.Equal(2, c.Node(1).Reads.Count);
+
+        c.DeliverAll();
+        Assert.Equal(Lease / 2 + Lease - Lease / 8, c[1].LeaseExpiresAt);
+    }
+
+    [Fact]
+    public void A_follower_guarding_a_lease_ignores_another_candidate_until_its_guard_ends()
+    {
+        var c = LeaderWithLease();
+        c.Drop(m => m.From == 1 || m.To == 1); // r1 is cut off, but its lease still runs
+
+        c.Campaign(3); // r3 acknowledged r1's heartbeat: it must wait for its guard to end
+        Assert.True(c[3].CampaignPending);
+        Assert.Equal(ReplicaRole.Follower, c[3].Role);
+        c.Campaign(2);
+        Assert.True(c[2].CampaignPending);
+
+        // Time passes, but not past the guards: still nobody campaigns.
+        SetClocks(c, Lease - 1);
+        c.Tick(2);
+        c.Tick(3);
+        c.DeliverAll();
+        Assert.False(c[2].IsLeader || c[3].IsLeader);
+        Assert.True(c[1].LeaseExpiresAt <= Lease - 1, "the old leader's lease ended before any guard");
+
+        SetClocks(c, Lease);
+        c.Tick(2);
+        c.DeliverAll();
+        c.TickAll(10);
+        c.DeliverAll();
+        Assert.True(c[2].IsLeader || c[3].IsLeader);
+    }
+
+    [Fact]
+    public void A_guarding_follower_sends_no_promise_to_a_prepare()
+    {
+        var c = LeaderWithLease();
+        var prepare = new Prepare(3, 2, new Ballot(9, 3), 0);
+        var ready = c[2].Step(prepare);
+        Assert.Empty(ready.Messages);
+        Assert.Equal(new Ballot(1, 1), c[2].Promised);
+
+        c[2].SetClock(Lease);
+        ready = c[2].Step(prepare);
+        Assert.IsType<Promise>(Assert.Single(ready.Messages));
+    }
+
+    [Fact]
+    public void The_lease_holder_itself_may_campaign_again_with_a_higher_ballot()
+    {
+        var c = LeaderWithLease();
+        var prepare = new Prepare(1, 2, new Ballot(5, 1), 0);
+        var ready = c[2].Step(prepare);
+        Assert.IsType<Promise>(Assert.Single(ready.Messages));
+    }
+
+    [Fact]
+    public void A_replica_restarted_from_disk_promises_nobody_until_its_initial_guard_ends()
+    {
+        var c = LeaderWithLease();
+        var options = c.BaseOptions.Clone();
+        options.ReplicaId = 2;
+        options.InitialLeaseGuardUntil = 5_000;
+        var restarted = PaxosReplica.Restart(options, c.Node(2).Disk.Load());
+        restarted.SetClock(4_999);
+        Assert.Empty(restarted.Step(new Prepare(3, 2, new Ballot(9, 3), 0)).Messages);
+        Assert.Empty(restarted.Step(new Prepare(1, 2, new Ballot(9, 1), 0)).Messages);
+        restarted.Campaign();
+        Assert.True(restarted.CampaignPending);
+
+        restarted.SetClock(5_000);
+        restarted.Tick();
+        Assert.Equal(ReplicaRole.Candidate, restarted.Role);
+    }
+
+    [Fact]
+    public void A_replica_about_to_campaign_stops_acknowledging_the_old_leaders_heartbeats()
+    {
+        var c = LeaderWithLease();
+        c.Campaign(2);
+        Assert.True(c[2].CampaignPending);
+        var ready = c[2].Step(new Heartbeat(1, 2, new Ballot(1, 1), 0, 99));
+        Assert.Empty(ready.Messages.OfType<HeartbeatAck>());
+    }
+
+    [Fact]
+    public void A_configuration_change_voids_the_lease_until_it_is_chosen_and_acknowledged_again()
+    {
+        var c = LeaderWithLease();
+        c.AddNode(4);
+        SetClocks(c, 10);
+        c.ProposeConfig(1, c.Genesis.With(4));
+        var ready = c.ReadIndex(1, requestId: 1);
+        Assert.NotEmpty(ready.Messages.OfType<Heartbeat>()); // no local read while the change is in flight
+        c.DeliverAll();
+        Assert.Single(c.Node(1).Reads);
+
+        SetClocks(c, 20);
+        c.ReadIndex(1, requestId: 2);
+        Assert.Equal(2, c.Node(1).Reads.Count);
+    }
+
+    [Fact]
+    public void Without_leases_a_read_always_needs_a_quorum_round()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.DeliverAll();
+        Assert.Equal(long.MinValue, c[1].LeaseExpiresAt);
+        var ready = c.ReadIndex(1, requestId: 1);
+        Assert.Equal(2, ready.Messages.OfType<Heartbeat>().Count());
+    }
+
+    [Theory]
+    [InlineData(-1, 0, "LeaseDuration")]
+    [InlineData(100, 100, "LeaseSafetyMargin")]
+    [InlineData(100, -5, "LeaseSafetyMargin")]
+    public void Lease_options_out_of_range_are_refused_with_their_name(long duration, long margin, string name)
+    {
+        var options = new ReplicaOptions { ReplicaId = 1, LeaseDuration = duration, LeaseSafetyMargin = margin };
+        var e = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Contains(name, e.Message);
+    }
+}
