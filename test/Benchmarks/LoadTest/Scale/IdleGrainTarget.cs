@@ -58,7 +58,7 @@ internal static class IdleGrainTarget
         sb.AppendLine();
         sb.AppendLine("Volatile keeps the same replicas, and its `VolatileLog` holds the records in memory by design (it is the storage). " +
             "The plain fleet's bytes are Orleans' own: mostly the silos' grain directory caches (`ConcurrentLruCache<GrainId, GrainAddress>`) still naming deactivated grains. " +
-            "The silos' tick loop also walks every held group each 20 ms (`ReplicationRuntime.TickLoopAsync`), so held groups cost CPU as well as memory (`idle CPU` above).");
+            "The silos' tick loop also walks every held group each 20 ms (`ReplicationRuntime.TickLoopAsync`), so held groups cost some CPU as well (the `idle CPU` column is too noisy on the shared cores to show it).");
         sb.AppendLine();
         sb.AppendLine("**What would close the gap** (src/, not done here): (1) evict an idle group's replica on each silo — no activation attached, nothing in flight, " +
             "the commit index told to the followers — and recreate it from the WAL when a message or an activation next needs it (`GroupStore` reads the WAL once at start-up " +
