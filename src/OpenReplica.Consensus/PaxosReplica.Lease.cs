@@ -115,6 +115,16 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>
+    /// For hosts that serve lease reads themselves (from <see cref="LeaseExpiresAt"/>): sends a renewal round if half
+    /// of the lease is gone, so that steady reads never wait for one.
+    /// </summary>
+    public Ready RenewLease()
+    {
+        if (LeasesOn && _role == ReplicaRole.Leader) RenewLeaseIfDue(_leader!);
+        return TakeReady();
+    }
+
     /// <summary>Under steady reads, renews the lease when half of it is gone, before it runs out.</summary>
     private void RenewLeaseIfDue(LeaderState leader)
     {

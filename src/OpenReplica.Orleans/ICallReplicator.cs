@@ -24,6 +24,9 @@ internal interface ICallReplicator
     /// </summary>
     Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken);
 
+    /// <summary>Whether a read-only call may run right now, with no wait (under a leader lease); else use <see cref="ReadBarrierAsync"/>.</summary>
+    bool CanReadLocally(IGrainContext grain);
+
     /// <summary>Completes when a read-only call may run and still be linearizable (read-index in the consensus implementation).</summary>
     Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken);
 

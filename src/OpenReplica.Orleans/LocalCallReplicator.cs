@@ -80,6 +80,8 @@ internal sealed class LocalCallReplicator(TimeProvider time) : ICallReplicator
         }
     }
 
+    public bool CanReadLocally(IGrainContext grain) => true;
+
     public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task DetachAsync(IGrainContext grain) => Task.CompletedTask;

@@ -11,21 +11,26 @@ internal sealed class ReplicaIdentity
 {
     public const string FileName = "replica-id";
 
-    private readonly Lazy<Guid> _replicaId;
+    private readonly Lazy<(Guid Id, bool Restored)> _replicaId;
 
     public ReplicaIdentity(IOptions<ReplicatedGrainsOptions> options)
     {
         var directory = options.Value.DataDirectory;
         Persisted = directory is not null;
         // Read on first use, after the options validator has checked the directory (it names the problem better).
-        _replicaId = new Lazy<Guid>(() => directory is null ? Guid.NewGuid() : LoadOrCreate(directory));
+        _replicaId = new Lazy<(Guid, bool)>(() => directory is null ? (Guid.NewGuid(), false) : LoadOrCreateWithOrigin(directory));
     }
 
-    public Guid ReplicaId => _replicaId.Value;
+    public Guid ReplicaId => _replicaId.Value.Id;
 
     public bool Persisted { get; }
 
-    internal static Guid LoadOrCreate(string directory)
+    /// <summary>The identity was read from the directory: this replica ran before and may have made promises it no longer remembers.</summary>
+    public bool Restored => _replicaId.Value.Restored;
+
+    internal static Guid LoadOrCreate(string directory) => LoadOrCreateWithOrigin(directory).Id;
+
+    private static (Guid Id, bool Restored) LoadOrCreateWithOrigin(string directory)
     {
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
@@ -37,7 +42,7 @@ internal sealed class ReplicaIdentity
                 throw new InvalidDataException($"Replica identity file '{path}' does not hold a Guid (found '{text}'); refusing to start under an unknown identity.");
             }
 
-            return existing;
+            return (existing, true);
         }
 
         var created = Guid.NewGuid();
@@ -51,6 +56,6 @@ internal sealed class ReplicaIdentity
         }
 
         File.Move(temporary, path, overwrite: false);
-        return created;
+        return (created, false);
     }
 }

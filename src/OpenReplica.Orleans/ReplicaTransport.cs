@@ -24,6 +24,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private readonly ReplicatedGrainsOptions _options;
     private readonly ILogger<ReplicaTransport> _logger;
     private long _enqueued;
+    private long _metaEnqueued;
     private long _dropped;
     private long _batchesDelivered;
     private long _batchesFailed;
@@ -42,6 +43,9 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
 
     /// <summary>Messages accepted by <see cref="Send"/>.</summary>
     public long Enqueued => Interlocked.Read(ref _enqueued);
+
+    /// <summary>Messages of grains' groups accepted by <see cref="Send"/> (all but the meta group's steady heartbeats).</summary>
+    public long GrainMessagesEnqueued => Enqueued - Interlocked.Read(ref _metaEnqueued);
 
     /// <summary>Messages dropped because their destination's queue was full (oldest first).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -74,6 +78,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         }
 
         Interlocked.Increment(ref _enqueued);
+        if (groupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
 
         // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
         destination.Queue.Writer.TryWrite(new ReplicaEnvelopeItem(groupId, payload));

@@ -54,10 +54,11 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     {
         if (!IsReplicatedCall(context))
         {
-            if (IsOwnMethod(context))
+            if (IsOwnMethod(context) && !Services.Replicator.CanReadLocally(GrainContext))
             {
                 // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
-                // everything chosen before the read began (read-index), so the read is linearizable.
+                // everything chosen before the read began (read-index), so the read is linearizable. Under a leader
+                // lease (LeaseDuration) there is nothing to wait for.
                 using var readTimeout = new CancellationTokenSource(Services.CallTimeout);
                 await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
             }

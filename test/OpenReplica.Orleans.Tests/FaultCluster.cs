@@ -265,6 +265,8 @@ internal sealed class ShadowingReplicator(ICallReplicator inner) : ICallReplicat
     public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
         inner.ReplicateAsync(Map(grain), invokable, stamp, cancellationToken);
 
+    public bool CanReadLocally(IGrainContext grain) => inner.CanReadLocally(Map(grain));
+
     public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) => inner.ReadBarrierAsync(Map(grain), cancellationToken);
 
     public Task DetachAsync(IGrainContext grain) => inner.DetachAsync(Map(grain));

@@ -42,6 +42,8 @@ internal sealed class ConsensusCallReplicator(
     public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
         SessionOf(grain).ReplicateAsync(invokable, stamp, cancellationToken);
 
+    public bool CanReadLocally(IGrainContext grain) => _sessions.TryGetValue(grain, out var session) && session.CanReadLocally();
+
     public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) =>
         SessionOf(grain).ReadBarrierAsync(cancellationToken);
 

@@ -33,6 +33,7 @@ internal sealed class GrainSession(
     private long _localSequence;
     private long _nextReadId;
     private long _appliedSinceSnapshot;
+    private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
     private volatile Exception? _lost;
 
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
@@ -47,7 +48,11 @@ internal sealed class GrainSession(
         });
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
-        if (snapshot is not null) LoadAppSnapshot(snapshot.AppState);
+        if (snapshot is not null)
+        {
+            LoadAppSnapshot(snapshot.AppState);
+            _appliedSlot = snapshot.Slot;
+        }
         foreach (var entry in entries)
         {
             for (int i = 0; i < entry.Value.Commands.Count; i++)
@@ -55,6 +60,7 @@ internal sealed class GrainSession(
                 var command = entry.Value.Commands[i];
                 if (sessions.TryMarkApplied(command, entry.Slot) && command.Payload.Length > 0) await ApplyAsync(command, entry.Slot, i);
             }
+            _appliedSlot = entry.Slot;
         }
         if (alreadyLeading) _leading.TrySetResult();
         _ = PumpAsync(); // continues on this activation's scheduler
@@ -107,6 +113,9 @@ internal sealed class GrainSession(
         var outcome = await waiter.Task;
         return outcome.GetResultOrThrow();
     }
+
+    /// <summary>A read may run at once under this activation's lease (see <see cref="GroupReplica.CanReadLocally"/>).</summary>
+    public bool CanReadLocally() => _lost is null && group.CanReadLocally(_appliedSlot);
 
     /// <summary>
     /// Linearizable read barrier (read-index): returns once State reflects every call chosen before it began.
@@ -186,7 +195,11 @@ internal sealed class GrainSession(
     /// <summary>Applies one Ready's effects in order, on the activation's scheduler.</summary>
     private async Task<byte[]?> ProcessAsync(Ready ready)
     {
-        if (ready.SnapshotToInstall is { } snapshot) LoadAppSnapshot(snapshot.AppState);
+        if (ready.SnapshotToInstall is { } snapshot)
+        {
+            LoadAppSnapshot(snapshot.AppState);
+            _appliedSlot = snapshot.Slot;
+        }
         foreach (var entry in ready.Committed)
         {
             for (int i = 0; i < entry.Commands.Count; i++)
@@ -208,6 +221,7 @@ internal sealed class GrainSession(
                     Complete(new CommandId(answered.Call.ClientId, answered.Call.Sequence), new CommandOutcome(answered.Result, answered.Exception));
                 }
             }
+            _appliedSlot = entry.Slot;
         }
         foreach (var rejection in ready.Rejections)
         {

@@ -44,10 +44,14 @@ internal sealed partial class GroupReplica
     private volatile bool _isLeader;
     private readonly bool _alwaysTick;
     private volatile bool _failed;
+    private readonly long _leaseTicks;
+    private volatile LeaseView _lease = LeaseView.None;
+    private int _renewalPosted;
 
     public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger,
-        IGroupListener? listener = null, bool alwaysTick = false)
+        IGroupListener? listener = null, bool alwaysTick = false, long leaseTicks = 0)
     {
+        _leaseTicks = leaseTicks;
         // Set before the loop starts, so the listener also sees what Start() replays (the meta group needs it).
         _listener = listener;
         _alwaysTick = alwaysTick;
@@ -113,6 +117,33 @@ internal sealed partial class GroupReplica
         return done.Task;
     }
 
+    /// <summary>
+    /// Whether a read may run now without a quorum round: this replica leads under a lease that has not ended, and
+    /// the activation has applied every slot an earlier ballot may have chosen (<paramref name="applied"/>). Any call
+    /// acknowledged before the read began was applied by the activation first, so the read sees it. When half the
+    /// lease is gone, one renewal round is started in the background.
+    /// </summary>
+    public bool CanReadLocally(long applied)
+    {
+        var lease = _lease;
+        long now = HostClock.Now;
+        if (now >= lease.Until || applied < lease.Floor) return false;
+        if (now >= lease.RenewFrom && Interlocked.Exchange(ref _renewalPosted, 1) == 0 && !Post(core => core.RenewLease()))
+        {
+            Volatile.Write(ref _renewalPosted, 0);
+        }
+        return true;
+    }
+
+    private void PublishLease()
+    {
+        long until = _core.LeaseExpiresAt;
+        long floor = _core.LeaseReadFloor;
+        if (until == _lease.Until && floor == _lease.Floor) return;
+        _lease = new LeaseView(until, floor, until == long.MinValue ? long.MinValue : until - _leaseTicks / 2);
+        Volatile.Write(ref _renewalPosted, 0);
+    }
+
     /// <summary>Attaches the activation; must run on the loop (inside <see cref="AskAsync{T}"/>).</summary>
     public void SetListener(IGroupListener? listener) => _listener = listener;
 
@@ -126,7 +157,10 @@ internal sealed partial class GroupReplica
             var ready = new Ready();
             try
             {
+                if (_leaseTicks > 0) _core.SetClock(HostClock.Now);
                 for (int n = 0; n < MaxInputsPerBatch && reader.TryRead(out var input); n++) ready.Append(input(_core));
+                // Before anything is sent: a promise to a newer activation leaves here only after reads stopped.
+                if (_leaseTicks > 0) PublishLease();
                 await HandleAsync(ready);
             }
             catch (Exception e)
@@ -176,4 +210,10 @@ internal sealed partial class GroupReplica
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The activation of group {GroupId} failed to apply; detached")]
     private static partial void LogListenerFailed(ILogger logger, Exception exception, string groupId);
+}
+
+/// <summary>What the loop last published about its lease, for reads on the activation's own thread.</summary>
+internal sealed record LeaseView(long Until, long Floor, long RenewFrom)
+{
+    public static readonly LeaseView None = new(long.MinValue, long.MaxValue, long.MinValue);
 }

@@ -20,6 +20,7 @@ internal sealed partial class ReplicationRuntime(
     IClusterMembershipService membership,
     RosterGroup rosterGroup,
     ReplicaHostClient hosts,
+    ReplicaIdentity identity,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -28,6 +29,7 @@ internal sealed partial class ReplicationRuntime(
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private GroupStore? _store;
+    private long _startedAt;
 
     public ReplicaRoster Roster => roster;
 
@@ -48,6 +50,7 @@ internal sealed partial class ReplicationRuntime(
             : new VolatileLog();
         _store = new GroupStore(log);
         _store.Load();
+        _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
         return Task.CompletedTask;
@@ -96,7 +99,7 @@ internal sealed partial class ReplicationRuntime(
             var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
             var group = meta
                 ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true)
-                : new GroupReplica(groupId, core, store, Send, _logger);
+                : new GroupReplica(groupId, core, store, Send, _logger, leaseTicks: LeaseTicks);
             if (meta) rosterGroup.Attach(group);
             _groups[groupId] = group;
             return group;
@@ -131,7 +134,13 @@ internal sealed partial class ReplicationRuntime(
         HeartbeatTicks = 2,
         RetransmitTicks = 5,
         RandomSeed = (ulong)roster.LocalReplicaId,
+        LeaseDuration = LeaseTicks,
+        // A silo back with its data directory may have granted leases before it stopped: it supports no new
+        // activation until they have surely ended (a new identity never granted any).
+        InitialLeaseGuardUntil = LeaseTicks > 0 && identity.Restored ? _startedAt + LeaseTicks : long.MinValue,
     };
+
+    private long LeaseTicks => HostClock.ToTicks(options.Value.LeaseDuration);
 
     public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
     {
