@@ -39,8 +39,8 @@ internal sealed record CellSpec(Scenario Scenario, Workload Workload, int Caller
     public string GrainsText => (Grains == 1 ? "1 hot " : $"{Grains:N0} ") + (Scenario == Scenario.Etcd ? "key" : "grain") + (Grains == 1 ? "" : "s")
         + (IdleGrains > 0 ? $" + {IdleGrains:N0} idle" : "");
 
-    /// <summary>The same cell for another system (for the ratios).</summary>
-    public CellSpec For(Scenario other) => this with { Scenario = other };
+    /// <summary>The same cell for another system (for the ratios); the references have no idle grains, so they compare without.</summary>
+    public CellSpec For(Scenario other) => this with { Scenario = other, IdleGrains = 0 };
 }
 
 internal sealed record CellResult(

@@ -34,14 +34,17 @@ internal static class Chart
             latency.Color = line.Color;
         }
         string suffix = report.Quick ? " (quick run)" : "";
-        Style(throughput, $"Writes over {report.Grains:N0} grains/keys: throughput{suffix}", "ops/s (log)", callerCounts, v => v.ToString("N0", CultureInfo.InvariantCulture));
-        Style(p99, $"Writes over {report.Grains:N0} grains/keys: p99 latency{suffix}", "p99 ms (log)", callerCounts, v => v.ToString(v < 1 ? "0.##" : "N0", CultureInfo.InvariantCulture));
+        var all = cells.SelectMany(g => g).ToArray();
+        Style(throughput, $"Writes over {report.Grains:N0} grains/keys: throughput{suffix}", "ops/s (log)", callerCounts,
+            [.. all.Select(c => Math.Log10(c.Throughput))], v => v.ToString("N0", CultureInfo.InvariantCulture));
+        Style(p99, $"Writes over {report.Grains:N0} grains/keys: p99 latency{suffix}", "p99 ms (log)", callerCounts,
+            [.. all.Select(c => Math.Log10(c.P99Ms))], v => v.ToString(v < 1 ? "0.##" : "N0", CultureInfo.InvariantCulture));
         throughput.ShowLegend(Alignment.LowerRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         multiplot.SavePng(path, 1400, 600);
     }
 
-    private static void Style(Plot plot, string title, string yLabel, int[] callerCounts, Func<double, string> format)
+    private static void Style(Plot plot, string title, string yLabel, int[] callerCounts, double[] logValues, Func<double, string> format)
     {
         plot.Title(title);
         plot.XLabel("concurrent callers (log)");
@@ -50,14 +53,15 @@ internal static class Chart
         foreach (int c in callerCounts) xTicks.AddMajor(Math.Log2(c), c.ToString(CultureInfo.InvariantCulture));
         plot.Axes.Bottom.TickGenerator = xTicks;
         // Values are plotted as log10; label 1, 2 and 5 times each power of ten inside the data's range.
-        var limits = plot.Axes.GetDataLimits();
+        var finite = logValues.Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        double low = finite.Min(), high = finite.Max();
         var yTicks = new NumericManual();
-        for (int decade = (int)Math.Floor(limits.Bottom); decade <= (int)Math.Ceiling(limits.Top); decade++)
+        for (int decade = (int)Math.Floor(low); decade <= (int)Math.Ceiling(high); decade++)
         {
             foreach (double m in new[] { 1.0, 2.0, 5.0 })
             {
                 double y = decade + Math.Log10(m);
-                if (y >= limits.Bottom - 0.15 && y <= limits.Top + 0.15) yTicks.AddMajor(y, format(Math.Pow(10, y)));
+                if (y >= low - 0.15 && y <= high + 0.15) yTicks.AddMajor(y, format(Math.Pow(10, y)));
             }
         }
         plot.Axes.Left.TickGenerator = yTicks;
