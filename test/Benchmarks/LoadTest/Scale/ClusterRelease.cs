@@ -1,23 +1,24 @@
 namespace OpenReplica.LoadTest.Scale;
 
 /// <summary>
-/// Disposes a cluster and waits until its silos' service providers are garbage collected. A stopped silo's
-/// objects (here: tens of thousands of replica groups) stay reachable for a while after <c>StopAsync</c> (timers and
-/// loops that end later); if the next fleet's baseline were weighed before they go, their release would be
-/// charged to that fleet as negative bytes per grain.
+/// Waits until a stopped cluster's replication runtimes (which hold every replica group) are garbage collected.
+/// If the next fleet's baseline were weighed while they are still reachable, their later release would be charged
+/// to that fleet as negative bytes per grain.
 /// </summary>
 internal static class ClusterRelease
 {
-    /// <summary>Returns whether every silo was collected within <paramref name="bound"/>.</summary>
-    public static async Task<bool> DisposeAndAwaitCollectionAsync(LocalCluster cluster, TimeSpan bound)
+    /// <summary>Weak references to the cluster's runtimes; take them before disposing it and drop the cluster itself.</summary>
+    public static IReadOnlyList<WeakReference> Track(LocalCluster cluster) =>
+        [.. ReplicaGroups.Runtimes(cluster).Select(r => new WeakReference(r))];
+
+    /// <summary>Returns whether every runtime was collected within <paramref name="bound"/>.</summary>
+    public static async Task<bool> AwaitCollectionAsync(IReadOnlyList<WeakReference> runtimes, TimeSpan bound)
     {
-        var silos = cluster.LiveSiloServices().Select(s => new WeakReference(s)).ToList();
-        await cluster.DisposeAsync();
         var deadline = DateTime.UtcNow + bound;
         while (true)
         {
             HeapMeter.LiveBytes();
-            if (silos.All(s => !s.IsAlive)) return true;
+            if (runtimes.All(r => !r.IsAlive)) return true;
             if (DateTime.UtcNow > deadline) return false;
             await Task.Delay(500);
         }

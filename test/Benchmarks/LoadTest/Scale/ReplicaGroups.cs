@@ -13,13 +13,17 @@ internal static class ReplicaGroups
     private static readonly Type? Runtime = typeof(ReplicaTransport).Assembly.GetType("OpenReplica.Orleans.Replication.ReplicationRuntime");
     private static readonly PropertyInfo? Count = Runtime?.GetProperty("GroupCount", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance);
 
+    /// <summary>The silos' replication runtimes (each holds its silo's groups); empty when the library no longer has that shape.</summary>
+    public static IEnumerable<object> Runtimes(LocalCluster cluster) =>
+        Runtime is null ? [] : cluster.LiveSiloServices().Select(s => s.GetService(Runtime)).OfType<object>();
+
     public static long? Held(LocalCluster cluster)
     {
         if (Runtime is null || Count is null) return null;
         long total = 0;
-        foreach (var services in cluster.LiveSiloServices())
+        foreach (var runtime in Runtimes(cluster))
         {
-            if (services.GetService(Runtime) is not { } runtime || Count.GetValue(runtime) is not int n) return null;
+            if (Count.GetValue(runtime) is not int n) return null;
             total += n;
         }
         return total;

@@ -62,7 +62,7 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
             "then `IManagementGrain.ForceActivationCollection(TimeSpan.Zero)` is repeated until the silos report no activation of the class, and heap and disk are weighed again. " +
             "Heap = `GC.GetTotalMemory` after two full blocking compacting collections (LOH compacted), for the whole process (3 silos + the client): " +
             "a fleet's bytes per grain = (heap after − heap before the fleet) / grains activated (creation is bounded in time; `activations seen` is what the silos reported). " +
-            "Plain and Persisted share one cluster (plain first, its idle grains stay in the baseline of the Persisted fleet); the Volatile fleet's baseline is weighed only once the Persisted cluster's silos have been garbage collected; " +
+            "Plain and Persisted share one cluster (plain first, its idle grains stay in the baseline of the Persisted fleet); the Volatile fleet's baseline is weighed only once the Persisted cluster's replica groups have been garbage collected; " +
             $"Volatile runs on its own cluster, with at most 10,000 grains by default (its creation is as slow as Persisted's and the run is kept near 5 minutes; bytes per grain barely depend on the count). {WarmUpNote} `disk` = growth of the silos' data directories (WAL segments, snapshots) / grains. " +
             "`groups held` = consensus groups in the silos' `ReplicationRuntime`s (3 silos together, read by reflection) after the fleet deactivated; " +
             "`idle CPU` = the process over 2 s with no calls, after the fleet deactivated.");

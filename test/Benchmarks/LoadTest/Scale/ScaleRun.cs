@@ -54,16 +54,11 @@ internal static class ScaleRun
 
     private static async Task RunAllAsync(ScaleSettings s, ScaleReport report, string tempRoot, FileLoggerProvider logs, Action<string> status)
     {
-        status("idle fleets, Persisted cluster");
-        var persisted = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, "idle-persisted"), logs, CancellationToken.None);
-        await WarmUpAsync(persisted, s, GrainClasses.Plain, GrainClasses.Replicated);
-        // Plain first: it is the baseline "what Orleans itself keeps per deactivated grain".
-        report.Idle.Add(await IdleMemoryProbe.MeasureAsync(persisted, "1. plain grain", GrainClasses.Plain, "plain", s.Grains, s.PhaseBound, status));
-        report.Idle.Add(await IdleMemoryProbe.MeasureAsync(persisted, "2. replicated Persisted", GrainClasses.Replicated, "persisted", s.Grains, s.PhaseBound, status));
-        status("stopping the Persisted cluster and waiting until its silos are collected");
-        if (!await ClusterRelease.DisposeAndAwaitCollectionAsync(persisted, TimeSpan.FromSeconds(30)))
+        var persistedRuntimes = await PersistedFleetsAsync(s, report, tempRoot, logs, status);
+        status("waiting until the stopped Persisted cluster's replica groups are collected");
+        if (!await ClusterRelease.AwaitCollectionAsync(persistedRuntimes, TimeSpan.FromSeconds(30)))
         {
-            report.Notes.Add("The Persisted cluster's silos were still reachable 30 s after it stopped; the Volatile fleet's bytes per grain may be too low.");
+            report.Notes.Add("The Persisted cluster's replication runtimes were still reachable 30 s after it stopped; the Volatile fleet's bytes per grain may be too low.");
         }
         if (s.VolatileGrains > 0)
         {
@@ -81,6 +76,22 @@ internal static class ScaleRun
                 silo => silo.Configure<ReplicatedGrainsOptions>(o => o.SnapshotEveryCommands = every));
             report.Reactivation.Add(await ReactivationProbe.MeasureAsync(cluster, label, every, s.LogEntries, s.Repetitions, s.LogBound, status));
         }
+    }
+
+    /// <summary>
+    /// The plain and Persisted fleets on one cluster, which is stopped before returning. In its own method so that
+    /// nothing in the caller keeps the stopped cluster reachable; returns weak references to its runtimes.
+    /// </summary>
+    private static async Task<IReadOnlyList<WeakReference>> PersistedFleetsAsync(ScaleSettings s, ScaleReport report, string tempRoot, FileLoggerProvider logs,
+        Action<string> status)
+    {
+        status("idle fleets, Persisted cluster");
+        await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, "idle-persisted"), logs, CancellationToken.None);
+        await WarmUpAsync(cluster, s, GrainClasses.Plain, GrainClasses.Replicated);
+        // Plain first: it is the baseline "what Orleans itself keeps per deactivated grain".
+        report.Idle.Add(await IdleMemoryProbe.MeasureAsync(cluster, "1. plain grain", GrainClasses.Plain, "plain", s.Grains, s.PhaseBound, status));
+        report.Idle.Add(await IdleMemoryProbe.MeasureAsync(cluster, "2. replicated Persisted", GrainClasses.Replicated, "persisted", s.Grains, s.PhaseBound, status));
+        return ClusterRelease.Track(cluster);
     }
 
     private static async Task WarmUpAsync(LocalCluster cluster, ScaleSettings s, params string[] grainClasses)
