@@ -10,7 +10,7 @@ internal static class ScaleCommand
 {
     public static Command Create()
     {
-        var quick = new Option<bool>("--quick") { Description = "10,000 grains and a 20,000-entry log (under a minute); docs are not written unless --doc is given" };
+        var quick = new Option<bool>("--quick") { Description = "10,000 grains and a 20,000-entry log (about a minute on a quiet machine); docs are not written unless --doc is given" };
         var grains = new Option<int?>("--grains") { Description = "Grains per fleet (default 100,000; quick 10,000)" };
         var entries = new Option<int?>("--log-entries") { Description = "Entries (writes) in the reactivated grain's log (default 100,000; quick 20,000)" };
         var repetitions = new Option<int?>("--repetitions") { Description = "Reactivations timed per log (default 5; quick 3)" };
