@@ -60,7 +60,10 @@ public sealed partial class PaxosReplica
     {
         if (!AdmitBallot(m.From, m.Ballot)) return;
         FollowLeader(m.From);
-        if (GrantLease(m.From)) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
+        // An answer confirms reads (a context) and feeds check-quorum (election mode); a heartbeat that only carries
+        // the commit index needs none.
+        bool wanted = m.ReadContext != 0 || _options.ElectionTimeoutTicks > 0;
+        if (GrantLease(m.From) && wanted) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
     }
 

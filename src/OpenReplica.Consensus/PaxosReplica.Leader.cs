@@ -316,7 +316,8 @@ public sealed partial class PaxosReplica
         {
             _heartbeatElapsed = 0;
             // Carry the newest read context: a read whose own heartbeat was lost is confirmed by this round.
-            BroadcastHeartbeat(leader.ReadContext);
+            // Without waiting reads, context 0 tells followers no answer is needed (outside election mode).
+            BroadcastHeartbeat(leader.Reads.Count > 0 ? leader.ReadContext : 0);
         }
         RetransmitAccepts(leader);
         if (_options.ElectionTimeoutTicks > 0 && ++leader.TicksSinceQuorumCheck >= _options.ElectionTimeoutTicks)

@@ -108,13 +108,26 @@ public sealed partial class PaxosReplica
     public SessionTable Sessions => _sessions;
 
     /// <summary>
-    /// Slots proposed and not yet chosen, or proposals queued: the host should keep ticking. A leader whose followers
-    /// have not been told its latest commit index also has work (one more heartbeat), so that an idle group's
-    /// replicas all know what is chosen, and any of them can lead next with a current view.
+    /// Slots proposed and not yet chosen, proposals queued, reads waiting, a campaign under way or pending: the host
+    /// should keep ticking. A leader whose followers have not been told its latest commit index is not counted here
+    /// (see <see cref="HasUnsentCommit"/>): the next accept carries it anyway, so a host may tell them lazily.
     /// </summary>
-    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0
-            || (_role == ReplicaRole.Leader && l.CommitSentThrough < _log.CommitIndex))
+    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0)
         || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex || _campaignPending;
+
+    /// <summary>
+    /// This leader chose slots its followers have not been told about. Hosts that tick only groups with work in
+    /// flight call <see cref="FlushCommit"/> now and then, so that an idle group's replicas all learn what is chosen
+    /// (and any of them can lead next with a current view) without a heartbeat per call.
+    /// </summary>
+    public bool HasUnsentCommit => _role == ReplicaRole.Leader && _leader!.CommitSentThrough < _log.CommitIndex;
+
+    /// <summary>Tells the followers the commit index, if they have not heard it (a heartbeat they need not answer).</summary>
+    public Ready FlushCommit()
+    {
+        if (HasUnsentCommit) BroadcastHeartbeat(0);
+        return TakeReady();
+    }
 
     public int PendingProposals => _leader?.Pending.Count ?? 0;
 

@@ -42,6 +42,7 @@ internal sealed partial class GroupReplica
     private int _proposalsPosted;
     private volatile bool _needsTicks;
     private volatile bool _isLeader;
+    private volatile bool _unsentCommit;
     private readonly bool _alwaysTick;
     private volatile bool _failed;
     private readonly long _leaseTicks;
@@ -71,6 +72,9 @@ internal sealed partial class GroupReplica
 
     /// <summary>Whether this replica led the group after its last batch (a hint for timers; the core decides).</summary>
     public bool IsLeader => _isLeader;
+
+    /// <summary>This replica leads and chose slots its followers have not been told about yet (see <see cref="PaxosReplica.FlushCommit"/>).</summary>
+    public bool HasUnsentCommit => _unsentCommit;
 
     public bool Failed => _failed;
 
@@ -173,6 +177,7 @@ internal sealed partial class GroupReplica
             }
             // Only work in flight needs time (retransmissions, phase 1, reads): an idle leader costs nothing.
             _needsTicks = _core.HasInFlightWork;
+            _unsentCommit = _core.HasUnsentCommit;
             _isLeader = _core.IsLeader;
         }
     }

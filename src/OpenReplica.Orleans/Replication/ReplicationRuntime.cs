@@ -25,6 +25,12 @@ internal sealed partial class ReplicationRuntime(
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// Ticks between commit flushes: an idle group's followers learn its latest commit index this late at most. Busy
+    /// groups' accepts carry it anyway, so a hot or widely spread load costs no heartbeat per call.
+    /// </summary>
+    public const int CommitFlushTicks = 10;
+
     private readonly ConcurrentDictionary<string, GroupReplica> _groups = new();
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
@@ -187,11 +193,13 @@ internal sealed partial class ReplicationRuntime(
         using var timer = new PeriodicTimer(TickInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
+                bool flush = tick % CommitFlushTicks == 0;
                 foreach (var group in _groups.Values)
                 {
                     if (group.NeedsTicks) group.Post(core => core.Tick());
+                    else if (flush && group.HasUnsentCommit) group.Post(core => core.FlushCommit());
                 }
             }
         }
