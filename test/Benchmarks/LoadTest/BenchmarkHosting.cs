@@ -15,7 +15,8 @@ internal sealed record SiloSpec(
     string ClusterId,
     ReplicationMode Mode,
     string? DataDirectory,
-    int Replicas);
+    int Replicas,
+    TimeSpan Lease = default);
 
 /// <summary>
 /// The silo and client configuration every benchmark cluster shares, in-process (<see cref="LocalCluster"/>) or one
@@ -49,6 +50,7 @@ internal static class BenchmarkHosting
             o.Mode = spec.Mode;
             o.CallTimeout = LocalCluster.CallTimeout;
             o.DataDirectory = spec.Mode == ReplicationMode.Persisted ? spec.DataDirectory : null;
+            o.LeaseDuration = spec.Lease;
         });
         return silo;
     }

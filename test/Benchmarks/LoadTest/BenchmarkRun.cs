@@ -34,6 +34,7 @@ internal static class BenchmarkRun
             Duration = settings.Duration,
             Grains = settings.Grains,
             AnchorCallers = CellPlan.AnchorCallers(settings),
+            Lease = settings.Lease,
         };
         var budget = new TimeBudget(settings.Budget, settings.Failover ? FailoverReserve : TimeSpan.Zero);
         // Hard bound on the whole run, past the budget: a stuck phase cannot keep the tool alive.
@@ -122,7 +123,7 @@ internal static class BenchmarkRun
             await using var stores = await PersistenceStores.StartAsync(s, report, Path.Combine(tempRoot, "servers"), status => serversTask.Description = status);
             serversTask.Value = 1;
             serversTask.Description = "servers: " + Markup.Escape(string.Join(", ", report.Versions.DefaultIfEmpty("none needed")));
-            var spec = new ProcessClusterSpec("volatile", 3, ReplicationMode.Volatile, 3, null, stores.Redis, stores.Postgres);
+            var spec = new ProcessClusterSpec("volatile", 3, ReplicationMode.Volatile, 3, null, s.Lease, stores.Redis, stores.Postgres);
             await WithClusterAsync(spec, "3 silo processes, Volatile (also plain, Redis, PostgreSQL grains)", async cluster =>
             {
                 await WarmUpAsync(cluster, [GrainClasses.Plain, GrainClasses.Replicated]);
@@ -138,7 +139,7 @@ internal static class BenchmarkRun
         }
 
         private Task PersistedAsync() =>
-            WithClusterAsync(new ProcessClusterSpec("persisted", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "persisted")),
+            WithClusterAsync(new ProcessClusterSpec("persisted", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "persisted"), s.Lease),
                 "3 silo processes, Persisted (fsync)", async cluster =>
                 {
                     await WarmUpAsync(cluster, [GrainClasses.Replicated]);
@@ -151,7 +152,7 @@ internal static class BenchmarkRun
                 });
 
         private Task Factor5Async() =>
-            WithClusterAsync(new ProcessClusterSpec("factor5", 5, ReplicationMode.Persisted, 5, Path.Combine(tempRoot, "factor5")),
+            WithClusterAsync(new ProcessClusterSpec("factor5", 5, ReplicationMode.Persisted, 5, Path.Combine(tempRoot, "factor5"), s.Lease),
                 "5 silo processes, Persisted, replication factor 5", async cluster =>
                 {
                     await WarmUpAsync(cluster, [GrainClasses.Replicated]);
@@ -175,7 +176,7 @@ internal static class BenchmarkRun
 
         /// <summary>A fresh Persisted cluster, so the failover is not measured behind the spread cells' 1,000 active grains.</summary>
         private Task FailoverAsync() =>
-            WithClusterAsync(new ProcessClusterSpec("failover", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "failover")),
+            WithClusterAsync(new ProcessClusterSpec("failover", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "failover"), s.Lease),
                 "3 silo processes, Persisted, for the failover", cluster => MeasureFailoverAsync(cluster, "a fresh cluster"),
                 reserved: true);
 

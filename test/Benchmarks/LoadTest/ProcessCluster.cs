@@ -7,7 +7,8 @@ using OpenReplica.Orleans;
 namespace OpenReplica.LoadTest;
 
 /// <summary>What a <see cref="ProcessCluster"/> runs: silo count, replication and the persistence stores its silos reach.</summary>
-internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, string? Redis = null, string? Postgres = null);
+internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, TimeSpan Lease,
+    string? Redis = null, string? Postgres = null);
 
 /// <summary>
 /// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
@@ -73,6 +74,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
         yield return "--mode"; yield return spec.Mode.ToString();
         yield return "--replicas"; yield return I(spec.Replicas);
         yield return "--log"; yield return log;
+        yield return "--lease-ms"; yield return I((int)spec.Lease.TotalMilliseconds);
         if (spec.DataRoot is not null) { yield return "--data"; yield return Path.Combine(spec.DataRoot, $"silo-{index}"); }
         if (spec.Redis is not null) { yield return "--redis"; yield return spec.Redis; }
         if (spec.Postgres is not null) { yield return "--postgres"; yield return spec.Postgres; }

@@ -15,11 +15,12 @@ var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs 
 var skipFailover = new Option<bool>("--skip-failover") { Description = "Skip the failover measurement" };
 var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (logs, data directories)" };
 var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,redis,postgres,volatile,persisted,persisted5,etcd,failover)" };
+var lease = new Option<int>("--lease-ms") { Description = "Leader lease of the replicated grains in milliseconds (LeaseDuration; default 0: off, read-index per read)" };
 var budget = new Option<double?>("--budget") { Description = "Minutes the run may take; cells that do not fit are skipped (default 18.5, quick 2.75)" };
 
 var root = new RootCommand("OpenReplica load test: plain, persistent-state, replicated grains and etcd: throughput, latency, failover")
 {
-    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget,
+    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget, lease,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -37,6 +38,7 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant()).ToHashSet(),
         parse.GetValue(keepTemp),
         TimeSpan.FromMinutes(parse.GetValue(budget) ?? (isQuick ? 2.75 : 18.5)),
+        TimeSpan.FromMilliseconds(parse.GetValue(lease)),
         "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
     return await BenchmarkRun.RunAsync(settings, cancellationToken);
 });

@@ -12,6 +12,7 @@ internal sealed record Settings(
     HashSet<string>? Only,
     bool KeepTemp,
     TimeSpan Budget,
+    TimeSpan Lease,
     string Command)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(Scenarios.Key(s));

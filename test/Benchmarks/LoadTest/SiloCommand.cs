@@ -31,16 +31,18 @@ internal static class SiloCommand
         var replicas = new Option<int>("--replicas") { Description = "Replication factor (3, 5 or 7)", DefaultValueFactory = _ => 3 };
         var redis = new Option<string?>("--redis") { Description = "Redis connection string for the IPersistentState grain" };
         var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL connection string for the IPersistentState grain" };
+        var lease = new Option<int>("--lease-ms") { Description = "Leader lease for [ReadOnly] methods in milliseconds (0: off, read-index per read)" };
         var log = new Option<string>("--log") { Description = "File for the silo's warnings and errors", Required = true };
 
         var command = new Command("silo", "Host one benchmark silo (started by the load tool as a child process)")
         {
-            port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, log,
+            port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, lease, log,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var spec = new SiloSpec(parse.GetValue(index), parse.GetValue(port), parse.GetValue(gateway), parse.GetValue(primary),
-                parse.GetValue(clusterId)!, parse.GetValue(mode), parse.GetValue(data), parse.GetValue(replicas));
+                parse.GetValue(clusterId)!, parse.GetValue(mode), parse.GetValue(data), parse.GetValue(replicas),
+                TimeSpan.FromMilliseconds(parse.GetValue(lease)));
             return await RunAsync(spec, parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(log)!, cancellationToken);
         });
         return command;
