@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using OpenReplica.LoadTest.External;
 using OpenReplica.Orleans;
 using Spectre.Console;
@@ -20,6 +21,17 @@ internal static class BenchmarkRun
     public static async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
+        // Ctrl-C or SIGTERM ends the run with a report of the cells that finished. Handled here because the Orleans
+        // client's generic host would otherwise take SIGINT to stop itself, leaving the run to fail every call.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+        void Interrupt(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            interrupt.Cancel();
+        }
+        cancellationToken = interrupt.Token;
         // Progress goes to stderr so stdout carries only the markdown result.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         string tempRoot = Path.Combine(Path.GetTempPath(), "openreplica-loadtest", Guid.NewGuid().ToString("N"));

@@ -5,7 +5,7 @@ namespace OpenReplica.LoadTest;
 
 /// <summary>
 /// Every child process the tool starts, killed when the tool exits in any way it can observe (normal exit,
-/// <c>Environment.Exit</c>, Ctrl-C, an unhandled exception). A kill -9 of the tool cannot be observed: silo children
+/// <c>Environment.Exit</c>, which is also how an interrupted run ends, an unhandled exception). A kill -9 of the tool cannot be observed: silo children
 /// then exit because their stdin closes.
 /// </summary>
 internal static class ChildProcesses
@@ -19,7 +19,6 @@ internal static class ChildProcesses
         {
             AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
             AppDomain.CurrentDomain.UnhandledException += (_, _) => KillAll();
-            Console.CancelKeyPress += (_, _) => KillAll();
         }
         int id = process.Id;
         Live[id] = process;
