@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using OpenReplica.Consensus;
 
@@ -25,21 +24,22 @@ internal interface IGroupListener
 /// </summary>
 internal sealed partial class GroupReplica
 {
-    public const int MaxInputsPerBatch = 1024;
     public const int InboxCapacity = 65_536;
 
     /// <summary>How long the loop waits for the activation to apply one batch before it detaches it.</summary>
     public static readonly TimeSpan ListenerDeadline = TimeSpan.FromSeconds(60);
 
-    private readonly Channel<Func<PaxosReplica, Ready>> _inbox = Channel.CreateBounded<Func<PaxosReplica, Ready>>(
-        new BoundedChannelOptions(InboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    // Inputs and proposals wait here until the loop drains them. Both lists exist only while something waits, and
+    // no loop is parked while none does: an idle group is only its core and these few fields.
+    private readonly Lock _gate = new();
+    private List<Func<PaxosReplica, Ready>>? _inputs;
+    private List<Command>? _proposals;
+    private bool _draining;
     private readonly PaxosReplica _core;
     private readonly GroupStore _store;
     private readonly Action<string, Message> _send;
     private readonly ILogger _logger;
     private IGroupListener? _listener;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<Command> _proposals = new();
-    private int _proposalsPosted;
     private volatile bool _needsTicks;
     private volatile bool _isLeader;
     private volatile bool _unsentCommit;
@@ -62,7 +62,6 @@ internal sealed partial class GroupReplica
         _send = send;
         _logger = logger;
         Post(c => c.Start());
-        _ = Task.Run(RunAsync);
     }
 
     public string GroupId { get; }
@@ -79,7 +78,18 @@ internal sealed partial class GroupReplica
     public bool Failed => _failed;
 
     /// <summary>Queues an input. A full inbox drops it: peers retransmit, and a proposal times out and is retried.</summary>
-    public bool Post(Func<PaxosReplica, Ready> input) => !_failed && _inbox.Writer.TryWrite(input);
+    public bool Post(Func<PaxosReplica, Ready> input)
+    {
+        if (_failed) return false;
+        lock (_gate)
+        {
+            if (_inputs?.Count >= InboxCapacity) return false;
+            (_inputs ??= []).Add(input);
+            if (!StartDrainLocked()) return true;
+        }
+        ScheduleDrain();
+        return true;
+    }
 
     /// <summary>
     /// Queues a proposal. Proposals queued while the loop is busy (persisting, applying) reach the core together,
@@ -88,16 +98,25 @@ internal sealed partial class GroupReplica
     public bool Propose(Command command)
     {
         if (_failed) return false;
-        _proposals.Enqueue(command);
-        if (Interlocked.Exchange(ref _proposalsPosted, 1) == 1) return true;
-        return Post(core =>
+        lock (_gate)
         {
-            Volatile.Write(ref _proposalsPosted, 0);
-            var batch = new List<Command>();
-            while (_proposals.TryDequeue(out var next)) batch.Add(next);
-            return batch.Count == 0 ? new Ready() : core.Propose(batch);
-        });
+            (_proposals ??= []).Add(command);
+            if (!StartDrainLocked()) return true;
+        }
+        ScheduleDrain();
+        return true;
     }
+
+    /// <summary>True when the caller must start the loop (it was idle); under the gate.</summary>
+    private bool StartDrainLocked()
+    {
+        if (_draining) return false;
+        _draining = true;
+        return true;
+    }
+
+    // Not Task.Run: the loop must not capture (and keep alive) the execution context of whichever call woke it.
+    private void ScheduleDrain() => ThreadPool.UnsafeQueueUserWorkItem(static self => _ = self.DrainAsync(), this, preferLocal: false);
 
     /// <summary>Runs <paramref name="read"/> on the loop (where the core may be touched) and returns its result.</summary>
     public Task<T> AskAsync<T>(Func<PaxosReplica, (T Result, Ready Ready)> work)
@@ -153,16 +172,34 @@ internal sealed partial class GroupReplica
 
     public IGroupListener? Listener => _listener;
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The group's loop, running only while inputs wait: takes everything queued, merges the Readys, and carries
+    /// them out (persist, send, apply) before taking more. Sequential, so persist-before-send and apply-in-order hold.
+    /// </summary>
+    private async Task DrainAsync()
     {
-        var reader = _inbox.Reader;
-        while (await reader.WaitToReadAsync())
+        while (true)
         {
+            List<Func<PaxosReplica, Ready>>? inputs;
+            List<Command>? proposals;
+            lock (_gate)
+            {
+                inputs = _inputs;
+                proposals = _proposals;
+                _inputs = null;
+                _proposals = null;
+                if (inputs is null && proposals is null)
+                {
+                    _draining = false;
+                    return;
+                }
+            }
             var ready = new Ready();
             try
             {
                 if (_leaseTicks > 0) _core.SetClock(HostClock.Now);
-                for (int n = 0; n < MaxInputsPerBatch && reader.TryRead(out var input); n++) ready.Append(input(_core));
+                if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
+                if (proposals is not null) ready.Append(_core.Propose(proposals));
                 // Before anything is sent: a promise to a newer activation leaves here only after reads stopped.
                 if (_leaseTicks > 0) PublishLease();
                 await HandleAsync(ready);
@@ -170,6 +207,7 @@ internal sealed partial class GroupReplica
             catch (Exception e)
             {
                 // A failed fsync or a broken invariant: this replica stops voting rather than risk acknowledging lost data.
+                // The loop stays marked as draining, so nothing starts it again.
                 _failed = true;
                 LogGroupFailed(_logger, e, GroupId);
                 _listener?.OnFailed(e);
