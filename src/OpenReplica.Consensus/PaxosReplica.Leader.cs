@@ -39,6 +39,18 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>
+    /// Stops leading (or campaigning) on request, after telling the followers the commit index: a grain activation
+    /// that deactivates frees the leader's state; its queued commands are refused and in-flight ones abandoned.
+    /// </summary>
+    public Ready Resign()
+    {
+        if (HasUnsentCommit) BroadcastHeartbeat(0);
+        _campaignPending = false;
+        if (_leader is not null) StepDown(null);
+        return TakeReady();
+    }
+
     public Ready Propose(Command command) => Propose([command]);
 
     /// <summary>Queues commands and proposes as many slots as the window allows; the rest are batched into later slots.</summary>

@@ -106,3 +106,32 @@ public class ProposalTests
         Assert.Equal(["a"], c.StateOf(1));
     }
 }
+
+public class ResignTests
+{
+    [Fact]
+    public void A_resigning_leader_tells_its_followers_the_commit_index_and_holds_no_leader_state()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.Propose(1, "a");
+        c.DeliverQueued(m => m is Accept);
+        c.DeliverQueued(m => m is Accepted);
+        Assert.Equal(1, c[1].CommitIndex);
+        Assert.True(c[1].HasUnsentCommit);
+
+        var ready = c.Handle(1, c[1].Resign());
+        Assert.Equal(ReplicaRole.Follower, c[1].Role);
+        Assert.Null(c[1].LeaderBallot);
+        Assert.Equal(2, ready.Messages.OfType<Heartbeat>().Count(h => h.CommitIndex == 1));
+        c.DeliverAll();
+        Assert.Equal(1, c[2].CommitIndex);
+        Assert.Equal(1, c[3].CommitIndex);
+
+        // The next activation campaigns again and keeps what was chosen.
+        c.Elect(2);
+        c.Propose(2, "b");
+        c.DeliverAll();
+        Assert.Equal(["a", "b"], c.StateOf(2));
+    }
+}

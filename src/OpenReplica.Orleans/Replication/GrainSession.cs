@@ -154,8 +154,11 @@ internal sealed class GrainSession(
         roster.Changed -= MoveToRoster;
         group.Post(core =>
         {
-            if (ReferenceEquals(group.Listener, this)) group.SetListener(null);
-            return new Ready();
+            if (!ReferenceEquals(group.Listener, this)) return new Ready();
+            // The grain is deactivating: nobody here will propose, so give up leadership and the state it holds (an
+            // idle grain should cost its replicas little); the next activation campaigns again.
+            group.SetListener(null);
+            return core.Resign();
         });
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: the activation is deactivating"));
         _pump.Writer.TryComplete();
