@@ -98,22 +98,26 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
             return false;
         }
 
-        var method = context.InterfaceMethod;
-        if (method.IsDefined(typeof(ReadOnlyAttribute), inherit: true))
-        {
-            return false;
-        }
-
-        return IsOwnMethod(context);
+        return MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method)) == MethodKind.Replicated;
     }
 
     /// <summary>A method of the grain's own interfaces (not a grain extension such as management or deactivation).</summary>
-    private bool IsOwnMethod(IIncomingGrainCallContext context)
+    private bool IsOwnMethod(IIncomingGrainCallContext context) =>
+        MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method)) != MethodKind.Extension;
+
+    // Reflection once per grain class and method, not per call.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Type Grain, MethodInfo Method), MethodKind> MethodKinds = new();
+
+    private enum MethodKind { Replicated, ReadOnly, Extension }
+
+    private static MethodKind Classify(Type grain, MethodInfo method)
     {
-        var declaringInterface = context.InterfaceMethod.DeclaringType;
-        return declaringInterface is not null
+        var declaringInterface = method.DeclaringType;
+        bool own = declaringInterface is not null
             && !typeof(IGrainExtension).IsAssignableFrom(declaringInterface)
-            && declaringInterface.IsAssignableFrom(GetType());
+            && declaringInterface.IsAssignableFrom(grain);
+        if (!own) return MethodKind.Extension;
+        return method.IsDefined(typeof(ReadOnlyAttribute), inherit: true) ? MethodKind.ReadOnly : MethodKind.Replicated;
     }
 
     private Task RecoverAsync(CancellationToken cancellationToken) => Services.Replicator.RecoverAsync(GrainContext, cancellationToken);

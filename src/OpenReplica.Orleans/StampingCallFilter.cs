@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Metadata;
+using Orleans.CodeGeneration;
 using Orleans.Runtime;
 
 namespace OpenReplica.Orleans;
@@ -27,14 +28,16 @@ internal sealed partial class StampingCallFilter(
             return;
         }
 
-        var stamp = stamps.Begin();
+        // A read-only call changes nothing: it needs no stamp (the grain's session table never sees it), only retries.
+        bool readOnly = context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly);
+        var stamp = readOnly ? CallStamp.None : stamps.Begin();
         try
         {
             for (var attempt = 0; ; attempt++)
             {
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
-                RequestContext.Set(CallStamp.RequestContextKey, stamp);
+                if (!readOnly) RequestContext.Set(CallStamp.RequestContextKey, stamp);
                 Exception failure;
                 try
                 {
@@ -58,7 +61,7 @@ internal sealed partial class StampingCallFilter(
         }
         finally
         {
-            stamps.Complete(stamp);
+            if (!readOnly) stamps.Complete(stamp);
         }
     }
 

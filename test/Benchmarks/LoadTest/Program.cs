@@ -15,7 +15,7 @@ var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs 
 var skipFailover = new Option<bool>("--skip-failover") { Description = "Skip the failover measurement" };
 var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (logs, data directories)" };
 var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,redis,postgres,volatile,persisted,persisted5,etcd,failover)" };
-var lease = new Option<int>("--lease-ms") { Description = "Leader lease of the replicated grains in milliseconds (LeaseDuration; default 0: off, read-index per read)" };
+var lease = new Option<int>("--lease-ms") { Description = "Leader lease of the replicated grains in the load scenarios, in milliseconds (LeaseDuration; 0: off, a read-index round per read). The failover always runs with the default (off)", DefaultValueFactory = _ => 2000 };
 var budget = new Option<double?>("--budget") { Description = "Minutes the run may take; cells that do not fit are skipped (default 18.5, quick 2.75)" };
 
 var root = new RootCommand("OpenReplica load test: plain, persistent-state, replicated grains and etcd: throughput, latency, failover")

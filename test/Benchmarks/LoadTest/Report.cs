@@ -60,7 +60,7 @@ internal sealed class RunReport
             "`consensus msgs/op` = messages queued by the silos' `ReplicaTransport`s (accepts, acks, heartbeats, ...) per completed call. " +
             (Lease == TimeSpan.Zero
                 ? "Replicated grains without leader leases (`LeaseDuration` 0, the default): every `[ReadOnly]` read runs a read-index round."
-                : $"Replicated grains with leader leases (`LeaseDuration` {Lease.TotalMilliseconds:0} ms): a leader holding its lease answers `[ReadOnly]` reads locally."));
+                : $"Replicated grains in the load cells with leader leases (`LeaseDuration` {Lease.TotalMilliseconds:0} ms): a leader holding its lease answers `[ReadOnly]` reads locally; the failover runs with the default (no lease)."));
         sb.AppendLine();
         if (ChartFile is not null)
         {
