@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Metadata;
-using Orleans.CodeGeneration;
 using Orleans.Runtime;
 
 namespace OpenReplica.Orleans;
@@ -28,16 +27,15 @@ internal sealed partial class StampingCallFilter(
             return;
         }
 
-        // A read-only call changes nothing: it needs no stamp (the grain's session table never sees it), only retries.
-        bool readOnly = context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly);
-        var stamp = readOnly ? CallStamp.None : stamps.Begin();
+        // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
+        var stamp = stamps.Begin();
         try
         {
             for (var attempt = 0; ; attempt++)
             {
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
-                if (!readOnly) RequestContext.Set(CallStamp.RequestContextKey, stamp);
+                RequestContext.Set(CallStamp.RequestContextKey, stamp);
                 Exception failure;
                 try
                 {
@@ -61,7 +59,7 @@ internal sealed partial class StampingCallFilter(
         }
         finally
         {
-            if (!readOnly) stamps.Complete(stamp);
+            stamps.Complete(stamp);
         }
     }
 
