@@ -59,18 +59,12 @@ public sealed class LeaseReadTests
         var history = new RegisterHistory();
         using var stop = new CancellationTokenSource();
         var callers = history.Start(8, [register], stop.Token);
-        async Task ProgressAsync(string phase)
-        {
-            int before = history.Succeeded;
-            await FaultTestSupport.UntilAsync(() => history.Succeeded >= before + 40, () => $"40 more completed operations {phase}", TimeSpan.FromSeconds(30));
-        }
-
-        await ProgressAsync("before faults");
+        await history.ProgressAsync("before faults");
         var leaderHandle = cluster.HandleOf(leader);
         await cluster.KillAsync(leaderHandle);
-        await ProgressAsync("after killing the leader's silo");
+        await history.ProgressAsync("after killing the leader's silo");
         var restarted = await cluster.RestartAsync(leaderHandle);
-        await ProgressAsync("after restarting it");
+        await history.ProgressAsync("after restarting it");
 
         stop.Cancel();
         await Task.WhenAll(callers);

@@ -97,6 +97,13 @@ internal sealed class RegisterHistory
             }
         })).ToList();
 
+    /// <summary>Waits (bounded) until <paramref name="more"/> further operations completed: the cluster serves again.</summary>
+    public async Task ProgressAsync(string phase, int more = 40)
+    {
+        int before = Succeeded;
+        await FaultTestSupport.UntilAsync(() => Succeeded >= before + more, () => $"{more} more completed operations {phase}", TimeSpan.FromSeconds(30));
+    }
+
     public void AssertLinearizable()
     {
         var result = Linearizability.Check(Models.CasRegister, Operations, TimeSpan.FromSeconds(30));
@@ -127,24 +134,18 @@ public sealed class RegisterLinearizabilityTests
         var history = new RegisterHistory();
         using var stop = new CancellationTokenSource();
         var callers = history.Start(8, [register], stop.Token);
-        async Task ProgressAsync(string phase)
-        {
-            int before = history.Succeeded;
-            await FaultTestSupport.UntilAsync(() => history.Succeeded >= before + 40, () => $"40 more completed operations {phase}", TimeSpan.FromSeconds(30));
-        }
-
-        await ProgressAsync("before faults");
+        await history.ProgressAsync("before faults");
         var leaderHandle = cluster.HandleOf(leader);
         await cluster.KillAsync(leaderHandle);
-        await ProgressAsync("after killing the leader's silo");
+        await history.ProgressAsync("after killing the leader's silo");
 
         var current = await Eventually.CallAsync(() => register.GetSilo(), "register's silo");
         var second = cluster.Silos.First(s => s != cluster.Cluster.Silos[0] && !s.SiloAddress.Equals(current));
         await cluster.KillAsync(second);
-        await ProgressAsync("after killing a second silo (3 of 5 left)");
+        await history.ProgressAsync("after killing a second silo (3 of 5 left)");
 
         await cluster.RestartAsync(leaderHandle);
-        await ProgressAsync("after restarting the first");
+        await history.ProgressAsync("after restarting the first");
 
         stop.Cancel();
         await Task.WhenAll(callers);

@@ -16,15 +16,15 @@ internal static class IdleGrainTarget
     /// <summary>From one heap dump (see the text); the sizes are the library's object layouts, so they move only when src/ does.</summary>
     private static readonly (string Part, string Bytes)[] ReplicaParts =
     [
-        ("proposal queue (`ConcurrentQueue<Command>`: its first 32-slot segment is allocated up front)", "810"),
-        ("inbox `Channel` with the loop's parked reader (bounded channel, deque, blocked/waiting read and write operations)", "690"),
-        ("the loop itself, parked on `WaitToReadAsync` (async state machine box, tasks)", "290"),
+        ("*gone since d821365:* proposal queue (`ConcurrentQueue<Command>`: its first 32-slot segment was allocated up front)", "810"),
+        ("*gone since d821365:* inbox `Channel` with the loop's parked reader (bounded channel, deque, blocked/waiting read and write operations)", "690"),
+        ("*gone since d821365:* the loop itself, parked on `WaitToReadAsync` (async state machine box, tasks)", "290"),
         ("`GroupReplica`, its send delegate, its entry and id string in `_groups`", "280"),
         ("consensus core (`PaxosReplica`, options, an empty pending `Ready` with six lists, log and config structures)", "1,000"),
         ("the log above the snapshot: here the one entry of the grain's one write (entry, command, payload, tree nodes)", "420"),
         ("session table for exactly-once (one client)", "270"),
         ("WAL retention index (`GroupState`, Persisted only)", "410"),
-        ("former leader only, 1 of 3 replicas, shown per replica: `LeaderState` (queues, sets, in-flight map) and the `ExecutionContext` the loop captured from the activating call (Orleans `RequestContext` with its call stamp)", "530"),
+        ("*gone since d821365 and a9cde87:* former leader only, 1 of 3 replicas, shown per replica: `LeaderState` (queues, sets, in-flight map) and the `ExecutionContext` the loop captured from the activating call (Orleans `RequestContext` with its call stamp)", "530"),
     ];
 
     public static string Markdown(ScaleReport report)
@@ -60,13 +60,14 @@ internal static class IdleGrainTarget
             "The plain fleet's bytes are Orleans' own: mostly the silos' grain directory caches (`ConcurrentLruCache<GrainId, GrainAddress>`) still naming deactivated grains. " +
             "The silos' tick loop also walks every held group each 20 ms (`ReplicationRuntime.TickLoopAsync`), so held groups cost some CPU as well (the `idle CPU` column is too noisy on the shared cores to show it).");
         sb.AppendLine();
-        sb.AppendLine("**What would close the gap** (src/, not done here): (1) evict an idle group's replica on each silo — no activation attached, nothing in flight, " +
+        sb.AppendLine("Rows marked *gone* were removed after that dump: a group's loop now runs only while inputs wait (no channel, no parked task, " +
+            "lists only while something is queued, no captured execution context; commit d821365) and a deactivating grain's replica resigns leadership " +
+            "(no `LeaderState` kept; a9cde87); the same tool measured ≈ 15.7 KB per idle Persisted grain before them.");
+        sb.AppendLine();
+        sb.AppendLine("**What would close the gap** (not done): evict an idle group's replica on each silo — no activation attached, nothing in flight, " +
             "the commit index told to the followers — and recreate it from the WAL when a message or an activation next needs it (`GroupStore` reads the WAL once at start-up " +
             "and would need a per-group read, `IReplicaLog.ReadAll(group)`); take a snapshot on deactivation so the recreated core holds no log and followers can truncate; " +
-            "keep the WAL's per-group retention index compact (or paged) for cold groups. Only (1) reaches 0 bytes, and only in Persisted mode: Volatile cannot evict what it has nowhere else. " +
-            "(2) Cheaper until then: no parked loop per group (schedule a group's loop on the thread pool when its inbox becomes non-empty, which removes the channel's waiters and the task), " +
-            "allocate the proposal queue on first use, drop `LeaderState` when the activation detaches, and start loops under `ExecutionContext.SuppressFlow()` so they do not keep the activating call's context. " +
-            "Together (2) would remove roughly 2.5–3 KB of the ≈ 4.6 KB per replica.");
+            "keep the WAL's per-group retention index compact (or paged) for cold groups. Only eviction reaches 0 bytes, and only in Persisted mode: Volatile cannot evict what it has nowhere else.");
         return sb.ToString();
     }
 }
