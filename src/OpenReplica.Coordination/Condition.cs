@@ -10,15 +10,8 @@ namespace OpenReplica.Coordination;
 /// (<see cref="SynchronizationLockException"/> otherwise). Wait releases every hold of the session, waits to be
 /// notified, and re-acquires the same hold count before it returns.
 /// </summary>
-public interface IConditionGrain : ILeasedGrain
+public interface IConditionGrain : IReentrantLocking
 {
-    Task Acquire();
-
-    Task<bool> TryAcquire(TimeSpan timeout);
-
-    /// <summary>Releases one hold; returns the holds left.</summary>
-    Task<int> Release();
-
     /// <summary>Releases the lock, waits for a notification, re-acquires. </summary>
     Task Wait();
 
@@ -30,15 +23,6 @@ public interface IConditionGrain : ILeasedGrain
 
     /// <summary>Wakes every waiter; returns how many.</summary>
     Task<int> NotifyAll();
-
-    [ReadOnly] Task<bool> IsLocked();
-
-    [ReadOnly] Task<Guid?> Owner();
-
-    [ReadOnly] Task<int> HoldCount();
-
-    /// <summary>Callers in <see cref="Wait"/>/<see cref="TryWait"/> not yet notified.</summary>
-    [ReadOnly] Task<int> WaitingCount();
 }
 
 /// <summary>A caller in Wait: its call, session, saved hold count, and deadline (TryWait).</summary>

@@ -31,7 +31,13 @@ public interface ILockGrain : ILeasedGrain
 /// A reentrant lock (ConCoord's RLock, Python's <c>threading.RLock</c>): the owning session may acquire again; each
 /// acquisition needs one release, and the lock passes to the next waiter when the count reaches zero.
 /// </summary>
-public interface IReentrantLockGrain : ILeasedGrain
+public interface IReentrantLockGrain : IReentrantLocking;
+
+/// <summary>
+/// The members of a reentrant lock, shared by <see cref="IReentrantLockGrain"/> and <see cref="IConditionGrain"/>
+/// (whose lock is reentrant). Ask for one of those two: this interface has two grain classes.
+/// </summary>
+public interface IReentrantLocking : ILeasedGrain
 {
     Task Acquire();
 
@@ -47,6 +53,7 @@ public interface IReentrantLockGrain : ILeasedGrain
     /// <summary>The owner's hold count (0 when free).</summary>
     [ReadOnly] Task<int> HoldCount();
 
+    /// <summary>Callers waiting to acquire (for a condition: in Wait/TryWait, not yet notified).</summary>
     [ReadOnly] Task<int> WaitingCount();
 }
 
