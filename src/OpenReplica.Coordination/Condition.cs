@@ -42,21 +42,8 @@ public sealed class ConditionGrainState : LockState
     [Id(0)] public List<ConditionWaiter> Waiting { get; set; } = [];
 }
 
-public sealed class ConditionGrain : LockGrainBase<ConditionGrainState>, IConditionGrain
+public sealed class ConditionGrain : ReentrantLockGrainBase<ConditionGrainState>, IConditionGrain
 {
-    protected override bool Reentrant => true;
-
-    public Task Acquire() => Command(() => TryAcquireCore(null, GrantReply.None) == AcquireResult.Queued ? Replicated.Defer() : Task.CompletedTask);
-
-    public Task<bool> TryAcquire(TimeSpan timeout) => Command(() => TryAcquireCore(timeout, GrantReply.True) switch
-    {
-        AcquireResult.Granted => Task.FromResult(true),
-        AcquireResult.Denied => Task.FromResult(false),
-        _ => Replicated.Defer<bool>(),
-    });
-
-    public Task<int> Release() => Command(() => Task.FromResult(ReleaseCore(all: false)));
-
     public Task Wait() => Command(() =>
     {
         StartWait(null);
@@ -77,13 +64,7 @@ public sealed class ConditionGrain : LockGrainBase<ConditionGrainState>, ICondit
 
     public Task<int> NotifyAll() => Command(() => Task.FromResult(NotifyCore(int.MaxValue)));
 
-    public Task<bool> IsLocked() => IsLockedCore();
-
-    public Task<Guid?> Owner() => OwnerCore();
-
-    public Task<int> HoldCount() => Task.FromResult(State.Count);
-
-    public Task<int> WaitingCount() => Task.FromResult(State.Waiting.Count);
+    public override Task<int> WaitingCount() => Task.FromResult(State.Waiting.Count);
 
     private void StartWait(DateTimeOffset? deadline, bool timed = false)
     {

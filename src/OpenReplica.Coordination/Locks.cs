@@ -89,7 +89,14 @@ public sealed class LockGrain : LockGrainBase<LockGrainState>, ILockGrain
 [GenerateSerializer]
 public sealed class ReentrantLockGrainState : LockState;
 
-public sealed class ReentrantLockGrain : LockGrainBase<ReentrantLockGrainState>, IReentrantLockGrain
+public sealed class ReentrantLockGrain : ReentrantLockGrainBase<ReentrantLockGrainState>, IReentrantLockGrain
+{
+    public override Task<int> WaitingCount() => QueueLengthCore();
+}
+
+/// <summary>The reentrant lock's commands and queries, shared by <see cref="ReentrantLockGrain"/> and <see cref="ConditionGrain"/>.</summary>
+public abstract class ReentrantLockGrainBase<TState> : LockGrainBase<TState>
+    where TState : LockState, new()
 {
     protected override bool Reentrant => true;
 
@@ -110,5 +117,5 @@ public sealed class ReentrantLockGrain : LockGrainBase<ReentrantLockGrainState>,
 
     public Task<int> HoldCount() => Task.FromResult(State.Count);
 
-    public Task<int> WaitingCount() => QueueLengthCore();
+    public abstract Task<int> WaitingCount();
 }
