@@ -110,6 +110,17 @@ internal sealed class RegisterHistory
         Assert.True(result.Verdict == Verdict.Linearizable, $"history of {Operations.Count} ops: {result.Verdict}: {result.Explanation}");
     }
 
+    /// <summary>
+    /// What every fault test of a register checks at the end: the history is linearizable, the register applied every
+    /// acknowledged write exactly once, and the replicas' logs agree on every chosen slot.
+    /// </summary>
+    public async Task AssertOutcomeAsync(FaultCluster cluster, ICasRegisterGrain register, int replicas = 3)
+    {
+        AssertLinearizable();
+        AssertWrittenOnce(await Eventually.CallAsync(() => register.Written(), "written values"));
+        await cluster.AssertLogsAgreeAsync(FaultCluster.GroupOf(register.GetGrainId(), replicas));
+    }
+
     /// <summary>The register's own list of applied writes: no value twice, every acknowledged write once.</summary>
     public void AssertWrittenOnce(IReadOnlyList<long> written)
     {
@@ -150,9 +161,7 @@ public sealed class RegisterLinearizabilityTests
         stop.Cancel();
         await Task.WhenAll(callers);
 
-        history.AssertLinearizable();
-        history.AssertWrittenOnce(await Eventually.CallAsync(() => register.Written(), "written values"));
-        await cluster.AssertLogsAgreeAsync(FaultCluster.GroupOf(register.GetGrainId(), 5));
+        await history.AssertOutcomeAsync(cluster, register, replicas: 5);
     }
 
     /// <summary>
