@@ -45,7 +45,7 @@ public sealed partial class PaxosReplica
     /// </summary>
     public Ready Resign()
     {
-        if (HasUnsentCommit) BroadcastHeartbeat(0);
+        SendUnsentCommit();
         _campaignPending = false;
         if (_leader is not null) StepDown(null);
         return TakeReady();
@@ -183,7 +183,7 @@ public sealed partial class PaxosReplica
         _role = ReplicaRole.Leader;
         _leaderHint = Id;
         leader.NextSlot = commit + 1;
-        leader.ReadFloor = Math.Max(Math.Max(leader.ReadFloor, commit), leader.Recovered.Count > 0 ? leader.Recovered.Keys.Max() : 0);
+        leader.ReadFloor = Math.Max(leader.ReadFloor, commit); // Recover() already raised it to every recovered slot
         leader.TicksSinceQuorumCheck = 0;
         _ready.BecameLeader = true;
         if (Has(PlantedBug.ForgetDedupAfterLeaderChange)) _sessions = new SessionTable(_options.MaxSessions);

@@ -177,8 +177,8 @@ public sealed partial class PaxosReplica
         // Under a lease no other leader chooses anything, and this one acknowledges a call only once it is applied:
         // the read needs what is chosen here, plus whatever an earlier ballot may have chosen (the read floor).
         // Without one, anything this leader may already have let be chosen counts too.
-        long index = leased ? Math.Max(_log.CommitIndex, leader.ReadFloor) : Math.Max(_log.CommitIndex, leader.NextSlot - 1);
-        if (!leased && leader.Recovered.Count > 0) index = Math.Max(index, leader.Recovered.Keys.Max());
+        long index = Math.Max(_log.CommitIndex, leader.ReadFloor);
+        if (!leased) index = Math.Max(index, leader.NextSlot - 1);
         var read = new PendingRead(requestId, index, ++leader.ReadContext);
         read.Acks.Add(Id);
         leader.Reads.Add(read);

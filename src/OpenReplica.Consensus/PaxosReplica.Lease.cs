@@ -47,6 +47,22 @@ public sealed partial class PaxosReplica
         }
     }
 
+    /// <summary>Whether this replica uses leases (<see cref="ReplicaOptions.LeaseDuration"/> > 0).</summary>
+    public bool LeasesEnabled => LeasesOn;
+
+    /// <summary>
+    /// The host clock from which a host that serves lease reads itself should call <see cref="RenewLease"/> (half the
+    /// lease gone); <see cref="long.MinValue"/> when it holds no lease.
+    /// </summary>
+    public long LeaseRenewalDueAt
+    {
+        get
+        {
+            long until = LeaseExpiresAt;
+            return until == long.MinValue ? long.MinValue : until - RenewalLead;
+        }
+    }
+
     /// <summary>Slots that may have been chosen before this leader's ballot: a local read waits until they are applied.</summary>
     public long LeaseReadFloor => _role == ReplicaRole.Leader ? _leader!.ReadFloor : long.MaxValue;
 
@@ -54,6 +70,9 @@ public sealed partial class PaxosReplica
     public bool CampaignPending => _campaignPending;
 
     private bool HoldsLease => _clock < LeaseExpiresAt;
+
+    /// <summary>How long before its end a lease is renewed: half of it.</summary>
+    private long RenewalLead => _options.LeaseDuration / 2;
 
     /// <summary>Whether this replica promised (by acknowledging a lease heartbeat, or by restarting) not to support <paramref name="candidate"/> yet.</summary>
     private bool GuardsAgainst(long candidate) =>
@@ -128,9 +147,8 @@ public sealed partial class PaxosReplica
     /// <summary>Under steady reads, renews the lease when half of it is gone, before it runs out.</summary>
     private void RenewLeaseIfDue(LeaderState leader)
     {
-        long half = _options.LeaseDuration / 2;
-        bool due = _clock >= leader.LeaseUntil - half;
-        bool probing = leader.LeaseProbes.Count > 0 && leader.LeaseProbes[^1].SentAt + half / 2 > _clock;
+        bool due = _clock >= leader.LeaseUntil - RenewalLead;
+        bool probing = leader.LeaseProbes.Count > 0 && leader.LeaseProbes[^1].SentAt + RenewalLead / 2 > _clock;
         if (due && !probing) BroadcastHeartbeat(leader.ReadContext);
     }
 }

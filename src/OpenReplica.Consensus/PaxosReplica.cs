@@ -125,8 +125,13 @@ public sealed partial class PaxosReplica
     /// <summary>Tells the followers the commit index, if they have not heard it (a heartbeat they need not answer).</summary>
     public Ready FlushCommit()
     {
-        if (HasUnsentCommit) BroadcastHeartbeat(0);
+        SendUnsentCommit();
         return TakeReady();
+    }
+
+    private void SendUnsentCommit()
+    {
+        if (HasUnsentCommit) BroadcastHeartbeat(0);
     }
 
     public int PendingProposals => _leader?.Pending.Count ?? 0;

@@ -52,9 +52,10 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
 
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        if (!IsReplicatedCall(context))
+        var kind = KindOf(context);
+        if (kind != MethodKind.Replicated)
         {
-            if (IsOwnMethod(context) && !Services.Replicator.CanReadLocally(GrainContext))
+            if (kind == MethodKind.ReadOnly && !Services.Replicator.CanReadLocally(GrainContext))
             {
                 // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
                 // everything chosen before the read began (read-index), so the read is linearizable. Under a leader
@@ -88,22 +89,16 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     Task IReplicatedStateMachine.ApplyReplayedAsync(byte[] invokable, CommandPosition position) => Enqueue(invokable, position);
 
     /// <summary>
-    /// Read-only calls (<see cref="ReadOnlyAttribute">[ReadOnly]</see> on the interface method) and calls that are
-    /// not the grain's own methods (grain extensions: management, deactivation) run directly, outside the log.
+    /// Read-only calls (<see cref="ReadOnlyAttribute">[ReadOnly]</see> on the interface method, or marked read-only in
+    /// the request) and calls that are not the grain's own methods (grain extensions: management, deactivation) run
+    /// directly, outside the log; only the first wait for a read barrier.
     /// </summary>
-    private bool IsReplicatedCall(IIncomingGrainCallContext context)
+    private MethodKind KindOf(IIncomingGrainCallContext context)
     {
-        if (context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly))
-        {
-            return false;
-        }
-
-        return MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method)) == MethodKind.Replicated;
+        var kind = MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method));
+        bool readOnlyRequest = context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly);
+        return kind == MethodKind.Replicated && readOnlyRequest ? MethodKind.ReadOnly : kind;
     }
-
-    /// <summary>A method of the grain's own interfaces (not a grain extension such as management or deactivation).</summary>
-    private bool IsOwnMethod(IIncomingGrainCallContext context) =>
-        MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method)) != MethodKind.Extension;
 
     // Reflection once per grain class and method, not per call.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Type Grain, MethodInfo Method), MethodKind> MethodKinds = new();

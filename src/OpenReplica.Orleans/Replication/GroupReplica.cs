@@ -45,14 +45,14 @@ internal sealed partial class GroupReplica
     private volatile bool _unsentCommit;
     private readonly bool _alwaysTick;
     private volatile bool _failed;
-    private readonly long _leaseTicks;
+    private readonly bool _leases;
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
 
     public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger,
-        IGroupListener? listener = null, bool alwaysTick = false, long leaseTicks = 0)
+        IGroupListener? listener = null, bool alwaysTick = false)
     {
-        _leaseTicks = leaseTicks;
+        _leases = core.LeasesEnabled;
         // Set before the loop starts, so the listener also sees what Start() replays (the meta group needs it).
         _listener = listener;
         _alwaysTick = alwaysTick;
@@ -163,7 +163,7 @@ internal sealed partial class GroupReplica
         long until = _core.LeaseExpiresAt;
         long floor = _core.LeaseReadFloor;
         if (until == _lease.Until && floor == _lease.Floor) return;
-        _lease = new LeaseView(until, floor, until == long.MinValue ? long.MinValue : until - _leaseTicks / 2);
+        _lease = new LeaseView(until, floor, _core.LeaseRenewalDueAt);
         Volatile.Write(ref _renewalPosted, 0);
     }
 
@@ -197,11 +197,11 @@ internal sealed partial class GroupReplica
             var ready = new Ready();
             try
             {
-                if (_leaseTicks > 0) _core.SetClock(HostClock.Now);
+                if (_leases) _core.SetClock(HostClock.Now);
                 if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
                 if (proposals is not null) ready.Append(_core.Propose(proposals));
                 // Before anything is sent: a promise to a newer activation leaves here only after reads stopped.
-                if (_leaseTicks > 0) PublishLease();
+                if (_leases) PublishLease();
                 await HandleAsync(ready);
             }
             catch (Exception e)

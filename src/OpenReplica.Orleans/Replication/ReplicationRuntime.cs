@@ -105,7 +105,7 @@ internal sealed partial class ReplicationRuntime(
             var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
             var group = meta
                 ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true)
-                : new GroupReplica(groupId, core, store, Send, _logger, leaseTicks: LeaseTicks);
+                : new GroupReplica(groupId, core, store, Send, _logger);
             if (meta) rosterGroup.Attach(group);
             _groups[groupId] = group;
             return group;
