@@ -38,6 +38,7 @@ internal sealed partial class StampingCallFilter(
         // At the deadline an attempt still pending is ended (clients), so the loop below sees it fail and gives up.
         using var deadline = new CancellationTokenSource(retryPolicy.CallDeadline);
         using var atDeadline = breaker.Value.IsActive ? deadline.Token.Register(() => breaker.Value.Break(s => s == stamp)) : default;
+        Exception? previousFailure = null;
         try
         {
             for (var attempt = 0; ; attempt++)
@@ -66,9 +67,13 @@ internal sealed partial class StampingCallFilter(
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
                 {
-                    LogGivingUp(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
-                    throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, failure);
+                    // An attempt ended by the deadline itself says only that; the attempt before it says why the call failed.
+                    var reported = deadline.IsCancellationRequested && previousFailure is not null ? previousFailure : failure;
+                    LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
+                    throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, reported);
                 }
+
+                previousFailure = failure;
 
                 LogRetrying(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
                 await Task.Delay(backoff, callerCancellation);

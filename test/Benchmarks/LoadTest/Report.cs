@@ -83,7 +83,7 @@ internal sealed class RunReport
         }
         sb.AppendLine("### Failover (Persisted, silo processes)");
         sb.AppendLine();
-        sb.AppendLine("Membership: probes every 1 s, a silo is declared dead after 3 missed probes by one vote (`ProbeTimeout` 1 s, `NumMissedProbesLimit` 3, `NumVotesForDeathDeclaration` 1); client retries with the same stamp from 20 ms backing off to 250 ms.");
+        sb.AppendLine("Membership: probes every 1 s, a silo is declared dead after 3 missed probes by one vote (`ProbeTimeout` 1 s, `NumMissedProbesLimit` 3, `NumVotesForDeathDeclaration` 1); the client with the library's defaults (`UseReplicatedGrains()`: retries with the same stamp from 50 ms backing off to 500 ms with jitter, `CallDeadline` 60 s; Orleans' `ResponseTimeout` 30 s).");
         sb.AppendLine();
         sb.Append(FailoverReport.Markdown(Failover, FailoverError));
         if (Notes.Count > 0)
