@@ -53,6 +53,7 @@ public sealed class CallerFailoverTests
         await Task.WhenAll(load);
 
         var detection = Stopwatch.GetElapsedTime(killed, detected);
+        Assert.True(breaker.Broken > 0, "no pending call was ended early when the silo's gateway connection closed");
         Assert.All(writers, w => Assert.True(w.Errors.IsEmpty, $"{w.Name}: {string.Join(" | ", w.Errors.Take(3))}"));
         foreach (var w in writers)
         {

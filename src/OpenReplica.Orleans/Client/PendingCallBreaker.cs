@@ -36,6 +36,7 @@ internal sealed partial class PendingCallBreaker
     private readonly Func<object, object?>? _messageOf;
     private readonly Func<object, Dictionary<string, object>?>? _requestContextOf;
     private readonly Action<object>? _fail;
+    private long _broken;
 
     private PendingCallBreaker(IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Action<object> fail)
     {
@@ -51,6 +52,9 @@ internal sealed partial class PendingCallBreaker
     public string? DisabledReason { get; }
 
     public bool IsActive => DisabledReason is null;
+
+    /// <summary>Attempts ended so far (each one was then retried, or given up at its deadline).</summary>
+    public long Broken => Interlocked.Read(ref _broken);
 
     /// <summary>A breaker that does nothing: silos, where Orleans breaks calls to dead silos itself.</summary>
     public static PendingCallBreaker Off(string reason) => new(reason);
@@ -86,6 +90,7 @@ internal sealed partial class PendingCallBreaker
             }
         }
 
+        Interlocked.Add(ref _broken, broken);
         return broken;
     }
 
