@@ -68,7 +68,8 @@ internal sealed partial class StampingCallFilter(
                 if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
                 {
                     // An attempt ended by the deadline itself says only that; the attempt before it says why the call failed.
-                    var reported = deadline.IsCancellationRequested && previousFailure is not null ? previousFailure : failure;
+                    var reported = !deadline.IsCancellationRequested ? failure
+                        : previousFailure ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", failure);
                     LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
                     throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, reported);
                 }
