@@ -86,6 +86,10 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
 
                     previous = current;
                 }
+                catch (ObjectDisposedException)
+                {
+                    return; // the client is shutting down
+                }
                 catch (Exception exception)
                 {
                     LogListFailed(logger, exception.Message); // the membership store may be down with the silos: poll on
