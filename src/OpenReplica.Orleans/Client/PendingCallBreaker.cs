@@ -19,12 +19,12 @@ namespace OpenReplica.Orleans;
 /// <c>CallbackData.OnTargetSiloFail</c>, which completes the call with <see cref="SiloUnavailableException"/>.
 /// </para>
 /// <para>
-/// What it touches (internal to Orleans.Core 10.x, checked when the client starts; if anything is missing or the major
+/// What it touches (internal to Orleans.Core 10.x, checked once at first use; if anything is missing or the major
 /// version differs, the seam stays off, a warning is logged, and calls fall back to the response timeout):
 /// <c>OutsideRuntimeClient.callbacks</c> (a dictionary of <c>CallbackData</c>), <c>CallbackData.Message</c>,
 /// <c>CallbackData.OnTargetSiloFail(SiloAddress)</c> (or its parameterless form), <c>Message.RequestContextData</c>,
-/// <c>Message.TargetSilo</c>. Only callbacks whose request context
-/// carries one of this process's stamps are touched: other calls keep Orleans' behaviour.
+/// <c>Message.TargetSilo</c>. Only callbacks whose request context carries one of this process's stamps are touched:
+/// other calls keep Orleans' behaviour.
 /// </para>
 /// </summary>
 internal sealed partial class PendingCallBreaker
