@@ -171,7 +171,7 @@ public sealed class CliTests : IDisposable
         var dir = H.JepsenDir();
         if (dir is null)
         {
-            Assert.Skip("Jepsen etcd histories not found: expected ../shared/testdata/jepsen-etcd next to the repository.");
+            Assert.Skip("Jepsen etcd histories not found: expected test/testdata/jepsen-etcd in the repository.");
         }
 
         var verdicts = System.IO.File.ReadAllLines(Path.Combine(dir, "verdicts.txt"))

@@ -48,8 +48,13 @@ internal static class H
         return null;
     }
 
-    /// <summary>../shared/testdata/jepsen-etcd next to the repository, or null when absent.</summary>
-    public static string? JepsenDir()
+    /// <summary>test/testdata/jepsen-etcd in the repository (with verdicts.txt), or null when absent.</summary>
+    public static string? JepsenDir() => TestData("jepsen-etcd", "verdicts.txt");
+
+    /// <summary>test/testdata/porcupine-kv in the repository, or null when absent.</summary>
+    public static string? PorcupineKvDir() => TestData("porcupine-kv", "c01-ok.txt");
+
+    private static string? TestData(string name, string marker)
     {
         var root = RepoRoot();
         if (root is null)
@@ -57,7 +62,7 @@ internal static class H
             return null;
         }
 
-        var dir = Path.GetFullPath(Path.Combine(root, "..", "shared", "testdata", "jepsen-etcd"));
-        return Directory.Exists(dir) && File.Exists(Path.Combine(dir, "verdicts.txt")) ? dir : null;
+        var dir = Path.Combine(root, "test", "testdata", name);
+        return File.Exists(Path.Combine(dir, marker)) ? dir : null;
     }
 }
