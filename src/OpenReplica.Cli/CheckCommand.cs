@@ -13,17 +13,42 @@ public static class CheckCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "Sequential model: cas-register (read/write/cas of one register), register (read/write only) or kv (keys checked independently)",
+            Description = "Sequential model: cas-register (read/write/cas of one register), register (read/write only) or kv (get/put/append/delete/cas; keys checked independently)",
             Required = true,
         };
         model.AcceptOnlyFromAmong("cas-register", "register", "kv");
 
         var format = new Option<string>("--format", "-f")
         {
-            Description = "History format: jepsen (Jepsen register log) or jsonl (OpenReplica JSON lines, see docs/checker.md)",
+            Description = "History format: jsonl (OpenReplica JSON lines, see docs/checker.md), edn (Jepsen history.edn maps, one a line) or jepsen (Jepsen's jepsen.util register log)",
             Required = true,
         };
-        format.AcceptOnlyFromAmong("jepsen", "jsonl");
+        format.AcceptOnlyFromAmong("jepsen", "jsonl", "edn");
+
+        var initial = new Option<string>("--initial")
+        {
+            Description = "Value of a key never written, in the kv model: nil (absent; a get returns null/nil) or empty (the empty string, as in Porcupine's kv model)",
+            DefaultValueFactory = _ => "nil",
+        };
+        initial.AcceptOnlyFromAmong("nil", "empty");
+
+        var html = new Option<string?>("--html")
+        {
+            Description = "Write an HTML page showing each partition's operations on a time line, the linearization found and, for a violation, the operation that cannot be placed. With several history files, a directory that receives FILE.html for each",
+        };
+
+        var parallelism = new Option<int>("--parallelism", "-j")
+        {
+            Description = "Threads searching partitions at the same time",
+            DefaultValueFactory = _ => CheckOptions.DefaultParallelism,
+        };
+        parallelism.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v < 1)
+            {
+                r.AddError("--parallelism must be at least 1");
+            }
+        });
 
         var timeout = new Option<double>("--timeout", "-t")
         {
@@ -59,26 +84,47 @@ public static class CheckCommand
 
         var command = new Command("check", "Check that recorded histories are linearizable")
         {
-            model, format, timeout, explain, timing, files,
+            model, format, initial, timeout, explain, timing, html, parallelism, files,
         };
 
         command.SetAction(parse => Execute(
-            parse.GetRequiredValue(model),
-            parse.GetRequiredValue(format),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            new Request(
+                parse.GetRequiredValue(model),
+                parse.GetRequiredValue(format),
+                parse.GetValue(initial) == "empty",
+                parse.GetValue(html),
+                parse.GetRequiredValue(files)),
+            new CheckOptions
+            {
+                Budget = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                Explain = parse.GetValue(explain) || parse.GetValue(html) is not null,
+                Parallelism = parse.GetValue(parallelism),
+                RecordLinearizations = parse.GetValue(html) is not null,
+            },
             parse.GetValue(explain),
             parse.GetValue(timing),
-            parse.GetRequiredValue(files),
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Execute(string model, string format, TimeSpan budget, bool explain, bool timing, string[] files, TextWriter output, TextWriter error)
+    /// <summary>What to check and how to read it.</summary>
+    private sealed record Request(string Model, string Format, bool StartEmpty, string? Html, string[] Files)
+    {
+        /// <summary>Where the HTML page of <paramref name="file"/> goes, or null without --html.</summary>
+        public string? HtmlPathFor(string file)
+            => Html is null ? null : Files.Length == 1 ? Html : Path.Combine(Html, Path.GetFileName(file) + ".html");
+    }
+
+    private static int Execute(Request request, CheckOptions options, bool explain, bool timing, TextWriter output, TextWriter error)
     {
         var exit = ExitCodes.Ok;
-        var options = new CheckOptions { Budget = budget, Explain = explain };
-        foreach (var file in files)
+        if (request.Html is not null && request.Files.Length > 1)
+        {
+            Directory.CreateDirectory(request.Html);
+        }
+
+        foreach (var file in request.Files)
         {
             var stopwatch = Stopwatch.StartNew();
             CheckResult result;
@@ -91,7 +137,7 @@ public static class CheckCommand
                     continue;
                 }
 
-                result = CheckFile(model, format, file, options);
+                result = CheckFile(request, file, options);
             }
             catch (HistoryFormatException e)
             {
@@ -110,7 +156,9 @@ public static class CheckCommand
             {
                 Verdict.Linearizable => "linearizable",
                 Verdict.NotLinearizable => "not linearizable",
-                _ => "unknown (time budget)",
+                _ => result.UndecidedPartitions.All(k => k is null)
+                    ? "unknown (time budget)"
+                    : $"unknown (time budget; undecided: {Undecided(result.UndecidedPartitions)})",
             };
             if (timing)
             {
@@ -139,21 +187,51 @@ public static class CheckCommand
         return exit;
     }
 
-    private static CheckResult CheckFile(string model, string format, string file, CheckOptions options)
+    /// <summary>The undecided partitions' keys, the first few of them.</summary>
+    private static string Undecided(IReadOnlyList<string?> keys)
     {
-        if (model == "kv")
+        const int Shown = 5;
+        var names = string.Join(", ", keys.Take(Shown).Select(k => $"\"{k}\""));
+        return keys.Count > Shown ? $"{names} and {keys.Count - Shown} more" : names;
+    }
+
+    private static CheckResult CheckFile(Request request, string file, CheckOptions options)
+    {
+        if (request.Model == "kv")
         {
-            var kv = format == "jsonl"
-                ? HistoryReader.ReadKeyValueFile(file)
-                : ToKeyValue(JepsenLogReader.ReadFile(file));
-            return Linearizability.Check(Models.KeyValue, kv, options);
+            var kv = request.Format switch
+            {
+                "jsonl" => HistoryReader.ReadKeyValueFile(file),
+                "edn" => EdnHistoryReader.ReadKeyValueFile(file),
+                _ => ToKeyValue(JepsenLogReader.ReadFile(file)),
+            };
+            return Check(request, file, request.StartEmpty ? Models.KeyValueStartingEmpty : Models.KeyValue, kv, options);
         }
 
-        var allowCas = model == "cas-register";
-        var history = format == "jsonl"
-            ? HistoryReader.ReadRegisterFile(file, allowCas)
-            : JepsenLogReader.ReadFile(file, allowCas);
-        return Linearizability.Check(allowCas ? Models.CasRegister : Models.Register, history, options);
+        var allowCas = request.Model == "cas-register";
+        var history = request.Format switch
+        {
+            "jsonl" => HistoryReader.ReadRegisterFile(file, allowCas),
+            "edn" => EdnHistoryReader.ReadRegisterFile(file, allowCas),
+            _ => JepsenLogReader.ReadFile(file, allowCas),
+        };
+        return Check(request, file, allowCas ? Models.CasRegister : Models.Register, history, options);
+    }
+
+    private static CheckResult Check<TState, TInput, TOutput>(
+        Request request,
+        string file,
+        IModel<TState, TInput, TOutput> model,
+        IReadOnlyList<Operation<TInput, TOutput>> history,
+        CheckOptions options)
+    {
+        var result = Linearizability.Check(model, history, options);
+        if (request.HtmlPathFor(file) is { } page)
+        {
+            HistoryHtml.WriteFile(page, model, history, result, Path.GetFileName(file));
+        }
+
+        return result;
     }
 
     /// <summary>A Jepsen register log read as a key-value history with a single key.</summary>

@@ -22,6 +22,12 @@ internal static class H
     public static Operation<KvInput, KvOutput> Put(int p, string key, string? value, long call, long? ret)
         => new(p, new KvInput(KvOp.Put, key, value), ret is null ? null : new KvOutput(null), call, ret);
 
+    public static Operation<KvInput, KvOutput> Append(int p, string key, string value, long call, long? ret)
+        => new(p, new KvInput(KvOp.Append, key, value), ret is null ? null : new KvOutput(null), call, ret);
+
+    public static Operation<KvInput, KvOutput> Delete(int p, string key, long call, long? ret)
+        => new(p, new KvInput(KvOp.Delete, key), ret is null ? null : new KvOutput(null), call, ret);
+
     public static Operation<KvInput, KvOutput> KvCas(int p, string key, string? expected, string? value, bool ok, long call, long? ret)
         => new(p, new KvInput(KvOp.Cas, key, value, expected), ret is null ? null : new KvOutput(null, ok), call, ret);
 
