@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace OpenReplica.Checker;
 
 /// <summary>A partition's search as the scheduler sees it.</summary>
@@ -20,6 +22,9 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
 {
     /// <summary>Steps of a partition's first slice (well under a millisecond).</summary>
     internal const long FirstSliceSteps = 1 << 12;
+
+    /// <summary>How long the calling thread searches alone before helper threads start.</summary>
+    internal const int HelpersAfterMs = 2;
 
     /// <summary>Largest slice (tens of milliseconds): bounds how long a hard partition holds a worker while others wait.</summary>
     internal const long MaxSliceSteps = 1 << 19;
@@ -55,28 +60,31 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var local = deadline.WithCancellation(stop.Token);
-        var workers = Math.Clamp(parallelism, 1, Math.Max(1, partitionCount));
-        if (workers == 1)
-        {
-            Work(local, stop);
-            return;
-        }
+        var helpers = Math.Clamp(parallelism, 1, Math.Max(1, partitionCount)) - 1;
+        var threads = new List<Thread>(helpers);
 
-        var threads = new Thread[workers - 1];
-        for (var i = 0; i < threads.Length; i++)
+        // The calling thread starts alone; helper threads join only if the work is still going after a moment, so
+        // small histories do not pay for starting threads.
+        var started = Stopwatch.StartNew();
+        Work(local, stop, () =>
         {
-            threads[i] = new Thread(() => Work(local, stop)) { IsBackground = true, Name = "openreplica-checker" };
-            threads[i].Start();
-        }
-
-        Work(local, stop);
+            if (threads.Count < helpers && started.ElapsedMilliseconds >= HelpersAfterMs)
+            {
+                while (threads.Count < helpers)
+                {
+                    var thread = new Thread(() => Work(local, stop, null)) { IsBackground = true, Name = "openreplica-checker" };
+                    threads.Add(thread);
+                    thread.Start();
+                }
+            }
+        });
         foreach (var t in threads)
         {
             t.Join();
         }
     }
 
-    private void Work(Deadline deadline, CancellationTokenSource stop)
+    private void Work(Deadline deadline, CancellationTokenSource stop, Action? afterSlice)
     {
         while (Take(deadline) is var (partition, slice))
         {
@@ -108,6 +116,8 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
 
                 Monitor.PulseAll(_gate);
             }
+
+            afterSlice?.Invoke();
         }
     }
 
