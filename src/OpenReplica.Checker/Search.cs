@@ -76,19 +76,6 @@ internal static class Search
         return events;
     }
 
-    /// <summary>Runs a search to the end (or the deadline).</summary>
-    public static SearchOutcome Run<TState, TInput, TOutput>(
-        IModel<TState, TInput, TOutput> model,
-        IReadOnlyList<Operation<TInput, TOutput>> ops,
-        Deadline deadline,
-        ref long steps)
-    {
-        var search = new PartitionSearch<TState, TInput, TOutput>(model, ops);
-        var outcome = search.Advance(long.MaxValue, deadline);
-        steps += search.Steps;
-        return outcome;
-    }
-
     /// <summary>Runs a search to the end (or the deadline) and returns the linearization it found, if any.</summary>
     public static (SearchOutcome Outcome, int[]? Linearization) RunWithLinearization<TState, TInput, TOutput>(
         IModel<TState, TInput, TOutput> model,
