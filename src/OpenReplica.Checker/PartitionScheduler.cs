@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace OpenReplica.Checker;
 
@@ -36,6 +37,7 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
     private readonly int[]?[] _linearizations = new int[]?[partitionCount];
     private int _running;
     private int? _violating;
+    private ExceptionDispatchInfo? _failure;
     private long _steps;
 
     /// <summary>Per partition: its verdict, or null when it was not decided (time ran out, or another partition failed first).</summary>
@@ -82,16 +84,38 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
         {
             t.Join();
         }
+
+        _failure?.Throw();
     }
 
     private void Work(Deadline deadline, CancellationTokenSource stop, Action? afterSlice)
     {
         while (Take(deadline) is var (partition, slice))
         {
-            var search = _searches[partition] ??= create(partition);
-            var before = search.Steps;
-            var outcome = search.Advance(slice, deadline);
-            Interlocked.Add(ref _steps, search.Steps - before);
+            IResumableSearch search;
+            SearchOutcome outcome;
+            try
+            {
+                search = _searches[partition] ??= create(partition);
+                var before = search.Steps;
+                outcome = search.Advance(slice, deadline);
+                Interlocked.Add(ref _steps, search.Steps - before);
+            }
+            catch (Exception e)
+            {
+                // A model that throws (say, an operation it does not support): stop everyone and rethrow on the
+                // calling thread, where an exception from a helper thread would otherwise end the process.
+                lock (_gate)
+                {
+                    _running--;
+                    _failure ??= ExceptionDispatchInfo.Capture(e);
+                    stop.Cancel();
+                    Monitor.PulseAll(_gate);
+                }
+
+                return;
+            }
+
             lock (_gate)
             {
                 _running--;
@@ -128,7 +152,7 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
         {
             while (true)
             {
-                if (_violating is not null || deadline.Expired)
+                if (_violating is not null || _failure is not null || deadline.Expired)
                 {
                     return null;
                 }

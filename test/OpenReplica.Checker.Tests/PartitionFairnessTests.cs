@@ -97,6 +97,31 @@ public class PartitionFairnessTests
         }
     }
 
+    /// <summary>The key-value model, except that any operation on key "boom" throws.</summary>
+    private sealed class ThrowingModel : IModel<string?, KvInput, KvOutput>
+    {
+        public string? Init() => null;
+
+        public (bool Ok, string? Next) Step(string? state, KvInput input, KvOutput? output)
+            => input.Key == "boom" ? throw new InvalidOperationException("model failure on boom") : Models.KeyValue.Step(state, input, output);
+
+        public string? PartitionKey(KvInput input) => input.Key;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ModelExceptionOnAnyThreadIsRethrownByCheck(int parallelism)
+    {
+        // The hard keys keep the search busy past the moment helper threads start, so "boom" may be searched on one.
+        var history = Hard("hard-1").Concat(Hard("hard-2")).Concat(Easy("boom", 300)).ToList();
+        var e = Assert.Throws<InvalidOperationException>(() => Linearizability.Check(
+            new ThrowingModel(),
+            history,
+            new CheckOptions { Budget = TimeSpan.FromSeconds(60), Parallelism = parallelism }));
+        Assert.Equal("model failure on boom", e.Message);
+    }
+
     [Fact]
     public void ParallelismBelowOneIsRejected()
     {
