@@ -87,6 +87,14 @@ public static class CheckCommand
             model, format, initial, timeout, explain, timing, html, parallelism, files,
         };
 
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(initial) is { Implicit: false } && r.GetValue(model) is { } m && m != "kv")
+            {
+                r.AddError($"--initial applies to the kv model only, not to {m}");
+            }
+        });
+
         command.SetAction(parse => Execute(
             new Request(
                 parse.GetRequiredValue(model),

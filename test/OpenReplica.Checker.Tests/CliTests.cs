@@ -160,6 +160,27 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void LaterKeyThatFailsIsReportedDespiteAHardFirstKey()
+    {
+        // The history: the first key needs 2^30 search steps, a later one fails at once.
+        var lines = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            lines.Add(HistoryWriter.Format(H.Put(i, "hard", $"v{i}", i, 100 + i)));
+        }
+
+        lines.Add(HistoryWriter.Format(H.Get(99, "hard", "nobody", 40, 200)));
+        lines.Add(HistoryWriter.Format(H.Put(0, "stale", "1", 300, 301)));
+        lines.Add(HistoryWriter.Format(H.Put(0, "stale", "2", 302, 303)));
+        lines.Add(HistoryWriter.Format(H.Get(1, "stale", "1", 304, 305)));
+        var path = File("hard-then-stale.jsonl", lines);
+        var (exit, output, _) = Run("check", "--model", "kv", "--format", "jsonl", "--timeout", "30", "--explain", path);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"{path}: not linearizable", output);
+        Assert.Contains("partition key \"stale\"", output);
+    }
+
+    [Fact]
     public void UnknownNamesTheUndecidedKeys()
     {
         var lines = new List<string>();
@@ -217,6 +238,7 @@ public sealed class CliTests : IDisposable
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--timeout", "soon", "x.jsonl")]
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--parallelism", "0", "x.jsonl")]
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--initial", "zero", "x.jsonl")]
+    [InlineData("check", "--model", "register", "--format", "jsonl", "--initial", "empty", "x.jsonl")]
     [InlineData("frobnicate")]
     [InlineData]
     public void UsageErrorsExitTwo(params string[] args)
