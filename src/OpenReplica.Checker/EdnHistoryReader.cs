@@ -3,16 +3,18 @@ using System.Globalization;
 namespace OpenReplica.Checker;
 
 /// <summary>
-/// Reads Jepsen histories written as EDN maps, one event a line (Jepsen's <c>history.edn</c>, Porcupine's kv test data):
+/// Reads Jepsen histories written as EDN maps (Jepsen's <c>history.edn</c>, Porcupine's kv test data, Knossos' test
+/// data), one event a map, either one after another or inside one vector; a map may span lines:
 /// <code>
 /// {:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y"}
 /// {:process 0, :type :ok, :f :append, :key "0", :value "x 0 0 y"}
 /// {:type :invoke, :f :cas, :value [3 [1 2]], :process 4, :time 1234, :index 7}
 /// </code>
-/// Times are line numbers (Jepsen writes events in real-time order). <c>:ok</c> completes an operation; <c>:fail</c>
-/// means it did not take effect (a CAS that fails is kept with Ok = false, anything else is dropped); <c>:info</c>, or
-/// no completion before the end, makes it indeterminate. Events whose <c>:process</c> is not an integer (the nemesis)
-/// are skipped, as are blank lines. A key-value history takes the key from <c>:key</c>, or from a
+/// Times are the line numbers where the maps start (Jepsen writes events in real-time order). <c>:ok</c> completes an
+/// operation; <c>:fail</c> means it certainly did not take effect, so it is dropped (as Knossos does: a failed CAS says
+/// nothing about the value, since a CAS can fail for other reasons than a mismatch); <c>:info</c>, or no completion
+/// before the end, makes it indeterminate. Events whose <c>:process</c> is not an integer (the nemesis)
+/// are skipped, as are blank lines and <c>;</c> comments. A key-value history takes the key from <c>:key</c>, or from a
 /// <c>jepsen.independent</c> tuple <c>:value [key value]</c>. Errors throw <see cref="HistoryFormatException"/>.
 /// </summary>
 public static class EdnHistoryReader
@@ -52,9 +54,6 @@ public static class EdnHistoryReader
         TIn Invoke(Event e);
 
         TOut Ok(Event e, TIn input);
-
-        /// <summary>The output of a <c>:fail</c> that is kept (a failed CAS), or null to drop the operation.</summary>
-        TOut? Fail(TIn input);
     }
 
     private static List<Operation<TIn, TOut>> Read<TIn, TOut>(TextReader reader, string fileName, IShape<TIn, TOut> shape)
@@ -63,17 +62,12 @@ public static class EdnHistoryReader
         var ops = new List<Operation<TIn, TOut>?>();
         var pending = new Dictionary<int, (int Index, int Line, string F)>();
         var lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        try
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line) || line.TrimStart().StartsWith(';'))
+            foreach (var (line, item) in new EdnReader(reader.ReadToEnd()).ReadItems())
             {
-                continue;
-            }
-
-            try
-            {
-                if (Parse(line) is not { } e)
+                lineNo = line;
+                if (Parse(item) is not { } e)
                 {
                     continue; // nemesis
                 }
@@ -104,28 +98,28 @@ public static class EdnHistoryReader
                 ops[invocation.Index] = e.Type switch
                 {
                     "ok" => op with { Output = shape.Ok(e, op.Input), Return = lineNo },
-                    "fail" => shape.Fail(op.Input) is { } failed ? op with { Output = failed, Return = lineNo } : null,
+                    "fail" => null, // did not take effect; nothing observed
                     _ => op, // info: indeterminate
                 };
             }
-            catch (LineError ex)
-            {
-                throw new HistoryFormatException(fileName, lineNo, ex.Message);
-            }
-            catch (FormatException ex)
-            {
-                throw new HistoryFormatException(fileName, lineNo, "invalid EDN: " + ex.Message, ex);
-            }
+        }
+        catch (LineError ex)
+        {
+            throw new HistoryFormatException(fileName, lineNo, ex.Message);
+        }
+        catch (EdnException ex)
+        {
+            throw new HistoryFormatException(fileName, ex.Line, "invalid EDN: " + ex.Message, ex);
         }
 
         return ops.Where(o => o is not null).ToList()!;
     }
 
-    private static Event? Parse(string line)
+    private static Event? Parse(object? item)
     {
-        if (EdnReader.ReadSingle(line) is not Dictionary<object, object?> map)
+        if (item is not Dictionary<object, object?> map)
         {
-            throw new LineError("expected an EDN map such as {:process 0, :type :invoke, :f :read, :value nil}");
+            throw new LineError($"expected an EDN map such as {{:process 0, :type :invoke, :f :read, :value nil}}, found {Show(item)}");
         }
 
         if (!map.TryGetValue(new EdnKeyword("process"), out var processValue))
@@ -223,8 +217,6 @@ public static class EdnHistoryReader
             return new KvOutput(Text(value));
         }
 
-        public KvOutput? Fail(KvInput input) => input.Op == KvOp.Cas ? new KvOutput(null, false) : null;
-
         /// <summary>The key (from :key, or a jepsen.independent tuple [key value]) and the value.</summary>
         private static (string Key, object? Value) Split(Event e)
         {
@@ -273,8 +265,6 @@ public static class EdnHistoryReader
         }
 
         public CasOutput Ok(Event e, CasInput input) => input.Op == CasOp.Read ? new CasOutput(Integer(e.Value)) : new CasOutput(null);
-
-        public CasOutput? Fail(CasInput input) => input.Op == CasOp.Cas ? new CasOutput(null, false) : null;
 
         private static long? Integer(object? v) => v switch
         {

@@ -15,27 +15,65 @@ internal readonly record struct EdnSymbol(string Name)
     public override string ToString() => Name;
 }
 
+/// <summary>An EDN syntax error at a line and column (1-based).</summary>
+internal sealed class EdnException(int line, int column, string reason) : FormatException($"column {column}: {reason}")
+{
+    public int Line { get; } = line;
+
+    public int Column { get; } = column;
+}
+
 /// <summary>
-/// Reads one EDN value from a line of text: maps (<see cref="Dictionary{TKey, TValue}"/>), vectors and lists
+/// Reads EDN values from a text: maps (<see cref="Dictionary{TKey, TValue}"/>), vectors and lists
 /// (<see cref="List{T}"/>), sets (<see cref="HashSet{T}"/>), strings, keywords, symbols, integers (<see cref="long"/>),
 /// floats (<see cref="double"/>), <c>true</c>/<c>false</c> and <c>nil</c> (null). Enough for Jepsen histories; tagged
-/// literals (<c>#inst "..."</c>) are read as their value. Errors throw <see cref="FormatException"/> saying what was expected where.
+/// literals (<c>#inst "..."</c>) are read as their value. Errors throw <see cref="EdnException"/> saying what was
+/// expected where.
 /// </summary>
 internal sealed class EdnReader(string text)
 {
+    private readonly int[] _lineStarts = LineStarts(text);
     private int _pos;
 
-    public static object? ReadSingle(string text)
+    /// <summary>
+    /// The items of a history with the line each starts on: the top-level values, except that a top-level vector or
+    /// list stands for its elements (Jepsen writes a history either as one map a line or as one vector of maps).
+    /// </summary>
+    public IEnumerable<(int Line, object? Value)> ReadItems()
     {
-        var reader = new EdnReader(text);
-        var value = reader.Read();
-        reader.SkipSpace();
-        if (reader._pos < text.Length)
+        while (true)
         {
-            throw reader.Error($"expected the end of the line after one value, found '{reader.Peek()}'");
-        }
+            SkipSpace();
+            if (_pos >= text.Length)
+            {
+                yield break;
+            }
 
-        return value;
+            if (text[_pos] is not ('[' or '('))
+            {
+                yield return (LineOf(_pos), Read());
+                continue;
+            }
+
+            var close = text[_pos] == '[' ? ']' : ')';
+            _pos++;
+            while (true)
+            {
+                SkipSpace();
+                if (_pos >= text.Length)
+                {
+                    throw Error($"expected '{close}' to close the history, found the end of the file");
+                }
+
+                if (text[_pos] == close)
+                {
+                    _pos++;
+                    break;
+                }
+
+                yield return (LineOf(_pos), Read());
+            }
+        }
     }
 
     private object? Read()
@@ -43,7 +81,7 @@ internal sealed class EdnReader(string text)
         SkipSpace();
         if (_pos >= text.Length)
         {
-            throw Error("expected a value, found the end of the line");
+            throw Error("expected a value, found the end of the file");
         }
 
         var c = text[_pos];
@@ -86,7 +124,7 @@ internal sealed class EdnReader(string text)
             SkipSpace();
             if (_pos >= text.Length)
             {
-                throw Error("expected '}' to close the map, found the end of the line");
+                throw Error("expected '}' to close the map, found the end of the file");
             }
 
             if (text[_pos] == '}')
@@ -114,7 +152,7 @@ internal sealed class EdnReader(string text)
             SkipSpace();
             if (_pos >= text.Length)
             {
-                throw Error($"expected '{close}', found the end of the line");
+                throw Error($"expected '{close}', found the end of the file");
             }
 
             if (text[_pos] == close)
@@ -163,7 +201,7 @@ internal sealed class EdnReader(string text)
             }
         }
 
-        throw Error("expected '\"' to close the string, found the end of the line");
+        throw Error("expected '\"' to close the string, found the end of the file");
     }
 
     private string ReadToken()
@@ -217,11 +255,41 @@ internal sealed class EdnReader(string text)
 
         if (_pos < text.Length && text[_pos] == ';')
         {
-            _pos = text.Length; // comment to the end of the line
+            // A comment runs to the end of the line.
+            var end = text.IndexOf('\n', _pos);
+            _pos = end < 0 ? text.Length : end;
+            SkipSpace();
         }
     }
 
-    private string Peek() => _pos < text.Length ? text[_pos].ToString() : "the end of the line";
+    private string Peek() => _pos < text.Length ? text[_pos].ToString() : "the end of the file";
 
-    private FormatException Error(string reason) => new($"column {_pos + 1}: {reason}");
+    private int LineOf(int pos)
+    {
+        var i = Array.BinarySearch(_lineStarts, pos);
+        return (i >= 0 ? i : ~i - 1) + 1;
+    }
+
+    private EdnException Error(string reason)
+    {
+        // At the end of the file, point just past its last character (not at a trailing empty line).
+        var at = _pos >= text.Length ? text.TrimEnd().Length : _pos;
+        var line = LineOf(Math.Max(0, at - (at == text.TrimEnd().Length && at > 0 ? 1 : 0)));
+        var column = at - _lineStarts[line - 1] + 1;
+        return new EdnException(line, column, reason);
+    }
+
+    private static int[] LineStarts(string text)
+    {
+        var starts = new List<int> { 0 };
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\n')
+            {
+                starts.Add(i + 1);
+            }
+        }
+
+        return starts.ToArray();
+    }
 }

@@ -59,19 +59,29 @@ public static class Models
     /// of a key never written returns "", and a delete sets it back to "").</summary>
     public static IModel<string?, KvInput, KvOutput> KeyValueStartingEmpty { get; } = new KeyValueModel("");
 
+    /// <summary>As <see cref="KeyValue"/>, with every key starting at <paramref name="initial"/> (null = absent).</summary>
+    public static IModel<string?, KvInput, KvOutput> KeyValueStartingWith(string? initial) => new KeyValueModel(initial);
+
+    /// <summary>As <see cref="CasRegister"/>, starting at <paramref name="initial"/> instead of null (Knossos'
+    /// <c>(cas-register 0)</c> starts at 0).</summary>
+    public static IModel<long?, CasInput, CasOutput> CasRegisterStartingWith(long? initial) => new RegisterModel(allowCas: true, initial);
+
+    /// <summary>As <see cref="Register"/>, starting at <paramref name="initial"/> instead of null.</summary>
+    public static IModel<long?, CasInput, CasOutput> RegisterStartingWith(long? initial) => new RegisterModel(allowCas: false, initial);
+
     /// <summary>A register of <c>long?</c> (null = never written) with read, write and compare-and-set.</summary>
-    public static IModel<long?, CasInput, CasOutput> CasRegister { get; } = new RegisterModel(allowCas: true);
+    public static IModel<long?, CasInput, CasOutput> CasRegister { get; } = new RegisterModel(allowCas: true, null);
 
     /// <summary>A register of <c>long?</c> with read and write only (a Cas input is a usage error and throws).</summary>
-    public static IModel<long?, CasInput, CasOutput> Register { get; } = new RegisterModel(allowCas: false);
+    public static IModel<long?, CasInput, CasOutput> Register { get; } = new RegisterModel(allowCas: false, null);
 
     internal static string Show(long? v) => v?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "nil";
 
     internal static string Show(string? v) => v is null ? "nil" : $"\"{v}\"";
 
-    private sealed class RegisterModel(bool allowCas) : IModel<long?, CasInput, CasOutput>
+    private sealed class RegisterModel(bool allowCas, long? initial) : IModel<long?, CasInput, CasOutput>
     {
-        public long? Init() => null;
+        public long? Init() => initial;
 
         public (bool Ok, long? Next) Step(long? state, CasInput input, CasOutput? output)
         {

@@ -27,10 +27,9 @@ public static class CheckCommand
 
         var initial = new Option<string>("--initial")
         {
-            Description = "Value of a key never written, in the kv model: nil (absent; a get returns null/nil) or empty (the empty string, as in Porcupine's kv model)",
+            Description = "Value before any write: nil (default; absent, never written), or for kv 'empty' (every key starts as the empty string, as in Porcupine's kv model), or for the registers an integer (Knossos' cas-register starts at 0)",
             DefaultValueFactory = _ => "nil",
         };
-        initial.AcceptOnlyFromAmong("nil", "empty");
 
         var html = new Option<string?>("--html")
         {
@@ -89,9 +88,9 @@ public static class CheckCommand
 
         command.Validators.Add(r =>
         {
-            if (r.GetResult(initial) is { Implicit: false } && r.GetValue(model) is { } m && m != "kv")
+            if (r.GetValue(initial) is { } value && r.GetValue(model) is { } m && InitialError(m, value) is { } problem)
             {
-                r.AddError($"--initial applies to the kv model only, not to {m}");
+                r.AddError(problem);
             }
         });
 
@@ -99,7 +98,7 @@ public static class CheckCommand
             new Request(
                 parse.GetRequiredValue(model),
                 parse.GetRequiredValue(format),
-                parse.GetValue(initial) == "empty",
+                parse.GetValue(initial) ?? "nil",
                 parse.GetValue(html),
                 parse.GetRequiredValue(files)),
             new CheckOptions
@@ -117,7 +116,7 @@ public static class CheckCommand
     }
 
     /// <summary>What to check and how to read it.</summary>
-    private sealed record Request(string Model, string Format, bool StartEmpty, string? Html, string[] Files)
+    private sealed record Request(string Model, string Format, string Initial, string? Html, string[] Files)
     {
         /// <summary>Where the HTML page of <paramref name="file"/> goes, or null without --html.</summary>
         public string? HtmlPathFor(string file)
@@ -195,6 +194,16 @@ public static class CheckCommand
         return exit;
     }
 
+    /// <summary>Why <paramref name="value"/> is not an initial value of <paramref name="model"/>, or null if it is.</summary>
+    private static string? InitialError(string model, string value) => (model, value) switch
+    {
+        (_, "nil") => null,
+        ("kv", "empty") => null,
+        ("kv", _) => $"--initial for the kv model is nil or empty, not '{value}'",
+        _ when long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) => null,
+        _ => $"--initial for the {model} model is nil or an integer, not '{value}'",
+    };
+
     /// <summary>The undecided partitions' keys, the first few of them.</summary>
     private static string Undecided(IReadOnlyList<string?> keys)
     {
@@ -213,7 +222,7 @@ public static class CheckCommand
                 "edn" => EdnHistoryReader.ReadKeyValueFile(file),
                 _ => ToKeyValue(JepsenLogReader.ReadFile(file)),
             };
-            return Check(request, file, request.StartEmpty ? Models.KeyValueStartingEmpty : Models.KeyValue, kv, options);
+            return Check(request, file, Models.KeyValueStartingWith(request.Initial == "empty" ? "" : null), kv, options);
         }
 
         var allowCas = request.Model == "cas-register";
@@ -223,7 +232,8 @@ public static class CheckCommand
             "edn" => EdnHistoryReader.ReadRegisterFile(file, allowCas),
             _ => JepsenLogReader.ReadFile(file, allowCas),
         };
-        return Check(request, file, allowCas ? Models.CasRegister : Models.Register, history, options);
+        long? start = request.Initial == "nil" ? null : long.Parse(request.Initial, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return Check(request, file, allowCas ? Models.CasRegisterStartingWith(start) : Models.RegisterStartingWith(start), history, options);
     }
 
     private static CheckResult Check<TState, TInput, TOutput>(

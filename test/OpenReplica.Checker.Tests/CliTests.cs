@@ -239,6 +239,7 @@ public sealed class CliTests : IDisposable
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--parallelism", "0", "x.jsonl")]
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--initial", "zero", "x.jsonl")]
     [InlineData("check", "--model", "register", "--format", "jsonl", "--initial", "empty", "x.jsonl")]
+    [InlineData("check", "--model", "cas-register", "--format", "jsonl", "--initial", "1.5", "x.jsonl")]
     [InlineData("frobnicate")]
     [InlineData]
     public void UsageErrorsExitTwo(params string[] args)
