@@ -163,17 +163,8 @@ public sealed class CliTests : IDisposable
     public void LaterKeyThatFailsIsReportedDespiteAHardFirstKey()
     {
         // The history: the first key needs 2^30 search steps, a later one fails at once.
-        var lines = new List<string>();
-        for (var i = 0; i < 30; i++)
-        {
-            lines.Add(HistoryWriter.Format(H.Put(i, "hard", $"v{i}", i, 100 + i)));
-        }
-
-        lines.Add(HistoryWriter.Format(H.Get(99, "hard", "nobody", 40, 200)));
-        lines.Add(HistoryWriter.Format(H.Put(0, "stale", "1", 300, 301)));
-        lines.Add(HistoryWriter.Format(H.Put(0, "stale", "2", 302, 303)));
-        lines.Add(HistoryWriter.Format(H.Get(1, "stale", "1", 304, 305)));
-        var path = File("hard-then-stale.jsonl", lines);
+        var history = PartitionFairnessTests.Hard("hard").Concat(PartitionFairnessTests.FailsFast("stale", 300));
+        var path = File("hard-then-stale.jsonl", history.Select(HistoryWriter.Format));
         var (exit, output, _) = Run("check", "--model", "kv", "--format", "jsonl", "--timeout", "30", "--explain", path);
         Assert.Equal(1, exit);
         Assert.StartsWith($"{path}: not linearizable", output);
@@ -183,16 +174,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void UnknownNamesTheUndecidedKeys()
     {
-        var lines = new List<string>();
-        for (var i = 0; i < 30; i++)
-        {
-            lines.Add(HistoryWriter.Format(H.Put(i, "hard", $"v{i}", i, 100 + i)));
-        }
-
-        lines.Add(HistoryWriter.Format(H.Get(99, "hard", "nobody", 40, 200)));
-        lines.Add(HistoryWriter.Format(H.Put(0, "easy", "1", 300, 301)));
-        lines.Add(HistoryWriter.Format(H.Get(0, "easy", "1", 302, 303)));
-        var path = File("hard.jsonl", lines);
+        var history = PartitionFairnessTests.Hard("hard").Concat(PartitionFairnessTests.Easy("easy", 300));
+        var path = File("hard.jsonl", history.Select(HistoryWriter.Format));
         var (exit, output, _) = Run("check", "--model", "kv", "--format", "jsonl", "--timeout", "0.2", path);
         Assert.Equal(3, exit);
         Assert.Equal($"{path}: unknown (time budget; undecided: \"hard\")", output.Trim());

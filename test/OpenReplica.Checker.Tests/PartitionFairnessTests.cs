@@ -9,7 +9,7 @@ public class PartitionFairnessTests
 {
     /// <summary>30 fully concurrent puts and a concurrent get of a value nobody put: not linearizable, but the search
     /// has to try every subset of puts first (2^30 configurations), far beyond any budget used here.</summary>
-    private static IEnumerable<Operation<KvInput, KvOutput>> Hard(string key)
+    internal static IEnumerable<Operation<KvInput, KvOutput>> Hard(string key)
     {
         for (var i = 0; i < 30; i++)
         {
@@ -19,7 +19,7 @@ public class PartitionFairnessTests
         yield return Get(99, key, "nobody wrote this", 40, 200);
     }
 
-    private static IEnumerable<Operation<KvInput, KvOutput>> Easy(string key, int offset)
+    internal static IEnumerable<Operation<KvInput, KvOutput>> Easy(string key, int offset)
     {
         yield return Put(0, key, "1", offset, offset + 1);
         yield return Append(1, key, "2", offset + 2, offset + 3);
@@ -27,7 +27,7 @@ public class PartitionFairnessTests
     }
 
     /// <summary>A stale read after two sequential puts: fails within a handful of search steps.</summary>
-    private static IEnumerable<Operation<KvInput, KvOutput>> FailsFast(string key, int offset)
+    internal static IEnumerable<Operation<KvInput, KvOutput>> FailsFast(string key, int offset)
     {
         yield return Put(0, key, "1", offset, offset + 1);
         yield return Put(0, key, "2", offset + 2, offset + 3);
