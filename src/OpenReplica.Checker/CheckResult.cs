@@ -54,7 +54,8 @@ public sealed record LinearizedOperation(int Operation, string State);
 /// <param name="Operations">Indices in the checked history of the partition's operations.</param>
 /// <param name="Linearization">When <see cref="CheckOptions.RecordLinearizations"/> is set: the order the operations
 /// were linearized in, with the state after each; for a violating partition, the linearization of the longest prefix
-/// that can be linearized. Indeterminate operations left out never took effect. Null when not recorded or undecided.</param>
+/// that can be linearized; for an undecided partition, the longest partial linearization the search reached.
+/// Indeterminate operations left out never took effect. Null when not recorded.</param>
 /// <param name="FailingOperation">For the violating partition (with <see cref="CheckOptions.Explain"/>): the operation
 /// whose response cannot be placed after the longest linearizable prefix.</param>
 public sealed record PartitionResult(

@@ -46,7 +46,7 @@ public static class Linearizability
         var partitions = Partition(model, history);
         var scheduler = new PartitionScheduler(
             partitions.Count,
-            p => new PartitionSearch<TState, TInput, TOutput>(model, partitions[p].Indices.Select(i => history[i]).ToArray()),
+            p => new PartitionSearch<TState, TInput, TOutput>(model, partitions[p].Indices.Select(i => history[i]).ToArray(), options.RecordLinearizations),
             options.Parallelism);
         scheduler.Run(deadline, options.CancellationToken);
 
@@ -60,7 +60,7 @@ public static class Linearizability
                 SearchOutcome.NotLinearizable => Verdict.NotLinearizable,
                 _ => Verdict.Unknown,
             };
-            var order = options.RecordLinearizations ? scheduler.Linearizations[p] : null;
+            var order = options.RecordLinearizations ? scheduler.Linearizations[p] ?? scheduler.DeepestOf(p) : null;
             results[p] = new PartitionResult(key, verdict, indices, order is null ? null : Replay(model, indices.Select(i => history[i]).ToArray(), order, indices));
         }
 

@@ -10,6 +10,8 @@ internal interface IResumableSearch
 
     int[]? Linearization { get; }
 
+    int[]? Deepest { get; }
+
     SearchOutcome Advance(long maxSteps, Deadline deadline);
 }
 
@@ -51,6 +53,9 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
 
     /// <summary>Per partition found linearizable: the order its search linearized the operations in (indices into the partition).</summary>
     public IReadOnlyList<int[]?> Linearizations => _linearizations;
+
+    /// <summary>For a partition left undecided: the longest partial linearization its search reached, if it recorded one.</summary>
+    public int[]? DeepestOf(int partition) => _outcomes[partition] is null ? _searches[partition]?.Deepest : null;
 
     /// <summary>Runs until every partition is decided, one is not linearizable, or the deadline passes / the token is cancelled.</summary>
     public void Run(Deadline deadline, CancellationToken cancellation)

@@ -25,6 +25,7 @@ internal sealed class PartitionSearch<TState, TInput, TOutput> : IResumableSearc
     private readonly bool[] _indeterminate;
     private readonly ulong[] _zobrist;
     private readonly int[] _previousTwin;
+    private readonly bool _recordDeepest;
     private readonly Node _head = new() { Op = -1 };
     private readonly HashSet<CacheEntry> _cache;
     private readonly ulong[] _bits;
@@ -39,8 +40,12 @@ internal sealed class PartitionSearch<TState, TInput, TOutput> : IResumableSearc
     private Node? _entry;
     private SearchOutcome? _result;
 
-    public PartitionSearch(IModel<TState, TInput, TOutput> model, IReadOnlyList<Operation<TInput, TOutput>> ops)
+    /// <param name="model">The model.</param>
+    /// <param name="ops">The partition's operations.</param>
+    /// <param name="recordDeepest">Whether to keep the longest partial linearization reached (<see cref="Deepest"/>).</param>
+    public PartitionSearch(IModel<TState, TInput, TOutput> model, IReadOnlyList<Operation<TInput, TOutput>> ops, bool recordDeepest = false)
     {
+        _recordDeepest = recordDeepest;
         _model = model;
         _stateComparer = model.StateComparer;
         var n = _count = ops.Count;
@@ -101,6 +106,9 @@ internal sealed class PartitionSearch<TState, TInput, TOutput> : IResumableSearc
     /// <summary>Once <see cref="Advance"/> returned <see cref="SearchOutcome.Linearizable"/>: the operations (indices
     /// into the partition) in the order they were linearized. Indeterminate operations left out never took effect.</summary>
     public int[]? Linearization { get; private set; }
+
+    /// <summary>With recordDeepest: the longest sequence of operations linearized so far (for a search that did not finish).</summary>
+    public int[]? Deepest { get; private set; }
 
     /// <summary>
     /// Searches for at most <paramref name="maxSteps"/> steps: returns the verdict, <see cref="SearchOutcome.Paused"/>
@@ -212,6 +220,11 @@ internal sealed class PartitionSearch<TState, TInput, TOutput> : IResumableSearc
         _stackEntries[_depth] = entry;
         _stackStates[_depth] = _state;
         _depth++;
+        if (_recordDeepest && _depth > (Deepest?.Length ?? 0))
+        {
+            Deepest = CurrentOrder(); // at most once per new maximum depth
+        }
+
         _state = next;
         _linearizedHash = newHash;
         Lift(entry);

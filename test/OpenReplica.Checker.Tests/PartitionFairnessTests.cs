@@ -73,6 +73,28 @@ public class PartitionFairnessTests
     }
 
     [Fact]
+    public void UndecidedPartitionRecordsTheLongestPartialLinearization()
+    {
+        var history = Hard("hard").Concat(Easy("easy", 300)).ToList();
+        var result = Linearizability.Check(
+            Models.KeyValue,
+            history,
+            new CheckOptions { Budget = TimeSpan.FromMilliseconds(300), Parallelism = 1, RecordLinearizations = true });
+        Assert.Equal(Verdict.Unknown, result.Verdict);
+
+        // The search got at least as far as linearizing all 30 puts (any order), but never the impossible get.
+        var hard = result.Partitions.Single(p => p.Key == "hard");
+        Assert.Equal(30, hard.Linearization!.Count);
+        Assert.DoesNotContain(30, hard.Linearization.Select(s => s.Operation));
+        Assert.Equal($"\"{history[hard.Linearization[^1].Operation].Input.Value}\"", hard.Linearization[^1].State);
+
+        // The decided partition has its full linearization.
+        var easy = result.Partitions.Single(p => p.Key == "easy");
+        Assert.Equal([31, 32, 33], easy.Linearization!.Select(s => s.Operation));
+        Assert.Equal(["\"1\"", "\"12\"", "\"12\""], easy.Linearization!.Select(s => s.State));
+    }
+
+    [Fact]
     public void ManyPartitionsOnSeveralThreadsGiveTheSameVerdicts()
     {
         var rng = new Random(7);
