@@ -1,4 +1,3 @@
-using System.Text;
 using OpenReplica.Consensus;
 
 namespace OpenReplica.Consensus.Tests;
