@@ -13,8 +13,8 @@ public static class ReplicatedGrainsHostingExtensions
 {
     /// <summary>
     /// Adds replicated grains to the silo: the replica-set placement director, the replica host grain service and its
-    /// transport, the call replicator (the in-memory <see cref="LocalCallReplicator"/> until the consensus layer
-    /// registers its own <c>ICallReplicator</c>), and the stamping filter for calls made from this silo.
+    /// transport, the replication engine and the consensus call replicator, and the stamping filter for calls made
+    /// from this silo.
     /// Options are validated at start-up.
     /// </summary>
     public static ISiloBuilder AddReplicatedGrains(this ISiloBuilder builder, Action<ReplicatedGrainsOptions>? configure = null)
@@ -59,7 +59,6 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<LocalCallReplicator>();
 
         // Consensus: the roster of replicas, the groups this silo holds replicas of, and the activation-side replicator.
         services.TryAddSingleton<Replication.ReplicaRoster>();
