@@ -77,10 +77,23 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>The group name carries what every replica needs to compute the group's first configuration.</summary>
     public static string GroupIdOf(GrainId grainId, int replicas) => $"{replicas}|{grainId}";
 
-    private static (GrainId GrainId, int Replicas) ParseGroupId(string groupId)
+    /// <summary>Reads a group name made by <see cref="GroupIdOf"/>; false for anything else (names come from peers).</summary>
+    public static bool TryParseGroupId(string groupId, out GrainId grainId, out int replicas)
     {
+        grainId = default;
         int bar = groupId.IndexOf('|');
-        return (GrainId.Parse(groupId[(bar + 1)..]), int.Parse(groupId[..bar]));
+        if (bar <= 0 || !int.TryParse(groupId.AsSpan(0, bar), System.Globalization.NumberStyles.None, null, out replicas) || replicas < 1) { replicas = 0; return false; }
+        string key = groupId[(bar + 1)..];
+        if (key.IndexOf('/') <= 0) return false;
+        try
+        {
+            grainId = GrainId.Parse(key);
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            return false;
+        }
     }
 
     public async Task<GroupReplica> GetOrCreateAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
@@ -150,29 +163,36 @@ internal sealed partial class ReplicationRuntime(
 
     public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
     {
+        // Peers' batches pass InboundAdmission, which decodes and calls Deliver; this path is for direct callers.
         foreach (var item in items)
         {
             var message = WireCodec.DecodeMessage(item.Payload);
             if (message.To != roster.LocalReplicaId) continue; // addressed to a replica this silo no longer is
-            if (!_groups.TryGetValue(item.GroupId, out var group))
-            {
-                if (roster.Genesis is not { } genesisRoster)
-                {
-                    _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
-                    continue;
-                }
-                if (item.GroupId == RosterGroup.GroupId)
-                {
-                    group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
-                }
-                else
-                {
-                    var (grainId, replicas) = ParseGroupId(item.GroupId);
-                    group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
-                }
-            }
-            group.Post(core => core.Step(message));
+            Deliver(item.GroupId, message);
         }
+    }
+
+    /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
+    internal void Deliver(string groupId, Message message)
+    {
+        if (!_groups.TryGetValue(groupId, out var group))
+        {
+            if (roster.Genesis is not { } genesisRoster)
+            {
+                _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
+                return;
+            }
+            if (groupId == RosterGroup.GroupId)
+            {
+                group = GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
+            }
+            else
+            {
+                if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return;
+                group = GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
+            }
+        }
+        group.Post(core => core.Step(message));
     }
 
     private void Send(string groupId, Message message)
