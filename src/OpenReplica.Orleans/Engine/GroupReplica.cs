@@ -167,6 +167,16 @@ internal sealed partial class GroupReplica
         Volatile.Write(ref _renewalPosted, 0);
     }
 
+    /// <summary>
+    /// Stops this replica for good because the log under it was replaced (reopened after a failure): it takes no more
+    /// inputs and its activation is told; a new replica is built from disk on next use.
+    /// </summary>
+    public void Retire(Exception reason)
+    {
+        _failed = true;
+        _listener?.OnFailed(reason);
+    }
+
     /// <summary>Attaches the activation; must run on the loop (inside <see cref="AskAsync{T}"/>).</summary>
     public void SetListener(IGroupListener? listener) => _listener = listener;
 

@@ -14,6 +14,9 @@ internal sealed class GroupStore(IReplicaLog log) : IAsyncDisposable
     private readonly Dictionary<string, HardState> _hardStates = [];
     private bool _loaded;
 
+    /// <summary>The silo's log this store writes to.</summary>
+    public IReplicaLog Log => log;
+
     /// <summary>Reads every group's records from the log (once, at silo start).</summary>
     public void Load()
     {

@@ -52,7 +52,7 @@ internal sealed partial class ReplicationRuntime(
     {
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal") })
+            ? OpenPersistedLog(Path.Combine(o.DataDirectory!, "wal"))
             : new VolatileLog();
         _store = new GroupStore(log);
         _store.Load();
@@ -216,6 +216,7 @@ internal sealed partial class ReplicationRuntime(
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
                 bool flush = tick % CommitFlushTicks == 0;
+                if (flush) MaybeReopenLog();
                 foreach (var group in _groups.Values)
                 {
                     if (group.NeedsTicks) group.Post(core => core.Tick());

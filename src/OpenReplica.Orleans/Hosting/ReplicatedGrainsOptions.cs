@@ -64,6 +64,9 @@ public sealed class ReplicatedGrainsOptions
     /// replicas support any new activation. Assumes clocks that advance at nearly the same rate (within ~5 %).
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Fault-injection seam for tests (a disk that fills up or fails fsyncs); null: the real file system.</summary>
+    internal OpenReplica.Storage.IFileSystem? WalFileSystem { get; set; }
 }
 
 /// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
