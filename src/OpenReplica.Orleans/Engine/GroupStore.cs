@@ -51,6 +51,40 @@ internal sealed class GroupStore(IReplicaLog log) : IAsyncDisposable
         }
     }
 
+    // --- scale-out hooks (issue 13): which groups the WAL holds, a new replica's first configuration, forgetting a group.
+
+    /// <summary>Groups the log holds records of that no replica has been rebuilt for yet (after a restart).</summary>
+    public IReadOnlyList<string> PersistedGroupIds()
+    {
+        lock (_entries) return [.. _entries.Keys.Union(_hardStates.Keys)];
+    }
+
+    public bool HasPersisted(string groupId)
+    {
+        lock (_entries) return _entries.ContainsKey(groupId) || _hardStates.ContainsKey(groupId) || log.LoadSnapshot(groupId) is not null;
+    }
+
+    /// <summary>
+    /// Records the configuration a new replica starts from as a slot-0 snapshot (before it votes), so the replica is
+    /// rebuilt from it after a restart whatever the roster is then.
+    /// </summary>
+    public async ValueTask SaveInitialConfigAsync(string groupId, ClusterConfig config)
+    {
+        if (log.LoadSnapshot(groupId) is not null) return;
+        await log.SaveSnapshotAsync(groupId, 0, WireCodec.Encode(Snapshot.Initial(config)));
+    }
+
+    /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
+    public async ValueTask ForgetAsync(string groupId)
+    {
+        lock (_entries)
+        {
+            _entries.Remove(groupId);
+            _hardStates.Remove(groupId);
+        }
+        await log.DeleteGroupAsync(groupId);
+    }
+
     /// <summary>Makes a Ready's records durable (one group-commit fsync for all groups appending now).</summary>
     public async ValueTask PersistAsync(string groupId, Ready ready)
     {

@@ -21,6 +21,7 @@ internal sealed partial class ReplicationRuntime(
     RosterGroup rosterGroup,
     ReplicaHostClient hosts,
     ReplicaIdentity identity,
+    GroupBirth birth,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -32,6 +33,7 @@ internal sealed partial class ReplicationRuntime(
     public const int CommitFlushTicks = 10;
 
     private readonly ConcurrentDictionary<string, GroupReplica> _groups = new();
+    private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private GroupStore? _store;
@@ -87,9 +89,77 @@ internal sealed partial class ReplicationRuntime(
     {
         string groupId = GroupIdOf(grainId, replicas);
         if (_groups.TryGetValue(groupId, out var existing) && !existing.Failed) return existing;
-        var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
-        return GetOrCreate(groupId, genesis);
+        // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
+        // from what its existing replicas know, or on its replica set in the current roster if it is new.
+        if (Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
+        var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, cancellationToken);
+        await Store.SaveInitialConfigAsync(groupId, initial);
+        return GetOrCreate(groupId, initial);
     }
+
+    private GroupStore Store => _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
+
+    // --- scale-out hooks (issue 13): what the rebalancer, the group lookup and decommission need from the runtime.
+
+    /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
+    internal IReadOnlyList<string> HeldGroupIds() =>
+        [.. _groups.Keys.Where(id => id != RosterGroup.GroupId).Union(Store.PersistedGroupIds())];
+
+    /// <summary>This silo's replica of the group, rebuilt from disk if needed; null when it holds none.</summary>
+    internal GroupReplica? LoadHeld(string groupId)
+    {
+        if (_groups.TryGetValue(groupId, out var group)) return group.Failed ? null : group;
+        if (groupId == RosterGroup.GroupId || !Store.HasPersisted(groupId) || roster.Genesis is null) return null;
+        var (grainId, replicas) = ParseGroupId(groupId);
+        return GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
+    }
+
+    /// <summary>The grain and replica count a group id names.</summary>
+    internal static (GrainId GrainId, int Replicas) GrainOf(string groupId) => ParseGroupId(groupId);
+
+    /// <summary>What this silo's replica of the group knows (a peer asks before it starts a replica of its own).</summary>
+    internal async Task<GroupStatus?> StatusOfAsync(string groupId)
+    {
+        if (LoadHeld(groupId) is not { } group) return null;
+        try
+        {
+            return await group.AskAsync(core => (new GroupStatus(
+                [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
+        }
+        catch (ReplicaUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
+    internal async Task ForgetAsync(string groupId)
+    {
+        if (_groups.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
+        await Store.ForgetAsync(groupId);
+    }
+
+    /// <summary>Starts a replica of a group a peer's message names, from the configuration that peer knows.</summary>
+    private async Task LearnGroupAsync(SiloAddress from, string groupId)
+    {
+        try
+        {
+            if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
+            await Store.SaveInitialConfigAsync(groupId, config);
+            GetOrCreate(groupId, config); // the message that named it is dropped; the sender retransmits
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogLearnGroupFailed(_logger, e, groupId);
+        }
+        finally
+        {
+            _learning.TryRemove(groupId, out _);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not start a replica of group {GroupId} named by a peer")]
+    private static partial void LogLearnGroupFailed(ILogger logger, Exception exception, string groupId);
 
     /// <summary>Creates the group's replica on this silo from its genesis configuration (and what the WAL holds for it).</summary>
     private GroupReplica GetOrCreate(string groupId, ClusterConfig config)
@@ -165,10 +235,14 @@ internal sealed partial class ReplicationRuntime(
                 {
                     group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
                 }
+                else if (LoadHeld(item.GroupId) is { } held)
+                {
+                    group = held;
+                }
                 else
                 {
-                    var (grainId, replicas) = ParseGroupId(item.GroupId);
-                    group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
+                    if (_learning.TryAdd(item.GroupId, 0)) _ = LearnGroupAsync(from, item.GroupId);
+                    continue;
                 }
             }
             group.Post(core => core.Step(message));
@@ -223,8 +297,8 @@ internal sealed partial class ReplicationRuntime(
             {
                 bool member = roster.Current!.Contains(roster.LocalReplicaId) || roster.Genesis!.Contains(roster.LocalReplicaId);
                 if (member && rosterGroup.Group is null) GetOrCreate(RosterGroup.GroupId, roster.Genesis!);
-                rosterGroup.CheckReplacements();
-                if (rosterGroup.Group is null && ++tick % 4 == 0) await LearnNewerRosterAsync();
+                rosterGroup.CheckRoster();
+                if ((rosterGroup.Group is null || roster.MissesDomains) && ++tick % 4 == 0) await LearnNewerRosterAsync();
                 await Task.Delay(RosterGroup.CheckInterval, _stopping.Token);
             }
         }
@@ -244,8 +318,9 @@ internal sealed partial class ReplicationRuntime(
             if (roster.SiloOf(member) is not { } silo) continue;
             try
             {
-                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version > roster.Version)
+                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version >= roster.Version)
                 {
+                    roster.LearnDomains(info.Domains);
                     roster.SetCurrent(new ClusterConfig(info.Members), info.Version);
                 }
             }

@@ -64,6 +64,12 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<Replication.RosterGroup>();
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        // Scale-out: new groups' first configuration, the rebalancer, and the hand-over on a graceful stop.
+        services.TryAddSingleton<Replication.GroupBirth>();
+        services.TryAddSingleton<Replication.Rebalancer>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Rebalancer>());
+        services.TryAddSingleton<Replication.Decommission>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Decommission>());
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
         services.TryAddSingleton<Replication.ConsensusCallReplicator>();
