@@ -310,6 +310,9 @@ internal sealed partial class Rebalancer(
             {
                 return false;
             }
+            // The runtime ticks only groups with work in flight; a leader waiting to prepare a new member (whose
+            // replica may only now exist) needs time to pass to retransmit.
+            group.Post(core => core.Tick());
             await Task.Delay(PollInterval, cancellationToken);
         }
         return false;

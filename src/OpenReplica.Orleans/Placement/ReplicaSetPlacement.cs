@@ -6,7 +6,8 @@ internal readonly record struct RosterMember(long Id, string? Domain);
 /// <summary>
 /// Which roster members hold a group's replicas: its top R members by rendezvous (highest random weight) hashing of
 /// the grain's hash with each member's id, taking at most one member per fault domain while there are enough
-/// domains. Pure (no Orleans, no clock), so the placement simulation runs the very same code as the silos.
+/// domains. Pure (no Orleans, no clock, no allocation on the hot path), so the placement simulation
+/// (test/Benchmarks/PlacementSim) runs the very same code as the silos.
 /// Rendezvous hashing needs no partition table and moves about R/N of the groups when a member joins or leaves:
 /// a group's set changes only if the member that came or went ranks among its top R.
 /// </summary>
@@ -26,24 +27,88 @@ internal static class ReplicaSetPlacement
             throw new InvalidOperationException(
                 $"a group wants {replicas} replicas but the roster has only {members.Count} members (ReplicatedGrainsOptions.ReplicationFactor).");
         }
-        // One pass: the heaviest member of each domain. With enough domains, the answer is the R heaviest of those.
-        var best = new Dictionary<string, (ulong Weight, long Id)>(StringComparer.Ordinal);
-        foreach (var member in members)
+        var ids = new long[members.Count];
+        var domains = new int[members.Count];
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < members.Count; i++)
         {
-            ulong weight = Weight(grainHash, member.Id);
-            string domain = member.Domain ?? "#" + member.Id;
-            if (!best.TryGetValue(domain, out var known) || Heavier(weight, member.Id, known.Weight, known.Id)) best[domain] = (weight, member.Id);
+            ids[i] = members[i].Id;
+            string name = members[i].Domain ?? "\0" + members[i].Id; // no domain: a domain of its own
+            if (!names.TryGetValue(name, out domains[i])) names[name] = domains[i] = names.Count;
         }
-        var heads = best.Values.ToList();
-        heads.Sort(static (a, b) => Heavier(a.Weight, a.Id, b.Weight, b.Id) ? -1 : 1);
-        if (heads.Count >= replicas) return [.. heads.Take(replicas).Select(h => h.Id)];
+        Span<int> chosen = stackalloc int[replicas];
+        ChooseIndexes(grainHash, ids, domains, names.Count, chosen);
+        var result = new long[replicas];
+        for (int i = 0; i < replicas; i++) result[i] = ids[chosen[i]];
+        return result;
+    }
 
-        // Too few domains: one per domain first, then the heaviest of the rest.
-        var chosen = heads.Select(h => h.Id).ToList();
-        var rest = members.Where(m => !chosen.Contains(m.Id)).Select(m => (Weight: Weight(grainHash, m.Id), m.Id)).ToList();
-        rest.Sort(static (a, b) => Heavier(a.Weight, a.Id, b.Weight, b.Id) ? -1 : 1);
-        chosen.AddRange(rest.Take(replicas - chosen.Count).Select(r => r.Id));
-        return [.. chosen.Select(id => (Weight: Weight(grainHash, id), Id: id)).OrderByDescending(c => c.Weight).ThenBy(c => c.Id).Select(c => c.Id)];
+    /// <summary>
+    /// The allocation-free core of <see cref="Choose"/>: members as ids with domain indexes in [0, domainCount);
+    /// writes the indexes of the chosen members into <paramref name="chosen"/> (its length is the replica count),
+    /// heaviest first.
+    /// </summary>
+    public static void ChooseIndexes(uint grainHash, ReadOnlySpan<long> ids, ReadOnlySpan<int> domains, int domainCount, Span<int> chosen)
+    {
+        int replicas = chosen.Length;
+        Span<int> head = domainCount <= 1024 ? stackalloc int[domainCount] : new int[domainCount];
+        Span<ulong> headWeight = domainCount <= 1024 ? stackalloc ulong[domainCount] : new ulong[domainCount];
+        head.Fill(-1);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ulong w = Weight(grainHash, ids[i]);
+            int d = domains[i];
+            if (head[d] < 0 || Heavier(w, ids[i], headWeight[d], ids[head[d]]))
+            {
+                head[d] = i;
+                headWeight[d] = w;
+            }
+        }
+        // The heaviest domain heads; with enough domains they are the answer.
+        Span<ulong> weights = stackalloc ulong[replicas];
+        int count = 0;
+        for (int d = 0; d < domainCount; d++)
+        {
+            if (head[d] >= 0) Insert(chosen, weights, ref count, head[d], headWeight[d], ids);
+        }
+        if (count == replicas) return;
+        // Too few domains: the heaviest members that are not heads fill the rest.
+        int heads = count;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (head[domains[i]] == i) continue;
+            InsertAfter(chosen, weights, ref count, heads, i, Weight(grainHash, ids[i]), ids);
+        }
+        // Heaviest first overall.
+        for (int a = 1; a < count; a++)
+        {
+            for (int b = a; b > 0 && Heavier(weights[b], ids[chosen[b]], weights[b - 1], ids[chosen[b - 1]]); b--)
+            {
+                (chosen[b], chosen[b - 1]) = (chosen[b - 1], chosen[b]);
+                (weights[b], weights[b - 1]) = (weights[b - 1], weights[b]);
+            }
+        }
+    }
+
+    /// <summary>Keeps the <c>chosen.Length</c> heaviest candidates, sorted heaviest first.</summary>
+    private static void Insert(Span<int> chosen, Span<ulong> weights, ref int count, int index, ulong weight, ReadOnlySpan<long> ids) =>
+        InsertAfter(chosen, weights, ref count, 0, index, weight, ids);
+
+    /// <summary>Like <see cref="Insert"/>, for positions from <paramref name="from"/> on (earlier ones are fixed).</summary>
+    private static void InsertAfter(Span<int> chosen, Span<ulong> weights, ref int count, int from, int index, ulong weight, ReadOnlySpan<long> ids)
+    {
+        int at = count;
+        while (at > from && Heavier(weight, ids[index], weights[at - 1], ids[chosen[at - 1]])) at--;
+        if (at >= chosen.Length) return;
+        int last = Math.Min(count, chosen.Length - 1);
+        for (int k = last; k > at; k--)
+        {
+            chosen[k] = chosen[k - 1];
+            weights[k] = weights[k - 1];
+        }
+        chosen[at] = index;
+        weights[at] = weight;
+        if (count < chosen.Length) count++;
     }
 
     /// <summary>The rendezvous weight of a member for a grain: a SplitMix64 mix of both, stable across processes.</summary>
