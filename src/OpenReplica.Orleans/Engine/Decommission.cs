@@ -40,6 +40,12 @@ internal sealed partial class Decommission(
             await AnnounceAsync(me);
             while (roster.Current!.Contains(me))
             {
+                if (roster.Current.Members.Count <= options.Value.ReplicationFactor && roster.Spares().Count == 0)
+                {
+                    // Nobody can take this replica's place (the whole cluster may be stopping): stop as after a failure.
+                    LogNoSuccessor(logger, me, roster.Current.Members.Count);
+                    return;
+                }
                 await Task.Delay(PollInterval, bounded.Token);
                 if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
             }
@@ -77,6 +83,9 @@ internal sealed partial class Decommission(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its groups over before the silo stops")]
     private static partial void LogLeaving(ILogger logger, long replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
+    private static partial void LogNoSuccessor(ILogger logger, long replica, int members);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]
     private static partial void LogLeftRoster(ILogger logger, long replica, long version);

@@ -11,6 +11,7 @@ namespace OpenReplica.Orleans.Replication;
 /// <param name="MovesFailed">Moves that did not finish (lost leadership, a member did not catch up in time); retried.</param>
 /// <param name="ReplicasDropped">Replicas this silo forgot after its group moved away from it.</param>
 /// <param name="Passes">Passes over the held groups so far.</param>
+/// <param name="Example">One group the last pass found misplaced and why (for logs and diagnostics), or null.</param>
 internal sealed record RebalanceProgress(
     long RosterVersion,
     int GroupsHeld,
@@ -18,4 +19,5 @@ internal sealed record RebalanceProgress(
     long MovesCompleted,
     long MovesFailed,
     long ReplicasDropped,
-    long Passes);
+    long Passes,
+    string? Example = null);

@@ -93,6 +93,7 @@ internal sealed partial class Rebalancer(
         long version = roster.Version;
         var held = runtime.HeldGroupIds();
         int misplaced = 0;
+        string? example = null;
         using var slots = new SemaphoreSlim(options.Value.RebalanceConcurrency);
         var running = new List<Task>();
         foreach (string groupId in held)
@@ -103,7 +104,11 @@ internal sealed partial class Rebalancer(
                 try
                 {
                     var outcome = await StepGroupAsync(groupId, cancellationToken);
-                    if (outcome != Outcome.InPlace) Interlocked.Increment(ref misplaced);
+                    if (outcome != Outcome.InPlace)
+                    {
+                        Interlocked.Increment(ref misplaced);
+                        example ??= $"{groupId}: {outcome}";
+                    }
                 }
                 finally
                 {
@@ -113,7 +118,7 @@ internal sealed partial class Rebalancer(
         }
         await Task.WhenAll(running);
         long passes = Interlocked.Increment(ref _passes);
-        _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes);
+        _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
     }
 

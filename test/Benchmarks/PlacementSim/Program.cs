@@ -3,7 +3,7 @@ using OpenReplica.PlacementSim;
 
 // A deterministic simulation of replica placement (no Orleans, no network): see SimDay. Writes a Markdown report.
 var silos = new Option<int>("--silos") { Description = "Silos at the start of the day", DefaultValueFactory = _ => 1000 };
-var grains = new Option<long>("--grains") { Description = "Grains in the cluster", DefaultValueFactory = _ => 1_000_000 };
+var grains = new Option<long>("--grains") { Description = "Grains in the cluster", DefaultValueFactory = _ => 10_000_000 };
 var sample = new Option<int>("--sample") { Description = "Grains simulated one by one (each stands for grains/sample); equal to --grains for an exact run", DefaultValueFactory = _ => 1_000_000 };
 var domains = new Option<int>("--domains") { Description = "Fault domains (racks)", DefaultValueFactory = _ => 20 };
 var replicas = new Option<int>("--replicas") { Description = "Replicas per group (3, 5 or 7)", DefaultValueFactory = _ => 3 };
