@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenReplica.Orleans.Replication;
 using Orleans.Configuration;
 using Orleans.Hosting;
@@ -49,6 +50,10 @@ internal sealed class ScaleOutCluster : IAsyncDisposable
                 o.FaultDomain = domains > 0 ? $"rack-{index % domains}" : null;
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
+            if (FileLoggerProvider.PathFromEnvironment is { } log)
+            {
+                silo.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, $"{options.SiloName}-{index}")).SetMinimumLevel(LogLevel.Debug));
+            }
         });
         builder.ConfigureClient(client =>
         {

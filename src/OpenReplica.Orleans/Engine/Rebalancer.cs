@@ -289,8 +289,8 @@ internal sealed partial class Rebalancer(
                     LogNotCaughtUp(logger, group.GroupId, member, slot);
                     return false;
                 }
-                // A new member learns the commit index from the leader's messages and fetches what it misses.
-                group.Post(core => core.FlushCommit());
+                // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
+                group.Post(core => core.AnnounceCommit());
                 await Task.Delay(PollInterval * 5, cancellationToken);
             }
         }

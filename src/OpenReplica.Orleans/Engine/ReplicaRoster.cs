@@ -20,6 +20,7 @@ internal sealed partial class ReplicaRoster(
     ReplicaHostClient hosts,
     IClusterMembershipService membership,
     IGrainFactory grainFactory,
+    ILocalSiloDetails localSilo,
     ILogger<ReplicaRoster> logger)
 {
     public const string FileName = "roster";
@@ -267,7 +268,9 @@ internal sealed partial class ReplicaRoster(
         int size = options.Value.ReplicationFactor;
         var hostsTable = await grainFactory.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
         var first = hostsTable.OrderBy(h => h.StartTime).ThenBy(h => h.SiloAddress.ToParsableString(), StringComparer.Ordinal).Take(size).ToList();
-        if (first.Count < size) return null;
+        // Only the oldest active silo forms the roster; the others learn it from a peer. Silos that each formed one
+        // from their own view of a starting cluster could otherwise choose different rosters.
+        if (first.Count < size || !first[0].SiloAddress.Equals(localSilo.SiloAddress)) return null;
         var identities = new List<Guid>(size);
         foreach (var host in first)
         {
