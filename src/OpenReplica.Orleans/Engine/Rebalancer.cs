@@ -185,7 +185,17 @@ internal sealed partial class Rebalancer(
         bool campaigned = false;
         if (!status.Leader)
         {
-            if (!await ShouldDriveAsync(groupId, grainId, latest, me)) return Outcome.DrivenElsewhere;
+            var peers = await PeerStatusesAsync(groupId, latest, me);
+            if (peers.Any(p => !p.Latest.Contains(me) && !p.InForce.Contains(me)))
+            {
+                // A member knows a configuration without this replica in force: the group left this silo while
+                // this replica, no longer sent anything, did not hear of it.
+                await runtime.ForgetAsync(groupId);
+                Interlocked.Increment(ref _dropped);
+                LogDropped(logger, groupId, "(learned from a peer)");
+                return Outcome.Dropped;
+            }
+            if (peers.Any(p => p.Leader) || !IsDesignatedDriver(grainId, latest, me)) return Outcome.DrivenElsewhere;
             group.Post(core => core.IsLeader ? new Ready() : core.Campaign());
             campaigned = true;
             if (!await UntilAsync(group, core => core.IsLeader, cancellationToken))
@@ -209,26 +219,31 @@ internal sealed partial class Rebalancer(
         }
     }
 
-    /// <summary>
-    /// Whether this silo should lead a group nobody leads here to move it: no other member leads it (that silo
-    /// drives), and this silo's replica is the heaviest live member of the group's newest configuration.
-    /// </summary>
-    private async Task<bool> ShouldDriveAsync(string groupId, GrainId grainId, ClusterConfig latest, long me)
+    /// <summary>What the other reachable members of the group's newest configuration know of it.</summary>
+    private async Task<List<GroupStatus>> PeerStatusesAsync(string groupId, ClusterConfig latest, long me)
     {
+        var statuses = new List<GroupStatus>();
         foreach (long member in latest.Members.Where(m => m != me))
         {
             if (roster.SiloOf(member) is not { } silo) continue;
             try
             {
-                if (await hosts.For(silo).GetGroupStatusAsync(groupId) is { Leader: true }) return false;
+                if (await hosts.For(silo).GetGroupStatusAsync(groupId) is { } status) statuses.Add(status);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Unreachable: it cannot lead a move now either.
             }
         }
-        return roster.PreferenceOrder(grainId, latest).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m))) == me;
+        return statuses;
     }
+
+    /// <summary>
+    /// Whether this silo should lead a group nobody leads to move it: its replica is the heaviest live member of
+    /// the group's newest configuration that is not leaving.
+    /// </summary>
+    private bool IsDesignatedDriver(GrainId grainId, ClusterConfig latest, long me) =>
+        roster.PreferenceOrder(grainId, latest).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m))) == me;
 
     /// <summary>Moves the group this replica leads to <paramref name="target"/>, one member change at a time.</summary>
     private async Task<bool> MoveAsync(GroupReplica group, ClusterConfig target, CancellationToken cancellationToken)
