@@ -47,6 +47,8 @@ internal sealed partial class Decommission(
                     return;
                 }
                 await Task.Delay(PollInterval, bounded.Token);
+                // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
+                await roster.LearnNewerFromPeersAsync();
                 if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
             }
             LogLeftRoster(logger, me, roster.Version);

@@ -312,9 +312,7 @@ internal sealed partial class Rebalancer(
         return true;
     }
 
-    private static Task<GroupStatus> StatusAsync(GroupReplica group) =>
-        group.AskAsync(core => (new GroupStatus(
-            [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
+    private static Task<GroupStatus> StatusAsync(GroupReplica group) => ReplicationRuntime.StatusOfAsync(group);
 
     private static async Task<bool> UntilAsync(GroupReplica group, Func<PaxosReplica, bool> condition, CancellationToken cancellationToken)
     {

@@ -165,6 +165,27 @@ internal sealed partial class ReplicaRoster(
         lock (_addresses) return _addresses.GetValueOrDefault(replicaId);
     }
 
+    /// <summary>Asks the roster's members for a newer roster (and their fault domains) and adopts it.</summary>
+    public async Task LearnNewerFromPeersAsync()
+    {
+        foreach (long member in Current!.Members)
+        {
+            if (member == LocalReplicaId || SiloOf(member) is not { } silo) continue;
+            try
+            {
+                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version >= Version)
+                {
+                    LearnDomains(info.Domains);
+                    SetCurrent(new ClusterConfig(info.Members), info.Version);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Try the next member; addresses are hints.
+            }
+        }
+    }
+
     /// <summary>Learns which silo each replica runs on (called on membership changes; addresses are hints).</summary>
     public async Task RefreshAddressesAsync()
     {

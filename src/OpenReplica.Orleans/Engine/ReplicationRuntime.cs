@@ -19,7 +19,6 @@ internal sealed partial class ReplicationRuntime(
     ReplicaTransport transport,
     IClusterMembershipService membership,
     RosterGroup rosterGroup,
-    ReplicaHostClient hosts,
     ReplicaIdentity identity,
     GroupBirth birth,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
@@ -123,14 +122,18 @@ internal sealed partial class ReplicationRuntime(
         if (LoadHeld(groupId) is not { } group) return null;
         try
         {
-            return await group.AskAsync(core => (new GroupStatus(
-                [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
+            return await StatusOfAsync(group);
         }
         catch (ReplicaUnavailableException)
         {
             return null;
         }
     }
+
+    /// <summary>What a replica knows of its group (read on the group's loop).</summary>
+    internal static Task<GroupStatus> StatusOfAsync(GroupReplica group) =>
+        group.AskAsync(core => (new GroupStatus(
+            [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
 
     /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
     internal async Task ForgetAsync(string groupId)
@@ -298,7 +301,9 @@ internal sealed partial class ReplicationRuntime(
                 bool member = roster.Current!.Contains(roster.LocalReplicaId) || roster.Genesis!.Contains(roster.LocalReplicaId);
                 if (member && rosterGroup.Group is null) GetOrCreate(RosterGroup.GroupId, roster.Genesis!);
                 rosterGroup.CheckRoster();
-                if ((rosterGroup.Group is null || roster.MissesDomains) && ++tick % 4 == 0) await LearnNewerRosterAsync();
+                // Scale-out: a silo outside the roster (or just removed from it: the meta group sends it nothing) asks a member.
+                bool outside = rosterGroup.Group is null || !roster.Current!.Contains(roster.LocalReplicaId);
+                if ((outside || roster.MissesDomains) && ++tick % 4 == 0) await roster.LearnNewerFromPeersAsync();
                 await Task.Delay(RosterGroup.CheckInterval, _stopping.Token);
             }
         }
@@ -308,26 +313,6 @@ internal sealed partial class ReplicationRuntime(
         catch (Exception e)
         {
             LogRosterLoopFailed(_logger, e);
-        }
-    }
-
-    private async Task LearnNewerRosterAsync()
-    {
-        foreach (long member in roster.Current!.Members)
-        {
-            if (roster.SiloOf(member) is not { } silo) continue;
-            try
-            {
-                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version >= roster.Version)
-                {
-                    roster.LearnDomains(info.Domains);
-                    roster.SetCurrent(new ClusterConfig(info.Members), info.Version);
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Try the next member; addresses are hints.
-            }
         }
     }
 
