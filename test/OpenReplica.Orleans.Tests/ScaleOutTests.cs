@@ -66,7 +66,7 @@ public sealed class ScaleOutTests
     public async Task A_rolling_replacement_of_every_silo_loses_nothing(ReplicationMode mode)
     {
         await using var cluster = await ScaleOutCluster.StartAsync(6, mode);
-        var keys = Keys($"rolling-{mode}", 300);
+        var keys = Keys($"rolling-{mode}", 150);
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
 

@@ -268,8 +268,10 @@ internal sealed partial class Rebalancer(
             }
             else
             {
-                // Before a member leaves, every member that stays must hold the log up to where it joined.
-                if (!await CaughtUpAsync(group, target, inForceFrom - 1, cancellationToken)) return false;
+                // Before a member leaves, every member that stays must hold the log up to where it joined (members
+                // the target wants that are not in the group yet are added after this removal).
+                var staying = new ClusterConfig(latest.Members.Where(target.Contains).DefaultIfEmpty(roster.LocalReplicaId));
+                if (!await CaughtUpAsync(group, staying, inForceFrom - 1, cancellationToken)) return false;
                 long removed = latest.Members.First(m => !target.Contains(m));
                 next = latest.Without(removed);
             }
