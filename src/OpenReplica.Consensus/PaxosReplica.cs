@@ -129,6 +129,16 @@ public sealed partial class PaxosReplica
         return TakeReady();
     }
 
+    /// <summary>
+    /// A leader tells every member the commit index even if it told them before: a member added to an idle group
+    /// learns how far it must catch up (hosts call this while they wait for a new member before removing an old one).
+    /// </summary>
+    public Ready AnnounceCommit()
+    {
+        if (_role == ReplicaRole.Leader) BroadcastHeartbeat(0);
+        return TakeReady();
+    }
+
     private void SendUnsentCommit()
     {
         if (HasUnsentCommit) BroadcastHeartbeat(0);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Hosting;
@@ -29,6 +30,10 @@ internal static class ConsensusCluster
                 o.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
+            if (FileLoggerProvider.PathFromEnvironment is { } log)
+            {
+                silo.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, options.SiloName)).SetMinimumLevel(LogLevel.Debug));
+            }
         });
         builder.ConfigureClient(client =>
         {

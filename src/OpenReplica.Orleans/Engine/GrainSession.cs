@@ -16,8 +16,6 @@ namespace OpenReplica.Orleans.Replication;
 internal sealed class GrainSession(
     IGrainContext grain,
     GroupReplica group,
-    ReplicaRoster roster,
-    int replicas,
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands,
@@ -74,20 +72,16 @@ internal sealed class GrainSession(
         using var registration = cancellationToken.Register(() =>
             _leading.TrySetException(new ReplicaUnavailableException($"grain {grain.GrainId}: a majority of its replicas did not answer in time")));
         await _leading.Task;
-        roster.Changed += MoveToRoster;
-        MoveToRoster();
+        // Scale-out (issue 13): moving the group when the roster changes is the silo's Rebalancer's work (it drives
+        // the groups this replica leads through the same group loop).
     }
 
     /// <summary>
-    /// When the roster replaced a dead replica, the leader moves the group to the new replica set through its own
-    /// log (one change at a time; the core refuses a second until the first is in force, and a later roster
-    /// change or activation tries again).
+    /// Deactivates this activation so the grain starts again on a silo of its replica set (its group moved away,
+    /// or this silo is leaving). Calls in flight finish first; later ones are forwarded by Orleans to the next activation.
     /// </summary>
-    private void MoveToRoster()
-    {
-        if (_lost is not null || roster.TargetConfigFor(grain.GrainId, replicas) is not { } target) return;
-        group.Post(core => core.IsLeader && !core.Configs.Latest.Equals(target) ? core.ProposeConfig(target) : new Ready());
-    }
+    public void StepAside(string why) =>
+        grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"replicated grain moves: {why}"));
 
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {
@@ -170,7 +164,6 @@ internal sealed class GrainSession(
 
     public void Stop()
     {
-        roster.Changed -= MoveToRoster;
         group.Post(core =>
         {
             if (!ReferenceEquals(group.Listener, this)) return new Ready();

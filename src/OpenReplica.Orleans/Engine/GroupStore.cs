@@ -34,6 +34,26 @@ internal sealed class GroupStore(IReplicaLog log) : IEngineStorage, IAsyncDispos
         return new PersistentState(hard ?? PersistentState.Empty.HardState, snapshot, kept);
     }
 
+    // --- scale-out hooks (issue 13): which groups the log holds, a new replica's first configuration, forgetting a group.
+
+    /// <summary>Every group the log holds records of (one pass over the log: at start-up only).</summary>
+    public IReadOnlyList<string> PersistedGroupIds() => [.. log.ReadAll().Select(r => r.GroupId).Distinct()];
+
+    public bool HasPersisted(string groupId) => log.LoadSnapshot(groupId) is not null || log.ReadAll(groupId).Any();
+
+    /// <summary>
+    /// Records the configuration a new replica starts from as a slot-0 snapshot (before it votes), so the replica is
+    /// rebuilt from it after a restart or eviction whatever the roster is then.
+    /// </summary>
+    public async ValueTask SaveInitialConfigAsync(string groupId, ClusterConfig config)
+    {
+        if (log.LoadSnapshot(groupId) is not null) return;
+        await log.SaveSnapshotAsync(groupId, 0, WireCodec.Encode(Snapshot.Initial(config)));
+    }
+
+    /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
+    public ValueTask ForgetAsync(string groupId) => log.DeleteGroupAsync(groupId);
+
     /// <summary>Makes the step's records durable: snapshots first, then every group's entries and hard state in one append.</summary>
     public async ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
     {

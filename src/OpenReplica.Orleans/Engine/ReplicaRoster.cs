@@ -20,6 +20,7 @@ internal sealed partial class ReplicaRoster(
     ReplicaHostClient hosts,
     IClusterMembershipService membership,
     IGrainFactory grainFactory,
+    ILocalSiloDetails localSilo,
     ILogger<ReplicaRoster> logger)
 {
     public const string FileName = "roster";
@@ -27,6 +28,8 @@ internal sealed partial class ReplicaRoster(
 
     private readonly SemaphoreSlim _resolveLock = new(1, 1);
     private readonly Dictionary<long, SiloAddress> _addresses = [];
+    private readonly Dictionary<long, string> _domains = [];
+    private readonly HashSet<long> _leaving = [];
     private IReadOnlyList<Guid>? _members;
     private ClusterConfig? _current;
     private long _version;
@@ -93,23 +96,94 @@ internal sealed partial class ReplicaRoster(
 
     public ClusterConfig? GenesisConfigFor(GrainId grainId, int replicas) => Genesis is { } genesis ? Pick(grainId, replicas, genesis) : null;
 
-    private static ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
+    private ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
     {
         if (replicas > roster.Members.Count)
         {
             throw new InvalidOperationException(
                 $"Grain {grainId} wants {replicas} replicas, but the cluster's replica roster has {roster.Members.Count} (ReplicatedGrainsOptions.ReplicationFactor).");
         }
-        return new ClusterConfig(Ranked(grainId, roster.Members).Take(replicas));
+        return new ClusterConfig(ReplicaSetPlacement.Choose(grainId.GetUniformHashCode(), MembersWithDomains(roster), replicas));
+    }
+
+    /// <summary>The roster's members with the fault domain each declared (as far as this silo has learned them).</summary>
+    public IReadOnlyList<RosterMember> MembersWithDomains(ClusterConfig roster)
+    {
+        lock (_addresses) return [.. roster.Members.Select(id => new RosterMember(id, _domains.GetValueOrDefault(id)))];
+    }
+
+    /// <summary>The fault domain this silo declared (<see cref="ReplicatedGrainsOptions.FaultDomain"/>).</summary>
+    public string? LocalDomain => options.Value.FaultDomain;
+
+    /// <summary>Fault domains learned so far, by replica id (for peers that learn the roster from this silo).</summary>
+    public Dictionary<long, string> Domains()
+    {
+        lock (_addresses)
+        {
+            if (LocalDomain is { } local) _domains[LocalReplicaId] = local;
+            return new Dictionary<long, string>(_domains);
+        }
+    }
+
+    /// <summary>Records fault domains learned from a peer (a replica's domain never changes while its identity lives).</summary>
+    public void LearnDomains(IReadOnlyDictionary<long, string>? domains)
+    {
+        if (domains is null) return;
+        lock (_addresses)
+        {
+            foreach (var (id, domain) in domains) _domains.TryAdd(id, domain);
+        }
+    }
+
+    /// <summary>Some roster member's fault domain is unknown here while others declared one (learn it from peers).</summary>
+    public bool MissesDomains
+    {
+        get
+        {
+            if (Current is not { } current) return false;
+            lock (_addresses) return _domains.Count > 0 && current.Members.Any(m => !_domains.ContainsKey(m));
+        }
+    }
+
+    /// <summary>A replica that is leaving gracefully: never a spare to add, and removed from the roster first.</summary>
+    public void MarkLeaving(long replicaId)
+    {
+        lock (_addresses) _leaving.Add(replicaId);
+    }
+
+    public bool IsLeaving(long replicaId)
+    {
+        lock (_addresses) return _leaving.Contains(replicaId);
     }
 
     /// <summary>The grain's replicas in preference order (rendezvous by grain id), for placement.</summary>
     public IEnumerable<long> PreferenceOrder(GrainId grainId, ClusterConfig config) =>
-        config.Members.OrderByDescending(id => RendezvousReplicaSetLocator.Weight(grainId.GetUniformHashCode(), (uint)id)).ThenBy(id => id);
+        config.Members.OrderByDescending(id => ReplicaSetPlacement.Weight(grainId.GetUniformHashCode(), id)).ThenBy(id => id);
 
     public SiloAddress? SiloOf(long replicaId)
     {
         lock (_addresses) return _addresses.GetValueOrDefault(replicaId);
+    }
+
+    /// <summary>Asks the roster's members for a newer roster (and their fault domains) and adopts it.</summary>
+    public async Task LearnNewerFromPeersAsync()
+    {
+        foreach (long member in Current!.Members)
+        {
+            if (member == LocalReplicaId || SiloOf(member) is not { } silo) continue;
+            try
+            {
+                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version >= Version)
+                {
+                    LearnDomains(info.Domains);
+                    SetCurrent(new ClusterConfig(info.Members), info.Version);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Try the next member; addresses are hints.
+            }
+        }
     }
 
     /// <summary>Learns which silo each replica runs on (called on membership changes; addresses are hints).</summary>
@@ -125,7 +199,12 @@ internal sealed partial class ReplicaRoster(
             try
             {
                 var info = await hosts.For(silo).GetInfoAsync();
-                lock (_addresses) _addresses[ToReplicaId(info.ReplicaId)] = silo;
+                lock (_addresses)
+                {
+                    long id = ToReplicaId(info.ReplicaId);
+                    _addresses[id] = silo;
+                    if (info.FaultDomain is { } domain) _domains[id] = domain;
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -210,7 +289,9 @@ internal sealed partial class ReplicaRoster(
         int size = options.Value.ReplicationFactor;
         var hostsTable = await grainFactory.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
         var first = hostsTable.OrderBy(h => h.StartTime).ThenBy(h => h.SiloAddress.ToParsableString(), StringComparer.Ordinal).Take(size).ToList();
-        if (first.Count < size) return null;
+        // Only the oldest active silo forms the roster; the others learn it from a peer. Silos that each formed one
+        // from their own view of a starting cluster could otherwise choose different rosters.
+        if (first.Count < size || !first[0].SiloAddress.Equals(localSilo.SiloAddress)) return null;
         var identities = new List<Guid>(size);
         foreach (var host in first)
         {
@@ -243,14 +324,17 @@ internal sealed partial class ReplicaRoster(
         OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, FileName), System.Text.Encoding.UTF8.GetBytes(text));
     }
 
-    private static IEnumerable<long> Ranked(GrainId grainId, IEnumerable<long> members) =>
-        members.OrderByDescending(m => RendezvousReplicaSetLocator.Weight(grainId.GetUniformHashCode(), (uint)m)).ThenBy(m => m);
-
-    /// <summary>Live replicas that are not in the roster: candidates to replace a dead member.</summary>
+    /// <summary>Live replicas that are not in the roster and not leaving: candidates to join it or replace a dead member.</summary>
     public IReadOnlyList<long> Spares()
     {
         var current = Current;
-        lock (_addresses) return _addresses.Keys.Where(id => current is null || !current.Contains(id)).Order().ToList();
+        lock (_addresses) return _addresses.Keys.Where(id => (current is null || !current.Contains(id)) && !_leaving.Contains(id)).Order().ToList();
+    }
+
+    /// <summary>Replica ids of every silo this silo currently knows to be live.</summary>
+    public IReadOnlyList<long> LiveReplicas()
+    {
+        lock (_addresses) return [.. _addresses.Keys.Order()];
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster changed (version {Version}): {Roster}")]

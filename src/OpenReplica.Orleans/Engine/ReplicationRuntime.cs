@@ -21,8 +21,8 @@ internal sealed partial class ReplicationRuntime(
     ReplicaTransport transport,
     IClusterMembershipService membership,
     RosterGroup rosterGroup,
-    ReplicaHostClient hosts,
     ReplicaIdentity identity,
+    GroupBirth birth,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -34,6 +34,8 @@ internal sealed partial class ReplicationRuntime(
     public const int CommitFlushTicks = 10;
 
     private readonly ConcurrentDictionary<string, GroupReplica> _groups = new();
+    private readonly ConcurrentDictionary<string, byte> _held = new();     // scale-out: every group with a replica here
+    private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private GroupStore? _store;
@@ -71,6 +73,7 @@ internal sealed partial class ReplicationRuntime(
             : new VolatileLog();
         _log = log;
         _store = new GroupStore(log);
+        foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
         _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
@@ -123,9 +126,85 @@ internal sealed partial class ReplicationRuntime(
     {
         string groupId = GroupIdOf(grainId, replicas);
         if (_groups.TryGetValue(groupId, out var existing) && existing.Usable && existing.Touch()) return existing;
-        var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
-        return GetOrCreate(groupId, genesis);
+        // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
+        // from what its existing replicas know, or on its replica set in the current roster if it is new.
+        if (_held.ContainsKey(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
+        var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, cancellationToken);
+        await Store.SaveInitialConfigAsync(groupId, initial);
+        return GetOrCreate(groupId, initial);
     }
+
+    private GroupStore Store => _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
+
+    // --- scale-out hooks (issue 13): what the rebalancer, the group lookup and decommission need from the runtime.
+
+    /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
+    /// <summary>Whether this silo holds a replica of the group (in memory, evicted, or on disk).</summary>
+    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _groups.ContainsKey(groupId);
+
+    internal IReadOnlyList<string> HeldGroupIds() => [.. _held.Keys.Where(id => id != RosterGroup.GroupId)];
+
+    /// <summary>This silo's replica of the group, rebuilt from disk if needed; null when it holds none.</summary>
+    internal GroupReplica? LoadHeld(string groupId)
+    {
+        if (_groups.TryGetValue(groupId, out var group) && group.Usable && group.Touch()) return group;
+        if (groupId == RosterGroup.GroupId || !_held.ContainsKey(groupId) || roster.Genesis is null) return null;
+        if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return null;
+        return GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
+    }
+
+    /// <summary>The grain and replica count a group id names.</summary>
+    internal static (GrainId GrainId, int Replicas) GrainOf(string groupId) =>
+        TryParseGroupId(groupId, out var grainId, out int replicas) ? (grainId, replicas) : throw new FormatException($"'{groupId}' is not a grain group id.");
+
+    /// <summary>What this silo's replica of the group knows (a peer asks before it starts a replica of its own).</summary>
+    internal async Task<GroupStatus?> StatusOfAsync(string groupId)
+    {
+        if (LoadHeld(groupId) is not { } group) return null;
+        try
+        {
+            return await StatusOfAsync(group);
+        }
+        catch (ReplicaUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>What a replica knows of its group (read on the group's worker).</summary>
+    internal static Task<GroupStatus> StatusOfAsync(GroupReplica group) =>
+        group.AskAsync(core => (new GroupStatus(
+            [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
+
+    /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
+    internal async Task ForgetAsync(string groupId)
+    {
+        _held.TryRemove(groupId, out _);
+        if (_groups.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
+        await Store.ForgetAsync(groupId);
+    }
+
+    /// <summary>Starts a replica of a group a peer's message names, from the configuration that peer knows.</summary>
+    private async Task LearnGroupAsync(SiloAddress from, string groupId)
+    {
+        try
+        {
+            if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
+            await Store.SaveInitialConfigAsync(groupId, config);
+            GetOrCreate(groupId, config); // the message that named it is dropped; the sender retransmits
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogLearnGroupFailed(_logger, e, groupId);
+        }
+        finally
+        {
+            _learning.TryRemove(groupId, out _);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not start a replica of group {GroupId} named by a peer")]
+    private static partial void LogLearnGroupFailed(ILogger logger, Exception exception, string groupId);
 
     /// <summary>
     /// The group's replica on this silo: the one in memory, or a new one built from what the WAL holds for the group
@@ -151,6 +230,7 @@ internal sealed partial class ReplicationRuntime(
             if (meta) rosterGroup.Attach(group);
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
+            _held.TryAdd(groupId, 0);
             return group;
         }
     }
@@ -214,12 +294,12 @@ internal sealed partial class ReplicationRuntime(
         {
             var message = WireCodec.DecodeMessage(item.Payload);
             if (message.To != roster.LocalReplicaId) continue; // addressed to a replica this silo no longer is
-            Deliver(item.GroupId, message);
+            Deliver(from, item.GroupId, message);
         }
     }
 
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
-    internal void Deliver(string groupId, Message message)
+    internal void Deliver(SiloAddress from, string groupId, Message message)
     {
         for (int attempt = 0; attempt < 2; attempt++)
         {
@@ -234,10 +314,15 @@ internal sealed partial class ReplicationRuntime(
                 {
                     group = GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
                 }
+                else if (LoadHeld(groupId) is { } held)
+                {
+                    group = held;
+                }
                 else
                 {
-                    if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return;
-                    group = GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
+                    // Scale-out: start from the configuration the sender knows (asked asynchronously; retransmitted).
+                    if (_learning.TryAdd(groupId, 0)) _ = LearnGroupAsync(from, groupId);
+                    return;
                 }
             }
             // A group evicted between the lookup and the post is rebuilt once more; a full inbox drops the message.
@@ -303,8 +388,10 @@ internal sealed partial class ReplicationRuntime(
             {
                 bool member = roster.Current!.Contains(roster.LocalReplicaId) || roster.Genesis!.Contains(roster.LocalReplicaId);
                 if (member && rosterGroup.Group is null) GetOrCreate(RosterGroup.GroupId, roster.Genesis!);
-                rosterGroup.CheckReplacements();
-                if (rosterGroup.Group is null && ++tick % 4 == 0) await LearnNewerRosterAsync();
+                rosterGroup.CheckRoster();
+                // Scale-out: a silo outside the roster (or just removed from it: the meta group sends it nothing) asks a member.
+                bool outside = rosterGroup.Group is null || !roster.Current!.Contains(roster.LocalReplicaId);
+                if ((outside || roster.MissesDomains) && ++tick % 4 == 0) await roster.LearnNewerFromPeersAsync();
                 await Task.Delay(RosterGroup.CheckInterval, _stopping.Token);
             }
         }
@@ -314,25 +401,6 @@ internal sealed partial class ReplicationRuntime(
         catch (Exception e)
         {
             LogRosterLoopFailed(_logger, e);
-        }
-    }
-
-    private async Task LearnNewerRosterAsync()
-    {
-        foreach (long member in roster.Current!.Members)
-        {
-            if (roster.SiloOf(member) is not { } silo) continue;
-            try
-            {
-                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version > roster.Version)
-                {
-                    roster.SetCurrent(new ClusterConfig(info.Members), info.Version);
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Try the next member; addresses are hints.
-            }
         }
     }
 

@@ -7,10 +7,11 @@ namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
 /// The meta group: a Multi-Paxos group with elections among the roster's replicas, whose configuration IS the
-/// roster. Its leader replaces a roster replica whose silo has been gone longer than
-/// <see cref="ReplicatedGrainsOptions.ReplacementGracePeriod"/> with a live spare, through the log; every silo
-/// adopts the chosen roster, and each grain's leader then moves its own group to the new replica set through its
-/// own log (the new replica catches up by snapshot + log). Membership views from Orleans only nominate; the log decides.
+/// roster. Its leader adds a silo that has been live for <see cref="ReplicatedGrainsOptions.RosterSettlingPeriod"/>,
+/// removes a member that leaves gracefully or has been gone longer than
+/// <see cref="ReplicatedGrainsOptions.ReplacementGracePeriod"/>, one change at a time, through the log; every silo
+/// adopts the chosen roster, and the rebalancers then move each group whose replica set changed through the
+/// group's own log (<see cref="Rebalancer"/>). Membership views from Orleans only nominate; the log decides.
 /// </summary>
 internal sealed partial class RosterGroup(
     ReplicaRoster roster,
@@ -22,6 +23,7 @@ internal sealed partial class RosterGroup(
     public static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly Dictionary<long, DateTimeOffset> _goneSince = [];
+    private readonly Dictionary<long, DateTimeOffset> _liveSince = [];
     private GroupReplica? _group;
 
     /// <summary>Core options of the meta group: elections, and a window of 1 so a new roster is in force at the next slot.</summary>
@@ -51,11 +53,26 @@ internal sealed partial class RosterGroup(
 
     public void OnFailed(Exception exception) => LogFailed(logger, exception);
 
-    /// <summary>Runs on a timer: if this silo leads the meta group, replace one roster replica gone too long.</summary>
-    public void CheckReplacements()
+    /// <summary>
+    /// Runs on a timer: if this silo leads the meta group, makes at most one roster change, in this order: a member
+    /// leaving gracefully goes; a member gone past the grace period goes; a silo live for the settling period joins.
+    /// A member goes by replacement with a spare when removing it would leave fewer members than the replication
+    /// factor (and stays while there is no spare).
+    /// </summary>
+    public void CheckRoster()
     {
         if (_group is not { IsLeader: true } group || roster.Current is not { } current) return;
         var now = time.GetUtcNow();
+        var spares = roster.Spares();
+        foreach (long spare in _liveSince.Keys.Except(spares).ToList()) _liveSince.Remove(spare);
+        foreach (long spare in spares) _liveSince.TryAdd(spare, now);
+        var settled = spares.Where(s => now - _liveSince[s] >= options.Value.RosterSettlingPeriod).ToList();
+
+        if (current.Members.FirstOrDefault(roster.IsLeaving) is > 0 and var leaving)
+        {
+            Shrink(group, current, leaving, spares, "it is leaving gracefully");
+            return;
+        }
         foreach (long member in current.Members)
         {
             if (roster.SiloOf(member) is not null)
@@ -65,18 +82,44 @@ internal sealed partial class RosterGroup(
             }
             if (!_goneSince.TryGetValue(member, out var since)) _goneSince[member] = since = now;
             if (now - since < options.Value.ReplacementGracePeriod) continue;
-            if (roster.Spares().FirstOrDefault() is not (> 0 and var spare)) return;
-            var next = current.Replace(member, spare);
-            LogReplacing(logger, member, spare, next.ToString());
-            group.Post(core =>
-            {
-                if (!core.IsLeader || !core.Configs.Latest.Equals(current)) return new Ready();
-                return core.ProposeConfig(next);
-            });
-            _goneSince.Remove(member);
+            if (Shrink(group, current, member, settled, "it was gone past the grace period")) _goneSince.Remove(member);
             return; // one change at a time
         }
+        if (settled.FirstOrDefault() is > 0 and var joining)
+        {
+            Propose(group, current, current.With(joining), $"replica {joining} has been live for the settling period");
+        }
     }
+
+    /// <summary>Removes a member, or replaces it with a spare when the roster would otherwise become too small.</summary>
+    private bool Shrink(GroupReplica group, ClusterConfig current, long member, IReadOnlyList<long> spares, string why)
+    {
+        if (current.Members.Count > options.Value.ReplicationFactor)
+        {
+            Propose(group, current, current.Without(member), $"replica {member} leaves because {why}");
+            return true;
+        }
+        if (spares.FirstOrDefault() is > 0 and var spare)
+        {
+            LogReplacing(logger, member, spare, current.Replace(member, spare).ToString());
+            Propose(group, current, current.Replace(member, spare), $"replica {member} is replaced by {spare} because {why}");
+            return true;
+        }
+        LogCannotShrink(logger, member, why, options.Value.ReplicationFactor);
+        return false;
+    }
+
+    private void Propose(GroupReplica group, ClusterConfig current, ClusterConfig next, string why)
+    {
+        LogProposing(logger, why, next.ToString());
+        group.Post(core => core.IsLeader && core.Configs.Latest.Equals(current) ? core.ProposeConfig(next) : new Ready());
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Roster change proposed ({Why}): {Roster}")]
+    private static partial void LogProposing(ILogger logger, string why, string roster);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Member} should leave the roster ({Why}) but the roster would drop below {Factor} members and no live spare exists")]
+    private static partial void LogCannotShrink(ILogger logger, long member, string why, int factor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replacing replica {Dead} (gone past the grace period) with {Spare}: roster {Roster}")]
     private static partial void LogReplacing(ILogger logger, long dead, long spare, string roster);

@@ -67,6 +67,12 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<Replication.RosterGroup>();
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        // Scale-out: new groups' first configuration, the rebalancer, and the hand-over on a graceful stop.
+        services.TryAddSingleton<Replication.GroupBirth>();
+        services.TryAddSingleton<Replication.Rebalancer>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Rebalancer>());
+        services.TryAddSingleton<Replication.Decommission>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Decommission>());
         // Peers' messages pass the admission gate (membership, decoding, replica sets) before any replica sees them.
         services.TryAddSingleton<InboundAdmission>();
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<InboundAdmission>());

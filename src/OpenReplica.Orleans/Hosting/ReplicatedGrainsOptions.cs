@@ -15,6 +15,11 @@ public sealed class ReplicatedGrainsOptions
     public const int MaxMaxBatchCommands = 65_535;
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultReplacementGracePeriod = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan DefaultRosterSettlingPeriod = TimeSpan.FromSeconds(10);
+    public const int DefaultRebalanceConcurrency = 4;
+    public static readonly TimeSpan DefaultRebalanceInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DefaultDecommissionTimeout = TimeSpan.FromSeconds(20);
+    public const int MaxFaultDomainLength = 128;
     public static readonly int DefaultEngineWorkers = Math.Max(1, Environment.ProcessorCount);
     public const int DefaultEngineMaxGroupsPerStep = 1024;
     public const int DefaultMaxQueuedProposals = 4096;
@@ -72,6 +77,36 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>Fault-injection seam for tests (a disk that fills up or fails fsyncs); null: the real file system.</summary>
     internal OpenReplica.Storage.IFileSystem? WalFileSystem { get; set; }
+
+    /// <summary>
+    /// The failure domain of this silo (a rack, a zone: any name, at most <see cref="MaxFaultDomainLength"/>
+    /// characters); null means none. A group's replicas go to distinct domains while the roster spans at least as
+    /// many domains as the group has replicas; with fewer, each domain holds one replica and the rest go to the
+    /// heaviest remaining silos, so losing one domain may then take a majority of some groups (docs/placement.md).
+    /// </summary>
+    public string? FaultDomain { get; set; }
+
+    /// <summary>
+    /// How long a silo must have been active before the meta group adds it to the replica roster (so a silo that
+    /// crashes right after start, or a flapping one, does not cause two rebalances).
+    /// </summary>
+    public TimeSpan RosterSettlingPeriod { get; set; } = DefaultRosterSettlingPeriod;
+
+    /// <summary>
+    /// Groups this silo's rebalancer moves at once when the roster changes. Each move is add the new replica, wait
+    /// until it has caught up, remove the old one; a small number keeps foreground calls fast.
+    /// </summary>
+    public int RebalanceConcurrency { get; set; } = DefaultRebalanceConcurrency;
+
+    /// <summary>How often the rebalancer looks for groups whose replica set differs from the roster's choice.</summary>
+    public TimeSpan RebalanceInterval { get; set; } = DefaultRebalanceInterval;
+
+    /// <summary>
+    /// On a graceful stop, how long the silo spends leaving the roster and handing its replicas and leaderships
+    /// over before it stops anyway (what is left is then recovered like a failure). Keep it below the host's
+    /// shutdown timeout (<c>HostOptions.ShutdownTimeout</c>, 30 s by default); zero skips the hand-over.
+    /// </summary>
+    public TimeSpan DecommissionTimeout { get; set; } = DefaultDecommissionTimeout;
 
     /// <summary>
     /// Workers of the silo's replication engine (default: one per core). Every group belongs to one worker, which
@@ -160,6 +195,31 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.LeaseDuration != TimeSpan.Zero && (o.LeaseDuration < TimeSpan.FromMilliseconds(10) || o.LeaseDuration >= o.CallTimeout))
         {
             Fail($"{Prefix}{nameof(o.LeaseDuration)} is {o.LeaseDuration}; it must be zero (no leases) or at least 10 ms and shorter than {Prefix}{nameof(o.CallTimeout)} ({o.CallTimeout}), since a new activation may wait that long to lead.");
+        }
+
+        if (o.FaultDomain is { } domain && (string.IsNullOrWhiteSpace(domain) || domain.Length > ReplicatedGrainsOptions.MaxFaultDomainLength))
+        {
+            Fail($"{Prefix}{nameof(o.FaultDomain)} is '{domain}'; it must be null or a non-blank name of at most {ReplicatedGrainsOptions.MaxFaultDomainLength} characters.");
+        }
+
+        if (o.RosterSettlingPeriod < TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.RosterSettlingPeriod)} is {o.RosterSettlingPeriod}; it must not be negative.");
+        }
+
+        if (o.RebalanceConcurrency is < 1 or > 1024)
+        {
+            Fail($"{Prefix}{nameof(o.RebalanceConcurrency)} is {o.RebalanceConcurrency}; it must be between 1 and 1024.");
+        }
+
+        if (o.RebalanceInterval <= TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.RebalanceInterval)} is {o.RebalanceInterval}; it must be positive.");
+        }
+
+        if (o.DecommissionTimeout < TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.DecommissionTimeout)} is {o.DecommissionTimeout}; it must not be negative (zero skips the hand-over).");
         }
 
         if (o.EngineWorkers is < 1 or > 1024)

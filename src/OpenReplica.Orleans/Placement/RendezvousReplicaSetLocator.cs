@@ -24,6 +24,5 @@ internal sealed class RendezvousReplicaSetLocator(IClusterMembershipService memb
     }
 
     /// <summary>SplitMix64 mix of both hashes: stable across processes and platforms.</summary>
-    internal static ulong Weight(uint grainHash, uint siloHash) =>
-        ReplicatedRandom.Mix(((ulong)grainHash << 32 | siloHash) + 0x9E3779B97F4A7C15UL);
+    internal static ulong Weight(uint grainHash, uint siloHash) => ReplicaSetPlacement.Weight(grainHash, siloHash);
 }

@@ -24,4 +24,12 @@ public interface IReplicaHost : IGrainService
     /// <summary>The newest roster this silo knows (replica ids) and the meta-group slot that chose it.</summary>
     [Alias("GetCurrentRosterAsync")]
     Task<RosterInfo?> GetCurrentRosterAsync();
+
+    /// <summary>What this silo's replica of the group knows, or null when the silo holds none (in memory or on disk).</summary>
+    [Alias("GetGroupStatusAsync")]
+    Task<GroupStatus?> GetGroupStatusAsync(string groupId);
+
+    /// <summary>The replica is leaving gracefully (its silo is stopping): the meta group's leader removes it from the roster.</summary>
+    [Alias("LeaveRosterAsync")]
+    Task LeaveRosterAsync(long replicaId);
 }

@@ -57,7 +57,7 @@ internal sealed partial class InboundAdmission(
 
         foreach (var item in items)
         {
-            if (Admit(from, item) is { } message) runtime.Deliver(item.GroupId, message);
+            if (Admit(from, item) is { } message) runtime.Deliver(from, item.GroupId, message);
         }
     }
 
@@ -93,14 +93,16 @@ internal sealed partial class InboundAdmission(
 
     /// <summary>
     /// Whether this silo is, or may be about to become, a replica of the group. The meta group admits any roster
-    /// silo and spares (a spare learns it was added from the group's own messages). A grain group's replica set is
-    /// computed from the genesis or current roster; while the roster is unknown the runtime resolves it first.
+    /// silo and spares (a spare learns it was added from the group's own messages). A grain group is admitted where
+    /// this silo already holds a replica of it, or where the genesis or current roster places it here (a member the
+    /// rebalancer is adding); while the roster is unknown the runtime resolves it first.
     /// </summary>
     private bool MayHoldGroup(string groupId)
     {
         if (groupId == RosterGroup.GroupId) return true;
         if (roster.Genesis is null) return true;
         if (!ReplicationRuntime.TryParseGroupId(groupId, out var grainId, out int replicas)) return false;
+        if (runtime.Holds(groupId)) return true; // a replica here already (groups move: their set need not be today's top R)
         long self = roster.LocalReplicaId;
         try
         {

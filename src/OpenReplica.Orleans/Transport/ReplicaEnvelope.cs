@@ -28,10 +28,21 @@ public sealed record ReplicaEnvelope(
 public sealed record ReplicaHostInfo(
     [property: Id(0)] Guid ReplicaId,
     [property: Id(1)] SiloAddress Silo,
-    [property: Id(2)] bool Persisted);
+    [property: Id(2)] bool Persisted,
+    [property: Id(3)] string? FaultDomain = null);
 
 /// <summary>A roster version: the replica ids of the roster and the meta-group slot that chose it (0: genesis).</summary>
 [GenerateSerializer, Immutable]
 public sealed record RosterInfo(
     [property: Id(0)] long[] Members,
-    [property: Id(1)] long Version);
+    [property: Id(1)] long Version,
+    [property: Id(2)] Dictionary<long, string>? Domains = null);
+
+/// <summary>What a silo's replica of one group knows: its newest configuration, whether it leads, its commit index.</summary>
+[GenerateSerializer, Immutable]
+public sealed record GroupStatus(
+    [property: Id(0)] long[] Latest,
+    [property: Id(1)] long[] InForce,
+    [property: Id(2)] bool Leader,
+    [property: Id(3)] bool HasActivation,
+    [property: Id(4)] long CommitIndex);

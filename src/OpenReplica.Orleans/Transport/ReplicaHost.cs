@@ -14,6 +14,7 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
     private readonly ReplicaIdentity _identity;
     private readonly ILogger<ReplicaHost> _logger;
     private readonly Replication.ReplicaRoster _roster;
+    private readonly Replication.ReplicationRuntime _runtime;
 
     public ReplicaHost(
         GrainId grainId,
@@ -21,9 +22,11 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
         ILoggerFactory loggerFactory,
         IReplicaMessageSink sink,
         ReplicaIdentity identity,
-        Replication.ReplicaRoster roster)
+        Replication.ReplicaRoster roster,
+        Replication.ReplicationRuntime runtime)
         : base(grainId, silo, loggerFactory)
     {
+        _runtime = runtime;
         _roster = roster;
         _sink = sink;
         _identity = identity;
@@ -48,9 +51,17 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
     public Task<Guid[]?> GetRosterAsync() => Task.FromResult(_roster.Members?.ToArray());
 
     public Task<RosterInfo?> GetCurrentRosterAsync() =>
-        Task.FromResult(_roster.Current is { } current ? new RosterInfo([.. current.Members], _roster.Version) : null);
+        Task.FromResult(_roster.Current is { } current ? new RosterInfo([.. current.Members], _roster.Version, _roster.Domains()) : null);
 
-    public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted));
+    public Task<GroupStatus?> GetGroupStatusAsync(string groupId) => _runtime.StatusOfAsync(groupId);
+
+    public Task LeaveRosterAsync(long replicaId)
+    {
+        _roster.MarkLeaving(replicaId);
+        return Task.CompletedTask;
+    }
+
+    public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted, _roster.LocalDomain));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica message sink failed on a batch of {Count} messages from {From}; the batch is dropped")]
     private static partial void LogSinkFailed(ILogger logger, Exception exception, int count, SiloAddress from);

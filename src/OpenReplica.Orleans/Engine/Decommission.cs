@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// A graceful stop of the silo (Orleans' <c>StopAsync</c>) first hands its work over, so a planned restart is not
+/// handled as a failure: the silo asks to leave the roster, waits until the meta group has chosen a roster without
+/// it, then lets the rebalancers move every group it holds to its new replica set (add the new member, let it catch
+/// up, remove this one) and lets the activations it hosts start again on their replica sets, all before Orleans
+/// deactivates grains and leaves the cluster. Bounded by <see cref="ReplicatedGrainsOptions.DecommissionTimeout"/>:
+/// whatever is left is recovered as after a failure (the groups keep a majority elsewhere).
+/// </summary>
+internal sealed partial class Decommission(
+    ReplicaRoster roster,
+    Rebalancer rebalancer,
+    ReplicaHostClient hosts,
+    IOptions<ReplicatedGrainsOptions> options,
+    ILogger<Decommission> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    // Active is stopped first on shutdown: membership still calls this silo active and grains still run here.
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(Decommission), ServiceLifecycleStage.Active, static _ => Task.CompletedTask, StopAsync);
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested || options.Value.DecommissionTimeout == TimeSpan.Zero || roster.Current is null) return;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(options.Value.DecommissionTimeout);
+        long me = roster.LocalReplicaId;
+        var started = DateTime.UtcNow;
+        try
+        {
+            LogLeaving(logger, me);
+            roster.MarkLeaving(me);
+            await AnnounceAsync(me);
+            while (roster.Current!.Contains(me))
+            {
+                if (roster.Current.Members.Count <= options.Value.ReplicationFactor && roster.Spares().Count == 0)
+                {
+                    // Nobody can take this replica's place (the whole cluster may be stopping): stop as after a failure.
+                    LogNoSuccessor(logger, me, roster.Current.Members.Count);
+                    return;
+                }
+                await Task.Delay(PollInterval, bounded.Token);
+                // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
+                await roster.LearnNewerFromPeersAsync();
+                if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
+            }
+            LogLeftRoster(logger, me, roster.Version);
+            int left;
+            while ((left = await rebalancer.GroupsStillHereAsync()) > 0)
+            {
+                await rebalancer.PassAsync(bounded.Token);
+                if (await rebalancer.GroupsStillHereAsync() > 0) await Task.Delay(PollInterval, bounded.Token);
+            }
+            LogHandedOver(logger, me, (DateTime.UtcNow - started).TotalMilliseconds);
+        }
+        catch (OperationCanceledException)
+        {
+            LogIncomplete(logger, me, options.Value.DecommissionTimeout, await rebalancer.GroupsStillHereAsync());
+        }
+    }
+
+    /// <summary>Tells every live silo (the meta group's leader among them) that this replica leaves.</summary>
+    private async Task AnnounceAsync(long me)
+    {
+        foreach (long replica in roster.LiveReplicas())
+        {
+            if (roster.SiloOf(replica) is not { } silo) continue;
+            try
+            {
+                await hosts.For(silo).LeaveRosterAsync(me);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // That silo is going too or unreachable; the others suffice.
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its groups over before the silo stops")]
+    private static partial void LogLeaving(ILogger logger, long replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
+    private static partial void LogNoSuccessor(ILogger logger, long replica, int members);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]
+    private static partial void LogLeftRoster(ILogger logger, long replica, long version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed every group over in {ElapsedMs} ms")]
+    private static partial void LogHandedOver(ILogger logger, long replica, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} did not hand everything over within {Timeout}: {Left} groups still name it and recover as after a failure")]
+    private static partial void LogIncomplete(ILogger logger, long replica, TimeSpan timeout, int left);
+}

@@ -1,0 +1,23 @@
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// What this silo's rebalancer has done, for logs, tests and a status command: counters since the silo started
+/// and what the last pass over the groups this silo holds found.
+/// </summary>
+/// <param name="RosterVersion">The roster version the last pass placed groups against.</param>
+/// <param name="GroupsHeld">Grain groups this silo held a replica of in the last pass.</param>
+/// <param name="GroupsMisplaced">Of those, groups whose configuration differed from their replica set in the roster.</param>
+/// <param name="MovesCompleted">Groups this silo moved to their replica set (each through its own log).</param>
+/// <param name="MovesFailed">Moves that did not finish (lost leadership, a member did not catch up in time); retried.</param>
+/// <param name="ReplicasDropped">Replicas this silo forgot after its group moved away from it.</param>
+/// <param name="Passes">Passes over the held groups so far.</param>
+/// <param name="Example">One group the last pass found misplaced and why (for logs and diagnostics), or null.</param>
+internal sealed record RebalanceProgress(
+    long RosterVersion,
+    int GroupsHeld,
+    int GroupsMisplaced,
+    long MovesCompleted,
+    long MovesFailed,
+    long ReplicasDropped,
+    long Passes,
+    string? Example = null);

@@ -1,0 +1,358 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenReplica.Consensus;
+using Orleans;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// Moves the groups this silo holds to their replica set in the current roster, in the background, a few at a time
+/// (<see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/>). A move goes through the group's own log, one member
+/// at a time: add the new member, wait until it has caught up (its commit index reaches the slot from which it is
+/// a member, by snapshot + log), then remove the old one, so the group never has fewer up-to-date copies than it
+/// had. Exactly one silo drives a group: the one whose replica leads it (an activation, or an earlier move), else
+/// the heaviest live member of its newest configuration, which campaigns, moves it and resigns; idle groups are
+/// loaded from disk one at a time. Nothing is remembered between passes: each pass compares what the groups'
+/// replicas know with the roster, so a crash of any party only delays the move to the next pass.
+/// </summary>
+internal sealed partial class Rebalancer(
+    ReplicationRuntime runtime,
+    ReplicaRoster roster,
+    ReplicaHostClient hosts,
+    IOptions<ReplicatedGrainsOptions> options,
+    ILogger<Rebalancer> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+    private const int MaxStepsPerMove = 16; // add + remove for every member of a 7-replica group, and some slack
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private long _moves, _failures, _dropped, _passes;
+    private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
+    public RebalanceProgress Progress => _progress;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(Rebalancer), ServiceLifecycleStage.Active, Start, Stop);
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        roster.Changed += Wake;
+        _ = Task.Run(LoopAsync);
+        return Task.CompletedTask;
+    }
+
+    private Task Stop(CancellationToken cancellationToken)
+    {
+        roster.Changed -= Wake;
+        _stopping.Cancel();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Starts the next pass now (the roster changed, or this silo is leaving).</summary>
+    public void Wake()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0) _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(options.Value.RebalanceInterval, _stopping.Token);
+                if (roster.Current is not null) await PassAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogPassFailed(logger, e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One pass: every held group whose configuration differs from its replica set is moved (if this silo drives
+    /// it), at most <see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/> at once.
+    /// </summary>
+    public async Task PassAsync(CancellationToken cancellationToken)
+    {
+        long version = roster.Version;
+        var held = runtime.HeldGroupIds();
+        int misplaced = 0;
+        string? example = null;
+        using var slots = new SemaphoreSlim(options.Value.RebalanceConcurrency);
+        var running = new List<Task>();
+        foreach (string groupId in held)
+        {
+            await slots.WaitAsync(cancellationToken);
+            running.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var outcome = await StepGroupAsync(groupId, cancellationToken);
+                    if (outcome != Outcome.InPlace)
+                    {
+                        Interlocked.Increment(ref misplaced);
+                        example ??= $"{groupId}: {outcome}";
+                    }
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }, cancellationToken));
+        }
+        await Task.WhenAll(running);
+        long passes = Interlocked.Increment(ref _passes);
+        _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
+        if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
+    }
+
+    /// <summary>Held groups whose newest configuration still names this silo's replica, or that it leads.</summary>
+    public async Task<int> GroupsStillHereAsync()
+    {
+        int count = 0;
+        foreach (string groupId in runtime.HeldGroupIds())
+        {
+            if (runtime.LoadHeld(groupId) is not { } group) continue;
+            try
+            {
+                var status = await StatusAsync(group);
+                if (status.Latest.Contains(roster.LocalReplicaId) || status.Leader) count++;
+            }
+            catch (ReplicaUnavailableException)
+            {
+            }
+        }
+        return count;
+    }
+
+    private enum Outcome { InPlace, Moved, Dropped, DrivenElsewhere, Failed }
+
+    private async Task<Outcome> StepGroupAsync(string groupId, CancellationToken cancellationToken)
+    {
+        var (grainId, replicas) = ReplicationRuntime.GrainOf(groupId);
+        if (roster.TargetConfigFor(grainId, replicas) is not { } target || runtime.LoadHeld(groupId) is not { } group) return Outcome.InPlace;
+        long me = roster.LocalReplicaId;
+        GroupStatus status;
+        try
+        {
+            status = await StatusAsync(group);
+        }
+        catch (ReplicaUnavailableException)
+        {
+            return Outcome.InPlace; // the replica stopped (a failed fsync): nothing to move from here
+        }
+        var latest = new ClusterConfig(status.Latest);
+        var inForce = new ClusterConfig(status.InForce);
+        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return Outcome.InPlace;
+        if (!latest.Contains(me) && !inForce.Contains(me))
+        {
+            // The group moved away from this silo and its new configuration is in force: this replica is not needed.
+            if (status.Leader && status.HasActivation)
+            {
+                // The activation still leads from here: let it start again on a member (no caller sees an error;
+                // Orleans forwards calls to the next activation).
+                if (group.Listener is GrainSession session) session.StepAside("its group moved to other silos");
+                return Outcome.Moved;
+            }
+            await runtime.ForgetAsync(groupId);
+            Interlocked.Increment(ref _dropped);
+            LogDropped(logger, groupId, latest.ToString());
+            return Outcome.Dropped;
+        }
+        if (latest.Equals(target) && inForce.Equals(target))
+        {
+            // In place, led by an earlier move of this silo without an activation: give the leadership up.
+            if (!status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
+            return Outcome.InPlace;
+        }
+
+        bool campaigned = false;
+        if (!status.Leader)
+        {
+            var peers = await PeerStatusesAsync(groupId, latest, me);
+            if (peers.Any(p => !p.Latest.Contains(me) && !p.InForce.Contains(me)))
+            {
+                // A member knows a configuration without this replica in force: the group left this silo while
+                // this replica, no longer sent anything, did not hear of it.
+                await runtime.ForgetAsync(groupId);
+                Interlocked.Increment(ref _dropped);
+                LogDropped(logger, groupId, "(learned from a peer)");
+                return Outcome.Dropped;
+            }
+            if (peers.Any(p => p.Leader) || !IsDesignatedDriver(grainId, latest, me)) return Outcome.DrivenElsewhere;
+            group.Post(core => core.IsLeader ? new Ready() : core.Campaign());
+            campaigned = true;
+            if (!await UntilAsync(group, core => core.IsLeader, cancellationToken))
+            {
+                Interlocked.Increment(ref _failures);
+                return Outcome.Failed;
+            }
+        }
+        try
+        {
+            LogMoving(logger, groupId, latest.ToString(), target.ToString());
+            bool done = await MoveAsync(group, target, cancellationToken);
+            Interlocked.Increment(ref done ? ref _moves : ref _failures);
+            if (done) LogMoved(logger, groupId, target.ToString());
+            return done ? Outcome.Moved : Outcome.Failed;
+        }
+        finally
+        {
+            // A leader without an activation only moved the group: resign so the next activation leads cheaply.
+            if (campaigned) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
+        }
+    }
+
+    /// <summary>What the other reachable members of the group's newest configuration know of it.</summary>
+    private async Task<List<GroupStatus>> PeerStatusesAsync(string groupId, ClusterConfig latest, long me)
+    {
+        var statuses = new List<GroupStatus>();
+        foreach (long member in latest.Members.Where(m => m != me))
+        {
+            if (roster.SiloOf(member) is not { } silo) continue;
+            try
+            {
+                if (await hosts.For(silo).GetGroupStatusAsync(groupId) is { } status) statuses.Add(status);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Unreachable: it cannot lead a move now either.
+            }
+        }
+        return statuses;
+    }
+
+    /// <summary>
+    /// Whether this silo should lead a group nobody leads to move it: its replica is the heaviest live member of
+    /// the group's newest configuration that is not leaving.
+    /// </summary>
+    private bool IsDesignatedDriver(GrainId grainId, ClusterConfig latest, long me) =>
+        roster.PreferenceOrder(grainId, latest).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m))) == me;
+
+    /// <summary>Moves the group this replica leads to <paramref name="target"/>, one member change at a time.</summary>
+    private async Task<bool> MoveAsync(GroupReplica group, ClusterConfig target, CancellationToken cancellationToken)
+    {
+        for (int step = 0; step < MaxStepsPerMove; step++)
+        {
+            var (latest, inForce, leader, inForceFrom) = await group.AskAsync(core =>
+                ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
+            if (!leader) return false;
+            if (latest.Equals(target) && inForce.Equals(target)) return true;
+            if (!latest.Equals(inForce))
+            {
+                // Chosen, not yet in force: the leader fills the window with no-ops; wait for it.
+                if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken)) return false;
+                continue;
+            }
+            ClusterConfig next;
+            long? adding = target.Members.Where(m => !latest.Contains(m)).Select(m => (long?)m).FirstOrDefault();
+            if (latest.Members.Count <= target.Members.Count && adding is { } added)
+            {
+                next = latest.With(added);
+            }
+            else
+            {
+                // Before a member leaves, every member that stays must hold the log up to where it joined (members
+                // the target wants that are not in the group yet are added after this removal).
+                var staying = new ClusterConfig(latest.Members.Where(target.Contains).DefaultIfEmpty(roster.LocalReplicaId));
+                if (!await CaughtUpAsync(group, staying, inForceFrom - 1, cancellationToken)) return false;
+                long removed = latest.Members.First(m => !target.Contains(m));
+                next = latest.Without(removed);
+            }
+            group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
+            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken)) return false;
+        }
+        return false;
+    }
+
+    /// <summary>Waits until every member of <paramref name="config"/> other than this silo reports a commit index of at least <paramref name="slot"/>.</summary>
+    private async Task<bool> CaughtUpAsync(GroupReplica group, ClusterConfig config, long slot, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + StepTimeout;
+        foreach (long member in config.Members.Where(m => m != roster.LocalReplicaId))
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (roster.SiloOf(member) is { } silo)
+                {
+                    try
+                    {
+                        if (await hosts.For(silo).GetGroupStatusAsync(group.GroupId) is { } status && status.CommitIndex >= slot) break;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // Not reachable now: ask again until the deadline.
+                    }
+                }
+                if (DateTime.UtcNow > deadline)
+                {
+                    LogNotCaughtUp(logger, group.GroupId, member, slot);
+                    return false;
+                }
+                // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
+                group.Post(core => core.AnnounceCommit());
+                await Task.Delay(PollInterval * 5, cancellationToken);
+            }
+        }
+        return true;
+    }
+
+    private static Task<GroupStatus> StatusAsync(GroupReplica group) => ReplicationRuntime.StatusOfAsync(group);
+
+    private static async Task<bool> UntilAsync(GroupReplica group, Func<PaxosReplica, bool> condition, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + StepTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                if (await group.AskAsync(core => (condition(core), new Ready()))) return true;
+            }
+            catch (ReplicaUnavailableException)
+            {
+                return false;
+            }
+            // The runtime ticks only groups with work in flight; a leader waiting to prepare a new member (whose
+            // replica may only now exist) needs time to pass to retransmit.
+            group.Post(core => core.Tick());
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+        return false;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rebalance pass at roster version {Version}: {Held} groups held here, {Misplaced} not on their replica set; {Moved} moved, {Failed} failed, {Dropped} replicas dropped so far")]
+    private static partial void LogPass(ILogger logger, long version, int held, int misplaced, long moved, long failed, long dropped);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Moving group {GroupId} from {From} to {To}")]
+    private static partial void LogMoving(ILogger logger, string groupId, string from, string to);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} is on its replica set {To}")]
+    private static partial void LogMoved(ILogger logger, string groupId, string to);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped this silo's replica of group {GroupId}: it moved to {Config}")]
+    private static partial void LogDropped(ILogger logger, string groupId, string config);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: replica {Member} did not catch up to slot {Slot} in time; the move resumes next pass")]
+    private static partial void LogNotCaughtUp(ILogger logger, string groupId, long member, long slot);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// Appends OpenReplica's own log lines (Debug and up) to the file named by OPENREPLICA_TEST_LOG, when set: a way to
+/// see what the rebalancer and the roster did in a test that failed.
+/// </summary>
+internal sealed class FileLoggerProvider(string path, string silo) : ILoggerProvider
+{
+    private static readonly Lock Gate = new();
+
+    public static string? PathFromEnvironment => Environment.GetEnvironmentVariable("OPENREPLICA_TEST_LOG");
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(path, silo, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class FileLogger(string path, string silo, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug && category.StartsWith("OpenReplica", StringComparison.Ordinal);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel)) return;
+            string line = $"{DateTime.UtcNow:HH:mm:ss.fff} {silo} {logLevel} {category[(category.LastIndexOf('.') + 1)..]}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.GetType().Name + ": " + exception.Message)}{Environment.NewLine}";
+            lock (Gate) File.AppendAllText(path, line);
+        }
+    }
+}
