@@ -131,7 +131,7 @@ public sealed class DeterminismAnalyzer : DiagnosticAnalyzer
         private void CollectAwait(IMethodSymbol method, IAwaitOperation awaited)
         {
             var operand = Unwrap(awaited.Operation);
-            if (IsOwnCall(operand) || IsCompletedTask(operand)) return;
+            if (IsOwnCall(operand) || IsDeterministicAwait(operand)) return;
             if (NonDeterministicApis.Classify(operand) is not null) return; // its own rule reports it
             _findings.Add(new Finding(method, DeterminismRules.ForeignAwait, awaited.Syntax.GetLocation(), operand.Syntax.ToString(), null));
         }
@@ -244,6 +244,9 @@ public sealed class DeterminismAnalyzer : DiagnosticAnalyzer
             if (operation is not IInvocationOperation invocation) return false;
             var target = invocation.TargetMethod;
             if (target.MethodKind == MethodKind.LocalFunction) return true;
+            // A delegate handed in as a parameter or held in a local: its body (a lambda of this grain) is analyzed
+            // where it is written.
+            if (target.MethodKind == MethodKind.DelegateInvoke) return invocation.Instance is IParameterReferenceOperation or ILocalReferenceOperation;
             if (invocation.Instance is { } instance && instance is not IInstanceReferenceOperation) return false;
             for (var t = grain; t is not null; t = t.BaseType)
             {
@@ -252,7 +255,8 @@ public sealed class DeterminismAnalyzer : DiagnosticAnalyzer
             return false;
         }
 
-        private static bool IsCompletedTask(IOperation operation)
+        /// <summary>A completed task, or Task.Yield(): awaiting it cannot bring anything from outside the call.</summary>
+        private static bool IsDeterministicAwait(IOperation operation)
         {
             var (type, name) = operation switch
             {
@@ -263,7 +267,7 @@ public sealed class DeterminismAnalyzer : DiagnosticAnalyzer
             if (type is null) return false;
             string typeName = NonDeterministicApis.FullName(type);
             return typeName is "System.Threading.Tasks.Task" or "System.Threading.Tasks.ValueTask" or "System.Threading.Tasks.Task`1" or "System.Threading.Tasks.ValueTask`1"
-                && name is "CompletedTask" or "FromResult" or "FromException" or "FromCanceled";
+                && name is "CompletedTask" or "FromResult" or "FromException" or "FromCanceled" or "Yield";
         }
 
         /// <summary>Strips conversions and ConfigureAwait from an awaited expression.</summary>

@@ -125,7 +125,7 @@ public sealed class DeterminismAnalyzerTests
 
     [Fact]
     public Task Calls_to_the_grains_own_methods_are_not_grain_calls() => Verify.AnalyzerAsync(Grain("""
-            public async Task Do() { await Step(); await Step().ConfigureAwait(false); await Task.CompletedTask; State.V = await Local(); static Task<int> Local() => Task.FromResult(1); }
+            public async Task Do() { await Step(); await Step().ConfigureAwait(false); await Task.CompletedTask; await Task.Yield(); State.V = await Local(); static Task<int> Local() => Task.FromResult(1); }
             private Task Step() { State.V++; return Task.CompletedTask; }
             public Task<int> Get() => Task.FromResult(State.V);
         """));
