@@ -66,6 +66,8 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
+        services.AddMetrics();
+        services.TryAddSingleton<Replication.DivergenceMonitor>();
         services.TryAddSingleton<Replication.ConsensusCallReplicator>();
         services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<Replication.ConsensusCallReplicator>());
         services.TryAddSingleton<ReplicatedGrainServices>();

@@ -1,0 +1,79 @@
+using OpenReplica.Consensus;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// One activation's divergence check. Every <see cref="DivergenceMonitor.DigestEveryCommands"/> applied commands
+/// (counted over the whole log, so every activation picks the same commands) it takes the state's digest and keeps
+/// it; the leading activation also writes it into the log as a checkpoint. When a checkpoint comes by in the log,
+/// the digest this activation took at the same position must match: a later activation that replays the log
+/// compares against what the earlier one computed live. A mismatch is reported and the grain refuses calls until an
+/// acceptance (an operator's decision) comes by in the log. Runs on the activation's scheduler only.
+/// </summary>
+internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monitor, Func<ulong> digest)
+{
+    /// <summary>Digests kept for checkpoints still to come by (a checkpoint follows its position within a few slots).</summary>
+    public const int RememberedDigests = 64;
+
+    private readonly Dictionary<long, ulong> _digests = [];
+    private readonly Queue<long> _positions = new();
+
+    /// <summary>Commands applied since the log began (carried in snapshots): decides where digests are taken.</summary>
+    public long CommandsApplied { get; private set; }
+
+    /// <summary>The mismatch not yet accepted, if any: while set, the grain refuses calls.</summary>
+    public DivergenceReport? Diverged { get; private set; }
+
+    /// <summary>After a snapshot was loaded: its command count, and a check that its state reads back to the digest it was saved with.</summary>
+    public void Restore(long slot, long commandsApplied, ulong? savedDigest)
+    {
+        CommandsApplied = commandsApplied;
+        if (savedDigest is not { } expected) return; // a snapshot from before digests
+        ulong actual = digest();
+        if (actual != expected) Report(new DivergenceReport(grain.ToString(), slot, CommandPayload.Position(slot, 0), expected, actual, DivergenceSource.Snapshot));
+    }
+
+    /// <summary>After a command applied at <paramref name="position"/>: the checkpoint to write into the log when a digest is due, else null.</summary>
+    public Command? OnApplied(long position)
+    {
+        CommandsApplied++;
+        int every = monitor.DigestEveryCommands;
+        if (every == 0 || CommandsApplied % every != 0) return null;
+        ulong current = digest();
+        _digests[position] = current;
+        _positions.Enqueue(position);
+        if (_positions.Count > RememberedDigests) _digests.Remove(_positions.Dequeue());
+        return DivergenceRecord.Checkpoint(position, current);
+    }
+
+    /// <summary>A checkpoint or acceptance chosen in the log (not a duplicate), in log order.</summary>
+    public void OnRecord(Command record)
+    {
+        if (record.ClientId == DivergenceRecord.AcceptanceClient)
+        {
+            if (Diverged is { } accepted)
+            {
+                monitor.Accepted(accepted, DivergenceRecord.ReadAcceptance(record));
+                Diverged = null;
+            }
+            return;
+        }
+
+        var (position, expected) = DivergenceRecord.ReadCheckpoint(record);
+        // Not taken here: the position is before the snapshot this activation started from, or long gone.
+        if (!_digests.TryGetValue(position, out ulong actual) || actual == expected) return;
+        Report(new DivergenceReport(grain.ToString(), position / CommandPayload.Position(1, 0), position, expected, actual, DivergenceSource.Checkpoint));
+    }
+
+    public void ThrowIfDiverged()
+    {
+        if (Diverged is { } report) throw new GrainDivergedException(report);
+    }
+
+    private void Report(DivergenceReport report)
+    {
+        Diverged ??= report;
+        monitor.Detected(report);
+    }
+}
