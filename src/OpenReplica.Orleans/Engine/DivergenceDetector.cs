@@ -18,6 +18,7 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
 
     private readonly Dictionary<long, ulong> _digests = [];
     private readonly Queue<long> _positions = new();
+    private bool _digestFailed;
 
     /// <summary>Commands applied since the log began (carried in snapshots): decides where digests are taken.</summary>
     public long CommandsApplied { get; private set; }
@@ -29,8 +30,7 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
     public void Restore(long slot, long commandsApplied, ulong? savedDigest)
     {
         CommandsApplied = commandsApplied;
-        if (savedDigest is not { } expected) return; // a snapshot from before digests
-        ulong actual = digest();
+        if (savedDigest is not { } expected || TryDigest() is not { } actual) return; // a snapshot from before digests
         if (actual != expected) Report(new DivergenceReport(grain.ToString(), slot, CommandPayload.Position(slot, 0), expected, actual, DivergenceSource.Snapshot));
     }
 
@@ -39,8 +39,7 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
     {
         CommandsApplied++;
         int every = monitor.DigestEveryCommands;
-        if (every == 0 || CommandsApplied % every != 0) return null;
-        ulong current = digest();
+        if (every == 0 || CommandsApplied % every != 0 || TryDigest() is not { } current) return null;
         _digests[position] = current;
         _positions.Enqueue(position);
         if (_positions.Count > RememberedDigests) _digests.Remove(_positions.Dequeue());
@@ -64,6 +63,24 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
         // Not taken here: the position is before the snapshot this activation started from, or long gone.
         if (!_digests.TryGetValue(position, out ulong actual) || actual == expected) return;
         Report(new DivergenceReport(grain.ToString(), position / CommandPayload.Position(1, 0), position, expected, actual, DivergenceSource.Checkpoint));
+    }
+
+    /// <summary>
+    /// The digest of State, or null when State holds something the digest cannot walk (a getter that throws...):
+    /// reported once, and the check is skipped rather than the command failed.
+    /// </summary>
+    public ulong? TryDigest()
+    {
+        try
+        {
+            return digest();
+        }
+        catch (Exception exception)
+        {
+            if (!_digestFailed) monitor.DigestFailed(grain, exception);
+            _digestFailed = true;
+            return null;
+        }
     }
 
     public void ThrowIfDiverged()

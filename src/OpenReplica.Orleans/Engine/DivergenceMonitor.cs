@@ -36,10 +36,15 @@ internal sealed partial class DivergenceMonitor
         LogDiverged(_logger, report.Grain, report.Slot, report.Position, report.ExpectedDigest, report.ActualDigest, report.Source);
     }
 
+    public void DigestFailed(GrainId grain, Exception exception) => LogDigestFailed(_logger, exception, grain.ToString());
+
     public void Accepted(DivergenceReport report, string reason) => LogAccepted(_logger, report.Grain, report.Slot, reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "DIVERGENCE: grain {Grain} at slot {Slot} (position {Position}): state digest {Expected:x16} was recorded ({Source}) but replay gives {Actual:x16}. A replicated method is not deterministic; the grain refuses calls until an operator decides (docs/determinism.md#when-a-grain-diverges)")]
     private static partial void LogDiverged(ILogger logger, string grain, long slot, long position, ulong expected, ulong actual, DivergenceSource source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The state of grain {Grain} could not be digested; its divergence checks are skipped")]
+    private static partial void LogDigestFailed(ILogger logger, Exception exception, string grain);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Divergence of grain {Grain} at slot {Slot} accepted by an operator: {Reason}; the replayed state is kept and the grain serves again")]
     private static partial void LogAccepted(ILogger logger, string grain, long slot, string reason);

@@ -313,7 +313,7 @@ internal sealed class GrainSession(
     {
         State = _machine.SaveState(),
         Replies = _replies.ToList(),
-        StateDigest = _machine.DigestState(),
+        StateDigest = _divergence.TryDigest(),
         CommandsApplied = _divergence.CommandsApplied,
     });
 

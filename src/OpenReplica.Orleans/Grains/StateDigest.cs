@@ -67,9 +67,6 @@ internal static class StateDigest
             {
                 case Delegate:
                     return;
-                case IDictionary dictionary:
-                    WriteUnordered(hash, dictionary.Cast<DictionaryEntry>().Select(e => (object?)KeyValuePair.Create(e.Key, e.Value)), depth, path);
-                    return;
                 case IEnumerable sequence when IsUnordered(type):
                     WriteUnordered(hash, sequence.Cast<object?>(), depth, path);
                     return;
@@ -151,7 +148,7 @@ internal static class StateDigest
     }
 
     private static bool IsUnordered(Type type) =>
-        type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() is var d
+        typeof(IDictionary).IsAssignableFrom(type) || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() is var d
             && (d == typeof(ISet<>) || d == typeof(IReadOnlySet<>) || d == typeof(IDictionary<,>) || d == typeof(IReadOnlyDictionary<,>)));
 
     private static FieldInfo[] FieldsOf(Type type) => Fields.GetOrAdd(type, static t =>
