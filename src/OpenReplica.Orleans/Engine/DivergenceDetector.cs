@@ -19,6 +19,7 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
     private readonly Dictionary<long, ulong> _digests = [];
     private readonly Queue<long> _positions = new();
     private bool _digestFailed;
+    private long _lastPosition = -1;
 
     /// <summary>Commands applied since the log began (carried in snapshots): decides where digests are taken.</summary>
     public long CommandsApplied { get; private set; }
@@ -38,12 +39,23 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
     public Command? OnApplied(long position)
     {
         CommandsApplied++;
+        _lastPosition = position;
         int every = monitor.DigestEveryCommands;
         if (every == 0 || CommandsApplied % every != 0 || TryDigest() is not { } current) return null;
-        _digests[position] = current;
-        _positions.Enqueue(position);
+        return CheckpointAt(current);
+    }
+
+    /// <summary>
+    /// A checkpoint of <paramref name="current"/>, the digest of State now (after the last command applied), e.g. the
+    /// one a snapshot carries. A replay compares it even off the periodic positions: the record follows its position
+    /// in the log, so the replaying activation is still at that position when the record comes by.
+    /// </summary>
+    public Command CheckpointAt(ulong current)
+    {
+        _digests[_lastPosition] = current;
+        _positions.Enqueue(_lastPosition);
         if (_positions.Count > RememberedDigests) _digests.Remove(_positions.Dequeue());
-        return DivergenceRecord.Checkpoint(position, current);
+        return DivergenceRecord.Checkpoint(_lastPosition, current);
     }
 
     /// <summary>A checkpoint or acceptance chosen in the log (not a duplicate), in log order.</summary>
@@ -61,7 +73,13 @@ internal sealed class DivergenceDetector(GrainId grain, DivergenceMonitor monito
 
         var (position, expected) = DivergenceRecord.ReadCheckpoint(record);
         // Not taken here: the position is before the snapshot this activation started from, or long gone.
-        if (!_digests.TryGetValue(position, out ulong actual) || actual == expected) return;
+        if (!_digests.TryGetValue(position, out ulong actual))
+        {
+            // Still at that position (nothing applied since): take the digest now.
+            if (position != _lastPosition || TryDigest() is not { } now) return;
+            actual = now;
+        }
+        if (actual == expected) return;
         Report(new DivergenceReport(grain.ToString(), position / CommandPayload.Position(1, 0), position, expected, actual, DivergenceSource.Checkpoint));
     }
 

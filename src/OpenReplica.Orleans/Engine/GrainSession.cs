@@ -309,13 +309,19 @@ internal sealed class GrainSession(
         return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
     }
 
-    private byte[] SaveAppSnapshot() => serializer.SerializeToArray(new ReplicatedAppSnapshot
+    /// <summary>The snapshot carries the state's digest, and the leader also writes it into the log for replays from older snapshots.</summary>
+    private byte[] SaveAppSnapshot()
     {
-        State = _machine.SaveState(),
-        Replies = _replies.ToList(),
-        StateDigest = _divergence.TryDigest(),
-        CommandsApplied = _divergence.CommandsApplied,
-    });
+        var digest = _divergence.TryDigest();
+        if (digest is { } current && _leading.Task.IsCompletedSuccessfully) group.Propose(_divergence.CheckpointAt(current));
+        return serializer.SerializeToArray(new ReplicatedAppSnapshot
+        {
+            State = _machine.SaveState(),
+            Replies = _replies.ToList(),
+            StateDigest = digest,
+            CommandsApplied = _divergence.CommandsApplied,
+        });
+    }
 
     private void LoadAppSnapshot(byte[] bytes, long slot)
     {
