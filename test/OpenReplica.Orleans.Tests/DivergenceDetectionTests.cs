@@ -14,6 +14,9 @@ public sealed class DivergenceDetectionTests
 {
     private const int DigestEvery = 4;
 
+    // Failover waits for membership to declare the silo dead; generous for a loaded machine.
+    private static readonly TimeSpan Failover = TimeSpan.FromSeconds(90);
+
     [Fact]
     public async Task A_non_deterministic_method_is_caught_at_the_first_failover_and_the_grain_stops_until_an_operator_accepts()
     {
@@ -41,7 +44,7 @@ public sealed class DivergenceDetectionTests
         // activation replays the log and computes another state than the one its callers saw.
         DriftingGrain.Fixed = true;
         await cluster.KillAsync(cluster.HandleOf(home));
-        var refused = await Assert.ThrowsAsync<GrainDivergedException>(() => Eventually.CallAsync(() => grain.Add(1), "call after failover"));
+        var refused = await Assert.ThrowsAsync<GrainDivergedException>(() => Eventually.CallAsync(() => grain.Add(1), "call after failover", Failover));
         var report = refused.Report!;
         Assert.Equal(grain.GetGrainId().ToString(), report.Grain);
         Assert.Equal(DivergenceSource.Checkpoint, report.Source);
@@ -54,7 +57,7 @@ public sealed class DivergenceDetectionTests
         await Assert.ThrowsAsync<GrainDivergedException>(() => grain.Add(1));
 
         // A deterministic grain on the same silo goes through the same failover untouched.
-        Assert.Equal(2 * DigestEvery, await Eventually.CallAsync(() => control.Total(), "control after failover"));
+        Assert.Equal(2 * DigestEvery, await Eventually.CallAsync(() => control.Total(), "control after failover", Failover));
         Assert.Equal(2 * DigestEvery + 1, await control.Add(1));
 
         // The operator looks at the report and accepts the state as the log now replays.
@@ -70,7 +73,14 @@ public sealed class DivergenceDetectionTests
         for (int i = 0; i < DigestEvery; i++) await grain.Add(1);
         int before = divergences.Count;
         await Eventually.CallAsync(() => grain.Deactivate(), "deactivate");
-        Assert.Equal(5 + DigestEvery, await Eventually.CallAsync(() => grain.Total(), "read after the second replay"));
+        await Poll.UntilAsync(
+            async () =>
+            {
+                Assert.Equal(5 + DigestEvery, await Eventually.CallAsync(() => grain.Total(), "read after the second replay", Failover));
+                return divergences.Count > before; // the new activation replayed (the deactivation is asynchronous)
+            },
+            "the grain was reactivated and replayed its log",
+            Failover);
         Assert.Null(await divergence.GetDivergence());
         Assert.Equal(before + 1, divergences.Count); // the old mismatch is seen again on replay, then accepted
     }
