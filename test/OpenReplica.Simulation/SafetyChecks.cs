@@ -37,7 +37,7 @@ public sealed class SafetyChecks(int maxSessions)
     {
         if (!_digests.TryAdd(slot, (digest, replica)) && _digests[slot].Digest != digest)
         {
-            throw new SimulationFailure("divergence", $"slot {slot}: r{_digests[slot].By} has state digest {_digests[slot].Digest:x16} but r{replica} has {digest:x16}");
+            throw new SimulationFailure("divergence", $"slot {slot}: state digest {_digests[slot].Digest:x16} (first computed by r{_digests[slot].By}) but r{replica} now computes {digest:x16}");
         }
     }
 
