@@ -9,6 +9,9 @@ namespace OpenReplica.Orleans.Replication;
 /// One activation of a replicated grain, leading its group: it campaigns (a higher ballot fences any older
 /// activation), replays the log into State, then proposes each call and applies chosen commands strictly in slot
 /// order on the activation's own scheduler. Replies are kept in the replicated state for exactly-once retries.
+/// The engine never waits for it: committed entries are queued here (<see cref="OnReady"/>) and applied by the
+/// activation's own pump; snapshots go back to the group as ordinary inputs. The queue is bounded by refusing new
+/// calls (retryable) while more than <c>maxUnappliedCommands</c> chosen commands wait to be applied.
 /// </summary>
 internal sealed class GrainSession(
     IGrainContext grain,
@@ -18,12 +21,15 @@ internal sealed class GrainSession(
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands,
+    int maxUnappliedCommands,
     DivergenceMonitor divergenceMonitor) : IGroupListener
 {
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
-    private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
-        Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
+    // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
+    // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
+    private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private long _unapplied;
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
     private readonly HashSet<CommandId> _deferred = [];
     private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
@@ -104,9 +110,22 @@ internal sealed class GrainSession(
                 _waiters[command.Id] = waiter;
             }
         }
-        if (!group.Propose(command))
+        if (Volatile.Read(ref _unapplied) > maxUnappliedCommands)
         {
-            Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+            Fail(command.Id, new ReplicaUnavailableException(
+                $"grain {grain.GrainId}: overloaded, {Volatile.Read(ref _unapplied)} chosen calls wait to be applied (MaxUnappliedCommands {maxUnappliedCommands}); retry with the same stamp"));
+        }
+        else
+        {
+            switch (group.Propose(command))
+            {
+                case ProposeResult.Full:
+                    Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: overloaded, too many calls wait to be proposed (MaxQueuedProposals); retry with the same stamp"));
+                    break;
+                case ProposeResult.Stopped:
+                    Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+                    break;
+            }
         }
         using var registration = cancellationToken.Register(() =>
         {
@@ -136,7 +155,7 @@ internal sealed class GrainSession(
         var command = DivergenceRecord.Acceptance(CommandPayload.Position(_appliedSlot + 1, 0), reason);
         var waiter = new TaskCompletionSource<CommandOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_waiters) _waiters[command.Id] = waiter;
-        if (!group.Propose(command)) Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+        if (group.Propose(command) != ProposeResult.Queued) Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting the acceptance now; try again"));
         using var registration = cancellationToken.Register(() => waiter.TrySetException(new TimeoutException($"grain {grain.GrainId}: the acceptance was not chosen in time; try again")));
         await waiter.Task;
     }
@@ -189,14 +208,17 @@ internal sealed class GrainSession(
         _pump.Writer.TryComplete();
     }
 
-    public Task<byte[]?> OnReadyAsync(Ready ready)
+    /// <summary>Called on the engine's worker: queues the Ready for the activation's pump and returns at once.</summary>
+    public void OnReady(Ready ready)
     {
         bool relevant = ready.Committed.Count > 0 || ready.SnapshotToInstall is not null || ready.Rejections.Count > 0
             || ready.Abandoned.Count > 0 || ready.Reads.Count > 0 || ready.FailedReads.Count > 0 || ready.BecameLeader || ready.LostLeadership;
-        if (!relevant) return Task.FromResult<byte[]?>(null);
-        var done = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_pump.Writer.TryWrite((ready, done))) done.SetException(new ObjectDisposedException("activation stopped"));
-        return done.Task;
+        if (!relevant) return;
+        int commands = 0;
+        foreach (var entry in ready.Committed) commands += entry.Commands.Count;
+        Interlocked.Add(ref _unapplied, commands);
+        // A completed writer means the activation stopped: what it would have applied stays in the log for the next one.
+        _pump.Writer.TryWrite(ready);
     }
 
     public void OnFailed(Exception exception)
@@ -207,15 +229,32 @@ internal sealed class GrainSession(
 
     private async Task PumpAsync()
     {
-        await foreach (var (ready, done) in _pump.Reader.ReadAllAsync())
+        await foreach (var ready in _pump.Reader.ReadAllAsync())
         {
             try
             {
-                done.SetResult(await ProcessAsync(ready));
+                if (await ProcessAsync(ready) is { } snapshot)
+                {
+                    // Compaction is an ordinary input of the group: the core snapshots at the slot the bytes stand for,
+                    // whatever it committed since.
+                    long slot = _appliedSlot;
+                    group.Post(core => core.CompactLog(slot, snapshot));
+                }
             }
             catch (Exception e)
             {
-                done.SetException(e);
+                // Applying failed outside the grain's methods (their exceptions are results): this activation cannot
+                // go on in slot order. Detach it and deactivate; the next activation replays the log.
+                _pump.Writer.TryComplete();
+                Stop();
+                OnFailed(e);
+                return;
+            }
+            finally
+            {
+                int commands = 0;
+                foreach (var entry in ready.Committed) commands += entry.Commands.Count;
+                Interlocked.Add(ref _unapplied, -commands);
             }
         }
     }
