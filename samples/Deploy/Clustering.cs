@@ -65,6 +65,18 @@ public static class Clustering
             });
         }
 
+        if (settings.DetectPauses)
+        {
+            // A stopped process keeps its sockets open: with these on, other silos keep vouching for it and it is
+            // never declared dead, so the grains it leads stay unavailable for as long as the pause lasts.
+            silo.Services.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.EnableIndirectProbes = false;
+                o.EnableConnectionLivenessCheck = false;
+                o.ExtendProbeTimeoutDuringDegradation = false;
+            });
+        }
+
         return silo;
 
         void ConfigureEndpoints() => silo.ConfigureEndpoints(

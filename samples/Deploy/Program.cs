@@ -49,6 +49,7 @@ namespace OpenReplica.Deploy
             ["--redis"] = "Deploy:Redis",
             ["--postgres"] = "Deploy:Postgres",
             ["--fast-failure-detection"] = "Deploy:FastFailureDetection",
+            ["--detect-pauses"] = "Deploy:DetectPauses",
             ["--exit-on-stdin-close"] = "Deploy:ExitWhenStdinCloses",
             ["--data"] = "Replication:DataDirectory",
             ["--replication-factor"] = "Replication:ReplicationFactor",

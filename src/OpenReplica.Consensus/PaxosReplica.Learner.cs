@@ -10,9 +10,10 @@ public sealed partial class PaxosReplica
     /// </summary>
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
-        for (long slot = _log.CommitIndex + 1; slot <= commitIndex; slot++)
+        // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
+        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
         {
-            if (_log.Get(slot) is { Chosen: false } e && e.Ballot == ballot) _log.Choose(slot, e.Ballot, e.Value);
+            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
         }
         NoteCommit(commitIndex, from);
         DeliverCommitted();
@@ -61,9 +62,11 @@ public sealed partial class PaxosReplica
             return;
         }
         var chosen = new List<LogEntry>();
-        for (long slot = m.FromSlot; slot <= m.ToSlot && chosen.Count < _options.MaxCatchUpEntries; slot++)
+        // Over the entries this log holds, not over slot numbers: the range comes from a peer and may be anything.
+        foreach (var e in _log.After(Math.Max(m.FromSlot - 1, _log.SnapshotSlot)))
         {
-            if (_log.Get(slot) is { } e && _log.IsChosen(slot)) chosen.Add(e with { Chosen = true });
+            if (e.Slot > m.ToSlot || chosen.Count >= _options.MaxCatchUpEntries) break;
+            if (_log.IsChosen(e.Slot)) chosen.Add(e with { Chosen = true });
         }
         if (chosen.Count > 0 || _log.CommitIndex > 0) Send(new CatchUpResponse(Id, m.From, chosen, _log.CommitIndex));
     }

@@ -99,7 +99,7 @@ public static class WireCodec
 
     private static List<LogEntry> ReadEntries(BinaryReader r)
     {
-        int count = ReadCount(r);
+        int count = ReadCount(r, MinEntryBytes);
         var list = new List<LogEntry>(count);
         for (int i = 0; i < count; i++) list.Add(ReadEntry(r));
         return list;
@@ -107,7 +107,7 @@ public static class WireCodec
 
     private static long[] ReadLongs(BinaryReader r)
     {
-        var values = new long[ReadCount(r)];
+        var values = new long[ReadCount(r, sizeof(long))];
         for (int i = 0; i < values.Length; i++) values[i] = r.ReadInt64();
         return values;
     }
@@ -156,14 +156,14 @@ public static class WireCodec
             case LogValueKind.Noop: return LogValue.Noop;
             case LogValueKind.Config: return LogValue.ConfigChange(ReadConfig(r));
             case LogValueKind.Commands:
-                int count = ReadCount(r);
+                int count = ReadCount(r, MinCommandBytes);
                 if (count == 0) throw new FormatException("a command batch must not be empty");
                 var commands = new List<Command>(count);
                 for (int i = 0; i < count; i++)
                 {
                     var client = new Guid(r.ReadBytes(16));
                     long seq = r.ReadInt64(), floor = r.ReadInt64();
-                    commands.Add(new Command(client, seq, floor, r.ReadBytes(ReadCount(r))));
+                    commands.Add(new Command(client, seq, floor, r.ReadBytes(ReadCount(r, 1))));
                 }
                 return LogValue.Batch(commands);
             default: throw new FormatException($"unknown log value kind {(byte)kind}");
@@ -176,7 +176,12 @@ public static class WireCodec
         foreach (long m in c.Members) w.Write(m);
     }
 
-    private static ClusterConfig ReadConfig(BinaryReader r) => new(ReadLongs(r));
+    private static ClusterConfig ReadConfig(BinaryReader r)
+    {
+        long[] members = ReadLongs(r);
+        if (members.Length == 0) throw new FormatException("a configuration needs at least one member");
+        return new ClusterConfig(members);
+    }
 
     private static void WriteSnapshot(BinaryWriter w, Snapshot s)
     {
@@ -205,23 +210,32 @@ public static class WireCodec
     private static Snapshot ReadSnapshot(BinaryReader r)
     {
         long slot = r.ReadInt64();
-        int epochs = ReadCount(r);
+        int epochs = ReadCount(r, MinEpochBytes);
+        if (epochs == 0) throw new FormatException("a snapshot needs at least one configuration epoch");
         var list = new List<(long, ClusterConfig)>(epochs);
         for (int i = 0; i < epochs; i++) list.Add((r.ReadInt64(), ReadConfig(r)));
         int maxSessions = r.ReadInt32();
-        int rowCount = ReadCount(r);
+        int rowCount = ReadCount(r, MinSessionRowBytes);
         var rows = new List<SessionRow>(rowCount);
         for (int i = 0; i < rowCount; i++) rows.Add(new SessionRow(new Guid(r.ReadBytes(16)), r.ReadInt64(), r.ReadInt64(), ReadLongs(r)));
-        byte[] app = r.ReadBytes(ReadCount(r));
+        byte[] app = r.ReadBytes(ReadCount(r, 1));
         return new Snapshot(slot, ConfigHistory.FromEpochs(list), SessionTable.FromRows(rows, Math.Max(1, maxSessions)), app);
     }
 
-    private static int ReadCount(BinaryReader r)
+    // The fewest bytes one element of each list can take: a count is refused when the bytes left cannot hold that
+    // many, so a hostile count never makes the decoder allocate more than the input's size.
+    private const int MinEntryBytes = 8 + 16 + 1 + 1;
+    private const int MinCommandBytes = 16 + 8 + 8 + 4;
+    private const int MinEpochBytes = 8 + 4 + 8;
+    private const int MinSessionRowBytes = 16 + 8 + 8 + 4;
+
+    private static int ReadCount(BinaryReader r, int minBytesEach)
     {
         int count = r.ReadInt32();
-        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position + 1_000_000)
+        long left = r.BaseStream.Length - r.BaseStream.Position;
+        if (count < 0 || (long)count * minBytesEach > left)
         {
-            throw new FormatException($"implausible length {count} at byte {r.BaseStream.Position - 4}");
+            throw new FormatException($"implausible length {count} at byte {r.BaseStream.Position - 4} ({left} bytes left)");
         }
         return count;
     }
@@ -248,6 +262,11 @@ public static class WireCodec
         catch (EndOfStreamException)
         {
             throw new FormatException($"truncated: {bytes.Length} bytes");
+        }
+        catch (ArgumentException e)
+        {
+            // A value's own validation (a constructor) refused what the bytes say.
+            throw new FormatException($"invalid value: {e.Message}", e);
         }
     }
 }

@@ -10,6 +10,13 @@ namespace OpenReplica.Storage;
 public sealed class ReplicaIdentity
 {
     public const string FileName = "replica.id";
+
+    /// <summary>
+    /// Where releases before the per-silo engine kept the identity (a bare Guid). Read once and rewritten as
+    /// <see cref="FileName"/>: a silo upgraded in place must keep voting under the id its promises were made under,
+    /// or a whole cluster upgraded at once would have no roster member left.
+    /// </summary>
+    public const string LegacyFileName = "replica-id";
     private const string Header = "openreplica-replica-id-v1";
 
     private ReplicaIdentity(Guid id, bool createdNow)
@@ -35,6 +42,20 @@ public sealed class ReplicaIdentity
         if (fs.FileExists(path))
         {
             return new ReplicaIdentity(Parse(path, AtomicFile.ReadAll(fs, path)), createdNow: false);
+        }
+
+        string legacyPath = Path.Combine(directory, LegacyFileName);
+        if (fs.FileExists(legacyPath))
+        {
+            string legacy = Encoding.UTF8.GetString(AtomicFile.ReadAll(fs, legacyPath)).Trim();
+            if (!Guid.TryParse(legacy, out Guid kept))
+            {
+                throw new InvalidDataException($"Replica identity file '{legacyPath}' does not hold a Guid (found '{legacy}'); refusing to start under an unknown identity.");
+            }
+
+            // The legacy file stays: a crash between here and the next start reads the same id either way.
+            AtomicFile.Write(fs, path, Encoding.UTF8.GetBytes($"{Header}\n{kept:D}\n"));
+            return new ReplicaIdentity(kept, createdNow: false);
         }
 
         // Written atomically: a crash leaves either no identity (a new one is made next time, which is safe

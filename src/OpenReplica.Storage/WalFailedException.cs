@@ -9,4 +9,15 @@ public sealed class WalFailedException : Exception
     public WalFailedException(string message, Exception? innerException = null) : base(message, innerException)
     {
     }
+
+    /// <summary>The device reported no space left (ENOSPC): the log can be reopened once space returns.</summary>
+    public bool DiskFull { get; init; }
+
+    /// <summary>
+    /// The failed batch's bytes were cut off again (the segment was truncated to its last durable end and that was
+    /// fsynced), so the files hold exactly what was acknowledged: reopening the log is safe, and the failed data is
+    /// never written or fsynced a second time. False when the failure left bytes of unknown durability behind
+    /// (only a restart of the process, whose recovery checks every record, may reopen it then).
+    /// </summary>
+    public bool TailDiscarded { get; init; }
 }

@@ -48,6 +48,9 @@ public sealed class WriteAheadLog : IReplicaLog
         return new WriteAheadLog(copy, fs, snapshots, state);
     }
 
+    /// <summary>Why the log stopped accepting appends, or null while it works (see <see cref="WalFailedException"/>).</summary>
+    public WalFailedException? Failure => _writer.Failure;
+
     public ValueTask AppendAsync(WalRecord record, CancellationToken ct = default) =>
         Enqueue(new AppendRequest([Encode(record)]), ct);
 

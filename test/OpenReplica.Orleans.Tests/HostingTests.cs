@@ -89,6 +89,37 @@ public sealed class HostingTests : IDisposable
         Assert.Contains("garbage", exception.Message);
     }
 
+    [Fact]
+    public async Task A_data_directory_of_another_cluster_is_refused_at_start_naming_both_clusters()
+    {
+        // First start records the cluster id ("default", UseLocalhostClustering's default) in the directory.
+        ClusterIdFile.CheckOrRecord(_directory, "payments-prod");
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleans(silo => silo
+            .UseLocalhostClustering(FreePort(), FreePort())
+            .AddReplicatedGrains(o => o.DataDirectory = _directory));
+        using var host = builder.Build();
+
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        string message = Flatten(exception);
+        Assert.Contains("belongs to cluster 'payments-prod'", message);
+        Assert.True(message.Contains("configured for cluster 'default'"), message);
+        Assert.False(File.Exists(Path.Combine(_directory, ReplicaIdentity.FileName)), "a replica identity was created in the foreign directory");
+    }
+
+    [Fact]
+    public void Cluster_id_file_is_recorded_once_and_damage_is_named()
+    {
+        ClusterIdFile.CheckOrRecord(_directory, "a");
+        ClusterIdFile.CheckOrRecord(_directory, "a");
+        Assert.Throws<InvalidOperationException>(() => ClusterIdFile.CheckOrRecord(_directory, "b"));
+
+        File.WriteAllText(Path.Combine(_directory, ClusterIdFile.FileName), "openreplica-cluster-id-v1\n");
+        var exception = Assert.Throws<InvalidDataException>(() => ClusterIdFile.CheckOrRecord(_directory, "a"));
+        Assert.Contains(ClusterIdFile.FileName, exception.Message);
+    }
+
     private static async Task<string> StartFailure(Action<ReplicatedGrainsOptions> configure)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

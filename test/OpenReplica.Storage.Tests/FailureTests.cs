@@ -15,6 +15,10 @@ public sealed class FailureTests
         fs.FailFsync = true;
         var failed = await Assert.ThrowsAsync<WalFailedException>(async () => await wal.AppendAsync(Logs.Accept("g", 2), ct));
         Assert.IsType<IOException>(failed.InnerException);
+        Assert.False(failed.DiskFull);
+        // The device still fails fsyncs, so cutting the batch off could not be made durable: only recovery may reopen.
+        Assert.False(failed.TailDiscarded);
+        int fsyncs = fs.FileFsyncs;
 
         // Even once the device "recovers", the log must not acknowledge: pages lost by the failed fsync are unknowable.
         fs.FailFsync = false;
@@ -22,6 +26,7 @@ public sealed class FailureTests
         await Assert.ThrowsAsync<WalFailedException>(async () => await wal.AppendAsync([Logs.Accept("g", 4), Logs.Accept("g", 5)], ct));
         await Assert.ThrowsAsync<WalFailedException>(async () => await wal.DeleteGroupAsync("g", ct));
         await Assert.ThrowsAsync<WalFailedException>(async () => await wal.SaveSnapshotAsync("g", 1, new byte[1], ct));
+        Assert.Equal(fsyncs, fs.FileFsyncs); // never fsynced again, least of all over the failed data
     }
 
     [Fact]
@@ -55,13 +60,19 @@ public sealed class FailureTests
             }
 
             // Room for part of one more record: the write is cut short, then fails.
-            fs.CapacityBytes = fs.ReadFile(Logs.LastSegment(fs)).Length + 30;
-            await Assert.ThrowsAsync<WalFailedException>(async () => await wal.AppendAsync(Logs.Accept("g", 6), ct));
+            int durableLength = fs.ReadFile(Logs.LastSegment(fs)).Length;
+            fs.CapacityBytes = durableLength + 30;
+            var full = await Assert.ThrowsAsync<WalFailedException>(async () => await wal.AppendAsync(Logs.Accept("g", 6), ct));
+            Assert.True(full.DiskFull, full.Message);
+            Assert.True(full.TailDiscarded, full.Message);
+            Assert.Contains("is full", full.Message);
+            Assert.Equal(full, wal.Failure);
+            // The short write's bytes were cut off again: no torn record stays behind.
+            Assert.Equal(durableLength, fs.ReadFile(Logs.LastSegment(fs)).Length);
             fs.CapacityBytes = null;
             await Assert.ThrowsAsync<WalFailedException>(async () => await wal.AppendAsync(Logs.Accept("g", 7), ct));
         }
 
-        Assert.True(fs.ReadFile(Logs.LastSegment(fs)).Length > acknowledged.Count, "the short write left a partial record on disk");
         await using (WriteAheadLog reopened = Logs.Open(fs))
         {
             Assert.Equal(Logs.Keys(acknowledged), Logs.Keys(reopened.ReadAll()));

@@ -33,6 +33,22 @@ public sealed class IdentityTests : IDisposable
     }
 
     [Fact]
+    public void A_directory_of_the_previous_release_keeps_its_identity()
+    {
+        Directory.CreateDirectory(_root);
+        Guid old = Guid.NewGuid();
+        File.WriteAllText(Path.Combine(_root, ReplicaIdentity.LegacyFileName), old.ToString("D"));
+
+        ReplicaIdentity upgraded = ReplicaIdentity.LoadOrCreate(_root);
+        File.Delete(Path.Combine(_root, ReplicaIdentity.LegacyFileName));
+        ReplicaIdentity reopened = ReplicaIdentity.LoadOrCreate(_root);
+
+        Assert.False(upgraded.CreatedNow);
+        Assert.Equal(old, upgraded.Id);
+        Assert.Equal(old, reopened.Id);
+    }
+
+    [Fact]
     public void A_damaged_identity_file_is_an_error_not_a_new_identity()
     {
         ReplicaIdentity.LoadOrCreate(_root);

@@ -67,8 +67,9 @@ internal sealed partial class ReplicationRuntime(
     {
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal") })
+            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), FileSystem = o.WalFileSystem })
             : new VolatileLog();
+        _log = log;
         _store = new GroupStore(log);
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
         _engine.Start(_stopping.Token);
@@ -91,13 +92,31 @@ internal sealed partial class ReplicationRuntime(
         if (_store is { } store) await store.DisposeAsync();
     }
 
+    private IReplicaLog? _log;
+
+    /// <summary>Why the silo's log stopped accepting appends (a full disk, a failed fsync), or null while it works.</summary>
+    public WalFailedException? LogFailure => (_log as WriteAheadLog)?.Failure;
+
     /// <summary>The group name carries what every replica needs to compute the group's first configuration.</summary>
     public static string GroupIdOf(GrainId grainId, int replicas) => $"{replicas}|{grainId}";
 
-    private static (GrainId GrainId, int Replicas) ParseGroupId(string groupId)
+    /// <summary>Reads a group name made by <see cref="GroupIdOf"/>; false for anything else (names come from peers).</summary>
+    public static bool TryParseGroupId(string groupId, out GrainId grainId, out int replicas)
     {
+        grainId = default;
         int bar = groupId.IndexOf('|');
-        return (GrainId.Parse(groupId[(bar + 1)..]), int.Parse(groupId[..bar]));
+        if (bar <= 0 || !int.TryParse(groupId.AsSpan(0, bar), System.Globalization.NumberStyles.None, null, out replicas) || replicas < 1) { replicas = 0; return false; }
+        string key = groupId[(bar + 1)..];
+        if (key.IndexOf('/') <= 0) return false;
+        try
+        {
+            grainId = GrainId.Parse(key);
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            return false;
+        }
     }
 
     public async Task<GroupReplica> GetOrCreateAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
@@ -190,32 +209,39 @@ internal sealed partial class ReplicationRuntime(
 
     public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
     {
+        // Peers' batches pass InboundAdmission, which decodes and calls Deliver; this path is for direct callers.
         foreach (var item in items)
         {
             var message = WireCodec.DecodeMessage(item.Payload);
             if (message.To != roster.LocalReplicaId) continue; // addressed to a replica this silo no longer is
-            for (int attempt = 0; attempt < 2; attempt++)
+            Deliver(item.GroupId, message);
+        }
+    }
+
+    /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
+    internal void Deliver(string groupId, Message message)
+    {
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            if (!_groups.TryGetValue(groupId, out var group) || group.Evicted)
             {
-                if (!_groups.TryGetValue(item.GroupId, out var group) || group.Evicted)
+                if (roster.Genesis is not { } genesisRoster)
                 {
-                    if (roster.Genesis is not { } genesisRoster)
-                    {
-                        _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
-                        break;
-                    }
-                    if (item.GroupId == RosterGroup.GroupId)
-                    {
-                        group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
-                    }
-                    else
-                    {
-                        var (grainId, replicas) = ParseGroupId(item.GroupId);
-                        group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
-                    }
+                    _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
+                    return;
                 }
-                // A group evicted between the lookup and the post is rebuilt once more; a full inbox drops the message.
-                if (group.Post(core => core.Step(message)) || !group.Evicted) break;
+                if (groupId == RosterGroup.GroupId)
+                {
+                    group = GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
+                }
+                else
+                {
+                    if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return;
+                    group = GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
+                }
             }
+            // A group evicted between the lookup and the post is rebuilt once more; a full inbox drops the message.
+            if (group.Post(core => core.Step(message)) || !group.Evicted) return;
         }
     }
 

@@ -50,6 +50,8 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddPlacementDirector<ReplicatedPlacement, ReplicatedPlacementDirector>(ServiceLifetime.Transient);
 
         services.TryAddSingleton<ReplicaIdentity>();
+        services.TryAddSingleton<DataDirectoryGuard>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataDirectoryGuard>());
         services.TryAddSingleton<ReplicaHostClient>();
         services.TryAddSingleton(sp => new ReplicaTransport(
             sp.GetRequiredService<ReplicaHostClient>(),
@@ -65,7 +67,9 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<Replication.RosterGroup>();
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
-        services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        // Peers' messages pass the admission gate (membership, decoding, replica sets) before any replica sees them.
+        services.TryAddSingleton<InboundAdmission>();
+        services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<InboundAdmission>());
         services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
         services.AddMetrics();
         services.TryAddSingleton<Replication.DivergenceMonitor>();

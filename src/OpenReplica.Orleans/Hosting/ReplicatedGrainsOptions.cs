@@ -79,6 +79,9 @@ public sealed class ReplicatedGrainsOptions
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Fault-injection seam for tests (a disk that fills up or fails fsyncs); null: the real file system.</summary>
+    internal OpenReplica.Storage.IFileSystem? WalFileSystem { get; set; }
+
     /// <summary>
     /// Workers of the silo's replication engine (default: one per core). Every group belongs to one worker, which
     /// steps all its ready groups together: one WAL append and one message batch per peer silo per step.

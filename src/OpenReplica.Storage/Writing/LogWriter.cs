@@ -189,8 +189,15 @@ internal sealed class LogWriter
         }
 
         long offset = head.Length;
-        head.Writer!.Write(_buffer.AsSpan(0, total), offset);
-        head.Writer.Flush();
+        try
+        {
+            head.Writer!.Write(_buffer.AsSpan(0, total), offset);
+            head.Writer.Flush();
+        }
+        catch (Exception e) when (e is not WalFailedException)
+        {
+            throw WriteFailure.Of(e, _directory, DiscardTail(head, offset));
+        }
 
         lock (_state.Sync)
         {
@@ -214,6 +221,24 @@ internal sealed class LogWriter
 
             head.Length = offset + total;
             _state.NextLsn = lsn;
+        }
+    }
+
+    /// <summary>
+    /// After a failed write or fsync: cuts the segment back to its last durable end and fsyncs that, so no torn or
+    /// unknown bytes stay behind and the failed data is never fsynced again (its pages may already be gone).
+    /// </summary>
+    private static bool DiscardTail(Segment head, long durableEnd)
+    {
+        try
+        {
+            head.Writer!.SetLength(durableEnd);
+            head.Writer.Flush();
+            return true;
+        }
+        catch (Exception)
+        {
+            return false;
         }
     }
 

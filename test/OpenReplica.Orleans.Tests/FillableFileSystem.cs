@@ -1,0 +1,61 @@
+using OpenReplica.Storage;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// The real file system, except that writes under <see cref="FullUnder"/> fail as a full disk does (a short write,
+/// then ENOSPC). Clearing it is the operator freeing space.
+/// </summary>
+internal sealed class FillableFileSystem : IFileSystem
+{
+    private readonly IFileSystem _real = PhysicalFileSystem.Instance;
+
+    public volatile string? FullUnder;
+
+    private bool IsFull(string path) => FullUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
+
+    public void CreateDirectory(string path) => _real.CreateDirectory(path);
+
+    public bool FileExists(string path) => _real.FileExists(path);
+
+    public IEnumerable<string> EnumerateFiles(string directory, string searchPattern) => _real.EnumerateFiles(directory, searchPattern);
+
+    public IFile Open(string path, FileMode mode)
+    {
+        if (IsFull(path) && mode is FileMode.Create or FileMode.CreateNew) throw DiskFull();
+        return new File(this, path, _real.Open(path, mode));
+    }
+
+    public IFile OpenRead(string path) => _real.OpenRead(path);
+
+    public void Delete(string path) => _real.Delete(path);
+
+    public void Move(string source, string destination) => _real.Move(source, destination);
+
+    public void FlushDirectory(string directory) => _real.FlushDirectory(directory);
+
+    private static IOException DiskFull() => new("No space left on device", 28);
+
+    private sealed class File(FillableFileSystem fs, string path, IFile real) : IFile
+    {
+        public long Length => real.Length;
+
+        public int Read(Span<byte> buffer, long offset) => real.Read(buffer, offset);
+
+        public void Write(ReadOnlySpan<byte> data, long offset)
+        {
+            if (fs.IsFull(path))
+            {
+                real.Write(data[..(data.Length / 2)], offset); // what fits, then the error
+                throw DiskFull();
+            }
+            real.Write(data, offset);
+        }
+
+        public void SetLength(long length) => real.SetLength(length);
+
+        public void Flush() => real.Flush();
+
+        public void Dispose() => real.Dispose();
+    }
+}
