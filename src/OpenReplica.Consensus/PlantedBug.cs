@@ -18,4 +18,10 @@ public enum PlantedBug
     ForgetDedupAfterLeaderChange = 8,
     /// <summary>Followers acknowledge lease heartbeats but still promise other candidates (no lease guard).</summary>
     LeaseWithoutGuard = 16,
+    /// <summary>
+    /// Not the core's: the simulator's state machine reads a replica-local value (as a grain method reading the wall
+    /// clock would), and only after the replica restarted, so replicas diverge at the first replay after a crash.
+    /// The state digests that replicas compare at the same slot must catch it (docs/determinism.md).
+    /// </summary>
+    NonDeterministicStateMachine = 32,
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenReplica.Orleans;
@@ -71,6 +72,7 @@ public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeas
 
     private ILogger Logger => _logger ??= ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(GetType());
 
+    [SuppressMessage("OpenReplica.Determinism", "ORD001", Justification = "Activation-local expiry timer: it never changes State and does nothing during replay (_active); expiry itself is a new command (ExpireWaiters) chosen into the log.")]
     private TimeProvider Time => _time ??= ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
 
     /// <summary>The session of the call being applied (its owner identity).</summary>
@@ -230,6 +232,7 @@ public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeas
     }
 
     /// <summary>Activation-local (not state): schedules the timer for the next due time; does nothing during replay before activation.</summary>
+    [SuppressMessage("OpenReplica.Determinism", "ORD001", Justification = "Activation-local expiry timer: it never changes State and does nothing during replay (_active); expiry itself is a new command (ExpireWaiters) chosen into the log.")]
     private void ArmTimer()
     {
         if (!_active) return;
@@ -247,6 +250,7 @@ public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeas
         Schedule(delay);
     }
 
+    [SuppressMessage("OpenReplica.Determinism", "ORD004", Justification = "Activation-local expiry timer: it never changes State and does nothing during replay (_active); expiry itself is a new command (ExpireWaiters) chosen into the log.")]
     private void Schedule(TimeSpan delay)
     {
         _timer ??= this.RegisterGrainTimer(OnTimerAsync, new GrainTimerCreationOptions
@@ -259,6 +263,7 @@ public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeas
         _timer.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
+    [SuppressMessage("OpenReplica.Determinism", "ORD005", Justification = "Activation-local expiry timer: it never changes State and does nothing during replay (_active); expiry itself is a new command (ExpireWaiters) chosen into the log.")]
     private async Task OnTimerAsync(CancellationToken cancellationToken)
     {
         _armedFor = null; // the command re-arms for whatever is still due

@@ -26,6 +26,13 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_negative_digest_interval_is_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.DigestEveryCommands = -1);
+        Assert.Contains("ReplicatedGrainsOptions.DigestEveryCommands is -1", message);
+    }
+
+    [Fact]
     public async Task Persisted_without_a_data_directory_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.Mode = ReplicationMode.Persisted);

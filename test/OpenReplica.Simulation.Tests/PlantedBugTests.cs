@@ -17,6 +17,7 @@ public sealed class PlantedBugTests
     [InlineData(PlantedBug.ForgetDedupAfterLeaderChange)]
     [InlineData(PlantedBug.SkipPersistBeforeVote)]
     [InlineData(PlantedBug.LeaseWithoutGuard)]
+    [InlineData(PlantedBug.NonDeterministicStateMachine)]
     public void PlantedBugIsCaught(PlantedBug bug)
     {
         const int batch = 50;
@@ -33,6 +34,21 @@ public sealed class PlantedBugTests
             }
         }
         Assert.Fail($"{bug} was not caught within {SeedBudget} seeds");
+    }
+
+    [Fact]
+    public void NonDeterminismIsCaughtByTheStateDigestsReplicasCompare()
+    {
+        // Not merely by the final replay comparison: the replica that replays differently is stopped at a digest slot.
+        for (ulong seed = 1; seed <= SeedBudget; seed++)
+        {
+            var result = Simulation.Run(seed, PlantedBug.NonDeterministicStateMachine);
+            if (result.Passed) continue;
+            Assert.Equal("divergence", result.Failure!.Invariant);
+            Assert.Contains("state digest", result.Failure.Detail);
+            return;
+        }
+        Assert.Fail($"the non-deterministic state machine was not caught within {SeedBudget} seeds");
     }
 
     [Fact]

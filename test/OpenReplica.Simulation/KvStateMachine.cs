@@ -15,6 +15,9 @@ public sealed class KvStateMachine
 
     public long AppliedSlot { get; private set; }
 
+    /// <summary>Planted non-determinism (<see cref="PlantedBug.NonDeterministicStateMachine"/>): appended to every value put.</summary>
+    public string? Drift { get; set; }
+
     public KvOutput? ReplyFor(CommandId id) => _replies.TryGetValue(id, out var r) ? r : null;
 
     public string? Read(string key) => _data.TryGetValue(key, out var v) ? v : null;
@@ -48,7 +51,7 @@ public sealed class KvStateMachine
             case KvOp.Get:
                 return new KvOutput(current);
             case KvOp.Put:
-                _data[input.Key] = input.Value!;
+                _data[input.Key] = input.Value! + Drift;
                 return new KvOutput(null, true);
             default:
                 if (current != input.Expected) return new KvOutput(current, false);
@@ -56,6 +59,9 @@ public sealed class KvStateMachine
                 return new KvOutput(null, true);
         }
     }
+
+    /// <summary>The digest replicas compare at the same slot (as grain activations compare checkpoints).</summary>
+    public ulong Digest() => System.IO.Hashing.XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(Fingerprint()));
 
     /// <summary>A canonical text of the whole state: equal states have equal fingerprints.</summary>
     public string Fingerprint()

@@ -20,7 +20,26 @@ public sealed class SafetyChecks(int maxSessions)
     // Every value any replica ever committed, per slot (kept even after logs are compacted).
     private readonly Dictionary<long, (string Fingerprint, CommittedEntry Entry, long By)> _chosen = [];
 
+    /// <summary>Replicas compare state digests at every slot that is a multiple of this (divergence detection).</summary>
+    public const int DigestEverySlots = 16;
+
+    // The first digest any replica computed at a slot, and which replica.
+    private readonly Dictionary<long, (ulong Digest, long By)> _digests = [];
+
     public long CommandsCommitted { get; private set; }
+
+    /// <summary>
+    /// A replica's state digest after applying <paramref name="slot"/>: every replica that reaches the same slot must
+    /// agree, as every grain activation replaying past a checkpoint must (docs/determinism.md). Caught during the run,
+    /// at the first replica that diverges, not only by the final comparison.
+    /// </summary>
+    public void OnStateDigest(long replica, long slot, ulong digest)
+    {
+        if (!_digests.TryAdd(slot, (digest, replica)) && _digests[slot].Digest != digest)
+        {
+            throw new SimulationFailure("divergence", $"slot {slot}: state digest {_digests[slot].Digest:x16} (first computed by r{_digests[slot].By}) but r{replica} now computes {digest:x16}");
+        }
+    }
 
     public long MaxSlot => _chosen.Count == 0 ? 0 : _chosen.Keys.Max();
 

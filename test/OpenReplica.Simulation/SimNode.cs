@@ -38,7 +38,7 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
         if (fresh)
         {
             Core = new PaxosReplica(options);
-            Machine = new KvStateMachine();
+            Machine = WithPlantedDrift(new KvStateMachine());
         }
         else
         {
@@ -47,7 +47,7 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
             var restarted = options.Clone();
             if (options.LeaseDuration > 0) restarted.InitialLeaseGuardUntil = clock + options.LeaseDuration;
             Core = PaxosReplica.Restart(restarted, state);
-            Machine = state.Snapshot is { } s ? KvStateMachine.Deserialize(s.AppState) : new KvStateMachine();
+            Machine = WithPlantedDrift(state.Snapshot is { } s ? KvStateMachine.Deserialize(s.AppState) : new KvStateMachine());
         }
         _appliedSinceSnapshot = 0;
         Core.SetClock(clock);
@@ -71,7 +71,7 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
         foreach (var m in ready.Messages) world.SendReplicaMessage(m);
         if (ready.SnapshotToInstall is { } snap)
         {
-            Machine = KvStateMachine.Deserialize(snap.AppState);
+            Machine = WithPlantedDrift(KvStateMachine.Deserialize(snap.AppState));
             world.Checks.OnSnapshotInstalled(Id, snap);
         }
         foreach (var entry in ready.Committed)
@@ -79,6 +79,7 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
             world.Checks.OnCommitted(Id, entry);
             Machine.ApplyEntry(entry, ReplyToWriter);
             _appliedSinceSnapshot++;
+            if (entry.Slot % SafetyChecks.DigestEverySlots == 0) world.Checks.OnStateDigest(Id, entry.Slot, Machine.Digest());
         }
         foreach (var rejection in ready.Rejections) AnswerRejection(rejection);
         foreach (var read in ready.Reads) AnswerRead(read.RequestId);
@@ -94,6 +95,13 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
             if (world.Tracing) world.Trace($"r{Id} snapshot at {Core.AppliedIndex}");
             Handle(Core.CompactLog(Machine.Serialize()));
         }
+    }
+
+    /// <summary>The planted bug: after a restart, this replica's puts carry its incarnation (a replica-local value).</summary>
+    private KvStateMachine WithPlantedDrift(KvStateMachine machine)
+    {
+        if (options.PlantedBugs.HasFlag(PlantedBug.NonDeterministicStateMachine) && Incarnation > 0) machine.Drift = $"~{Incarnation}";
+        return machine;
     }
 
     public void OnClientRequest(ClientRequest request)

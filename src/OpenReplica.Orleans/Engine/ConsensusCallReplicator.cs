@@ -16,7 +16,8 @@ internal sealed class ConsensusCallReplicator(
     GrainPropertiesResolver properties,
     Serializer serializer,
     TimeProvider time,
-    IOptions<ReplicatedGrainsOptions> options) : ICallReplicator
+    IOptions<ReplicatedGrainsOptions> options,
+    DivergenceMonitor divergence) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
 
@@ -24,7 +25,8 @@ internal sealed class ConsensusCallReplicator(
     {
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
-        var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands, options.Value.MaxUnappliedCommands);
+        var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
+            options.Value.MaxUnappliedCommands, divergence);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);
@@ -46,6 +48,11 @@ internal sealed class ConsensusCallReplicator(
 
     public Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken) =>
         SessionOf(grain).ReadBarrierAsync(cancellationToken);
+
+    public DivergenceReport? GetDivergence(IGrainContext grain) => SessionOf(grain).Divergence;
+
+    public Task AcceptDivergenceAsync(IGrainContext grain, string reason, CancellationToken cancellationToken) =>
+        SessionOf(grain).AcceptDivergenceAsync(reason, cancellationToken);
 
     public Task DetachAsync(IGrainContext grain)
     {

@@ -19,9 +19,11 @@ internal sealed class GrainSession(
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands,
-    int maxUnappliedCommands) : IGroupListener
+    int maxUnappliedCommands,
+    DivergenceMonitor divergenceMonitor) : IGroupListener
 {
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
+    private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
     // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
     private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -54,7 +56,7 @@ internal sealed class GrainSession(
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
         if (snapshot is not null)
         {
-            LoadAppSnapshot(snapshot.AppState);
+            LoadAppSnapshot(snapshot.AppState, snapshot.Slot);
             _appliedSlot = snapshot.Slot;
         }
         foreach (var entry in entries)
@@ -62,7 +64,9 @@ internal sealed class GrainSession(
             for (int i = 0; i < entry.Value.Commands.Count; i++)
             {
                 var command = entry.Value.Commands[i];
-                if (sessions.TryMarkApplied(command, entry.Slot) && command.Payload.Length > 0) await ApplyAsync(command, entry.Slot, i);
+                if (!sessions.TryMarkApplied(command, entry.Slot) || command.Payload.Length == 0) continue;
+                if (DivergenceRecord.IsRecord(command)) _divergence.OnRecord(command);
+                else await ApplyAsync(command, entry.Slot, i);
             }
             _appliedSlot = entry.Slot;
         }
@@ -86,6 +90,7 @@ internal sealed class GrainSession(
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {
         ThrowIfLost();
+        _divergence.ThrowIfDiverged();
         var command = stamp.IsNone
             ? NewLocalCommand(invokable)
             : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(time.GetUtcNow(), invokable));
@@ -128,7 +133,26 @@ internal sealed class GrainSession(
     }
 
     /// <summary>A read may run at once under this activation's lease (see <see cref="GroupReplica.CanReadLocally"/>).</summary>
-    public bool CanReadLocally() => _lost is null && group.CanReadLocally(_appliedSlot);
+    public bool CanReadLocally() => _lost is null && _divergence.Diverged is null && group.CanReadLocally(_appliedSlot);
+
+    /// <summary>The divergence this activation detected and nobody accepted yet.</summary>
+    public DivergenceReport? Divergence => _divergence.Diverged;
+
+    /// <summary>
+    /// An operator accepts the replayed state: the acceptance goes through the log (so every later replay passes the
+    /// same mismatch) and the grain serves again once it is applied.
+    /// </summary>
+    public async Task AcceptDivergenceAsync(string reason, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        if (_divergence.Diverged is null) throw new InvalidOperationException($"grain {grain.GrainId} has no divergence to accept");
+        var command = DivergenceRecord.Acceptance(CommandPayload.Position(_appliedSlot + 1, 0), reason);
+        var waiter = new TaskCompletionSource<CommandOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters) _waiters[command.Id] = waiter;
+        if (group.Propose(command) != ProposeResult.Queued) Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting the acceptance now; try again"));
+        using var registration = cancellationToken.Register(() => waiter.TrySetException(new TimeoutException($"grain {grain.GrainId}: the acceptance was not chosen in time; try again")));
+        await waiter.Task;
+    }
 
     /// <summary>
     /// Linearizable read barrier (read-index): returns once State reflects every call chosen before it began.
@@ -138,6 +162,7 @@ internal sealed class GrainSession(
     public async Task ReadBarrierAsync(CancellationToken cancellationToken)
     {
         ThrowIfLost();
+        _divergence.ThrowIfDiverged();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_reads)
         {
@@ -232,7 +257,7 @@ internal sealed class GrainSession(
     {
         if (ready.SnapshotToInstall is { } snapshot)
         {
-            LoadAppSnapshot(snapshot.AppState);
+            LoadAppSnapshot(snapshot.AppState, snapshot.Slot);
             _appliedSlot = snapshot.Slot;
         }
         foreach (var entry in ready.Committed)
@@ -241,6 +266,12 @@ internal sealed class GrainSession(
             {
                 var (command, duplicate) = entry.Commands[i];
                 if (command.Payload.Length == 0) continue; // a filler: nothing to run
+                if (DivergenceRecord.IsRecord(command))
+                {
+                    if (!duplicate) _divergence.OnRecord(command);
+                    Complete(command.Id, new CommandOutcome(null, null)); // an operator's acceptance waits for this
+                    continue;
+                }
                 if (duplicate)
                 {
                     if (!_replies.TryGet(command.Id, out var stored)) Complete(command.Id, new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept")));
@@ -292,10 +323,14 @@ internal sealed class GrainSession(
     {
         var (timestamp, invokable) = CommandPayload.Decode(command.Payload);
         var call = new CallId(command.ClientId, command.Sequence);
-        var outcome = await _machine.ApplyAsync(invokable, new CommandPosition(CommandPayload.Position(slot, index), timestamp, call));
+        long position = CommandPayload.Position(slot, index);
+        var outcome = await _machine.ApplyAsync(invokable, new CommandPosition(position, timestamp, call));
         _replies.Record(command, outcome);
         foreach (var answered in outcome.Completions) _replies.RecordCompletion(answered);
         _appliedSinceSnapshot++;
+        // A digest is due: the leading activation writes it into the log for later replays to compare (while replaying,
+        // the digest is only kept, to compare with the checkpoint the earlier activation wrote).
+        if (_divergence.OnApplied(position) is { } checkpoint && _leading.Task.IsCompletedSuccessfully) group.Propose(checkpoint);
         return outcome;
     }
 
@@ -306,15 +341,28 @@ internal sealed class GrainSession(
         return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
     }
 
-    private byte[] SaveAppSnapshot() => serializer.SerializeToArray(new ReplicatedAppSnapshot { State = _machine.SaveState(), Replies = _replies.ToList() });
+    /// <summary>The snapshot carries the state's digest, and the leader also writes it into the log for replays from older snapshots.</summary>
+    private byte[] SaveAppSnapshot()
+    {
+        var digest = _divergence.TryDigest();
+        if (digest is { } current && _leading.Task.IsCompletedSuccessfully) group.Propose(_divergence.CheckpointAt(current));
+        return serializer.SerializeToArray(new ReplicatedAppSnapshot
+        {
+            State = _machine.SaveState(),
+            Replies = _replies.ToList(),
+            StateDigest = digest,
+            CommandsApplied = _divergence.CommandsApplied,
+        });
+    }
 
-    private void LoadAppSnapshot(byte[] bytes)
+    private void LoadAppSnapshot(byte[] bytes, long slot)
     {
         if (bytes.Length == 0) return; // a snapshot taken before any command: nothing to load
         var snapshot = serializer.Deserialize<ReplicatedAppSnapshot>(bytes)
             ?? throw new InvalidDataException($"grain {grain.GrainId}: its log snapshot holds no state");
         _machine.LoadState(snapshot.State);
         _replies.Load(snapshot.Replies);
+        _divergence.Restore(slot, snapshot.CommandsApplied, snapshot.StateDigest);
     }
 
     private void MarkDeferred(CommandId id)

@@ -6,6 +6,12 @@ internal sealed class ReplicatedAppSnapshot
 {
     [Id(0)] public byte[] State { get; set; } = [];
     [Id(1)] public List<StoredReply> Replies { get; set; } = [];
+
+    /// <summary>The digest of State when saved (<see cref="OpenReplica.Orleans.StateDigest"/>); null in snapshots from before digests.</summary>
+    [Id(2)] public ulong? StateDigest { get; set; }
+
+    /// <summary>Commands applied since the log began: where the next divergence checkpoints fall.</summary>
+    [Id(3)] public long CommandsApplied { get; set; }
 }
 
 /// <summary>The outcome of an applied command, kept so that a retry with the same stamp gets it again.</summary>

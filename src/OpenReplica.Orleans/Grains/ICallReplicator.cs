@@ -30,6 +30,13 @@ internal interface ICallReplicator
     /// <summary>Completes when a read-only call may run and still be linearizable (read-index in the consensus implementation).</summary>
     Task ReadBarrierAsync(IGrainContext grain, CancellationToken cancellationToken);
 
+    /// <summary>The divergence the activation detected and nobody accepted yet (docs/determinism.md), or null.</summary>
+    DivergenceReport? GetDivergence(IGrainContext grain) => null;
+
+    /// <summary>Writes an operator's acceptance of the replayed state into the log; completes once applied.</summary>
+    Task AcceptDivergenceAsync(IGrainContext grain, string reason, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("this replicator does not detect divergence");
+
     /// <summary>The activation is stopping: release what the replicator holds for it.</summary>
     Task DetachAsync(IGrainContext grain);
 }

@@ -18,4 +18,7 @@ internal interface IReplicatedStateMachine
 
     /// <summary>Replaces State with a snapshot's.</summary>
     void LoadState(byte[] state);
+
+    /// <summary>The digest of State (<see cref="StateDigest"/>): equal states give equal digests on every replica.</summary>
+    ulong DigestState();
 }

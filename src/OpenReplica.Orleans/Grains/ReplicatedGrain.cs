@@ -34,7 +34,8 @@ namespace OpenReplica.Orleans;
 [Reentrant]
 [Replicated]
 [Immovable]
-public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>
+public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>,
+    IReplicatedGrainDivergence
     where TState : new()
 {
     private ReplicatedGrainServices? _services;
@@ -124,6 +125,20 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
 
     /// <inheritdoc/>
     void IReplicatedStateMachine.LoadState(byte[] state) => State = Services.Serializer.Deserialize<TState>(state) ?? new TState();
+
+    /// <inheritdoc/>
+    ulong IReplicatedStateMachine.DigestState() => StateDigest.Compute(State);
+
+    /// <inheritdoc/>
+    Task<DivergenceReport?> IReplicatedGrainDivergence.GetDivergence() => Task.FromResult(Services.Replicator.GetDivergence(GrainContext));
+
+    /// <inheritdoc/>
+    async Task IReplicatedGrainDivergence.AcceptReplayedState(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        using var timeout = new CancellationTokenSource(Services.CallTimeout);
+        await Services.Replicator.AcceptDivergenceAsync(GrainContext, reason, timeout.Token);
+    }
 
     /// <summary>Queues a chosen command behind the previous one: commands run one at a time, in slot order.</summary>
     private Task<CommandOutcome> Enqueue(byte[] invokable, CommandPosition position)

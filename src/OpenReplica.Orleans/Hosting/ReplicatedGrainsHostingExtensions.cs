@@ -77,6 +77,8 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<InboundAdmission>();
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<InboundAdmission>());
         services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
+        services.AddMetrics();
+        services.TryAddSingleton<Replication.DivergenceMonitor>();
         services.TryAddSingleton<Replication.ConsensusCallReplicator>();
         services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<Replication.ConsensusCallReplicator>());
         services.TryAddSingleton<ReplicatedGrainServices>();

@@ -8,6 +8,7 @@ public sealed class ReplicatedGrainsOptions
 {
     public const int DefaultReplicationFactor = 3;
     public const int DefaultSnapshotEveryCommands = 4096;
+    public const int DefaultDigestEveryCommands = 1024;
     public const int DefaultTransportQueueCapacity = 16_384;
     public const int DefaultTransportMaxBatchMessages = 1024;
     public const int DefaultWindow = 32;
@@ -46,6 +47,14 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>A grain's log is snapshotted and truncated every this many commands (bounds replay on failover).</summary>
     public int SnapshotEveryCommands { get; set; } = DefaultSnapshotEveryCommands;
+
+    /// <summary>
+    /// Divergence detection (docs/determinism.md): every this many commands the leading activation writes a digest of
+    /// State into the log, and any later activation that replays past it compares its own; a mismatch stops the grain.
+    /// Snapshots always carry a digest. 0 turns the periodic checkpoints off. Each costs one digest of State and one
+    /// small log entry.
+    /// </summary>
+    public int DigestEveryCommands { get; set; } = DefaultDigestEveryCommands;
 
     /// <summary>Messages queued per destination silo; when full the oldest is dropped (consensus retransmits).</summary>
     public int TransportQueueCapacity { get; set; } = DefaultTransportQueueCapacity;
@@ -170,6 +179,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.SnapshotEveryCommands < 1)
         {
             Fail($"{Prefix}{nameof(o.SnapshotEveryCommands)} is {o.SnapshotEveryCommands}; it must be at least 1.");
+        }
+
+        if (o.DigestEveryCommands < 0)
+        {
+            Fail($"{Prefix}{nameof(o.DigestEveryCommands)} is {o.DigestEveryCommands}; it must be 0 (only snapshots carry a digest) or positive.");
         }
 
         if (o.TransportQueueCapacity < 1)
