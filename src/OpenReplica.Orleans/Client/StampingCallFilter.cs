@@ -17,7 +17,8 @@ internal sealed partial class StampingCallFilter(
     CallStampSource stamps,
     GrainPropertiesResolver grainProperties,
     CallRetryPolicy retryPolicy,
-    ILogger<StampingCallFilter> logger) : IOutgoingGrainCallFilter
+    ILogger<StampingCallFilter> logger,
+    Diagnostics.ReplicationInstruments instruments) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
@@ -43,6 +44,7 @@ internal sealed partial class StampingCallFilter(
                     await context.Invoke();
                     if (context.Response?.Exception is not { } responseFailure || !ShouldRetry(responseFailure, attempt))
                     {
+                        if (context.Response?.Exception is { } last && CallRetryPolicy.IsRetriable(last)) instruments.OutcomeUnknown();
                         return;
                     }
 
@@ -52,8 +54,14 @@ internal sealed partial class StampingCallFilter(
                 {
                     failure = exception;
                 }
+                catch (Exception exception) when (CallRetryPolicy.IsRetriable(exception))
+                {
+                    instruments.OutcomeUnknown(); // out of retries: the call may or may not have run
+                    throw;
+                }
 
                 LogRetrying(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
+                instruments.Retried();
                 await Task.Delay(retryPolicy.Backoff(attempt));
             }
         }

@@ -16,7 +16,8 @@ internal sealed class ConsensusCallReplicator(
     GrainPropertiesResolver properties,
     Serializer serializer,
     TimeProvider time,
-    IOptions<ReplicatedGrainsOptions> options) : ICallReplicator
+    IOptions<ReplicatedGrainsOptions> options,
+    Diagnostics.ReplicationInstruments instruments) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
 
@@ -24,7 +25,7 @@ internal sealed class ConsensusCallReplicator(
     {
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
-        var session = new GrainSession(grain, group, runtime.Roster, replicas, serializer, time, options.Value.SnapshotEveryCommands);
+        var session = new GrainSession(grain, group, runtime.Roster, replicas, serializer, time, options.Value.SnapshotEveryCommands, instruments);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using OpenReplica.Consensus;
+using OpenReplica.Orleans.Diagnostics;
 using Orleans.Runtime;
 using Orleans.Serialization;
 
@@ -17,8 +19,10 @@ internal sealed class GrainSession(
     int replicas,
     Serializer serializer,
     TimeProvider time,
-    int snapshotEveryCommands) : IGroupListener
+    int snapshotEveryCommands,
+    ReplicationInstruments instruments) : IGroupListener
 {
+    private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
         Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
@@ -39,6 +43,7 @@ internal sealed class GrainSession(
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        long replayStarted = Stopwatch.GetTimestamp();
         var (snapshot, entries, alreadyLeading) = await group.AskAsync(core =>
         {
             group.SetListener(this);
@@ -46,6 +51,8 @@ internal sealed class GrainSession(
             bool leading = core.IsLeader;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
+        if (!alreadyLeading) instruments.Campaign();
+        long replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
         if (snapshot is not null)
@@ -58,10 +65,13 @@ internal sealed class GrainSession(
             for (int i = 0; i < entry.Value.Commands.Count; i++)
             {
                 var command = entry.Value.Commands[i];
-                if (sessions.TryMarkApplied(command, entry.Slot) && command.Payload.Length > 0) await ApplyAsync(command, entry.Slot, i);
+                if (!sessions.TryMarkApplied(command, entry.Slot) || command.Payload.Length == 0) continue;
+                await ApplyAsync(command, entry.Slot, i);
+                replayed++;
             }
             _appliedSlot = entry.Slot;
         }
+        instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
         if (alreadyLeading) _leading.TrySetResult();
         _ = PumpAsync(); // continues on this activation's scheduler
 
@@ -99,9 +109,12 @@ internal sealed class GrainSession(
                 _waiters[command.Id] = waiter;
             }
         }
-        if (!group.Propose(command))
+        using (_tracing.StartPropose(command.Id))
         {
-            Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+            if (!group.Propose(command))
+            {
+                Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+            }
         }
         using var registration = cancellationToken.Register(() =>
         {
@@ -211,12 +224,16 @@ internal sealed class GrainSession(
                 if (command.Payload.Length == 0) continue; // a filler: nothing to run
                 if (duplicate)
                 {
+                    _tracing.Forget(command.Id);
                     if (!_replies.TryGet(command.Id, out var stored)) Complete(command.Id, new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept")));
                     else if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
                     else MarkDeferred(command.Id); // a pending deferred call keeps its caller waiting
                     continue;
                 }
-                var outcome = await ApplyAsync(command, entry.Slot, i);
+                _tracing.Chosen(command.Id, entry.Slot);
+                CommandOutcome outcome;
+                using (_tracing.StartApply(command.Id, entry.Slot)) outcome = await ApplyAsync(command, entry.Slot, i);
+                _tracing.Applied(command.Id);
                 if (outcome.Deferred) MarkDeferred(command.Id);
                 else Complete(command.Id, outcome);
                 foreach (var answered in outcome.Completions)
@@ -242,9 +259,14 @@ internal sealed class GrainSession(
         }
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
         foreach (long read in ready.FailedReads) FailRead(read, new ReplicaUnavailableException($"grain {grain.GrainId}: this activation no longer leads"));
-        if (ready.BecameLeader) _leading.TrySetResult();
+        if (ready.BecameLeader)
+        {
+            instruments.LeaderChanged(gained: true);
+            _leading.TrySetResult();
+        }
         if (ready.LostLeadership)
         {
+            instruments.LeaderChanged(gained: false);
             LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
         }
@@ -274,7 +296,13 @@ internal sealed class GrainSession(
         return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
     }
 
-    private byte[] SaveAppSnapshot() => serializer.SerializeToArray(new ReplicatedAppSnapshot { State = _machine.SaveState(), Replies = _replies.ToList() });
+    private byte[] SaveAppSnapshot()
+    {
+        long started = Stopwatch.GetTimestamp();
+        var bytes = serializer.SerializeToArray(new ReplicatedAppSnapshot { State = _machine.SaveState(), Replies = _replies.ToList() });
+        instruments.SnapshotTaken(Stopwatch.GetElapsedTime(started), bytes.Length);
+        return bytes;
+    }
 
     private void LoadAppSnapshot(byte[] bytes)
     {
@@ -300,6 +328,7 @@ internal sealed class GrainSession(
 
     private void Fail(CommandId id, Exception exception)
     {
+        _tracing.Forget(id);
         TaskCompletionSource<CommandOutcome>? waiter;
         lock (_waiters) _waiters.Remove(id, out waiter);
         waiter?.TrySetException(exception);
@@ -329,6 +358,7 @@ internal sealed class GrainSession(
     {
         _lost ??= reason;
         _leading.TrySetException(reason);
+        _tracing.ForgetAll();
         List<TaskCompletionSource<CommandOutcome>> waiters;
         List<TaskCompletionSource> reads;
         lock (_waiters)

@@ -48,10 +48,12 @@ internal sealed partial class GroupReplica
     private readonly bool _leases;
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
+    private readonly Diagnostics.ReplicationInstruments? _instruments;
 
     public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger,
-        IGroupListener? listener = null, bool alwaysTick = false)
+        IGroupListener? listener = null, bool alwaysTick = false, Diagnostics.ReplicationInstruments? instruments = null)
     {
+        _instruments = instruments;
         _leases = core.LeasesEnabled;
         // Set before the loop starts, so the listener also sees what Start() replays (the meta group needs it).
         _listener = listener;
@@ -199,6 +201,7 @@ internal sealed partial class GroupReplica
             {
                 if (_leases) _core.SetClock(HostClock.Now);
                 if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
+                if (proposals is not null) _instruments?.ProposalBatch(proposals.Count);
                 if (proposals is not null) ready.Append(_core.Propose(proposals));
                 // Before anything is sent: a promise to a newer activation leaves here only after reads stopped.
                 if (_leases) PublishLease();

@@ -37,6 +37,15 @@ internal sealed class GroupStore(IReplicaLog log) : IAsyncDisposable
         }
     }
 
+    /// <summary>Groups this silo's log holds a replica of that are not in memory (not touched since the silo started).</summary>
+    public int UnloadedGroupCount
+    {
+        get
+        {
+            lock (_entries) return _entries.Keys.Union(_hardStates.Keys).Count();
+        }
+    }
+
     /// <summary>What the group persisted before this silo restarted, or null for a group new to this silo.</summary>
     public PersistentState? TakePersisted(string groupId)
     {

@@ -21,6 +21,8 @@ internal sealed partial class ReplicationRuntime(
     RosterGroup rosterGroup,
     ReplicaHostClient hosts,
     ReplicaIdentity identity,
+    Diagnostics.ReplicationInstruments instruments,
+    ILocalSiloDetails localSilo,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -41,6 +43,9 @@ internal sealed partial class ReplicationRuntime(
 
     public int GroupCount => _groups.Count;
 
+    /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
+    public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
+
     public void Participate(ISiloLifecycle lifecycle)
     {
         lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.RuntimeServices, StartAsync, StopAsync);
@@ -52,10 +57,11 @@ internal sealed partial class ReplicationRuntime(
     {
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal") })
+            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), Observer = instruments })
             : new VolatileLog();
         _store = new GroupStore(log);
         _store.Load();
+        instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, _store.UnloadedGroupCount));
         _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
@@ -104,8 +110,8 @@ internal sealed partial class ReplicationRuntime(
             var persisted = store.TakePersisted(groupId);
             var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
             var group = meta
-                ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true)
-                : new GroupReplica(groupId, core, store, Send, _logger);
+                ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true, instruments: instruments)
+                : new GroupReplica(groupId, core, store, Send, _logger, instruments: instruments);
             if (meta) rosterGroup.Attach(group);
             _groups[groupId] = group;
             return group;

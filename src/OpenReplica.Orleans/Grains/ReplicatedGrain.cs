@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CodeGeneration;
@@ -53,9 +54,12 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
         var kind = KindOf(context);
+        long started = Stopwatch.GetTimestamp();
         if (kind != MethodKind.Replicated)
         {
-            if (kind == MethodKind.ReadOnly && !Services.Replicator.CanReadLocally(GrainContext))
+            bool underLease = kind == MethodKind.ReadOnly && Services.Replicator.CanReadLocally(GrainContext);
+            if (kind == MethodKind.ReadOnly) Services.Instruments.Read(underLease);
+            if (kind == MethodKind.ReadOnly && !underLease)
             {
                 // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
                 // everything chosen before the read began (read-index), so the read is linearizable. Under a leader
@@ -64,6 +68,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
                 await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
             }
             await context.Invoke();
+            if (kind == MethodKind.ReadOnly) Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
             return;
         }
 
@@ -73,6 +78,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         using var timeout = new CancellationTokenSource(Services.CallTimeout);
         var result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);
         context.Result = Services.Copier.Copy(result);
+        Services.Instruments.CallCompleted(readOnly: false, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>

@@ -53,7 +53,8 @@ public static class ReplicatedGrainsHostingExtensions
             sp.GetRequiredService<ReplicaHostClient>(),
             sp.GetRequiredService<ILocalSiloDetails>(),
             sp.GetRequiredService<IOptions<ReplicatedGrainsOptions>>(),
-            sp.GetRequiredService<ILogger<ReplicaTransport>>()));
+            sp.GetRequiredService<ILogger<ReplicaTransport>>(),
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
 
         services.TryAddSingleton(TimeProvider.System);
@@ -88,6 +89,7 @@ public static class ReplicatedGrainsHostingExtensions
         }
 
         services.AddSingleton<IConfigurationValidator, ReplicatedClientOptionsValidator>();
+        services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<CallStampSource>();
         services.AddSingleton(sp =>
         {
@@ -98,6 +100,7 @@ public static class ReplicatedGrainsHostingExtensions
             sp.GetRequiredService<CallStampSource>(),
             sp.GetRequiredService<GrainPropertiesResolver>(),
             sp.GetRequiredService<CallRetryPolicy>(),
-            sp.GetRequiredService<ILogger<StampingCallFilter>>()));
+            sp.GetRequiredService<ILogger<StampingCallFilter>>(),
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>()));
     }
 }

@@ -23,6 +23,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private readonly SiloAddress _localSilo;
     private readonly ReplicatedGrainsOptions _options;
     private readonly ILogger<ReplicaTransport> _logger;
+    private readonly Diagnostics.ReplicationInstruments _instruments;
     private long _enqueued;
     private long _metaEnqueued;
     private long _dropped;
@@ -33,8 +34,11 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         ReplicaHostClient hosts,
         ILocalSiloDetails localSilo,
         IOptions<ReplicatedGrainsOptions> options,
-        ILogger<ReplicaTransport> logger)
+        ILogger<ReplicaTransport> logger,
+        Diagnostics.ReplicationInstruments instruments)
     {
+        _instruments = instruments;
+        instruments.ObserveTransportQueue(localSilo.SiloAddress.ToString(), () => _destinations.Values.Sum(d => (long)d.Queue.Reader.Count));
         _hosts = hosts;
         _localSilo = localSilo.SiloAddress;
         _options = options.Value;
@@ -65,6 +69,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         if (_stopping.IsCancellationRequested)
         {
             Interlocked.Increment(ref _dropped);
+            _instruments.MessageDropped();
             return;
         }
 
@@ -78,6 +83,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         }
 
         Interlocked.Increment(ref _enqueued);
+        _instruments.MessageQueued(payload.Length);
         if (groupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
 
         // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
@@ -100,7 +106,11 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
                 SingleReader = true,
                 SingleWriter = false,
             },
-            _ => Interlocked.Increment(ref _dropped));
+            _ =>
+            {
+                Interlocked.Increment(ref _dropped);
+                _instruments.MessageDropped();
+            });
         var destination = new Destination(queue);
         destination.Loop = Task.Run(() => RunSenderAsync(silo, queue.Reader));
         return destination;
@@ -124,10 +134,12 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
                 {
                     await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items)).ConfigureAwait(false);
                     Interlocked.Increment(ref _batchesDelivered);
+                    _instruments.BatchSent(delivered: true);
                 }
                 catch (Exception exception) when (!_stopping.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref _batchesFailed);
+                    _instruments.BatchSent(delivered: false);
                     LogDeliveryFailed(_logger, exception, items.Count, silo);
                 }
             }

@@ -189,8 +189,10 @@ internal sealed class LogWriter
         }
 
         long offset = head.Length;
+        long started = Stopwatch.GetTimestamp();
         head.Writer!.Write(_buffer.AsSpan(0, total), offset);
         head.Writer.Flush();
+        _options.Observer?.OnBatchDurable((int)(lsn - _state.NextLsn), total, Stopwatch.GetElapsedTime(started));
 
         lock (_state.Sync)
         {
