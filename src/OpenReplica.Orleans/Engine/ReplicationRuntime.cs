@@ -43,6 +43,9 @@ internal sealed partial class ReplicationRuntime(
 
     public int GroupCount => _groups.Count;
 
+    /// <summary>Groups with a replica in this silo's log that are not in memory.</summary>
+    public int EvictedGroupCount => _store?.UnloadedGroupCount ?? 0;
+
     /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
     public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
 
@@ -61,7 +64,7 @@ internal sealed partial class ReplicationRuntime(
             : new VolatileLog();
         _store = new GroupStore(log);
         _store.Load();
-        instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, _store.UnloadedGroupCount));
+        instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
@@ -132,6 +135,12 @@ internal sealed partial class ReplicationRuntime(
         _groups.TryGetValue(groupId, out var group)
             ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
             : Task.FromResult("no replica");
+
+    /// <summary>Status (tools, health checks): up to <paramref name="max"/> group replicas in memory here, each read on its loop.</summary>
+    internal Task<GroupReplicaStatus[]> DescribeGroupsAsync(int max) =>
+        Task.WhenAll(_groups.Values.Where(g => !g.Failed).Take(max).Select(g => g.AskAsync(core => (new GroupReplicaStatus(
+            g.GroupId, core.IsLeader, core.CommitIndex, Math.Max(core.CommitIndex, core.Entries.LastOrDefault()?.Slot ?? core.SnapshotSlot),
+            [.. core.Config.Members]), new Ready()))));
 
     /// <summary>Diagnostic: this silo's replica of the group, if it holds one (tests).</summary>
     internal GroupReplica? GroupOrNull(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;

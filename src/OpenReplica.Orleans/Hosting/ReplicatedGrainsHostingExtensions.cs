@@ -21,6 +21,7 @@ public static class ReplicatedGrainsHostingExtensions
     {
         builder.Services.AddReplicatedGrains(configure);
         builder.AddGrainService<ReplicaHost>();
+        builder.AddGrainService<SiloStatusService>();
         return builder;
     }
 
@@ -49,6 +50,7 @@ public static class ReplicatedGrainsHostingExtensions
 
         services.TryAddSingleton<ReplicaIdentity>();
         services.TryAddSingleton<ReplicaHostClient>();
+        services.TryAddSingleton<SiloStatusServiceClient>();
         services.TryAddSingleton(sp => new ReplicaTransport(
             sp.GetRequiredService<ReplicaHostClient>(),
             sp.GetRequiredService<ILocalSiloDetails>(),
