@@ -38,6 +38,7 @@ public sealed class ClusterStatusTests
         Assert.Equal(leaderSilo.ToString(), leader.Silo);
         Assert.True(leader.CommitIndex >= 1);
         Assert.Contains(healthy.Leaders, l => l.Group == "roster");
+        await StatusCommandAgreesAsync(cluster, healthy);
 
         // Kill a follower of the grain's group (not the cluster's first silo, which anchors the in-process cluster).
         var victim = cluster.Silos.First(s => !s.SiloAddress.Equals(leaderSilo) && !s.SiloAddress.Equals(cluster.Cluster.Silos[0].SiloAddress));
@@ -59,6 +60,41 @@ public sealed class ClusterStatusTests
         Assert.True(returned.Restored);
         Assert.Equal(7, await grain.GetBalance());
     }
+
+    /// <summary><c>openreplica status</c> connects as a client (localhost clustering to the silos' gateways) and says the same.</summary>
+    private static async Task StatusCommandAgreesAsync(ReplicatedTestCluster cluster, ReplicatedClusterStatus expected)
+    {
+        var options = cluster.Cluster.Options;
+        string[] connect = ["status", "--cluster-id", options.ClusterId, "--service-id", options.ServiceId,
+            "--gateway-port", .. cluster.Silos.Select(s => s.GatewayAddress.Endpoint.Port.ToString())];
+        var (code, json, error) = await RunCliAsync([.. connect, "--json"]);
+        Assert.True(code == Cli.ExitCodes.Ok, $"exit {code}: {error}");
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        var root = document.RootElement;
+        Assert.True(root.GetProperty("healthy").GetBoolean());
+        var status = root.GetProperty("status");
+        Assert.Equal(expected.RosterVersion, status.GetProperty("rosterVersion").GetInt64());
+        Assert.Equal(expected.Silos.Select(s => s.ReplicaId).Order(), status.GetProperty("silos").EnumerateArray().Select(s => s.GetProperty("replicaId").GetInt64()).Order());
+        Assert.All(status.GetProperty("silos").EnumerateArray(), s => Assert.Equal("Persisted", s.GetProperty("mode").GetString()));
+        Assert.Contains(status.GetProperty("leaders").EnumerateArray(), l => l.GetProperty("group").GetString() == "roster");
+
+        var (tableCode, table, _) = await RunCliAsync(connect);
+        Assert.Equal(Cli.ExitCodes.Ok, tableCode);
+        Assert.Contains("healthy", table);
+        Assert.All(expected.Silos, s => Assert.Contains(s.ReplicaIdentity.ToString(), table));
+
+        var (badCode, _, badError) = await RunCliAsync(["status", "--clustering", "redis"]);
+        Assert.Equal(Cli.ExitCodes.BadInput, badCode);
+        Assert.Contains("--connection-string", badError);
+    }
+
+    private static Task<(int Code, string Output, string Error)> RunCliAsync(string[] args) => Task.Run(() =>
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.CommandRunner.Run(Cli.Program.CreateRootCommand(), args, output, error);
+        return (code, output.ToString(), error.ToString());
+    });
 
     private static async Task<ReplicatedClusterStatus> PollStatusAsync(ReplicatedTestCluster cluster, Func<ReplicatedClusterStatus, bool> condition, string what)
     {
