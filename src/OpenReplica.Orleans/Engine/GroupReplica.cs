@@ -120,7 +120,7 @@ internal sealed partial class GroupReplica
     // Not Task.Run: the loop must not capture (and keep alive) the execution context of whichever call woke it.
     private void ScheduleDrain() => ThreadPool.UnsafeQueueUserWorkItem(static self => _ = self.DrainAsync(), this, preferLocal: false);
 
-    /// <summary>Runs <paramref name="read"/> on the loop (where the core may be touched) and returns its result.</summary>
+    /// <summary>Runs <paramref name="work"/> on the loop (where the core may be touched) and returns its result.</summary>
     public Task<T> AskAsync<T>(Func<PaxosReplica, (T Result, Ready Ready)> work)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);

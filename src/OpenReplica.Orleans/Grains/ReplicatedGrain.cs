@@ -23,7 +23,7 @@ namespace OpenReplica.Orleans;
 /// Reentrancy: the class is <see cref="ReentrantAttribute">[Reentrant]</see> so that several calls can wait for
 /// consensus at once (pipelining: a non-reentrant grain would hold every call until the previous one is chosen,
 /// one consensus round trip per call). Reentrancy does NOT reorder execution: the filter only waits while the
-/// call is being chosen; execution goes through one chain (<see cref="ApplyAsync"/>) that runs commands one at a
+/// call is being chosen; execution goes through one chain (<c>ApplyAsync</c>) that runs commands one at a
 /// time, in the replicator's slot order, each to completion (including its awaits) before the next starts.
 /// Read-only calls run directly and may interleave with a command's await; keep state changes synchronous.
 /// </para>
