@@ -107,7 +107,6 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
         services.Configure<ClusterMembershipOptions>(o =>
         {
             o.ProbeTimeout = TimeSpan.FromMilliseconds(500);
-            o.ValidateInitialConnectivity = false;
             o.NumMissedProbesLimit = 2;
             o.NumVotesForDeathDeclaration = 1;
             o.EnableIndirectProbes = false;
