@@ -3,6 +3,7 @@
 #   redis-server   on 127.0.0.1:6379   (Orleans Redis clustering)
 #   PostgreSQL 15  on 127.0.0.1:5432   database "orleans", user "orleans", password "orleans", with Orleans' ADO.NET
 #                                      clustering schema (samples/Deploy/sql/PostgreSQL-{Main,Clustering}.sql)
+#   chromium       (Debian's package) for the checker's HTML report test (test/OpenReplica.Checker.Tests, HtmlReportTests)
 # Idempotent and quiet: a second run only checks that both answer. Needs root (or passwordless sudo) and apt-get to
 # install; without them it exits 1 and the tests skip with a message naming this script.
 # Overrides: OPENREPLICA_REDIS_PORT, OPENREPLICA_PG_PORT, OPENREPLICA_PG_VERSION (15).
@@ -36,6 +37,14 @@ apt_install() {
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >/dev/null \
     || die "apt-get install $* failed"
 }
+
+# ---- chromium (headless browser for the checker's HTML report test) ----
+# Not fatal: without it only HtmlReportTests skip, so Redis and PostgreSQL below must still start.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  say "installing chromium"
+  (apt_install chromium) || say "chromium could not be installed; HtmlReportTests will skip"
+fi
+command -v chromium >/dev/null && say "chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
 
 # ---- Redis ----
 redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = "PONG" ]; }

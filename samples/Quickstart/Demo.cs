@@ -106,17 +106,11 @@ public static class Demo
         builder.UseOrleansClient(client =>
         {
             client.UseLocalhostClustering(cluster.GatewayPorts);
-            client.UseReplicatedGrains(o =>
-            {
-                o.MaxRetries = 60;
-                o.InitialBackoff = TimeSpan.FromMilliseconds(50);
-                o.MaxBackoff = TimeSpan.FromMilliseconds(500);
-            });
+            client.UseReplicatedGrains(); // retried with the same stamp until CallDeadline (60 s), backoff 50-500 ms
             client.Services.AddSingleton<IOutgoingGrainCallFilter>(attempts); // after UseReplicatedGrains: sees each attempt
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
-            // A request that was on its way to the killed silo gets no answer: give up on it after 3 s and retry it
-            // (same stamp, so it cannot run twice).
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(3));
+            // No ResponseTimeout tweak: a request on its way to the killed silo is retried (same stamp, so it cannot run
+            // twice) as soon as the client sees that silo's gateway connection close.
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -28,7 +28,42 @@ public sealed record CheckOptions
 
     /// <summary>Cancels the search; a cancelled check returns <see cref="Verdict.Unknown"/>.</summary>
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>Default of <see cref="Parallelism"/>: one search thread per core.</summary>
+    public static int DefaultParallelism => Environment.ProcessorCount;
+
+    /// <summary>Threads searching partitions at the same time (at least 1). Whatever the number, partitions are
+    /// interleaved in growing slices, so one hard partition cannot starve the others.</summary>
+    public int Parallelism { get; init; } = DefaultParallelism;
+
+    /// <summary>Whether to record, per partition, the linearization found and the model state after each operation
+    /// (<see cref="PartitionResult.Linearization"/>; for a violation, that of the longest linearizable prefix, which
+    /// needs <see cref="Explain"/>). Used by <see cref="HistoryHtml"/>.</summary>
+    public bool RecordLinearizations { get; init; }
 }
+
+/// <summary>One operation of a linearization and the model state right after it (<see cref="IModel{TState, TInput, TOutput}.DescribeState"/>).</summary>
+/// <param name="Operation">Index in the checked history.</param>
+/// <param name="State">The model state after the operation took effect.</param>
+public sealed record LinearizedOperation(int Operation, string State);
+
+/// <summary>The outcome of one partition (see <see cref="IModel{TState, TInput, TOutput}.PartitionKey"/>).</summary>
+/// <param name="Key">The partition key (null for an unpartitioned model).</param>
+/// <param name="Verdict">Linearizable, not linearizable, or unknown (not decided: the time ran out, or another
+/// partition was found not linearizable first and the search stopped).</param>
+/// <param name="Operations">Indices in the checked history of the partition's operations.</param>
+/// <param name="Linearization">When <see cref="CheckOptions.RecordLinearizations"/> is set: the order the operations
+/// were linearized in, with the state after each; for a violating partition, the linearization of the longest prefix
+/// that can be linearized; for an undecided partition, the longest partial linearization the search reached.
+/// Indeterminate operations left out never took effect. Null when not recorded.</param>
+/// <param name="FailingOperation">For the violating partition (with <see cref="CheckOptions.Explain"/>): the operation
+/// whose response cannot be placed after the longest linearizable prefix.</param>
+public sealed record PartitionResult(
+    string? Key,
+    Verdict Verdict,
+    IReadOnlyList<int> Operations,
+    IReadOnlyList<LinearizedOperation>? Linearization = null,
+    int? FailingOperation = null);
 
 /// <summary>Result of a linearizability check.</summary>
 public sealed class CheckResult
@@ -41,8 +76,12 @@ public sealed class CheckResult
         string? partitionKey = null,
         int? failingOperation = null,
         IReadOnlyList<int>? involvedOperations = null,
-        int? failingPrefixLength = null)
+        int? failingPrefixLength = null,
+        IReadOnlyList<PartitionResult>? partitions = null,
+        IReadOnlyList<string?>? undecidedPartitions = null)
     {
+        Partitions = partitions ?? [];
+        UndecidedPartitions = undecidedPartitions ?? [];
         Verdict = verdict;
         Explanation = explanation;
         Elapsed = elapsed;
@@ -73,6 +112,12 @@ public sealed class CheckResult
 
     /// <summary>Number of call/return events (of the violating partition, in time order) in the smallest prefix that cannot be linearized.</summary>
     public int? FailingPrefixLength { get; }
+
+    /// <summary>Every partition's outcome, in the order the partitions first appear in the history.</summary>
+    public IReadOnlyList<PartitionResult> Partitions { get; }
+
+    /// <summary>For <see cref="Verdict.Unknown"/>: the keys of the partitions the search could not decide in time.</summary>
+    public IReadOnlyList<string?> UndecidedPartitions { get; }
 
     /// <summary>Shorthand for <c>Verdict == Verdict.Linearizable</c>.</summary>
     public bool IsLinearizable => Verdict == Verdict.Linearizable;

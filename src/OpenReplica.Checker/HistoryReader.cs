@@ -14,7 +14,7 @@ namespace OpenReplica.Checker;
 /// </summary>
 public static class HistoryReader
 {
-    /// <summary>Reads a key-value history (ops get, put, cas; "key" required; values are strings or null).</summary>
+    /// <summary>Reads a key-value history (ops get, put, append, delete, cas; "key" required; values are strings or null).</summary>
     public static IReadOnlyList<Operation<KvInput, KvOutput>> ReadKeyValueFile(string path)
     {
         using var reader = new StreamReader(path);
@@ -103,8 +103,15 @@ public static class HistoryReader
             case "cas":
                 var (expected, value) = Pair(Required(o, "input", op), e => KvValue(e, "input"));
                 return new(process, new KvInput(KvOp.Cas, key, value, expected), returned ? new KvOutput(null, Bool(Required(o, "output", op), "output")) : null, call, ret);
+            case "append":
+                var suffix = KvValue(Required(o, "input", op), "input")
+                    ?? throw new LineError("\"append\" needs a string \"input\" (the text appended), found null");
+                return new(process, new KvInput(KvOp.Append, key, suffix), returned ? new KvOutput(null, WriteOk(o)) : null, call, ret);
+            case "delete":
+                NoInput(o, op);
+                return new(process, new KvInput(KvOp.Delete, key), returned ? new KvOutput(null, WriteOk(o)) : null, call, ret);
             default:
-                throw new LineError($"unknown \"op\" \"{op}\" for a key-value history (expected get, put or cas)");
+                throw new LineError($"unknown \"op\" \"{op}\" for a key-value history (expected get, put, append, delete or cas)");
         }
     }
 

@@ -96,11 +96,11 @@ public sealed class HistoryWriter : IDisposable
         return Build(op.Process, op.Call, op.Return, w =>
         {
             var i = op.Input;
-            w.WriteString("op", i.Op switch { KvOp.Get => "get", KvOp.Put => "put", _ => "cas" });
+            w.WriteString("op", i.Op switch { KvOp.Get => "get", KvOp.Put => "put", KvOp.Append => "append", KvOp.Delete => "delete", _ => "cas" });
             w.WriteString("key", i.Key);
             switch (i.Op)
             {
-                case KvOp.Put:
+                case KvOp.Put or KvOp.Append:
                     w.WriteString("input", i.Value);
                     break;
                 case KvOp.Cas:

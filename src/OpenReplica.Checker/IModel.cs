@@ -5,6 +5,9 @@ namespace OpenReplica.Checker;
 /// this model that respects real-time order.
 /// </summary>
 /// <remarks>
+/// The checker searches partitions on several threads at once (<see cref="CheckOptions.Parallelism"/>), so the model's
+/// methods may be called concurrently, for different partitions: keep the model stateless (the built-in ones are), or
+/// check with <c>Parallelism = 1</c>.
 /// States must be immutable values (the checker keeps old states around to backtrack and caches them), compared with
 /// <see cref="StateComparer"/>. Only <see cref="Init"/> and <see cref="Step"/> must be implemented; everything else
 /// has a sensible default.

@@ -36,36 +36,93 @@ public static class Linearizability
             }
         }
 
+        if (options.Parallelism < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Parallelism, $"{nameof(CheckOptions)}.{nameof(CheckOptions.Parallelism)} must be at least 1.");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         var deadline = new Deadline(options.Budget, options.CancellationToken);
         var partitions = Partition(model, history);
-        long steps = 0;
+        var scheduler = new PartitionScheduler(
+            partitions.Count,
+            p => new PartitionSearch<TState, TInput, TOutput>(model, partitions[p].Indices.Select(i => history[i]).ToArray(), options.RecordLinearizations),
+            options.Parallelism);
+        scheduler.Run(deadline, options.CancellationToken);
+
+        var results = new PartitionResult[partitions.Count];
         for (var p = 0; p < partitions.Count; p++)
         {
             var (key, indices) = partitions[p];
-            var ops = indices.Select(i => history[i]).ToArray();
-            var outcome = Search.Run(model, ops, deadline, ref steps);
-            switch (outcome)
+            var verdict = scheduler.Outcomes[p] switch
             {
-                case SearchOutcome.NotLinearizable:
-                    return options.Explain
-                        ? ExplainViolation(model, history, key, indices, ops, options, stopwatch)
-                        : new CheckResult(
-                            Verdict.NotLinearizable,
-                            $"not linearizable{DescribePartition(key)}",
-                            stopwatch.Elapsed,
-                            key);
-                case SearchOutcome.OutOfTime:
-                    var why = options.CancellationToken.IsCancellationRequested ? "the check was cancelled" : $"the time budget ({Seconds(options.Budget)}) ran out";
-                    return new CheckResult(
-                        Verdict.Unknown,
-                        $"unknown: {why} after {steps:N0} search steps{DescribePartition(key)}; {p} of {partitions.Count} partition(s) were linearizable",
-                        stopwatch.Elapsed,
-                        key);
-            }
+                SearchOutcome.Linearizable => Verdict.Linearizable,
+                SearchOutcome.NotLinearizable => Verdict.NotLinearizable,
+                _ => Verdict.Unknown,
+            };
+            var order = options.RecordLinearizations ? scheduler.Linearizations[p] ?? scheduler.DeepestOf(p) : null;
+            results[p] = new PartitionResult(key, verdict, indices, order is null ? null : Replay(model, indices.Select(i => history[i]).ToArray(), order, indices));
         }
 
-        return new CheckResult(Verdict.Linearizable, null, stopwatch.Elapsed);
+        if (scheduler.Violating is { } bad)
+        {
+            var (key, indices) = partitions[bad];
+            if (!options.Explain)
+            {
+                return new CheckResult(Verdict.NotLinearizable, $"not linearizable{DescribePartition(key)}", stopwatch.Elapsed, key, partitions: results);
+            }
+
+            var ops = indices.Select(i => history[i]).ToArray();
+            return ExplainViolation(model, key, indices, ops, options, stopwatch, results, bad);
+        }
+
+        var undecided = results.Where(r => r.Verdict == Verdict.Unknown).Select(r => r.Key).ToArray();
+        if (undecided.Length > 0)
+        {
+            var why = options.CancellationToken.IsCancellationRequested ? "the check was cancelled" : $"the time budget ({Seconds(options.Budget)}) ran out";
+            return new CheckResult(
+                Verdict.Unknown,
+                $"unknown: {why} after {scheduler.Steps:N0} search steps; {undecided.Length} of {partitions.Count} partition(s) undecided{DescribeUndecided(undecided)}, the other {partitions.Count - undecided.Length} linearizable",
+                stopwatch.Elapsed,
+                undecided[0],
+                partitions: results,
+                undecidedPartitions: undecided);
+        }
+
+        return new CheckResult(Verdict.Linearizable, null, stopwatch.Elapsed, partitions: results);
+    }
+
+    /// <summary>Names the undecided partitions (the first few) for the message of an unknown verdict.</summary>
+    private static string DescribeUndecided(string?[] undecided)
+    {
+        const int Shown = 10;
+        if (undecided.All(k => k is null))
+        {
+            return "";
+        }
+
+        var names = string.Join(", ", undecided.Take(Shown).Select(k => k is null ? "(unkeyed)" : $"\"{k}\""));
+        return undecided.Length > Shown ? $" ({names} and {undecided.Length - Shown} more)" : $" ({names})";
+    }
+
+    /// <summary>Applies <paramref name="order"/> (indices into <paramref name="ops"/>) to the model and describes the
+    /// state after each step; indeterminate operations take effect with any output.</summary>
+    private static LinearizedOperation[] Replay<TState, TInput, TOutput>(
+        IModel<TState, TInput, TOutput> model,
+        Operation<TInput, TOutput>[] ops,
+        int[] order,
+        int[] indices)
+    {
+        var state = model.Init();
+        var steps = new LinearizedOperation[order.Length];
+        for (var s = 0; s < order.Length; s++)
+        {
+            var op = ops[order[s]];
+            (_, state) = op.IsIndeterminate ? model.StepIndeterminate(state, op.Input) : model.Step(state, op.Input, op.Output);
+            steps[s] = new LinearizedOperation(indices[order[s]], model.DescribeState(state));
+        }
+
+        return steps;
     }
 
     private static List<(string? Key, int[] Indices)> Partition<TState, TInput, TOutput>(
@@ -113,12 +170,13 @@ public static class Linearizability
     /// </summary>
     private static CheckResult ExplainViolation<TState, TInput, TOutput>(
         IModel<TState, TInput, TOutput> model,
-        IReadOnlyList<Operation<TInput, TOutput>> history,
         string? key,
         int[] indices,
         Operation<TInput, TOutput>[] ops,
         CheckOptions options,
-        Stopwatch stopwatch)
+        Stopwatch stopwatch,
+        PartitionResult[] partitions,
+        int violating)
     {
         var events = Search.BuildEvents(ops);
         var callPos = new int[ops.Length];
@@ -139,19 +197,12 @@ public static class Linearizability
         int lo = 0, hi = events.Length; // prefix lo is linearizable, prefix hi is not
         var minimised = true;
         long steps = 0;
+        (Operation<TInput, TOutput>[] Ops, int[] Indices, int[] Order)? longest = null; // linearization of prefix lo
         while (hi - lo > 1)
         {
             var mid = lo + (hi - lo) / 2;
-            var prefix = new List<Operation<TInput, TOutput>>();
-            for (var i = 0; i < ops.Length; i++)
-            {
-                if (callPos[i] < mid)
-                {
-                    prefix.Add(returnPos[i] < mid ? ops[i] : ops[i] with { Output = default, Return = null });
-                }
-            }
-
-            var outcome = Search.Run(model, prefix, deadline, ref steps);
+            var (prefix, prefixIndices) = Prefix(ops, callPos, returnPos, mid);
+            var (outcome, order) = Search.RunWithLinearization(model, prefix, deadline, ref steps);
             if (outcome == SearchOutcome.OutOfTime)
             {
                 minimised = false;
@@ -165,7 +216,14 @@ public static class Linearizability
             else
             {
                 lo = mid;
+                longest = (prefix, prefixIndices, order!);
             }
+        }
+
+        if (options.RecordLinearizations)
+        {
+            var linearization = longest is { } l ? Replay(model, l.Ops, l.Order, l.Indices.Select(i => indices[i]).ToArray()) : [];
+            partitions[violating] = partitions[violating] with { Linearization = linearization };
         }
 
         // The last return event within the failing prefix is the response that cannot be explained.
@@ -225,6 +283,7 @@ public static class Linearizability
             }
         }
 
+        partitions[violating] = partitions[violating] with { FailingOperation = indices[failing] };
         return new CheckResult(
             Verdict.NotLinearizable,
             sb.ToString().TrimEnd(),
@@ -232,7 +291,30 @@ public static class Linearizability
             key,
             indices[failing],
             involved.Select(i => indices[i]).ToArray(),
-            hi);
+            hi,
+            partitions);
+    }
+
+    /// <summary>The operations called among the first <paramref name="length"/> events; those not returned by then
+    /// become indeterminate (they may or may not have taken effect). Also returns their indices into <paramref name="ops"/>.</summary>
+    private static (Operation<TInput, TOutput>[] Ops, int[] Indices) Prefix<TInput, TOutput>(
+        Operation<TInput, TOutput>[] ops,
+        int[] callPos,
+        int[] returnPos,
+        int length)
+    {
+        var prefix = new List<Operation<TInput, TOutput>>();
+        var prefixIndices = new List<int>();
+        for (var i = 0; i < ops.Length; i++)
+        {
+            if (callPos[i] < length)
+            {
+                prefix.Add(returnPos[i] < length ? ops[i] : ops[i] with { Output = default, Return = null });
+                prefixIndices.Add(i);
+            }
+        }
+
+        return (prefix.ToArray(), prefixIndices.ToArray());
     }
 
     private static string DescribeOp<TState, TInput, TOutput>(

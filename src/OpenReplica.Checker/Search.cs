@@ -6,7 +6,12 @@ internal enum SearchOutcome
 {
     Linearizable,
     NotLinearizable,
+
+    /// <summary>The deadline passed or the search was cancelled.</summary>
     OutOfTime,
+
+    /// <summary>The step allowance of this slice was used up; <see cref="PartitionSearch{TState, TInput, TOutput}.Advance"/> resumes.</summary>
+    Paused,
 }
 
 /// <summary>A point in time after which a search gives up; checked cheaply.</summary>
@@ -22,21 +27,24 @@ internal sealed class Deadline
         _end = ticks >= long.MaxValue / 2 ? long.MaxValue : Stopwatch.GetTimestamp() + (long)ticks;
     }
 
+    private Deadline(long end, CancellationToken cancellation)
+    {
+        _end = end;
+        _cancellation = cancellation;
+    }
+
+    /// <summary>The same point in time, also expired when <paramref name="cancellation"/> is cancelled (which should be linked to this deadline's token).</summary>
+    public Deadline WithCancellation(CancellationToken cancellation) => new(_end, cancellation);
+
     public bool Expired => _cancellation.IsCancellationRequested || Stopwatch.GetTimestamp() > _end;
 }
 
 /// <summary>One call or return event of a history, in the order the search walks them.</summary>
 internal readonly record struct HistoryEvent(int Op, bool IsCall, long Time);
 
-/// <summary>
-/// Wing &amp; Gong's algorithm with Lowe's state cache, as implemented by Porcupine: a doubly linked list of call/return
-/// entries sorted by time; linearizing an operation lifts its call and return out of the list; reaching a return entry
-/// means the operation it belongs to should already have been linearized, so the search backtracks. A cache of
-/// (set of linearized operations, model state) pairs prunes configurations already explored.
-/// </summary>
+/// <summary>Helpers shared by the searches (<see cref="PartitionSearch{TState, TInput, TOutput}"/>).</summary>
 internal static class Search
 {
-    private const int CheckDeadlineEvery = 1024;
 
     /// <summary>Sorts the call/return events: by time; at equal times calls before returns (so touching intervals are
     /// concurrent, the permissive reading); then by operation index, for determinism. Indeterminate operations return
@@ -68,7 +76,20 @@ internal static class Search
         return events;
     }
 
-    private sealed class Node
+    /// <summary>Runs a search to the end (or the deadline) and returns the linearization it found, if any.</summary>
+    public static (SearchOutcome Outcome, int[]? Linearization) RunWithLinearization<TState, TInput, TOutput>(
+        IModel<TState, TInput, TOutput> model,
+        IReadOnlyList<Operation<TInput, TOutput>> ops,
+        Deadline deadline,
+        ref long steps)
+    {
+        var search = new PartitionSearch<TState, TInput, TOutput>(model, ops);
+        var outcome = search.Advance(long.MaxValue, deadline);
+        steps += search.Steps;
+        return (outcome, search.Linearization);
+    }
+
+    internal sealed class Node
     {
         public int Op;
         public bool IsCall;
@@ -77,214 +98,7 @@ internal static class Search
         public Node? Next;
     }
 
-    private sealed class CacheEntry<TState>(ulong[] bits, TState state, int hash)
-    {
-        public ulong[] Bits = bits;
-        public TState State = state;
-        public int Hash = hash;
-    }
-
-    private sealed class CacheComparer<TState>(IEqualityComparer<TState> states) : IEqualityComparer<CacheEntry<TState>>
-    {
-        public bool Equals(CacheEntry<TState>? x, CacheEntry<TState>? y)
-            => x!.Hash == y!.Hash && x.Bits.AsSpan().SequenceEqual(y.Bits) && states.Equals(x.State, y.State);
-
-        public int GetHashCode(CacheEntry<TState> obj) => obj.Hash;
-    }
-
-    public static SearchOutcome Run<TState, TInput, TOutput>(
-        IModel<TState, TInput, TOutput> model,
-        IReadOnlyList<Operation<TInput, TOutput>> ops,
-        Deadline deadline,
-        ref long steps)
-    {
-        var n = ops.Count;
-        if (n == 0)
-        {
-            return SearchOutcome.Linearizable;
-        }
-
-        var inputs = new TInput[n];
-        var outputs = new TOutput?[n];
-        var indeterminate = new bool[n];
-        var zobrist = new ulong[n];
-        var seed = 0x9E3779B97F4A7C15UL;
-        var determinateLeft = 0;
-        for (var i = 0; i < n; i++)
-        {
-            inputs[i] = ops[i].Input;
-            indeterminate[i] = ops[i].Return is null;
-            outputs[i] = indeterminate[i] ? default : ops[i].Output;
-            zobrist[i] = SplitMix64(ref seed);
-            if (!indeterminate[i])
-            {
-                determinateLeft++;
-            }
-        }
-
-        if (determinateLeft == 0)
-        {
-            return SearchOutcome.Linearizable; // every operation may simply never have taken effect
-        }
-
-        // Symmetry: indeterminate operations with equal inputs are interchangeable, so they are linearized in call
-        // order (an earlier-called twin can stand in wherever a later one was linearized).
-        var previousTwin = new int[n];
-        var lastOfInput = new Dictionary<object, int>();
-        var nullTwin = -1;
-        foreach (var e in BuildEvents(ops))
-        {
-            if (!e.IsCall)
-            {
-                continue;
-            }
-
-            var i = e.Op;
-            previousTwin[i] = -1;
-            if (!indeterminate[i])
-            {
-                continue;
-            }
-
-            if (inputs[i] is null)
-            {
-                previousTwin[i] = nullTwin;
-                nullTwin = i;
-            }
-            else
-            {
-                previousTwin[i] = lastOfInput.TryGetValue(inputs[i]!, out var twin) ? twin : -1;
-                lastOfInput[inputs[i]!] = i;
-            }
-        }
-
-        // Linked list of entries, with a sentinel head.
-        var head = new Node { Op = -1 };
-        var calls = new Node[n];
-        var tail = head;
-        foreach (var e in BuildEvents(ops))
-        {
-            var node = new Node { Op = e.Op, IsCall = e.IsCall, Prev = tail };
-            tail.Next = node;
-            tail = node;
-            if (e.IsCall)
-            {
-                calls[e.Op] = node;
-            }
-            else
-            {
-                calls[e.Op].Match = node;
-            }
-        }
-
-        var stateComparer = model.StateComparer;
-        var cache = new HashSet<CacheEntry<TState>>(new CacheComparer<TState>(stateComparer));
-        var bits = new ulong[(n + 63) / 64];
-        ulong linearizedHash = 0;
-        var probe = new CacheEntry<TState>(bits, model.Init(), 0);
-        var stackEntries = new Node[n];
-        var stackStates = new TState[n];
-        var depth = 0;
-        var state = model.Init();
-        var entry = head.Next;
-        long iterations = 0;
-
-        try
-        {
-            while (true)
-            {
-                if (++iterations % CheckDeadlineEvery == 0 && deadline.Expired)
-                {
-                    return SearchOutcome.OutOfTime;
-                }
-
-                if (entry!.IsCall)
-                {
-                    var op = entry.Op;
-                    bool ok;
-                    TState next;
-                    if (indeterminate[op])
-                    {
-                        var twin = previousTwin[op];
-                        if (twin >= 0 && (bits[twin >> 6] & (1UL << (twin & 63))) == 0)
-                        {
-                            entry = entry.Next;
-                            continue;
-                        }
-
-                        (ok, next) = model.StepIndeterminate(state, inputs[op]);
-
-                        // An indeterminate operation that changes nothing here is equivalent to one that never took
-                        // effect, which the end of the search allows anyway: not worth a branch.
-                        ok = ok && !stateComparer.Equals(next, state);
-                    }
-                    else
-                    {
-                        (ok, next) = model.Step(state, inputs[op], outputs[op]);
-                    }
-
-                    if (ok)
-                    {
-                        bits[op >> 6] |= 1UL << (op & 63);
-                        var newHash = linearizedHash ^ zobrist[op];
-                        var hash = HashCode.Combine(newHash, next is null ? 0 : stateComparer.GetHashCode(next));
-                        probe.State = next;
-                        probe.Hash = hash;
-                        if (!cache.Contains(probe))
-                        {
-                            cache.Add(new CacheEntry<TState>((ulong[])bits.Clone(), next, hash));
-                            stackEntries[depth] = entry;
-                            stackStates[depth] = state;
-                            depth++;
-                            state = next;
-                            linearizedHash = newHash;
-                            Lift(entry);
-                            if (!indeterminate[op] && --determinateLeft == 0)
-                            {
-                                // The remaining operations are indeterminate: they may never take effect.
-                                return SearchOutcome.Linearizable;
-                            }
-
-                            entry = head.Next;
-                            continue;
-                        }
-
-                        bits[op >> 6] &= ~(1UL << (op & 63));
-                    }
-
-                    entry = entry.Next;
-                }
-                else
-                {
-                    // The operation owning this return has not been linearized: backtrack.
-                    if (depth == 0)
-                    {
-                        return SearchOutcome.NotLinearizable;
-                    }
-
-                    depth--;
-                    entry = stackEntries[depth];
-                    state = stackStates[depth];
-                    var op = entry.Op;
-                    bits[op >> 6] &= ~(1UL << (op & 63));
-                    linearizedHash ^= zobrist[op];
-                    if (!indeterminate[op])
-                    {
-                        determinateLeft++;
-                    }
-
-                    Unlift(entry);
-                    entry = entry.Next;
-                }
-            }
-        }
-        finally
-        {
-            steps += iterations;
-        }
-    }
-
-    private static void Lift(Node entry)
+    internal static void Lift(Node entry)
     {
         entry.Prev!.Next = entry.Next;
         entry.Next!.Prev = entry.Prev;
@@ -296,7 +110,7 @@ internal static class Search
         }
     }
 
-    private static void Unlift(Node entry)
+    internal static void Unlift(Node entry)
     {
         var match = entry.Match!;
         match.Prev!.Next = match;
@@ -309,7 +123,7 @@ internal static class Search
         entry.Next!.Prev = entry;
     }
 
-    private static ulong SplitMix64(ref ulong x)
+    internal static ulong SplitMix64(ref ulong x)
     {
         var z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

@@ -13,17 +13,41 @@ public static class CheckCommand
     {
         var model = new Option<string>("--model", "-m")
         {
-            Description = "Sequential model: cas-register (read/write/cas of one register), register (read/write only) or kv (keys checked independently)",
+            Description = "Sequential model: cas-register (read/write/cas of one register), register (read/write only) or kv (get/put/append/delete/cas; keys checked independently)",
             Required = true,
         };
         model.AcceptOnlyFromAmong("cas-register", "register", "kv");
 
         var format = new Option<string>("--format", "-f")
         {
-            Description = "History format: jepsen (Jepsen register log) or jsonl (OpenReplica JSON lines, see docs/checker.md)",
+            Description = "History format: jsonl (OpenReplica JSON lines, see docs/checker.md), edn (Jepsen history.edn maps, one a line) or jepsen (Jepsen's jepsen.util register log)",
             Required = true,
         };
-        format.AcceptOnlyFromAmong("jepsen", "jsonl");
+        format.AcceptOnlyFromAmong("jepsen", "jsonl", "edn");
+
+        var initial = new Option<string>("--initial")
+        {
+            Description = "Value before any write: nil (default; absent, never written), or for kv 'empty' (every key starts as the empty string, as in Porcupine's kv model), or for the registers an integer (Knossos' cas-register starts at 0)",
+            DefaultValueFactory = _ => "nil",
+        };
+
+        var html = new Option<string?>("--html")
+        {
+            Description = "Write an HTML page showing each partition's operations on a time line, the linearization found and, for a violation, the operation that cannot be placed. With several history files, a directory that receives FILE.html for each",
+        };
+
+        var parallelism = new Option<int>("--parallelism", "-j")
+        {
+            Description = "Threads searching partitions at the same time",
+            DefaultValueFactory = _ => CheckOptions.DefaultParallelism,
+        };
+        parallelism.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v < 1)
+            {
+                r.AddError("--parallelism must be at least 1");
+            }
+        });
 
         var timeout = new Option<double>("--timeout", "-t")
         {
@@ -59,26 +83,55 @@ public static class CheckCommand
 
         var command = new Command("check", "Check that recorded histories are linearizable")
         {
-            model, format, timeout, explain, timing, files,
+            model, format, initial, timeout, explain, timing, html, parallelism, files,
         };
 
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(initial) is { } value && r.GetValue(model) is { } m && InitialError(m, value) is { } problem)
+            {
+                r.AddError(problem);
+            }
+        });
+
         command.SetAction(parse => Execute(
-            parse.GetRequiredValue(model),
-            parse.GetRequiredValue(format),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            new Request(
+                parse.GetRequiredValue(model),
+                parse.GetRequiredValue(format),
+                parse.GetValue(initial) ?? "nil",
+                parse.GetValue(html),
+                parse.GetRequiredValue(files)),
+            new CheckOptions
+            {
+                Budget = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                Explain = parse.GetValue(explain) || parse.GetValue(html) is not null,
+                Parallelism = parse.GetValue(parallelism),
+                RecordLinearizations = parse.GetValue(html) is not null,
+            },
             parse.GetValue(explain),
             parse.GetValue(timing),
-            parse.GetRequiredValue(files),
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static int Execute(string model, string format, TimeSpan budget, bool explain, bool timing, string[] files, TextWriter output, TextWriter error)
+    /// <summary>What to check and how to read it.</summary>
+    private sealed record Request(string Model, string Format, string Initial, string? Html, string[] Files)
+    {
+        /// <summary>Where the HTML page of <paramref name="file"/> goes, or null without --html.</summary>
+        public string? HtmlPathFor(string file)
+            => Html is null ? null : Files.Length == 1 ? Html : Path.Combine(Html, Path.GetFileName(file) + ".html");
+    }
+
+    private static int Execute(Request request, CheckOptions options, bool explain, bool timing, TextWriter output, TextWriter error)
     {
         var exit = ExitCodes.Ok;
-        var options = new CheckOptions { Budget = budget, Explain = explain };
-        foreach (var file in files)
+        if (request.Html is not null && request.Files.Length > 1)
+        {
+            Directory.CreateDirectory(request.Html);
+        }
+
+        foreach (var file in request.Files)
         {
             var stopwatch = Stopwatch.StartNew();
             CheckResult result;
@@ -91,7 +144,7 @@ public static class CheckCommand
                     continue;
                 }
 
-                result = CheckFile(model, format, file, options);
+                result = CheckFile(request, file, options);
             }
             catch (HistoryFormatException e)
             {
@@ -110,7 +163,9 @@ public static class CheckCommand
             {
                 Verdict.Linearizable => "linearizable",
                 Verdict.NotLinearizable => "not linearizable",
-                _ => "unknown (time budget)",
+                _ => result.UndecidedPartitions.All(k => k is null)
+                    ? "unknown (time budget)"
+                    : $"unknown (time budget; undecided: {Undecided(result.UndecidedPartitions)})",
             };
             if (timing)
             {
@@ -139,21 +194,62 @@ public static class CheckCommand
         return exit;
     }
 
-    private static CheckResult CheckFile(string model, string format, string file, CheckOptions options)
+    /// <summary>Why <paramref name="value"/> is not an initial value of <paramref name="model"/>, or null if it is.</summary>
+    private static string? InitialError(string model, string value) => (model, value) switch
     {
-        if (model == "kv")
+        (_, "nil") => null,
+        ("kv", "empty") => null,
+        ("kv", _) => $"--initial for the kv model is nil or empty, not '{value}'",
+        _ when long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) => null,
+        _ => $"--initial for the {model} model is nil or an integer, not '{value}'",
+    };
+
+    /// <summary>The undecided partitions' keys, the first few of them.</summary>
+    private static string Undecided(IReadOnlyList<string?> keys)
+    {
+        const int Shown = 5;
+        var names = string.Join(", ", keys.Take(Shown).Select(k => $"\"{k}\""));
+        return keys.Count > Shown ? $"{names} and {keys.Count - Shown} more" : names;
+    }
+
+    private static CheckResult CheckFile(Request request, string file, CheckOptions options)
+    {
+        if (request.Model == "kv")
         {
-            var kv = format == "jsonl"
-                ? HistoryReader.ReadKeyValueFile(file)
-                : ToKeyValue(JepsenLogReader.ReadFile(file));
-            return Linearizability.Check(Models.KeyValue, kv, options);
+            var kv = request.Format switch
+            {
+                "jsonl" => HistoryReader.ReadKeyValueFile(file),
+                "edn" => EdnHistoryReader.ReadKeyValueFile(file),
+                _ => ToKeyValue(JepsenLogReader.ReadFile(file)),
+            };
+            return Check(request, file, Models.KeyValueStartingWith(request.Initial == "empty" ? "" : null), kv, options);
         }
 
-        var allowCas = model == "cas-register";
-        var history = format == "jsonl"
-            ? HistoryReader.ReadRegisterFile(file, allowCas)
-            : JepsenLogReader.ReadFile(file, allowCas);
-        return Linearizability.Check(allowCas ? Models.CasRegister : Models.Register, history, options);
+        var allowCas = request.Model == "cas-register";
+        var history = request.Format switch
+        {
+            "jsonl" => HistoryReader.ReadRegisterFile(file, allowCas),
+            "edn" => EdnHistoryReader.ReadRegisterFile(file, allowCas),
+            _ => JepsenLogReader.ReadFile(file, allowCas),
+        };
+        long? start = request.Initial == "nil" ? null : long.Parse(request.Initial, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return Check(request, file, allowCas ? Models.CasRegisterStartingWith(start) : Models.RegisterStartingWith(start), history, options);
+    }
+
+    private static CheckResult Check<TState, TInput, TOutput>(
+        Request request,
+        string file,
+        IModel<TState, TInput, TOutput> model,
+        IReadOnlyList<Operation<TInput, TOutput>> history,
+        CheckOptions options)
+    {
+        var result = Linearizability.Check(model, history, options);
+        if (request.HtmlPathFor(file) is { } page)
+        {
+            HistoryHtml.WriteFile(page, model, history, result, Path.GetFileName(file));
+        }
+
+        return result;
     }
 
     /// <summary>A Jepsen register log read as a key-value history with a single key.</summary>

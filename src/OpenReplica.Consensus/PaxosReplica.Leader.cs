@@ -223,6 +223,12 @@ public sealed partial class PaxosReplica
         }
         foreach (var (peer, entries) in outgoing)
         {
+            if (peer == Id)
+            {
+                // Parallel persist: our own vote, to be delivered back once the host made the accepts durable.
+                Send(new Accepted(Id, Id, leader.Ballot, entries.Select(e => e.Slot).ToList()));
+                continue;
+            }
             Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
             leader.CommitSentThrough = _log.CommitIndex;
         }
@@ -275,15 +281,21 @@ public sealed partial class PaxosReplica
             if (member == Id)
             {
                 Persist(_log.Accept(slot, leader.Ballot, value));
-                inFlight.Acks.Add(Id);
+                if (!_options.ParallelPersist) inFlight.Acks.Add(Id);
+                else AddOutgoing(outgoing, Id, entry);
             }
             else
             {
-                if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
-                list.Add(entry);
+                AddOutgoing(outgoing, member, entry);
             }
         }
         MaybeChosen(slot, inFlight);
+    }
+
+    private static void AddOutgoing(Dictionary<long, List<LogEntry>> outgoing, long member, LogEntry entry)
+    {
+        if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
+        list.Add(entry);
     }
 
     private void HandleAccepted(Accepted m)

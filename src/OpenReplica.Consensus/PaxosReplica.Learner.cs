@@ -145,19 +145,44 @@ public sealed partial class PaxosReplica
     /// Takes a snapshot at the applied index with the host's state machine bytes and drops the log up to it.
     /// The host persists <see cref="Ready.SnapshotToPersist"/>; peers that fall behind get it by catch-up.
     /// </summary>
-    public Ready CompactLog(byte[] appState)
+    public Ready CompactLog(byte[] appState) => CompactLog(_applied, appState);
+
+    /// <summary>
+    /// Takes a snapshot at <paramref name="slot"/> (any delivered slot: a host whose state machine applies behind the
+    /// commit index reports where its bytes stand) and drops the log up to it. The snapshot's sessions and
+    /// configurations are those of that slot, recomputed from the previous snapshot and the chosen entries up to it,
+    /// so compaction never needs the state machine to have caught up with the commit index. A slot at or below the
+    /// current snapshot is ignored (a late report).
+    /// </summary>
+    public Ready CompactLog(long slot, byte[] appState)
     {
         ArgumentNullException.ThrowIfNull(appState);
-        Invariant.Assert(_applied == _log.CommitIndex);
-        if (_applied > _log.SnapshotSlot)
+        Invariant.Assert(slot <= _applied);
+        if (slot > _log.SnapshotSlot)
         {
-            var snapshot = new Snapshot(_applied, _configs.TrimBefore(_applied + 1), _sessions.Clone(), appState);
-            _log.TruncateThrough(_applied);
-            _configs = snapshot.Configs;
+            var (configs, sessions) = slot == _applied ? (_configs, _sessions.Clone()) : LearnerStateAt(slot);
+            var snapshot = new Snapshot(slot, configs.TrimBefore(slot + 1), sessions, appState);
+            _log.TruncateThrough(slot);
+            _configs = _configs.TrimBefore(slot + 1);
             _snapshot = snapshot;
             _ready.SnapshotToPersist = snapshot;
         }
         return TakeReady();
+    }
+
+    /// <summary>The configurations and sessions as they stood once <paramref name="slot"/> was applied, replayed from the snapshot.</summary>
+    private (ConfigHistory Configs, SessionTable Sessions) LearnerStateAt(long slot)
+    {
+        var configs = _snapshot?.Configs ?? ConfigHistory.Start(_options.InitialConfig!);
+        var sessions = _snapshot?.Sessions.Clone() ?? new SessionTable(_options.MaxSessions);
+        for (long s = _log.SnapshotSlot + 1; s <= slot; s++)
+        {
+            var e = _log.Get(s);
+            Invariant.Assert(e is not null && _log.IsChosen(s));
+            foreach (var c in e!.Value.Commands) sessions.TryMarkApplied(c, s);
+            if (e.Value.Kind == LogValueKind.Config) configs = configs.Add(s + _options.Window, e.Value.Config!);
+        }
+        return (configs, sessions);
     }
 
     /// <summary>

@@ -51,6 +51,15 @@ public sealed class ReplicaOptions
     public IQuorumRule Quorum { get; set; } = MajorityQuorum.Instance;
 
     /// <summary>
+    /// For hosts that send a leader's accepts while its own append is still being made durable (leader and
+    /// followers persist in parallel). The leader's own acceptance then counts as a vote only when the host delivers
+    /// it back: the core emits it as an <see cref="Accepted"/> message to itself, which the host, like every vote,
+    /// sends only after the Ready's records are durable. False: the leader counts its own acceptance at once (the host
+    /// persists before it sends anything).
+    /// </summary>
+    public bool ParallelPersist { get; set; }
+
+    /// <summary>
     /// Leader leases for reads, in units of the host clock given to <see cref="PaxosReplica.SetClock"/>; 0 turns them off.
     /// A follower that acknowledges a leader's heartbeat promises no other candidate for this long (measured on its
     /// own clock from receipt); the leader serves reads locally until the send time of a heartbeat a quorum

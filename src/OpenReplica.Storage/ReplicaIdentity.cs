@@ -46,7 +46,8 @@ public sealed class ReplicaIdentity
 
     private static Guid Parse(string path, byte[] content)
     {
-        string[] lines = Encoding.UTF8.GetString(content).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string text = Encoding.UTF8.GetString(content);
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (lines.Length == 2 && lines[0] == Header && Guid.TryParseExact(lines[1], "D", out Guid id))
         {
             return id;
@@ -54,6 +55,6 @@ public sealed class ReplicaIdentity
 
         // Replacing it silently would let this replica vote under a new name while its old promises are still on
         // disk, or hide damage; an operator has to decide.
-        throw new InvalidDataException($"Replica identity file '{path}' is damaged.");
+        throw new InvalidDataException($"Replica identity file '{path}' is damaged (found '{text.Trim()}'); refusing to start under an unknown identity.");
     }
 }

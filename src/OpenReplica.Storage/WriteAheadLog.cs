@@ -269,24 +269,46 @@ public sealed class WriteAheadLog : IReplicaLog
     private void ReadRecords(Segment segment, List<IndexEntry> live, List<(long, WalRecord)> result)
     {
         IFileSystem fs = _options.FileSystem ?? PhysicalFileSystem.Instance;
-        var buffer = new byte[segment.Length];
-        using (IFile file = fs.OpenRead(segment.Path))
+        using IFile file = fs.OpenRead(segment.Path);
+        // A group rebuilt on demand has a few records in a large segment: read only their bytes, not the segment.
+        int start = live.Min(e => e.Offset);
+        int end = live.Max(e => e.Offset + e.Length);
+        bool sparse = live.Count < 64 && live.Sum(e => (long)e.Length) * 4 < end - start;
+        if (sparse)
         {
-            if (file.Read(buffer, 0) != buffer.Length)
+            foreach (IndexEntry entry in live)
             {
-                throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
+                var own = new byte[entry.Length];
+                if (file.Read(own, entry.Offset) != own.Length)
+                {
+                    throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
+                }
+
+                Decode(segment, entry, own, result);
             }
+
+            return;
+        }
+
+        var buffer = new byte[end - start];
+        if (file.Read(buffer, start) != buffer.Length)
+        {
+            throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
         }
 
         foreach (IndexEntry entry in live)
         {
-            ReadOnlySpan<byte> bytes = buffer.AsSpan(entry.Offset, entry.Length);
-            if (RecordCodec.TryDecode(bytes, out DecodedRecord decoded) != DecodeStatus.Ok)
-            {
-                throw new WalCorruptionException(segment.Path, entry.Offset, "record changed on disk since it was written");
-            }
-
-            result.Add((decoded.Lsn, decoded.ToRecord(entry.Group.GroupId, bytes)));
+            Decode(segment, entry, buffer.AsSpan(entry.Offset - start, entry.Length), result);
         }
+    }
+
+    private static void Decode(Segment segment, IndexEntry entry, ReadOnlySpan<byte> bytes, List<(long, WalRecord)> result)
+    {
+        if (RecordCodec.TryDecode(bytes, out DecodedRecord decoded) != DecodeStatus.Ok)
+        {
+            throw new WalCorruptionException(segment.Path, entry.Offset, "record changed on disk since it was written");
+        }
+
+        result.Add((decoded.Lsn, decoded.ToRecord(entry.Group.GroupId, bytes)));
     }
 }

@@ -8,12 +8,15 @@ namespace OpenReplica.Checker.Tests;
 /// </summary>
 public class BruteForceOracleTests
 {
-    private static bool BruteForce(IReadOnlyList<Operation<CasInput, CasOutput>> ops)
+    private static bool BruteForce(IReadOnlyList<Operation<CasInput, CasOutput>> ops) => BruteForce(Models.CasRegister, ops);
+
+    /// <summary>Whether some order of all operations respects real time and the model (an indeterminate operation
+    /// must then be able to take effect at the end, as it can in the built-in models).</summary>
+    internal static bool BruteForce<TState, TInput, TOutput>(IModel<TState, TInput, TOutput> model, IReadOnlyList<Operation<TInput, TOutput>> ops)
     {
-        var model = Models.CasRegister;
         var used = new bool[ops.Count];
 
-        bool Go(long? state, int placed)
+        bool Go(TState state, int placed)
         {
             if (placed == ops.Count)
             {
@@ -57,7 +60,7 @@ public class BruteForceOracleTests
             return false;
         }
 
-        return Go(null, 0);
+        return Go(model.Init(), 0);
     }
 
     private static List<Operation<CasInput, CasOutput>> RandomHistory(Random rng)

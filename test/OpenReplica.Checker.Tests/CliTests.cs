@@ -139,6 +139,79 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, Run("check", "--model", "kv", "--format", "jsonl", path).Exit);
     }
 
+    [Fact]
+    public void PorcupineKvHistoriesWithAppendThroughTheCli()
+    {
+        var dir = H.PorcupineKvDir();
+        if (dir is null)
+        {
+            Assert.Skip("Porcupine kv histories not found: expected test/testdata/porcupine-kv in the repository.");
+        }
+
+        var ok = Path.Combine(dir, "c10-ok.txt");
+        var bad = Path.Combine(dir, "c10-bad.txt");
+        var (exit, output, err) = Run("check", "--model", "kv", "--initial", "empty", "--format", "edn", ok, bad);
+        Assert.Empty(err);
+        Assert.Equal(1, exit);
+        Assert.Equal([$"{ok}: linearizable", $"{bad}: not linearizable"], output.Trim().Split(Environment.NewLine));
+
+        // Keys start absent by default: a get of "" from a key never written is then a violation.
+        Assert.Equal(1, Run("check", "--model", "kv", "--format", "edn", ok).Exit);
+    }
+
+    [Fact]
+    public void LaterKeyThatFailsIsReportedDespiteAHardFirstKey()
+    {
+        // The history: the first key needs 2^30 search steps, a later one fails at once.
+        var history = PartitionFairnessTests.Hard("hard").Concat(PartitionFairnessTests.FailsFast("stale", 300));
+        var path = File("hard-then-stale.jsonl", history.Select(HistoryWriter.Format));
+        var (exit, output, _) = Run("check", "--model", "kv", "--format", "jsonl", "--timeout", "30", "--explain", path);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"{path}: not linearizable", output);
+        Assert.Contains("partition key \"stale\"", output);
+    }
+
+    [Fact]
+    public void UnknownNamesTheUndecidedKeys()
+    {
+        var history = PartitionFairnessTests.Hard("hard").Concat(PartitionFairnessTests.Easy("easy", 300));
+        var path = File("hard.jsonl", history.Select(HistoryWriter.Format));
+        var (exit, output, _) = Run("check", "--model", "kv", "--format", "jsonl", "--timeout", "0.2", path);
+        Assert.Equal(3, exit);
+        Assert.Equal($"{path}: unknown (time budget; undecided: \"hard\")", output.Trim());
+    }
+
+    [Fact]
+    public void BadEdnLineExitsTwoNamingFileLineAndExpectation()
+    {
+        var path = File("broken.edn", "{:process 0, :type :invoke, :f :get, :key \"a\", :value nil}", "{:process 0, :type :ok, :f :get, :key \"a\" :value}");
+        var (exit, output, err) = Run("check", "--model", "kv", "--format", "edn", path);
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.StartsWith($"{path}:2: invalid EDN: ", err);
+        Assert.Contains("has no value", err);
+        NoStackTrace(err);
+    }
+
+    [Fact]
+    public void HtmlIsWrittenPerHistory()
+    {
+        var page = Path.Combine(_dir, "one.html");
+        var bad = Bad();
+        Assert.Equal(1, Run("check", "--model", "register", "--format", "jsonl", "--html", page, bad).Exit);
+        var html = System.IO.File.ReadAllText(page);
+        Assert.Contains("<!DOCTYPE html>", html);
+        Assert.Contains("\"failing\":2", html);
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal));
+        Assert.DoesNotContain("https://", html);
+
+        var pages = Path.Combine(_dir, "pages");
+        var good = Good();
+        Assert.Equal(1, Run("check", "--model", "register", "--format", "jsonl", "--html", pages, good, bad).Exit);
+        Assert.True(System.IO.File.Exists(Path.Combine(pages, "good.jsonl.html")));
+        Assert.True(System.IO.File.Exists(Path.Combine(pages, "bad.jsonl.html")));
+    }
+
     [Theory]
     [InlineData("check", "--format", "jsonl", "x.jsonl")] // --model missing
     [InlineData("check", "--model", "queue", "--format", "jsonl", "x.jsonl")]
@@ -146,6 +219,10 @@ public sealed class CliTests : IDisposable
     [InlineData("check", "--model", "kv", "--format", "jsonl")] // no file
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--timeout", "-1", "x.jsonl")]
     [InlineData("check", "--model", "kv", "--format", "jsonl", "--timeout", "soon", "x.jsonl")]
+    [InlineData("check", "--model", "kv", "--format", "jsonl", "--parallelism", "0", "x.jsonl")]
+    [InlineData("check", "--model", "kv", "--format", "jsonl", "--initial", "zero", "x.jsonl")]
+    [InlineData("check", "--model", "register", "--format", "jsonl", "--initial", "empty", "x.jsonl")]
+    [InlineData("check", "--model", "cas-register", "--format", "jsonl", "--initial", "1.5", "x.jsonl")]
     [InlineData("frobnicate")]
     [InlineData]
     public void UsageErrorsExitTwo(params string[] args)
@@ -171,7 +248,7 @@ public sealed class CliTests : IDisposable
         var dir = H.JepsenDir();
         if (dir is null)
         {
-            Assert.Skip("Jepsen etcd histories not found: expected ../shared/testdata/jepsen-etcd next to the repository.");
+            Assert.Skip("Jepsen etcd histories not found: expected test/testdata/jepsen-etcd in the repository.");
         }
 
         var verdicts = System.IO.File.ReadAllLines(Path.Combine(dir, "verdicts.txt"))

@@ -100,7 +100,7 @@ public class FormatTests
     [Theory]
     [InlineData("{\"process\":0,\"op\":\"get\",\"output\":\"1\",\"call\":1,\"return\":2}", "needs a \"key\"")]
     [InlineData("{\"process\":0,\"op\":\"get\",\"key\":7,\"output\":\"1\",\"call\":1,\"return\":2}", "\"key\" must be a string")]
-    [InlineData("{\"process\":0,\"op\":\"read\",\"key\":\"x\",\"output\":\"1\",\"call\":1,\"return\":2}", "unknown \"op\" \"read\"")]
+    [InlineData("{\"process\":0,\"op\":\"read\",\"key\":\"x\",\"output\":\"1\",\"call\":1,\"return\":2}", "unknown \"op\" \"read\" for a key-value history (expected get, put, append, delete or cas)")]
     [InlineData("{\"process\":0,\"op\":\"get\",\"key\":\"x\",\"input\":\"1\",\"output\":\"1\",\"call\":1,\"return\":2}", "takes no \"input\"")]
     [InlineData("{\"process\":0,\"op\":\"put\",\"key\":\"x\",\"input\":[1],\"call\":1,\"return\":2}", "must be a string or null")]
     public void KvReaderErrorsNameFileAndLine(string badLine, string reason)

@@ -22,6 +22,12 @@ internal static class H
     public static Operation<KvInput, KvOutput> Put(int p, string key, string? value, long call, long? ret)
         => new(p, new KvInput(KvOp.Put, key, value), ret is null ? null : new KvOutput(null), call, ret);
 
+    public static Operation<KvInput, KvOutput> Append(int p, string key, string value, long call, long? ret)
+        => new(p, new KvInput(KvOp.Append, key, value), ret is null ? null : new KvOutput(null), call, ret);
+
+    public static Operation<KvInput, KvOutput> Delete(int p, string key, long call, long? ret)
+        => new(p, new KvInput(KvOp.Delete, key), ret is null ? null : new KvOutput(null), call, ret);
+
     public static Operation<KvInput, KvOutput> KvCas(int p, string key, string? expected, string? value, bool ok, long call, long? ret)
         => new(p, new KvInput(KvOp.Cas, key, value, expected), ret is null ? null : new KvOutput(null, ok), call, ret);
 
@@ -48,8 +54,13 @@ internal static class H
         return null;
     }
 
-    /// <summary>../shared/testdata/jepsen-etcd next to the repository, or null when absent.</summary>
-    public static string? JepsenDir()
+    /// <summary>test/testdata/jepsen-etcd in the repository (with verdicts.txt), or null when absent.</summary>
+    public static string? JepsenDir() => TestData("jepsen-etcd", "verdicts.txt");
+
+    /// <summary>test/testdata/porcupine-kv in the repository, or null when absent.</summary>
+    public static string? PorcupineKvDir() => TestData("porcupine-kv", "c01-ok.txt");
+
+    private static string? TestData(string name, string marker)
     {
         var root = RepoRoot();
         if (root is null)
@@ -57,7 +68,7 @@ internal static class H
             return null;
         }
 
-        var dir = Path.GetFullPath(Path.Combine(root, "..", "shared", "testdata", "jepsen-etcd"));
-        return Directory.Exists(dir) && File.Exists(Path.Combine(dir, "verdicts.txt")) ? dir : null;
+        var dir = Path.Combine(root, "test", "testdata", name);
+        return File.Exists(Path.Combine(dir, marker)) ? dir : null;
     }
 }

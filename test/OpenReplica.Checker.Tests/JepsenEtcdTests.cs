@@ -35,7 +35,7 @@ public class JepsenEtcdTests
         var dir = H.JepsenDir();
         if (dir is null || file == Missing)
         {
-            Assert.Skip("Jepsen etcd histories not found: expected ../shared/testdata/jepsen-etcd (with verdicts.txt) next to the directory holding OpenReplica.sln.");
+            Assert.Skip("Jepsen etcd histories not found: expected test/testdata/jepsen-etcd (with verdicts.txt) in the repository.");
         }
 
         var history = JepsenLogReader.ReadFile(Path.Combine(dir, file));
@@ -62,7 +62,7 @@ public class JepsenEtcdTests
         var dir = H.JepsenDir();
         if (dir is null)
         {
-            Assert.Skip("Jepsen etcd histories not found: expected ../shared/testdata/jepsen-etcd next to the repository.");
+            Assert.Skip("Jepsen etcd histories not found: expected test/testdata/jepsen-etcd in the repository.");
         }
 
         var logs = Directory.GetFiles(dir, "*.log").Select(Path.GetFileName).Order().ToArray();
@@ -76,7 +76,7 @@ public class JepsenEtcdTests
         var dir = H.JepsenDir();
         if (dir is null)
         {
-            Assert.Skip("Jepsen etcd histories not found: expected ../shared/testdata/jepsen-etcd next to the repository.");
+            Assert.Skip("Jepsen etcd histories not found: expected test/testdata/jepsen-etcd in the repository.");
         }
 
         foreach (var file in new[] { "etcd_000.log", "etcd_002.log", "etcd_049.log" })

@@ -156,15 +156,9 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         builder.UseOrleansClient(client =>
         {
             client.UseClustering(Settings);
-            client.UseReplicatedGrains(o =>
-            {
-                o.MaxRetries = 60;
-                o.InitialBackoff = TimeSpan.FromMilliseconds(50);
-                o.MaxBackoff = TimeSpan.FromMilliseconds(500);
-            });
-            // A call sent through a gateway that is then killed would otherwise wait out Orleans' default 30 s: give up a
-            // little after the silo's own CallTimeout and let the stamping filter retry it with the same stamp.
-            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = CallTimeout + TimeSpan.FromSeconds(3));
+            // The defaults, as the README says: a call sent through a gateway that is then killed is retried with its
+            // stamp as soon as the connection closes, not after Orleans' ResponseTimeout.
+            client.UseReplicatedGrains();
         });
         _client = builder.Build();
         await _client.StartAsync(cancellationToken);

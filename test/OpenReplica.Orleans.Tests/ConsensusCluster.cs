@@ -11,7 +11,8 @@ internal static class ConsensusCluster
 {
     public static async Task<(InProcessTestCluster Cluster, string DataRoot)> StartAsync(
         int silos, ReplicationMode mode = ReplicationMode.Persisted, int replicationFactor = 3, TimeSpan? callTimeout = null,
-        int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, TimeSpan? replacementGrace = null)
+        int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, TimeSpan? replacementGrace = null,
+        TimeSpan? idleGroupEviction = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
         var builder = new InProcessTestClusterBuilder((short)silos);
@@ -25,6 +26,7 @@ internal static class ConsensusCluster
                 o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
                 o.SnapshotEveryCommands = snapshotEvery;
                 o.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
+                o.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
         });

@@ -127,7 +127,8 @@ public sealed class CounterFaultTests
     public async Task Without_a_majority_a_call_fails_within_the_timeout_and_succeeds_once_a_majority_is_back()
     {
         var callTimeout = TimeSpan.FromSeconds(2);
-        await using var cluster = await FaultCluster.StartAsync(silos: 3, callTimeout: callTimeout, clientRetries: 1);
+        var deadline = TimeSpan.FromSeconds(5);
+        await using var cluster = await FaultCluster.StartAsync(silos: 3, callTimeout: callTimeout, clientDeadline: deadline);
         var (counter, home) = await cluster.GrainOffFirstSiloAsync("minority", k => Counter(cluster, k), g => g.GetSilo());
         for (int i = 0; i < 3; i++) await counter.Add(1);
 
@@ -136,12 +137,18 @@ public sealed class CounterFaultTests
         foreach (var silo in others) await cluster.KillAsync(silo);
 
         var started = DateTime.UtcNow;
-        var failure = await Assert.ThrowsAnyAsync<Exception>(() => counter.Add(1));
+        var unknown = await Assert.ThrowsAsync<CallOutcomeUnknownException>(() => counter.Add(1));
         var elapsed = DateTime.UtcNow - started;
+        var failure = unknown.LastFailure;
         Assert.True(failure is ReplicaUnavailableException or TimeoutException, $"unexpected {failure.GetType().Name}: {failure.Message}");
         Assert.Contains("majority", failure.Message);
-        // Two attempts (one retry), each bounded by the call timeout, plus backoff and scheduling slack.
-        Assert.True(elapsed < 2 * callTimeout + TimeSpan.FromSeconds(3), $"failing took {elapsed}");
+        Assert.True(unknown.Attempts >= 2, $"{unknown.Attempts} attempt(s)");
+        Assert.Equal(counter.GetGrainId(), unknown.Target);
+        Assert.Equal(cluster.Client.ServiceProvider.GetRequiredService<CallStampSource>().ClientId, unknown.Stamp.ClientId);
+        // Retried until the deadline (less at most one backoff), and not much longer: the attempt pending at the deadline
+        // is ended rather than left to run out its call timeout.
+        Assert.True(elapsed >= deadline - ReplicatedClientOptions.DefaultMaxBackoff, $"gave up after {elapsed}, before the deadline {deadline}");
+        Assert.True(elapsed < deadline + TimeSpan.FromSeconds(1.5), $"failing took {elapsed}");
 
         // Bring one back from its data directory: two of three replicas, a majority.
         await cluster.RestartAsync(others[0]);

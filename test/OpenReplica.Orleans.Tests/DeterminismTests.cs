@@ -72,12 +72,34 @@ public sealed class DeterminismTests
     }
 
     [Fact]
-    public void Retry_backoff_doubles_up_to_the_cap()
+    public void Retry_backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half()
     {
-        var policy = new CallRetryPolicy(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(350));
-        Assert.Equal([100, 200, 350, 350], Enumerable.Range(0, 4).Select(a => policy.Backoff(a).TotalMilliseconds));
-        Assert.True(CallRetryPolicy.IsRetriable(new TimeoutException()));
-        Assert.True(CallRetryPolicy.IsRetriable(new SiloUnavailableException()));
-        Assert.False(CallRetryPolicy.IsRetriable(new InvalidOperationException()));
+        var policy = new CallRetryPolicy(new ReplicatedClientOptions
+        {
+            InitialBackoff = TimeSpan.FromMilliseconds(100),
+            MaxBackoff = TimeSpan.FromMilliseconds(350),
+        });
+        var random = new Random(7);
+        double[] ceilings = [100, 200, 350, 350, 350];
+        for (int attempt = 0; attempt < ceilings.Length; attempt++)
+        {
+            var waits = Enumerable.Range(0, 200).Select(_ => policy.Backoff(attempt, random).TotalMilliseconds).ToList();
+            Assert.All(waits, w => Assert.InRange(w, ceilings[attempt] / 2, ceilings[attempt]));
+            Assert.True(waits.Distinct().Count() > 50, $"attempt {attempt}: the waits are not spread: {string.Join(", ", waits.Distinct().Take(5))}");
+        }
+    }
+
+    [Fact]
+    public void Failures_that_leave_the_outcome_open_are_retried_and_definite_ones_are_not()
+    {
+        Exception[] open =
+        [
+            new TimeoutException(), new SiloUnavailableException(), new global::Orleans.Runtime.Messaging.ConnectionFailedException("refused"),
+            new GatewayTooBusyException(), new SiloUnavailableException("gateway shutting down"), new OperationCanceledException(),
+            new ReplicaUnavailableException("no majority"), new ReplicaSetUnavailableException("no replica silo"),
+        ];
+        Exception[] definite = [new InvalidOperationException(), new ArgumentException("bad"), new CounterRejectedException("no"), new OrleansException("other")];
+        Assert.All(open, e => Assert.True(CallRetryPolicy.IsRetriable(e), e.GetType().Name));
+        Assert.All(definite, e => Assert.False(CallRetryPolicy.IsRetriable(e), e.GetType().Name));
     }
 }

@@ -57,6 +57,19 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task Client_call_deadline_is_validated_at_start_up()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client
+            .UseLocalhostClustering(FreePort())
+            .UseReplicatedGrains(o => o.CallDeadline = TimeSpan.FromMilliseconds(300)));
+        using var host = builder.Build();
+
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("ReplicatedClientOptions.MaxBackoff (00:00:00.5000000) must be shorter than ReplicatedClientOptions.CallDeadline", Flatten(exception));
+    }
+
+    [Fact]
     public void Replica_identity_is_created_once_and_read_back()
     {
         var first = ReplicaIdentity.LoadOrCreate(_directory);

@@ -66,7 +66,8 @@ internal sealed class RegisterHistory
         }
         catch (Exception e)
         {
-            lock (_ops) Failures.Add(e);
+            // With retries off, the stamping filter gives up at once and says why in CallOutcomeUnknownException.
+            lock (_ops) Failures.Add(e is CallOutcomeUnknownException unknown ? unknown.LastFailure : e);
             output = null;
         }
 

@@ -56,6 +56,7 @@ internal static class TestCluster3
         {
             silo.Services.AddSingleton<IReplicaMessageSink, RecordingSink>();
             // The plumbing tests run on the in-memory stand-in replicator (no consensus) to observe the mechanics.
+            silo.Services.AddSingleton<LocalCallReplicator>();
             silo.Services.AddSingleton<ICallReplicator>(sp => sp.GetRequiredService<LocalCallReplicator>());
             silo.AddReplicatedGrains(o => o.CallTimeout = TimeSpan.FromSeconds(10));
             ConfigureFastMembership(silo.Services);

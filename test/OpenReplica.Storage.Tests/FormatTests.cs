@@ -16,7 +16,7 @@ public sealed class FormatTests
     [Fact]
     public void A_record_round_trips_and_its_checksum_covers_the_length()
     {
-        var record = new WalRecord("grain/ünïcode", WalRecordKind.Commit, -3, long.MaxValue, 7, Encoding.UTF8.GetBytes("payload"));
+        var record = new WalRecord("grain/ünïcode", WalRecordKind.Accept, -3, long.MaxValue, 7, Encoding.UTF8.GetBytes("payload"));
         byte[] bytes = RecordCodec.Encode(record);
         RecordCodec.Seal(bytes, 42);
 

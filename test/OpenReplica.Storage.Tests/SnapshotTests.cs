@@ -184,35 +184,17 @@ public sealed class SnapshotTests
         await wal.AppendAsync(new WalRecord("g", WalRecordKind.Accept, 5, 1, 1, new byte[] { 1 }), Ct);
         await wal.AppendAsync(Logs.HardState("g", 2), Ct);
         await wal.AppendAsync(new WalRecord("g", WalRecordKind.Accept, 5, 2, 1, new byte[] { 2 }), Ct);
-        await wal.AppendAsync(new WalRecord("g", WalRecordKind.Commit, 5, 2, 1, default), Ct);
 
         List<WalRecord> records = wal.ReadAll("g").ToList();
-        Assert.Equal([WalRecordKind.HardState, WalRecordKind.Accept, WalRecordKind.Commit], records.Select(r => r.Kind));
+        Assert.Equal([WalRecordKind.HardState, WalRecordKind.Accept], records.Select(r => r.Kind));
         Assert.All(records, r => Assert.Equal(2, r.BallotRound));
     }
 
     [Fact]
-    public async Task Truncate_compacts_like_a_snapshot_and_the_latest_config_is_always_kept()
+    public async Task Kinds_nothing_writes_are_refused()
     {
-        var fs = new FaultyFileSystem();
-        await using (WriteAheadLog wal = Logs.Open(fs))
-        {
-            await wal.AppendAsync(new WalRecord("g", WalRecordKind.Config, 1, 1, 1, new byte[] { 1 }), Ct);
-            await wal.AppendAsync(new WalRecord("g", WalRecordKind.Config, 3, 1, 1, new byte[] { 3 }), Ct);
-            for (int slot = 1; slot <= 6; slot++)
-            {
-                await wal.AppendAsync(Logs.Accept("g", slot), Ct);
-            }
-
-            await wal.AppendAsync(new WalRecord("g", WalRecordKind.Truncate, 4, 0, 0, default), Ct);
-            // A lower truncate point later does not bring compacted records back.
-            await wal.AppendAsync(new WalRecord("g", WalRecordKind.Truncate, 2, 0, 0, default), Ct);
-        }
-
-        await using WriteAheadLog reopened = Logs.Open(fs);
-        Assert.Equal(
-            ["Config/3", "Accept/5", "Accept/6", "Truncate/4"],
-            reopened.ReadAll("g").Select(r => $"{r.Kind}/{r.Slot}"));
+        await using WriteAheadLog wal = Logs.Open(new FaultyFileSystem());
+        await Assert.ThrowsAnyAsync<ArgumentException>(async () => await wal.AppendAsync(new WalRecord("g", (WalRecordKind)3, 1, 1, 1, default), Ct));
     }
 
     [Fact]

@@ -1,25 +1,38 @@
 using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 
 namespace OpenReplica.Orleans;
 
-/// <summary>When and how often a stamped call is retried (with the same stamp).</summary>
-internal sealed class CallRetryPolicy(int maxRetries, TimeSpan initialBackoff, TimeSpan maxBackoff)
+/// <summary>Which failures of a stamped call are retried (with the same stamp), how long to wait, and when to stop.</summary>
+internal sealed class CallRetryPolicy(ReplicatedClientOptions options)
 {
-    public int MaxRetries { get; } = maxRetries;
+    public TimeSpan CallDeadline { get; } = options.CallDeadline;
+
+    public int MaxRetries { get; } = options.MaxRetries;
 
     /// <summary>
-    /// Failures after which the call may or may not have run: retrying with the same stamp is safe. Orleans cancels
-    /// calls pending on a gateway connection that dies (OperationCanceledException): retried too, since the stamp
-    /// makes a retry of a call that did run harmless.
+    /// Failures after which the call may or may not have run, or did not reach a grain at all: retrying with the same
+    /// stamp is safe, since the grain's reply table answers a stamp it already applied. Orleans reports a lost or
+    /// refused gateway connection as <see cref="ConnectionFailedException"/>, a gateway that is shutting down or
+    /// overloaded as a rejection (<see cref="OrleansMessageRejectionException"/>, <see cref="SiloUnavailableException"/>,
+    /// <see cref="GatewayTooBusyException"/>), a call whose answer never came as <see cref="TimeoutException"/>, a call
+    /// it cancelled itself as <see cref="OperationCanceledException"/> (the caller's own cancellation is told apart by
+    /// the filter); the grain side reports <see cref="ReplicaUnavailableException"/> and placement
+    /// <see cref="ReplicaSetUnavailableException"/> while no replica silo is up.
+    /// Everything else (an exception of the method itself, a bad argument, a serialization error) is definite.
     /// </summary>
     public static bool IsRetriable(Exception exception) =>
-        exception is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ReplicaUnavailableException
-            or OperationCanceledException;
+        exception is SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
+            or TimeoutException or OperationCanceledException or ReplicaUnavailableException or ReplicaSetUnavailableException;
 
-    /// <summary>Exponential backoff before retry number <paramref name="attempt"/> + 1, capped.</summary>
-    public TimeSpan Backoff(int attempt)
+    /// <summary>
+    /// The wait before retry number <paramref name="attempt"/> + 1: exponential from the initial backoff, capped,
+    /// and drawn uniformly from the upper half of that value ("equal jitter"), so many callers of one failed silo
+    /// spread their retries instead of arriving together.
+    /// </summary>
+    public TimeSpan Backoff(int attempt, Random random)
     {
-        var ticks = initialBackoff.Ticks * (1L << Math.Min(attempt, 20));
-        return TimeSpan.FromTicks(Math.Min(ticks, maxBackoff.Ticks));
+        long ceiling = Math.Min(options.InitialBackoff.Ticks * (1L << Math.Min(attempt, 20)), options.MaxBackoff.Ticks);
+        return TimeSpan.FromTicks(ceiling / 2 + random.NextInt64(ceiling / 2 + 1));
     }
 }

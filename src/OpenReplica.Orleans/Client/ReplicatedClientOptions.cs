@@ -3,19 +3,43 @@ using Orleans.Runtime;
 
 namespace OpenReplica.Orleans;
 
-/// <summary>Retry of stamped calls to replicated grains (<c>UseReplicatedGrains</c> on clients; also used by silos).</summary>
+/// <summary>
+/// Retry of stamped calls to replicated grains (<c>UseReplicatedGrains</c> on clients; also used by silos for
+/// grain-to-grain calls). A call whose outcome is unknown after a failure (connection lost, gateway or silo gone,
+/// timeout, replica unavailable) is retried with the same stamp, with backoff and jitter, until it is answered or
+/// <see cref="CallDeadline"/> has passed since it began; then the caller gets <see cref="CallOutcomeUnknownException"/>.
+/// </summary>
 public sealed class ReplicatedClientOptions
 {
-    public const int DefaultMaxRetries = 5;
-    public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromMilliseconds(100);
-    public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>No cap on the number of retries: <see cref="CallDeadline"/> alone bounds a call.</summary>
+    public const int Unlimited = int.MaxValue;
 
-    /// <summary>Retries after the first attempt, each with the same stamp.</summary>
+    public const int DefaultMaxRetries = Unlimited;
+    public static readonly TimeSpan DefaultCallDeadline = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a call may take in all, its retries included; then it fails with
+    /// <see cref="CallOutcomeUnknownException"/>. Long enough by default (60 s) to ride out a whole-cluster restart.
+    /// An attempt still in flight at the deadline is abandoned on clients; on silos it ends by Orleans' own
+    /// response timeout.
+    /// </summary>
+    public TimeSpan CallDeadline { get; set; } = DefaultCallDeadline;
+
+    /// <summary>An optional cap on retries after the first attempt; by default none (<see cref="Unlimited"/>).</summary>
     public int MaxRetries { get; set; } = DefaultMaxRetries;
 
-    /// <summary>Wait before the first retry; doubled for each further one, up to <see cref="MaxBackoff"/>.</summary>
+    /// <summary>
+    /// Wait before the first retry; doubled for each further one, up to <see cref="MaxBackoff"/>. Each wait is drawn
+    /// at random between half and all of that value (jitter), so callers of a failed silo do not retry in lockstep.
+    /// </summary>
     public TimeSpan InitialBackoff { get; set; } = DefaultInitialBackoff;
 
+    /// <summary>
+    /// The longest wait between two attempts. It bounds how late a call notices that its grain serves again after
+    /// a failover (the default 500 ms keeps that well under a second).
+    /// </summary>
     public TimeSpan MaxBackoff { get; set; } = DefaultMaxBackoff;
 }
 
@@ -26,15 +50,26 @@ internal sealed class ReplicatedClientOptionsValidator(IOptions<ReplicatedClient
     {
         var o = options.Value;
         const string Prefix = nameof(ReplicatedClientOptions) + ".";
+        if (o.CallDeadline <= TimeSpan.Zero || o.CallDeadline == Timeout.InfiniteTimeSpan)
+        {
+            throw new OrleansConfigurationException($"{Prefix}{nameof(o.CallDeadline)} is {o.CallDeadline}; it must be positive and finite.");
+        }
+
         if (o.MaxRetries < 0)
         {
             throw new OrleansConfigurationException($"{Prefix}{nameof(o.MaxRetries)} is {o.MaxRetries}; it must be 0 or more.");
         }
 
-        if (o.InitialBackoff < TimeSpan.Zero || o.MaxBackoff < o.InitialBackoff)
+        if (o.InitialBackoff <= TimeSpan.Zero || o.MaxBackoff < o.InitialBackoff)
         {
             throw new OrleansConfigurationException(
-                $"{Prefix}{nameof(o.InitialBackoff)} ({o.InitialBackoff}) must be non-negative and at most {Prefix}{nameof(o.MaxBackoff)} ({o.MaxBackoff}).");
+                $"{Prefix}{nameof(o.InitialBackoff)} ({o.InitialBackoff}) must be positive and at most {Prefix}{nameof(o.MaxBackoff)} ({o.MaxBackoff}).");
+        }
+
+        if (o.MaxBackoff >= o.CallDeadline)
+        {
+            throw new OrleansConfigurationException(
+                $"{Prefix}{nameof(o.MaxBackoff)} ({o.MaxBackoff}) must be shorter than {Prefix}{nameof(o.CallDeadline)} ({o.CallDeadline}).");
         }
     }
 }

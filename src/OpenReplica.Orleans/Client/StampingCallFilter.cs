@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Metadata;
 using Orleans.Runtime;
@@ -7,8 +8,10 @@ namespace OpenReplica.Orleans;
 /// <summary>
 /// Outgoing filter, on clients (<c>UseReplicatedGrains</c>) and on silos (<c>AddReplicatedGrains</c>, for
 /// grain-to-grain calls): stamps every call to a replicated grain type with a fresh <see cref="CallStamp"/> of this
-/// process's <see cref="CallStampSource"/> and retries it with the SAME stamp when the silo is unavailable, the call
-/// timed out, or the message was rejected, so the grain's session table answers a retry instead of running it twice.
+/// process's <see cref="CallStampSource"/> and, after any failure that leaves the outcome open
+/// (<see cref="CallRetryPolicy.IsRetriable"/>), retries it with the SAME stamp, with backoff and jitter, until it is
+/// answered or its deadline passes; then the caller gets <see cref="CallOutcomeUnknownException"/>. The grain's reply
+/// table answers a retry of a call it already applied instead of running it twice.
 /// Calls to other grains are left alone: a retry could run a plain grain's method twice.
 /// A stamp already in the request context (the caller is itself handling a stamped call) is replaced, never
 /// forwarded: it names a different call.
@@ -17,8 +20,8 @@ internal sealed partial class StampingCallFilter(
     CallStampSource stamps,
     GrainPropertiesResolver grainProperties,
     CallRetryPolicy retryPolicy,
-    ILogger<StampingCallFilter> logger,
-    Diagnostics.ReplicationInstruments instruments) : IOutgoingGrainCallFilter
+    Lazy<PendingCallBreaker> breaker,
+    ILogger<StampingCallFilter> logger) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
@@ -30,6 +33,12 @@ internal sealed partial class StampingCallFilter(
 
         // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
         var stamp = stamps.Begin();
+        long started = Stopwatch.GetTimestamp();
+        var callerCancellation = context.Request.GetCancellationToken();
+        // At the deadline an attempt still pending is ended (clients), so the loop below sees it fail and gives up.
+        using var deadline = new CancellationTokenSource(retryPolicy.CallDeadline);
+        using var atDeadline = breaker.Value.IsActive ? deadline.Token.Register(() => breaker.Value.Break(s => s == stamp)) : default;
+        Exception? previousFailure = null;
         try
         {
             for (var attempt = 0; ; attempt++)
@@ -42,27 +51,33 @@ internal sealed partial class StampingCallFilter(
                 {
                     context.Response = null;
                     await context.Invoke();
-                    if (context.Response?.Exception is not { } responseFailure || !ShouldRetry(responseFailure, attempt))
+                    if (context.Response?.Exception is not { } responseFailure || !IsRetriable(responseFailure, callerCancellation))
                     {
-                        if (context.Response?.Exception is { } last && CallRetryPolicy.IsRetriable(last)) instruments.OutcomeUnknown();
                         return;
                     }
 
                     failure = responseFailure;
                 }
-                catch (Exception exception) when (ShouldRetry(exception, attempt))
+                catch (Exception exception) when (IsRetriable(exception, callerCancellation))
                 {
                     failure = exception;
                 }
-                catch (Exception exception) when (CallRetryPolicy.IsRetriable(exception))
+
+                var backoff = retryPolicy.Backoff(attempt, Random.Shared);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
                 {
-                    instruments.OutcomeUnknown(); // out of retries: the call may or may not have run
-                    throw;
+                    // An attempt ended by the deadline itself says only that; the attempt before it says why the call failed.
+                    var reported = !deadline.IsCancellationRequested ? failure
+                        : previousFailure ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", failure);
+                    LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
+                    throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, reported);
                 }
 
+                previousFailure = failure;
+
                 LogRetrying(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
-                instruments.Retried();
-                await Task.Delay(retryPolicy.Backoff(attempt));
+                await Task.Delay(backoff, callerCancellation);
             }
         }
         finally
@@ -71,13 +86,18 @@ internal sealed partial class StampingCallFilter(
         }
     }
 
-    private bool ShouldRetry(Exception failure, int attempt) => attempt < retryPolicy.MaxRetries && CallRetryPolicy.IsRetriable(failure);
+    /// <summary>A failure that leaves the outcome open, unless it is the caller's own cancellation (that one is final).</summary>
+    private static bool IsRetriable(Exception failure, CancellationToken callerCancellation) =>
+        CallRetryPolicy.IsRetriable(failure) && !(failure is OperationCanceledException && callerCancellation.IsCancellationRequested);
 
     private bool IsReplicatedGrainType(GrainType grainType) =>
         grainProperties.TryGetGrainProperties(grainType, out var properties)
         && properties.Properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var strategy)
         && strategy == nameof(ReplicatedPlacement);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retrying call {Stamp} to {Target} (attempt {Attempt}) after {Failure}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Retrying call {Stamp} to {Target} (attempt {Attempt}) after {Failure}")]
     private static partial void LogRetrying(ILogger logger, CallStamp stamp, GrainId target, int attempt, string failure);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Call {Stamp} to {Target}: outcome unknown after {Attempts} attempts; last failure {Failure}")]
+    private static partial void LogGivingUp(ILogger logger, CallStamp stamp, GrainId target, int attempts, string failure);
 }

@@ -25,7 +25,7 @@ internal sealed class ConsensusCallReplicator(
     {
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
-        var session = new GrainSession(grain, group, runtime.Roster, replicas, serializer, time, options.Value.SnapshotEveryCommands, instruments);
+        var session = new GrainSession(grain, group, runtime.Roster, replicas, serializer, time, options.Value.SnapshotEveryCommands, options.Value.MaxUnappliedCommands, instruments);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);

@@ -11,6 +11,9 @@ namespace OpenReplica.Orleans.Replication;
 /// One activation of a replicated grain, leading its group: it campaigns (a higher ballot fences any older
 /// activation), replays the log into State, then proposes each call and applies chosen commands strictly in slot
 /// order on the activation's own scheduler. Replies are kept in the replicated state for exactly-once retries.
+/// The engine never waits for it: committed entries are queued here (<see cref="OnReady"/>) and applied by the
+/// activation's own pump; snapshots go back to the group as ordinary inputs. The queue is bounded by refusing new
+/// calls (retryable) while more than <c>maxUnappliedCommands</c> chosen commands wait to be applied.
 /// </summary>
 internal sealed class GrainSession(
     IGrainContext grain,
@@ -20,12 +23,15 @@ internal sealed class GrainSession(
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands,
+    int maxUnappliedCommands,
     ReplicationInstruments instruments) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
-    private readonly Channel<(Ready Ready, TaskCompletionSource<byte[]?> Done)> _pump =
-        Channel.CreateUnbounded<(Ready, TaskCompletionSource<byte[]?>)>(new UnboundedChannelOptions { SingleReader = true });
+    // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
+    // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
+    private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private long _unapplied;
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
     private readonly HashSet<CommandId> _deferred = [];
     private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
@@ -43,7 +49,6 @@ internal sealed class GrainSession(
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        long replayStarted = Stopwatch.GetTimestamp();
         var (snapshot, entries, alreadyLeading) = await group.AskAsync(core =>
         {
             group.SetListener(this);
@@ -52,7 +57,7 @@ internal sealed class GrainSession(
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
         if (!alreadyLeading) instruments.Campaign();
-        long replayed = 0;
+        long replayStarted = Stopwatch.GetTimestamp(), replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
         if (snapshot is not null)
@@ -109,11 +114,22 @@ internal sealed class GrainSession(
                 _waiters[command.Id] = waiter;
             }
         }
-        using (_tracing.StartPropose(command.Id))
+        if (Volatile.Read(ref _unapplied) > maxUnappliedCommands)
         {
-            if (!group.Propose(command))
+            Fail(command.Id, new ReplicaUnavailableException(
+                $"grain {grain.GrainId}: overloaded, {Volatile.Read(ref _unapplied)} chosen calls wait to be applied (MaxUnappliedCommands {maxUnappliedCommands}); retry with the same stamp"));
+        }
+        else
+        {
+            using var proposeSpan = _tracing.StartPropose(command.Id);
+            switch (group.Propose(command))
             {
-                Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+                case ProposeResult.Full:
+                    Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: overloaded, too many calls wait to be proposed (MaxQueuedProposals); retry with the same stamp"));
+                    break;
+                case ProposeResult.Stopped:
+                    Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting calls"));
+                    break;
             }
         }
         using var registration = cancellationToken.Register(() =>
@@ -177,14 +193,17 @@ internal sealed class GrainSession(
         _pump.Writer.TryComplete();
     }
 
-    public Task<byte[]?> OnReadyAsync(Ready ready)
+    /// <summary>Called on the engine's worker: queues the Ready for the activation's pump and returns at once.</summary>
+    public void OnReady(Ready ready)
     {
         bool relevant = ready.Committed.Count > 0 || ready.SnapshotToInstall is not null || ready.Rejections.Count > 0
             || ready.Abandoned.Count > 0 || ready.Reads.Count > 0 || ready.FailedReads.Count > 0 || ready.BecameLeader || ready.LostLeadership;
-        if (!relevant) return Task.FromResult<byte[]?>(null);
-        var done = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_pump.Writer.TryWrite((ready, done))) done.SetException(new ObjectDisposedException("activation stopped"));
-        return done.Task;
+        if (!relevant) return;
+        int commands = 0;
+        foreach (var entry in ready.Committed) commands += entry.Commands.Count;
+        Interlocked.Add(ref _unapplied, commands);
+        // A completed writer means the activation stopped: what it would have applied stays in the log for the next one.
+        _pump.Writer.TryWrite(ready);
     }
 
     public void OnFailed(Exception exception)
@@ -195,15 +214,32 @@ internal sealed class GrainSession(
 
     private async Task PumpAsync()
     {
-        await foreach (var (ready, done) in _pump.Reader.ReadAllAsync())
+        await foreach (var ready in _pump.Reader.ReadAllAsync())
         {
             try
             {
-                done.SetResult(await ProcessAsync(ready));
+                if (await ProcessAsync(ready) is { } snapshot)
+                {
+                    // Compaction is an ordinary input of the group: the core snapshots at the slot the bytes stand for,
+                    // whatever it committed since.
+                    long slot = _appliedSlot;
+                    group.Post(core => core.CompactLog(slot, snapshot));
+                }
             }
             catch (Exception e)
             {
-                done.SetException(e);
+                // Applying failed outside the grain's methods (their exceptions are results): this activation cannot
+                // go on in slot order. Detach it and deactivate; the next activation replays the log.
+                _pump.Writer.TryComplete();
+                Stop();
+                OnFailed(e);
+                return;
+            }
+            finally
+            {
+                int commands = 0;
+                foreach (var entry in ready.Committed) commands += entry.Commands.Count;
+                Interlocked.Add(ref _unapplied, -commands);
             }
         }
     }
@@ -358,7 +394,6 @@ internal sealed class GrainSession(
     {
         _lost ??= reason;
         _leading.TrySetException(reason);
-        _tracing.ForgetAll();
         List<TaskCompletionSource<CommandOutcome>> waiters;
         List<TaskCompletionSource> reads;
         lock (_waiters)

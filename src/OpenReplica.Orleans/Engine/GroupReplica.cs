@@ -3,75 +3,92 @@ using OpenReplica.Consensus;
 
 namespace OpenReplica.Orleans.Replication;
 
-/// <summary>Receives a group's effects in log order; implemented by the grain activation that leads the group.</summary>
+/// <summary>
+/// Receives a group's effects in log order; implemented by the grain activation that leads the group and by the
+/// meta group. Called on the engine's worker after the Ready's records are durable and its messages sent: it must
+/// only hand the Ready over (queue it) and return, never run user code or wait.
+/// </summary>
 internal interface IGroupListener
 {
-    /// <summary>
-    /// Called after the Ready's records are durable and its messages sent. Returns the application's snapshot bytes
-    /// when the listener wants the log compacted at the current applied slot, else null.
-    /// </summary>
-    Task<byte[]?> OnReadyAsync(Ready ready);
+    void OnReady(Ready ready);
 
     /// <summary>The replica stopped (a failed fsync, a broken invariant): fail waiting calls; nothing more will come.</summary>
     void OnFailed(Exception exception);
 }
 
+/// <summary>Whether <see cref="GroupReplica.Propose"/> queued a command.</summary>
+internal enum ProposeResult
+{
+    Queued,
+
+    /// <summary>Too many proposals wait for the group's next step: the caller gets a retryable overload error.</summary>
+    Full,
+
+    /// <summary>The replica stopped (failed) or left memory (evicted): the caller finds the group again.</summary>
+    Stopped,
+}
+
 /// <summary>
-/// One replica of one group on this silo: the pure core plus a single loop that feeds it. Inputs (messages from
-/// peers, proposals, campaign, ticks) queue up; the loop drains what is queued, merges the Readys, makes them
-/// durable with one append (group commit joins it with other groups' appends), sends, and then hands commits to
-/// the attached activation. Persist-before-send and apply-in-order follow from the loop being sequential.
+/// One replica of one group on this silo: the pure core plus the inputs waiting for it. The group has no loop or
+/// timer of its own: posting an input schedules the group on the engine worker it belongs to, which steps it
+/// together with every other ready group of that worker (one WAL append, one batch per peer silo). Only that worker
+/// touches the core, one step at a time, so persist-before-send and apply-in-order follow from the worker.
 /// </summary>
 internal sealed partial class GroupReplica
 {
+    /// <summary>Inputs (messages, ticks, control) waiting for one step at most; beyond it a message is dropped (peers retransmit).</summary>
     public const int InboxCapacity = 65_536;
 
-    /// <summary>How long the loop waits for the activation to apply one batch before it detaches it.</summary>
-    public static readonly TimeSpan ListenerDeadline = TimeSpan.FromSeconds(60);
-
-    // Inputs and proposals wait here until the loop drains them. Both lists exist only while something waits, and
-    // no loop is parked while none does: an idle group is only its core and these few fields.
+    // Inputs and proposals wait here until the worker takes them. Both lists exist only while something waits: an
+    // idle group is only its core and these few fields.
     private readonly Lock _gate = new();
     private List<Func<PaxosReplica, Ready>>? _inputs;
     private List<Command>? _proposals;
-    private bool _draining;
+    private bool _scheduled;
+    private bool _evicted;
     private readonly PaxosReplica _core;
-    private readonly GroupStore _store;
-    private readonly Action<string, Message> _send;
+    private readonly EngineWorker _worker;
+    private readonly int _proposalCapacity;
     private readonly ILogger _logger;
     private IGroupListener? _listener;
     private volatile bool _needsTicks;
     private volatile bool _isLeader;
     private volatile bool _unsentCommit;
+    private volatile bool _idle;
     private readonly bool _alwaysTick;
     private volatile bool _failed;
     private readonly bool _leases;
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
-    private readonly Diagnostics.ReplicationInstruments? _instruments;
+    private Ballot _durablePromised;
 
-    public GroupReplica(string groupId, PaxosReplica core, GroupStore store, Action<string, Message> send, ILogger logger,
-        IGroupListener? listener = null, bool alwaysTick = false, Diagnostics.ReplicationInstruments? instruments = null)
+    public GroupReplica(string groupId, PaxosReplica core, EngineWorker worker, int proposalCapacity, ILogger logger,
+        IGroupListener? listener = null, bool alwaysTick = false)
     {
-        _instruments = instruments;
         _leases = core.LeasesEnabled;
-        // Set before the loop starts, so the listener also sees what Start() replays (the meta group needs it).
+        // Set before the first step, so the listener also sees what Start() replays (the meta group needs it).
         _listener = listener;
         _alwaysTick = alwaysTick;
         GroupId = groupId;
         _core = core;
-        _store = store;
-        _send = send;
+        // What the core restarted with is on disk already.
+        _durablePromised = core.Promised;
+        _worker = worker;
+        _proposalCapacity = proposalCapacity;
         _logger = logger;
+        LastActiveTick = worker.Clock.Now;
         Post(c => c.Start());
     }
 
     public string GroupId { get; }
 
+    /// <summary>This replica's id in the group (the same on every group of this silo).</summary>
+    public long ReplicaId => _core.Id;
+
     /// <summary>The core has work that needs ticks (retransmissions, phase 1, reads): the runtime ticks only such groups.</summary>
     public bool NeedsTicks => _alwaysTick || _needsTicks;
 
-    /// <summary>Whether this replica led the group after its last batch (a hint for timers; the core decides).</summary>
+    /// <summary>Whether this replica led the group after its last step (a hint for timers; the core decides).</summary>
     public bool IsLeader => _isLeader;
 
     /// <summary>This replica leads and chose slots its followers have not been told about yet (see <see cref="PaxosReplica.FlushCommit"/>).</summary>
@@ -79,48 +96,68 @@ internal sealed partial class GroupReplica
 
     public bool Failed => _failed;
 
+    /// <summary>The group left memory (see <see cref="TryEvict"/>); a new replica must be built from disk.</summary>
+    public bool Evicted => _evicted;
+
+    /// <summary>Neither failed nor evicted: inputs posted to it will be stepped.</summary>
+    public bool Usable => !_failed && !_evicted;
+
+    /// <summary>Host clock of the last input, step or hand-out: groups idle long enough may leave memory.</summary>
+    public long LastActiveTick { get; private set; }
+
+    /// <summary>Marks the group as just handed out (it is not evicted for an idle period); false if it already left memory.</summary>
+    public bool Touch()
+    {
+        lock (_gate)
+        {
+            if (_evicted) return false;
+            LastActiveTick = _worker.Clock.Now;
+            return true;
+        }
+    }
+
     /// <summary>Queues an input. A full inbox drops it: peers retransmit, and a proposal times out and is retried.</summary>
     public bool Post(Func<PaxosReplica, Ready> input)
     {
-        if (_failed) return false;
+        bool schedule;
         lock (_gate)
         {
-            if (_inputs?.Count >= InboxCapacity) return false;
+            if (_failed || _evicted || _inputs?.Count >= InboxCapacity) return false;
             (_inputs ??= []).Add(input);
-            if (!StartDrainLocked()) return true;
+            schedule = ScheduleLocked();
         }
-        ScheduleDrain();
+        if (schedule) _worker.Schedule(this);
         return true;
     }
 
     /// <summary>
-    /// Queues a proposal. Proposals queued while the loop is busy (persisting, applying) reach the core together,
-    /// so they are batched into one slot instead of one slot each.
+    /// Queues a proposal. Proposals queued while the worker is busy (persisting) reach the core together, so they are
+    /// batched into one slot instead of one slot each. Bounded: beyond the capacity the caller is told to retry.
     /// </summary>
-    public bool Propose(Command command)
+    public ProposeResult Propose(Command command)
     {
-        if (_failed) return false;
+        bool schedule;
         lock (_gate)
         {
+            if (_failed || _evicted) return ProposeResult.Stopped;
+            if (_proposals?.Count >= _proposalCapacity) return ProposeResult.Full;
             (_proposals ??= []).Add(command);
-            if (!StartDrainLocked()) return true;
+            schedule = ScheduleLocked();
         }
-        ScheduleDrain();
-        return true;
+        if (schedule) _worker.Schedule(this);
+        return ProposeResult.Queued;
     }
 
-    /// <summary>True when the caller must start the loop (it was idle); under the gate.</summary>
-    private bool StartDrainLocked()
+    /// <summary>True when the caller must hand the group to its worker (it was not waiting there already); under the gate.</summary>
+    private bool ScheduleLocked()
     {
-        if (_draining) return false;
-        _draining = true;
+        if (_scheduled) return false;
+        _scheduled = true;
+        _idle = false;
         return true;
     }
 
-    // Not Task.Run: the loop must not capture (and keep alive) the execution context of whichever call woke it.
-    private void ScheduleDrain() => ThreadPool.UnsafeQueueUserWorkItem(static self => _ = self.DrainAsync(), this, preferLocal: false);
-
-    /// <summary>Runs <paramref name="work"/> on the loop (where the core may be touched) and returns its result.</summary>
+    /// <summary>Runs <paramref name="work"/> on the worker (where the core may be touched) and returns its result.</summary>
     public Task<T> AskAsync<T>(Func<PaxosReplica, (T Result, Ready Ready)> work)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -169,96 +206,113 @@ internal sealed partial class GroupReplica
         Volatile.Write(ref _renewalPosted, 0);
     }
 
-    /// <summary>Attaches the activation; must run on the loop (inside <see cref="AskAsync{T}"/>).</summary>
+    /// <summary>Attaches the activation; must run on the worker (inside <see cref="AskAsync{T}"/>).</summary>
     public void SetListener(IGroupListener? listener) => _listener = listener;
 
     public IGroupListener? Listener => _listener;
 
+    // ---- The worker's side: only the group's worker calls these, one step at a time. ----
+
     /// <summary>
-    /// The group's loop, running only while inputs wait: takes everything queued, merges the Readys, and carries
-    /// them out (persist, send, apply) before taking more. Sequential, so persist-before-send and apply-in-order hold.
+    /// Feeds the core everything that waits and returns the merged Ready (null when nothing waited or the group
+    /// failed). The lease is published before anything is sent: a promise to a newer activation leaves only after
+    /// this activation stopped serving local reads.
     /// </summary>
-    private async Task DrainAsync()
+    internal Ready? RunInputs()
     {
-        while (true)
+        List<Func<PaxosReplica, Ready>>? inputs;
+        List<Command>? proposals;
+        lock (_gate)
         {
-            List<Func<PaxosReplica, Ready>>? inputs;
-            List<Command>? proposals;
-            lock (_gate)
-            {
-                inputs = _inputs;
-                proposals = _proposals;
-                _inputs = null;
-                _proposals = null;
-                if (inputs is null && proposals is null)
-                {
-                    _draining = false;
-                    return;
-                }
-            }
-            var ready = new Ready();
-            try
-            {
-                if (_leases) _core.SetClock(HostClock.Now);
-                if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
-                if (proposals is not null) _instruments?.ProposalBatch(proposals.Count);
-                if (proposals is not null) ready.Append(_core.Propose(proposals));
-                // Before anything is sent: a promise to a newer activation leaves here only after reads stopped.
-                if (_leases) PublishLease();
-                await HandleAsync(ready);
-            }
-            catch (Exception e)
-            {
-                // A failed fsync or a broken invariant: this replica stops voting rather than risk acknowledging lost data.
-                // The loop stays marked as draining, so nothing starts it again.
-                _failed = true;
-                LogGroupFailed(_logger, e, GroupId);
-                _listener?.OnFailed(e);
-                return;
-            }
-            // Only work in flight needs time (retransmissions, phase 1, reads): an idle leader costs nothing.
-            _needsTicks = _core.HasInFlightWork;
-            _unsentCommit = _core.HasUnsentCommit;
-            _isLeader = _core.IsLeader;
+            _scheduled = false;
+            if (_failed) return null;
+            inputs = _inputs;
+            proposals = _proposals;
+            _inputs = null;
+            _proposals = null;
         }
+        LastActiveTick = _worker.Clock.Now;
+        if (inputs is null && proposals is null) return null;
+        var ready = new Ready();
+        if (_leases) _core.SetClock(HostClock.Now);
+        if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
+        if (proposals is not null) ready.Append(_core.Propose(proposals));
+        if (_leases) PublishLease();
+        return ready;
     }
 
-    private async Task HandleAsync(Ready ready)
+    /// <summary>
+    /// Whether <paramref name="message"/> may leave before this step's records are durable: a leader's accepts under
+    /// a ballot whose promise is already on disk (they are requests, not votes; the leader's own vote comes back to
+    /// it only after its append, see <see cref="ReplicaOptions.ParallelPersist"/>).
+    /// </summary>
+    internal bool MaySendBeforePersist(Message message) => message is Accept a && a.Ballot == _durablePromised && a.To != _core.Id;
+
+    /// <summary>The step's records are durable.</summary>
+    internal void Persisted(Ready ready)
     {
-        if (ready.MustPersist) await _store.PersistAsync(GroupId, ready);
-        foreach (var m in ready.Messages) _send(GroupId, m);
+        if (ready.HardState is { } hs) _durablePromised = hs.Promised;
+    }
+
+    /// <summary>Hands the step's effects to the attached activation (which queues them; it never blocks the worker).</summary>
+    internal void Deliver(Ready ready)
+    {
         if (_listener is not { } listener) return;
-        byte[]? snapshot;
         try
         {
-            // Bounded: an activation whose scheduler is gone must not stall the group's loop (and every later
-            // activation on this silo) forever.
-            snapshot = await listener.OnReadyAsync(ready).WaitAsync(ListenerDeadline);
+            listener.OnReady(ready);
         }
         catch (Exception e)
         {
-            // The activation is gone, broken or stuck: detach it and make it step aside (it deactivates); the group
-            // keeps its log and the next activation replays it.
+            // The activation is gone or broken: detach it and make it step aside; the next activation replays the log.
             LogListenerFailed(_logger, e, GroupId);
             _listener = null;
             listener.OnFailed(e);
-            return;
         }
-        if (snapshot is not null)
+    }
+
+    /// <summary>After the step: what the runtime's timers need to know (only work in flight needs ticks).</summary>
+    internal void Advance()
+    {
+        _needsTicks = _core.HasInFlightWork;
+        _unsentCommit = _core.HasUnsentCommit;
+        _isLeader = _core.IsLeader;
+        _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
+    }
+
+    /// <summary>
+    /// A failed fsync or a broken invariant: this replica stops voting rather than risk acknowledging lost data.
+    /// </summary>
+    internal void Fail(Exception e)
+    {
+        lock (_gate) _failed = true;
+        LogGroupFailed(_logger, e, GroupId);
+        _listener?.OnFailed(e);
+    }
+
+    /// <summary>
+    /// Leaves memory if the group has had no activation, nothing in flight, its commit told to followers and no input
+    /// since <paramref name="idleSince"/>. Everything it knows is on disk (the WAL and its snapshot), so it is rebuilt
+    /// from there on its next message or proposal. Returns whether it was evicted.
+    /// </summary>
+    internal bool TryEvict(long idleSince)
+    {
+        lock (_gate)
         {
-            var compacted = _core.CompactLog(snapshot);
-            await HandleAsync(compacted);
+            if (!_idle || _scheduled || _failed || _inputs is not null || _proposals is not null || LastActiveTick > idleSince) return false;
+            _evicted = true;
+            return true;
         }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replica of group {GroupId} stopped after a failure; it no longer votes")]
     private static partial void LogGroupFailed(ILogger logger, Exception exception, string groupId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The activation of group {GroupId} failed to apply; detached")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The activation of group {GroupId} failed to take its effects; detached")]
     private static partial void LogListenerFailed(ILogger logger, Exception exception, string groupId);
 }
 
-/// <summary>What the loop last published about its lease, for reads on the activation's own thread.</summary>
+/// <summary>What the worker last published about its lease, for reads on the activation's own thread.</summary>
 internal sealed record LeaseView(long Until, long Floor, long RenewFrom)
 {
     public static readonly LeaseView None = new(long.MinValue, long.MaxValue, long.MinValue);

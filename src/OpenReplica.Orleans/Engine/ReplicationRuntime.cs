@@ -10,8 +10,10 @@ namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
 /// The silo's side of every group it holds a replica of: creates group replicas on first use (from what the WAL
-/// holds for them), routes peers' messages to them, sends theirs through the coalescing transport, and ticks the
-/// groups that have work in flight (an idle group costs no timer).
+/// holds for them) on the engine worker they hash to, routes peers' messages to them, sends each engine step's
+/// messages through the coalescing transport (one batch per peer silo), ticks the groups that have work in flight
+/// (an idle group costs no timer), and lets groups idle for <see cref="ReplicatedGrainsOptions.IdleGroupEvictionAfter"/>
+/// leave memory (they are rebuilt from the WAL on their next message or proposal).
 /// </summary>
 internal sealed partial class ReplicationRuntime(
     IOptions<ReplicatedGrainsOptions> options,
@@ -23,7 +25,7 @@ internal sealed partial class ReplicationRuntime(
     ReplicaIdentity identity,
     Diagnostics.ReplicationInstruments instruments,
     ILocalSiloDetails localSilo,
-    ILoggerFactory loggerFactory) : IReplicaMessageSink, ILifecycleParticipant<ISiloLifecycle>
+    ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
@@ -37,17 +39,24 @@ internal sealed partial class ReplicationRuntime(
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private GroupStore? _store;
+    private ReplicationEngine? _engine;
     private long _startedAt;
+    private long _evicted;
+    private long _rebuilt;
 
     public ReplicaRoster Roster => roster;
 
+    /// <summary>Groups held in memory now.</summary>
     public int GroupCount => _groups.Count;
 
-    /// <summary>Groups with a replica in this silo's log that are not in memory.</summary>
-    public int EvictedGroupCount => _store?.UnloadedGroupCount ?? 0;
+    /// <summary>Groups that left memory after their idle period.</summary>
+    public long GroupsEvicted => Interlocked.Read(ref _evicted);
 
-    /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
-    public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
+    /// <summary>Groups built from what the WAL held for them (after a restart, or after they had left memory).</summary>
+    public long GroupsRebuilt => Interlocked.Read(ref _rebuilt);
+
+    /// <summary>The engine (workers, step counters); null before start.</summary>
+    internal ReplicationEngine? Engine => _engine;
 
     public void Participate(ISiloLifecycle lifecycle)
     {
@@ -63,8 +72,9 @@ internal sealed partial class ReplicationRuntime(
             ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), Observer = instruments })
             : new VolatileLog();
         _store = new GroupStore(log);
-        _store.Load();
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
+        _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
+        _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
@@ -80,6 +90,7 @@ internal sealed partial class ReplicationRuntime(
     private async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping.Cancel();
+        if (_engine is { } engine) await engine.StopAsync(cancellationToken);
         if (_store is { } store) await store.DisposeAsync();
     }
 
@@ -95,29 +106,52 @@ internal sealed partial class ReplicationRuntime(
     public async Task<GroupReplica> GetOrCreateAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
     {
         string groupId = GroupIdOf(grainId, replicas);
-        if (_groups.TryGetValue(groupId, out var existing) && !existing.Failed) return existing;
+        if (_groups.TryGetValue(groupId, out var existing) && existing.Usable && existing.Touch()) return existing;
         var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
         return GetOrCreate(groupId, genesis);
     }
 
-    /// <summary>Creates the group's replica on this silo from its genesis configuration (and what the WAL holds for it).</summary>
+    /// <summary>
+    /// The group's replica on this silo: the one in memory, or a new one built from what the WAL holds for the group
+    /// (after a restart or after it left memory) or, for a group new to this silo, from its genesis configuration.
+    /// </summary>
     private GroupReplica GetOrCreate(string groupId, ClusterConfig config)
     {
-        if (_groups.TryGetValue(groupId, out var existing) && !existing.Failed) return existing;
+        if (_groups.TryGetValue(groupId, out var existing) && existing.Usable && existing.Touch()) return existing;
         lock (_groups)
         {
-            if (_groups.TryGetValue(groupId, out existing) && !existing.Failed) return existing;
+            if (_groups.TryGetValue(groupId, out existing) && existing.Usable && existing.Touch()) return existing;
             var store = _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
             bool meta = groupId == RosterGroup.GroupId;
             var coreOptions = meta ? RosterGroup.CoreOptions(roster.LocalReplicaId, config) : CoreOptions(config);
-            var persisted = store.TakePersisted(groupId);
+            coreOptions.ParallelPersist = true;
+            var persisted = store.ReadPersisted(groupId);
             var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
+            var worker = _engine!.WorkerFor(groupId);
+            int proposals = options.Value.MaxQueuedProposals;
             var group = meta
-                ? new GroupReplica(groupId, core, store, Send, _logger, rosterGroup, alwaysTick: true, instruments: instruments)
-                : new GroupReplica(groupId, core, store, Send, _logger, instruments: instruments);
+                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true)
+                : new GroupReplica(groupId, core, worker, proposals, _logger);
             if (meta) rosterGroup.Attach(group);
+            if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
             return group;
+        }
+    }
+
+    /// <summary>Drops groups idle (no activation, nothing in flight, commit told) since <paramref name="idleSince"/>.</summary>
+    private void EvictIdleGroups(long idleSince)
+    {
+        foreach (var (groupId, group) in _groups)
+        {
+            if (group.LastActiveTick > idleSince) continue;
+            lock (_groups)
+            {
+                // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
+                if (!group.TryEvict(idleSince)) continue;
+                _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+            }
+            Interlocked.Increment(ref _evicted);
         }
     }
 
@@ -135,6 +169,12 @@ internal sealed partial class ReplicationRuntime(
         _groups.TryGetValue(groupId, out var group)
             ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
             : Task.FromResult("no replica");
+
+    /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
+    public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
+
+    /// <summary>Groups this silo's engine evicted from memory (rebuilt from disk on demand).</summary>
+    public int EvictedGroupCount => (int)Math.Min(int.MaxValue, GroupsEvicted);
 
     /// <summary>Status (tools, health checks): up to <paramref name="max"/> group replicas in memory here, each read on its loop.</summary>
     internal Task<GroupReplicaStatus[]> DescribeGroupsAsync(int max) =>
@@ -169,38 +209,49 @@ internal sealed partial class ReplicationRuntime(
         {
             var message = WireCodec.DecodeMessage(item.Payload);
             if (message.To != roster.LocalReplicaId) continue; // addressed to a replica this silo no longer is
-            if (!_groups.TryGetValue(item.GroupId, out var group))
+            for (int attempt = 0; attempt < 2; attempt++)
             {
-                if (roster.Genesis is not { } genesisRoster)
+                if (!_groups.TryGetValue(item.GroupId, out var group) || group.Evicted)
                 {
-                    _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
-                    continue;
+                    if (roster.Genesis is not { } genesisRoster)
+                    {
+                        _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
+                        break;
+                    }
+                    if (item.GroupId == RosterGroup.GroupId)
+                    {
+                        group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
+                    }
+                    else
+                    {
+                        var (grainId, replicas) = ParseGroupId(item.GroupId);
+                        group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
+                    }
                 }
-                if (item.GroupId == RosterGroup.GroupId)
-                {
-                    group = GetOrCreate(item.GroupId, genesisRoster); // this silo was added to the roster
-                }
-                else
-                {
-                    var (grainId, replicas) = ParseGroupId(item.GroupId);
-                    group = GetOrCreate(item.GroupId, roster.GenesisConfigFor(grainId, replicas)!);
-                }
+                // A group evicted between the lookup and the post is rebuilt once more; a full inbox drops the message.
+                if (group.Post(core => core.Step(message)) || !group.Evicted) break;
             }
-            group.Post(core => core.Step(message));
         }
     }
 
-    private void Send(string groupId, Message message)
+    /// <summary>Sends one engine step's messages: one batch per peer silo, carrying every group's messages for it.</summary>
+    void IEngineNetwork.Send(IReadOnlyList<(string GroupId, Message Message)> messages)
     {
-        if (roster.SiloOf(message.To) is { } silo)
+        var bySilo = new Dictionary<SiloAddress, List<ReplicaEnvelopeItem>>();
+        bool unknown = false;
+        foreach (var (groupId, message) in messages)
         {
-            transport.Send(silo, groupId, WireCodec.Encode(message));
+            if (roster.SiloOf(message.To) is not { } silo)
+            {
+                // Unknown address (the replica's silo is down or not yet seen): drop; the core retransmits.
+                unknown = true;
+                continue;
+            }
+            if (!bySilo.TryGetValue(silo, out var items)) bySilo[silo] = items = [];
+            items.Add(new ReplicaEnvelopeItem(groupId, WireCodec.Encode(message)));
         }
-        else
-        {
-            // Unknown address (the replica's silo is down or not yet seen): drop; the core retransmits.
-            _ = roster.RefreshAddressesAsync();
-        }
+        foreach (var (silo, items) in bySilo) transport.Send(silo, items);
+        if (unknown) _ = roster.RefreshAddressesAsync();
     }
 
     private async Task TickLoopAsync()
@@ -208,6 +259,8 @@ internal sealed partial class ReplicationRuntime(
         using var timer = new PeriodicTimer(TickInterval);
         try
         {
+            long evictAfter = HostClock.ToTicks(options.Value.IdleGroupEvictionAfter);
+            long sweepEvery = Math.Max(1, evictAfter / 4 / (long)TickInterval.TotalMilliseconds);
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
                 bool flush = tick % CommitFlushTicks == 0;
@@ -216,6 +269,7 @@ internal sealed partial class ReplicationRuntime(
                     if (group.NeedsTicks) group.Post(core => core.Tick());
                     else if (flush && group.HasUnsentCommit) group.Post(core => core.FlushCommit());
                 }
+                if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdleGroups(HostClock.Now - evictAfter);
             }
         }
         catch (OperationCanceledException)

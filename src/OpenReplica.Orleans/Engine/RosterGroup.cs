@@ -40,14 +40,13 @@ internal sealed partial class RosterGroup(
 
     public void Attach(GroupReplica group) => _group = group;
 
-    public Task<byte[]?> OnReadyAsync(Ready ready)
+    public void OnReady(Ready ready)
     {
         foreach (var entry in ready.Committed)
         {
             if (entry.Kind == LogValueKind.Config) roster.SetCurrent(entry.Config!, entry.Slot);
         }
         if (ready.SnapshotToInstall is { } snapshot) roster.SetCurrent(snapshot.Configs.Latest, snapshot.Slot);
-        return Task.FromResult<byte[]?>(null);
     }
 
     public void OnFailed(Exception exception) => LogFailed(logger, exception);

@@ -4,7 +4,7 @@ namespace OpenReplica.Orleans;
 
 /// <summary>
 /// Seam for the consensus layer: puts a grain's calls into its log and executes them once chosen.
-/// One instance per silo (DI singleton); <see cref="LocalCallReplicator"/> is the stand-in without consensus.
+/// One instance per silo (DI singleton): the consensus replicator (tests may register a stand-in).
 /// </summary>
 internal interface ICallReplicator
 {

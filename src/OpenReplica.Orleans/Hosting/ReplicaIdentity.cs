@@ -4,12 +4,12 @@ namespace OpenReplica.Orleans;
 
 /// <summary>
 /// The silo's replica identity. With a data directory, a Guid is read from <see cref="FileName"/> there, or
-/// created and written atomically on first start; a silo that comes back with an empty directory is therefore a
+/// created and written atomically (temporary file, fsync, rename, directory fsync) on first start; a silo that comes back with an empty directory is therefore a
 /// new replica (it forgot its promises and must not vote under the old id). Without one, a random id per process.
 /// </summary>
 internal sealed class ReplicaIdentity
 {
-    public const string FileName = "replica-id";
+    public const string FileName = Storage.ReplicaIdentity.FileName;
 
     private readonly Lazy<(Guid Id, bool Restored)> _replicaId;
 
@@ -30,32 +30,10 @@ internal sealed class ReplicaIdentity
 
     internal static Guid LoadOrCreate(string directory) => LoadOrCreateWithOrigin(directory).Id;
 
+    // The file format and its atomic, directory-fsynced write live with the storage they stand next to.
     private static (Guid Id, bool Restored) LoadOrCreateWithOrigin(string directory)
     {
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, FileName);
-        if (File.Exists(path))
-        {
-            var text = File.ReadAllText(path).Trim();
-            if (!Guid.TryParse(text, out var existing))
-            {
-                throw new InvalidDataException($"Replica identity file '{path}' does not hold a Guid (found '{text}'); refusing to start under an unknown identity.");
-            }
-
-            return (existing, true);
-        }
-
-        var created = Guid.NewGuid();
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(created.ToString("D"));
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: false);
-        return (created, false);
+        var identity = Storage.ReplicaIdentity.LoadOrCreate(directory);
+        return (identity.Id, !identity.CreatedNow);
     }
 }

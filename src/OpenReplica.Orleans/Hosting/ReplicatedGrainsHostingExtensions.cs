@@ -13,8 +13,8 @@ public static class ReplicatedGrainsHostingExtensions
 {
     /// <summary>
     /// Adds replicated grains to the silo: the replica-set placement director, the replica host grain service and its
-    /// transport, the call replicator (the in-memory <see cref="LocalCallReplicator"/> until the consensus layer
-    /// registers its own <c>ICallReplicator</c>), and the stamping filter for calls made from this silo.
+    /// transport, the replication engine and the consensus call replicator, and the stamping filter for calls made
+    /// from this silo.
     /// Options are validated at start-up.
     /// </summary>
     public static ISiloBuilder AddReplicatedGrains(this ISiloBuilder builder, Action<ReplicatedGrainsOptions>? configure = null)
@@ -27,11 +27,13 @@ public static class ReplicatedGrainsHostingExtensions
 
     /// <summary>
     /// Stamps calls from this client to replicated grains with (client id, sequence, first unacknowledged) and
-    /// retries them with the same stamp on silo failure, timeout or rejection.
+    /// retries them with the same stamp, with backoff, after any failure that leaves the outcome open, until
+    /// <see cref="ReplicatedClientOptions.CallDeadline"/>; then <see cref="CallOutcomeUnknownException"/>. A call
+    /// pending when a gateway connection closes is retried at once through a live gateway.
     /// </summary>
     public static IClientBuilder UseReplicatedGrains(this IClientBuilder builder, Action<ReplicatedClientOptions>? configure = null)
     {
-        builder.Services.AddCallStamping(configure);
+        builder.Services.AddCallStamping(configure, client: true);
         return builder;
     }
 
@@ -51,6 +53,7 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<ReplicaIdentity>();
         services.TryAddSingleton<ReplicaHostClient>();
         services.TryAddSingleton<SiloStatusServiceClient>();
+        services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => new ReplicaTransport(
             sp.GetRequiredService<ReplicaHostClient>(),
             sp.GetRequiredService<ILocalSiloDetails>(),
@@ -60,7 +63,6 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<LocalCallReplicator>();
 
         // Consensus: the roster of replicas, the groups this silo holds replicas of, and the activation-side replicator.
         services.TryAddSingleton<Replication.ReplicaRoster>();
@@ -74,10 +76,10 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<ReplicatedGrainServices>();
 
         // Grain-to-grain calls get stamps from the silo's own session.
-        services.AddCallStamping(configure: null);
+        services.AddCallStamping(configure: null, client: false);
     }
 
-    private static void AddCallStamping(this IServiceCollection services, Action<ReplicatedClientOptions>? configure)
+    private static void AddCallStamping(this IServiceCollection services, Action<ReplicatedClientOptions>? configure, bool client)
     {
         var options = services.AddOptions<ReplicatedClientOptions>();
         if (configure is not null)
@@ -93,16 +95,24 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<IConfigurationValidator, ReplicatedClientOptionsValidator>();
         services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<CallStampSource>();
-        services.AddSingleton(sp =>
+        services.AddSingleton(sp => new CallRetryPolicy(sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value));
+        if (client)
         {
-            var o = sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value;
-            return new CallRetryPolicy(o.MaxRetries, o.InitialBackoff, o.MaxBackoff);
-        });
+            // Ends calls pending behind a lost gateway (see PendingCallBreaker for the Orleans internals it touches).
+            services.AddSingleton(sp => PendingCallBreaker.Create(sp, sp.GetRequiredService<ILogger<PendingCallBreaker>>()));
+            services.AddSingleton<IClusterConnectionStatusObserver, GatewayLossWatch>();
+        }
+        else
+        {
+            // Silos: Orleans itself ends calls to a silo once membership declares it dead (SiloConnectionMaintainer).
+            services.AddSingleton(_ => PendingCallBreaker.Off("silo: Orleans ends calls to silos declared dead"));
+        }
+
         services.AddSingleton<IOutgoingGrainCallFilter>(sp => new StampingCallFilter(
             sp.GetRequiredService<CallStampSource>(),
             sp.GetRequiredService<GrainPropertiesResolver>(),
             sp.GetRequiredService<CallRetryPolicy>(),
-            sp.GetRequiredService<ILogger<StampingCallFilter>>(),
-            sp.GetRequiredService<Diagnostics.ReplicationInstruments>()));
+            new Lazy<PendingCallBreaker>(sp.GetRequiredService<PendingCallBreaker>),
+            sp.GetRequiredService<ILogger<StampingCallFilter>>()));
     }
 }

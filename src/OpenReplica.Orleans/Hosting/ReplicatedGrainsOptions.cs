@@ -15,6 +15,11 @@ public sealed class ReplicatedGrainsOptions
     public const int MaxMaxBatchCommands = 65_535;
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultReplacementGracePeriod = TimeSpan.FromSeconds(60);
+    public static readonly int DefaultEngineWorkers = Math.Max(1, Environment.ProcessorCount);
+    public const int DefaultEngineMaxGroupsPerStep = 1024;
+    public const int DefaultMaxQueuedProposals = 4096;
+    public const int DefaultMaxUnappliedCommands = 16_384;
+    public static readonly TimeSpan DefaultIdleGroupEvictionAfter = TimeSpan.FromSeconds(30);
 
     /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>
     public int ReplicationFactor { get; set; } = DefaultReplicationFactor;
@@ -64,6 +69,37 @@ public sealed class ReplicatedGrainsOptions
     /// replicas support any new activation. Assumes clocks that advance at nearly the same rate (within ~5 %).
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Workers of the silo's replication engine (default: one per core). Every group belongs to one worker, which
+    /// steps all its ready groups together: one WAL append and one message batch per peer silo per step.
+    /// </summary>
+    public int EngineWorkers { get; set; } = DefaultEngineWorkers;
+
+    /// <summary>Groups one engine step takes at most (the rest wait for the next step, so a step's latency stays bounded).</summary>
+    public int EngineMaxGroupsPerStep { get; set; } = DefaultEngineMaxGroupsPerStep;
+
+    /// <summary>
+    /// Calls of one grain waiting for its group's next engine step at most; beyond it a call fails at once with a
+    /// retryable <see cref="ReplicaUnavailableException"/> (clients with <c>UseReplicatedGrains()</c> retry it with
+    /// the same stamp after a back-off).
+    /// </summary>
+    public int MaxQueuedProposals { get; set; } = DefaultMaxQueuedProposals;
+
+    /// <summary>
+    /// Commands chosen but not yet applied by a grain's activation at most (slow grain code): beyond it new calls
+    /// fail at once with a retryable <see cref="ReplicaUnavailableException"/> until the activation catches up.
+    /// Consensus never waits for the activation; this bounds what it queues for it.
+    /// </summary>
+    public int MaxUnappliedCommands { get; set; } = DefaultMaxUnappliedCommands;
+
+    /// <summary>
+    /// A grain's group with no activation, nothing in flight and its commit index told to its followers leaves the
+    /// silo's memory after this long without input, on leaders and followers alike; its next message or call rebuilds
+    /// it from the WAL and its snapshot. <see cref="TimeSpan.Zero"/> keeps groups in memory. Must exceed
+    /// <see cref="LeaseDuration"/> (a replica forgets the lease it granted when it leaves memory).
+    /// </summary>
+    public TimeSpan IdleGroupEvictionAfter { get; set; } = DefaultIdleGroupEvictionAfter;
 }
 
 /// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
@@ -121,6 +157,31 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.LeaseDuration != TimeSpan.Zero && (o.LeaseDuration < TimeSpan.FromMilliseconds(10) || o.LeaseDuration >= o.CallTimeout))
         {
             Fail($"{Prefix}{nameof(o.LeaseDuration)} is {o.LeaseDuration}; it must be zero (no leases) or at least 10 ms and shorter than {Prefix}{nameof(o.CallTimeout)} ({o.CallTimeout}), since a new activation may wait that long to lead.");
+        }
+
+        if (o.EngineWorkers is < 1 or > 1024)
+        {
+            Fail($"{Prefix}{nameof(o.EngineWorkers)} is {o.EngineWorkers}; it must be between 1 and 1024.");
+        }
+
+        if (o.EngineMaxGroupsPerStep < 1)
+        {
+            Fail($"{Prefix}{nameof(o.EngineMaxGroupsPerStep)} is {o.EngineMaxGroupsPerStep}; it must be at least 1.");
+        }
+
+        if (o.MaxQueuedProposals < 1)
+        {
+            Fail($"{Prefix}{nameof(o.MaxQueuedProposals)} is {o.MaxQueuedProposals}; it must be at least 1.");
+        }
+
+        if (o.MaxUnappliedCommands < 1)
+        {
+            Fail($"{Prefix}{nameof(o.MaxUnappliedCommands)} is {o.MaxUnappliedCommands}; it must be at least 1.");
+        }
+
+        if (o.IdleGroupEvictionAfter < TimeSpan.Zero || (o.IdleGroupEvictionAfter != TimeSpan.Zero && o.IdleGroupEvictionAfter <= o.LeaseDuration))
+        {
+            Fail($"{Prefix}{nameof(o.IdleGroupEvictionAfter)} is {o.IdleGroupEvictionAfter}; it must be zero (groups stay in memory) or longer than {Prefix}{nameof(o.LeaseDuration)} ({o.LeaseDuration}).");
         }
 
         if (o.TransportMaxBatchMessages < 1)

@@ -6,8 +6,12 @@ namespace OpenReplica.Orleans;
 [Alias("OpenReplica.Orleans.IReplicaHost")]
 public interface IReplicaHost : IGrainService
 {
-    /// <summary>Delivers a batch of consensus messages from another silo to this silo's <see cref="IReplicaMessageSink"/>.</summary>
+    /// <summary>
+    /// Delivers a batch of consensus messages from another silo to this silo's <see cref="IReplicaMessageSink"/>.
+    /// One-way: no response message per batch; a lost batch is recovered by the protocol's retransmissions.
+    /// </summary>
     [Alias("DeliverAsync")]
+    [global::Orleans.Concurrency.OneWay]
     Task DeliverAsync(ReplicaEnvelope batch);
 
     [Alias("GetInfoAsync")]

@@ -11,13 +11,3 @@ public interface IReplicaMessageSink
 {
     void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items);
 }
-
-/// <summary>Default sink until the consensus layer registers one: drops what arrives, counting it.</summary>
-internal sealed class DiscardingReplicaMessageSink : IReplicaMessageSink
-{
-    private long _discarded;
-
-    public long Discarded => Interlocked.Read(ref _discarded);
-
-    public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items) => Interlocked.Add(ref _discarded, items.Count);
-}

@@ -7,13 +7,13 @@ using Orleans.Runtime;
 namespace OpenReplica.Orleans;
 
 /// <summary>
-/// Sends consensus messages to peer silos' <see cref="IReplicaHost"/>s, coalescing: <see cref="Send"/> only
-/// enqueues; one loop per destination silo drains everything queued for it and delivers it as ONE
-/// <see cref="IReplicaHost.DeliverAsync"/> call (at most <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/>
-/// messages), so the accepts of many grains share a round trip.
+/// Sends consensus messages to peer silos' <see cref="IReplicaHost"/>s, coalescing: <see cref="Send(SiloAddress, IReadOnlyList{ReplicaEnvelopeItem})"/>
+/// only enqueues (an engine step enqueues all its messages for a silo at once); one loop per destination silo drains
+/// everything queued for it and delivers it as ONE one-way <see cref="IReplicaHost.DeliverAsync"/> call (at most
+/// <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/> messages), in order per silo pair.
 /// Delivery is best effort, like a network: when a destination's queue
 /// (<see cref="ReplicatedGrainsOptions.TransportQueueCapacity"/>) is full the OLDEST queued message is dropped and
-/// counted, and a failed delivery is logged and dropped. The consensus layer retransmits.
+/// counted, and a failed send is logged, counted and dropped. The consensus layer retransmits while work is in flight.
 /// </summary>
 public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -28,6 +28,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private long _metaEnqueued;
     private long _dropped;
     private long _batchesDelivered;
+    private long _messagesDelivered;
     private long _batchesFailed;
 
     internal ReplicaTransport(
@@ -45,31 +46,40 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         _logger = logger;
     }
 
-    /// <summary>Messages accepted by <see cref="Send"/>.</summary>
+    /// <summary>Messages accepted by <c>Send</c>.</summary>
     public long Enqueued => Interlocked.Read(ref _enqueued);
 
-    /// <summary>Messages of grains' groups accepted by <see cref="Send"/> (all but the meta group's steady heartbeats).</summary>
+    /// <summary>Messages of grains' groups accepted by <c>Send</c> (all but the meta group's steady heartbeats).</summary>
     public long GrainMessagesEnqueued => Enqueued - Interlocked.Read(ref _metaEnqueued);
 
     /// <summary>Messages dropped because their destination's queue was full (oldest first).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Successful <see cref="IReplicaHost.DeliverAsync"/> calls.</summary>
+    /// <summary><see cref="IReplicaHost.DeliverAsync"/> calls sent (one-way: sent, not known to have arrived).</summary>
     public long BatchesDelivered => Interlocked.Read(ref _batchesDelivered);
 
-    /// <summary>Failed <see cref="IReplicaHost.DeliverAsync"/> calls (their messages are lost).</summary>
+    /// <summary>Messages carried by <see cref="BatchesDelivered"/>.</summary>
+    public long MessagesDelivered => Interlocked.Read(ref _messagesDelivered);
+
+    /// <summary><see cref="IReplicaHost.DeliverAsync"/> calls that failed to leave (their messages are lost).</summary>
     public long BatchesFailed => Interlocked.Read(ref _batchesFailed);
 
     /// <summary>Queues <paramref name="payload"/> for <paramref name="groupId"/>'s replica on <paramref name="to"/>. Never blocks.</summary>
     public void Send(SiloAddress to, string groupId, byte[] payload)
     {
-        ArgumentNullException.ThrowIfNull(to);
         ArgumentNullException.ThrowIfNull(groupId);
         ArgumentNullException.ThrowIfNull(payload);
+        Send(to, [new ReplicaEnvelopeItem(groupId, payload)]);
+    }
+
+    /// <summary>Queues messages for <paramref name="to"/>, in order; they leave together in one call. Never blocks.</summary>
+    public void Send(SiloAddress to, IReadOnlyList<ReplicaEnvelopeItem> items)
+    {
+        ArgumentNullException.ThrowIfNull(to);
+        ArgumentNullException.ThrowIfNull(items);
         if (_stopping.IsCancellationRequested)
         {
-            Interlocked.Increment(ref _dropped);
-            _instruments.MessageDropped();
+            Interlocked.Add(ref _dropped, items.Count);
             return;
         }
 
@@ -82,12 +92,15 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
             }
         }
 
-        Interlocked.Increment(ref _enqueued);
-        _instruments.MessageQueued(payload.Length);
-        if (groupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
+        Interlocked.Add(ref _enqueued, items.Count);
+        foreach (var item in items)
+        {
+            if (item.GroupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
+            _instruments.MessageQueued(item.Payload.Length);
 
-        // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
-        destination.Queue.Writer.TryWrite(new ReplicaEnvelopeItem(groupId, payload));
+            // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
+            destination.Queue.Writer.TryWrite(item);
+        }
     }
 
     void ILifecycleParticipant<ISiloLifecycle>.Participate(ISiloLifecycle lifecycle) =>
@@ -132,9 +145,11 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
 
                 try
                 {
+                    // One-way: completes once the call is handed to Orleans' messaging, not when it arrived.
                     await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items)).ConfigureAwait(false);
                     Interlocked.Increment(ref _batchesDelivered);
                     _instruments.BatchSent(delivered: true);
+                    Interlocked.Add(ref _messagesDelivered, items.Count);
                 }
                 catch (Exception exception) when (!_stopping.IsCancellationRequested)
                 {

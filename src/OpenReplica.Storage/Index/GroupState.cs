@@ -6,9 +6,7 @@ namespace OpenReplica.Storage;
 /// state as the running log.
 /// <list type="bullet">
 /// <item>HardState: only the latest (highest LSN).</item>
-/// <item>Truncate: only the one with the highest slot; it raises the compaction point like a snapshot does.</item>
-/// <item>Config: the latest always (a replica must know its configuration), others while above the compaction point.</item>
-/// <item>Accept/Commit: the latest per slot while above the compaction point.</item>
+/// <item>Accept: the latest per slot while above the compaction point (the snapshot).</item>
 /// <item>GroupDeleted: hides every record of the group with a lower LSN; kept while older segments exist.</item>
 /// </list>
 /// </summary>
@@ -18,9 +16,6 @@ internal sealed class GroupState(string groupId)
 
     private readonly Dictionary<SlotKey, RecordLocation> _slots = [];
     private RecordLocation? _hardState;
-    private RecordLocation? _truncate;
-    private long _truncateSlot = NoSlot;
-    private RecordLocation? _latestConfig;
     private RecordLocation? _tombstone;
 
     public string GroupId { get; } = groupId;
@@ -33,9 +28,9 @@ internal sealed class GroupState(string groupId)
     /// <summary>Records with a lower LSN belong to a deleted incarnation of the group.</summary>
     public long DeletedLsn { get; private set; }
 
-    public long CompactedThrough => Math.Max(SnapshotSlot, _truncateSlot);
+    public long CompactedThrough => SnapshotSlot;
 
-    public bool IsEmpty => _hardState is null && _truncate is null && _latestConfig is null && _tombstone is null
+    public bool IsEmpty => _hardState is null && _tombstone is null
         && _slots.Count == 0 && SnapshotSlot == NoSlot;
 
     public void Apply(in IndexEntry entry, long segment)
@@ -61,23 +56,6 @@ internal sealed class GroupState(string groupId)
                 }
 
                 break;
-            case WalRecordKind.Truncate:
-                if (entry.Slot > _truncateSlot || (entry.Slot == _truncateSlot && location.Supersedes(_truncate)))
-                {
-                    _truncate = location;
-                    _truncateSlot = entry.Slot;
-                    PruneCompactedSlots();
-                }
-
-                break;
-            case WalRecordKind.Config:
-                if (location.Supersedes(_latestConfig))
-                {
-                    _latestConfig = location;
-                }
-
-                ApplySlot(entry, location);
-                break;
             default:
                 ApplySlot(entry, location);
                 break;
@@ -95,10 +73,6 @@ internal sealed class GroupState(string groupId)
                 return !inOldestSegment && _tombstone == location;
             case WalRecordKind.HardState:
                 return _hardState == location;
-            case WalRecordKind.Truncate:
-                return _truncate == location;
-            case WalRecordKind.Config when _latestConfig == location:
-                return true;
             default:
                 return entry.Slot > CompactedThrough
                     && _slots.TryGetValue(new SlotKey(entry.Kind, entry.Slot), out RecordLocation current) && current == location;
@@ -111,8 +85,6 @@ internal sealed class GroupState(string groupId)
         var old = new RecordLocation(entry.Lsn, from);
         var moved = new RecordLocation(entry.Lsn, to);
         if (_hardState == old) _hardState = moved;
-        if (_truncate == old) _truncate = moved;
-        if (_latestConfig == old) _latestConfig = moved;
         if (_tombstone == old) _tombstone = moved;
         var key = new SlotKey(entry.Kind, entry.Slot);
         if (_slots.TryGetValue(key, out RecordLocation current) && current == old)
@@ -182,12 +154,6 @@ internal sealed class GroupState(string groupId)
         DeletedLsn = location.Lsn;
         // Drop only what is older than the tombstone: records of a re-created group may have been seen already.
         if (_hardState?.Lsn < DeletedLsn) _hardState = null;
-        if (_latestConfig?.Lsn < DeletedLsn) _latestConfig = null;
-        if (_truncate?.Lsn < DeletedLsn)
-        {
-            _truncate = null;
-            _truncateSlot = NoSlot;
-        }
 
         if (SnapshotStamp <= DeletedLsn)
         {

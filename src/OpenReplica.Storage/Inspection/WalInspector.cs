@@ -147,7 +147,7 @@ public static class WalInspector
             }
 
             // Only log entries carry a meaningful slot; a HardState's or tombstone's slot field is not a position.
-            if (h.Kind is WalRecordKind.Accept or WalRecordKind.Commit or WalRecordKind.Config or WalRecordKind.Truncate)
+            if (h.Kind is WalRecordKind.Accept)
             {
                 _minSlot = _minSlot is null ? h.Slot : Math.Min(_minSlot.Value, h.Slot);
                 _maxSlot = _maxSlot is null ? h.Slot : Math.Max(_maxSlot.Value, h.Slot);

@@ -207,7 +207,7 @@ internal sealed class LogWriter
                     head.Entries.Add(entry);
                     group.Apply(entry, head.Sequence);
                     recordOffset += record.Bytes.Length;
-                    if (record.Kind is WalRecordKind.Truncate or WalRecordKind.GroupDeleted)
+                    if (record.Kind is WalRecordKind.GroupDeleted)
                     {
                         _reclaimPending = true;
                     }

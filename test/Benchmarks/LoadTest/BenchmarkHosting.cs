@@ -59,16 +59,9 @@ internal static class BenchmarkHosting
     {
         client.UseLocalhostClustering(gatewayPorts, ServiceId, clusterId);
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
-        // As the README advises: a call in flight to a silo that dies is given up (and retried with its stamp)
-        // a little after the silos' CallTimeout, not after Orleans' default 30 s.
-        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = LocalCluster.CallTimeout + TimeSpan.FromSeconds(2));
-        // As the repository's failover tests: retry (same stamp) quickly while a grain moves.
-        client.UseReplicatedGrains(o =>
-        {
-            o.MaxRetries = 40;
-            o.InitialBackoff = TimeSpan.FromMilliseconds(20);
-            o.MaxBackoff = TimeSpan.FromMilliseconds(250);
-        });
+        // The library's defaults (ReplicatedClientOptions, Orleans' 30 s ResponseTimeout): a call in flight to a silo
+        // that dies is retried with its stamp as soon as the client learns of the loss, not after a timeout.
+        client.UseReplicatedGrains();
         return client;
     }
 }

@@ -54,6 +54,7 @@ internal sealed record CellResult(
     double MaxMs,
     double CpuPercent,
     double MessagesPerOp,
+    double BatchesPerOp,
     long Dropped,
     bool TimedOut)
 {

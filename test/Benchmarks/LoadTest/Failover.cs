@@ -85,9 +85,9 @@ internal static class Failover
                 if (!await Write()) await Task.Delay(10);
             }
         }
-        // Closed-loop callers all wait while their calls are in flight to the dead silo (through its gateway, until the
-        // client's response timeout): the prober issues a fresh write every 25 ms regardless, so "first write issued
-        // after the kill that succeeds" measures when the grain serves again, not when the stuck calls give up.
+        // Closed-loop callers wait while their calls are retried: the prober issues a fresh write every 25 ms regardless,
+        // so "first write issued after the kill that succeeds" measures when the grain serves again, independently of
+        // when the callers' own retries notice it.
         async Task Prober()
         {
             using var inFlight = new SemaphoreSlim(ProbesInFlight);

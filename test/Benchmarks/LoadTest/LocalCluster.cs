@@ -86,9 +86,9 @@ internal sealed class LocalCluster : IAsyncDisposable
     public IEnumerable<IServiceProvider> LiveSiloServices() => _silos.OfType<IHost>().Select(h => h.Services);
 
     /// <summary>Consensus messages queued by the replica transports of the live silos (a public counter of the library).</summary>
-    public (long Enqueued, long Dropped) ConsensusMessages()
+    public ConsensusTraffic ConsensusMessages()
     {
-        long total = 0, dropped = 0;
+        long total = 0, dropped = 0, batches = 0;
         foreach (var silo in _silos)
         {
             if (silo is null) continue;
@@ -97,12 +97,13 @@ internal sealed class LocalCluster : IAsyncDisposable
                 var transport = silo.Services.GetRequiredService<ReplicaTransport>();
                 total += transport.Enqueued;
                 dropped += transport.Dropped;
+                batches += transport.BatchesDelivered;
             }
             catch (ObjectDisposedException)
             {
             }
         }
-        return (total, dropped);
+        return new ConsensusTraffic(total, batches, dropped);
     }
 
     /// <summary>Stops a silo abruptly: a cancelled stop token is Orleans' ungraceful shutdown (no goodbye to membership).</summary>

@@ -88,10 +88,10 @@ internal sealed class ProcessCluster : IAsyncDisposable
     public void Kill(int index) => _silos[index].Kill();
 
     /// <summary>Consensus messages queued (and dropped) by the live silos' replica transports.</summary>
-    public async Task<(long Enqueued, long Dropped)> ConsensusMessagesAsync()
+    public async Task<ConsensusTraffic> ConsensusMessagesAsync()
     {
         var counts = await Task.WhenAll(_silos.Select(s => s.ConsensusMessagesAsync()));
-        return (counts.Sum(c => c.Enqueued), counts.Sum(c => c.Dropped));
+        return counts.Aggregate(ConsensusTraffic.None, (sum, c) => sum + c);
     }
 
     /// <summary>Warnings and errors the silo processes logged (lines of their log files).</summary>

@@ -57,7 +57,7 @@ internal sealed class RunReport
         sb.AppendLine($"Each cell: {Warmup.TotalSeconds:0.#} s warm-up, then {Duration.TotalSeconds:0.#} s measured; closed-loop callers in this tool's process; latency per call (client side) in an HdrHistogram. " +
             "`vs plain` / `vs etcd` = ops/s divided by scenario 1's / scenario 4's ops/s in the same cell (workload, callers, grains or keys) of this run. " +
             "`CPU %` = this tool and every process it started (silos, servers) over all cores during the measured window. " +
-            "`consensus msgs/op` = messages queued by the silos' `ReplicaTransport`s (accepts, acks, heartbeats, ...) per completed call. " +
+            "`consensus msgs/op` = messages queued by the silos' `ReplicaTransport`s (accepts, acks, heartbeats, ...) per completed call; `batches/op` = one-way deliveries between silos per completed call (each carries every group's messages for one peer silo). " +
             (Lease == TimeSpan.Zero
                 ? "Replicated grains without leader leases (`LeaseDuration` 0, the default): every `[ReadOnly]` read runs a read-index round."
                 : $"Replicated grains in the load cells with leader leases (`LeaseDuration` {Lease.TotalMilliseconds:0} ms): a leader holding its lease answers `[ReadOnly]` reads locally; the failover runs with the default (no lease)."));
@@ -83,7 +83,7 @@ internal sealed class RunReport
         }
         sb.AppendLine("### Failover (Persisted, silo processes)");
         sb.AppendLine();
-        sb.AppendLine("Membership: probes every 1 s, a silo is declared dead after 3 missed probes by one vote (`ProbeTimeout` 1 s, `NumMissedProbesLimit` 3, `NumVotesForDeathDeclaration` 1); client retries with the same stamp from 20 ms backing off to 250 ms.");
+        sb.AppendLine("Membership: probes every 1 s, a silo is declared dead after 3 missed probes by one vote (`ProbeTimeout` 1 s, `NumMissedProbesLimit` 3, `NumVotesForDeathDeclaration` 1); the client with the library's defaults (`UseReplicatedGrains()`: retries with the same stamp from 50 ms backing off to 500 ms with jitter, `CallDeadline` 60 s; Orleans' `ResponseTimeout` 30 s).");
         sb.AppendLine();
         sb.Append(FailoverReport.Markdown(Failover, FailoverError));
         if (Notes.Count > 0)

@@ -20,8 +20,8 @@ internal static class ResultTables
             string idle = first.IdleGrains > 0 ? $", {first.IdleGrains:N0} other replicated grains active but idle" : "";
             sb.AppendLine($"#### {(first.Workload == Workload.Write ? "Writes" : "Reads")}, {spread}{idle}");
             sb.AppendLine();
-            sb.AppendLine("| Scenario | Operation | Callers | ops/s | vs plain | vs etcd | p50 ms | p99 ms | p99.9 ms | max ms | errors | CPU % | consensus msgs/op | msgs dropped |");
-            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            sb.AppendLine("| Scenario | Operation | Callers | ops/s | vs plain | vs etcd | p50 ms | p99 ms | p99.9 ms | max ms | errors | CPU % | consensus msgs/op | batches/op | msgs dropped |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var c in table.OrderBy(c => c.Spec.Callers).ThenBy(c => c.Spec.Scenario)) sb.AppendLine(Row(report, c));
             if (first.IdleGrains == 0)
             {
@@ -42,6 +42,6 @@ internal static class ResultTables
         return string.Create(CultureInfo.InvariantCulture,
             $"| {Scenarios.Name(c.Spec.Scenario)} | {Scenarios.WorkloadName(c.Spec.Scenario, c.Spec.Workload)} | {c.Spec.Callers} | {F(c.Throughput, "N0")} | {Ratio(Scenario.Plain)} | {Ratio(Scenario.Etcd)} " +
             $"| {F(c.P50Ms)} | {F(c.P99Ms)} | {F(c.P999Ms)} | {F(c.MaxMs, "0.0")} | {c.Errors}{(c.TimedOut ? " (timed out)" : "")} | {F(c.CpuPercent, "0")} " +
-            $"| {(replicated ? F(c.MessagesPerOp, "0.00") : "–")} | {(replicated ? c.Dropped.ToString("N0", CultureInfo.InvariantCulture) : "–")} |");
+            $"| {(replicated ? F(c.MessagesPerOp, "0.00") : "–")} | {(replicated ? F(c.BatchesPerOp, "0.00") : "–")} | {(replicated ? c.Dropped.ToString("N0", CultureInfo.InvariantCulture) : "–")} |");
     }
 }

@@ -11,7 +11,7 @@ internal static class Runner
     public const int ActivationConcurrency = 64;
 
     /// <summary>Consensus message counters of a system; none for systems without a replica transport.</summary>
-    public static readonly Func<Task<(long Enqueued, long Dropped)>> NoMessages = () => Task.FromResult((0L, 0L));
+    public static readonly Func<Task<ConsensusTraffic>> NoMessages = () => Task.FromResult(ConsensusTraffic.None);
 
     /// <summary>Activates every grain once (one write each, 64 at a time), bounded; returns how long it took.</summary>
     public static Task<TimeSpan> ActivateAsync(ICounterGrain[] grains, TimeSpan bound) => ActivateAsync(new GrainTarget(grains), bound);
@@ -51,7 +51,7 @@ internal static class Runner
     }
 
     public static async Task<CellResult> RunAsync(CellSpec spec, ILoadTarget target, TimeSpan warmup, TimeSpan duration,
-        Func<Task<(long Enqueued, long Dropped)>> consensusMessages, Action<double> progress)
+        Func<Task<ConsensusTraffic>> consensusMessages, Action<double> progress)
     {
         long freq = Stopwatch.Frequency;
         long start = Stopwatch.GetTimestamp();
@@ -61,7 +61,7 @@ internal static class Runner
         var ops = new long[spec.Callers];
         var errors = new long[spec.Callers];
         TimeSpan cpuAtStart = default;
-        (long Enqueued, long Dropped) messagesAtStart = default;
+        ConsensusTraffic messagesAtStart = default;
 
         async Task Caller(int index)
         {
@@ -142,23 +142,24 @@ internal static class Runner
             Ms(99.9),
             merged.TotalCount == 0 ? double.NaN : merged.GetMaxValue() / 1000.0,
             100.0 * (end.Cpu - cpuAtStart).TotalSeconds / (duration.TotalSeconds * Environment.ProcessorCount),
-            opsTotal == 0 ? double.NaN : (double)(end.Messages.Enqueued - messagesAtStart.Enqueued) / opsTotal,
+            opsTotal == 0 ? double.NaN : (double)(end.Messages.Messages - messagesAtStart.Messages) / opsTotal,
+            opsTotal == 0 ? double.NaN : (double)(end.Messages.Batches - messagesAtStart.Batches) / opsTotal,
             end.Messages.Dropped - messagesAtStart.Dropped,
             timedOut);
     }
 
     /// <summary>CPU (this process and its children) and consensus messages per second while nothing calls the cluster.</summary>
-    public static Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<(long Enqueued, long Dropped)> consensusMessages) =>
+    public static Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<ConsensusTraffic> consensusMessages) =>
         IdleAsync(span, () => Task.FromResult(consensusMessages()));
 
-    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<Task<(long Enqueued, long Dropped)>> consensusMessages)
+    public static async Task<(double CpuPercent, double MessagesPerSecond)> IdleAsync(TimeSpan span, Func<Task<ConsensusTraffic>> consensusMessages)
     {
         var cpu0 = ProcessTreeCpu.Total();
-        long m0 = (await consensusMessages()).Enqueued;
+        long m0 = (await consensusMessages()).Messages;
         var sw = Stopwatch.StartNew();
         await Task.Delay(span);
         double seconds = sw.Elapsed.TotalSeconds;
         var cpu = ProcessTreeCpu.Total() - cpu0;
-        return (100.0 * cpu.TotalSeconds / (seconds * Environment.ProcessorCount), ((await consensusMessages()).Enqueued - m0) / seconds);
+        return (100.0 * cpu.TotalSeconds / (seconds * Environment.ProcessorCount), ((await consensusMessages()).Messages - m0) / seconds);
     }
 }

@@ -7,7 +7,7 @@ internal sealed class ScenarioRunner(ProgressContext progress, Settings settings
 {
     /// <param name="targetFor">The grains (keys) for a grain count: 1 is the hot grain.</param>
     /// <param name="consensusMessages">The system's consensus message counters (<see cref="Runner.NoMessages"/> if none).</param>
-    public async Task RunAsync(Scenario scenario, Func<int, ILoadTarget> targetFor, Func<Task<(long Enqueued, long Dropped)>> consensusMessages)
+    public async Task RunAsync(Scenario scenario, Func<int, ILoadTarget> targetFor, Func<Task<ConsensusTraffic>> consensusMessages)
     {
         string name = Scenarios.Name(scenario);
         foreach (var group in CellPlan.For(scenario, settings))

@@ -69,7 +69,7 @@ internal static class SiloCommand
         {
             if (line == "stats")
             {
-                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{Stats} {transport.Enqueued} {transport.Dropped}"));
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{Stats} {transport.Enqueued} {transport.Dropped} {transport.BatchesDelivered}"));
                 await stdout.FlushAsync(cancellationToken);
             }
         }

@@ -15,7 +15,7 @@ internal sealed class SiloProcess : IAsyncDisposable
     private readonly SemaphoreSlim _statsGate = new(1, 1);
     private readonly Lock _lock = new();
     private readonly Queue<string> _stderrTail = new();
-    private TaskCompletionSource<(long, long)>? _stats;
+    private TaskCompletionSource<ConsensusTraffic>? _stats;
 
     private SiloProcess(Process process) => _process = process;
 
@@ -57,13 +57,13 @@ internal sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The counters of the silo's <c>ReplicaTransport</c>; zeros from a dead or silent silo.</summary>
-    public async Task<(long Enqueued, long Dropped)> ConsensusMessagesAsync()
+    public async Task<ConsensusTraffic> ConsensusMessagesAsync()
     {
-        if (_process.HasExited) return (0, 0);
+        if (_process.HasExited) return ConsensusTraffic.None;
         await _statsGate.WaitAsync();
         try
         {
-            var pending = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var pending = new TaskCompletionSource<ConsensusTraffic>(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_lock) _stats = pending;
             await _process.StandardInput.WriteLineAsync("stats");
             await _process.StandardInput.FlushAsync();
@@ -71,7 +71,7 @@ internal sealed class SiloProcess : IAsyncDisposable
         }
         catch (Exception)
         {
-            return (0, 0);
+            return ConsensusTraffic.None;
         }
         finally
         {
@@ -104,9 +104,9 @@ internal sealed class SiloProcess : IAsyncDisposable
         else if (line.StartsWith(SiloCommand.Stats + " ", StringComparison.Ordinal))
         {
             var parts = line.Split(' ');
-            TaskCompletionSource<(long, long)>? pending;
+            TaskCompletionSource<ConsensusTraffic>? pending;
             lock (_lock) (pending, _stats) = (_stats, null);
-            pending?.TrySetResult((long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture)));
+            pending?.TrySetResult(new ConsensusTraffic(long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture)));
         }
     }
 

@@ -56,10 +56,18 @@ internal static class TargetTable
         {
             CellRow("Hot grain ≥ 5,000 writes/s", new CellSpec(scenario, Workload.Write, callers, 1), c => ($"{F(c.Throughput, "N0")} writes/s", c.Throughput >= HotWrites));
         }
-        if (report.Failover is { DetectedMs: { } detected, RecoveredMs: { } recovered })
+        if (report.Failover is { DetectedMs: { } detected, RecoveredMs: { } recovered } failover)
         {
             Row("Failover < 1 s after Orleans declares the silo dead", "kill -9 of the leader's silo process, Persisted",
                 $"{F(Math.Max(0, recovered - detected), "0")} ms after detection ({F(detected, "0")} ms detection, first fresh write served {F(recovered, "0")} ms after the kill)", recovered - detected < FailoverMs);
+            // A caller's view: no acknowledged write waits, and no stretch goes without acknowledgements, longer than
+            // Orleans' detection + 1 s.
+            double goal = detected + FailoverMs;
+            Row("Slowest acknowledged write ≤ detection + 1 s", "kill -9 of the leader's silo process, Persisted",
+                $"{F(failover.SlowestAckMs, "0")} ms (goal {F(goal, "0")} ms)", failover.SlowestAckMs <= goal);
+            Row("Longest gap between acknowledged writes ≤ detection + 1 s", "kill -9 of the leader's silo process, Persisted",
+                $"{F(failover.LongestAckGapMs, "0")} ms (goal {F(goal, "0")} ms)", failover.LongestAckGapMs <= goal);
+            Row("No write fails", "kill -9 of the leader's silo process, Persisted", $"{failover.Failed:N0} failed", failover.Failed == 0);
         }
         else
         {

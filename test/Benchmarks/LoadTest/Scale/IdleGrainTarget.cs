@@ -46,11 +46,11 @@ internal static class IdleGrainTarget
             $"plus {N(persisted.DiskBytesPerGrain)} B of WAL on disk | {(met ? "**met**" : "**missed**")} |");
         sb.AppendLine();
         if (met) return sb.ToString();
-        sb.AppendLine("**What stays in memory per idle grain.** Deactivation detaches the activation from its group (`GrainSession.Stop`), but nothing removes the group: " +
-            "`ReplicationRuntime._groups` only grows (a `GroupReplica` is created on the group's first proposal or first message and kept for the silo's lifetime)" +
-            (persisted.GroupsAdded is { } added ? $"; this run added {added:N0} groups for {persisted.Measured:N0} grains and released none after deactivation" : "") +
-            ". With replication factor 3 on 3 silos each grain leaves one such replica on every silo. A heap dump (`dotnet-gcdump`) of a quick run at commit `6f20d21` " +
-            "(10,000 grains, taken after deactivation; not recomputed by each run) puts one idle replica at ≈ 4.6 KB:");
+        sb.AppendLine("**What stays in memory per idle grain.** Deactivation detaches the activation from its group (`GrainSession.Stop`); the group itself leaves " +
+            "each silo's memory once it has been idle for `IdleGroupEvictionAfter` (30 s by default; this tool waits for it, bounded, before weighing)" +
+            (persisted.GroupsAdded is { } added ? $"; this run's groups held changed by {added:N0} for {persisted.Measured:N0} grains after that wait" : "") +
+            ". What remains per grain is the WAL's in-memory index entry of the group (`GroupState`, kept for every group the silo ever wrote) and whatever was not yet evicted. " +
+            "A heap dump (`dotnet-gcdump`) of a quick run at commit `6f20d21` (10,000 grains, taken after deactivation, before eviction existed; not recomputed by each run) puts one held replica at ≈ 4.6 KB:");
         sb.AppendLine();
         sb.AppendLine("| Part (per replica, per silo) | ≈ bytes |");
         sb.AppendLine("|---|---:|");

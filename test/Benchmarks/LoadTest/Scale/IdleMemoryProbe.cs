@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using OpenReplica.Orleans;
+
 namespace OpenReplica.LoadTest.Scale;
 
 /// <summary>
@@ -24,7 +27,16 @@ internal static class IdleMemoryProbe
         var (deactivated, left) = await Deactivation.CollectAsync(client, typeName, bound);
         // Deactivation ends with asynchronous clean-up (directory unregistration, the replica detaching): let it finish.
         await Task.Delay(TimeSpan.FromSeconds(1));
-        long heapIdle = HeapMeter.LiveBytes();
+        // Idle groups leave the silos' memory after IdleGroupEvictionAfter (default 30 s) and an eviction sweep: wait
+        // (bounded) until the groups held are back near what was held before the fleet, then weigh.
+        status($"{label}: waiting for idle groups to leave memory");
+        var evictionBound = Stopwatch.StartNew();
+        while (evictionBound.Elapsed < ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter + TimeSpan.FromSeconds(30)
+            && ReplicaGroups.Held(cluster) is long held && held > (groupsBefore ?? 0) + count / 100)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        long heapIdle = await HeapMeter.SettledLiveBytesAsync(TimeSpan.FromSeconds(10));
         long diskIdle = DataDirectory.Bytes(cluster.DataRoot);
         long? groupsIdle = ReplicaGroups.Held(cluster);
         var idle = await Runner.IdleAsync(TimeSpan.FromSeconds(2), cluster.ConsensusMessages);

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using Orleans.Runtime;
 
-namespace OpenReplica.Orleans;
+namespace OpenReplica.Orleans.Tests;
 
 /// <summary>
-/// Stand-in <see cref="ICallReplicator"/> without consensus: each grain's "log" is an in-memory list on this silo;
+/// Test stand-in <see cref="ICallReplicator"/> without consensus (the plumbing tests observe the grain filter, stamps
+/// and retries through it; production silos always use the consensus replicator): each grain's "log" is an in-memory list on this silo;
 /// a command is appended (that is its "choice") and applied at once, in slot order. It keeps a session table per
 /// grain, so a retried stamp gets the recorded reply instead of running again, and replays the list when the
 /// grain is activated again on this silo. Everything is lost with the silo.

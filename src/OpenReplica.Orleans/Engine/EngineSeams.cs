@@ -1,0 +1,34 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>Where an engine step makes its groups' records durable (the silo's WAL; a simulated disk in the simulator).</summary>
+internal interface IEngineStorage
+{
+    /// <summary>
+    /// Makes every Ready's entries, hard state and snapshot durable (Persisted mode) with one append for all of them;
+    /// completes when they are. Throws when the log failed: nothing of it may be acknowledged.
+    /// </summary>
+    ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch);
+}
+
+/// <summary>Where an engine step sends its messages: one batch per peer silo for all the groups of the step.</summary>
+internal interface IEngineNetwork
+{
+    /// <summary>Queues the messages (never blocks); delivery is best effort, the protocol retransmits.</summary>
+    void Send(IReadOnlyList<(string GroupId, Message Message)> messages);
+}
+
+/// <summary>The engine's clock (monotonic milliseconds), for idle periods; the simulator gives its own.</summary>
+internal interface IEngineClock
+{
+    long Now { get; }
+}
+
+/// <summary>The silo's monotonic clock.</summary>
+internal sealed class SystemEngineClock : IEngineClock
+{
+    public static readonly SystemEngineClock Instance = new();
+
+    public long Now => HostClock.Now;
+}

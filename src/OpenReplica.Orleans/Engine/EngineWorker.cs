@@ -1,0 +1,125 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// One of the engine's workers: it owns the groups hashed to it and steps every ready one together. A step takes up
+/// to <see cref="ReplicatedGrainsOptions.EngineMaxGroupsPerStep"/> ready groups, runs their cores, sends the
+/// leaders' accepts at once, makes every group's records durable with ONE append (one fsync), then sends the votes
+/// and everything else as one batch per peer silo, loops each leader's own vote back into its core, hands committed
+/// entries to the activations (which queue them; the worker never waits for user code) and advances. A worker with
+/// no ready group sleeps on its queue; no group has a task or timer of its own.
+/// </summary>
+internal sealed partial class EngineWorker(int index, IEngineStorage storage, IEngineNetwork network, IEngineClock clock,
+    int maxGroupsPerStep, ILogger logger)
+{
+    // A group is in this queue at most once (GroupReplica's scheduled flag), so it holds at most every group of the worker.
+    private readonly Channel<GroupReplica> _ready = Channel.CreateUnbounded<GroupReplica>(new UnboundedChannelOptions { SingleReader = true });
+    private long _steps;
+    private long _groupSteps;
+
+    public int Index => index;
+
+    public IEngineClock Clock => clock;
+
+    /// <summary>Steps taken (one WAL append and one batch per peer each).</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Group steps taken, summed over steps (groups per step = GroupSteps / Steps).</summary>
+    public long GroupSteps => Interlocked.Read(ref _groupSteps);
+
+    /// <summary>Queues a group whose inputs wait (called once per wake-up of the group).</summary>
+    public void Schedule(GroupReplica group) => _ready.Writer.TryWrite(group);
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        var reader = _ready.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stopping))
+            {
+                await StepAsync(reader);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            LogWorkerStopped(logger, e, index);
+        }
+    }
+
+    /// <summary>One step over the ready groups (bounded). Public for the simulator, which drives steps itself.</summary>
+    public async Task StepAsync(ChannelReader<GroupReplica>? reader = null)
+    {
+        reader ??= _ready.Reader;
+        var batch = new List<(GroupReplica Group, Ready Ready)>();
+        while (batch.Count < maxGroupsPerStep && reader.TryRead(out var group))
+        {
+            try
+            {
+                if (group.RunInputs() is { } ready && !ready.IsEmpty) batch.Add((group, ready));
+                else group.Advance();
+            }
+            catch (Exception e)
+            {
+                // A broken invariant in one core stops that replica, not the worker's other groups.
+                group.Fail(e);
+            }
+        }
+        if (batch.Count == 0) return;
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _groupSteps, batch.Count);
+
+        // Leaders' accepts go out while their own appends are being made durable (parallel persist).
+        var early = new List<(string GroupId, Message Message)>();
+        var later = new List<(GroupReplica Group, List<Message> Messages)>(batch.Count);
+        foreach (var (group, ready) in batch)
+        {
+            var rest = new List<Message>(ready.Messages.Count);
+            foreach (var m in ready.Messages)
+            {
+                if (group.MaySendBeforePersist(m)) early.Add((group.GroupId, m));
+                else rest.Add(m);
+            }
+            later.Add((group, rest));
+        }
+        if (early.Count > 0) network.Send(early);
+
+        try
+        {
+            await storage.PersistAsync(batch);
+        }
+        catch (Exception e)
+        {
+            // A failed fsync: none of these groups may vote again (their records may be lost).
+            foreach (var (group, _) in batch) group.Fail(e);
+            return;
+        }
+
+        // Votes leave only now, after their fsync. A replica's messages to itself (the leader's own vote) come back as inputs.
+        var outgoing = new List<(string GroupId, Message Message)>();
+        foreach (var (group, messages) in later)
+        {
+            foreach (var m in messages)
+            {
+                if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
+                else outgoing.Add((group.GroupId, m));
+            }
+        }
+        if (outgoing.Count > 0) network.Send(outgoing);
+
+        foreach (var (group, ready) in batch)
+        {
+            group.Persisted(ready);
+            group.Deliver(ready);
+            group.Advance();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Replication engine worker {Worker} stopped")]
+    private static partial void LogWorkerStopped(ILogger logger, Exception exception, int worker);
+}

@@ -1,0 +1,186 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// The engine's step on its own, with a disk whose fsync the test completes and a network that records what left:
+/// votes leave only after their fsync, leaders' accepts leave while it runs, many groups share one append and one send.
+/// </summary>
+public class EngineWorkerTests
+{
+    private static readonly ClusterConfig Three = new([1, 2, 3]);
+
+    [Fact]
+    public async Task A_followers_vote_leaves_only_after_its_fsync()
+    {
+        var (worker, disk, net) = NewWorker();
+        var follower = NewGroup(worker, "g", replicaId: 2);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        Assert.Single(disk.Batches);
+        Assert.DoesNotContain(net.Sent, m => m.Message is Accepted);
+
+        disk.CompleteAll();
+        await step;
+        var vote = Assert.Single(net.Sent, m => m.Message is Accepted);
+        Assert.Equal(1, vote.Message.To);
+    }
+
+    [Fact]
+    public async Task A_leaders_accepts_leave_during_its_fsync_and_its_own_vote_counts_only_after_it()
+    {
+        var (worker, disk, net) = NewWorker();
+        var listener = new RecordingListener();
+        var leader = NewGroup(worker, "g", replicaId: 1, listener);
+        leader.Post(core => core.Campaign());
+        await StepThroughAsync(worker, disk);
+        var prepare = Assert.Single(net.Sent, m => m.Message is Prepare { To: 2 });
+        var ballot = ((Prepare)prepare.Message).Ballot;
+        leader.Post(core => core.Step(new Promise(2, 1, ballot, 0, 0, [])));
+        await StepThroughAsync(worker, disk);
+        Assert.True(leader.IsLeader);
+        net.Sent.Clear();
+
+        Assert.Equal(ProposeResult.Queued, leader.Propose(new Command(Guid.NewGuid(), 1, 1, [1, 2, 3])));
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        // The accepts are out while the leader's own append is not durable; no vote of its own was counted.
+        Assert.Equal(2, net.Sent.Count(m => m.Message is Accept));
+        leader.Post(core => core.Step(new Accepted(2, 1, ballot, [1])));
+        Assert.Empty(listener.Committed);
+
+        disk.CompleteAll();
+        await step;
+        Assert.Empty(listener.Committed); // the follower's vote and the own vote are stepped next
+        await StepThroughAsync(worker, disk);
+        Assert.Equal([1L], listener.Committed);
+    }
+
+    [Fact]
+    public async Task Many_groups_in_one_step_share_one_append_and_one_send()
+    {
+        var (worker, disk, net) = NewWorker();
+        var ballot = new Ballot(1, 1);
+        for (int i = 0; i < 50; i++)
+        {
+            var group = NewGroup(worker, $"g{i}", replicaId: 2);
+            group.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        }
+
+        await StepThroughAsync(worker, disk);
+        Assert.Single(disk.Batches);
+        Assert.Equal(50, disk.Batches[0].Count);
+        Assert.Equal(1, net.Calls);
+        Assert.Equal(50, net.Sent.Count(m => m.Message is Accepted));
+        Assert.Equal(1, worker.Steps);
+    }
+
+    [Fact]
+    public async Task A_failed_fsync_stops_the_steps_groups_and_sends_no_vote()
+    {
+        var (worker, disk, net) = NewWorker();
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+
+        var step = worker.StepAsync();
+        disk.FailAll(new IOException("disk gone"));
+        await step;
+        Assert.True(follower.Failed);
+        Assert.NotNull(listener.Failure);
+        Assert.DoesNotContain(net.Sent, m => m.Message is Accepted);
+        Assert.False(follower.Post(core => core.Tick()));
+    }
+
+    [Fact]
+    public void Proposals_beyond_the_capacity_are_refused_as_full()
+    {
+        var (worker, _, _) = NewWorker();
+        var group = NewGroup(worker, "g", replicaId: 1, proposalCapacity: 2);
+        Assert.Equal(ProposeResult.Queued, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
+        Assert.Equal(ProposeResult.Queued, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
+        Assert.Equal(ProposeResult.Full, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
+    }
+
+    private static async Task StepThroughAsync(EngineWorker worker, GatedDisk disk)
+    {
+        var step = worker.StepAsync();
+        disk.CompleteAll();
+        await step;
+    }
+
+    private static (EngineWorker Worker, GatedDisk Disk, RecordingNetwork Net) NewWorker()
+    {
+        var disk = new GatedDisk();
+        var net = new RecordingNetwork();
+        return (new EngineWorker(0, disk, net, new ManualClock(), 1024, NullLogger.Instance), disk, net);
+    }
+
+    private static GroupReplica NewGroup(EngineWorker worker, string id, long replicaId, IGroupListener? listener = null, int proposalCapacity = 100)
+    {
+        var core = new PaxosReplica(new ReplicaOptions { ReplicaId = replicaId, InitialConfig = Three, ElectionTimeoutTicks = 0, ParallelPersist = true });
+        return new GroupReplica(id, core, worker, proposalCapacity, NullLogger.Instance, listener);
+    }
+
+    private sealed class GatedDisk : IEngineStorage
+    {
+        private readonly List<TaskCompletionSource> _pending = [];
+
+        public List<IReadOnlyList<(GroupReplica Group, Ready Ready)>> Batches { get; } = [];
+
+        public ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
+        {
+            Batches.Add(batch.ToList());
+            var done = new TaskCompletionSource();
+            _pending.Add(done);
+            return new ValueTask(done.Task);
+        }
+
+        public void CompleteAll()
+        {
+            foreach (var p in _pending) p.TrySetResult();
+            _pending.Clear();
+        }
+
+        public void FailAll(Exception e)
+        {
+            foreach (var p in _pending) p.TrySetException(e);
+            _pending.Clear();
+        }
+    }
+
+    private sealed class RecordingNetwork : IEngineNetwork
+    {
+        public List<(string GroupId, Message Message)> Sent { get; } = [];
+
+        public int Calls { get; private set; }
+
+        public void Send(IReadOnlyList<(string GroupId, Message Message)> messages)
+        {
+            Calls++;
+            Sent.AddRange(messages);
+        }
+    }
+
+    private sealed class ManualClock : IEngineClock
+    {
+        public long Now { get; set; }
+    }
+
+    private sealed class RecordingListener : IGroupListener
+    {
+        public List<long> Committed { get; } = [];
+
+        public Exception? Failure { get; private set; }
+
+        public void OnReady(Ready ready) => Committed.AddRange(ready.Committed.Select(e => e.Slot));
+
+        public void OnFailed(Exception exception) => Failure = exception;
+    }
+}

@@ -1,0 +1,51 @@
+using OpenReplica.Orleans.Replication;
+using Orleans.Runtime;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// Idle groups leave memory: a grain with no activation and nothing in flight loses its group on every silo after
+/// the idle period, and its next call rebuilds the group from the WAL (log and snapshot), leader and followers alike.
+/// </summary>
+public sealed class IdleEvictionTests
+{
+    [Theory]
+    [InlineData(ReplicationMode.Persisted)]
+    [InlineData(ReplicationMode.Volatile)]
+    public async Task An_idle_grains_group_leaves_every_silo_and_is_rebuilt_with_its_state_on_the_next_call(ReplicationMode mode)
+    {
+        var (cluster, _) = await ConsensusCluster.StartAsync(3, mode, snapshotEvery: 4, idleGroupEviction: TimeSpan.FromSeconds(1));
+        await using var _ = cluster;
+        var grain = cluster.Client.GetGrain<ICounterGrain>($"evicted-{mode}");
+        for (int i = 1; i <= 10; i++) Assert.Equal(i, await grain.Add(1));
+        string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+        var runtimes = cluster.Silos.Select(s => cluster.Service<ReplicationRuntime>(s.SiloAddress)).ToList();
+        Assert.Equal(3, runtimes.Count(r => r.GroupOrNull(groupId) is not null));
+
+        await grain.Deactivate();
+        await Poll.UntilAsync(() => runtimes.All(r => r.GroupOrNull(groupId) is null), "the idle group left every silo", TimeSpan.FromSeconds(30));
+        Assert.True(runtimes.Sum(r => r.GroupsEvicted) >= 3);
+
+        // The next call rebuilds the group (log + snapshot) on the silos it reaches and sees every earlier call.
+        Assert.Equal(11, await grain.Add(1));
+        Assert.Equal(11, (await grain.Get()).Value);
+        Assert.True(runtimes.Sum(r => r.GroupsRebuilt) >= 1);
+        Assert.True(runtimes.Count(r => r.GroupOrNull(groupId) is not null) >= 2);
+    }
+
+    [Fact]
+    public async Task A_grain_with_an_activation_keeps_its_group()
+    {
+        var (cluster, _) = await ConsensusCluster.StartAsync(3, idleGroupEviction: TimeSpan.FromSeconds(1));
+        await using var _ = cluster;
+        var grain = cluster.Client.GetGrain<ICounterGrain>("kept");
+        Assert.Equal(1, await grain.Add(1));
+        var home = await grain.GetSilo();
+        string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+        var runtime = cluster.Service<ReplicationRuntime>(home);
+
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        Assert.NotNull(runtime.GroupOrNull(groupId));
+        Assert.Equal(2, await grain.Add(1));
+    }
+}
