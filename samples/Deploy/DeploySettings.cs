@@ -54,6 +54,15 @@ public sealed class DeploySettings
     /// <summary>Postgres clustering: an Npgsql connection string to a database holding Orleans' clustering schema.</summary>
     public string? Postgres { get; set; }
 
+    /// <summary>
+    /// When set, the silo serves its metrics (OpenReplica's and Orleans' meters) in Prometheus text format at
+    /// <c>http://METRICSHOST:PORT/metrics</c>.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
+    /// <summary>The host name or IP address the metrics endpoint binds to (a Prometheus server elsewhere needs a reachable one).</summary>
+    public string MetricsHost { get; set; } = "localhost";
+
     /// <summary>Declare a dead silo within a few seconds instead of Orleans' defaults (tests and demos; noisy on real networks).</summary>
     public bool FastFailureDetection { get; set; }
 
@@ -83,6 +92,11 @@ public sealed class DeploySettings
         if (SiloPort is <= 0 or > 65535 || GatewayPort is <= 0 or > 65535)
         {
             yield return $"ports must be between 1 and 65535 (silo {SiloPort}, gateway {GatewayPort})";
+        }
+
+        if (MetricsPort is <= 0 or > 65535)
+        {
+            yield return $"Deploy:MetricsPort must be between 1 and 65535 (got {MetricsPort})";
         }
 
         if (AdvertisedAddress is { } a && !System.Net.IPAddress.TryParse(a, out _))

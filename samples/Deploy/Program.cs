@@ -51,6 +51,8 @@ namespace OpenReplica.Deploy
             ["--fast-failure-detection"] = "Deploy:FastFailureDetection",
             ["--detect-pauses"] = "Deploy:DetectPauses",
             ["--exit-on-stdin-close"] = "Deploy:ExitWhenStdinCloses",
+            ["--metrics-port"] = "Deploy:MetricsPort",
+            ["--metrics-host"] = "Deploy:MetricsHost",
             ["--data"] = "Replication:DataDirectory",
             ["--replication-factor"] = "Replication:ReplicationFactor",
             ["--mode"] = "Replication:Mode",
@@ -82,11 +84,13 @@ namespace OpenReplica.Deploy
                 silo.UseClustering(settings);
                 silo.AddReplicatedGrains(o => builder.Configuration.GetSection("Replication").Bind(o));
             });
+            if (settings.MetricsPort is { } metricsPort) builder.AddPrometheusMetrics(settings.MetricsHost, metricsPort);
 
             using var host = builder.Build();
             await host.StartAsync();
             var local = host.Services.GetRequiredService<ILocalSiloDetails>();
             Console.WriteLine($"{ReadyLine} {local.Name} {local.SiloAddress} {Environment.ProcessId}");
+            if (settings.MetricsPort is { } port) Console.WriteLine($"metrics: http://{settings.MetricsHost}:{port}/metrics");
             await host.WaitForShutdownAsync();
             return 0;
         }

@@ -12,7 +12,9 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.UseOrleansClient(client => client
     .UseLocalhostClustering(Enumerable.Range(0, Silos.Count).Select(i => Silos.GatewayPortBase + i).ToArray())
     .UseReplicatedGrains());
+builder.Services.AddHealthChecks().AddCheck<ReplicationHealthCheck>("replication");
 var app = builder.Build();
+app.MapHealthChecks("/health");
 
 app.MapGet("/kv/{key}", async (string key, IClusterClient orleans) =>
 {

@@ -13,6 +13,7 @@ public static class Program
     {
         CheckCommand.Create(),
         WalCommand.Create(),
+        StatusCommand.Create(),
     };
 
     /// <summary>Runs the tool.</summary>

@@ -3,7 +3,7 @@ namespace OpenReplica.Consensus;
 /// <summary>
 /// One replica of a Multi-Paxos group, as a pure state machine: no clock, threads, sockets or files.
 /// Inputs are <see cref="Step"/>, <see cref="Tick"/>, <see cref="Propose(Command)"/>, <see cref="Campaign"/>,
-/// <see cref="ReadIndex"/> and <see cref="CompactLog"/>; each returns a <see cref="Ready"/> that the host must
+/// <see cref="ReadIndex"/> and <c>CompactLog</c>; each returns a <see cref="Ready"/> that the host must
 /// carry out (persist, then send, then apply). Not thread-safe: the host calls it from one thread at a time.
 /// Every replica is an acceptor and a learner; it is also a proposer while it leads.
 /// </summary>

@@ -36,14 +36,14 @@ public interface IBarrierGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer]
-public sealed class BarrierState
+internal sealed class BarrierState
 {
     [Id(0)] public int Parties { get; set; }
     [Id(1)] public long Generation { get; set; }
     [Id(2)] public List<CallId> Arrived { get; set; } = [];
 }
 
-public sealed class BarrierGrain : ReplicatedGrain<BarrierState>, IBarrierGrain
+internal sealed class BarrierGrain : ReplicatedGrain<BarrierState>, IBarrierGrain
 {
     public Task Configure(int parties)
     {

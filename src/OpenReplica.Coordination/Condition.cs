@@ -27,7 +27,7 @@ public interface IConditionGrain : IReentrantLocking
 
 /// <summary>A caller in Wait: its call, session, saved hold count, and deadline (TryWait).</summary>
 [GenerateSerializer]
-public sealed class ConditionWaiter
+internal sealed class ConditionWaiter
 {
     [Id(0)] public CallId Call { get; set; }
     [Id(1)] public Guid Session { get; set; }
@@ -37,12 +37,12 @@ public sealed class ConditionWaiter
 }
 
 [GenerateSerializer]
-public sealed class ConditionGrainState : LockState
+internal sealed class ConditionGrainState : LockState
 {
     [Id(0)] public List<ConditionWaiter> Waiting { get; set; } = [];
 }
 
-public sealed class ConditionGrain : ReentrantLockGrainBase<ConditionGrainState>, IConditionGrain
+internal sealed class ConditionGrain : ReentrantLockGrainBase<ConditionGrainState>, IConditionGrain
 {
     public Task Wait() => Command(() =>
     {

@@ -8,7 +8,7 @@ namespace OpenReplica.Coordination;
 
 /// <summary>Replicated state shared by the leased coordination objects: the holders' leases and their length.</summary>
 [GenerateSerializer]
-public abstract class CoordinationState
+internal abstract class CoordinationState
 {
     /// <summary>Session → lease expiry (log time). Only sessions that hold something have a lease.</summary>
     [Id(0)] public Dictionary<Guid, DateTimeOffset> Leases { get; set; } = [];
@@ -17,7 +17,7 @@ public abstract class CoordinationState
 }
 
 /// <summary>What a queued waiter's call returns when it is granted (its method's return type).</summary>
-public enum GrantReply
+internal enum GrantReply
 {
     /// <summary>A <c>Task</c> method: completes with no value.</summary>
     None = 0,
@@ -33,18 +33,18 @@ public enum GrantReply
 /// Base of the leased coordination grains (locks, semaphores, conditions). Every command first applies what is due
 /// by the log's clock (<c>Replicated.Now</c>) — expired leases and waiter deadlines, in time order — then renews the
 /// caller's lease, runs, and finally drops leases of sessions that no longer hold anything. While something is due
-/// (a lease, a deadline), the activation keeps a one-shot timer that calls <see cref="ExpireWaiters"/> on the grain
+/// (a lease, a deadline), the activation keeps a one-shot timer that calls <see cref="ICoordinationMaintenance.ExpireWaiters"/> on the grain
 /// through its own reference, so that expiry is itself a log entry: every replay decides it the same way.
 /// </summary>
 /// <summary>A queued caller that may give up at a deadline (log time).</summary>
-public interface ITimedWaiter
+internal interface ITimedWaiter
 {
     CallId Call { get; }
 
     DateTimeOffset? Deadline { get; }
 }
 
-public abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeasedGrain, ICoordinationMaintenance
+internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILeasedGrain, ICoordinationMaintenance
     where TState : CoordinationState, new()
 {
     /// <summary>The earliest deadline among <paramref name="waiters"/>, or null when none has one.</summary>

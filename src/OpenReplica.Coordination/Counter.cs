@@ -16,12 +16,12 @@ public interface ICounterGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer]
-public sealed class CounterState
+internal sealed class CounterState
 {
     [Id(0)] public long Value { get; set; }
 }
 
-public sealed class CounterGrain : ReplicatedGrain<CounterState>, ICounterGrain
+internal sealed class CounterGrain : ReplicatedGrain<CounterState>, ICounterGrain
 {
     public Task<long> Add(long delta)
     {

@@ -4,7 +4,7 @@ namespace OpenReplica.Coordination;
 
 /// <summary>A caller queued for a lock: its call (answered on grant), session, deadline, and the hold count it gets.</summary>
 [GenerateSerializer]
-public sealed class LockWaiter : ITimedWaiter
+internal sealed class LockWaiter : ITimedWaiter
 {
     [Id(0)] public CallId Call { get; set; }
     [Id(1)] public Guid Session { get; set; }
@@ -15,7 +15,7 @@ public sealed class LockWaiter : ITimedWaiter
 
 /// <summary>State of a lock: the owning session, its hold count, and the FIFO queue of waiters.</summary>
 [GenerateSerializer]
-public class LockState : CoordinationState
+internal class LockState : CoordinationState
 {
     [Id(0)] public Guid? Owner { get; set; }
     [Id(1)] public int Count { get; set; }
@@ -27,7 +27,7 @@ public class LockState : CoordinationState
 /// <see cref="ConditionGrain"/>: one owning session, a FIFO queue of waiters, hand-off on release, timeouts and
 /// lease expiry decided from the log.
 /// </summary>
-public abstract class LockGrainBase<TState> : CoordinationGrain<TState>
+internal abstract class LockGrainBase<TState> : CoordinationGrain<TState>
     where TState : LockState, new()
 {
     /// <summary>Whether the owning session may acquire again (RLock) instead of queueing behind itself (Lock).</summary>

@@ -58,9 +58,9 @@ public interface IReentrantLocking : ILeasedGrain
 }
 
 [GenerateSerializer]
-public sealed class LockGrainState : LockState;
+internal sealed class LockGrainState : LockState;
 
-public sealed class LockGrain : LockGrainBase<LockGrainState>, ILockGrain
+internal sealed class LockGrain : LockGrainBase<LockGrainState>, ILockGrain
 {
     protected override bool Reentrant => false;
 
@@ -87,15 +87,15 @@ public sealed class LockGrain : LockGrainBase<LockGrainState>, ILockGrain
 }
 
 [GenerateSerializer]
-public sealed class ReentrantLockGrainState : LockState;
+internal sealed class ReentrantLockGrainState : LockState;
 
-public sealed class ReentrantLockGrain : ReentrantLockGrainBase<ReentrantLockGrainState>, IReentrantLockGrain
+internal sealed class ReentrantLockGrain : ReentrantLockGrainBase<ReentrantLockGrainState>, IReentrantLockGrain
 {
     public override Task<int> WaitingCount() => QueueLengthCore();
 }
 
 /// <summary>The reentrant lock's commands and queries, shared by <see cref="ReentrantLockGrain"/> and <see cref="ConditionGrain"/>.</summary>
-public abstract class ReentrantLockGrainBase<TState> : LockGrainBase<TState>
+internal abstract class ReentrantLockGrainBase<TState> : LockGrainBase<TState>
     where TState : LockState, new()
 {
     protected override bool Reentrant => true;

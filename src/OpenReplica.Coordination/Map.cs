@@ -25,12 +25,12 @@ public interface IMapGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer]
-public sealed class MapState
+internal sealed class MapState
 {
     [Id(0)] public Dictionary<string, string> Entries { get; set; } = [];
 }
 
-public sealed class MapGrain : ReplicatedGrain<MapState>, IMapGrain
+internal sealed class MapGrain : ReplicatedGrain<MapState>, IMapGrain
 {
     public Task<string?> Get(string key)
     {

@@ -23,13 +23,13 @@ public interface IQueueGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer]
-public sealed class QueueState
+internal sealed class QueueState
 {
     [Id(0)] public Queue<string> Items { get; set; } = new();
     [Id(1)] public List<CallId> Waiters { get; set; } = [];
 }
 
-public sealed class QueueGrain : ReplicatedGrain<QueueState>, IQueueGrain
+internal sealed class QueueGrain : ReplicatedGrain<QueueState>, IQueueGrain
 {
     public Task Enqueue(string item)
     {

@@ -41,7 +41,7 @@ public interface ISemaphoreGrain : ISemaphore;
 public interface IBoundedSemaphoreGrain : ISemaphore;
 
 [GenerateSerializer]
-public sealed class SemaphoreWaiter : ITimedWaiter
+internal sealed class SemaphoreWaiter : ITimedWaiter
 {
     [Id(0)] public CallId Call { get; set; }
     [Id(1)] public Guid Session { get; set; }
@@ -50,7 +50,7 @@ public sealed class SemaphoreWaiter : ITimedWaiter
 }
 
 [GenerateSerializer]
-public sealed class SemaphoreState : CoordinationState
+internal sealed class SemaphoreState : CoordinationState
 {
     [Id(0)] public int? Initial { get; set; }
     [Id(1)] public int Count { get; set; }
@@ -59,7 +59,7 @@ public sealed class SemaphoreState : CoordinationState
     [Id(3)] public List<SemaphoreWaiter> Queue { get; set; } = [];
 }
 
-public abstract class SemaphoreGrainBase : CoordinationGrain<SemaphoreState>, ISemaphore
+internal abstract class SemaphoreGrainBase : CoordinationGrain<SemaphoreState>, ISemaphore
 {
     protected abstract bool Bounded { get; }
 
@@ -176,12 +176,12 @@ public abstract class SemaphoreGrainBase : CoordinationGrain<SemaphoreState>, IS
     protected override void ExpireWaitersDueBy(DateTimeOffset time) => ExpireQueued(State.Queue, time);
 }
 
-public sealed class SemaphoreGrain : SemaphoreGrainBase, ISemaphoreGrain
+internal sealed class SemaphoreGrain : SemaphoreGrainBase, ISemaphoreGrain
 {
     protected override bool Bounded => false;
 }
 
-public sealed class BoundedSemaphoreGrain : SemaphoreGrainBase, IBoundedSemaphoreGrain
+internal sealed class BoundedSemaphoreGrain : SemaphoreGrainBase, IBoundedSemaphoreGrain
 {
     protected override bool Bounded => true;
 }

@@ -24,6 +24,9 @@ public sealed class WalOptions
     /// <summary>Replaces the real file system, for fault injection in tests.</summary>
     public IFileSystem? FileSystem { get; set; }
 
+    /// <summary>Told about every durable batch (records, bytes, fsync time), for metrics; none by default.</summary>
+    public IWalObserver? Observer { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -6,18 +5,15 @@ namespace OpenReplica.Deploy.Tests;
 
 /// <summary>
 /// The real Redis and PostgreSQL servers the tests run against (127.0.0.1 by default; OPENREPLICA_REDIS and
-/// OPENREPLICA_POSTGRES override). When one does not answer, .ci/services.sh is run once to install and start both
-/// (root and apt-get needed; OPENREPLICA_SERVICES_SETUP=0 turns that off); when it still does not answer, the test
-/// is skipped with the reason.
+/// OPENREPLICA_POSTGRES override). The tests never install or start them: CI's .ci/run does (.ci/services.sh); a test
+/// whose server does not answer is skipped, saying which server and how to start it.
 /// </summary>
 internal static class Services
 {
     public const string DefaultRedis = "127.0.0.1:6379";
     public const string DefaultPostgres = "Host=127.0.0.1;Port=5432;Database=orleans;Username=orleans;Password=orleans";
 
-    private static readonly SemaphoreSlim SetupLock = new(1, 1);
     private static readonly SemaphoreSlim SchemaLock = new(1, 1);
-    private static string? _setupResult;
 
     public static string Redis => Environment.GetEnvironmentVariable("OPENREPLICA_REDIS") is { Length: > 0 } r ? r : DefaultRedis;
 
@@ -26,16 +22,10 @@ internal static class Services
     /// <summary>The Redis configuration string, or the test is skipped.</summary>
     public static async Task<string> RequireRedisAsync(CancellationToken cancellationToken)
     {
-        var problem = await RedisProblemAsync();
-        if (problem is not null)
+        // The test command changes nothing on the machine: CI's .ci/run starts the servers (.ci/services.sh).
+        if (await RedisProblemAsync() is { } problem)
         {
-            await SetUpOnceAsync(cancellationToken);
-            problem = await RedisProblemAsync();
-        }
-
-        if (problem is not null)
-        {
-            Assert.Skip($"Redis at {Redis} does not answer ({problem}); .ci/services.sh: {_setupResult}");
+            Assert.Skip($"Redis at {Redis} does not answer ({problem}); start it with .ci/services.sh (or set OPENREPLICA_REDIS).");
         }
 
         return Redis;
@@ -44,16 +34,9 @@ internal static class Services
     /// <summary>The Npgsql connection string of a database with Orleans' clustering schema, or the test is skipped.</summary>
     public static async Task<string> RequirePostgresAsync(CancellationToken cancellationToken)
     {
-        var problem = await PostgresProblemAsync(cancellationToken);
-        if (problem is not null)
+        if (await PostgresProblemAsync(cancellationToken) is { } problem)
         {
-            await SetUpOnceAsync(cancellationToken);
-            problem = await PostgresProblemAsync(cancellationToken);
-        }
-
-        if (problem is not null)
-        {
-            Assert.Skip($"PostgreSQL at '{Redact(Postgres)}' does not answer ({problem}); .ci/services.sh: {_setupResult}");
+            Assert.Skip($"PostgreSQL at '{Redact(Postgres)}' does not answer ({problem}); start it with .ci/services.sh (or set OPENREPLICA_POSTGRES).");
         }
 
         await EnsureClusteringSchemaAsync(cancellationToken);
@@ -167,61 +150,6 @@ internal static class Services
         finally
         {
             SchemaLock.Release();
-        }
-    }
-
-    /// <summary>Runs .ci/services.sh once per test run (unless OPENREPLICA_SERVICES_SETUP=0) and keeps what it said.</summary>
-    private static async Task SetUpOnceAsync(CancellationToken cancellationToken)
-    {
-        await SetupLock.WaitAsync(cancellationToken);
-        try
-        {
-            if (_setupResult is not null)
-            {
-                return;
-            }
-
-            if (Environment.GetEnvironmentVariable("OPENREPLICA_SERVICES_SETUP") == "0")
-            {
-                _setupResult = "not run (OPENREPLICA_SERVICES_SETUP=0)";
-                return;
-            }
-
-            var script = RepositoryFile(".ci/services.sh");
-            if (script is null || !File.Exists("/bin/bash"))
-            {
-                _setupResult = "not found or no bash";
-                return;
-            }
-
-            var start = new ProcessStartInfo("/bin/bash", [script])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            var error = process.StandardError.ReadToEndAsync(cancellationToken);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromMinutes(4));
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                _setupResult = "timed out after 4 minutes";
-                return;
-            }
-
-            string said = ((await output) + " " + (await error)).Trim().ReplaceLineEndings(" | ");
-            _setupResult = $"exit {process.ExitCode}: {said}";
-        }
-        finally
-        {
-            SetupLock.Release();
         }
     }
 

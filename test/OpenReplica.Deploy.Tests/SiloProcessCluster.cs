@@ -65,7 +65,7 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
 
     public async Task StartSiloAsync(int number, CancellationToken cancellationToken)
     {
-        var ports = FreePorts(2);
+        var ports = FreePorts(3);
         string data = Path.Combine(Root, $"silo-{number}");
         Directory.CreateDirectory(data);
         var start = new ProcessStartInfo(DotnetHost())
@@ -92,6 +92,7 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
             "--call-timeout", CallTimeout.ToString(),
             "--fast-failure-detection", "true",
             "--exit-on-stdin-close", "true",
+            "--metrics-port", $"{ports[2]}",
         ];
         foreach (var arg in args)
         {
@@ -119,7 +120,7 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException(
             $"silo-{number} exited with code {SafeExitCode(process)} before it was ready:\n{Tail(number, 40)}"));
         process.Start();
-        _silos[number] = new Silo(number, process, data);
+        _silos[number] = new Silo(number, process, data, ports[2]);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         Note(number, $"started pid {process.Id}: silo port {ports[0]}, gateway {ports[1]}, data {data}");
@@ -280,5 +281,8 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         return ports;
     }
 
-    private sealed record Silo(int Number, Process Process, string DataDirectory);
+    private sealed record Silo(int Number, Process Process, string DataDirectory, int MetricsPort);
+
+    /// <summary>Where silo <paramref name="number"/> serves its metrics in Prometheus format.</summary>
+    public Uri MetricsUrl(int number) => new($"http://localhost:{_silos[number].MetricsPort}/metrics");
 }

@@ -17,7 +17,8 @@ internal sealed class ConsensusCallReplicator(
     Serializer serializer,
     TimeProvider time,
     IOptions<ReplicatedGrainsOptions> options,
-    DivergenceMonitor divergence) : ICallReplicator
+    DivergenceMonitor divergence,
+    Diagnostics.ReplicationInstruments instruments) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
 
@@ -26,7 +27,7 @@ internal sealed class ConsensusCallReplicator(
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
-            options.Value.MaxUnappliedCommands, divergence);
+            options.Value.MaxUnappliedCommands, divergence, instruments);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);

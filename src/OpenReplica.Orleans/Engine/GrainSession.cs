@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using OpenReplica.Consensus;
+using OpenReplica.Orleans.Diagnostics;
 using Orleans.Runtime;
 using Orleans.Serialization;
 
@@ -20,8 +22,10 @@ internal sealed class GrainSession(
     TimeProvider time,
     int snapshotEveryCommands,
     int maxUnappliedCommands,
-    DivergenceMonitor divergenceMonitor) : IGroupListener
+    DivergenceMonitor divergenceMonitor,
+    ReplicationInstruments instruments) : IGroupListener
 {
+    private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
@@ -52,6 +56,8 @@ internal sealed class GrainSession(
             bool leading = core.IsLeader;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
+        if (!alreadyLeading) instruments.Campaign();
+        long replayStarted = Stopwatch.GetTimestamp(), replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
         if (snapshot is not null)
@@ -65,11 +71,19 @@ internal sealed class GrainSession(
             {
                 var command = entry.Value.Commands[i];
                 if (!sessions.TryMarkApplied(command, entry.Slot) || command.Payload.Length == 0) continue;
-                if (DivergenceRecord.IsRecord(command)) _divergence.OnRecord(command);
-                else await ApplyAsync(command, entry.Slot, i);
+                if (DivergenceRecord.IsRecord(command))
+                {
+                    _divergence.OnRecord(command);
+                }
+                else
+                {
+                    await ApplyAsync(command, entry.Slot, i);
+                    replayed++;
+                }
             }
             _appliedSlot = entry.Slot;
         }
+        instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
         if (alreadyLeading) _leading.TrySetResult();
         _ = PumpAsync(); // continues on this activation's scheduler
 
@@ -111,6 +125,7 @@ internal sealed class GrainSession(
         }
         else
         {
+            using var proposeSpan = _tracing.StartPropose(command.Id);
             switch (group.Propose(command))
             {
                 case ProposeResult.Full:
@@ -274,12 +289,16 @@ internal sealed class GrainSession(
                 }
                 if (duplicate)
                 {
+                    _tracing.Forget(command.Id);
                     if (!_replies.TryGet(command.Id, out var stored)) Complete(command.Id, new CommandOutcome(null, new ReplicaUnavailableException("the reply of this retried call is no longer kept")));
                     else if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
                     else MarkDeferred(command.Id); // a pending deferred call keeps its caller waiting
                     continue;
                 }
-                var outcome = await ApplyAsync(command, entry.Slot, i);
+                _tracing.Chosen(command.Id, entry.Slot);
+                CommandOutcome outcome;
+                using (_tracing.StartApply(command.Id, entry.Slot)) outcome = await ApplyAsync(command, entry.Slot, i);
+                _tracing.Applied(command.Id);
                 if (outcome.Deferred) MarkDeferred(command.Id);
                 else Complete(command.Id, outcome);
                 foreach (var answered in outcome.Completions)
@@ -305,9 +324,14 @@ internal sealed class GrainSession(
         }
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
         foreach (long read in ready.FailedReads) FailRead(read, new ReplicaUnavailableException($"grain {grain.GrainId}: this activation no longer leads"));
-        if (ready.BecameLeader) _leading.TrySetResult();
+        if (ready.BecameLeader)
+        {
+            instruments.LeaderChanged(gained: true);
+            _leading.TrySetResult();
+        }
         if (ready.LostLeadership)
         {
+            instruments.LeaderChanged(gained: false);
             LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
         }
@@ -344,15 +368,18 @@ internal sealed class GrainSession(
     /// <summary>The snapshot carries the state's digest, and the leader also writes it into the log for replays from older snapshots.</summary>
     private byte[] SaveAppSnapshot()
     {
+        long started = Stopwatch.GetTimestamp();
         var digest = _divergence.TryDigest();
         if (digest is { } current && _leading.Task.IsCompletedSuccessfully) group.Propose(_divergence.CheckpointAt(current));
-        return serializer.SerializeToArray(new ReplicatedAppSnapshot
+        var bytes = serializer.SerializeToArray(new ReplicatedAppSnapshot
         {
             State = _machine.SaveState(),
             Replies = _replies.ToList(),
             StateDigest = digest,
             CommandsApplied = _divergence.CommandsApplied,
         });
+        instruments.SnapshotTaken(Stopwatch.GetElapsedTime(started), bytes.Length);
+        return bytes;
     }
 
     private void LoadAppSnapshot(byte[] bytes, long slot)
@@ -380,6 +407,7 @@ internal sealed class GrainSession(
 
     private void Fail(CommandId id, Exception exception)
     {
+        _tracing.Forget(id);
         TaskCompletionSource<CommandOutcome>? waiter;
         lock (_waiters) _waiters.Remove(id, out waiter);
         waiter?.TrySetException(exception);

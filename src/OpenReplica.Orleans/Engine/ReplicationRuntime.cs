@@ -23,6 +23,8 @@ internal sealed partial class ReplicationRuntime(
     RosterGroup rosterGroup,
     ReplicaIdentity identity,
     GroupBirth birth,
+    Diagnostics.ReplicationInstruments instruments,
+    ILocalSiloDetails localSilo,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -69,11 +71,12 @@ internal sealed partial class ReplicationRuntime(
     {
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), FileSystem = o.WalFileSystem })
+            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), FileSystem = o.WalFileSystem, Observer = instruments })
             : new VolatileLog();
         _log = log;
         _store = new GroupStore(log);
         foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
+        instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
         _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
@@ -265,6 +268,18 @@ internal sealed partial class ReplicationRuntime(
         _groups.TryGetValue(groupId, out var group)
             ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
             : Task.FromResult("no replica");
+
+    /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
+    public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
+
+    /// <summary>Groups this silo's engine evicted from memory (rebuilt from disk on demand).</summary>
+    public int EvictedGroupCount => (int)Math.Min(int.MaxValue, GroupsEvicted);
+
+    /// <summary>Status (tools, health checks): up to <paramref name="max"/> group replicas in memory here, each read on its loop.</summary>
+    internal Task<GroupReplicaStatus[]> DescribeGroupsAsync(int max) =>
+        Task.WhenAll(_groups.Values.Where(g => !g.Failed).Take(max).Select(g => g.AskAsync(core => (new GroupReplicaStatus(
+            g.GroupId, core.IsLeader, core.CommitIndex, Math.Max(core.CommitIndex, core.Entries.LastOrDefault()?.Slot ?? core.SnapshotSlot),
+            [.. core.Config.Members]), new Ready()))));
 
     /// <summary>Diagnostic: this silo's replica of the group, if it holds one (tests).</summary>
     internal GroupReplica? GroupOrNull(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CodeGeneration;
@@ -22,7 +23,7 @@ namespace OpenReplica.Orleans;
 /// Reentrancy: the class is <see cref="ReentrantAttribute">[Reentrant]</see> so that several calls can wait for
 /// consensus at once (pipelining: a non-reentrant grain would hold every call until the previous one is chosen,
 /// one consensus round trip per call). Reentrancy does NOT reorder execution: the filter only waits while the
-/// call is being chosen; execution goes through one chain (<see cref="ApplyAsync"/>) that runs commands one at a
+/// call is being chosen; execution goes through one chain (<c>ApplyAsync</c>) that runs commands one at a
 /// time, in the replicator's slot order, each to completion (including its awaits) before the next starts.
 /// Read-only calls run directly and may interleave with a command's await; keep state changes synchronous.
 /// </para>
@@ -54,9 +55,12 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
         var kind = KindOf(context);
+        long started = Stopwatch.GetTimestamp();
         if (kind != MethodKind.Replicated)
         {
-            if (kind == MethodKind.ReadOnly && !Services.Replicator.CanReadLocally(GrainContext))
+            bool underLease = kind == MethodKind.ReadOnly && Services.Replicator.CanReadLocally(GrainContext);
+            if (kind == MethodKind.ReadOnly) Services.Instruments.Read(underLease);
+            if (kind == MethodKind.ReadOnly && !underLease)
             {
                 // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
                 // everything chosen before the read began (read-index), so the read is linearizable. Under a leader
@@ -65,6 +69,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
                 await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
             }
             await context.Invoke();
+            if (kind == MethodKind.ReadOnly) Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
             return;
         }
 
@@ -74,6 +79,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         using var timeout = new CancellationTokenSource(Services.CallTimeout);
         var result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);
         context.Result = Services.Copier.Copy(result);
+        Services.Instruments.CallCompleted(readOnly: false, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>

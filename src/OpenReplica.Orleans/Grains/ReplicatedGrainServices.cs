@@ -8,8 +8,11 @@ internal sealed class ReplicatedGrainServices(
     ICallReplicator replicator,
     Serializer serializer,
     DeepCopier copier,
-    IOptions<ReplicatedGrainsOptions> options)
+    IOptions<ReplicatedGrainsOptions> options,
+    Diagnostics.ReplicationInstruments instruments)
 {
+    public Diagnostics.ReplicationInstruments Instruments { get; } = instruments;
+
     public ICallReplicator Replicator { get; } = replicator;
 
     public Serializer Serializer { get; } = serializer;

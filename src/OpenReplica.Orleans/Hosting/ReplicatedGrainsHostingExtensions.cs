@@ -21,6 +21,7 @@ public static class ReplicatedGrainsHostingExtensions
     {
         builder.Services.AddReplicatedGrains(configure);
         builder.AddGrainService<ReplicaHost>();
+        builder.AddGrainService<SiloStatusService>();
         return builder;
     }
 
@@ -53,11 +54,14 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<DataDirectoryGuard>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataDirectoryGuard>());
         services.TryAddSingleton<ReplicaHostClient>();
+        services.TryAddSingleton<SiloStatusServiceClient>();
+        services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => new ReplicaTransport(
             sp.GetRequiredService<ReplicaHostClient>(),
             sp.GetRequiredService<ILocalSiloDetails>(),
             sp.GetRequiredService<IOptions<ReplicatedGrainsOptions>>(),
-            sp.GetRequiredService<ILogger<ReplicaTransport>>()));
+            sp.GetRequiredService<ILogger<ReplicaTransport>>(),
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
 
         services.TryAddSingleton(TimeProvider.System);
@@ -101,6 +105,7 @@ public static class ReplicatedGrainsHostingExtensions
         }
 
         services.AddSingleton<IConfigurationValidator, ReplicatedClientOptionsValidator>();
+        services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<CallStampSource>();
         services.AddSingleton(sp => new CallRetryPolicy(sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value));
         if (client)

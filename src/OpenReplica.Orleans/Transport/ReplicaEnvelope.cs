@@ -24,6 +24,7 @@ public sealed record ReplicaEnvelope(
 /// </param>
 /// <param name="Silo">The silo the host runs on.</param>
 /// <param name="Persisted">Whether the identity (and, later, the log) lives in a data directory.</param>
+/// <param name="FaultDomain">The silo's fault domain (rack, zone) from its options, or null when it declares none.</param>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaHostInfo(
     [property: Id(0)] Guid ReplicaId,

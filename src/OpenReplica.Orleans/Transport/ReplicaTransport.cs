@@ -23,6 +23,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private readonly SiloAddress _localSilo;
     private readonly ReplicatedGrainsOptions _options;
     private readonly ILogger<ReplicaTransport> _logger;
+    private readonly Diagnostics.ReplicationInstruments _instruments;
     private long _enqueued;
     private long _metaEnqueued;
     private long _dropped;
@@ -34,18 +35,21 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         ReplicaHostClient hosts,
         ILocalSiloDetails localSilo,
         IOptions<ReplicatedGrainsOptions> options,
-        ILogger<ReplicaTransport> logger)
+        ILogger<ReplicaTransport> logger,
+        Diagnostics.ReplicationInstruments instruments)
     {
+        _instruments = instruments;
+        instruments.ObserveTransportQueue(localSilo.SiloAddress.ToString(), () => _destinations.Values.Sum(d => (long)d.Queue.Reader.Count));
         _hosts = hosts;
         _localSilo = localSilo.SiloAddress;
         _options = options.Value;
         _logger = logger;
     }
 
-    /// <summary>Messages accepted by <see cref="Send"/>.</summary>
+    /// <summary>Messages accepted by <c>Send</c>.</summary>
     public long Enqueued => Interlocked.Read(ref _enqueued);
 
-    /// <summary>Messages of grains' groups accepted by <see cref="Send"/> (all but the meta group's steady heartbeats).</summary>
+    /// <summary>Messages of grains' groups accepted by <c>Send</c> (all but the meta group's steady heartbeats).</summary>
     public long GrainMessagesEnqueued => Enqueued - Interlocked.Read(ref _metaEnqueued);
 
     /// <summary>Messages dropped because their destination's queue was full (oldest first).</summary>
@@ -92,6 +96,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         foreach (var item in items)
         {
             if (item.GroupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
+            _instruments.MessageQueued(item.Payload.Length);
 
             // Bounded with DropOldest: TryWrite always succeeds and the dropped item is counted by the callback.
             destination.Queue.Writer.TryWrite(item);
@@ -114,7 +119,11 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
                 SingleReader = true,
                 SingleWriter = false,
             },
-            _ => Interlocked.Increment(ref _dropped));
+            _ =>
+            {
+                Interlocked.Increment(ref _dropped);
+                _instruments.MessageDropped();
+            });
         var destination = new Destination(queue);
         destination.Loop = Task.Run(() => RunSenderAsync(silo, queue.Reader));
         return destination;
@@ -139,11 +148,13 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
                     // One-way: completes once the call is handed to Orleans' messaging, not when it arrived.
                     await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items)).ConfigureAwait(false);
                     Interlocked.Increment(ref _batchesDelivered);
+                    _instruments.BatchSent(delivered: true);
                     Interlocked.Add(ref _messagesDelivered, items.Count);
                 }
                 catch (Exception exception) when (!_stopping.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref _batchesFailed);
+                    _instruments.BatchSent(delivered: false);
                     LogDeliveryFailed(_logger, exception, items.Count, silo);
                 }
             }

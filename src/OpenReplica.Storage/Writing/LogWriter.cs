@@ -189,6 +189,7 @@ internal sealed class LogWriter
         }
 
         long offset = head.Length;
+        long started = Stopwatch.GetTimestamp();
         try
         {
             head.Writer!.Write(_buffer.AsSpan(0, total), offset);
@@ -198,6 +199,8 @@ internal sealed class LogWriter
         {
             throw WriteFailure.Of(e, _directory, DiscardTail(head, offset));
         }
+
+        _options.Observer?.OnBatchDurable((int)(lsn - _state.NextLsn), total, Stopwatch.GetElapsedTime(started));
 
         lock (_state.Sync)
         {

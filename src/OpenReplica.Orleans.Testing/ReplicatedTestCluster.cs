@@ -1,0 +1,214 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+
+namespace OpenReplica.Orleans.Testing;
+
+/// <summary>
+/// An in-process Orleans cluster (TestingHost) with replicated grains, for your own tests:
+/// <code>
+/// await using var cluster = await ReplicatedTestCluster.StartAsync(o =&gt; o.Mode = ReplicationMode.Persisted);
+/// await cluster.Client.GetGrain&lt;IAccount&gt;("alice").Deposit(10);
+/// var dead = await cluster.KillSiloAsync(cluster.Silos[1]);   // abrupt; returns once membership declared it dead
+/// await cluster.RestartSiloAsync(dead);                        // same name and data directory: the same replica
+/// </code>
+/// Failure detection is fast (a killed silo is declared dead in about a second), the client retries stamped calls
+/// quickly, and Persisted silos write to a temporary directory that <see cref="DisposeAsync"/> deletes.
+/// </summary>
+public sealed class ReplicatedTestCluster : IAsyncDisposable
+{
+    /// <summary>How long <see cref="KillSiloAsync"/> and <see cref="RestartSiloAsync"/> wait for membership to agree.</summary>
+    public static readonly TimeSpan MembershipTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly List<InProcessSiloHandle> _restarted = [];
+
+    private ReplicatedTestCluster(InProcessTestCluster cluster, string? dataRoot)
+    {
+        Cluster = cluster;
+        DataRoot = dataRoot;
+    }
+
+    /// <summary>The underlying TestingHost cluster (silo service providers, grain contexts, more silos).</summary>
+    public InProcessTestCluster Cluster { get; }
+
+    /// <summary>The cluster's client (stamps and retries calls to replicated grains).</summary>
+    public IClusterClient Client => Cluster.Client;
+
+    /// <summary>The temporary directory holding each silo's data directory (Persisted mode), else null.</summary>
+    public string? DataRoot { get; }
+
+    /// <summary>Live silos: those the cluster started plus those restarted by <see cref="RestartSiloAsync"/>.</summary>
+    public IReadOnlyList<InProcessSiloHandle> Silos
+    {
+        get
+        {
+            lock (_restarted) return [.. Cluster.Silos, .. _restarted];
+        }
+    }
+
+    /// <summary>Starts the silos and the client; returns once the cluster accepts calls.</summary>
+    public static async Task<ReplicatedTestCluster> StartAsync(Action<ReplicatedTestClusterOptions>? configure = null)
+    {
+        var options = new ReplicatedTestClusterOptions();
+        configure?.Invoke(options);
+        options.Validate();
+        string? root = options.Mode == ReplicationMode.Persisted
+            ? Path.Combine(Path.GetTempPath(), "openreplica-testcluster", Guid.NewGuid().ToString("N"))
+            : null;
+        var builder = new InProcessTestClusterBuilder((short)options.Silos);
+        builder.ConfigureSilo((siloOptions, silo) =>
+        {
+            silo.AddReplicatedGrains(o =>
+            {
+                o.ReplicationFactor = options.ReplicationFactor;
+                o.Mode = options.Mode;
+                o.DataDirectory = root is null ? null : Path.Combine(root, siloOptions.SiloName);
+                o.CallTimeout = options.CallTimeout;
+                options.ConfigureReplication?.Invoke(o);
+            });
+            UseFastFailureDetection(silo.Services);
+            options.ConfigureSilo?.Invoke(silo);
+        });
+        builder.ConfigureClient(client =>
+        {
+            client.UseReplicatedGrains(o =>
+            {
+                o.MaxRetries = 40;
+                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
+                o.MaxBackoff = TimeSpan.FromMilliseconds(250);
+            });
+            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+            // A call in flight through a gateway that dies waits this long before the client retries it (with its stamp).
+            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.CallTimeout + TimeSpan.FromSeconds(2));
+            options.ConfigureClient?.Invoke(client);
+        });
+        var cluster = builder.Build();
+        try
+        {
+            await cluster.DeployAsync();
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            DeleteQuietly(root);
+            throw;
+        }
+        return new ReplicatedTestCluster(cluster, root);
+    }
+
+    /// <summary>
+    /// Membership settings under which a killed silo is declared dead in a second or two (two missed 500 ms probes,
+    /// one vote), yet a silo starting on a loaded test machine is not refused for a slow first probe. For tests only:
+    /// on a real network these would declare healthy silos dead.
+    /// </summary>
+    public static void UseFastFailureDetection(IServiceCollection services) =>
+        services.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromMilliseconds(500);
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 1;
+            o.EnableIndirectProbes = false;
+            o.ExtendProbeTimeoutDuringDegradation = false;
+            o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
+        });
+
+    /// <summary>A service from the silo's container (for example your own singletons).</summary>
+    public T Service<T>(InProcessSiloHandle silo)
+        where T : notnull => silo.SiloHost.Services.GetRequiredService<T>();
+
+    /// <summary>
+    /// Kills a silo abruptly (no graceful shutdown, like a crash) and returns once membership declared it dead. The
+    /// returned handle can be given to <see cref="RestartSiloAsync"/>.
+    /// </summary>
+    public async Task<InProcessSiloHandle> KillSiloAsync(InProcessSiloHandle silo)
+    {
+        bool own;
+        lock (_restarted) own = _restarted.Remove(silo);
+        if (own)
+        {
+            await silo.StopSiloAsync(stopGracefully: false);
+            await silo.DisposeAsync();
+        }
+        else
+        {
+            await Cluster.KillSiloAsync(silo);
+        }
+
+        var management = Client.GetGrain<IManagementGrain>(0);
+        await WaitUntilAsync(async () => !(await management.GetHosts(onlyActive: true)).ContainsKey(silo.SiloAddress),
+            $"silo {silo.SiloAddress} declared dead");
+        return silo;
+    }
+
+    /// <summary>
+    /// Starts a killed silo again under its name, so with its data directory (Persisted mode: the same replica, its
+    /// WAL and roster), and returns once every live silo sees it in the cluster status.
+    /// </summary>
+    public async Task<InProcessSiloHandle> RestartSiloAsync(InProcessSiloHandle dead)
+    {
+        var handle = await Cluster.StartSiloAsync(dead.InstanceNumber, Cluster.Options);
+        lock (_restarted) _restarted.Add(handle);
+        string address = handle.SiloAddress.ToString();
+        await WaitUntilAsync(async () =>
+        {
+            var status = await Client.GetReplicatedClusterStatusAsync();
+            return status.Silos.Any(s => s.Silo == address) && status.Unreachable.Length == 0;
+        }, $"restarted silo {handle.Name} answers the cluster status");
+        return handle;
+    }
+
+    /// <summary>Stops the client and every silo, and deletes the data directories.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        List<InProcessSiloHandle> restarted;
+        lock (_restarted)
+        {
+            restarted = [.. _restarted];
+            _restarted.Clear();
+        }
+        foreach (var silo in restarted)
+        {
+            await silo.StopSiloAsync(stopGracefully: false);
+            await silo.DisposeAsync();
+        }
+        await Cluster.DisposeAsync();
+        DeleteQuietly(DataRoot);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + MembershipTimeout;
+        while (true)
+        {
+            try
+            {
+                if (await condition()) return;
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline)
+            {
+                // The cluster is still settling (the gateway died, the silo is starting): ask again.
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {MembershipTimeout.TotalSeconds:0} s waiting for: {what}.");
+            await Task.Delay(50);
+        }
+    }
+
+    private static void DeleteQuietly(string? directory)
+    {
+        if (directory is null || !Directory.Exists(directory)) return;
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by a silo that is shutting down: the temp directory is cleaned by the OS later.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics.Metrics;
+
+namespace OpenReplica.Orleans.Diagnostics;
+
+/// <summary>
+/// Every OpenReplica instrument, on one <see cref="Meter"/> (<see cref="OpenReplicaTelemetry.MeterName"/>) from the
+/// host's <see cref="IMeterFactory"/>, named <c>openreplica-&lt;area&gt;-&lt;thing&gt;</c> like Orleans' own
+/// (<c>orleans-&lt;area&gt;-&lt;thing&gt;</c>). Durations are histograms in milliseconds, sizes histograms in their unit,
+/// events counters. The engine, the transport, the WAL and the client call the one-line methods below; the names
+/// are the contract with dashboards (docs/observability.md lists each with its unit and meaning).
+/// </summary>
+internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
+{
+    public const string CallsProposed = "openreplica-calls-proposed";
+    public const string CallsChosen = "openreplica-calls-chosen";
+    public const string CallsApplied = "openreplica-calls-applied";
+    public const string CallsChooseDuration = "openreplica-calls-choose-duration";
+    public const string CallsDuration = "openreplica-calls-duration";
+    public const string ProposeBatchSize = "openreplica-propose-batch-size";
+    public const string Reads = "openreplica-reads";
+    public const string LeaderCampaigns = "openreplica-leader-campaigns";
+    public const string LeaderChanges = "openreplica-leader-changes";
+    public const string ClientRetries = "openreplica-client-retries";
+    public const string ClientOutcomeUnknown = "openreplica-client-outcome-unknown";
+    public const string WalAppends = "openreplica-wal-appends";
+    public const string WalBytes = "openreplica-wal-bytes";
+    public const string WalFsyncDuration = "openreplica-wal-fsync-duration";
+    public const string TransportBatches = "openreplica-transport-batches";
+    public const string TransportMessages = "openreplica-transport-messages";
+    public const string TransportBytes = "openreplica-transport-bytes";
+    public const string TransportDropped = "openreplica-transport-dropped";
+    public const string TransportQueueDepth = "openreplica-transport-queue-depth";
+    public const string GroupsHeld = "openreplica-groups-held";
+    public const string GroupsActive = "openreplica-groups-active";
+    public const string GroupsEvicted = "openreplica-groups-evicted";
+    public const string SnapshotDuration = "openreplica-snapshot-duration";
+    public const string SnapshotBytes = "openreplica-snapshot-bytes";
+    public const string ReplayDuration = "openreplica-replay-duration";
+    public const string ReplayCommands = "openreplica-replay-commands";
+
+    /// <summary>Tag names and values (lower-case, dotted, as OpenTelemetry attributes are).</summary>
+    public const string KindTag = "openreplica.call.kind";
+    public const string PathTag = "openreplica.read.path";
+    public const string ChangeTag = "openreplica.leader.change";
+    public const string OutcomeTag = "openreplica.outcome";
+    public const string SiloTag = "openreplica.silo";
+
+    private const string Milliseconds = "ms";
+    private const string Bytes = "By";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _proposed;
+    private readonly Counter<long> _chosen;
+    private readonly Counter<long> _applied;
+    private readonly Histogram<double> _chooseDuration;
+    private readonly Histogram<double> _callDuration;
+    private readonly Histogram<long> _proposeBatch;
+    private readonly Counter<long> _reads;
+    private readonly Counter<long> _campaigns;
+    private readonly Counter<long> _leaderChanges;
+    private readonly Counter<long> _retries;
+    private readonly Counter<long> _outcomeUnknown;
+    private readonly Counter<long> _walAppends;
+    private readonly Counter<long> _walBytes;
+    private readonly Histogram<double> _fsyncDuration;
+    private readonly Counter<long> _transportBatches;
+    private readonly Counter<long> _transportMessages;
+    private readonly Counter<long> _transportBytes;
+    private readonly Counter<long> _transportDropped;
+    private readonly Histogram<double> _snapshotDuration;
+    private readonly Histogram<long> _snapshotBytes;
+    private readonly Histogram<double> _replayDuration;
+    private readonly Histogram<long> _replayCommands;
+
+    public ReplicationInstruments(IMeterFactory? meterFactory)
+    {
+        // A host without metrics in DI (a bare ServiceCollection) still works: its meter is simply never listened to.
+        _meter = meterFactory?.Create(OpenReplicaTelemetry.MeterName) ?? new Meter(OpenReplicaTelemetry.MeterName);
+        _proposed = _meter.CreateCounter<long>(CallsProposed, "{call}", "Replicated calls handed to their group's leader to be chosen.");
+        _chosen = _meter.CreateCounter<long>(CallsChosen, "{call}", "Replicated calls chosen into a log slot (seen by the leading activation).");
+        _applied = _meter.CreateCounter<long>(CallsApplied, "{call}", "Replicated calls applied to State by the leading activation.");
+        _chooseDuration = _meter.CreateHistogram<double>(CallsChooseDuration, Milliseconds, "Time from proposing a call to seeing it chosen (persist + quorum round).");
+        _callDuration = _meter.CreateHistogram<double>(CallsDuration, Milliseconds, "Time a replicated grain spends on a call, by kind (write, read).");
+        _proposeBatch = _meter.CreateHistogram<long>(ProposeBatchSize, "{call}", "Proposals the group's loop hands to the core together (they share slots).");
+        _reads = _meter.CreateCounter<long>(Reads, "{read}", "[ReadOnly] calls, by path: lease (answered locally) or read-index (a quorum round).");
+        _campaigns = _meter.CreateCounter<long>(LeaderCampaigns, "{campaign}", "Phase-1 campaigns started by new activations.");
+        _leaderChanges = _meter.CreateCounter<long>(LeaderChanges, "{change}", "Leaderships gained or lost by activations on this host.");
+        _retries = _meter.CreateCounter<long>(ClientRetries, "{retry}", "Calls retried by the caller with the same stamp.");
+        _outcomeUnknown = _meter.CreateCounter<long>(ClientOutcomeUnknown, "{call}", "Calls that failed after their last retry with an error after which they may or may not have run.");
+        _walAppends = _meter.CreateCounter<long>(WalAppends, "{record}", "Records made durable in the write-ahead log.");
+        _walBytes = _meter.CreateCounter<long>(WalBytes, Bytes, "Bytes made durable in the write-ahead log.");
+        _fsyncDuration = _meter.CreateHistogram<double>(WalFsyncDuration, Milliseconds, "Time of one WAL batch's write and fsync (group commit).");
+        _transportBatches = _meter.CreateCounter<long>(TransportBatches, "{batch}", "Batches of consensus messages sent to peer silos, by outcome (delivered, failed).");
+        _transportMessages = _meter.CreateCounter<long>(TransportMessages, "{message}", "Consensus messages queued for peer silos.");
+        _transportBytes = _meter.CreateCounter<long>(TransportBytes, Bytes, "Payload bytes of consensus messages queued for peer silos.");
+        _transportDropped = _meter.CreateCounter<long>(TransportDropped, "{message}", "Consensus messages dropped (queue full or silo stopping); the protocol retransmits.");
+        _snapshotDuration = _meter.CreateHistogram<double>(SnapshotDuration, Milliseconds, "Time to serialize an activation's state for log compaction.");
+        _snapshotBytes = _meter.CreateHistogram<long>(SnapshotBytes, Bytes, "Size of a log-compaction snapshot.");
+        _replayDuration = _meter.CreateHistogram<double>(ReplayDuration, Milliseconds, "Time a new activation takes to replay snapshot + log into State.");
+        _replayCommands = _meter.CreateHistogram<long>(ReplayCommands, "{command}", "Commands a new activation replays from the log.");
+    }
+
+    public void Proposed() => _proposed.Add(1);
+
+    /// <summary>A call was chosen; its latency is recorded when this activation proposed it (<paramref name="known"/>).</summary>
+    public void Chosen(TimeSpan sinceProposed, bool known)
+    {
+        _chosen.Add(1);
+        if (known) _chooseDuration.Record(sinceProposed.TotalMilliseconds);
+    }
+
+    public void Applied() => _applied.Add(1);
+
+    public void CallCompleted(bool readOnly, TimeSpan duration) =>
+        _callDuration.Record(duration.TotalMilliseconds, new KeyValuePair<string, object?>(KindTag, readOnly ? "read" : "write"));
+
+    public void ProposalBatch(int proposals) => _proposeBatch.Record(proposals);
+
+    public void Read(bool underLease) => _reads.Add(1, new KeyValuePair<string, object?>(PathTag, underLease ? "lease" : "read-index"));
+
+    public void Campaign() => _campaigns.Add(1);
+
+    public void LeaderChanged(bool gained) => _leaderChanges.Add(1, new KeyValuePair<string, object?>(ChangeTag, gained ? "gained" : "lost"));
+
+    public void Retried() => _retries.Add(1);
+
+    public void OutcomeUnknown() => _outcomeUnknown.Add(1);
+
+    public void OnBatchDurable(int records, long bytes, TimeSpan fsyncTime)
+    {
+        _walAppends.Add(records);
+        _walBytes.Add(bytes);
+        _fsyncDuration.Record(fsyncTime.TotalMilliseconds);
+    }
+
+    public void MessageQueued(int bytes)
+    {
+        _transportMessages.Add(1);
+        _transportBytes.Add(bytes);
+    }
+
+    public void MessageDropped() => _transportDropped.Add(1);
+
+    public void BatchSent(bool delivered) => _transportBatches.Add(1, new KeyValuePair<string, object?>(OutcomeTag, delivered ? "delivered" : "failed"));
+
+    public void SnapshotTaken(TimeSpan duration, int bytes)
+    {
+        _snapshotDuration.Record(duration.TotalMilliseconds);
+        _snapshotBytes.Record(bytes);
+    }
+
+    public void Replayed(TimeSpan duration, long commands)
+    {
+        _replayDuration.Record(duration.TotalMilliseconds);
+        _replayCommands.Record(commands);
+    }
+
+    /// <summary>Reports the transport's queued messages (all destinations) as a gauge, tagged with the silo.</summary>
+    public void ObserveTransportQueue(string silo, Func<long> queued) =>
+        _meter.CreateObservableGauge(TransportQueueDepth, () => new Measurement<long>(queued(), new KeyValuePair<string, object?>(SiloTag, silo)),
+            "{message}", "Consensus messages waiting to be sent to peer silos.");
+
+    /// <summary>Reports the runtime's group counts as gauges, tagged with the silo.</summary>
+    public void ObserveGroups(string silo, Func<GroupCounts> counts)
+    {
+        var tag = new KeyValuePair<string, object?>(SiloTag, silo);
+        _meter.CreateObservableGauge(GroupsHeld, () => new Measurement<long>(counts().Held, tag), "{group}", "Groups whose replica on this silo is in memory.");
+        _meter.CreateObservableGauge(GroupsActive, () => new Measurement<long>(counts().Active, tag), "{group}", "Groups led by an activation on this silo.");
+        _meter.CreateObservableGauge(GroupsEvicted, () => new Measurement<long>(counts().Evicted, tag), "{group}", "Groups with a replica in this silo's log that are not in memory.");
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>The groups one silo holds a replica of: in memory, led by an activation here, on disk only.</summary>
+internal readonly record struct GroupCounts(long Held, long Active, long Evicted);

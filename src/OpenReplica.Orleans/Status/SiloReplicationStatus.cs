@@ -1,0 +1,42 @@
+namespace OpenReplica.Orleans;
+
+/// <summary>What one silo says about its replica: identity, data directory mode, and the groups it holds.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SiloReplicationStatus
+{
+    /// <summary>The silo's address (Orleans' <c>SiloAddress</c>, as text).</summary>
+    [Id(0)] public required string Silo { get; init; }
+
+    /// <summary>The silo's replica identity (kept in its data directory in Persisted mode; new per process in Volatile).</summary>
+    [Id(1)] public required Guid ReplicaIdentity { get; init; }
+
+    /// <summary>The replica id derived from <see cref="ReplicaIdentity"/> (the id in roster, ballots and WAL).</summary>
+    [Id(2)] public required long ReplicaId { get; init; }
+
+    /// <summary><c>Persisted</c> or <c>Volatile</c>.</summary>
+    [Id(3)] public required ReplicationMode Mode { get; init; }
+
+    /// <summary>The data directory (Persisted mode), or null.</summary>
+    [Id(4)] public string? DataDirectory { get; init; }
+
+    /// <summary>The replica was read from the data directory at start (this silo ran before), rather than created.</summary>
+    [Id(5)] public bool Restored { get; init; }
+
+    /// <summary>The replica is a member of the roster this silo knows.</summary>
+    [Id(6)] public bool InRoster { get; init; }
+
+    /// <summary>The roster version this silo knows (-1: none yet).</summary>
+    [Id(7)] public long RosterVersion { get; init; }
+
+    /// <summary>Groups whose replica on this silo is in memory.</summary>
+    [Id(8)] public int GroupsHeld { get; init; }
+
+    /// <summary>Groups led by an activation on this silo.</summary>
+    [Id(9)] public int GroupsActive { get; init; }
+
+    /// <summary>Groups with a replica in this silo's log that are not in memory.</summary>
+    [Id(10)] public int GroupsEvicted { get; init; }
+
+    /// <summary>Groups whose replica on this silo leads.</summary>
+    [Id(11)] public int GroupsLed { get; init; }
+}
