@@ -61,6 +61,8 @@ public sealed class TlsTests
             Assert.NotNull(plainCall.Result);
             Assert.NotNull(strangerCall.Result);
             Assert.NotNull(strangerSilo.Result);
+            string silo4 = cluster.Logs(200).Split("--- silo-4 ---")[1];
+            Assert.Contains("The remote certificate was rejected", silo4); // refused at the handshake, not merely slow
 
             var hosts = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedHosts(true, budget.Token);
             Assert.Equal(["silo-1", "silo-2", "silo-3"], hosts.Select(h => h.SiloName).Order());
