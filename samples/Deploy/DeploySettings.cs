@@ -73,6 +73,15 @@ public sealed class DeploySettings
     /// </summary>
     public bool DetectPauses { get; set; }
 
+    /// <summary>
+    /// A PKCS#12 (.pfx) file with a certificate and its private key: turns on mutual TLS for silo-to-silo and
+    /// client-to-gateway traffic (see <see cref="Tls"/>). Every silo and client of the deployment needs it.
+    /// </summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>Password of <see cref="TlsCertificate"/> (put it in the environment, Deploy__TlsPassword, not on the command line).</summary>
+    public string? TlsPassword { get; set; }
+
     /// <summary>Exit when standard input closes: a parent process that starts silos as children keeps them from outliving it.</summary>
     public bool ExitWhenStdinCloses { get; set; }
 
@@ -97,6 +106,11 @@ public sealed class DeploySettings
         if (MetricsPort is <= 0 or > 65535)
         {
             yield return $"Deploy:MetricsPort must be between 1 and 65535 (got {MetricsPort})";
+        }
+
+        if (TlsPassword is not null && string.IsNullOrWhiteSpace(TlsCertificate))
+        {
+            yield return "Deploy:TlsPassword is set but Deploy:TlsCertificate (--tls-cert) is not";
         }
 
         if (AdvertisedAddress is { } a && !System.Net.IPAddress.TryParse(a, out _))

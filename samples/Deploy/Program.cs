@@ -19,9 +19,12 @@ if (args.Contains("--help") || args.Contains("-h"))
 try
 {
     // `client COUNTER [N]`: a smoke check from any machine that reaches the membership store and the gateways.
-    return args.Length > 0 && args[0] == "client" ? await SiloHost.RunClientAsync(args[1..]) : await SiloHost.RunAsync(args);
+    // `tls-cert FILE`: writes a self-signed certificate for --tls-cert (demo and test deployments).
+    return args.Length > 0 && args[0] == "client" ? await SiloHost.RunClientAsync(args[1..])
+        : args.Length > 0 && args[0] == "tls-cert" ? SiloHost.WriteCertificate(args[1..])
+        : await SiloHost.RunAsync(args);
 }
-catch (Exception e) when (e is ArgumentException or FileNotFoundException or OrleansConfigurationException or InvalidOperationException)
+catch (Exception e) when (e is ArgumentException or IOException or FileNotFoundException or OrleansConfigurationException or InvalidOperationException)
 {
     Console.Error.WriteLine($"silo: {e.Message}");
     return 2;
@@ -50,6 +53,8 @@ namespace OpenReplica.Deploy
             ["--postgres"] = "Deploy:Postgres",
             ["--fast-failure-detection"] = "Deploy:FastFailureDetection",
             ["--detect-pauses"] = "Deploy:DetectPauses",
+            ["--tls-cert"] = "Deploy:TlsCertificate",
+            ["--tls-password"] = "Deploy:TlsPassword",
             ["--exit-on-stdin-close"] = "Deploy:ExitWhenStdinCloses",
             ["--metrics-port"] = "Deploy:MetricsPort",
             ["--metrics-host"] = "Deploy:MetricsHost",
@@ -68,6 +73,9 @@ namespace OpenReplica.Deploy
             "  dotnet OpenReplica.Deploy.dll client [--config FILE]... [--switch value]... COUNTER [N]\n" +
             "  connects as a client of the same deployment, adds 1 to replicated counter COUNTER N times (default 1) and\n" +
             "  prints its value and the silo it runs on.\n" +
+            "  dotnet OpenReplica.Deploy.dll tls-cert FILE [--tls-password PASSWORD]\n" +
+            "  writes a new self-signed certificate and key (PKCS#12) for --tls-cert: give the same file to every silo and\n" +
+            "  client (mutual TLS; anyone without it cannot join or call).\n" +
             "  See samples/Deploy/README.md.";
 
         public static async Task<int> RunAsync(string[] args)
@@ -82,6 +90,7 @@ namespace OpenReplica.Deploy
             builder.UseOrleans(silo =>
             {
                 silo.UseClustering(settings);
+                silo.UseDeploymentTls(settings);
                 silo.AddReplicatedGrains(o => builder.Configuration.GetSection("Replication").Bind(o));
             });
             if (settings.MetricsPort is { } metricsPort) builder.AddPrometheusMetrics(settings.MetricsHost, metricsPort);
@@ -125,7 +134,7 @@ namespace OpenReplica.Deploy
             var (builder, settings) = CreateBuilder([.. options]);
             builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
             builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-            builder.UseOrleansClient(client => client.UseClustering(settings).UseReplicatedGrains());
+            builder.UseOrleansClient(client => client.UseClustering(settings).UseDeploymentTls(settings).UseReplicatedGrains());
             using var host = builder.Build();
             await host.StartAsync();
             var counter = host.Services.GetRequiredService<IClusterClient>().GetGrain<ICounterGrain>(positional[0]);
@@ -138,6 +147,36 @@ namespace OpenReplica.Deploy
             var where = await counter.WhereAmI();
             Console.WriteLine($"{positional[0]} = {value} (active on {where.Name} {where.Address})");
             await host.StopAsync();
+            return 0;
+        }
+
+        public static int WriteCertificate(string[] args)
+        {
+            string? password = Environment.GetEnvironmentVariable("Deploy__TlsPassword");
+            var files = new List<string>();
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i] == "--tls-password" && i + 1 < args.Length)
+                {
+                    password = args[++i];
+                }
+                else if (args[i].StartsWith('-'))
+                {
+                    throw new ArgumentException($"tls-cert: unknown option '{args[i]}'");
+                }
+                else
+                {
+                    files.Add(args[i]);
+                }
+            }
+
+            if (files.Count != 1)
+            {
+                throw new ArgumentException("usage: tls-cert FILE [--tls-password PASSWORD]");
+            }
+
+            Tls.WriteSelfSigned(files[0], password);
+            Console.WriteLine($"wrote a self-signed certificate ({Tls.DefaultSubjectName}, valid {Tls.DefaultValidity.TotalDays:F0} days) to {Path.GetFullPath(files[0])}");
             return 0;
         }
 

@@ -63,9 +63,18 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
     public Task StartSilosAsync(IEnumerable<int> numbers, CancellationToken cancellationToken) =>
         Task.WhenAll(numbers.Select(n => StartSiloAsync(n, cancellationToken)));
 
-    public async Task StartSiloAsync(int number, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts silo <paramref name="number"/>, with <paramref name="extraArgs"/> after the cluster's switches (later ones
+    /// win). With localhost clustering silo 1 is the primary: start it first; its ports become the cluster's.
+    /// </summary>
+    public async Task StartSiloAsync(int number, CancellationToken cancellationToken, params string[] extraArgs)
     {
         var ports = FreePorts(3);
+        if (Settings.Clustering == ClusteringKind.Localhost && number == 1)
+        {
+            (Settings.PrimarySiloPort, Settings.GatewayPort) = (ports[0], ports[1]);
+        }
+
         string data = Path.Combine(Root, $"silo-{number}");
         Directory.CreateDirectory(data);
         var start = new ProcessStartInfo(DotnetHost())
@@ -93,6 +102,8 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
             "--fast-failure-detection", "true",
             "--exit-on-stdin-close", "true",
             "--metrics-port", $"{ports[2]}",
+            "--primary-port", $"{Settings.PrimarySiloPort}",
+            .. extraArgs,
         ];
         foreach (var arg in args)
         {
@@ -108,6 +119,11 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         if (Settings.Postgres is { } postgres)
         {
             start.Environment["Deploy__Postgres"] = postgres;
+        }
+
+        if (Settings.TlsPassword is { } password)
+        {
+            start.Environment["Deploy__TlsPassword"] = password;
         }
 
         start.Environment["DOTNET_gcServer"] = "0";
@@ -155,13 +171,30 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleansClient(client =>
         {
-            client.UseClustering(Settings);
+            client.UseClustering(Settings).UseDeploymentTls(Settings);
             // The defaults, as the README says: a call sent through a gateway that is then killed is retried with its
             // stamp as soon as the connection closes, not after Orleans' ResponseTimeout.
             client.UseReplicatedGrains();
         });
         _client = builder.Build();
         await _client.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Waits (bounded) for silo <paramref name="number"/> to exit by itself; its exit code, or null if it still runs.</summary>
+    public async Task<int?> WaitForExitAsync(int number, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var process = _silos[number].Process;
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(limit);
+        try
+        {
+            await process.WaitForExitAsync(wait.Token);
+            return process.ExitCode;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     /// <summary>Kills the silo process at once (SIGKILL to its whole tree): no shutdown, no flush.</summary>
