@@ -24,15 +24,17 @@ var root = new RootCommand("OpenReplica chaos tool: silo processes under kill -9
 {
     seed, duration, nemeses, workloads, clients, registers, lease, output, SiloCommand.Create(),
 };
-root.Validators.Add(r =>
-{
-    if (r.GetValue(duration) <= TimeSpan.Zero) r.AddError("--duration must be positive");
-    if (r.GetValue(clients) < 1) r.AddError("--clients must be at least 1");
-    if (r.GetValue(registers) < 1) r.AddError("--registers must be at least 1");
-    if (r.GetValue(lease) < 0) r.AddError("--lease-ms must not be negative");
-});
 root.SetAction(async (parse, cancellationToken) =>
 {
+    string? invalid = parse.GetValue(duration) <= TimeSpan.Zero ? "--duration must be positive"
+        : parse.GetValue(clients) < 1 ? "--clients must be at least 1"
+        : parse.GetValue(registers) < 1 ? "--registers must be at least 1"
+        : parse.GetValue(lease) < 0 ? "--lease-ms must not be negative" : null;
+    if (invalid is not null)
+    {
+        await Console.Error.WriteLineAsync(invalid);
+        return 2;
+    }
     int s = parse.GetValue(seed) ?? Random.Shared.Next();
     var kinds = parse.GetValue(nemeses) is { Length: > 0 } n ? n : [NemesisKind.None, NemesisKind.KillOne, NemesisKind.KillAll, NemesisKind.Pause, NemesisKind.Partition];
     var loads = parse.GetValue(workloads) is { Length: > 0 } w ? w : [WorkloadKind.Register, WorkloadKind.Bank];
