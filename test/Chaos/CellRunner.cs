@@ -27,14 +27,17 @@ internal static class CellRunner
         await using var chaos = new Nemesis(cluster, log);
         var clock = Stopwatch.StartNew();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stop.CancelAfter(settings.Duration);
 
         var register = workload == WorkloadKind.Register ? new RegisterWorkload(cluster.Client, settings.Clients, settings.Registers, settings.Seed, CallTimeout) : null;
         var bank = workload == WorkloadKind.Bank ? new BankWorkload(cluster.Client, settings.Clients, settings.Seed, CallTimeout) : null;
         var clients = register?.RunAsync(clock, stop.Token) ?? bank!.RunAsync(clock, stop.Token);
         var faultsDone = chaos.RunAsync(faults, clock, cancellationToken);
+        // The workload runs for the duration and, when a heal (silo restarts) outlasts it, until 5 s after the last heal,
+        // so the history always covers the recovered cluster.
+        await Task.WhenAll(Task.Delay(settings.Duration, cancellationToken), faultsDone);
+        await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+        stop.Cancel();
         await clients;
-        await faultsDone; // the schedule ends before the duration; a restart may still be finishing
         cancellationToken.ThrowIfCancellationRequested();
         log($"{clock.Elapsed.TotalSeconds,6:0.0}s workload stopped; checking");
         return register is not null ? register.Check(TimeSpan.FromSeconds(30)) : await bank!.CheckAsync(TimeSpan.FromSeconds(30));
