@@ -20,6 +20,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
     private static readonly TimeSpan SiloStartBound = TimeSpan.FromSeconds(90);
     private readonly List<SiloProcess> _silos = [];
     private readonly List<string> _logFiles = [];
+    private readonly List<string[]> _arguments = [];
     private IHost? _clientHost;
 
     private ProcessCluster(ProcessClusterSpec spec) => Spec = spec;
@@ -44,7 +45,9 @@ internal sealed class ProcessCluster : IAsyncDisposable
                 status($"starting silo process {i + 1} of {spec.Silos}");
                 string log = Path.Combine(logDirectory, $"{spec.Name}-silo-{i}.log");
                 cluster._logFiles.Add(log);
-                cluster._silos.Add(await SiloProcess.StartAsync(Arguments(spec, i, ports[i], gatewayPorts[i], ports[0], clusterId, log), SiloStartBound, cancellationToken));
+                cluster._arguments.Add([.. Arguments(spec, i, ports[i], gatewayPorts[i], ports[0], clusterId, log)]);
+                cluster.SiloPorts.Add(ports[i]);
+                cluster._silos.Add(await SiloProcess.StartAsync(cluster._arguments[i], SiloStartBound, cancellationToken));
             }
             status("connecting the client");
             var client = new HostBuilder()
@@ -78,6 +81,22 @@ internal sealed class ProcessCluster : IAsyncDisposable
         if (spec.DataRoot is not null) { yield return "--data"; yield return Path.Combine(spec.DataRoot, $"silo-{index}"); }
         if (spec.Redis is not null) { yield return "--redis"; yield return spec.Redis; }
         if (spec.Postgres is not null) { yield return "--postgres"; yield return spec.Postgres; }
+    }
+
+    /// <summary>Silo-to-silo port of each silo, in start order.</summary>
+    public List<int> SiloPorts { get; } = [];
+
+    /// <summary>Process id of a silo (for SIGSTOP/SIGCONT).</summary>
+    public int Pid(int index) => _silos[index].Pid;
+
+    /// <summary>
+    /// Starts a killed silo again with its original arguments (same ports, same data directory), so a Persisted silo
+    /// recovers its log. The old process must have exited.
+    /// </summary>
+    public async Task RestartAsync(int index, CancellationToken cancellationToken)
+    {
+        await _silos[index].DisposeAsync();
+        _silos[index] = await SiloProcess.StartAsync(_arguments[index], SiloStartBound, cancellationToken);
     }
 
     public bool IsAlive(int index) => !_silos[index].HasExited;

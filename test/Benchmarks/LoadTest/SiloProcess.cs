@@ -32,7 +32,8 @@ internal sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(typeof(SiloProcess).Assembly.Location);
+        // The running tool's own assembly: the load tool, or the chaos tool that reuses this class and hosts its own grains.
+        psi.ArgumentList.Add((System.Reflection.Assembly.GetEntryAssembly() ?? typeof(SiloProcess).Assembly).Location);
         psi.ArgumentList.Add("silo");
         foreach (var a in siloArguments) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start a silo process");
