@@ -234,7 +234,7 @@ internal static class Eventually
             {
                 return await call();
             }
-            catch (Exception e) when (CallRetryPolicy.IsRetriable(e) || e is ReplicaSetUnavailableException || e is OrleansException)
+            catch (Exception e) when (CallRetryPolicy.IsRetriable(e) || e is ReplicaSetUnavailableException or OrleansException or CallOutcomeUnknownException)
             {
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: still failing after the deadline", e);
                 await Task.Delay(50);

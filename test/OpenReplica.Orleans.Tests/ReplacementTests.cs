@@ -43,7 +43,7 @@ public sealed class ReplacementTests
             if (group is null) return false;
             var (config, commit) = await group.AskAsync(core => ((core.Config, core.CommitIndex), new Ready())); // the configuration in force, not just chosen
             return config.Contains(spareId) && !config.Contains(victimId) && commit >= 21;
-        }, "spare holds the group's log and the new configuration is in force");
+        }, "spare holds the group's log and the new configuration is in force", TimeSpan.FromSeconds(60));
 
         // Lose a second original replica: the group still has a majority (the survivor and the spare).
         var second = cluster.Silos.Select(s => s.SiloAddress)

@@ -30,6 +30,11 @@ internal sealed partial class Rebalancer(
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private long _moves, _failures, _dropped, _passes;
+
+    // The roster version at which a whole pass found every held group in place. Until the roster changes again no
+    // pass runs: a pass loads every held group, which would keep idle groups from ever being evicted (issue 12) and
+    // cost work per group ever held instead of per roster change. New groups are born on the current replica set.
+    private long _settledVersion = -1;
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
 
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
@@ -71,7 +76,7 @@ internal sealed partial class Rebalancer(
             try
             {
                 await _wake.WaitAsync(options.Value.RebalanceInterval, _stopping.Token);
-                if (roster.Current is not null) await PassAsync(_stopping.Token);
+                if (roster.Current is not null && roster.Version != Interlocked.Read(ref _settledVersion)) await PassAsync(_stopping.Token);
             }
             catch (OperationCanceledException)
             {
@@ -118,6 +123,7 @@ internal sealed partial class Rebalancer(
         }
         await Task.WhenAll(running);
         long passes = Interlocked.Increment(ref _passes);
+        if (misplaced == 0 && roster.Version == version) Interlocked.Exchange(ref _settledVersion, version);
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
     }
