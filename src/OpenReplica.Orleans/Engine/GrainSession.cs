@@ -44,6 +44,7 @@ internal sealed class GrainSession(
     private long _nextReadId;
     private long _appliedSinceSnapshot;
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
+    private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
 
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
@@ -54,6 +55,7 @@ internal sealed class GrainSession(
             group.SetListener(this);
             var committed = core.Entries.Where(e => e.Slot <= core.AppliedIndex).ToList();
             bool leading = core.IsLeader;
+            if (leading) _leaderFloor = core.LeaseReadFloor;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
         if (!alreadyLeading) instruments.Campaign();
@@ -84,7 +86,7 @@ internal sealed class GrainSession(
             _appliedSlot = entry.Slot;
         }
         instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
-        if (alreadyLeading) _leading.TrySetResult();
+        if (alreadyLeading) TryStartServing();
         _ = PumpAsync(); // continues on this activation's scheduler
 
         using var registration = cancellationToken.Register(() =>
@@ -327,8 +329,9 @@ internal sealed class GrainSession(
         if (ready.BecameLeader)
         {
             instruments.LeaderChanged(gained: true);
-            _leading.TrySetResult();
+            _leaderFloor = ready.LeaderFloor;
         }
+        TryStartServing();
         if (ready.LostLeadership)
         {
             instruments.LeaderChanged(gained: false);
@@ -354,8 +357,21 @@ internal sealed class GrainSession(
         _appliedSinceSnapshot++;
         // A digest is due: the leading activation writes it into the log for later replays to compare (while replaying,
         // the digest is only kept, to compare with the checkpoint the earlier activation wrote).
-        if (_divergence.OnApplied(position) is { } checkpoint && _leading.Task.IsCompletedSuccessfully) group.Propose(checkpoint);
+        if (_divergence.OnApplied(position) is { } checkpoint && Leads) group.Propose(checkpoint);
         return outcome;
+    }
+
+    /// <summary>
+    /// Leading is not enough to serve: the values chosen before this leadership (re-proposed after phase 1) must be
+    /// applied first, so a divergence they reveal refuses the first call rather than the one after it, and a read or
+    /// a call never runs on a State that misses an earlier decision.
+    /// </summary>
+    /// <summary>This replica leads the group (it may still be catching up): its digests are worth writing into the log.</summary>
+    private bool Leads => _leaderFloor is not null && _lost is null;
+
+    private void TryStartServing()
+    {
+        if (_leaderFloor is { } floor && _appliedSlot >= floor && _lost is null) _leading.TrySetResult();
     }
 
     private Command NewLocalCommand(byte[] invokable)
@@ -370,7 +386,7 @@ internal sealed class GrainSession(
     {
         long started = Stopwatch.GetTimestamp();
         var digest = _divergence.TryDigest();
-        if (digest is { } current && _leading.Task.IsCompletedSuccessfully) group.Propose(_divergence.CheckpointAt(current));
+        if (digest is { } current && Leads) group.Propose(_divergence.CheckpointAt(current));
         var bytes = serializer.SerializeToArray(new ReplicatedAppSnapshot
         {
             State = _machine.SaveState(),
