@@ -272,6 +272,8 @@ internal sealed class ShadowingReplicator(ICallReplicator inner) : ICallReplicat
 
     public Task DetachAsync(IGrainContext grain) => inner.DetachAsync(Map(grain));
 
+    public void Activated(IGrainContext grain) => inner.Activated(Map(grain));
+
     private IGrainContext Map(IGrainContext grain) =>
         grain.GrainId.Type.Equals(Shadow)
             ? _aliases.GetValue(grain, g => new AliasGrainContext(g, GrainId.Create(Target, g.GrainId.Key)))

@@ -32,7 +32,9 @@ internal sealed partial class StampingCallFilter(
         }
 
         // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
-        var stamp = stamps.Begin();
+        // An outbox effect's calls carry stamps derived from the effect, the same on every retry of the effect.
+        var effectScope = EffectStampScope.Current;
+        var stamp = effectScope?.Next() ?? stamps.Begin();
         long started = Stopwatch.GetTimestamp();
         var callerCancellation = context.Request.GetCancellationToken();
         // At the deadline an attempt still pending is ended (clients), so the loop below sees it fail and gives up.
@@ -82,7 +84,7 @@ internal sealed partial class StampingCallFilter(
         }
         finally
         {
-            stamps.Complete(stamp);
+            if (effectScope is null) stamps.Complete(stamp);
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Threading.Channels;
 using OpenReplica.Consensus;
@@ -23,11 +24,14 @@ internal sealed class GrainSession(
     int snapshotEveryCommands,
     int maxUnappliedCommands,
     DivergenceMonitor divergenceMonitor,
-    ReplicationInstruments instruments) : IGroupListener
+    ReplicationInstruments instruments,
+    ILogger effectLogger) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
+    private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);
+    private bool _activated; // the first call reached the activation: OnActivateAsync is done, effects may run
     // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
     // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
     private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -73,7 +77,11 @@ internal sealed class GrainSession(
             {
                 var command = entry.Value.Commands[i];
                 if (!sessions.TryMarkApplied(command, entry.Slot) || command.Payload.Length == 0) continue;
-                if (DivergenceRecord.IsRecord(command))
+                if (OutboxRecord.IsRecord(command))
+                {
+                    _machine.Outbox.Complete(OutboxRecord.ReadDone(command));
+                }
+                else if (DivergenceRecord.IsRecord(command))
                 {
                     _divergence.OnRecord(command);
                 }
@@ -283,6 +291,13 @@ internal sealed class GrainSession(
             {
                 var (command, duplicate) = entry.Commands[i];
                 if (command.Payload.Length == 0) continue; // a filler: nothing to run
+                if (OutboxRecord.IsRecord(command))
+                {
+                    long effect = OutboxRecord.ReadDone(command);
+                    _machine.Outbox.Complete(effect);
+                    _effects.Completed(effect);
+                    continue;
+                }
                 if (DivergenceRecord.IsRecord(command))
                 {
                     if (!duplicate) _divergence.OnRecord(command);
@@ -338,6 +353,7 @@ internal sealed class GrainSession(
             LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
         }
+        StartEffects();
         if (_appliedSinceSnapshot >= snapshotEveryCommands)
         {
             _appliedSinceSnapshot = 0;
@@ -374,6 +390,19 @@ internal sealed class GrainSession(
         if (_leaderFloor is { } floor && _appliedSlot >= floor && _lost is null) _leading.TrySetResult();
     }
 
+    /// <summary>The activation finished activating (its first call arrived): pending outbox effects may run.</summary>
+    public void Activated()
+    {
+        _activated = true;
+        StartEffects();
+    }
+
+    /// <summary>Outbox effects run on the activation that serves the grain, once it is active.</summary>
+    private void StartEffects()
+    {
+        if (_activated && _leading.Task.IsCompletedSuccessfully && _lost is null && _machine.Outbox.Count > 0) _effects.StartPending();
+    }
+
     private Command NewLocalCommand(byte[] invokable)
     {
         // An unstamped call still needs an identity to find its caller; its floor lets the session forget it at once.
@@ -393,6 +422,8 @@ internal sealed class GrainSession(
             Replies = _replies.ToList(),
             StateDigest = digest,
             CommandsApplied = _divergence.CommandsApplied,
+            Outbox = _machine.Outbox.Save(),
+            OutboxNextSequence = _machine.Outbox.NextSequence,
         });
         instruments.SnapshotTaken(Stopwatch.GetElapsedTime(started), bytes.Length);
         return bytes;
@@ -405,6 +436,7 @@ internal sealed class GrainSession(
             ?? throw new InvalidDataException($"grain {grain.GrainId}: its log snapshot holds no state");
         _machine.LoadState(snapshot.State);
         _replies.Load(snapshot.Replies);
+        _machine.Outbox.Load(snapshot.Outbox, snapshot.OutboxNextSequence);
         _divergence.Restore(slot, snapshot.CommandsApplied, snapshot.StateDigest);
     }
 
@@ -452,6 +484,7 @@ internal sealed class GrainSession(
     private void LoseLeadership(Exception reason)
     {
         _lost ??= reason;
+        _effects.Stop();
         _leading.TrySetException(reason);
         List<TaskCompletionSource<CommandOutcome>> waiters;
         List<TaskCompletionSource> reads;

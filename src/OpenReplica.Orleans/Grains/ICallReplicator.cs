@@ -37,6 +37,11 @@ internal interface ICallReplicator
     Task AcceptDivergenceAsync(IGrainContext grain, string reason, CancellationToken cancellationToken) =>
         throw new NotSupportedException("this replicator does not detect divergence");
 
+    /// <summary>The activation finished <c>OnActivateAsync</c>: pending outbox effects may run from now on.</summary>
+    void Activated(IGrainContext grain)
+    {
+    }
+
     /// <summary>The activation is stopping: release what the replicator holds for it.</summary>
     Task DetachAsync(IGrainContext grain);
 }
