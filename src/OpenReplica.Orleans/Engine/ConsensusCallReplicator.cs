@@ -47,6 +47,9 @@ internal sealed class ConsensusCallReplicator(
     public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
         SessionOf(grain).ReplicateAsync(invokable, stamp, cancellationToken);
 
+    public Task<CallResolution> ResolveCallAsync(IGrainContext grain, CallStamp stamp, CancellationToken cancellationToken) =>
+        SessionOf(grain).ResolveCallAsync(stamp, cancellationToken);
+
     public void Activated(IGrainContext grain)
     {
         if (_sessions.TryGetValue(grain, out var session)) session.Activated();

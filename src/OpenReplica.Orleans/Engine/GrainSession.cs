@@ -38,6 +38,7 @@ internal sealed class GrainSession(
     private long _unapplied;
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
     private readonly HashSet<CommandId> _deferred = [];
+    private readonly Dictionary<CommandId, TaskCompletionSource<CallResolution>> _fences = [];
     private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
     private readonly List<TaskCompletionSource> _nextReads = [];
     private bool _readInFlight;
@@ -80,6 +81,10 @@ internal sealed class GrainSession(
                 if (OutboxRecord.IsRecord(command))
                 {
                     _machine.Outbox.Complete(OutboxRecord.ReadDone(command));
+                }
+                else if (CallFence.IsFence(command))
+                {
+                    _replies.Record(command, CallFence.Outcome(command));
                 }
                 else if (DivergenceRecord.IsRecord(command))
                 {
@@ -177,6 +182,58 @@ internal sealed class GrainSession(
         if (group.Propose(command) != ProposeResult.Queued) Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting the acceptance now; try again"));
         using var registration = cancellationToken.Register(() => waiter.TrySetException(new TimeoutException($"grain {grain.GrainId}: the acceptance was not chosen in time; try again")));
         await waiter.Task;
+    }
+
+    /// <summary>
+    /// Resolves a call whose caller gave up (<see cref="IReplicatedCallOutcome.ResolveCall"/>): a kept reply answers at
+    /// once (the call was applied, or fenced earlier); otherwise a fence with the call's stamp goes through the log.
+    /// </summary>
+    public async Task<CallResolution> ResolveCallAsync(CallStamp stamp, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        if (stamp.IsNone) throw new ArgumentException("an unstamped call has no outcome to resolve: nothing identifies it", nameof(stamp));
+        var id = new CommandId(stamp.ClientId, stamp.Sequence);
+        if (_replies.TryGet(id, out var known)) return ResolutionOf(known);
+
+        TaskCompletionSource<CallResolution> waiter;
+        lock (_fences)
+        {
+            if (!_fences.TryGetValue(id, out waiter!) || waiter.Task.IsCompleted)
+            {
+                _fences[id] = waiter = new TaskCompletionSource<CallResolution>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        if (group.Propose(CallFence.For(stamp)) != ProposeResult.Queued)
+        {
+            FailFence(id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting proposals now; retry"));
+        }
+        using var registration = cancellationToken.Register(() => waiter.TrySetException(
+            new TimeoutException($"grain {grain.GrainId}: the outcome of {stamp} could not be resolved in time (no majority answered); retry")));
+        return await waiter.Task;
+    }
+
+    private CallResolution ResolutionOf(CommandId id) =>
+        _replies.TryGet(id, out var reply) ? ResolutionOf(reply) : new CallResolution(ResolvedOutcome.Forgotten);
+
+    private static CallResolution ResolutionOf(StoredReply reply) => reply switch
+    {
+        { Exception: CallNotAppliedException } => new CallResolution(ResolvedOutcome.NotApplied),
+        { Pending: true } => new CallResolution(ResolvedOutcome.Applied),
+        _ => new CallResolution(ResolvedOutcome.Applied, reply.Result, reply.Exception, ReplyKept: true),
+    };
+
+    private void EndFence(CommandId id, CallResolution resolution)
+    {
+        TaskCompletionSource<CallResolution>? waiter;
+        lock (_fences) _fences.Remove(id, out waiter);
+        waiter?.TrySetResult(resolution);
+    }
+
+    private void FailFence(CommandId id, Exception exception)
+    {
+        TaskCompletionSource<CallResolution>? waiter;
+        lock (_fences) _fences.Remove(id, out waiter);
+        waiter?.TrySetException(exception);
     }
 
     /// <summary>
@@ -298,6 +355,17 @@ internal sealed class GrainSession(
                     _effects.Completed(effect);
                     continue;
                 }
+                if (CallFence.IsFence(command))
+                {
+                    if (!duplicate)
+                    {
+                        // The fence took the stamp: the call it stands for is never applied; a late retry learns so.
+                        _replies.Record(command, CallFence.Outcome(command));
+                        Complete(command.Id, CallFence.Outcome(command));
+                    }
+                    EndFence(command.Id, ResolutionOf(command.Id));
+                    continue;
+                }
                 if (DivergenceRecord.IsRecord(command))
                 {
                     if (!duplicate) _divergence.OnRecord(command);
@@ -328,6 +396,12 @@ internal sealed class GrainSession(
         foreach (var rejection in ready.Rejections)
         {
             if (rejection.Command is not { } command) continue;
+            if (CallFence.IsFence(command))
+            {
+                if (rejection.Reason == RejectionReason.AlreadyApplied) EndFence(command.Id, ResolutionOf(command.Id));
+                else FailFence(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: {rejection}"));
+                continue;
+            }
             if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored))
             {
                 if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
@@ -337,6 +411,11 @@ internal sealed class GrainSession(
         }
         foreach (var command in ready.Abandoned)
         {
+            if (CallFence.IsFence(command))
+            {
+                FailFence(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: leadership moved while the outcome was being resolved; retry"));
+                continue;
+            }
             Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: leadership moved while the call was in flight; retry with the same stamp"));
         }
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
@@ -500,6 +579,13 @@ internal sealed class GrainSession(
             _nextReads.Clear();
         }
         foreach (var w in waiters) w.TrySetException(reason);
+        List<TaskCompletionSource<CallResolution>> fences;
+        lock (_fences)
+        {
+            fences = [.. _fences.Values];
+            _fences.Clear();
+        }
+        foreach (var f in fences) f.TrySetException(reason);
         foreach (var r in reads) r.TrySetException(reason);
     }
 

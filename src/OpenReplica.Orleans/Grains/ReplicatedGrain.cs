@@ -36,7 +36,7 @@ namespace OpenReplica.Orleans;
 [Replicated]
 [Immovable]
 public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>,
-    IReplicatedGrainDivergence
+    IReplicatedGrainDivergence, IReplicatedCallOutcome
     where TState : new()
 {
     private ReplicatedGrainServices? _services;
@@ -180,6 +180,13 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         using var timeout = new CancellationTokenSource(Services.CallTimeout);
         await Services.Replicator.AcceptDivergenceAsync(GrainContext, reason, timeout.Token);
+    }
+
+    /// <inheritdoc/>
+    async Task<CallResolution> IReplicatedCallOutcome.ResolveCall(CallStamp stamp)
+    {
+        using var timeout = new CancellationTokenSource(Services.CallTimeout);
+        return await Services.Replicator.ResolveCallAsync(GrainContext, stamp, timeout.Token);
     }
 
     /// <summary>Queues a chosen command behind the previous one: commands run one at a time, in slot order.</summary>
