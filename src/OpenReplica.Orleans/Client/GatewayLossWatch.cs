@@ -59,6 +59,10 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
             int broken = breaker.Break(stamp => stamp.ClientId == stamps.ClientId);
             if (broken > 0) LogBroken(logger, broken, why);
         }
+        catch (ObjectDisposedException)
+        {
+            // The client is shutting down (its connections close as it stops): there is nothing left to retry.
+        }
         catch (Exception exception)
         {
             LogBreakFailed(logger, exception);
