@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Orleans;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -27,7 +28,7 @@ internal static class CoordinationCluster
                 o.Mode = ReplicationMode.Volatile;
                 o.CallTimeout = TimeSpan.FromSeconds(5);
             });
-            ConfigureFastMembership(silo.Services);
+            ReplicatedTestCluster.UseFastFailureDetection(silo.Services);
         });
         builder.ConfigureClient(client =>
         {
@@ -44,19 +45,6 @@ internal static class CoordinationCluster
         await cluster.DeployAsync();
         return cluster;
     }
-
-    /// <summary>A killed silo is declared dead in well under a second.</summary>
-    private static void ConfigureFastMembership(IServiceCollection services) =>
-        services.Configure<ClusterMembershipOptions>(o =>
-        {
-            o.ProbeTimeout = TimeSpan.FromMilliseconds(100);
-            o.NumMissedProbesLimit = 2;
-            o.NumVotesForDeathDeclaration = 1;
-            o.EnableIndirectProbes = false;
-            o.ExtendProbeTimeoutDuringDegradation = false;
-            o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
-            o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
-        });
 
     /// <summary>
     /// Callers with distinct sessions (owners): the cluster client, and each silo's own grain factory (a silo's calls

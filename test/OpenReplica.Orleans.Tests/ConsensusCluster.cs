@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -29,7 +30,7 @@ internal static class ConsensusCluster
                 o.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
                 o.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
             });
-            TestCluster3.ConfigureFastMembership(silo.Services);
+            ReplicatedTestCluster.UseFastFailureDetection(silo.Services);
             if (FileLoggerProvider.PathFromEnvironment is { } log)
             {
                 silo.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, options.SiloName)).SetMinimumLevel(LogLevel.Debug));

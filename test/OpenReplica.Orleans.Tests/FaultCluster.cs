@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Consensus;
 using OpenReplica.Orleans.Replication;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -60,7 +61,7 @@ internal sealed class FaultCluster : IAsyncDisposable
                 o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
                 o.SnapshotEveryCommands = snapshotEvery;
             });
-            TestCluster3.ConfigureFastMembership(silo.Services);
+            ReplicatedTestCluster.UseFastFailureDetection(silo.Services);
             configureSilo?.Invoke(silo);
         });
         builder.ConfigureClient(client =>
