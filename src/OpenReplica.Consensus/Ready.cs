@@ -74,6 +74,14 @@ public sealed class Ready
 
     /// <summary>This replica became the leader in this step.</summary>
     public bool BecameLeader { get; internal set; }
+
+    /// <summary>
+    /// With <see cref="BecameLeader"/>: the last slot a value may have been chosen in before this leadership (the
+    /// commit index or the highest slot recovered in phase 1). The leader's state machine has seen every earlier
+    /// decision once it applied through this slot; it should serve nothing before.
+    /// </summary>
+    public long LeaderFloor { get; internal set; }
+
     /// <summary>This replica stopped leading in this step.</summary>
     public bool LostLeadership { get; internal set; }
 
@@ -105,6 +113,7 @@ public sealed class Ready
         Reads.AddRange(later.Reads);
         FailedReads.AddRange(later.FailedReads);
         BecameLeader |= later.BecameLeader;
+        LeaderFloor = Math.Max(LeaderFloor, later.LeaderFloor);
         LostLeadership |= later.LostLeadership;
     }
 }
