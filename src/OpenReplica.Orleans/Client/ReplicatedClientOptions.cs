@@ -22,6 +22,7 @@ public sealed class ReplicatedClientOptions
     public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromMilliseconds(50);
     /// <summary>Default for <see cref="MaxBackoff"/>.</summary>
     public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMilliseconds(500);
+    /// <summary>Default for <see cref="OutcomeResolutionWindow"/>.</summary>
     public static readonly TimeSpan DefaultOutcomeResolutionWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>
