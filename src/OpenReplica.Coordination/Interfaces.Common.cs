@@ -20,6 +20,7 @@ public interface ILeasedGrain : IGrainWithStringKey
     /// </summary>
     Task SetLeaseDuration(TimeSpan duration);
 
+    /// <summary>How long a hold lasts without renewal (see <see cref="SetLeaseDuration"/>).</summary>
     [ReadOnly] Task<TimeSpan> GetLeaseDuration();
 
     /// <summary>The caller's session id (the owner identity its holds get; <see cref="Guid.Empty"/> for an unstamped caller).</summary>
@@ -37,6 +38,7 @@ public interface ICoordinationMaintenance : IGrainWithStringKey
     Task ExpireWaiters();
 }
 
+/// <summary>Defaults shared by the coordination grains.</summary>
 public static class CoordinationDefaults
 {
     /// <summary>Default lease of a session's holds.</summary>
@@ -48,9 +50,12 @@ public static class CoordinationDefaults
 [Alias("OpenReplica.Coordination.BrokenBarrierException")]
 public sealed class BrokenBarrierException : Exception
 {
+    /// <summary>A broken-barrier error with the default message.</summary>
     public BrokenBarrierException() : base("The barrier was reset while this caller was waiting.") { }
 
+    /// <summary>A broken-barrier error with <paramref name="message"/>.</summary>
     public BrokenBarrierException(string message) : base(message) { }
 
+    /// <summary>A broken-barrier error with <paramref name="message"/> and the error that caused it.</summary>
     public BrokenBarrierException(string message, Exception inner) : base(message, inner) { }
 }

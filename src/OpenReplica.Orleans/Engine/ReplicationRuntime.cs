@@ -40,6 +40,8 @@ internal sealed partial class ReplicationRuntime(
     private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
+    private readonly Diagnostics.GroupMetrics _rosterMetrics = new(instruments, rosterGroup: true);
     private GroupStore? _store;
     private ReplicationEngine? _engine;
     private long _startedAt;
@@ -228,8 +230,8 @@ internal sealed partial class ReplicationRuntime(
             var worker = _engine!.WorkerFor(groupId);
             int proposals = options.Value.MaxQueuedProposals;
             var group = meta
-                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true)
-                : new GroupReplica(groupId, core, worker, proposals, _logger);
+                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true, _rosterMetrics)
+                : new GroupReplica(groupId, core, worker, proposals, _logger, metrics: _grainMetrics);
             if (meta) rosterGroup.Attach(group);
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
