@@ -43,6 +43,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
             string clusterId = BenchmarkHosting.NewClusterId(spec.Name);
             var ports = BenchmarkHosting.FreePorts(2 * spec.Silos);
             int[] gatewayPorts = ports[spec.Silos..];
+            (cluster.ClusterId, cluster.GatewayPorts) = (clusterId, gatewayPorts);
             for (int i = 0; i < spec.Silos; i++)
             {
                 status($"starting silo process {i + 1} of {spec.Silos}");
@@ -89,6 +90,12 @@ internal sealed class ProcessCluster : IAsyncDisposable
 
     private Action<System.Diagnostics.ProcessStartInfo>? Customize(int index) =>
         Spec.CustomizeSilo is { } customize ? psi => customize(index, psi) : null;
+
+    /// <summary>The Orleans cluster id (a tool may connect more clients: <see cref="BenchmarkHosting.ConfigureBenchmarkClient"/>).</summary>
+    public string ClusterId { get; private set; } = "";
+
+    /// <summary>Gateway port of each silo, in start order.</summary>
+    public int[] GatewayPorts { get; private set; } = [];
 
     /// <summary>Silo-to-silo port of each silo, in start order.</summary>
     public List<int> SiloPorts { get; } = [];
