@@ -46,7 +46,7 @@ internal static class CellRunner
         var faults = Schedule.Create(nemesis, settings.Seed, settings.Duration);
 
         bool partitioned = nemesis is NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew;
-        using var cgroups = partitioned ? SiloCgroups.TryCreate(name) : null;
+        using var cgroups = partitioned ? SiloCgroups.TryCreate(name, Silos) : null;
         if (partitioned && cgroups is null) return Skip("no writable cgroup2 mount (partitions tell silos apart by cgroup)");
         using var partitions = cgroups is not null ? new Partitions(cgroups, Silos) : null;
         var clocks = nemesis is NemesisKind.ClockJump or NemesisKind.ClockSkew ? new Clocks(cellDirectory) : null;

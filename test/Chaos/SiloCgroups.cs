@@ -18,7 +18,8 @@ internal sealed class SiloCgroups : IDisposable
     /// <summary>The cgroup2 path of silo <paramref name="index"/>, relative to the cgroup2 root (iptables <c>--path</c>).</summary>
     public string PathOf(int index) => $"{System.IO.Path.GetFileName(_run)}/silo-{index}";
 
-    public static SiloCgroups? TryCreate(string name)
+    /// <summary>Creates the run's cgroup and one per silo (a firewall rule can name a cgroup only once it exists).</summary>
+    public static SiloCgroups? TryCreate(string name, int silos)
     {
         string root = Directory.Exists(Root) && File.Exists(System.IO.Path.Combine(Root, "cgroup.procs")) ? Root
             : File.Exists("/sys/fs/cgroup/cgroup.procs") ? "/sys/fs/cgroup" : "";
@@ -27,6 +28,7 @@ internal sealed class SiloCgroups : IDisposable
         try
         {
             Directory.CreateDirectory(run);
+            for (int i = 0; i < silos; i++) Directory.CreateDirectory(System.IO.Path.Combine(run, $"silo-{i}"));
             return new SiloCgroups(run);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -39,7 +41,6 @@ internal sealed class SiloCgroups : IDisposable
     public void Wrap(int index, ProcessStartInfo psi)
     {
         string group = System.IO.Path.Combine(_run, $"silo-{index}");
-        Directory.CreateDirectory(group);
         string[] original = [psi.FileName, .. psi.ArgumentList];
         psi.FileName = "/bin/sh";
         psi.ArgumentList.Clear();
