@@ -44,7 +44,7 @@ internal sealed class AppendWorkload(IClusterClient client, int clients, int see
             {
                 if (read)
                 {
-                    _reads.Enqueue((list, await grain.Read(key).WaitAsync(callTimeout), call));
+                    _reads.Enqueue((list, await grain.Read(key).WaitAsync(Tally.ReadTimeout), call));
                 }
                 else
                 {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
 using OpenReplica.LoadTest;
 using OpenReplica.Orleans;
 
@@ -64,8 +65,11 @@ internal static class CellRunner
         }
 
         using var clientLogs = new FileLoggerProvider(Path.Combine(cellDirectory, "client.log"));
+        // With membership in Redis the clients take their gateway list from it too, so they stop using a gateway membership
+        // declared dead (a paused silo keeps its connections open: a static list would keep sending calls into it).
+        Action<IClientBuilder>? configureClient = settings.Redis is { } redis ? c => c.UseRedisClustering(redis) : null;
         var spec = new ProcessClusterSpec(name, Silos, ReplicationMode.Persisted, Silos, dataRoot, settings.Lease,
-            ExtraSiloArguments: extra, CustomizeSilo: Customize);
+            ExtraSiloArguments: extra, CustomizeSilo: Customize, ConfigureClient: configureClient);
         await using var cluster = await ProcessCluster.StartAsync(spec, cellDirectory, clientLogs, log, cancellationToken);
         if (partitions is not null) partitions.Ports = cluster.SiloPorts;
 

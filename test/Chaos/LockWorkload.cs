@@ -36,7 +36,11 @@ internal sealed class LockWorkload(ProcessCluster cluster, int clients, int seed
         {
             var host = new HostBuilder()
                 .ConfigureLogging(l => l.ClearProviders())
-                .UseOrleansClient(o => o.ConfigureBenchmarkClient(cluster.GatewayPorts, cluster.ClusterId))
+                .UseOrleansClient(o =>
+                {
+                    o.ConfigureBenchmarkClient(cluster.GatewayPorts, cluster.ClusterId);
+                    cluster.Spec.ConfigureClient?.Invoke(o);
+                })
                 .Build();
             _hosts.Add(host);
             await host.StartAsync(stop).WaitAsync(TimeSpan.FromSeconds(60), stop);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using OpenReplica.LoadTest;
+using OpenReplica.Orleans;
 
 namespace OpenReplica.Chaos;
 
@@ -102,17 +103,44 @@ internal sealed class Nemesis(
         }
     }
 
-    /// <summary>Undoes every fault, then restarts the silos that are not running (killed, or stopped by membership).</summary>
+    /// <summary>
+    /// Undoes every fault, then waits (bounded) until every silo process runs and membership lists each as active,
+    /// restarting the silos that are not running (killed, or stopped by themselves once membership declared them dead),
+    /// so that the next fault hits a whole cluster rather than adding to this one.
+    /// </summary>
     private async Task HealAsync(CancellationToken cancellationToken)
     {
         UndoFaults();
-        // A silo declared dead while paused or cut off stops itself once it learns so; give it the time to notice.
-        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
-        for (int silo = 0; silo < cluster.SiloPorts.Count; silo++)
+        var bound = System.Diagnostics.Stopwatch.StartNew();
+        while (bound.Elapsed < HealBound)
         {
-            if (cluster.IsAlive(silo)) continue;
-            log($"         restarting silo {silo}");
-            await cluster.RestartAsync(silo, cancellationToken);
+            // A silo declared dead while paused or cut off stops itself once it learns so; give it the time to notice.
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            for (int silo = 0; silo < cluster.SiloPorts.Count; silo++)
+            {
+                if (cluster.IsAlive(silo)) continue;
+                log($"         restarting silo {silo}");
+                await cluster.RestartAsync(silo, cancellationToken);
+            }
+            if (await AllActiveAsync()) return;
+        }
+        log($"         the cluster did not settle within {HealBound.TotalSeconds:0} s after the heal; going on");
+    }
+
+    private static readonly TimeSpan HealBound = TimeSpan.FromSeconds(45);
+
+    /// <summary>Whether the status API lists every silo process (by its current address) as a live silo.</summary>
+    private async Task<bool> AllActiveAsync()
+    {
+        try
+        {
+            var status = await cluster.Client.GetReplicatedClusterStatusAsync(TimeSpan.FromSeconds(3)).WaitAsync(TimeSpan.FromSeconds(10));
+            var live = status.Silos.Select(s => s.Silo).ToHashSet();
+            return cluster.Addresses.All(live.Contains) && status.Unreachable.Length == 0;
+        }
+        catch (Exception)
+        {
+            return false;
         }
     }
 

@@ -38,7 +38,7 @@ var root = new RootCommand("OpenReplica chaos tool: silo processes under kill -9
 root.SetAction(async (parse, cancellationToken) =>
 {
     var p = parse.GetValue(profile);
-    var d = parse.GetValue(duration) ?? (p == ChaosProfile.Short ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(40));
+    var d = parse.GetValue(duration) ?? (p == ChaosProfile.Short ? TimeSpan.FromSeconds(16) : TimeSpan.FromSeconds(40));
     string? invalid = d <= TimeSpan.Zero ? "--duration must be positive"
         : parse.GetValue(clients) < 1 ? "--clients must be at least 1"
         : parse.GetValue(registers) < 1 ? "--registers must be at least 1"
@@ -88,7 +88,8 @@ root.SetAction(async (parse, cancellationToken) =>
     if (parse.GetValue(output) is { } file) await File.WriteAllTextAsync(file, table.Markdown(), CancellationToken.None);
     return table.Failed ? 1 : 0;
 });
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C: the running cell heals its faults and tears its cluster down (silo processes, firewall rules, mounts) first.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
 
 static TimeSpan ParseDuration(string text)
 {

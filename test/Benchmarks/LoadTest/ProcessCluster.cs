@@ -9,9 +9,10 @@ namespace OpenReplica.LoadTest;
 /// <summary>What a <see cref="ProcessCluster"/> runs: silo count, replication and the persistence stores its silos reach.</summary>
 /// <param name="ExtraSiloArguments">Appended to every silo's command line (a tool's own <c>silo</c> options).</param>
 /// <param name="CustomizeSilo">Adjusts a silo's process start (by silo index) before every start and restart: a wrapper, environment.</param>
+/// <param name="ConfigureClient">Runs after the benchmark client configuration (a tool's own gateway list provider).</param>
 internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, TimeSpan Lease,
     string? Redis = null, string? Postgres = null, IReadOnlyList<string>? ExtraSiloArguments = null,
-    Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null);
+    Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null, Action<IClientBuilder>? ConfigureClient = null);
 
 /// <summary>
 /// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
@@ -56,7 +57,11 @@ internal sealed class ProcessCluster : IAsyncDisposable
             status("connecting the client");
             var client = new HostBuilder()
                 .ConfigureLogging(l => BenchmarkHosting.Logging(l, clientLogs))
-                .UseOrleansClient(c => c.ConfigureBenchmarkClient(gatewayPorts, clusterId))
+                .UseOrleansClient(c =>
+                {
+                    c.ConfigureBenchmarkClient(gatewayPorts, clusterId);
+                    spec.ConfigureClient?.Invoke(c);
+                })
                 .Build();
             cluster._clientHost = client;
             await client.StartAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
