@@ -11,8 +11,9 @@ namespace OpenReplica.Chaos;
 /// <summary>
 /// Mutual exclusion of the coordination <see cref="ILockGrain"/>: several clients — each its own Orleans client, so
 /// its own lock session — acquire one lock, hold it for a moment and release it. A client believes it holds the lock
-/// from the moment its acquire returned true until it invokes the release; no two clients' holds may overlap in any
-/// history. An acquire that timed out or failed is unknown: the client then releases (if it was granted after all)
+/// from the moment its acquire returned true until it invokes the release — or until the acquire's invocation plus
+/// the lease, if that comes first (the lock's contract, <see cref="ILeasedGrain"/>); no two clients' holds may
+/// overlap in any history. An acquire that timed out or failed is unknown: the client then releases (if it was granted after all)
 /// and never counts that hold. Holds last far less than the lock's lease (set to <see cref="LockLease"/>), so only
 /// a lease expired early could hand the lock on while it is held.
 /// </summary>
@@ -87,16 +88,21 @@ internal sealed class LockWorkload(ProcessCluster cluster, int clients, int seed
             }
             if (!granted) continue;
             long from = clock.ElapsedTicks;
+            // The lock's contract (ILeasedGrain): the hold lasts at least until the acquire was sent + the lease.
+            long leaseEnd = call + (long)(LockLease.TotalSeconds * Stopwatch.Frequency);
             await Task.Delay(20 + random.Next(130), CancellationToken.None);
-            await ReleaseQuietly(lockGrain, clock, believed: (client, from));
+            await ReleaseQuietly(lockGrain, clock, believed: (client, from, leaseEnd));
         }
     }
 
-    /// <summary>Ends a believed hold at the release's invocation, then releases (a failed release is unknown, not retried here).</summary>
-    private async Task ReleaseQuietly(ILockGrain lockGrain, Stopwatch clock, (int Client, long From)? believed)
+    /// <summary>
+    /// Ends a believed hold at the release's invocation (or at its lease end, if that came first: a hold granted after a
+    /// long wait), then releases (a failed release is unknown, not retried here).
+    /// </summary>
+    private async Task ReleaseQuietly(ILockGrain lockGrain, Stopwatch clock, (int Client, long From, long LeaseEnd)? believed)
     {
         long call = clock.ElapsedTicks;
-        if (believed is { } hold) _holds.Enqueue((hold.Client, hold.From, call));
+        if (believed is { } hold && hold.From < hold.LeaseEnd) _holds.Enqueue((hold.Client, hold.From, Math.Min(call, hold.LeaseEnd)));
         try
         {
             await lockGrain.Release().WaitAsync(callTimeout);

@@ -16,7 +16,7 @@ internal static class CoordinationCluster
     /// </summary>
     public static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(3);
 
-    public static async Task<InProcessTestCluster> StartAsync()
+    public static async Task<InProcessTestCluster> StartAsync(Action<IServiceCollection>? configureSilo = null)
     {
         var builder = new InProcessTestClusterBuilder(3);
         builder.ConfigureSilo((options, silo) =>
@@ -28,6 +28,7 @@ internal static class CoordinationCluster
                 o.CallTimeout = TimeSpan.FromSeconds(5);
             });
             ConfigureFastMembership(silo.Services);
+            configureSilo?.Invoke(silo.Services);
         });
         builder.ConfigureClient(client =>
         {
