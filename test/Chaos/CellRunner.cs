@@ -26,6 +26,9 @@ internal static class CellRunner
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(8);
     private const int Silos = 3;
 
+    /// <summary>How far past the cell's duration a fault delayed by slow heals may still start.</summary>
+    private static readonly TimeSpan LateFaultBound = TimeSpan.FromSeconds(30);
+
     /// <summary>Why a nemesis cannot run on this machine, or null.</summary>
     public static string? Unavailable(NemesisKind nemesis) => nemesis switch
     {
@@ -83,7 +86,7 @@ internal static class CellRunner
             var clock = Stopwatch.StartNew();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var clients = Task.WhenAll(workloads.Select(w => w.RunAsync(clock, stop.Token)));
-            var faultsDone = chaos.RunAsync(faults, clock, cancellationToken);
+            var faultsDone = chaos.RunAsync(faults, clock, settings.Duration + LateFaultBound, cancellationToken);
             // The workload runs for the duration and, when a heal (silo restarts) outlasts it, until 5 s after the last
             // heal, so the history always covers the recovered cluster.
             await Task.WhenAll(Task.Delay(settings.Duration, cancellationToken), faultsDone);

@@ -12,7 +12,7 @@ namespace OpenReplica.Chaos.Tests;
 /// </summary>
 public sealed class ShortChaosProfileTests
 {
-    private static readonly TimeSpan RunBound = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan RunBound = TimeSpan.FromMinutes(6);
 
     [Fact]
     public async Task Every_history_of_the_short_profile_is_valid_and_the_faults_hit_the_leader()

@@ -10,6 +10,7 @@ namespace OpenReplica.Coordination.Tests;
 /// session while the second still held it — two holders. The silos' clock is shifted back here to write stale entries
 /// on purpose; the hand-over must still give the new holder a full lease from the newest time the log has seen.
 /// </summary>
+[Collection(OwnClusterCollection.Name)]
 public sealed class StaleEntryTimeTests
 {
     private sealed class ShiftableClock : TimeProvider

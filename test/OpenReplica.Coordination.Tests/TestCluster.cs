@@ -124,6 +124,13 @@ public sealed class CoordinationCollection : ICollectionFixture<CoordinationClus
     public const string Name = "coordination cluster";
 }
 
+/// <summary>Tests that start clusters of their own: one at a time (three silos each, besides the shared cluster).</summary>
+[CollectionDefinition(Name)]
+public sealed class OwnClusterCollection
+{
+    public const string Name = "coordination tests with their own cluster";
+}
+
 internal static class Poll
 {
     /// <summary>Polls <paramref name="condition"/> until true or the deadline passes (then fails naming <paramref name="what"/>).</summary>
