@@ -9,8 +9,8 @@ namespace OpenReplica.Chaos;
 /// <item>a jump: the silo's wall clock (CLOCK_REALTIME) steps forward or back by minutes, then back to true time, as an
 /// NTP step does; its monotonic clock (leases, timers) keeps running. Each silo reads its offset from its own file
 /// (re-read every second), so the tool moves one silo's clock while the others keep true time;</item>
-/// <item>a rate skew: the silo's wall and monotonic clocks run at a fixed rate (e.g. 1.5×) for the silo's whole
-/// life (a rate that changed mid-run would make the monotonic clock jump).</item>
+/// <item>a rate skew: the silo's wall clock runs at a fixed rate (e.g. 1.5×) for the silo's whole life; its monotonic
+/// clock (leases, timers) is left true, because libfaketime's faked monotonic clock mistimes .NET's timed waits.</item>
 /// </list>
 /// Unavailable without the library: the clock nemeses are then skipped with a message.
 /// </summary>
@@ -39,6 +39,10 @@ internal sealed class Clocks(string directory)
         // .NET waits on condition variables bound to the monotonic clock; the library's glibc workaround for them mistimes
         // those waits (silos crawl), and the monotonic clock is not faked for jumps anyway.
         psi.Environment["FAKETIME_FORCE_MONOTONIC_FIX"] = "0";
+        // Only the wall clock is faked: with the monotonic clock faked too, .NET's timed waits (condition variables
+        // bound to the monotonic clock) are mistimed by the library and the silo stops making progress, which would
+        // measure libfaketime, not us. A monotonic rate skew (the lease's clock) is therefore not injected here.
+        psi.Environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
         if (Rates.TryGetValue(silo, out double rate))
         {
             psi.Environment["FAKETIME"] = string.Create(CultureInfo.InvariantCulture, $"+0 x{rate:0.###}");
@@ -48,7 +52,6 @@ internal sealed class Clocks(string directory)
         File.WriteAllText(OffsetFile(silo), "+0\n");
         psi.Environment["FAKETIME_TIMESTAMP_FILE"] = OffsetFile(silo);
         psi.Environment["FAKETIME_CACHE_DURATION"] = "1";
-        psi.Environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
     }
 
     /// <summary>Steps silo <paramref name="silo"/>'s wall clock by <paramref name="offset"/> from true time (zero: back to true time).</summary>

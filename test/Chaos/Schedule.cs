@@ -18,7 +18,7 @@ public enum NemesisKind
     Bridge,
     /// <summary>The leader silo's wall clock steps 1–10 minutes forward or back, then returns.</summary>
     ClockJump,
-    /// <summary>Silo clocks run at different rates for the whole run (1×, 1.5×, 0.75×) while the leader is isolated now and then.</summary>
+    /// <summary>Silo wall clocks run at different rates for the whole run (1×, 1.5×, 0.75×) while the leader is isolated now and then.</summary>
     ClockSkew,
     /// <summary>The leader silo's data volume filled to the last byte, then freed.</summary>
     DiskFull,
