@@ -25,6 +25,7 @@ public sealed class ShortChaosProfileTests
         File.Delete(table);
 
         Assert.True(exit == 0, $"the chaos tool reported a violation or error (exit {exit}):\n{output}");
+        bool redisMembership = output.Contains("membership in Redis", StringComparison.Ordinal);
         var pause = rows.Where(r => r[0] == "ShortPauseLeader").ToList();
         Assert.Equal(4, pause.Count); // Register, Bank, Append, Lock
         foreach (var row in rows.Where(r => !r[7].StartsWith("skipped", StringComparison.Ordinal)))
@@ -36,7 +37,9 @@ public sealed class ShortChaosProfileTests
             // "applied on the leader / applied": the fault must have hit the silo that led the workloads' grains.
             var faults = row[8].Split('/');
             Assert.True(int.Parse(faults[1], System.Globalization.CultureInfo.InvariantCulture) > 0, $"{row[0]}: no fault was applied\n{output}");
-            Assert.True(faults[0] != "0", $"{row[0]}: no fault hit the leader's silo\n{output}");
+            // Without Redis (.ci/services.sh) the tool uses localhost clustering and never faults silo 0, which holds the
+            // membership table: when silo 0 leads, the fault must go elsewhere.
+            if (redisMembership) Assert.True(faults[0] != "0", $"{row[0]}: no fault hit the leader's silo\n{output}");
         }
     }
 
