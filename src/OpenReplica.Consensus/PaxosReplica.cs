@@ -112,7 +112,7 @@ public sealed partial class PaxosReplica
     /// should keep ticking. A leader whose followers have not been told its latest commit index is not counted here
     /// (see <see cref="HasUnsentCommit"/>): the next accept carries it anyway, so a host may tell them lazily.
     /// </summary>
-    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0)
+    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0 || l.PendingConfig is not null)
         || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex || _campaignPending;
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenReplica.Consensus;
 using OpenReplica.Orleans.Replication;
 using Orleans.Configuration;
@@ -61,6 +62,10 @@ internal sealed class FaultCluster : IAsyncDisposable
                 o.SnapshotEveryCommands = snapshotEvery;
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
+            if (FileLoggerProvider.PathFromEnvironment is { } log)
+            {
+                silo.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, options.SiloName)).SetMinimumLevel(LogLevel.Debug));
+            }
             configureSilo?.Invoke(silo);
         });
         builder.ConfigureClient(client =>

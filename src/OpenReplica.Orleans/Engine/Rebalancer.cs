@@ -258,12 +258,15 @@ internal sealed partial class Rebalancer(
         {
             var (latest, inForce, leader, inForceFrom) = await group.AskAsync(core =>
                 ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
-            if (!leader) return false;
+            if (!leader) return Stalled(group, "this replica no longer leads the group");
             if (latest.Equals(target) && inForce.Equals(target)) return true;
             if (!latest.Equals(inForce))
             {
                 // Chosen, not yet in force: the leader fills the window with no-ops; wait for it.
-                if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken)) return false;
+                if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken))
+                {
+                    return Stalled(group, $"configuration {latest} chosen at slot {inForceFrom - 1} did not come into force");
+                }
                 continue;
             }
             ClusterConfig next;
@@ -282,8 +285,17 @@ internal sealed partial class Rebalancer(
                 next = latest.Without(removed);
             }
             group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
-            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken)) return false;
+            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken))
+            {
+                return Stalled(group, $"configuration {next} was not chosen");
+            }
         }
+        return Stalled(group, $"more than {MaxStepsPerMove} member changes");
+    }
+
+    private bool Stalled(GroupReplica group, string reason)
+    {
+        LogMoveStalled(logger, group.GroupId, reason);
         return false;
     }
 
@@ -358,6 +370,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: replica {Member} did not catch up to slot {Slot} in time; the move resumes next pass")]
     private static partial void LogNotCaughtUp(ILogger logger, string groupId, long member, long slot);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Move of group {GroupId} stopped: {Reason}; it resumes next pass")]
+    private static partial void LogMoveStalled(ILogger logger, string groupId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);
