@@ -248,6 +248,11 @@ public sealed partial class PaxosReplica
         _electionTimeout = t == 0 ? 0 : t + _random.Next(0, t);
     }
 
+    /// <summary>Diagnostic (logs of a stalled configuration change): the replica, its configurations and any change in progress.</summary>
+    public string DescribeConfigChange() =>
+        $"{this} latest={_configs.Latest} from slot {_configs.LatestFromSlot}" +
+        (_leader is { } l ? $" pendingConfig={l.PendingConfig?.ToString() ?? "none"} configInFlight={l.ConfigInFlight}" : "");
+
     public override string ToString() =>
         $"r{Id} {_role} promised={_promised} commit={_log.CommitIndex} applied={_applied} snap={_log.SnapshotSlot}" +
         (_leader is { } l ? $" next={l.NextSlot} inflight=[{string.Join(",", l.InFlight.Keys)}] pending={l.Pending.Count} reads={l.Reads.Count} recovered={l.Recovered.Count}" : "") +
