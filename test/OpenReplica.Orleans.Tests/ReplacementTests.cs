@@ -42,7 +42,7 @@ public sealed class ReplacementTests
         for (int i = 0; i < 10; i++) await grain.Deposit(1);
 
         // The meta group replaces the dead replica with the spare...
-        await Poll.UntilAsync(() => roster.Current!.Contains(spareId) && !roster.Current.Contains(victimId), "roster replaced the dead replica");
+        await Poll.UntilAsync(() => roster.Current!.Contains(spareId) && !roster.Current.Contains(victimId), "roster replaced the dead replica", TimeSpan.FromSeconds(60));
         // ...and the grain's leader moves its group there; the spare learns the whole log.
         await grain.Deposit(1);
         await Poll.UntilAsync(async () =>

@@ -58,7 +58,7 @@ public sealed class StorageRecoveryTests
         Assert.NotEqual(oldId, newId); // a new identity: it never votes with promises it forgot
 
         var anchor = cluster.Service<ReplicaRoster>(cluster.Silos[0]);
-        await Poll.UntilAsync(() => anchor.Current!.Contains(newId) && !anchor.Current.Contains(oldId), "the meta group replaced the wiped replica");
+        await Poll.UntilAsync(() => anchor.Current!.Contains(newId) && !anchor.Current.Contains(oldId), "the meta group replaced the wiped replica", TimeSpan.FromSeconds(60));
         Assert.Equal(21m, await Eventually.CallAsync(() => grain.Deposit(1), "deposit after the replacement"));
 
         string groupId = FaultCluster.GroupOf(grain.GetGrainId());
