@@ -7,7 +7,10 @@ namespace OpenReplica.Coordination;
 /// (<c>Replicated.Call.ClientId</c>: one client process that calls <c>UseReplicatedGrains()</c>, or one silo for
 /// grain-to-grain calls) and are kept only while the session's lease is renewed. Any call from a holding session
 /// renews its lease; <see cref="KeepAlive"/> renews and does nothing else. A hold whose lease expired (by the log's
-/// clock, <c>Replicated.Now</c>) is released by a log entry and passed to the next waiter.
+/// clock, <c>Replicated.Now</c>, which never steps back) is released by a log entry and passed to the next waiter.
+/// What a holder may rely on: its hold lasts at least until the moment it SENT the call that granted or last renewed
+/// it, plus the lease duration (on its own clock, if clocks run at the same rate). The grant's reply can arrive much
+/// later than that (a grain unavailable for a while), so a holder that did not renew must not assume more.
 /// </summary>
 public interface ILeasedGrain : IGrainWithStringKey
 {

@@ -18,7 +18,7 @@ internal static class CoordinationCluster
     public static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>A Volatile cluster from the test kit (fast failure detection, quick client retries); the caller disposes it.</summary>
-    public static async Task<InProcessTestCluster> StartAsync()
+    public static async Task<InProcessTestCluster> StartAsync(Action<IServiceCollection>? configureSilo = null)
     {
         var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
@@ -28,6 +28,7 @@ internal static class CoordinationCluster
                 client.UseReplicatedGrains(r => r.MaxRetries = 100);
                 client.Services.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = ResponseTimeout);
             };
+            if (configureSilo is not null) o.ConfigureSilo = silo => configureSilo(silo.Services);
         });
         return kit.Cluster;
     }
@@ -95,6 +96,13 @@ public sealed class CoordinationClusterFixture : IAsyncLifetime
 public sealed class CoordinationCollection : ICollectionFixture<CoordinationClusterFixture>
 {
     public const string Name = "coordination cluster";
+}
+
+/// <summary>Tests that start clusters of their own: one at a time (three silos each, besides the shared cluster).</summary>
+[CollectionDefinition(Name)]
+public sealed class OwnClusterCollection
+{
+    public const string Name = "coordination tests with their own cluster";
 }
 
 internal static class Poll

@@ -305,6 +305,16 @@ internal sealed partial class GroupReplica
     }
 
     /// <summary>
+    /// Stops this replica for good because the log under it is being replaced (reopened after a failure): it takes no
+    /// more inputs and its activation is told; a new replica is built from disk on next use.
+    /// </summary>
+    internal void Retire(Exception reason)
+    {
+        lock (_gate) _failed = true;
+        _listener?.OnFailed(reason);
+    }
+
+    /// <summary>
     /// Leaves memory if the group has had no activation, nothing in flight, its commit told to followers and no input
     /// since <paramref name="idleSince"/>. Everything it knows is on disk (the WAL and its snapshot), so it is rebuilt
     /// from there on its next message or proposal. Returns whether it was evicted.
