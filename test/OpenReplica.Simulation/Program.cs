@@ -32,6 +32,6 @@ root.SetAction(parse =>
             : $"seed {one}: FAILED {result.Failure!.Message} [{result.Faults}]");
         return result.Passed ? 0 : 1;
     }
-    return SeedRunner.RunMany(parse.GetValue(firstSeedOption), parse.GetValue(seedsOption), bug, Console.Out);
+    return SeedRunner.RunMany(parse.GetValue(firstSeedOption), parse.GetValue(seedsOption), bug, Console.Out, progress: Console.Error);
 });
 return root.Parse(args).Invoke();

@@ -124,7 +124,8 @@ internal sealed partial class Decommission(
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is handing over: {Left} of its {Held} groups still name it or are led from here, such as {Examples}")]
     private static partial void LogHandingOver(ILogger logger, long replica, int left, int held, string examples);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
+    // Information: a cluster of exactly R silos stopping (or one restarting for maintenance) is normal; the replica keeps its data.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
     private static partial void LogNoSuccessor(ILogger logger, long replica, int members);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]

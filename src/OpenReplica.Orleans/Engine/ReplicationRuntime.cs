@@ -40,6 +40,8 @@ internal sealed partial class ReplicationRuntime(
     private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
+    private readonly Diagnostics.GroupMetrics _rosterMetrics = new(instruments, rosterGroup: true);
     private GroupStore? _store;
     private ReplicationEngine? _engine;
     private long _startedAt;
@@ -70,10 +72,7 @@ internal sealed partial class ReplicationRuntime(
     private Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), FileSystem = o.WalFileSystem, Observer = instruments })
-            : new VolatileLog();
-        _log = log;
+        IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted ? OpenPersistedLog() : new VolatileLog();
         _store = new GroupStore(log);
         foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
@@ -97,11 +96,6 @@ internal sealed partial class ReplicationRuntime(
         if (_engine is { } engine) await engine.StopAsync(cancellationToken);
         if (_store is { } store) await store.DisposeAsync();
     }
-
-    private IReplicaLog? _log;
-
-    /// <summary>Why the silo's log stopped accepting appends (a full disk, a failed fsync), or null while it works.</summary>
-    public WalFailedException? LogFailure => (_log as WriteAheadLog)?.Failure;
 
     /// <summary>The group name carries what every replica needs to compute the group's first configuration.</summary>
     public static string GroupIdOf(GrainId grainId, int replicas) => $"{replicas}|{grainId}";
@@ -228,8 +222,8 @@ internal sealed partial class ReplicationRuntime(
             var worker = _engine!.WorkerFor(groupId);
             int proposals = options.Value.MaxQueuedProposals;
             var group = meta
-                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true)
-                : new GroupReplica(groupId, core, worker, proposals, _logger);
+                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true, _rosterMetrics)
+                : new GroupReplica(groupId, core, worker, proposals, _logger, metrics: _grainMetrics);
             if (meta) rosterGroup.Attach(group);
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
@@ -375,6 +369,7 @@ internal sealed partial class ReplicationRuntime(
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
                 bool flush = tick % CommitFlushTicks == 0;
+                if (flush) MaybeReopenLog();
                 foreach (var group in _groups.Values)
                 {
                     if (group.NeedsTicks) group.Post(core => core.Tick());
