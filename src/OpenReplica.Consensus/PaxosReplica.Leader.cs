@@ -237,6 +237,11 @@ public sealed partial class PaxosReplica
         DeliverCommitted();
     }
 
+    /// <summary>Whether the leader has a value to propose next (what <see cref="NextValue"/> would return, without taking it).</summary>
+    private bool HasWaitingValue(LeaderState leader) =>
+        leader.Recovered.ContainsKey(leader.NextSlot) || leader.PendingConfig is not null || leader.Pending.Count > 0
+        || leader.Recovered.Count > 0 || _configs.LatestFromSlot > leader.NextSlot;
+
     private LogValue? NextValue(LeaderState leader)
     {
         if (leader.Recovered.Remove(leader.NextSlot, out var recovered)) return recovered.Value;
@@ -346,6 +351,10 @@ public sealed partial class PaxosReplica
             BroadcastHeartbeat(leader.Reads.Count > 0 ? leader.ReadContext : 0);
         }
         RetransmitAccepts(leader);
+        // Waiting for phase 1 with the members of a configuration coming into force (a new member that had no
+        // replica yet dropped the first prepare): FlushProposals retransmits the prepares on time, and proposes once
+        // they are answered. Without this only a new proposal would retry, and an idle group's move would stall.
+        if (HasWaitingValue(leader) && !IsPrepared(leader.NextSlot) && leader.NextSlot <= _log.CommitIndex + _options.Window) FlushProposals();
         if (_options.ElectionTimeoutTicks > 0 && ++leader.TicksSinceQuorumCheck >= _options.ElectionTimeoutTicks)
         {
             // Check quorum: a leader cut off from a majority steps down so clients go elsewhere.

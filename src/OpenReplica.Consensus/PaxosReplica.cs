@@ -122,7 +122,7 @@ public sealed partial class PaxosReplica
     /// should keep ticking. A leader whose followers have not been told its latest commit index is not counted here
     /// (see <see cref="HasUnsentCommit"/>): the next accept carries it anyway, so a host may tell them lazily.
     /// </summary>
-    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0)
+    public bool HasInFlightWork => _leader is { } l && (l.InFlight.Count > 0 || l.Pending.Count > 0 || l.Reads.Count > 0 || l.PendingConfig is not null)
         || _role == ReplicaRole.Candidate || _knownCommit > _log.CommitIndex || _campaignPending;
 
     /// <summary>
@@ -261,6 +261,11 @@ public sealed partial class PaxosReplica
         int t = _options.ElectionTimeoutTicks;
         _electionTimeout = t == 0 ? 0 : t + _random.Next(0, t);
     }
+
+    /// <summary>Diagnostic (logs of a stalled configuration change): the replica, its configurations and any change in progress.</summary>
+    public string DescribeConfigChange() =>
+        $"{this} latest={_configs.Latest} from slot {_configs.LatestFromSlot}" +
+        (_leader is { } l ? $" pendingConfig={l.PendingConfig?.ToString() ?? "none"} configInFlight={l.ConfigInFlight}" : "");
 
     /// <summary>A one-line summary of the replica (id, role, ballot, commit) for traces.</summary>
     public override string ToString() =>

@@ -118,6 +118,36 @@ public class ReconfigurationTests
     }
 
     [Fact]
+    public void A_lost_prepare_to_an_added_member_is_retried_on_ticks_so_the_next_change_is_chosen()
+    {
+        // An added member may have no replica yet when the leader first asks it for phase 1 (a host creates it on
+        // the first message and drops that message). With no client traffic, ticks alone must retry the prepare:
+        // otherwise the next configuration change (removing the member being replaced) waits forever.
+        var c = NewCluster();
+        c.Crash(3); // the member being replaced is dead: phase 1 with {1, 2, 3, 4} needs r4
+        c.Elect(1);
+        c.AddNode(4);
+        c.Drop(m => m is Prepare { To: 4 });
+        var added = c.Genesis.With(4);
+        Choose(c, added);
+        Assert.Equal(added, c[1].Config);
+        var replaced = added.Without(3);
+        c.ProposeConfig(1, replaced);
+        c.DeliverAll();
+        Assert.Contains(c.Dropped, m => m is Prepare { To: 4 });
+        Assert.NotEqual(replaced, c[1].Configs.Latest);
+        c.Heal();
+        for (int i = 0; i < 20 && !c[1].Configs.Latest.Equals(replaced); i++)
+        {
+            Assert.True(c[1].HasInFlightWork, "a leader waiting for phase 1 with a pending change asks for ticks");
+            c.Tick(1);
+            c.DeliverAll();
+        }
+        Assert.Equal(replaced, c[1].Configs.Latest);
+        Assert.Contains(c.Delivered, m => m is Promise { From: 4 });
+    }
+
+    [Fact]
     public void A_follower_cannot_propose_a_configuration()
     {
         var c = NewCluster();

@@ -28,7 +28,7 @@ internal sealed class ScaleOutCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<ScaleOutCluster> StartAsync(int silos, ReplicationMode mode, int domains = 0)
+    public static async Task<ScaleOutCluster> StartAsync(int silos, ReplicationMode mode, int domains = 0, Action<ReplicatedGrainsOptions>? configure = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
         int started = 0;
@@ -48,6 +48,7 @@ internal sealed class ScaleOutCluster : IAsyncDisposable
                 o.RebalanceConcurrency = 16;
                 o.DecommissionTimeout = TimeSpan.FromSeconds(25);
                 o.FaultDomain = domains > 0 ? $"rack-{index % domains}" : null;
+                configure?.Invoke(o);
             });
             TestCluster3.ConfigureFastMembership(silo.Services);
             if (FileLoggerProvider.PathFromEnvironment is { } log)

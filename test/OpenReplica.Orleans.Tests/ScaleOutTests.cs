@@ -14,19 +14,20 @@ public sealed class ScaleOutTests
     private const int Replicas = 3;
 
     /// <summary>
-    /// The cluster-wide scale-out runs (thousands of grains, six to twelve silos started one after another) take
-    /// minutes each on two cores, past the test command's budget: they run with OPENREPLICA_LONG_TESTS=1
-    /// (README, "Long runs"). The fault-domain test and the placement unit tests always run.
+    /// The cluster-wide checks run in every test run at a size that fits its budget (hundreds of grains, three to six
+    /// silos); with OPENREPLICA_LONG_TESTS=1 the same code runs at the issue's size (thousands of grains, six silos
+    /// joined by a seventh and replaced one by one), which takes minutes each on two cores (README, "Long runs").
     /// </summary>
     public static bool LongTestsEnabled => Environment.GetEnvironmentVariable("OPENREPLICA_LONG_TESTS") == "1";
 
-    private const string LongTest = "long run: set OPENREPLICA_LONG_TESTS=1";
+    private static readonly bool Long = LongTestsEnabled;
 
-    [Fact(Skip = LongTest, SkipUnless = nameof(LongTestsEnabled))]
+    [Fact]
     public async Task Replicas_and_activations_spread_evenly_over_six_silos()
     {
-        await using var cluster = await ScaleOutCluster.StartAsync(6, ReplicationMode.Volatile);
-        var keys = Keys("spread", 3000);
+        const int silos = 6;
+        await using var cluster = await ScaleOutCluster.StartAsync(silos, ReplicationMode.Volatile);
+        var keys = Keys("spread", Long ? 3000 : 900);
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
 
@@ -37,21 +38,22 @@ public sealed class ScaleOutTests
         await ForEachAsync(keys, async key => activations.AddOrUpdate(await cluster.Client.GetGrain<IAccountGrain>(key).GetSilo(), 1, (_, n) => n + 1));
         var activationsPerSilo = cluster.Silos.Select(s => activations.GetValueOrDefault(s.SiloAddress)).ToList();
 
-        AssertWithin(replicasPerSilo, keys.Count * Replicas / 6.0, 0.15, "replicas per silo");
-        AssertWithin(activationsPerSilo, keys.Count / 6.0, 0.15, "activations per silo");
+        AssertWithin(replicasPerSilo, keys.Count, Replicas / (double)silos, "replicas per silo");
+        AssertWithin(activationsPerSilo, keys.Count, 1.0 / silos, "activations per silo");
     }
 
-    [Fact(Skip = LongTest, SkipUnless = nameof(LongTestsEnabled))]
-    public async Task A_seventh_silo_takes_about_its_share_and_no_call_fails()
+    [Fact]
+    public async Task A_new_silo_takes_about_its_share_and_no_call_fails()
     {
-        await using var cluster = await ScaleOutCluster.StartAsync(6, ReplicationMode.Volatile);
-        var keys = Keys("join", 1200);
+        int silos = Long ? 6 : 4;
+        await using var cluster = await ScaleOutCluster.StartAsync(silos, ReplicationMode.Volatile);
+        var keys = Keys("join", Long ? 1200 : 300);
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
         var before = cluster.Holders(keys.Select(GroupOf));
 
         await using var load = new Writers(cluster.Client, keys);
-        var seventh = await cluster.Cluster.StartAdditionalSiloAsync();
+        var newcomerSilo = await cluster.Cluster.StartAdditionalSiloAsync();
         await cluster.WaitRosterIsEveryLiveSiloAsync();
         await cluster.WaitBalancedAsync();
         var stats = await load.StopAsync();
@@ -59,26 +61,28 @@ public sealed class ScaleOutTests
         var after = cluster.Holders(keys.Select(GroupOf));
         Assert.All(after.Values, h => Assert.Equal(Replicas, h.Count));
         int moved = keys.Count(k => !before[GroupOf(k)].SetEquals(after[GroupOf(k)]));
-        double ideal = keys.Count * Replicas / 7.0;
-        long newcomer = cluster.ReplicaIdOf(seventh);
+        double ideal = keys.Count * Replicas / (double)(silos + 1);
+        long newcomer = cluster.ReplicaIdOf(newcomerSilo);
         int onNewcomer = after.Values.Count(h => h.Contains(newcomer));
         Assert.True(moved <= 1.3 * ideal, $"{moved} groups moved; the ideal is {ideal:0} (R/N of {keys.Count})");
         Assert.True(onNewcomer >= 0.85 * ideal, $"the new silo holds {onNewcomer} replicas; its share is {ideal:0}");
-        Assert.True(stats.Errors == 0, $"{stats.Errors} calls failed while the seventh silo joined:{Environment.NewLine}{stats.FirstErrors}");
+        Assert.True(stats.Errors == 0, $"{stats.Errors} calls failed while silo {silos + 1} joined:{Environment.NewLine}{stats.FirstErrors}");
         Assert.True(stats.Acknowledged > 0);
         await load.AssertEveryAcknowledgedWriteAsync(keys, initial: 1);
     }
 
-    [Theory(Skip = LongTest, SkipUnless = nameof(LongTestsEnabled))]
+    [Theory]
     [InlineData(ReplicationMode.Volatile)]
     [InlineData(ReplicationMode.Persisted)]
     public async Task A_rolling_replacement_of_every_silo_loses_nothing(ReplicationMode mode)
     {
-        await using var cluster = await ScaleOutCluster.StartAsync(6, mode);
-        var keys = Keys($"rolling-{mode}", 150);
+        await using var cluster = await ScaleOutCluster.StartAsync(Long ? 6 : 3, mode);
+        var keys = Keys($"rolling-{mode}", Long ? 150 : 60);
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
 
+        // Each original silo is replaced by a new one (a new, empty data directory in Persisted mode): the new silo
+        // joins, its share moves to it, then the old one stops gracefully and hands its groups over.
         await using var load = new Writers(cluster.Client, keys);
         foreach (var old in cluster.Silos.ToList())
         {
@@ -127,12 +131,19 @@ public sealed class ScaleOutTests
     private static async Task ForEachAsync(IEnumerable<string> keys, Func<string, Task> action) =>
         await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (key, _) => await action(key));
 
-    private static void AssertWithin(IReadOnlyList<int> counts, double even, double tolerance, string what)
+    /// <summary>
+    /// Each count is within the issue's ±15 % of even (the long run), or, for the smaller default run, within four standard
+    /// deviations of the binomial count expected from placing <paramref name="items"/> items with probability
+    /// <paramref name="share"/> each (sampling noise that is not a placement fault).
+    /// </summary>
+    private static void AssertWithin(IReadOnlyList<int> counts, int items, double share, string what)
     {
+        double even = items * share;
+        double tolerance = Long ? 0.15 * even : Math.Max(0.15 * even, 4 * Math.Sqrt(items * share * (1 - share)));
         foreach (int count in counts)
         {
-            Assert.True(Math.Abs(count - even) <= tolerance * even,
-                $"{what}: [{string.Join(", ", counts)}], each should be within {tolerance:P0} of {even:0}");
+            Assert.True(Math.Abs(count - even) <= tolerance,
+                $"{what}: [{string.Join(", ", counts)}], each should be within {tolerance:0} of {even:0}");
         }
     }
 }

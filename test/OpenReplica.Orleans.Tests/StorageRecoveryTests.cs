@@ -41,7 +41,7 @@ public sealed class StorageRecoveryTests
         }
     }
 
-    [Fact(Skip = "Known regression after merging scale-out onto the engine (same cause as ReplacementTests): the new replica that replaces the wiped one does not catch up, so losing another original replica leaves no majority. Open in issue 13.")]
+    [Fact]
     public async Task A_silo_back_with_an_empty_directory_is_a_new_replica_that_catches_up()
     {
         await using var cluster = await FaultCluster.StartAsync(3, configureSilo: silo =>
@@ -58,17 +58,17 @@ public sealed class StorageRecoveryTests
         Assert.NotEqual(oldId, newId); // a new identity: it never votes with promises it forgot
 
         var anchor = cluster.Service<ReplicaRoster>(cluster.Silos[0]);
-        await Poll.UntilAsync(() => anchor.Current!.Contains(newId) && !anchor.Current.Contains(oldId), "the meta group replaced the wiped replica");
+        await Poll.UntilAsync(() => anchor.Current!.Contains(newId) && !anchor.Current.Contains(oldId), "the meta group replaced the wiped replica", TimeSpan.FromSeconds(60));
         Assert.Equal(21m, await Eventually.CallAsync(() => grain.Deposit(1), "deposit after the replacement"));
 
         string groupId = FaultCluster.GroupOf(grain.GetGrainId());
         await Poll.UntilAsync(async () =>
         {
-            var group = cluster.Service<ReplicationRuntime>(reborn).GroupOrNull(groupId);
+            var group = cluster.Service<ReplicationRuntime>(reborn).LoadHeld(groupId); // from disk if it left memory meanwhile
             if (group is null) return false;
             var (config, commit) = await group.AskAsync(core => ((core.Config, core.CommitIndex), new Ready())); // the configuration in force, not just chosen
-            return config.Contains(newId) && commit >= 21;
-        }, "the new replica learned the grain's log and the new configuration is in force");
+            return config.Contains(newId) && !config.Contains(oldId) && commit >= 21;
+        }, "the new replica learned the grain's log and the configuration without the wiped replica is in force", TimeSpan.FromSeconds(60));
 
         // With the new replica caught up and its configuration in force (until then the old one governs the slots in
         // the transition window, and losing a second of its replicas would rightly stop the group), losing another

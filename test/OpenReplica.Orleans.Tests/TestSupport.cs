@@ -87,14 +87,15 @@ internal static class TestCluster3
 internal static class Poll
 {
     /// <summary>Polls <paramref name="condition"/> until true or the deadline passes (then fails with <paramref name="what"/>).</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null, Func<Task<string>>? describe = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"Timed out waiting for: {what}");
+                string state = describe is null ? "" : $"{Environment.NewLine}{await describe()}";
+                Assert.Fail($"Timed out waiting for: {what}{state}");
             }
 
             await Task.Delay(20);

@@ -26,6 +26,14 @@ internal sealed class ConsensusCallReplicator(
 
     public async Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken)
     {
+        if (runtime.Roster.IsLeaving(runtime.Roster.LocalReplicaId))
+        {
+            // A graceful stop is handing this silo's groups over; a call routed here by a stale directory cache must
+            // not start the grain (and lead its group) again. Deactivating without an error makes Orleans forward the
+            // queued calls, and placement then picks a silo of the grain's replica set.
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is leaving: the grain starts on its replica set"));
+            return;
+        }
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,

@@ -14,6 +14,7 @@ namespace OpenReplica.Orleans.Replication;
 /// whatever is left is recovered as after a failure (the groups keep a majority elsewhere).
 /// </summary>
 internal sealed partial class Decommission(
+    ReplicationRuntime runtime,
     ReplicaRoster roster,
     Rebalancer rebalancer,
     ReplicaHostClient hosts,
@@ -26,44 +27,78 @@ internal sealed partial class Decommission(
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(Decommission), ServiceLifecycleStage.Active, static _ => Task.CompletedTask, StopAsync);
 
+    /// <summary>What the last graceful stop handed over; null before the silo began to stop.</summary>
+    public DecommissionReport? LastReport { get; private set; }
+
     private async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested || options.Value.DecommissionTimeout == TimeSpan.Zero || roster.Current is null) return;
+        long me = roster.LocalReplicaId;
+        if (cancellationToken.IsCancellationRequested || options.Value.DecommissionTimeout == TimeSpan.Zero || roster.Current is null)
+        {
+            LastReport = new DecommissionReport(me, runtime.HeldGroupIds().Count, -1, false, DecommissionOutcome.Skipped, 0);
+            return;
+        }
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(options.Value.DecommissionTimeout);
-        long me = roster.LocalReplicaId;
         var started = DateTime.UtcNow;
+        int held = runtime.HeldGroupIds().Count;
+        bool leftRoster = false;
+        var outcome = DecommissionOutcome.TimedOut;
+        int left = -1;
         try
         {
-            LogLeaving(logger, me);
-            roster.MarkLeaving(me);
-            await AnnounceAsync(me);
-            while (roster.Current!.Contains(me))
+            LogLeaving(logger, me, held);
+            leftRoster = await LeaveRosterAsync(me, started, bounded.Token);
+            if (!leftRoster)
             {
-                if (roster.Current.Members.Count <= options.Value.ReplicationFactor && roster.Spares().Count == 0)
-                {
-                    // Nobody can take this replica's place (the whole cluster may be stopping): stop as after a failure.
-                    LogNoSuccessor(logger, me, roster.Current.Members.Count);
-                    return;
-                }
-                await Task.Delay(PollInterval, bounded.Token);
-                // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
-                await roster.LearnNewerFromPeersAsync();
-                if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
+                outcome = DecommissionOutcome.NoSuccessor;
+                return;
             }
             LogLeftRoster(logger, me, roster.Version);
-            int left;
-            while ((left = await rebalancer.GroupsStillHereAsync()) > 0)
+            // This silo's rebalancer drives the groups it leads (its activations' groups) and drops replicas that
+            // moved away; the other silos' rebalancers, woken by the roster change, drive the rest. Passes repeat
+            // until no group this silo held still names it or is led from here.
+            while (await rebalancer.GroupsStillHereAsync(bounded.Token) is { Count: > 0 } here)
             {
+                left = here.Count;
+                LogHandingOver(logger, me, left, held, string.Join("; ", here.Take(3)));
                 await rebalancer.PassAsync(bounded.Token);
-                if (await rebalancer.GroupsStillHereAsync() > 0) await Task.Delay(PollInterval, bounded.Token);
+                await Task.Delay(PollInterval, bounded.Token);
             }
-            LogHandedOver(logger, me, (DateTime.UtcNow - started).TotalMilliseconds);
+            left = 0;
+            outcome = DecommissionOutcome.HandedOver;
+            LogHandedOver(logger, me, held, (DateTime.UtcNow - started).TotalMilliseconds);
         }
         catch (OperationCanceledException)
         {
-            LogIncomplete(logger, me, options.Value.DecommissionTimeout, await rebalancer.GroupsStillHereAsync());
+            if (left < 0) left = held; // not counted yet: every group may still name it
+            LogIncomplete(logger, me, options.Value.DecommissionTimeout, left);
         }
+        finally
+        {
+            LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, (DateTime.UtcNow - started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Asks to leave the roster and waits until the meta group chose a roster without this replica; false when nobody can take its place.</summary>
+    private async Task<bool> LeaveRosterAsync(long me, DateTime started, CancellationToken cancellationToken)
+    {
+        roster.MarkLeaving(me);
+        await AnnounceAsync(me);
+        while (roster.Current!.Contains(me))
+        {
+            if (roster.Current.Members.Count <= options.Value.ReplicationFactor && roster.Spares().Count == 0)
+            {
+                // Nobody can take this replica's place (the whole cluster may be stopping): stop as after a failure.
+                LogNoSuccessor(logger, me, roster.Current.Members.Count);
+                return false;
+            }
+            await Task.Delay(PollInterval, cancellationToken);
+            // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
+            await roster.LearnNewerFromPeersAsync();
+            if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
+        }
+        return true;
     }
 
     /// <summary>Tells every live silo (the meta group's leader among them) that this replica leaves.</summary>
@@ -83,8 +118,11 @@ internal sealed partial class Decommission(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its groups over before the silo stops")]
-    private static partial void LogLeaving(ILogger logger, long replica);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its {Held} groups over before the silo stops")]
+    private static partial void LogLeaving(ILogger logger, long replica, int held);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is handing over: {Left} of its {Held} groups still name it or are led from here, such as {Examples}")]
+    private static partial void LogHandingOver(ILogger logger, long replica, int left, int held, string examples);
 
     // Information: a cluster of exactly R silos stopping (or one restarting for maintenance) is normal; the replica keeps its data.
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
@@ -93,8 +131,8 @@ internal sealed partial class Decommission(
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]
     private static partial void LogLeftRoster(ILogger logger, long replica, long version);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed every group over in {ElapsedMs} ms")]
-    private static partial void LogHandedOver(ILogger logger, long replica, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed all {Held} groups over in {ElapsedMs} ms")]
+    private static partial void LogHandedOver(ILogger logger, long replica, int held, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} did not hand everything over within {Timeout}: {Left} groups still name it and recover as after a failure")]
     private static partial void LogIncomplete(ILogger logger, long replica, TimeSpan timeout, int left);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenReplica.Consensus;
@@ -29,6 +30,7 @@ internal sealed partial class Rebalancer(
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly ConcurrentDictionary<string, byte> _stepping = new(); // groups a pass is stepping now
     private long _moves, _failures, _dropped, _passes;
 
     // The roster version at which a whole pass found every held group in place. Until the roster changes again no
@@ -109,9 +111,11 @@ internal sealed partial class Rebalancer(
             await slots.WaitAsync(cancellationToken);
             running.Add(Task.Run(async () =>
             {
+                // One step per group at a time on this silo: a decommission's passes run beside the background loop.
+                bool mine = _stepping.TryAdd(groupId, 0);
                 try
                 {
-                    var outcome = await StepGroupAsync(groupId, cancellationToken);
+                    var outcome = mine ? await StepGroupAsync(groupId, cancellationToken) : Outcome.DrivenElsewhere;
                     if (outcome != Outcome.InPlace)
                     {
                         Interlocked.Increment(ref misplaced);
@@ -120,6 +124,7 @@ internal sealed partial class Rebalancer(
                 }
                 finally
                 {
+                    if (mine) _stepping.TryRemove(groupId, out _);
                     slots.Release();
                 }
             }, cancellationToken));
@@ -131,23 +136,24 @@ internal sealed partial class Rebalancer(
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
     }
 
-    /// <summary>Held groups whose newest configuration still names this silo's replica, or that it leads.</summary>
-    public async Task<int> GroupsStillHereAsync()
+    /// <summary>Held groups whose newest configuration still names this silo's replica, or that it leads (with why).</summary>
+    public async Task<IReadOnlyList<string>> GroupsStillHereAsync(CancellationToken cancellationToken)
     {
-        int count = 0;
-        foreach (string groupId in runtime.HeldGroupIds())
+        var here = new ConcurrentBag<string>();
+        await Parallel.ForEachAsync(runtime.HeldGroupIds(), new ParallelOptions { MaxDegreeOfParallelism = options.Value.RebalanceConcurrency, CancellationToken = cancellationToken }, async (groupId, _) =>
         {
-            if (runtime.LoadHeld(groupId) is not { } group) continue;
+            if (runtime.LoadHeld(groupId) is not { } group) return;
             try
             {
                 var status = await StatusAsync(group);
-                if (status.Latest.Contains(roster.LocalReplicaId) || status.Leader) count++;
+                if (status.Latest.Contains(roster.LocalReplicaId)) here.Add($"{groupId} (member of {{{string.Join(",", status.Latest)}}})");
+                else if (status.Leader) here.Add($"{groupId} (led from here{(status.HasActivation ? " by an activation" : "")})");
             }
             catch (ReplicaUnavailableException)
             {
             }
-        }
-        return count;
+        });
+        return [.. here];
     }
 
     private enum Outcome { InPlace, Moved, Dropped, DrivenElsewhere, Failed }
@@ -261,12 +267,15 @@ internal sealed partial class Rebalancer(
         {
             var (latest, inForce, leader, inForceFrom) = await group.AskAsync(core =>
                 ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
-            if (!leader) return false;
+            if (!leader) return Stalled(group, "this replica no longer leads the group");
             if (latest.Equals(target) && inForce.Equals(target)) return true;
             if (!latest.Equals(inForce))
             {
                 // Chosen, not yet in force: the leader fills the window with no-ops; wait for it.
-                if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken)) return false;
+                if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken))
+                {
+                    return Stalled(group, $"configuration {latest} chosen at slot {inForceFrom - 1} did not come into force");
+                }
                 continue;
             }
             ClusterConfig next;
@@ -285,8 +294,50 @@ internal sealed partial class Rebalancer(
                 next = latest.Without(removed);
             }
             group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
-            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken)) return false;
+            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken))
+            {
+                return Stalled(group, $"configuration {next} was not chosen ({await DescribeAsync(group)}; peers: {await DescribePeersAsync(group.GroupId, latest)})");
+            }
         }
+        return Stalled(group, $"more than {MaxStepsPerMove} member changes");
+    }
+
+    private static async Task<string> DescribeAsync(GroupReplica group)
+    {
+        try
+        {
+            return await group.AskAsync(core => (core.DescribeConfigChange(), new Ready()));
+        }
+        catch (ReplicaUnavailableException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private async Task<string> DescribePeersAsync(string groupId, ClusterConfig config)
+    {
+        var peers = new List<string>();
+        foreach (long member in config.Members.Where(m => m != roster.LocalReplicaId))
+        {
+            string state;
+            try
+            {
+                state = roster.SiloOf(member) is not { } silo ? "address unknown"
+                    : await hosts.For(silo).GetGroupStatusAsync(groupId) is { } status ? $"commit {status.CommitIndex}, latest {{{string.Join(",", status.Latest)}}}, leader {status.Leader}"
+                    : "holds no replica";
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                state = $"unreachable ({e.GetType().Name})";
+            }
+            peers.Add($"{member}: {state}");
+        }
+        return string.Join("; ", peers);
+    }
+
+    private bool Stalled(GroupReplica group, string reason)
+    {
+        LogMoveStalled(logger, group.GroupId, reason);
         return false;
     }
 
@@ -361,6 +412,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: replica {Member} did not catch up to slot {Slot} in time; the move resumes next pass")]
     private static partial void LogNotCaughtUp(ILogger logger, string groupId, long member, long slot);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Move of group {GroupId} stopped: {Reason}; it resumes next pass")]
+    private static partial void LogMoveStalled(ILogger logger, string groupId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

@@ -105,10 +105,13 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         }
     }
 
+    // Stops are run from the highest stage down: stopping at RuntimeGrainServices keeps the transport sending through
+    // a graceful stop's hand-over (Decommission, at Active) and the grains' deactivation (their replicas tell
+    // followers the commit index as they resign), and ends it before the replication runtime stops.
     void ILifecycleParticipant<ISiloLifecycle>.Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(
             nameof(ReplicaTransport),
-            ServiceLifecycleStage.Active,
+            ServiceLifecycleStage.RuntimeGrainServices,
             _ => Task.CompletedTask,
             StopAsync);
 
