@@ -32,7 +32,7 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     public static readonly TimeSpan SettlePollInterval = TimeSpan.FromMilliseconds(250);
 
     /// <summary>While settling, an attempt pending longer than this is ended and retried with its stamp.</summary>
-    public static readonly TimeSpan StaleAttempt = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan StaleAttempt = TimeSpan.FromMilliseconds(500);
 
     private readonly Lazy<(PendingCallBreaker Breaker, CallStampSource Stamps)> _parts = new(() =>
         (services.GetRequiredService<PendingCallBreaker>(), services.GetRequiredService<CallStampSource>()));
