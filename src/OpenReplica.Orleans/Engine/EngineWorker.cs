@@ -24,6 +24,9 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
 
     public IEngineClock Clock => clock;
 
+    /// <summary>Bugs planted on purpose; only the deterministic simulator sets them, to prove it catches them.</summary>
+    internal EngineBug PlantedBugs { get; set; }
+
     /// <summary>Steps taken (one WAL append and one batch per peer each).</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
@@ -83,6 +86,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
             foreach (var m in ready.Messages)
             {
                 if (group.MaySendBeforePersist(m)) early.Add((group.GroupId, m));
+                else if (m.To == group.ReplicaId && PlantedBugs.HasFlag(EngineBug.OwnVoteBeforeFsync)) group.Post(core => core.Step(m));
                 else rest.Add(m);
             }
             later.Add((group, rest));

@@ -237,8 +237,13 @@ internal sealed class GrainSession(
 
     private async Task PumpAsync()
     {
-        await foreach (var ready in _pump.Reader.ReadAllAsync())
+        // WaitToReadAsync + TryRead rather than ReadAllAsync: its iterator resumes on the thread pool before it hops
+        // back to the activation's scheduler; this loop resumes on that scheduler directly (and, in the simulator,
+        // on the simulated silo's one thread).
+        var reader = _pump.Reader;
+        while (await reader.WaitToReadAsync())
         {
+            if (!reader.TryRead(out var ready)) continue;
             try
             {
                 if (await ProcessAsync(ready) is { } snapshot)
@@ -277,6 +282,9 @@ internal sealed class GrainSession(
         }
         foreach (var entry in ready.Committed)
         {
+            // Already in State: the engine merges one step's inputs into one Ready, so entries committed by an input
+            // that ran before this activation attached (in the same step) come both in its replay and in this Ready.
+            if (entry.Slot <= _appliedSlot) continue;
             for (int i = 0; i < entry.Commands.Count; i++)
             {
                 var (command, duplicate) = entry.Commands[i];
