@@ -305,12 +305,13 @@ internal sealed partial class ReplicationRuntime(
         });
 
     /// <summary>Sends one engine step's messages: one batch per peer silo, carrying every group's messages for it.</summary>
-    void IEngineNetwork.Send(IReadOnlyList<(string GroupId, Message Message)> messages)
+    void IEngineNetwork.Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
     {
         var bySilo = new Dictionary<SiloAddress, List<ReplicaEnvelopeItem>>();
         bool unknown = false;
-        foreach (var (groupId, message) in messages)
+        foreach (var (group, message) in messages)
         {
+            string groupId = group.GroupId;
             if (roster.SiloOf(message.To) is not { } silo)
             {
                 // Unknown address (the replica's silo is down or not yet seen): drop; the core retransmits.

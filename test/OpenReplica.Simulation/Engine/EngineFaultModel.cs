@@ -8,7 +8,8 @@ namespace OpenReplica.Simulation.Engine;
 /// - batches between silos dropped, duplicated, delayed and so reordered;
 /// - partitions among silos, symmetric or one-way, that heal;
 /// - silo crashes that lose memory and every unsynced write (torn tails included; see <see cref="SimFileSystem"/>),
-///   and restarts from the disk;
+///   and restarts from the disk; some are aimed at the moment a silo has just sent a batch (within its fsync time),
+///   where a vote sent before its fsync would be lost;
 /// - fsyncs that stall (a slow disk: a step's append takes far longer than the idle-eviction period);
 /// - duplicate activations (a second activation of a grain campaigns while the first still runs), and activations
 ///   moved when calls time out (Orleans declaring a silo dead that still runs);
@@ -35,6 +36,7 @@ public sealed record EngineFaultModel(
     double LongDelayRate,
     double PartitionRate,
     double CrashRate,
+    double CrashAfterSendRate,
     double DuelRate,
     double MoveOnTimeoutRate,
     int FsyncMax,
@@ -65,9 +67,10 @@ public sealed record EngineFaultModel(
             LongDelayRate: r.NextDouble() * 0.05,
             PartitionRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.004,
             CrashRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.004,
+            CrashAfterSendRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.002,
             DuelRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.003,
             MoveOnTimeoutRate: r.NextDouble() * 0.5,
-            FsyncMax: r.Next(1, 10),
+            FsyncMax: r.Chance(0.3) ? r.Next(10, 40) : r.Next(1, 10),
             FsyncStallRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.01,
             EvictAfter: r.Next(60, 600),
             ActivationIdle: r.Next(100, 1500));
@@ -77,6 +80,6 @@ public sealed record EngineFaultModel(
         $"silos={Silos} replicas={Replicas} groups={Groups} keys/group={KeysPerGroup} clients={Clients} workers={Workers} " +
         $"groups/step<={MaxGroupsPerStep} window={Window} batch={MaxBatchCommands} snapshotEvery={SnapshotEveryCommands} " +
         $"digestEvery={DigestEveryCommands} segment={SegmentBytes / 1024}K drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} " +
-        $"partition={PartitionRate:F4} crash={CrashRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
+        $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
         $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle}";
 }

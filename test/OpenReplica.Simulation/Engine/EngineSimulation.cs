@@ -44,6 +44,7 @@ public sealed class EngineSimulation
     private readonly Dictionary<string, ClusterConfig> _configs = [];
     private readonly Dictionary<string, SimActivation> _directory = [];
     private readonly Dictionary<string, string> _lastWritten = [];
+    private readonly Dictionary<(string Group, long Position), (CallId Call, string Payload, long Silo)> _applied = [];
     private readonly HashSet<(long From, long To)> _blocked = [];
     private readonly List<EngineClient> _clients = [];
     private readonly SimLogger _logger;
@@ -73,6 +74,7 @@ public sealed class EngineSimulation
             IdleGroupEvictionAfter = TimeSpan.FromMilliseconds(Faults.EvictAfter),
         };
         Time = new SimTimeProvider(Scheduler);
+        Oracle = new DurabilityOracle(this);
         Instruments = new ReplicationInstruments(null);
         Divergence = new DivergenceMonitor(Microsoft.Extensions.Options.Options.Create(Options), NullLogger<DivergenceMonitor>.Instance, new SimMeterFactory());
         for (int g = 0; g < Faults.Groups; g++)
@@ -121,9 +123,29 @@ public sealed class EngineSimulation
 
     internal ClusterConfig ConfigOf(string groupId) => _configs[groupId];
 
+    internal SimSilo Silo(long id) => _silos[(int)id - 1];
+
+    internal DurabilityOracle Oracle { get; }
+
     internal string? LastWritten(string key) => _lastWritten.GetValueOrDefault(key);
 
     internal void NoteWritten(string key, string value) => _lastWritten[key] = value;
+
+    /// <summary>An activation applied <paramref name="call"/> at <paramref name="position"/>: every activation, live or replaying, must agree.</summary>
+    internal void OnApplied(string groupId, long silo, long position, CallId call, byte[] payload)
+    {
+        Oracle.CheckApplied(groupId, position / 65_536, call);
+        string bytes = Convert.ToHexString(payload);
+        if (!_applied.TryGetValue((groupId, position), out var first))
+        {
+            _applied[(groupId, position)] = (call, bytes, silo);
+        }
+        else if (first.Call != call || first.Payload != bytes)
+        {
+            Fail(new SimulationFailure("agreement", $"{groupId} position {position} (slot {position / 65_536}): silo {first.Silo} applied " +
+                $"{first.Call} {first.Payload}, silo {silo} applied {call} {bytes}"));
+        }
+    }
 
     /// <summary>Stops the run at the next check with <paramref name="failure"/> (the first one wins).</summary>
     internal void Fail(SimulationFailure failure) => _failure ??= failure;
@@ -235,6 +257,16 @@ public sealed class EngineSimulation
 
     internal void SendBatch(long from, long to, IReadOnlyList<(string GroupId, Message Message)> batch)
     {
+        if (FaultsOn && Random.Chance(Faults.CrashAfterSendRate))
+        {
+            // A crash aimed at the fsync window: whatever this silo sent before its append is durable must not count.
+            var sender = _silos[(int)from - 1];
+            int senderIncarnation = sender.Incarnation;
+            Scheduler.At(Random.Next(0, Faults.FsyncMax + 1), () =>
+            {
+                if (FaultsOn && sender.IsUp && sender.Incarnation == senderIncarnation) Crash(sender);
+            });
+        }
         if (_blocked.Contains((from, to))) return;
         if (FaultsOn && Random.Chance(Faults.DropRate))
         {
@@ -350,7 +382,11 @@ public sealed class EngineSimulation
     {
         var up = _silos.Where(s => s.IsUp).ToList();
         if (up.Count == 0) return;
-        var victim = up[Random.Next(0, up.Count)];
+        Crash(up[Random.Next(0, up.Count)]);
+    }
+
+    private void Crash(SimSilo victim)
+    {
         FaultsInjected++;
         Trace($"crash silo {victim.Id}");
         CountBeforeCrash(victim);
@@ -410,13 +446,13 @@ public sealed class EngineSimulation
                 reads.Add((groupId, silo.Id, done.Task));
             }
         }
-        Scheduler.RunUntil(Scheduler.Now + 10 * TickInterval);
+        RunWhile(() => reads.Any(r => !r.Read.IsCompleted), LivenessBound, "replicas did not answer what they know to be chosen");
         foreach (var group in reads.GroupBy(r => r.GroupId))
         {
             var chosen = new Dictionary<long, (long Silo, string Value)>();
             foreach (var (_, silo, read) in group)
             {
-                if (!read.IsCompletedSuccessfully) throw new SimulationFailure("liveness", $"silo {silo} did not answer for {group.Key}");
+                if (!read.IsCompletedSuccessfully) throw new SimulationFailure("liveness", $"silo {silo} did not answer for {group.Key}: {read.Exception?.InnerException?.Message ?? read.Status.ToString()}");
                 foreach (var entry in read.Result.Chosen)
                 {
                     string value = Fingerprint(entry.Value);
@@ -431,9 +467,18 @@ public sealed class EngineSimulation
         }
     }
 
-    private static async Task ReadChosenAsync(SimSilo silo, string groupId, TaskCompletionSource<(long, List<LogEntry>)> done) =>
-        done.TrySetResult(await silo.GroupFor(groupId).AskAsync(core => ((core.SnapshotSlot,
-            core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList()), new Ready())));
+    private static async Task ReadChosenAsync(SimSilo silo, string groupId, TaskCompletionSource<(long, List<LogEntry>)> done)
+    {
+        try
+        {
+            done.TrySetResult(await silo.GroupFor(groupId).AskAsync(core => ((core.SnapshotSlot,
+                core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList()), new Ready())));
+        }
+        catch (Exception e)
+        {
+            done.TrySetException(e);
+        }
+    }
 
     private static string Fingerprint(LogValue value) => value.Kind switch
     {

@@ -19,6 +19,7 @@ internal sealed class SimActivation
         Incarnation = silo.Incarnation;
         LastUsed = world.Scheduler.Now;
         var grainId = GrainId.Create("simkv", groupId);
+        Grain = new SimKvGrain((position, call, payload) => world.OnApplied(groupId, silo.Id, position, call, payload));
         var context = SimGrainContext.Create(grainId, Grain, reason => world.Scheduler.At(0, () => Stop(reason), silo.Context));
         var options = world.Options;
         Session = new GrainSession(context, silo.GroupFor(groupId), world.Serializer, world.Time, options.SnapshotEveryCommands,
@@ -31,7 +32,7 @@ internal sealed class SimActivation
 
     public int Incarnation { get; }
 
-    public SimKvGrain Grain { get; } = new();
+    public SimKvGrain Grain { get; }
 
     public GrainSession Session { get; }
 

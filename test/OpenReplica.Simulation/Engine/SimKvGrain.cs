@@ -13,14 +13,18 @@ namespace OpenReplica.Simulation.Engine;
 /// Commands are <see cref="KvCommand"/> payloads; results are strings (so the session's reply table and snapshots
 /// serialize them with Orleans' serializer as they would a grain's results).
 /// </summary>
-internal sealed class SimKvGrain : IReplicatedStateMachine
+internal sealed class SimKvGrain(Action<long, CallId, byte[]> onApplied) : IReplicatedStateMachine
 {
     private readonly SortedDictionary<string, string> _data = new(StringComparer.Ordinal);
 
     public string? Read(string key) => _data.GetValueOrDefault(key);
 
-    public Task<CommandOutcome> ApplyAsync(byte[] invokable, CommandPosition position) =>
-        Task.FromResult(new CommandOutcome(EncodeOutput(Apply(KvCommand.Decode(invokable))), null));
+    public Task<CommandOutcome> ApplyAsync(byte[] invokable, CommandPosition position)
+    {
+        // Live or replayed, every activation must run the same command at the same log position.
+        onApplied(position.Slot, position.Call, invokable);
+        return Task.FromResult(new CommandOutcome(EncodeOutput(Apply(KvCommand.Decode(invokable))), null));
+    }
 
     public Task ApplyReplayedAsync(byte[] invokable, CommandPosition position)
     {

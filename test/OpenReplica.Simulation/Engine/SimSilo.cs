@@ -87,11 +87,22 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
         }
     }
 
-    void IEngineNetwork.Send(IReadOnlyList<(string GroupId, Message Message)> messages)
+    void IEngineNetwork.Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
     {
         if (!IsUp) return;
+        foreach (var (group, message) in messages)
+        {
+            // An evicted replica must be silent: everything it knew is on disk, and a replica rebuilt from there may
+            // already speak for the group. A step still in flight when it left would make it speak from a stale index.
+            if (group.Evicted)
+            {
+                world.Fail(new SimulationFailure("eviction", $"silo {Id}: the evicted replica of {group.GroupId} sent {TraceFormat.Describe(message)} after it left memory"));
+            }
+        }
+        var sent = messages.Select(m => (m.Group.GroupId, m.Message)).ToList();
+        world.Oracle.CheckVotes(this, sent);
         // One batch per peer silo for the whole step, as the silo's transport sends it.
-        foreach (var peer in messages.GroupBy(m => m.Message.To))
+        foreach (var peer in sent.GroupBy(m => m.Message.To))
         {
             world.SendBatch(Id, peer.Key, [.. peer]);
         }
