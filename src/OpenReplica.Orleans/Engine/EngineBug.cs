@@ -18,6 +18,9 @@ internal enum EngineBug
     /// </summary>
     EvictDuringPersist = 2,
 
-    /// <summary>A leader counts its own vote before its append is durable (the parallel-persist rule broken).</summary>
-    OwnVoteBeforeFsync = 4,
+    /// <summary>
+    /// An activation that attaches in the middle of a step applies the entries its replay already applied again (the
+    /// step's merged Ready carries entries committed by an input that ran before it attached).
+    /// </summary>
+    ReapplyOnAttach = 4,
 }

@@ -86,7 +86,6 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
             foreach (var m in ready.Messages)
             {
                 if (group.MaySendBeforePersist(m)) early.Add((group, m));
-                else if (m.To == group.ReplicaId && PlantedBugs.HasFlag(EngineBug.OwnVoteBeforeFsync)) group.Post(core => core.Step(m));
                 else rest.Add(m);
             }
             later.Add((group, rest));

@@ -284,7 +284,7 @@ internal sealed class GrainSession(
         {
             // Already in State: the engine merges one step's inputs into one Ready, so entries committed by an input
             // that ran before this activation attached (in the same step) come both in its replay and in this Ready.
-            if (entry.Slot <= _appliedSlot) continue;
+            if (entry.Slot <= _appliedSlot && !group.PlantedBugs.HasFlag(EngineBug.ReapplyOnAttach)) continue;
             for (int i = 0; i < entry.Commands.Count; i++)
             {
                 var (command, duplicate) = entry.Commands[i];

@@ -83,6 +83,9 @@ internal sealed partial class GroupReplica
 
     public string GroupId { get; }
 
+    /// <summary>The engine bugs the simulator planted (none on a silo).</summary>
+    internal EngineBug PlantedBugs => _worker.PlantedBugs;
+
     /// <summary>This replica's id in the group (the same on every group of this silo).</summary>
     public long ReplicaId => _core.Id;
 

@@ -32,7 +32,9 @@ public sealed class EngineSimulation
     public const long TickInterval = 20;
     public const long CallTimeout = 500;
     public const long ActivationTimeout = 1_000;
+    /// <summary>Simulated time of the safety phase (faults on) of a long run; the CI sweep runs <see cref="ShortSafetyPhaseTime"/>.</summary>
     public const long SafetyPhaseTime = 8_000;
+    public const long ShortSafetyPhaseTime = 2_500;
     public const long LivenessBound = 20_000;
 
     private static readonly Lazy<Serializer> SharedSerializer = new(() =>
@@ -55,9 +57,10 @@ public sealed class EngineSimulation
     private long _stepsBeforeRestarts;
     private long _groupStepsBeforeRestarts;
 
-    internal EngineSimulation(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null)
+    internal EngineSimulation(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null, long safetyPhase = SafetyPhaseTime)
     {
         Seed = seed;
+        SafetyPhase = safetyPhase;
         Bugs = bugs;
         _trace = trace;
         Random = new DeterministicRandom(seed);
@@ -86,6 +89,9 @@ public sealed class EngineSimulation
     }
 
     public ulong Seed { get; }
+
+    /// <summary>How long faults are injected (simulated milliseconds): part of what a seed replays.</summary>
+    public long SafetyPhase { get; }
 
     internal EngineBug Bugs { get; }
 
@@ -150,8 +156,8 @@ public sealed class EngineSimulation
     /// <summary>Stops the run at the next check with <paramref name="failure"/> (the first one wins).</summary>
     internal void Fail(SimulationFailure failure) => _failure ??= failure;
 
-    internal static EngineSimulationResult Run(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null) =>
-        new EngineSimulation(seed, bugs, trace).Run();
+    internal static EngineSimulationResult Run(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null, long safetyPhase = SafetyPhaseTime) =>
+        new EngineSimulation(seed, bugs, trace, safetyPhase).Run();
 
     internal EngineSimulationResult Run()
     {
@@ -173,7 +179,7 @@ public sealed class EngineSimulation
             Scheduler.At(TickInterval, FaultTick);
             Scheduler.At(TickInterval, DeactivateIdle);
 
-            RunChecked(SafetyPhaseTime);
+            RunChecked(SafetyPhase);
             HealEverything();
             RunWhile(() => _clients.Any(c => c.Busy), LivenessBound, "calls still pending after faults stopped");
 
