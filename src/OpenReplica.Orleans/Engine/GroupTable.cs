@@ -63,6 +63,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             if (Find(groupId) is { } raced) return raced;
             var options = coreOptions();
             options.ParallelPersist = true;
+            options.ShipSnapshotsToFollowers = true; // followers do not run the grain: they keep only the leader's log
             var persisted = store.ReadPersisted(groupId);
             var core = persisted is null ? new PaxosReplica(options) : PaxosReplica.Restart(options, persisted);
             var worker = engine.WorkerFor(groupId);

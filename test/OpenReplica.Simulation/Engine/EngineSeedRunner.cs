@@ -23,7 +23,8 @@ internal static class EngineSeedRunner
         output.WriteLine($"engine seeds run: {count}, failed: {failures}, operations: {results.Sum(r => r.Operations)}, " +
             $"faults injected: {results.Sum(r => r.FaultsInjected)}, batches: {results.Sum(r => r.BatchesDelivered)}, " +
             $"engine steps: {results.Sum(r => r.Steps)} ({(double)results.Sum(r => r.GroupSteps) / Math.Max(1, results.Sum(r => r.Steps)):F2} groups/step), " +
-            $"groups evicted: {results.Sum(r => r.GroupsEvicted)}, rebuilt: {results.Sum(r => r.GroupsRebuilt)}, wall time: {watch.Elapsed.TotalSeconds:F1}s");
+            $"groups evicted: {results.Sum(r => r.GroupsEvicted)}, rebuilt: {results.Sum(r => r.GroupsRebuilt)}, " +
+            $"replicas holding a snapshot at the end: {results.Sum(r => r.ReplicasCompacted)}, wall time: {watch.Elapsed.TotalSeconds:F1}s");
         return failures == 0 ? 0 : 1;
     }
 

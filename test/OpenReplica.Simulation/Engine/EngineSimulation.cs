@@ -14,7 +14,7 @@ namespace OpenReplica.Simulation.Engine;
 
 /// <summary>The outcome of one engine seed.</summary>
 public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failure, int Operations, long FaultsInjected,
-    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, EngineFaultModel Faults)
+    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, EngineFaultModel Faults)
 {
     public bool Passed => Failure is null;
 }
@@ -56,6 +56,7 @@ public sealed class EngineSimulation
     private long _rebuiltBeforeRestarts;
     private long _stepsBeforeRestarts;
     private long _groupStepsBeforeRestarts;
+    private int _replicasCompacted;
 
     internal EngineSimulation(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null, long safetyPhase = SafetyPhaseTime)
     {
@@ -214,7 +215,7 @@ public sealed class EngineSimulation
             _evictedBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Evicted : 0),
             _rebuiltBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Rebuilt : 0),
             _stepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.Steps : 0),
-            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), Faults);
+            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, Faults);
     }
 
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);
@@ -458,6 +459,7 @@ public sealed class EngineSimulation
             var chosen = new Dictionary<long, (long Silo, string Value)>();
             foreach (var (_, silo, read) in group)
             {
+                if (read.IsCompletedSuccessfully && read.Result.Snapshot > 0) _replicasCompacted++;
                 if (!read.IsCompletedSuccessfully) throw new SimulationFailure("liveness", $"silo {silo} did not answer for {group.Key}: {read.Exception?.InnerException?.Message ?? read.Status.ToString()}");
                 foreach (var entry in read.Result.Chosen)
                 {
