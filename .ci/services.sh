@@ -4,6 +4,7 @@
 #   PostgreSQL 15  on 127.0.0.1:5432   database "orleans", user "orleans", password "orleans", with Orleans' ADO.NET
 #                                      clustering schema (samples/Deploy/sql/PostgreSQL-{Main,Clustering}.sql)
 #   chromium       (Debian's package) for the checker's HTML report test (test/OpenReplica.Checker.Tests, HtmlReportTests)
+#   iptables       for the gateway-refusal test (test/OpenReplica.Deploy.Tests, GatewayRefusalTests)
 # Idempotent and quiet: a second run only checks that both answer. Needs root (or passwordless sudo) and apt-get to
 # install; without them it exits 1 and the tests skip with a message naming this script.
 # Overrides: OPENREPLICA_REDIS_PORT, OPENREPLICA_PG_PORT, OPENREPLICA_PG_VERSION (15).
@@ -45,6 +46,12 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   (apt_install chromium) || say "chromium could not be installed; HtmlReportTests will skip"
 fi
 command -v chromium >/dev/null && say "chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
+
+# ---- iptables (the gateway-refusal test resets loopback connections to gateway ports) ----
+if ! command -v iptables >/dev/null; then
+  say "installing iptables"
+  (apt_install iptables) || say "iptables could not be installed; GatewayRefusalTests will skip"
+fi
 
 # ---- Redis ----
 redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = "PONG" ]; }

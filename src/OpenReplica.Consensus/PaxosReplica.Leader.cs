@@ -186,6 +186,7 @@ public sealed partial class PaxosReplica
         leader.ReadFloor = Math.Max(leader.ReadFloor, commit); // Recover() already raised it to every recovered slot
         leader.TicksSinceQuorumCheck = 0;
         _ready.BecameLeader = true;
+        _ready.LeaderFloor = leader.ReadFloor;
         if (Has(PlantedBug.ForgetDedupAfterLeaderChange)) _sessions = new SessionTable(_options.MaxSessions);
         foreach (var e in leader.Recovered.Values)
         {

@@ -63,6 +63,13 @@ public sealed class Ready
     public List<long> FailedReads { get; } = [];
 
     public bool BecameLeader { get; internal set; }
+
+    /// <summary>
+    /// With <see cref="BecameLeader"/>: the last slot a value may have been chosen in before this leadership (the
+    /// commit index or the highest slot recovered in phase 1). The leader's state machine has seen every earlier
+    /// decision once it applied through this slot; it should serve nothing before.
+    /// </summary>
+    public long LeaderFloor { get; internal set; }
     public bool LostLeadership { get; internal set; }
 
     public bool MustPersist => HardState is not null || Entries.Count > 0 || SnapshotToPersist is not null;
@@ -91,6 +98,7 @@ public sealed class Ready
         Reads.AddRange(later.Reads);
         FailedReads.AddRange(later.FailedReads);
         BecameLeader |= later.BecameLeader;
+        LeaderFloor = Math.Max(LeaderFloor, later.LeaderFloor);
         LostLeadership |= later.LostLeadership;
     }
 }

@@ -38,6 +38,9 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
 
     public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("no client");
 
+    /// <summary>The gateway port of every silo started so far.</summary>
+    public IEnumerable<int> GatewayPorts => _silos.Values.Select(s => s.GatewayPort);
+
     public IEnumerable<int> Running => _silos.Where(s => !s.Value.Process.HasExited).Select(s => s.Key).Order();
 
     /// <summary>A deployment with a fresh cluster id (so runs never see each other's silos in a shared store).</summary>
@@ -136,7 +139,7 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException(
             $"silo-{number} exited with code {SafeExitCode(process)} before it was ready:\n{Tail(number, 40)}"));
         process.Start();
-        _silos[number] = new Silo(number, process, data, ports[2]);
+        _silos[number] = new Silo(number, process, data, ports[2], ports[1]);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         Note(number, $"started pid {process.Id}: silo port {ports[0]}, gateway {ports[1]}, data {data}");
@@ -314,7 +317,7 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         return ports;
     }
 
-    private sealed record Silo(int Number, Process Process, string DataDirectory, int MetricsPort);
+    private sealed record Silo(int Number, Process Process, string DataDirectory, int MetricsPort, int GatewayPort);
 
     /// <summary>Where silo <paramref name="number"/> serves its metrics in Prometheus format.</summary>
     public Uri MetricsUrl(int number) => new($"http://localhost:{_silos[number].MetricsPort}/metrics");

@@ -53,7 +53,8 @@ public sealed class CallerFailoverTests
         await Task.WhenAll(load);
 
         var detection = Stopwatch.GetElapsedTime(killed, detected);
-        Assert.True(breaker.Broken > 0, "no pending call was ended early when the silo's gateway connection closed");
+        // Whether the breaker or Orleans' own death notice ends a pending call first depends on timing (under heavy load
+        // the latter can win), so the mechanism is not asserted here; the latency bound below fails without either.
         Assert.All(writers, w => Assert.True(w.Errors.IsEmpty, $"{w.Name}: {string.Join(" | ", w.Errors.Take(3))}"));
         foreach (var w in writers)
         {
@@ -71,7 +72,8 @@ public sealed class CallerFailoverTests
             .Select(x => $"{x.Name}: issued {Ms(killed, x.c.Start)} ms after the kill, answered {Ms(killed, x.c.End)} ms after it")
             .ToList();
         Assert.True(late.Count == 0,
-            $"detection took {detection.TotalMilliseconds:0} ms; calls answered later than detection + {Goal.TotalSeconds} s: {string.Join("; ", late.Take(5))}");
+            $"detection took {detection.TotalMilliseconds:0} ms, {breaker.Broken} pending calls ended early by the gateway-loss watch; "
+            + $"calls answered later than detection + {Goal.TotalSeconds} s: {string.Join("; ", late.Take(5))}");
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class DivergenceDetectionTests
     // Failover waits for membership to declare the silo dead; generous for a loaded machine.
     private static readonly TimeSpan Failover = TimeSpan.FromSeconds(90);
 
-    [Fact(Skip = "Passed on its branch; after merging scale-out (groups born with a slot-0 snapshot) and operate onto the engine the replay after the kill served the diverged grain instead of refusing it. Open in issue 15 until found; the simulator's planted NonDeterministicStateMachine bug is still caught.")]
+    [Fact]
     public async Task A_non_deterministic_method_is_caught_at_the_first_failover_and_the_grain_stops_until_an_operator_accepts()
     {
         DriftingGrain.Fixed = false;

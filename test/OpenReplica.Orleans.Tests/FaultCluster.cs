@@ -272,6 +272,11 @@ internal sealed class ShadowingReplicator(ICallReplicator inner) : ICallReplicat
 
     public Task DetachAsync(IGrainContext grain) => inner.DetachAsync(Map(grain));
 
+    public void Activated(IGrainContext grain) => inner.Activated(Map(grain));
+
+    public Task<CallResolution> ResolveCallAsync(IGrainContext grain, CallStamp stamp, CancellationToken cancellationToken) =>
+        inner.ResolveCallAsync(Map(grain), stamp, cancellationToken);
+
     private IGrainContext Map(IGrainContext grain) =>
         grain.GrainId.Type.Equals(Shadow)
             ? _aliases.GetValue(grain, g => new AliasGrainContext(g, GrainId.Create(Target, g.GrainId.Key)))

@@ -9,11 +9,10 @@ namespace OpenReplica.Orleans;
 /// call's outcome is known.
 /// <para>
 /// Do not simply call again: a new call is a new stamp, and it would be applied a second time if the first one was.
-/// Read the grain's state to learn what happened (a <c>[ReadOnly]</c> method is linearizable), or make the operation
-/// idempotent by its own id. <see cref="Stamp"/> names the call as the grain recorded it (the grain sees it as
-/// <c>Replicated.Call</c>), so a grain that keeps the ids it applied can answer "was this one applied?". Once the grain
-/// has applied a call of this client that began after all of the client's earlier calls had ended (its stamp then
-/// marks the abandoned one acknowledged), the abandoned one can no longer be applied there.
+/// Ask the grain: <see cref="CallOutcomeResolution.ResolveAsync"/> answers Applied (with the reply) or NotApplied,
+/// definitively (a fence in the grain's log keeps a late arrival of the call from being applied), while the stamp is
+/// remembered (<see cref="ReplicatedClientOptions.OutcomeResolutionWindow"/>). <see cref="Stamp"/> names the call as
+/// the grain recorded it (the grain sees it as <c>Replicated.Call</c>).
 /// </para>
 /// </summary>
 [GenerateSerializer]

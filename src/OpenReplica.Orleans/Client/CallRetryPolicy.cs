@@ -10,6 +10,9 @@ internal sealed class CallRetryPolicy(ReplicatedClientOptions options)
 
     public int MaxRetries { get; } = options.MaxRetries;
 
+    /// <summary>How long the stamp of a call given up on stays unacknowledged (<see cref="ReplicatedClientOptions.OutcomeResolutionWindow"/>).</summary>
+    public TimeSpan OutcomeResolutionWindow { get; } = options.OutcomeResolutionWindow;
+
     /// <summary>
     /// Failures after which the call may or may not have run, or did not reach a grain at all: retrying with the same
     /// stamp is safe, since the grain's reply table answers a stamp it already applied. Orleans reports a lost or

@@ -3,10 +3,17 @@ namespace OpenReplica.Orleans;
 /// <summary>
 /// One caller session (a client, or a silo for grain-to-grain calls): a random session id, a sequence counter,
 /// and the set of sequences still waiting for a reply, whose minimum is the stamp's first-unacknowledged value.
+/// A call given up on (outcome unknown) stays unacknowledged for a while (<see cref="Abandon"/>), so its grain still
+/// knows what became of it when asked (<see cref="CallOutcomeResolution"/>).
 /// </summary>
-internal sealed class CallStampSource
+internal sealed class CallStampSource(TimeProvider? time = null)
 {
+    /// <summary>At most this many abandoned stamps are held unacknowledged; older ones are let go first.</summary>
+    public const int MaxAbandoned = 1024;
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly SortedSet<long> _inFlight = [];
+    private readonly Queue<(long Sequence, long Until)> _abandoned = new(); // in sequence (and expiry) order
     private long _next;
 
     public Guid ClientId { get; } = Guid.NewGuid();
@@ -18,7 +25,23 @@ internal sealed class CallStampSource
         {
             var sequence = ++_next;
             _inFlight.Add(sequence);
-            return new CallStamp(ClientId, sequence, _inFlight.Min);
+            return new CallStamp(ClientId, sequence, FloorLocked());
+        }
+    }
+
+    /// <summary>
+    /// The call ended with its outcome unknown: keep its stamp unacknowledged for <paramref name="hold"/> (bounded by
+    /// <see cref="MaxAbandoned"/>), then let it go like a completed one.
+    /// </summary>
+    public void Abandon(CallStamp stamp, TimeSpan hold)
+    {
+        lock (_inFlight)
+        {
+            _inFlight.Remove(stamp.Sequence);
+            if (hold <= TimeSpan.Zero) return;
+            // Sequences are abandoned in about their order; a rare out-of-order one just keeps the floor a little lower.
+            _abandoned.Enqueue((stamp.Sequence, _time.GetTimestamp() + (long)(hold.TotalSeconds * _time.TimestampFrequency)));
+            while (_abandoned.Count > MaxAbandoned) _abandoned.Dequeue();
         }
     }
 
@@ -38,8 +61,17 @@ internal sealed class CallStampSource
         {
             lock (_inFlight)
             {
-                return _inFlight.Count > 0 ? _inFlight.Min : _next + 1;
+                return FloorLocked();
             }
         }
+    }
+
+    private long FloorLocked()
+    {
+        long now = _time.GetTimestamp();
+        while (_abandoned.TryPeek(out var oldest) && oldest.Until <= now) _abandoned.Dequeue();
+        long floor = _inFlight.Count > 0 ? _inFlight.Min : _next + 1;
+        foreach (var (sequence, _) in _abandoned) floor = Math.Min(floor, sequence);
+        return floor;
     }
 }

@@ -18,6 +18,7 @@ public sealed class ReplicatedClientOptions
     public static readonly TimeSpan DefaultCallDeadline = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan DefaultOutcomeResolutionWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// How long a call may take in all, its retries included; then it fails with
@@ -41,6 +42,14 @@ public sealed class ReplicatedClientOptions
     /// a failover (the default 500 ms keeps that well under a second).
     /// </summary>
     public TimeSpan MaxBackoff { get; set; } = DefaultMaxBackoff;
+
+    /// <summary>
+    /// How long after a call ended with <see cref="CallOutcomeUnknownException"/> its stamp stays unacknowledged, so the
+    /// grains keep what they know about it and <see cref="CallOutcomeResolution.ResolveAsync"/> can answer Applied or
+    /// NotApplied (after it, the answer may be Forgotten). Meanwhile grains this process calls keep up to 4,096 replies
+    /// of its calls (their reply tables cannot drop the ones after the abandoned stamp). Zero: acknowledge at once.
+    /// </summary>
+    public TimeSpan OutcomeResolutionWindow { get; set; } = DefaultOutcomeResolutionWindow;
 }
 
 /// <summary>Validates <see cref="ReplicatedClientOptions"/> at start-up; each message names the option.</summary>
@@ -64,6 +73,11 @@ internal sealed class ReplicatedClientOptionsValidator(IOptions<ReplicatedClient
         {
             throw new OrleansConfigurationException(
                 $"{Prefix}{nameof(o.InitialBackoff)} ({o.InitialBackoff}) must be positive and at most {Prefix}{nameof(o.MaxBackoff)} ({o.MaxBackoff}).");
+        }
+
+        if (o.OutcomeResolutionWindow < TimeSpan.Zero || o.OutcomeResolutionWindow == Timeout.InfiniteTimeSpan)
+        {
+            throw new OrleansConfigurationException($"{Prefix}{nameof(o.OutcomeResolutionWindow)} is {o.OutcomeResolutionWindow}; it must be zero or positive and finite.");
         }
 
         if (o.MaxBackoff >= o.CallDeadline)

@@ -32,7 +32,10 @@ internal sealed partial class StampingCallFilter(
         }
 
         // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
-        var stamp = stamps.Begin();
+        // An outbox effect's calls carry stamps derived from the effect, the same on every retry of the effect.
+        var effectScope = EffectStampScope.Current;
+        var stamp = effectScope?.Next() ?? stamps.Begin();
+        bool abandoned = false;
         long started = Stopwatch.GetTimestamp();
         var callerCancellation = context.Request.GetCancellationToken();
         // At the deadline an attempt still pending is ended (clients), so the loop below sees it fail and gives up.
@@ -71,6 +74,7 @@ internal sealed partial class StampingCallFilter(
                     var reported = !deadline.IsCancellationRequested ? failure
                         : previousFailure ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", failure);
                     LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
+                    abandoned = true;
                     throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, reported);
                 }
 
@@ -82,7 +86,9 @@ internal sealed partial class StampingCallFilter(
         }
         finally
         {
-            stamps.Complete(stamp);
+            // A call given up on keeps its stamp unacknowledged for a while: its grain can still say what became of it.
+            if (effectScope is null && abandoned) stamps.Abandon(stamp, retryPolicy.OutcomeResolutionWindow);
+            else if (effectScope is null) stamps.Complete(stamp);
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
@@ -18,7 +19,8 @@ internal sealed class ConsensusCallReplicator(
     TimeProvider time,
     IOptions<ReplicatedGrainsOptions> options,
     DivergenceMonitor divergence,
-    Diagnostics.ReplicationInstruments instruments) : ICallReplicator
+    Diagnostics.ReplicationInstruments instruments,
+    ILogger<EffectRunner> effectLogger) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
 
@@ -27,7 +29,7 @@ internal sealed class ConsensusCallReplicator(
         int replicas = ReplicasOf(grain.GrainId.Type);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
-            options.Value.MaxUnappliedCommands, divergence, instruments);
+            options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);
@@ -44,6 +46,14 @@ internal sealed class ConsensusCallReplicator(
 
     public Task<object?> ReplicateAsync(IGrainContext grain, byte[] invokable, CallStamp stamp, CancellationToken cancellationToken) =>
         SessionOf(grain).ReplicateAsync(invokable, stamp, cancellationToken);
+
+    public Task<CallResolution> ResolveCallAsync(IGrainContext grain, CallStamp stamp, CancellationToken cancellationToken) =>
+        SessionOf(grain).ResolveCallAsync(stamp, cancellationToken);
+
+    public void Activated(IGrainContext grain)
+    {
+        if (_sessions.TryGetValue(grain, out var session)) session.Activated();
+    }
 
     public bool CanReadLocally(IGrainContext grain) => _sessions.TryGetValue(grain, out var session) && session.CanReadLocally();
 

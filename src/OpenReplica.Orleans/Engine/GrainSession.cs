@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Threading.Channels;
 using OpenReplica.Consensus;
@@ -23,17 +24,21 @@ internal sealed class GrainSession(
     int snapshotEveryCommands,
     int maxUnappliedCommands,
     DivergenceMonitor divergenceMonitor,
-    ReplicationInstruments instruments) : IGroupListener
+    ReplicationInstruments instruments,
+    ILogger effectLogger) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
+    private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);
+    private bool _activated; // the first call reached the activation: OnActivateAsync is done, effects may run
     // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
     // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
     private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private long _unapplied;
     private readonly Dictionary<CommandId, TaskCompletionSource<CommandOutcome>> _waiters = [];
     private readonly HashSet<CommandId> _deferred = [];
+    private readonly Dictionary<CommandId, TaskCompletionSource<CallResolution>> _fences = [];
     private readonly Dictionary<long, List<TaskCompletionSource>> _reads = [];
     private readonly List<TaskCompletionSource> _nextReads = [];
     private bool _readInFlight;
@@ -44,6 +49,7 @@ internal sealed class GrainSession(
     private long _nextReadId;
     private long _appliedSinceSnapshot;
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
+    private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
 
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
@@ -54,6 +60,7 @@ internal sealed class GrainSession(
             group.SetListener(this);
             var committed = core.Entries.Where(e => e.Slot <= core.AppliedIndex).ToList();
             bool leading = core.IsLeader;
+            if (leading) _leaderFloor = core.LeaseReadFloor;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
         if (!alreadyLeading) instruments.Campaign();
@@ -71,7 +78,15 @@ internal sealed class GrainSession(
             {
                 var command = entry.Value.Commands[i];
                 if (!sessions.TryMarkApplied(command, entry.Slot) || command.Payload.Length == 0) continue;
-                if (DivergenceRecord.IsRecord(command))
+                if (OutboxRecord.IsRecord(command))
+                {
+                    _machine.Outbox.Complete(OutboxRecord.ReadDone(command));
+                }
+                else if (CallFence.IsFence(command))
+                {
+                    _replies.Record(command, CallFence.Outcome(command));
+                }
+                else if (DivergenceRecord.IsRecord(command))
                 {
                     _divergence.OnRecord(command);
                 }
@@ -84,7 +99,7 @@ internal sealed class GrainSession(
             _appliedSlot = entry.Slot;
         }
         instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
-        if (alreadyLeading) _leading.TrySetResult();
+        if (alreadyLeading) TryStartServing();
         _ = PumpAsync(); // continues on this activation's scheduler
 
         using var registration = cancellationToken.Register(() =>
@@ -167,6 +182,58 @@ internal sealed class GrainSession(
         if (group.Propose(command) != ProposeResult.Queued) Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting the acceptance now; try again"));
         using var registration = cancellationToken.Register(() => waiter.TrySetException(new TimeoutException($"grain {grain.GrainId}: the acceptance was not chosen in time; try again")));
         await waiter.Task;
+    }
+
+    /// <summary>
+    /// Resolves a call whose caller gave up (<see cref="IReplicatedCallOutcome.ResolveCall"/>): a kept reply answers at
+    /// once (the call was applied, or fenced earlier); otherwise a fence with the call's stamp goes through the log.
+    /// </summary>
+    public async Task<CallResolution> ResolveCallAsync(CallStamp stamp, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        if (stamp.IsNone) throw new ArgumentException("an unstamped call has no outcome to resolve: nothing identifies it", nameof(stamp));
+        var id = new CommandId(stamp.ClientId, stamp.Sequence);
+        if (_replies.TryGet(id, out var known)) return ResolutionOf(known);
+
+        TaskCompletionSource<CallResolution> waiter;
+        lock (_fences)
+        {
+            if (!_fences.TryGetValue(id, out waiter!) || waiter.Task.IsCompleted)
+            {
+                _fences[id] = waiter = new TaskCompletionSource<CallResolution>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        if (group.Propose(CallFence.For(stamp)) != ProposeResult.Queued)
+        {
+            FailFence(id, new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo is not accepting proposals now; retry"));
+        }
+        using var registration = cancellationToken.Register(() => waiter.TrySetException(
+            new TimeoutException($"grain {grain.GrainId}: the outcome of {stamp} could not be resolved in time (no majority answered); retry")));
+        return await waiter.Task;
+    }
+
+    private CallResolution ResolutionOf(CommandId id) =>
+        _replies.TryGet(id, out var reply) ? ResolutionOf(reply) : new CallResolution(ResolvedOutcome.Forgotten);
+
+    private static CallResolution ResolutionOf(StoredReply reply) => reply switch
+    {
+        { Exception: CallNotAppliedException } => new CallResolution(ResolvedOutcome.NotApplied),
+        { Pending: true } => new CallResolution(ResolvedOutcome.Applied),
+        _ => new CallResolution(ResolvedOutcome.Applied, reply.Result, reply.Exception, ReplyKept: true),
+    };
+
+    private void EndFence(CommandId id, CallResolution resolution)
+    {
+        TaskCompletionSource<CallResolution>? waiter;
+        lock (_fences) _fences.Remove(id, out waiter);
+        waiter?.TrySetResult(resolution);
+    }
+
+    private void FailFence(CommandId id, Exception exception)
+    {
+        TaskCompletionSource<CallResolution>? waiter;
+        lock (_fences) _fences.Remove(id, out waiter);
+        waiter?.TrySetException(exception);
     }
 
     /// <summary>
@@ -289,6 +356,24 @@ internal sealed class GrainSession(
             {
                 var (command, duplicate) = entry.Commands[i];
                 if (command.Payload.Length == 0) continue; // a filler: nothing to run
+                if (OutboxRecord.IsRecord(command))
+                {
+                    long effect = OutboxRecord.ReadDone(command);
+                    _machine.Outbox.Complete(effect);
+                    _effects.Completed(effect);
+                    continue;
+                }
+                if (CallFence.IsFence(command))
+                {
+                    if (!duplicate)
+                    {
+                        // The fence took the stamp: the call it stands for is never applied; a late retry learns so.
+                        _replies.Record(command, CallFence.Outcome(command));
+                        Complete(command.Id, CallFence.Outcome(command));
+                    }
+                    EndFence(command.Id, ResolutionOf(command.Id));
+                    continue;
+                }
                 if (DivergenceRecord.IsRecord(command))
                 {
                     if (!duplicate) _divergence.OnRecord(command);
@@ -319,6 +404,12 @@ internal sealed class GrainSession(
         foreach (var rejection in ready.Rejections)
         {
             if (rejection.Command is not { } command) continue;
+            if (CallFence.IsFence(command))
+            {
+                if (rejection.Reason == RejectionReason.AlreadyApplied) EndFence(command.Id, ResolutionOf(command.Id));
+                else FailFence(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: {rejection}"));
+                continue;
+            }
             if (rejection.Reason == RejectionReason.AlreadyApplied && _replies.TryGet(command.Id, out var stored))
             {
                 if (!stored.Pending) Complete(command.Id, stored.ToOutcome());
@@ -328,6 +419,11 @@ internal sealed class GrainSession(
         }
         foreach (var command in ready.Abandoned)
         {
+            if (CallFence.IsFence(command))
+            {
+                FailFence(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: leadership moved while the outcome was being resolved; retry"));
+                continue;
+            }
             Fail(command.Id, new ReplicaUnavailableException($"grain {grain.GrainId}: leadership moved while the call was in flight; retry with the same stamp"));
         }
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
@@ -335,14 +431,16 @@ internal sealed class GrainSession(
         if (ready.BecameLeader)
         {
             instruments.LeaderChanged(gained: true);
-            _leading.TrySetResult();
+            _leaderFloor = ready.LeaderFloor;
         }
+        TryStartServing();
         if (ready.LostLeadership)
         {
             instruments.LeaderChanged(gained: false);
             LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
         }
+        StartEffects();
         if (_appliedSinceSnapshot >= snapshotEveryCommands)
         {
             _appliedSinceSnapshot = 0;
@@ -362,8 +460,34 @@ internal sealed class GrainSession(
         _appliedSinceSnapshot++;
         // A digest is due: the leading activation writes it into the log for later replays to compare (while replaying,
         // the digest is only kept, to compare with the checkpoint the earlier activation wrote).
-        if (_divergence.OnApplied(position) is { } checkpoint && _leading.Task.IsCompletedSuccessfully) group.Propose(checkpoint);
+        if (_divergence.OnApplied(position) is { } checkpoint && Leads) group.Propose(checkpoint);
         return outcome;
+    }
+
+    /// <summary>
+    /// Leading is not enough to serve: the values chosen before this leadership (re-proposed after phase 1) must be
+    /// applied first, so a divergence they reveal refuses the first call rather than the one after it, and a read or
+    /// a call never runs on a State that misses an earlier decision.
+    /// </summary>
+    /// <summary>This replica leads the group (it may still be catching up): its digests are worth writing into the log.</summary>
+    private bool Leads => _leaderFloor is not null && _lost is null;
+
+    private void TryStartServing()
+    {
+        if (_leaderFloor is { } floor && _appliedSlot >= floor && _lost is null) _leading.TrySetResult();
+    }
+
+    /// <summary>The activation finished activating (its first call arrived): pending outbox effects may run.</summary>
+    public void Activated()
+    {
+        _activated = true;
+        StartEffects();
+    }
+
+    /// <summary>Outbox effects run on the activation that serves the grain, once it is active.</summary>
+    private void StartEffects()
+    {
+        if (_activated && _leading.Task.IsCompletedSuccessfully && _lost is null && _machine.Outbox.Count > 0) _effects.StartPending();
     }
 
     private Command NewLocalCommand(byte[] invokable)
@@ -378,13 +502,15 @@ internal sealed class GrainSession(
     {
         long started = Stopwatch.GetTimestamp();
         var digest = _divergence.TryDigest();
-        if (digest is { } current && _leading.Task.IsCompletedSuccessfully) group.Propose(_divergence.CheckpointAt(current));
+        if (digest is { } current && Leads) group.Propose(_divergence.CheckpointAt(current));
         var bytes = serializer.SerializeToArray(new ReplicatedAppSnapshot
         {
             State = _machine.SaveState(),
             Replies = _replies.ToList(),
             StateDigest = digest,
             CommandsApplied = _divergence.CommandsApplied,
+            Outbox = _machine.Outbox.Save(),
+            OutboxNextSequence = _machine.Outbox.NextSequence,
         });
         instruments.SnapshotTaken(Stopwatch.GetElapsedTime(started), bytes.Length);
         return bytes;
@@ -397,6 +523,7 @@ internal sealed class GrainSession(
             ?? throw new InvalidDataException($"grain {grain.GrainId}: its log snapshot holds no state");
         _machine.LoadState(snapshot.State);
         _replies.Load(snapshot.Replies);
+        _machine.Outbox.Load(snapshot.Outbox, snapshot.OutboxNextSequence);
         _divergence.Restore(slot, snapshot.CommandsApplied, snapshot.StateDigest);
     }
 
@@ -444,6 +571,7 @@ internal sealed class GrainSession(
     private void LoseLeadership(Exception reason)
     {
         _lost ??= reason;
+        _effects.Stop();
         _leading.TrySetException(reason);
         List<TaskCompletionSource<CommandOutcome>> waiters;
         List<TaskCompletionSource> reads;
@@ -459,6 +587,13 @@ internal sealed class GrainSession(
             _nextReads.Clear();
         }
         foreach (var w in waiters) w.TrySetException(reason);
+        List<TaskCompletionSource<CallResolution>> fences;
+        lock (_fences)
+        {
+            fences = [.. _fences.Values];
+            _fences.Clear();
+        }
+        foreach (var f in fences) f.TrySetException(reason);
         foreach (var r in reads) r.TrySetException(reason);
     }
 

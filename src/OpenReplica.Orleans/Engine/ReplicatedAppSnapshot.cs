@@ -12,6 +12,12 @@ internal sealed class ReplicatedAppSnapshot
 
     /// <summary>Commands applied since the log began: where the next divergence checkpoints fall.</summary>
     [Id(3)] public long CommandsApplied { get; set; }
+
+    /// <summary>Outbox effects declared and not completed yet (null in snapshots from before the outbox).</summary>
+    [Id(4)] public List<OutboxRow>? Outbox { get; set; }
+
+    /// <summary>The sequence the next declared effect gets.</summary>
+    [Id(5)] public long OutboxNextSequence { get; set; } = 1;
 }
 
 /// <summary>The outcome of an applied command, kept so that a retry with the same stamp gets it again.</summary>

@@ -37,6 +37,15 @@ internal interface ICallReplicator
     Task AcceptDivergenceAsync(IGrainContext grain, string reason, CancellationToken cancellationToken) =>
         throw new NotSupportedException("this replicator does not detect divergence");
 
+    /// <summary>Resolves the outcome of a call whose caller gave up (<see cref="IReplicatedCallOutcome.ResolveCall"/>).</summary>
+    Task<CallResolution> ResolveCallAsync(IGrainContext grain, CallStamp stamp, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("this replicator does not resolve call outcomes");
+
+    /// <summary>The activation finished <c>OnActivateAsync</c>: pending outbox effects may run from now on.</summary>
+    void Activated(IGrainContext grain)
+    {
+    }
+
     /// <summary>The activation is stopping: release what the replicator holds for it.</summary>
     Task DetachAsync(IGrainContext grain);
 }

@@ -19,6 +19,12 @@ internal interface IReplicatedStateMachine
     /// <summary>Replaces State with a snapshot's.</summary>
     void LoadState(byte[] state);
 
+    /// <summary>Effects declared by applied calls and not completed yet: replicated like State, saved with it.</summary>
+    EffectOutbox Outbox { get; }
+
+    /// <summary>Runs the pending effect <paramref name="sequence"/> (the grain's <c>OnEffectAsync</c>), on the activation's scheduler.</summary>
+    Task RunEffectAsync(long sequence, int attempt, CancellationToken cancellationToken);
+
     /// <summary>The digest of State (<see cref="StateDigest"/>): equal states give equal digests on every replica.</summary>
     ulong DigestState();
 }

@@ -10,6 +10,7 @@ public sealed class ReplicatedContext
 {
     private ReplicatedRandom? _random;
     private List<DeferredCompletion>? _completions;
+    private List<object>? _effects;
 
     internal ReplicatedContext(CommandPosition position) => Position = position;
 
@@ -47,6 +48,24 @@ public sealed class ReplicatedContext
     public void Fail(CallId call, Exception exception) => (_completions ??= []).Add(new DeferredCompletion(call, null, exception));
 
     internal IReadOnlyList<DeferredCompletion> Completions => (IReadOnlyList<DeferredCompletion>?)_completions ?? [];
+
+    /// <summary>
+    /// Declares a side effect of the call being executed (send an e-mail, call another grain, publish a message):
+    /// it runs after the call is chosen and applied, never while State changes and never on replay. The effect is
+    /// kept in the grain's replicated outbox (with State, in its log and snapshots) until the grain's
+    /// <c>OnEffectAsync</c> completes for it; the activation that leads the grain runs it, retries it while it fails,
+    /// and a later activation runs it again if the one before stopped first. So an effect runs at least once, and
+    /// exactly once towards replicated grains: the calls it makes are stamped from <see cref="ReplicatedEffect.Id"/>.
+    /// A call that throws declares nothing. <paramref name="effect"/> must be serializable by Orleans
+    /// (<c>[GenerateSerializer]</c>).
+    /// </summary>
+    public void AfterCommit(object effect)
+    {
+        ArgumentNullException.ThrowIfNull(effect);
+        (_effects ??= []).Add(effect);
+    }
+
+    internal IReadOnlyList<object> Effects => (IReadOnlyList<object>?)_effects ?? [];
 
     /// <summary>A version-4 Guid drawn from <see cref="Random"/>.</summary>
     public Guid NewGuid()

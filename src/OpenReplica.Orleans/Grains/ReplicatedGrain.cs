@@ -36,13 +36,15 @@ namespace OpenReplica.Orleans;
 [Replicated]
 [Immovable]
 public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>,
-    IReplicatedGrainDivergence
+    IReplicatedGrainDivergence, IReplicatedCallOutcome
     where TState : new()
 {
     private ReplicatedGrainServices? _services;
     private DeepCopier<TState>? _stateCopier;
     private Task _applyTail = Task.CompletedTask;
     private long _lastSlot = long.MinValue;
+    private readonly EffectOutbox _outbox = new();
+    private bool _activationReported;
 
     /// <summary>The replicated state: changed only by commands chosen into the log.</summary>
     protected TState State { get; private set; } = new();
@@ -54,6 +56,13 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
 
     async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
+        if (!_activationReported)
+        {
+            // The first call runs after OnActivateAsync (Orleans' lifecycle stages all run before it): from now on the
+            // grain's own code may run, so pending outbox effects may start. Every activation is created by a call.
+            _activationReported = true;
+            Services.Replicator.Activated(GrainContext);
+        }
         var kind = KindOf(context);
         long started = Stopwatch.GetTimestamp();
         if (kind != MethodKind.Replicated)
@@ -88,6 +97,33 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     /// </summary>
     public virtual void Participate(IGrainLifecycle lifecycle) =>
         lifecycle.Subscribe(GetType().FullName ?? nameof(ReplicatedGrain<TState>), GrainLifecycleStage.SetupState, RecoverAsync, DetachAsync);
+
+    /// <summary>
+    /// Runs a side effect a call declared with <see cref="ReplicatedContext.AfterCommit"/>, after that call was chosen
+    /// and applied, on the activation that leads the grain (it may interleave with other calls: read State if needed,
+    /// but do not change it — send a replicated call to yourself for that). Completing marks the effect done in the
+    /// log; throwing retries it with backoff; an activation that stops first leaves it to the next one. Calls to
+    /// replicated grains made here are stamped from <see cref="ReplicatedEffect.Id"/> (exactly once); anything else
+    /// should use that id as its idempotency key. The default throws: a grain that declares effects overrides this.
+    /// </summary>
+    protected virtual Task OnEffectAsync(ReplicatedEffect effect, CancellationToken cancellationToken) =>
+        throw new NotSupportedException(
+            $"{GetType().Name} declared an effect of type {effect.Value.GetType().Name} with Replicated.AfterCommit but does not override OnEffectAsync to run it");
+
+    /// <inheritdoc/>
+    EffectOutbox IReplicatedStateMachine.Outbox => _outbox;
+
+    /// <inheritdoc/>
+    async Task IReplicatedStateMachine.RunEffectAsync(long sequence, int attempt, CancellationToken cancellationToken)
+    {
+        var value = Services.Serializer.Deserialize<object>(_outbox.Get(sequence))
+            ?? throw new InvalidOperationException($"Grain {GrainContext.GrainId}: effect {sequence} deserialized to null");
+        var effect = new ReplicatedEffect(EffectOutbox.IdOf(GrainContext.GrainId, sequence), value, sequence, attempt);
+        using (EffectStampScope.Enter(effect.Id))
+        {
+            await OnEffectAsync(effect, cancellationToken);
+        }
+    }
 
     /// <inheritdoc/>
     Task<CommandOutcome> IReplicatedStateMachine.ApplyAsync(byte[] invokable, CommandPosition position) => Enqueue(invokable, position);
@@ -146,6 +182,13 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         await Services.Replicator.AcceptDivergenceAsync(GrainContext, reason, timeout.Token);
     }
 
+    /// <inheritdoc/>
+    async Task<CallResolution> IReplicatedCallOutcome.ResolveCall(CallStamp stamp)
+    {
+        using var timeout = new CancellationTokenSource(Services.CallTimeout);
+        return await Services.Replicator.ResolveCallAsync(GrainContext, stamp, timeout.Token);
+    }
+
     /// <summary>Queues a chosen command behind the previous one: commands run one at a time, in slot order.</summary>
     private Task<CommandOutcome> Enqueue(byte[] invokable, CommandPosition position)
     {
@@ -197,19 +240,43 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
             request?.Dispose();
         }
 
-        if (outcome.Deferred)
+        // A deferred call (no reply yet) keeps its state changes (the waiter it recorded) like a call that returned.
+        if (outcome.Exception is not null && !outcome.Deferred)
         {
-            // No reply yet: keep the state changes (the waiter it recorded) and whatever it answered.
-            return outcome with { Completions = Replicated.Completions };
-        }
-
-        if (outcome.Exception is not null)
-        {
-            // The call failed: its state changes and any answers it gave are undone.
+            // The call failed: its state changes, any answers it gave and the effects it declared are undone.
             State = before!;
             return outcome;
         }
 
+        if (DeclareEffects(position) is { } failure)
+        {
+            State = before!;
+            return new CommandOutcome(null, failure);
+        }
+
         return outcome with { Completions = Replicated.Completions };
+    }
+
+    /// <summary>Puts the call's effects into the outbox, all or none: an effect that cannot be serialized fails the call.</summary>
+    private Exception? DeclareEffects(CommandPosition position)
+    {
+        if (Replicated.Effects.Count == 0) return null;
+        var serialized = new List<byte[]>(Replicated.Effects.Count);
+        foreach (var effect in Replicated.Effects)
+        {
+            try
+            {
+                serialized.Add(Services.Serializer.SerializeToArray<object>(effect));
+            }
+            catch (Exception exception)
+            {
+                return new InvalidOperationException(
+                    $"Grain {GrainContext.GrainId}: the effect of type {effect.GetType().FullName} declared at slot {position.Slot} cannot be serialized "
+                    + $"by Orleans (mark it [GenerateSerializer]); the call is not applied. {exception.Message}",
+                    exception);
+            }
+        }
+        foreach (var bytes in serialized) _outbox.Add(bytes);
+        return null;
     }
 }

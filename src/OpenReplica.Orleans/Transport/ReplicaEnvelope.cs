@@ -12,10 +12,17 @@ public readonly record struct ReplicaEnvelopeItem(
 /// All messages one silo had queued for another when its sender loop woke: the messages of many groups
 /// travel in one <see cref="IReplicaHost.DeliverAsync"/> call.
 /// </summary>
+/// <param name="From">The sending silo.</param>
+/// <param name="Items">The messages, in the order they were queued.</param>
+/// <param name="Sequence">
+/// The sender loop's number for this batch (1, 2, ... per sending silo and destination): the receiver restores send
+/// order with it. 0: not numbered.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ReplicaEnvelope(
     [property: Id(0)] SiloAddress From,
-    [property: Id(1)] IReadOnlyList<ReplicaEnvelopeItem> Items);
+    [property: Id(1)] IReadOnlyList<ReplicaEnvelopeItem> Items,
+    [property: Id(2)] long Sequence = 0);
 
 /// <summary>What a silo's replica host says about itself.</summary>
 /// <param name="ReplicaId">

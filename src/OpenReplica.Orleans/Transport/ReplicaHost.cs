@@ -15,6 +15,7 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
     private readonly ILogger<ReplicaHost> _logger;
     private readonly Replication.ReplicaRoster _roster;
     private readonly Replication.ReplicationRuntime _runtime;
+    private readonly InOrderDelivery _inOrder;
 
     public ReplicaHost(
         GrainId grainId,
@@ -31,9 +32,22 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
         _sink = sink;
         _identity = identity;
         _logger = loggerFactory.CreateLogger<ReplicaHost>();
+        _inOrder = new InOrderDelivery(DeliverToSink);
     }
 
+    /// <summary>Batches from peers that arrived after the gap before them was given up on.</summary>
+    internal long LateBatches => _inOrder.Late;
+
+    /// <summary>Batch numbers from peers given up on (lost on the way).</summary>
+    internal long SkippedBatches => _inOrder.Skipped;
+
     public Task DeliverAsync(ReplicaEnvelope batch)
+    {
+        _inOrder.Receive(batch);
+        return Task.CompletedTask;
+    }
+
+    private void DeliverToSink(ReplicaEnvelope batch)
     {
         try
         {
@@ -44,8 +58,12 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
             // The sender cannot do better than the consensus layer's retransmission, so the batch is dropped here.
             LogSinkFailed(_logger, exception, batch.Items.Count, batch.From);
         }
+    }
 
-        return Task.CompletedTask;
+    public override Task Stop()
+    {
+        _inOrder.Dispose();
+        return base.Stop();
     }
 
     public Task<Guid[]?> GetRosterAsync() => Task.FromResult(_roster.Members?.ToArray());

@@ -10,7 +10,8 @@ namespace OpenReplica.Orleans;
 /// Sends consensus messages to peer silos' <see cref="IReplicaHost"/>s, coalescing: <see cref="Send(SiloAddress, IReadOnlyList{ReplicaEnvelopeItem})"/>
 /// only enqueues (an engine step enqueues all its messages for a silo at once); one loop per destination silo drains
 /// everything queued for it and delivers it as ONE one-way <see cref="IReplicaHost.DeliverAsync"/> call (at most
-/// <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/> messages), in order per silo pair.
+/// <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/> messages), numbered so that the receiver delivers
+/// them in order per silo pair (<see cref="InOrderDelivery"/>).
 /// Delivery is best effort, like a network: when a destination's queue
 /// (<see cref="ReplicatedGrainsOptions.TransportQueueCapacity"/>) is full the OLDEST queued message is dropped and
 /// counted, and a failed send is logged, counted and dropped. The consensus layer retransmits while work is in flight.
@@ -133,6 +134,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     {
         var maxBatch = _options.TransportMaxBatchMessages;
         var host = _hosts.For(silo);
+        long sequence = 0; // numbers this loop's batches so the receiver can restore their order
         try
         {
             while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
@@ -146,7 +148,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
                 try
                 {
                     // One-way: completes once the call is handed to Orleans' messaging, not when it arrived.
-                    await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items)).ConfigureAwait(false);
+                    await host.DeliverAsync(new ReplicaEnvelope(_localSilo, items, ++sequence)).ConfigureAwait(false);
                     Interlocked.Increment(ref _batchesDelivered);
                     _instruments.BatchSent(delivered: true);
                     Interlocked.Add(ref _messagesDelivered, items.Count);
