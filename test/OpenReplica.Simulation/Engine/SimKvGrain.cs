@@ -19,6 +19,12 @@ internal sealed class SimKvGrain(Action<long, CallId, byte[]> onApplied) : IRepl
 
     public string? Read(string key) => _data.GetValueOrDefault(key);
 
+    /// <summary>The simulated grain declares no effects: its outbox stays empty.</summary>
+    public EffectOutbox Outbox { get; } = new();
+
+    public Task RunEffectAsync(long sequence, int attempt, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("the simulated grain declares no effects");
+
     public Task<CommandOutcome> ApplyAsync(byte[] invokable, CommandPosition position)
     {
         // Live or replayed, every activation must run the same command at the same log position.
