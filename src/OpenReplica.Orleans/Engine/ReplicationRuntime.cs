@@ -138,7 +138,7 @@ internal sealed partial class ReplicationRuntime(
 
     /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
     /// <summary>Whether this silo holds a replica of the group (in memory, evicted, or on disk).</summary>
-    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || Table.Peek(groupId) is not null;
+    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _table?.Peek(groupId) is not null;
 
     internal IReadOnlyList<string> HeldGroupIds() => [.. _held.Keys.Where(id => id != RosterGroup.GroupId)];
 
@@ -230,13 +230,13 @@ internal sealed partial class ReplicationRuntime(
     /// above its snapshot, read on the group's loop. Empty when the silo holds no replica of the group.
     /// </summary>
     internal Task<IReadOnlyList<LogEntry>> ChosenEntriesAsync(string groupId) =>
-        Table.Peek(groupId) is { } group
+        _table?.Peek(groupId) is { } group
             ? group.AskAsync(core => ((IReadOnlyList<LogEntry>)core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList(), new Ready()))
             : Task.FromResult<IReadOnlyList<LogEntry>>([]);
 
     /// <summary>Diagnostic (tests, tools): the state of this silo's replica of the group, read on its loop.</summary>
     internal Task<string> DescribeAsync(string groupId) =>
-        Table.Peek(groupId) is { } group
+        _table?.Peek(groupId) is { } group
             ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
             : Task.FromResult("no replica");
 

@@ -99,12 +99,5 @@ internal sealed class EngineClient(int index, EngineSimulation world)
 
     public string? Describe() => _current is { } op ? $"client {Index} {op.Input.Op} {op.Input.Key} pending since t={op.CallTime} ({op.Attempts} attempts)" : null;
 
-    private static Guid StableGuid(ulong seed, int index)
-    {
-        var r = new DeterministicRandom(seed * 131 + (ulong)index + 3);
-        Span<byte> bytes = stackalloc byte[16];
-        BitConverter.TryWriteBytes(bytes, r.NextULong());
-        BitConverter.TryWriteBytes(bytes[8..], r.NextULong());
-        return new Guid(bytes);
-    }
+    private static Guid StableGuid(ulong seed, int index) => StableIds.Guid(seed * 131 + (ulong)index + 3);
 }

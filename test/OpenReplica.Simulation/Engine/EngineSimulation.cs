@@ -364,16 +364,7 @@ public sealed class EngineSimulation
     private void StartPartition()
     {
         FaultsInjected++;
-        var side = _silos.Where(_ => Random.Chance(0.5)).Select(s => s.Id).ToHashSet();
-        bool oneWay = Random.Chance(0.3);
-        foreach (var a in _silos)
-        {
-            foreach (var b in _silos)
-            {
-                if (side.Contains(a.Id) && !side.Contains(b.Id)) _blocked.Add((a.Id, b.Id));
-                if (!oneWay && !side.Contains(a.Id) && side.Contains(b.Id)) _blocked.Add((a.Id, b.Id));
-            }
-        }
+        var (side, oneWay) = PartitionCut.Draw(Random, [.. _silos.Select(s => s.Id)], _blocked);
         _partitionEndsAt = Scheduler.Now + Random.Next(50, 1500);
         Trace($"partition {(oneWay ? "one-way" : "symmetric")} {{{string.Join(",", side)}}} until t={_partitionEndsAt}");
     }
