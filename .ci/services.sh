@@ -4,7 +4,10 @@
 #   PostgreSQL 15  on 127.0.0.1:5432   database "orleans", user "orleans", password "orleans", with Orleans' ADO.NET
 #                                      clustering schema (samples/Deploy/sql/PostgreSQL-{Main,Clustering}.sql)
 #   chromium       (Debian's package) for the checker's HTML report test (test/OpenReplica.Checker.Tests, HtmlReportTests)
-#   iptables       for the gateway-refusal test (test/OpenReplica.Deploy.Tests, GatewayRefusalTests)
+#   iptables       for the gateway-refusal test (test/OpenReplica.Deploy.Tests, GatewayRefusalTests) and the chaos
+#                  tool's partitions (test/Chaos, ShortChaosProfileTests)
+#   libfaketime    for the chaos tool's clock nemeses; the tool also keeps Orleans membership in the Redis below, so
+#                  any silo can be faulted
 # Idempotent and quiet: a second run only checks that both answer. Needs root (or passwordless sudo) and apt-get to
 # install; without them it exits 1 and the tests skip with a message naming this script.
 # Overrides: OPENREPLICA_REDIS_PORT, OPENREPLICA_PG_PORT, OPENREPLICA_PG_VERSION (15).
@@ -47,10 +50,17 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
 fi
 command -v chromium >/dev/null && say "chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
 
-# ---- iptables (the gateway-refusal test resets loopback connections to gateway ports) ----
+# ---- libfaketime (the chaos tool's clock-jump and clock-skew nemeses, test/Chaos) ----
+# Not fatal: without it the chaos tool skips those two nemeses and says so.
+if ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
+  say "installing libfaketime"
+  (apt_install libfaketime) || say "libfaketime could not be installed; the chaos tool's clock nemeses will skip"
+fi
+
+# ---- iptables (the gateway-refusal test resets loopback connections to gateway ports; the chaos tool's partitions) ----
 if ! command -v iptables >/dev/null; then
   say "installing iptables"
-  (apt_install iptables) || say "iptables could not be installed; GatewayRefusalTests will skip"
+  (apt_install iptables) || say "iptables could not be installed; GatewayRefusalTests and the chaos partitions will skip"
 fi
 
 # ---- Redis ----

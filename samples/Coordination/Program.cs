@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OpenReplica.Coordination;
 using OpenReplica.Orleans;
+using OpenReplica.Samples;
 using OpenReplica.Samples.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -10,27 +11,34 @@ using Microsoft.Extensions.Hosting;
 const int Workers = 4;
 const int Iterations = 25;
 
-if (args.Length == 2 && args[0] == "--worker") return await Worker.RunAsync(int.Parse(args[1]), Iterations);
+// A worker: --worker INDEX --gateways PORT,PORT,PORT (started by the parent below).
+if (args.Length == 4 && args[0] == "--worker" && args[2] == "--gateways")
+{
+    return await Worker.RunAsync(int.Parse(args[1]), [.. args[3].Split(',').Select(int.Parse)], Iterations);
+}
 
 string dataRoot = Path.Combine(Path.GetTempPath(), "openreplica-coordination", Guid.NewGuid().ToString("N"));
-var silos = await Silos.StartAsync(dataRoot);
+var silos = await InProcessSilos.StartAsync(dataRoot); // free ports, passed on to the workers
 var processes = new List<Process>();
+using var clientHost = Host.CreateDefaultBuilder()
+    .ConfigureLogging(InProcessSilos.Quiet)
+    .UseOrleansClient(c => c
+        .UseLocalhostClustering(silos.GatewayPorts)
+        .UseReplicatedGrains())
+    .Build();
 try
 {
-    using var clientHost = Host.CreateDefaultBuilder()
-        .UseOrleansClient(c => c
-            .UseLocalhostClustering(Enumerable.Range(0, Silos.Count).Select(i => Silos.GatewayPortBase + i).ToArray())
-            .UseReplicatedGrains())
-        .Build();
     await clientHost.StartAsync();
     var client = clientHost.Services.GetRequiredService<IClusterClient>();
     await client.GetGrain<IBarrierGrain>("demo-barrier").Configure(Workers);
 
     string self = Environment.ProcessPath!;
     string dll = typeof(Worker).Assembly.Location;
+    string gateways = string.Join(',', silos.GatewayPorts);
     for (int i = 0; i < Workers; i++)
     {
-        var start = self.EndsWith("dotnet") ? new ProcessStartInfo(self, [dll, "--worker", i.ToString()]) : new ProcessStartInfo(self, ["--worker", i.ToString()]);
+        string[] workerArgs = ["--worker", i.ToString(), "--gateways", gateways];
+        var start = self.EndsWith("dotnet") ? new ProcessStartInfo(self, [dll, .. workerArgs]) : new ProcessStartInfo(self, workerArgs);
         processes.Add(Process.Start(start)!);
     }
     using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -46,6 +54,8 @@ try
 finally
 {
     foreach (var p in processes.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
-    foreach (var silo in silos) await silo.StopAsync();
+    // The client leaves first, then the silos (gracefully, the primary last): a normal exit prints only the result.
+    await clientHost.StopAsync();
+    await silos.DisposeAsync();
     try { Directory.Delete(dataRoot, recursive: true); } catch (IOException) { }
 }

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using OpenReplica.Coordination;
 using OpenReplica.Orleans;
+using OpenReplica.Samples;
 
 namespace OpenReplica.Samples.Coordination;
 
@@ -12,12 +12,12 @@ namespace OpenReplica.Samples.Coordination;
 /// </summary>
 internal static class Worker
 {
-    public static async Task<int> RunAsync(int index, int iterations)
+    public static async Task<int> RunAsync(int index, int[] gatewayPorts, int iterations)
     {
         using var host = Host.CreateDefaultBuilder()
-            .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
+            .ConfigureLogging(InProcessSilos.Quiet)
             .UseOrleansClient(c => c
-                .UseLocalhostClustering(Enumerable.Range(0, Silos.Count).Select(i => Silos.GatewayPortBase + i).ToArray())
+                .UseLocalhostClustering(gatewayPorts)
                 .UseReplicatedGrains())
             .Build();
         await host.StartAsync();
@@ -47,6 +47,8 @@ internal static class Worker
         }
         await barrier.SignalAndWait();
         Console.WriteLine($"worker {index}: done ({iterations} increments under the lock)");
+        // Leave the cluster gracefully: a client that just exits resets its gateway connections, which the silos report.
+        await host.StopAsync();
         return 0;
     }
 }

@@ -94,7 +94,7 @@ internal static class StatusCommand
         {
             var grains = host.Services.GetRequiredService<IGrainFactory>();
             var status = await grains.GetReplicatedClusterStatusAsync(timeout);
-            if (json) output.WriteLine(JsonSerializer.Serialize(new { status.Healthy, status.ReplacementPending, Status = status }, Json));
+            if (json) output.WriteLine(JsonSerializer.Serialize(new { status.Healthy, status.ReplacementPending, status.RebalancePending, Status = status }, Json));
             else Print(status, output);
             return status.Healthy ? ExitCodes.Ok : ExitCodes.Failed;
         }
@@ -125,22 +125,30 @@ internal static class StatusCommand
             Ansi = output == Console.Out ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = output == Console.Out ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
         });
+        if (output != Console.Out || Console.IsOutputRedirected) console.Profile.Width = 200;
         console.MarkupLine(status.Healthy ? "[green]healthy[/]" : "[red]NOT healthy[/]");
         console.WriteLine($"roster version {status.RosterVersion} (meta-group slot), {status.Roster.Length} replicas" +
-            (status.ReplacementPending ? "; replacement pending: a roster replica runs on no live silo" : ""));
+            (status.ReplacementPending ? "; replacement pending: a roster replica runs on no live silo" : "; no replacement pending"));
+        console.WriteLine(status.RebalancePending
+            ? "rebalance pending: groups are moving to their replica sets in the current roster (grains keep working)"
+            : "rebalance: every group is on its replica set");
 
         var roster = new Table().AddColumns("replica", "silo", "live");
         foreach (var m in status.Roster) roster.AddRow(m.ReplicaId.ToString(), Markup.Escape(m.Silo ?? "-"), m.Live ? "yes" : "[red]no[/]");
         console.Write(roster);
 
-        var silos = new Table().AddColumns("silo", "replica", "identity", "mode", "data directory", "in roster", "held", "active", "evicted", "led");
+        // Two tables (identity, then groups) so each fits a terminal; a redirected output gets a wide page.
+        var silos = new Table().AddColumns("silo", "replica", "identity", "mode", "data directory", "in roster");
+        var groups = new Table().AddColumns("silo", "held", "active", "evicted", "led", "rebalanced at", "misplaced", "moves ok/failed");
         foreach (var s in status.Silos)
         {
             silos.AddRow(Markup.Escape(s.Silo), s.ReplicaId.ToString(), s.ReplicaIdentity.ToString(), s.Mode.ToString(),
-                Markup.Escape(s.DataDirectory ?? "-") + (s.Restored ? " (restored)" : ""), s.InRoster ? "yes" : "no",
-                s.GroupsHeld.ToString(), s.GroupsActive.ToString(), s.GroupsEvicted.ToString(), s.GroupsLed.ToString());
+                Markup.Escape(s.DataDirectory ?? "-") + (s.Restored ? " (restored)" : ""), s.InRoster ? "yes" : "no");
+            groups.AddRow(Markup.Escape(s.Silo), s.GroupsHeld.ToString(), s.GroupsActive.ToString(), s.GroupsEvicted.ToString(), s.GroupsLed.ToString(),
+                s.RebalancedRosterVersion < 0 ? "-" : s.RebalancedRosterVersion.ToString(), s.GroupsMisplaced.ToString(), $"{s.MovesCompleted}/{s.MovesFailed}");
         }
         console.Write(silos);
+        console.Write(groups);
 
         var leaders = new Table().AddColumns("group", "leader", "silo", "commit index", "members");
         foreach (var l in status.Leaders)

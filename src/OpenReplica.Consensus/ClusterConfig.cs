@@ -3,6 +3,8 @@ namespace OpenReplica.Consensus;
 /// <summary>The set of acceptors of a group. Immutable; members are kept sorted so equal configs compare equal.</summary>
 public sealed class ClusterConfig : IEquatable<ClusterConfig>
 {
+    /// <summary>A configuration of the given replica ids (sorted, duplicates dropped); at least one.</summary>
+    /// <param name="members">The voting replicas of the group.</param>
     public ClusterConfig(IEnumerable<long> members)
     {
         Members = members.Distinct().Order().ToArray();
@@ -12,20 +14,28 @@ public sealed class ClusterConfig : IEquatable<ClusterConfig>
         }
     }
 
+    /// <summary>The voting replicas, sorted by id.</summary>
     public IReadOnlyList<long> Members { get; }
 
+    /// <summary>Whether <paramref name="replicaId"/> votes in this configuration.</summary>
     public bool Contains(long replicaId) => Members.Contains(replicaId);
 
+    /// <summary>A new configuration with <paramref name="added"/> as one more member.</summary>
     public ClusterConfig With(long added) => new(Members.Append(added));
 
+    /// <summary>A new configuration without <paramref name="removed"/>.</summary>
     public ClusterConfig Without(long removed) => new(Members.Where(m => m != removed));
 
+    /// <summary>A new configuration with <paramref name="removed"/> replaced by <paramref name="added"/> (one reconfiguration step).</summary>
     public ClusterConfig Replace(long removed, long added) => new(Members.Where(m => m != removed).Append(added));
 
+    /// <summary>Whether both configurations have the same members.</summary>
     public bool Equals(ClusterConfig? other) => other is not null && Members.SequenceEqual(other.Members);
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ClusterConfig);
 
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var hash = new HashCode();
@@ -33,5 +43,6 @@ public sealed class ClusterConfig : IEquatable<ClusterConfig>
         return hash.ToHashCode();
     }
 
+    /// <summary>The members as <c>{1,2,3}</c>.</summary>
     public override string ToString() => "{" + string.Join(",", Members) + "}";
 }

@@ -8,10 +8,13 @@ namespace OpenReplica.Consensus;
 /// </summary>
 public sealed record Command(Guid ClientId, long Sequence, long FirstUnacknowledged, byte[] Payload)
 {
+    /// <summary>Whether the command has an exactly-once identity (<c>Sequence</c> above 0); internal commands have none.</summary>
     public bool HasIdentity => Sequence > 0;
 
+    /// <summary>The command's exactly-once identity (client id, sequence).</summary>
     public CommandId Id => new(ClientId, Sequence);
 
+    /// <summary>A short form for traces: client prefix, sequence and payload size.</summary>
     public override string ToString() => $"cmd({ShortClient(ClientId)}#{Sequence}, {Payload.Length}B)";
 
     internal static string ShortClient(Guid id) => id.ToString("N")[..6];
@@ -20,5 +23,6 @@ public sealed record Command(Guid ClientId, long Sequence, long FirstUnacknowled
 /// <summary>The exactly-once identity of a command.</summary>
 public readonly record struct CommandId(Guid ClientId, long Sequence)
 {
+    /// <summary>A short form for traces: <c>clientPrefix#sequence</c>.</summary>
     public override string ToString() => $"{Command.ShortClient(ClientId)}#{Sequence}";
 }

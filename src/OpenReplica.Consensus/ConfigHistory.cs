@@ -12,8 +12,10 @@ public sealed class ConfigHistory
 
     private ConfigHistory((long, ClusterConfig)[] epochs) => _epochs = epochs;
 
+    /// <summary>A history with one configuration, in force from slot 1.</summary>
     public static ConfigHistory Start(ClusterConfig config) => new([(1, config)]);
 
+    /// <summary>A history from its epochs (first slot in force, configuration), as stored in a snapshot; at least one.</summary>
     public static ConfigHistory FromEpochs(IEnumerable<(long FromSlot, ClusterConfig Config)> epochs)
     {
         var list = epochs.OrderBy(e => e.FromSlot).ToArray();
@@ -21,8 +23,10 @@ public sealed class ConfigHistory
         return new ConfigHistory(list);
     }
 
+    /// <summary>Every epoch, ordered by the first slot it is in force from.</summary>
     public IReadOnlyList<(long FromSlot, ClusterConfig Config)> Epochs => _epochs;
 
+    /// <summary>The configuration in force at <paramref name="slot"/>.</summary>
     public ClusterConfig At(long slot)
     {
         ClusterConfig current = _epochs[0].Config;
@@ -37,8 +41,10 @@ public sealed class ConfigHistory
     /// <summary>The newest configuration known, possibly not yet in force.</summary>
     public ClusterConfig Latest => _epochs[^1].Config;
 
+    /// <summary>The slot from which <see cref="Latest"/> is in force.</summary>
     public long LatestFromSlot => _epochs[^1].FromSlot;
 
+    /// <summary>A new history in which <paramref name="config"/> is in force from <paramref name="fromSlot"/> (after every earlier epoch).</summary>
     public ConfigHistory Add(long fromSlot, ClusterConfig config)
     {
         Invariant.Assert(fromSlot > _epochs[^1].FromSlot);
@@ -77,5 +83,6 @@ public sealed class ConfigHistory
         return keepFrom == 0 ? this : new ConfigHistory(_epochs[keepFrom..]);
     }
 
+    /// <summary>The epochs as <c>fromSlot:{members}</c>, for traces.</summary>
     public override string ToString() => string.Join(" ", _epochs.Select(e => $"{e.FromSlot}:{e.Config}"));
 }

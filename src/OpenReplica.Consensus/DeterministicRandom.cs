@@ -8,6 +8,7 @@ public sealed class DeterministicRandom(ulong seed)
 {
     private ulong _state = seed;
 
+    /// <summary>The next 64 random bits.</summary>
     public ulong NextULong()
     {
         ulong z = _state += 0x9E3779B97F4A7C15UL;
@@ -23,6 +24,7 @@ public sealed class DeterministicRandom(ulong seed)
         return min + (int)(NextULong() % (ulong)(max - min));
     }
 
+    /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>), uniform up to a negligible bias.</summary>
     public long NextLong(long min, long max)
     {
         Invariant.Assert(max > min);
@@ -32,5 +34,6 @@ public sealed class DeterministicRandom(ulong seed)
     /// <summary>True with probability <paramref name="p"/>.</summary>
     public bool Chance(double p) => NextDouble() < p;
 
+    /// <summary>A number in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextULong() >> 11) * (1.0 / (1UL << 53));
 }

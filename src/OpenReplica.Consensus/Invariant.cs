@@ -12,6 +12,10 @@ public sealed class InvariantViolationException(string message) : Exception(mess
 /// <summary>Release-mode assertions (TigerBeetle style): a broken invariant stops the replica.</summary>
 public static class Invariant
 {
+    /// <summary>Throws <see cref="InvariantViolationException"/> when <paramref name="condition"/> is false, in Release builds too.</summary>
+    /// <param name="condition">What must hold.</param>
+    /// <param name="expression">Filled in by the compiler with the text of <paramref name="condition"/>.</param>
+    /// <param name="member">Filled in by the compiler with the calling member's name.</param>
     public static void Assert(
         [DoesNotReturnIf(false)] bool condition,
         [CallerArgumentExpression(nameof(condition))] string? expression = null,

@@ -1,5 +1,6 @@
 namespace OpenReplica.Consensus;
 
+/// <summary>The role a replica plays in its group at a moment.</summary>
 public enum ReplicaRole
 {
     /// <summary>Accepts and learns; proposals are refused with a leader hint.</summary>

@@ -51,6 +51,7 @@ public sealed partial class PaxosReplica
         return TakeReady();
     }
 
+    /// <summary>Queues one command to be chosen; see <see cref="Propose(IEnumerable{Command})"/>.</summary>
     public Ready Propose(Command command) => Propose([command]);
 
     /// <summary>Queues commands and proposes as many slots as the window allows; the rest are batched into later slots.</summary>

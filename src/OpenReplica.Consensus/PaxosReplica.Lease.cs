@@ -30,6 +30,7 @@ public sealed partial class PaxosReplica
         if (now > _clock) _clock = now;
     }
 
+    /// <summary>The latest host clock given to <see cref="SetClock"/> (lease arithmetic uses it).</summary>
     public long Clock => _clock;
 
     /// <summary>

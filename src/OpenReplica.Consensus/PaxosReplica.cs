@@ -41,6 +41,7 @@ public sealed partial class PaxosReplica
 
     private Ready _ready = new();
 
+    /// <summary>A new replica with nothing persisted (a fresh group member); use <see cref="Restart"/> for one that has a disk.</summary>
     public PaxosReplica(ReplicaOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -80,31 +81,40 @@ public sealed partial class PaxosReplica
         return replica;
     }
 
+    /// <summary>This replica's id in the group (<see cref="ReplicaOptions.ReplicaId"/>).</summary>
     public long Id => _options.ReplicaId;
 
+    /// <summary>Whether the replica follows, campaigns or leads.</summary>
     public ReplicaRole Role => _role;
 
+    /// <summary>Whether the replica leads (phase 1 done for its ballot).</summary>
     public bool IsLeader => _role == ReplicaRole.Leader;
 
+    /// <summary>The highest ballot this replica promised (durable once the Ready that raised it is persisted).</summary>
     public Ballot Promised => _promised;
 
     /// <summary>The ballot this replica leads (or campaigns) with, if any.</summary>
     public Ballot? LeaderBallot => _leader?.Ballot;
 
+    /// <summary>The replica believed to lead, if known (given back with refused proposals).</summary>
     public long? LeaderHint => _leaderHint;
 
+    /// <summary>The highest slot known chosen, with every slot below it chosen too.</summary>
     public long CommitIndex => _log.CommitIndex;
 
     /// <summary>The last slot handed to the host to apply.</summary>
     public long AppliedIndex => _applied;
 
+    /// <summary>The slot of the latest snapshot; entries up to it were dropped from the log.</summary>
     public long SnapshotSlot => _log.SnapshotSlot;
 
+    /// <summary>The configurations of the group and the slots they are in force from.</summary>
     public ConfigHistory Configs => _configs;
 
     /// <summary>The configuration in force at the next slot to be chosen.</summary>
     public ClusterConfig Config => _configs.At(_log.CommitIndex + 1);
 
+    /// <summary>Exactly-once bookkeeping derived from the chosen log.</summary>
     public SessionTable Sessions => _sessions;
 
     /// <summary>
@@ -144,11 +154,13 @@ public sealed partial class PaxosReplica
         if (HasUnsentCommit) BroadcastHeartbeat(0);
     }
 
+    /// <summary>Proposals queued while the window is full (on the leader).</summary>
     public int PendingProposals => _leader?.Pending.Count ?? 0;
 
     /// <summary>Entries held above the snapshot, in slot order (for checks and tools).</summary>
     public IEnumerable<LogEntry> Entries => _log.After(_log.SnapshotSlot);
 
+    /// <summary>The latest snapshot (taken here or installed from a peer), or null.</summary>
     public Snapshot? LatestSnapshot => _snapshot;
 
     /// <summary>Hands the host every committed entry it has not applied yet (after <see cref="Restart"/>).</summary>
@@ -158,6 +170,7 @@ public sealed partial class PaxosReplica
         return TakeReady();
     }
 
+    /// <summary>Advances the replica's logical time by one tick: heartbeats, retransmissions, elections, lease guards.</summary>
     public Ready Tick()
     {
         _now++;
@@ -169,6 +182,7 @@ public sealed partial class PaxosReplica
         return TakeReady();
     }
 
+    /// <summary>Handles one message from a peer (or from itself); stale or malformed messages are ignored.</summary>
     public Ready Step(Message message)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -248,6 +262,7 @@ public sealed partial class PaxosReplica
         _electionTimeout = t == 0 ? 0 : t + _random.Next(0, t);
     }
 
+    /// <summary>A one-line summary of the replica (id, role, ballot, commit) for traces.</summary>
     public override string ToString() =>
         $"r{Id} {_role} promised={_promised} commit={_log.CommitIndex} applied={_applied} snap={_log.SnapshotSlot}" +
         (_leader is { } l ? $" next={l.NextSlot} inflight=[{string.Join(",", l.InFlight.Keys)}] pending={l.Pending.Count} reads={l.Reads.Count} recovered={l.Recovered.Count}" : "") +

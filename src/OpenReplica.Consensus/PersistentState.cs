@@ -6,5 +6,6 @@ namespace OpenReplica.Consensus;
 /// </summary>
 public sealed record PersistentState(HardState HardState, Snapshot? Snapshot, IReadOnlyList<LogEntry> Entries)
 {
+    /// <summary>A replica that never persisted anything.</summary>
     public static readonly PersistentState Empty = new(new HardState(Ballot.Zero, 0), null, []);
 }

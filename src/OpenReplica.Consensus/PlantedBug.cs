@@ -7,6 +7,7 @@ namespace OpenReplica.Consensus;
 [Flags]
 public enum PlantedBug
 {
+    /// <summary>No planted bug (production).</summary>
     None = 0,
     /// <summary>Votes (promises and accepts) are sent without being persisted first; a crash forgets them.</summary>
     SkipPersistBeforeVote = 1,

@@ -9,6 +9,7 @@ public readonly record struct AppliedCommand(Command Command, bool IsDuplicate);
 /// <summary>A slot now chosen and due to be applied, in slot order.</summary>
 public sealed record CommittedEntry(long Slot, LogValueKind Kind, IReadOnlyList<AppliedCommand> Commands, ClusterConfig? Config);
 
+/// <summary>Why a proposal was refused.</summary>
 public enum RejectionReason
 {
     /// <summary>This replica does not lead the group; try <see cref="ProposalRejection.LeaderHint"/>.</summary>
@@ -24,6 +25,7 @@ public enum RejectionReason
 /// <summary>A proposal that will not be chosen through this replica, and why.</summary>
 public sealed record ProposalRejection(Command? Command, RejectionReason Reason, long? LeaderHint)
 {
+    /// <summary>The reason in words, with the leader hint when there is one.</summary>
     public override string ToString() => Reason switch
     {
         RejectionReason.NotLeader => $"not leader, try replica {(LeaderHint?.ToString() ?? "unknown")}",
@@ -46,22 +48,31 @@ public readonly record struct ReadState(long RequestId, long Index);
 /// </summary>
 public sealed class Ready
 {
+    /// <summary>The promise and commit index to make durable before any message of this Ready leaves; null when unchanged.</summary>
     public HardState? HardState { get; internal set; }
+    /// <summary>Log entries to make durable before any message of this Ready leaves.</summary>
     public List<LogEntry> Entries { get; } = [];
+    /// <summary>A snapshot to make durable (one taken here or installed from a peer); null if none.</summary>
     public Snapshot? SnapshotToPersist { get; internal set; }
+    /// <summary>Messages to send to peers, after the records above are durable.</summary>
     public List<Message> Messages { get; } = [];
+    /// <summary>A snapshot from a peer to load into the state machine before <see cref="Committed"/> is applied.</summary>
     public Snapshot? SnapshotToInstall { get; internal set; }
+    /// <summary>Slots newly chosen, to apply in order.</summary>
     public List<CommittedEntry> Committed { get; } = [];
+    /// <summary>Proposals that will not be chosen through this replica.</summary>
     public List<ProposalRejection> Rejections { get; } = [];
 
     /// <summary>Commands this replica had proposed when it lost leadership: they may or may not be chosen later.</summary>
     public List<Command> Abandoned { get; } = [];
 
+    /// <summary>Read-index requests whose index is now confirmed: answer them once that index is applied.</summary>
     public List<ReadState> Reads { get; } = [];
 
     /// <summary>Reads that cannot be served here (lost or no leadership).</summary>
     public List<long> FailedReads { get; } = [];
 
+    /// <summary>This replica became the leader in this step.</summary>
     public bool BecameLeader { get; internal set; }
 
     /// <summary>
@@ -70,10 +81,14 @@ public sealed class Ready
     /// decision once it applied through this slot; it should serve nothing before.
     /// </summary>
     public long LeaderFloor { get; internal set; }
+
+    /// <summary>This replica stopped leading in this step.</summary>
     public bool LostLeadership { get; internal set; }
 
+    /// <summary>Whether anything must be made durable before the messages are sent.</summary>
     public bool MustPersist => HardState is not null || Entries.Count > 0 || SnapshotToPersist is not null;
 
+    /// <summary>Whether the Ready carries nothing for the host to do.</summary>
     public bool IsEmpty => !MustPersist && Messages.Count == 0 && SnapshotToInstall is null && Committed.Count == 0
         && Rejections.Count == 0 && Abandoned.Count == 0 && Reads.Count == 0 && FailedReads.Count == 0
         && !BecameLeader && !LostLeadership;

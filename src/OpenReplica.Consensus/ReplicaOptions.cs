@@ -3,13 +3,21 @@ namespace OpenReplica.Consensus;
 /// <summary>Settings of one replica of a group. Every limit is named here and checked by <see cref="Validate"/>.</summary>
 public sealed class ReplicaOptions
 {
+    /// <summary>Default for <see cref="Window"/>.</summary>
     public const int DefaultWindow = 32;
+    /// <summary>Default for <see cref="MaxBatchCommands"/>.</summary>
     public const int DefaultMaxBatchCommands = 512;
+    /// <summary>Default for <see cref="MaxBatchBytes"/> (1 MiB).</summary>
     public const int DefaultMaxBatchBytes = 1 << 20;
+    /// <summary>Default for <see cref="MaxPendingProposals"/>.</summary>
     public const int DefaultMaxPendingProposals = 16_384;
+    /// <summary>Default for <see cref="HeartbeatTicks"/>.</summary>
     public const int DefaultHeartbeatTicks = 2;
+    /// <summary>Default for <see cref="ElectionTimeoutTicks"/>.</summary>
     public const int DefaultElectionTimeoutTicks = 10;
+    /// <summary>Default for <see cref="MaxCatchUpEntries"/>.</summary>
     public const int DefaultMaxCatchUpEntries = 256;
+    /// <summary>Default for <see cref="RetransmitTicks"/>.</summary>
     public const int DefaultRetransmitTicks = 4;
 
     /// <summary>This replica's id; unique in the group and never reused by a replica that lost its data.</summary>
@@ -48,6 +56,7 @@ public sealed class ReplicaOptions
     /// <summary>Clients remembered by the session table.</summary>
     public int MaxSessions { get; set; } = SessionTable.DefaultMaxSessions;
 
+    /// <summary>How votes are counted (a strict majority by default); every two quorums of a configuration must intersect.</summary>
     public IQuorumRule Quorum { get; set; } = MajorityQuorum.Instance;
 
     /// <summary>
@@ -95,8 +104,10 @@ public sealed class ReplicaOptions
     /// <summary>Bugs planted on purpose, for the simulator's self-test only.</summary>
     public PlantedBug PlantedBugs { get; set; }
 
+    /// <summary>Lets <see cref="Validate"/> accept <see cref="PlantedBugs"/> (the simulator's self-test only).</summary>
     public bool AllowPlantedBugs { get; set; }
 
+    /// <summary>A copy of these options (they are mutable; each replica keeps its own).</summary>
     public ReplicaOptions Clone() => (ReplicaOptions)MemberwiseClone();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option that is out of range.</summary>

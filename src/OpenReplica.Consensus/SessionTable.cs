@@ -9,23 +9,30 @@ namespace OpenReplica.Consensus;
 /// </summary>
 public sealed class SessionTable
 {
+    /// <summary>Default for <see cref="MaxSessions"/>.</summary>
     public const int DefaultMaxSessions = 100_000;
+    /// <summary>Sequences remembered per client above its floor; beyond this the floor rises past the oldest.</summary>
     public const int MaxSequencesPerClient = 4096;
 
     private readonly Dictionary<Guid, ClientSession> _sessions = [];
 
+    /// <summary>An empty table that remembers at most <paramref name="maxSessions"/> clients.</summary>
     public SessionTable(int maxSessions = DefaultMaxSessions)
     {
         Invariant.Assert(maxSessions > 0);
         MaxSessions = maxSessions;
     }
 
+    /// <summary>A new empty table with the default bound.</summary>
     public static SessionTable Empty => new();
 
+    /// <summary>Clients remembered at most; the one idle longest (by slot) is forgotten first.</summary>
     public int MaxSessions { get; }
 
+    /// <summary>Clients remembered now.</summary>
     public int Count => _sessions.Count;
 
+    /// <summary>Whether the command with this identity was applied (or forgotten below its client's floor, which counts as applied).</summary>
     public bool IsApplied(CommandId id)
     {
         if (!_sessions.TryGetValue(id.ClientId, out var session)) return false;
@@ -57,6 +64,7 @@ public sealed class SessionTable
         _sessions.Remove(victim);
     }
 
+    /// <summary>A deep copy (the table is mutable).</summary>
     public SessionTable Clone()
     {
         var copy = new SessionTable(MaxSessions);
@@ -71,6 +79,7 @@ public sealed class SessionTable
     public IEnumerable<SessionRow> Rows =>
         _sessions.OrderBy(kv => kv.Key).Select(kv => new SessionRow(kv.Key, kv.Value.Floor, kv.Value.LastSlot, kv.Value.Applied.ToArray()));
 
+    /// <summary>A table from the rows of <see cref="Rows"/> (snapshot decoding).</summary>
     public static SessionTable FromRows(IEnumerable<SessionRow> rows, int maxSessions = DefaultMaxSessions)
     {
         var table = new SessionTable(maxSessions);
@@ -100,4 +109,9 @@ public sealed class SessionTable
     }
 }
 
+/// <summary>One client's session as stored in a snapshot.</summary>
+/// <param name="ClientId">The client.</param>
+/// <param name="Floor">Sequences below this are acknowledged by the client and count as applied.</param>
+/// <param name="LastSlot">The slot of the client's latest applied command (for least-recently-used eviction).</param>
+/// <param name="Applied">Sequences at or above the floor that were applied.</param>
 public sealed record SessionRow(Guid ClientId, long Floor, long LastSlot, long[] Applied);

@@ -6,5 +6,6 @@ namespace OpenReplica.Consensus;
 /// </summary>
 public sealed record Snapshot(long Slot, ConfigHistory Configs, SessionTable Sessions, byte[] AppState)
 {
+    /// <summary>The snapshot of a group before its first slot, with its first configuration.</summary>
     public static Snapshot Initial(ClusterConfig config) => new(0, ConfigHistory.Start(config), SessionTable.Empty, []);
 }

@@ -16,6 +16,7 @@ public static class WireCodec
         Prepare = 1, Promise, Accept, Accepted, Rejected, Heartbeat, HeartbeatAck, CatchUpRequest, CatchUpResponse, InstallSnapshot,
     }
 
+    /// <summary>Encodes a consensus message for the wire.</summary>
     public static byte[] Encode(Message message) => Write(w =>
     {
         w.Write(Version);
@@ -40,6 +41,7 @@ public static class WireCodec
         }
     });
 
+    /// <summary>Decodes a message made by <see cref="Encode(Message)"/>; throws <see cref="FormatException"/> on anything malformed.</summary>
     public static Message DecodeMessage(ReadOnlySpan<byte> bytes) => Read<Message>(bytes, r =>
     {
         var tag = (MessageTag)r.ReadByte();
@@ -60,20 +62,28 @@ public static class WireCodec
         };
     });
 
+    /// <summary>Encodes a log entry for the write-ahead log.</summary>
     public static byte[] Encode(LogEntry entry) => Write(w => { w.Write(Version); WriteEntry(w, entry); });
 
+    /// <summary>Decodes a log entry made by <see cref="Encode(LogEntry)"/>.</summary>
     public static LogEntry DecodeEntry(ReadOnlySpan<byte> bytes) => Read(bytes, ReadEntry);
 
+    /// <summary>Encodes the durable promise and commit index.</summary>
     public static byte[] Encode(HardState state) => Write(w => { w.Write(Version); WriteBallot(w, state.Promised); w.Write(state.CommitIndex); });
 
+    /// <summary>Decodes a hard state made by <see cref="Encode(HardState)"/>.</summary>
     public static HardState DecodeHardState(ReadOnlySpan<byte> bytes) => Read(bytes, r => new HardState(ReadBallot(r), r.ReadInt64()));
 
+    /// <summary>Encodes a snapshot (configurations, sessions, application state).</summary>
     public static byte[] Encode(Snapshot snapshot) => Write(w => { w.Write(Version); WriteSnapshot(w, snapshot); });
 
+    /// <summary>Decodes a snapshot made by <see cref="Encode(Snapshot)"/>.</summary>
     public static Snapshot DecodeSnapshot(ReadOnlySpan<byte> bytes) => Read(bytes, ReadSnapshot);
 
+    /// <summary>Encodes a configuration.</summary>
     public static byte[] Encode(ClusterConfig config) => Write(w => { w.Write(Version); WriteConfig(w, config); });
 
+    /// <summary>Decodes a configuration made by <see cref="Encode(ClusterConfig)"/>.</summary>
     public static ClusterConfig DecodeConfig(ReadOnlySpan<byte> bytes) => Read(bytes, ReadConfig);
 
     private static void Header(BinaryWriter w, MessageTag tag, Message m)

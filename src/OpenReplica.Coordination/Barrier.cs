@@ -26,6 +26,7 @@ public interface IBarrierGrain : IGrainWithStringKey
     /// <summary>Breaks the current generation: its waiters get <see cref="BrokenBarrierException"/>; the barrier starts a new generation. Returns how many were waiting.</summary>
     Task<int> Reset();
 
+    /// <summary>The number of callers that must arrive before a generation proceeds.</summary>
     [ReadOnly] Task<int> Parties();
 
     /// <summary>Callers waiting in the current generation.</summary>

@@ -14,6 +14,15 @@ internal abstract class CoordinationState
     [Id(0)] public Dictionary<Guid, DateTimeOffset> Leases { get; set; } = [];
 
     [Id(1)] public TimeSpan LeaseDuration { get; set; } = CoordinationDefaults.LeaseDuration;
+
+    /// <summary>
+    /// The object's clock: the latest <c>Replicated.Now</c> of any command applied so far. Each entry's time is its
+    /// proposer's clock when the call arrived, and a call queued while its grain could not reach a quorum (or
+    /// proposed by an older activation) is chosen after calls that arrived later, so entry times can step back by as
+    /// much as an outage lasted. Leases and deadlines are reckoned on this clock, which never steps back: a hold
+    /// granted while such a stale entry is applied lasts its full duration from the newest time the log has seen.
+    /// </summary>
+    [Id(2)] public DateTimeOffset Clock { get; set; }
 }
 
 /// <summary>What a queued waiter's call returns when it is granted (its method's return type).</summary>
@@ -116,6 +125,7 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
     /// </summary>
     protected Task<T> Command<T>(Func<Task<T>> body, bool renew = true)
     {
+        if (Replicated.Now > State.Clock) State.Clock = Replicated.Now;
         Expire();
         if (renew) Renew(Caller);
         try
@@ -134,7 +144,7 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
     protected Task Command(Func<Task> body, bool renew = true) => Command(async () => { await body(); return 0; }, renew);
 
     /// <summary>A session became (or stays) a holder: its lease runs from now.</summary>
-    protected void StartLease(Guid session) => State.Leases[session] = Replicated.Now + State.LeaseDuration;
+    protected void StartLease(Guid session) => State.Leases[session] = State.Clock + State.LeaseDuration;
 
     /// <summary>Validates a timeout as .NET does: non-negative or <see cref="Timeout.InfiniteTimeSpan"/>; returns the deadline (null: none).</summary>
     protected DateTimeOffset? DeadlineAfter(TimeSpan timeout)
@@ -145,7 +155,7 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be non-negative or Timeout.InfiniteTimeSpan.");
         }
 
-        return Replicated.Now + timeout;
+        return State.Clock + timeout;
     }
 
     /// <summary>Answers a waiter's call according to its method's return type.</summary>
@@ -184,10 +194,10 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
         if (State.Leases.ContainsKey(session)) StartLease(session);
     }
 
-    /// <summary>Applies expired leases and deadlines in time order, as of <c>Replicated.Now</c>.</summary>
+    /// <summary>Applies expired leases and deadlines in time order, as of the object's clock (<see cref="CoordinationState.Clock"/>).</summary>
     private void Expire()
     {
-        var now = Replicated.Now;
+        var now = State.Clock;
         while (true)
         {
             (Guid Session, DateTimeOffset At)? lease = null;

@@ -17,6 +17,7 @@ public sealed class CoordinationSession : IAsyncDisposable
     private long _renewals;
     private long _failures;
 
+    /// <summary>Starts renewing every <paramref name="renewEvery"/> (positive; a third of the objects' lease is a good choice).</summary>
     public CoordinationSession(TimeSpan renewEvery)
     {
         if (renewEvery <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(renewEvery), renewEvery, "The renewal period must be positive.");
@@ -24,6 +25,7 @@ public sealed class CoordinationSession : IAsyncDisposable
         _loop = Task.Run(RenewLoopAsync);
     }
 
+    /// <summary>How often each tracked object's lease is renewed.</summary>
     public TimeSpan RenewEvery { get; }
 
     /// <summary>Successful KeepAlive calls so far.</summary>
@@ -39,6 +41,7 @@ public sealed class CoordinationSession : IAsyncDisposable
         return grain;
     }
 
+    /// <summary>Stops renewing <paramref name="grain"/>'s lease (release its holds first, or let them expire).</summary>
     public void Untrack(ILeasedGrain grain)
     {
         lock (_gate) _tracked.Remove(grain);

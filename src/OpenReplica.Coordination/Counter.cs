@@ -9,6 +9,7 @@ public interface ICounterGrain : IGrainWithStringKey
     /// <summary>Adds <paramref name="delta"/> (may be negative) and returns the new value. <see cref="OverflowException"/> on overflow.</summary>
     Task<long> Add(long delta);
 
+    /// <summary>The current value.</summary>
     [ReadOnly] Task<long> Get();
 
     /// <summary>Sets the value to <paramref name="value"/> if it is <paramref name="expected"/>; returns whether it did.</summary>

@@ -7,7 +7,10 @@ namespace OpenReplica.Coordination;
 /// (<c>Replicated.Call.ClientId</c>: one client process that calls <c>UseReplicatedGrains()</c>, or one silo for
 /// grain-to-grain calls) and are kept only while the session's lease is renewed. Any call from a holding session
 /// renews its lease; <see cref="KeepAlive"/> renews and does nothing else. A hold whose lease expired (by the log's
-/// clock, <c>Replicated.Now</c>) is released by a log entry and passed to the next waiter.
+/// clock, <c>Replicated.Now</c>, which never steps back) is released by a log entry and passed to the next waiter.
+/// What a holder may rely on: its hold lasts at least until the moment it SENT the call that granted or last renewed
+/// it, plus the lease duration (on its own clock, if clocks run at the same rate). The grant's reply can arrive much
+/// later than that (a grain unavailable for a while), so a holder that did not renew must not assume more.
 /// </summary>
 public interface ILeasedGrain : IGrainWithStringKey
 {
@@ -20,6 +23,7 @@ public interface ILeasedGrain : IGrainWithStringKey
     /// </summary>
     Task SetLeaseDuration(TimeSpan duration);
 
+    /// <summary>How long a hold lasts without renewal (see <see cref="SetLeaseDuration"/>).</summary>
     [ReadOnly] Task<TimeSpan> GetLeaseDuration();
 
     /// <summary>The caller's session id (the owner identity its holds get; <see cref="Guid.Empty"/> for an unstamped caller).</summary>
@@ -37,6 +41,7 @@ public interface ICoordinationMaintenance : IGrainWithStringKey
     Task ExpireWaiters();
 }
 
+/// <summary>Defaults shared by the coordination grains.</summary>
 public static class CoordinationDefaults
 {
     /// <summary>Default lease of a session's holds.</summary>
@@ -48,9 +53,12 @@ public static class CoordinationDefaults
 [Alias("OpenReplica.Coordination.BrokenBarrierException")]
 public sealed class BrokenBarrierException : Exception
 {
+    /// <summary>A broken-barrier error with the default message.</summary>
     public BrokenBarrierException() : base("The barrier was reset while this caller was waiting.") { }
 
+    /// <summary>A broken-barrier error with <paramref name="message"/>.</summary>
     public BrokenBarrierException(string message) : base(message) { }
 
+    /// <summary>A broken-barrier error with <paramref name="message"/> and the error that caused it.</summary>
     public BrokenBarrierException(string message, Exception inner) : base(message, inner) { }
 }

@@ -18,6 +18,7 @@ public interface ILockGrain : ILeasedGrain
     /// <summary>Releases the lock and hands it to the first waiter. <see cref="SynchronizationLockException"/> if the caller does not hold it.</summary>
     Task Release();
 
+    /// <summary>Whether any session holds the lock now.</summary>
     [ReadOnly] Task<bool> IsLocked();
 
     /// <summary>The owning session, or null.</summary>
@@ -39,15 +40,19 @@ public interface IReentrantLockGrain : IReentrantLocking;
 /// </summary>
 public interface IReentrantLocking : ILeasedGrain
 {
+    /// <summary>Acquires the lock (again, if the caller's session already holds it: one more hold), waiting as long as it takes.</summary>
     Task Acquire();
 
+    /// <summary>Acquires within <paramref name="timeout"/> (log time) or returns false. Zero: try once; <see cref="Timeout.InfiniteTimeSpan"/>: no limit.</summary>
     Task<bool> TryAcquire(TimeSpan timeout);
 
     /// <summary>Releases one hold; returns the holds the session still has (0: released). <see cref="SynchronizationLockException"/> if not held.</summary>
     Task<int> Release();
 
+    /// <summary>Whether any session holds the lock now.</summary>
     [ReadOnly] Task<bool> IsLocked();
 
+    /// <summary>The session that holds the lock, or null.</summary>
     [ReadOnly] Task<Guid?> Owner();
 
     /// <summary>The owner's hold count (0 when free).</summary>

@@ -21,6 +21,7 @@ public interface IMapGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> CompareAndSet(string key, string? expected, string? value);
 
+    /// <summary>The number of keys.</summary>
     [ReadOnly] Task<int> Count();
 }
 

@@ -28,6 +28,7 @@ public interface ISemaphore : ILeasedGrain
     /// <summary>Permits available now.</summary>
     [ReadOnly] Task<int> CurrentCount();
 
+    /// <summary>Callers waiting for a permit now.</summary>
     [ReadOnly] Task<int> WaitingCount();
 }
 

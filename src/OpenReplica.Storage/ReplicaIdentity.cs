@@ -9,6 +9,7 @@ namespace OpenReplica.Storage;
 /// </summary>
 public sealed class ReplicaIdentity
 {
+    /// <summary>The file in the data directory that holds the identity.</summary>
     public const string FileName = "replica.id";
 
     /// <summary>
@@ -25,13 +26,16 @@ public sealed class ReplicaIdentity
         CreatedNow = createdNow;
     }
 
+    /// <summary>The replica id the acceptor votes under.</summary>
     public Guid Id { get; }
 
     /// <summary>True if this call created the identity (the directory had none).</summary>
     public bool CreatedNow { get; }
 
+    /// <summary>Reads the identity in <paramref name="directory"/>, or creates one (durably) if it has none.</summary>
     public static ReplicaIdentity LoadOrCreate(string directory) => LoadOrCreate(directory, null);
 
+    /// <summary>Reads the identity in <paramref name="directory"/> through <paramref name="fileSystem"/> (null: the real disk), or creates one (durably) if it has none.</summary>
     public static ReplicaIdentity LoadOrCreate(string directory, IFileSystem? fileSystem)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);

@@ -14,8 +14,10 @@ public sealed class VolatileLog : IReplicaLog
     private int _pruneAt = 1024;
     private bool _disposed;
 
+    /// <inheritdoc/>
     public ValueTask AppendAsync(WalRecord record, CancellationToken ct = default) => AppendAsync([record], ct);
 
+    /// <inheritdoc/>
     public ValueTask AppendAsync(IReadOnlyList<WalRecord> records, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(records);
@@ -48,6 +50,7 @@ public sealed class VolatileLog : IReplicaLog
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public IEnumerable<WalRecord> ReadAll()
     {
         lock (_sync)
@@ -56,6 +59,7 @@ public sealed class VolatileLog : IReplicaLog
         }
     }
 
+    /// <inheritdoc/>
     public IEnumerable<WalRecord> ReadAll(string groupId)
     {
         ArgumentException.ThrowIfNullOrEmpty(groupId);
@@ -65,6 +69,7 @@ public sealed class VolatileLog : IReplicaLog
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask SaveSnapshotAsync(string groupId, long slot, ReadOnlyMemory<byte> snapshot, CancellationToken ct = default)
     {
         WriteAheadLog.ValidateGroupId(groupId);
@@ -85,6 +90,7 @@ public sealed class VolatileLog : IReplicaLog
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public (long Slot, byte[] Data)? LoadSnapshot(string groupId)
     {
         lock (_sync)
@@ -93,6 +99,7 @@ public sealed class VolatileLog : IReplicaLog
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default)
     {
         WriteAheadLog.ValidateGroupId(groupId);
@@ -107,6 +114,7 @@ public sealed class VolatileLog : IReplicaLog
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync()
     {
         lock (_sync)

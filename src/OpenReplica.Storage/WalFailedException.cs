@@ -6,6 +6,9 @@ namespace OpenReplica.Storage;
 /// </summary>
 public sealed class WalFailedException : Exception
 {
+    /// <summary>The log stopped; <paramref name="message"/> says why.</summary>
+    /// <param name="message">What failed, naming the file.</param>
+    /// <param name="innerException">The I/O error, if any.</param>
     public WalFailedException(string message, Exception? innerException = null) : base(message, innerException)
     {
     }

@@ -3,7 +3,9 @@ namespace OpenReplica.Storage;
 /// <summary>Settings of a <see cref="WriteAheadLog"/>; read once by <see cref="WriteAheadLog.Open"/>.</summary>
 public sealed class WalOptions
 {
+    /// <summary>Smallest allowed <see cref="SegmentBytes"/>.</summary>
     public const long MinSegmentBytes = 4 * 1024;
+    /// <summary>Largest allowed <see cref="SegmentBytes"/>.</summary>
     public const long MaxSegmentBytes = 1L << 30;
 
     /// <summary>Data directory holding segments and snapshots (created if missing).</summary>

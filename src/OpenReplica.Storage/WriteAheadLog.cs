@@ -51,9 +51,11 @@ public sealed class WriteAheadLog : IReplicaLog
     /// <summary>Why the log stopped accepting appends, or null while it works (see <see cref="WalFailedException"/>).</summary>
     public WalFailedException? Failure => _writer.Failure;
 
+    /// <inheritdoc/>
     public ValueTask AppendAsync(WalRecord record, CancellationToken ct = default) =>
         Enqueue(new AppendRequest([Encode(record)]), ct);
 
+    /// <inheritdoc/>
     public ValueTask AppendAsync(IReadOnlyList<WalRecord> records, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(records);
@@ -71,14 +73,17 @@ public sealed class WriteAheadLog : IReplicaLog
         return Enqueue(new AppendRequest(encoded), ct);
     }
 
+    /// <inheritdoc/>
     public IEnumerable<WalRecord> ReadAll() => Read(null);
 
+    /// <inheritdoc/>
     public IEnumerable<WalRecord> ReadAll(string groupId)
     {
         ArgumentException.ThrowIfNullOrEmpty(groupId);
         return Read(groupId);
     }
 
+    /// <inheritdoc/>
     public async ValueTask SaveSnapshotAsync(string groupId, long slot, ReadOnlyMemory<byte> snapshot, CancellationToken ct = default)
     {
         ValidateGroupId(groupId);
@@ -121,6 +126,7 @@ public sealed class WriteAheadLog : IReplicaLog
         }
     }
 
+    /// <inheritdoc/>
     public (long Slot, byte[] Data)? LoadSnapshot(string groupId)
     {
         ValidateGroupId(groupId);
@@ -128,6 +134,7 @@ public sealed class WriteAheadLog : IReplicaLog
         return content is null ? null : (content.Slot, content.Data);
     }
 
+    /// <inheritdoc/>
     public async ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default)
     {
         ValidateGroupId(groupId);
@@ -147,6 +154,7 @@ public sealed class WriteAheadLog : IReplicaLog
         }
     }
 
+    /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

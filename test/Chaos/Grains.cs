@@ -73,3 +73,30 @@ public sealed class ChaosBankGrain : ReplicatedGrain<BankState>, IChaosBankGrain
 
     private long[] Open() => State.Accounts ??= Enumerable.Repeat(InitialBalance, Accounts).ToArray();
 }
+
+/// <summary>A key-value map whose values are lists that only grow (Jepsen's list-append): lost or duplicated appends show.</summary>
+public interface IChaosAppendGrain : IGrainWithStringKey
+{
+    Task Append(string key, long value);
+
+    [ReadOnly]
+    Task<long[]> Read(string key);
+}
+
+[GenerateSerializer]
+public sealed class AppendState
+{
+    [Id(0)] public Dictionary<string, List<long>> Lists { get; set; } = [];
+}
+
+public sealed class ChaosAppendGrain : ReplicatedGrain<AppendState>, IChaosAppendGrain
+{
+    public Task Append(string key, long value)
+    {
+        if (!State.Lists.TryGetValue(key, out var list)) State.Lists[key] = list = [];
+        list.Add(value);
+        return Task.CompletedTask;
+    }
+
+    public Task<long[]> Read(string key) => Task.FromResult(State.Lists.TryGetValue(key, out var list) ? list.ToArray() : []);
+}

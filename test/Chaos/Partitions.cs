@@ -1,45 +1,103 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OpenReplica.Chaos;
 
 /// <summary>
-/// Partitions with iptables on loopback: every rule this tool adds carries a comment unique to this run, and exactly
-/// those rules are removed when healing, at exit and on Ctrl-C. Other rules on the machine are never touched.
+/// Network partitions between silo processes on loopback, with iptables. Orleans uses a silo-to-silo connection in
+/// both directions whichever end opened it, so a rule on one silo's port alone cuts nothing: a connection must be
+/// told apart by BOTH its ends. Each silo runs in its own cgroup (<see cref="SiloCgroups"/>); a mangle rule marks
+/// every connection a silo opens with the silo's number (CONNMARK), and a connection's acceptor is the silo whose
+/// port it was opened to (conntrack's original destination port). Cutting silos A and B drops every packet of a
+/// connection marked A to B's port or marked B to A's port — both directions, whichever end opened it — while the
+/// clients' gateway connections (opened by the tool, unmarked) stay up. Every rule carries a comment unique to this
+/// run, and exactly those rules are removed when healing, at exit and on Ctrl-C. Other rules are never touched.
 /// </summary>
-internal sealed class Partitions
+internal sealed class Partitions : IDisposable
 {
+    private const int MarkBase = 0x4F520000; // "OR"; the low bits are the silo's number + 1
     private static readonly string Tag = $"openreplica-chaos-{Environment.ProcessId}";
     private static readonly object Gate = new();
-    private static readonly List<string[]> Added = [];
+    private static readonly List<string[]> AllAdded = [];
     private static int _hooked;
+    private readonly List<string[]> _cuts = [];
+    private readonly List<string[]> _marks = [];
 
-    public static bool Available => Run(["-w", "-L", "OUTPUT", "-n"]) == 0;
-
-    /// <summary>
-    /// Drops every packet to or from one silo's silo-to-silo port: other silos can no longer reach it (and its replies on
-    /// those connections are lost); its gateway stays reachable for clients. Connections it opened itself to the other
-    /// silos' ports are not cut (they are indistinguishable by port from the others' traffic on loopback).
-    /// </summary>
-    public void Isolate(int port)
+    /// <summary>Marks the connections each silo opens; must run before the silos start.</summary>
+    public Partitions(SiloCgroups cgroups, int silos)
     {
-        if (Interlocked.Exchange(ref _hooked, 1) == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => HealAll();
-        string p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Add(["INPUT", "-i", "lo", "-p", "tcp", "--dport", p, "-m", "comment", "--comment", Tag, "-j", "DROP"]);
-        Add(["INPUT", "-i", "lo", "-p", "tcp", "--sport", p, "-m", "comment", "--comment", Tag, "-j", "DROP"]);
+        if (Interlocked.Exchange(ref _hooked, 1) == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveEverything();
+        for (int i = 0; i < silos; i++)
+        {
+            string[] rule = ["-t", "mangle", "OUTPUT", "-m", "cgroup", "--path", cgroups.PathOf(i), "-m", "conntrack", "--ctstate", "NEW",
+                "-m", "comment", "--comment", Tag, "-j", "CONNMARK", "--set-mark", Hex(MarkBase + i + 1)];
+            Add(rule, _marks);
+        }
     }
 
-    private static void Add(string[] rule)
+    /// <summary>Silo-to-silo port of each silo (known once the cluster started).</summary>
+    public IReadOnlyList<int> Ports { get; set; } = [];
+
+    public static bool Available => Run(["-w", "-L", "OUTPUT", "-n"]) == 0 && Run(["-w", "-t", "mangle", "-L", "OUTPUT", "-n"]) == 0;
+
+    /// <summary>Cuts every connection between silo <paramref name="a"/> and silo <paramref name="b"/>.</summary>
+    public void Cut(int a, int b)
     {
-        if (Run(["-w", "-I", .. rule]) != 0) throw new InvalidOperationException($"iptables -I {string.Join(' ', rule)} failed");
-        lock (Gate) Added.Add(rule);
+        Add(Drop(a, b), _cuts);
+        Add(Drop(b, a), _cuts);
     }
 
-    public void HealAll()
+    /// <summary>Cuts <paramref name="silo"/> from every other silo (its gateway stays reachable for clients).</summary>
+    public void Isolate(int silo)
+    {
+        for (int other = 0; other < Ports.Count; other++) if (other != silo) Cut(silo, other);
+    }
+
+    private string[] Drop(int opener, int acceptor) =>
+        ["filter", "INPUT", "-i", "lo", "-p", "tcp", "-m", "connmark", "--mark", Hex(MarkBase + opener + 1), "-m", "conntrack",
+            "--ctorigdstport", Ports[acceptor].ToString(CultureInfo.InvariantCulture), "-m", "comment", "--comment", Tag, "-j", "DROP"];
+
+    public void HealAll() => Remove(_cuts);
+
+    public void Dispose()
+    {
+        Remove(_cuts);
+        Remove(_marks);
+    }
+
+    private static string Hex(int value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
+
+    private static void Add(string[] rule, List<string[]> into)
+    {
+        // rule = [table?, chain, match...]: "-t mangle OUTPUT ..." or "filter INPUT ..."
+        string[] args = rule[0] == "-t" ? ["-w", "-t", rule[1], "-I", .. rule[2..]] : ["-w", "-t", rule[0], "-I", .. rule[1..]];
+        if (Run(args) != 0) throw new InvalidOperationException($"iptables {string.Join(' ', args)} failed");
+        lock (Gate)
+        {
+            into.Add(args);
+            AllAdded.Add(args);
+        }
+    }
+
+    private static void Remove(List<string[]> rules)
     {
         lock (Gate)
         {
-            foreach (var rule in Added) Run(["-w", "-D", .. rule]);
-            Added.Clear();
+            foreach (var args in rules)
+            {
+                Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
+                AllAdded.Remove(args);
+            }
+            rules.Clear();
+        }
+    }
+
+    private static void RemoveEverything()
+    {
+        lock (Gate)
+        {
+            foreach (var args in AllAdded) Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
+            AllAdded.Clear();
         }
     }
 

@@ -4,10 +4,27 @@ using OpenReplica.Checker;
 
 namespace OpenReplica.Chaos;
 
-public enum WorkloadKind { Register, Bank }
+public enum WorkloadKind { Register, Bank, Append, Lock }
 
-/// <summary>What a cell measured: operations by outcome, and the verdict with its explanation.</summary>
-internal sealed record ChaosCellResult(int Operations, int Ok, int Failed, int Unknown, string Verdict, string Detail);
+/// <summary>What a workload measured: operations by outcome, and the verdict with its explanation.</summary>
+internal sealed record ChaosCellResult(int Operations, int Ok, int Failed, int Unknown, string Verdict, string Detail)
+{
+    /// <summary>Whether the verdict is a violation (bold in the table).</summary>
+    public bool Violation => Verdict.Contains("**", StringComparison.Ordinal);
+}
+
+/// <summary>One client workload of a cell: runs until stopped, then checks its history.</summary>
+internal interface IChaosWorkload
+{
+    WorkloadKind Kind { get; }
+
+    /// <summary>Whether a replicated group (its id from the status API) belongs to this workload's grains.</summary>
+    bool Owns(string groupId);
+
+    Task RunAsync(Stopwatch clock, CancellationToken stop);
+
+    Task<ChaosCellResult> CheckAsync(TimeSpan budget);
+}
 
 /// <summary>
 /// Outcome counting shared by the workloads. <c>ok</c>: the call returned. <c>failed</c>: a read that threw (it had no
@@ -16,6 +33,12 @@ internal sealed record ChaosCellResult(int Operations, int Ok, int Failed, int U
 /// </summary>
 internal sealed class Tally
 {
+    /// <summary>
+    /// Reads give up sooner than writes (which wait the cell's call timeout): a read that failed had no effect, and a
+    /// client blocked on a faulted silo calls again soon, so a grain's recovery is measured to about this precision.
+    /// </summary>
+    public static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(2);
+
     private int _ok, _failed, _unknown;
     public void Ok() => Interlocked.Increment(ref _ok);
     public void Failed() => Interlocked.Increment(ref _failed);
@@ -24,12 +47,17 @@ internal sealed class Tally
 }
 
 /// <summary>Clients on CAS registers; the history of each register is checked with <see cref="Linearizability"/>.</summary>
-internal sealed class RegisterWorkload(IClusterClient client, int clients, int registers, int seed, TimeSpan callTimeout)
+internal sealed class RegisterWorkload(IClusterClient client, int clients, int registers, int seed, TimeSpan callTimeout, Availability availability)
+    : IChaosWorkload
 {
     private readonly ConcurrentBag<(int Register, Operation<CasInput, CasOutput> Op)> _history = [];
     private readonly Tally _tally = new();
     private readonly string _prefix = $"chaos-{seed}-{Guid.NewGuid():N}"[..24];
     private int _nextProcess;
+
+    public WorkloadKind Kind => WorkloadKind.Register;
+
+    public bool Owns(string groupId) => groupId.Contains(_prefix, StringComparison.Ordinal);
 
     public Task RunAsync(Stopwatch clock, CancellationToken stop) =>
         Task.WhenAll(Enumerable.Range(0, clients).Select(c => ClientAsync(new Random(HashCode.Combine(seed, c)), clock, stop)));
@@ -53,11 +81,12 @@ internal sealed class RegisterWorkload(IClusterClient client, int clients, int r
             {
                 CasOutput output = kind switch
                 {
-                    0 => new CasOutput(await grain.Read().WaitAsync(callTimeout)),
+                    0 => new CasOutput(await grain.Read().WaitAsync(Tally.ReadTimeout)),
                     1 => await Write(grain, input.Value!.Value),
                     _ => new CasOutput(null, await grain.Cas(input.Expected!.Value, input.Value!.Value).WaitAsync(callTimeout)),
                 };
                 _history.Add((register, new Operation<CasInput, CasOutput>(process, input, output, call, clock.ElapsedTicks)));
+                availability.Ok(grain.GetPrimaryKeyString(), call, clock.ElapsedTicks);
                 _tally.Ok();
             }
             catch (Exception) when (kind == 0)
@@ -82,7 +111,9 @@ internal sealed class RegisterWorkload(IClusterClient client, int clients, int r
         }
     }
 
-    public ChaosCellResult Check(TimeSpan budget)
+    public Task<ChaosCellResult> CheckAsync(TimeSpan budget) => Task.FromResult(Check(budget));
+
+    private ChaosCellResult Check(TimeSpan budget)
     {
         var verdicts = new List<string>();
         var bad = new List<string>();
@@ -103,12 +134,16 @@ internal sealed class RegisterWorkload(IClusterClient client, int clients, int r
 /// Transfers between the accounts of one bank object; every read during the run and a final read after healing must
 /// show the initial total.
 /// </summary>
-internal sealed class BankWorkload(IClusterClient client, int clients, int seed, TimeSpan callTimeout)
+internal sealed class BankWorkload(IClusterClient client, int clients, int seed, TimeSpan callTimeout, Availability availability) : IChaosWorkload
 {
     private readonly Tally _tally = new();
     private readonly ConcurrentBag<string> _violations = [];
     private readonly IChaosBankGrain _bank = client.GetGrain<IChaosBankGrain>($"bank-{seed}-{Guid.NewGuid():N}");
     private const long Total = ChaosBankGrain.Accounts * ChaosBankGrain.InitialBalance;
+
+    public WorkloadKind Kind => WorkloadKind.Bank;
+
+    public bool Owns(string groupId) => groupId.EndsWith("/" + _bank.GetPrimaryKeyString(), StringComparison.Ordinal);
 
     public Task RunAsync(Stopwatch clock, CancellationToken stop) =>
         Task.WhenAll(Enumerable.Range(0, clients).Select(c => ClientAsync(new Random(HashCode.Combine(seed, c)), clock, stop)));
@@ -118,10 +153,12 @@ internal sealed class BankWorkload(IClusterClient client, int clients, int seed,
         while (!stop.IsCancellationRequested)
         {
             bool read = random.Next(4) == 0;
+            long call = clock.ElapsedTicks;
             try
             {
-                if (read) CheckTotal(await _bank.Balances().WaitAsync(callTimeout), $"read at {clock.Elapsed.TotalSeconds:0.0}s");
+                if (read) CheckTotal(await _bank.Balances().WaitAsync(Tally.ReadTimeout), $"read at {clock.Elapsed.TotalSeconds:0.0}s");
                 else await _bank.Transfer(random.Next(ChaosBankGrain.Accounts), random.Next(ChaosBankGrain.Accounts), 1 + random.Next(20)).WaitAsync(callTimeout);
+                availability.Ok(_bank.GetPrimaryKeyString(), call, clock.ElapsedTicks);
                 _tally.Ok();
             }
             catch (Exception) when (read)

@@ -8,6 +8,7 @@ namespace OpenReplica.Coordination.Tests;
 /// answered by the new activation (waiters are in the replicated state, replayed), and timeouts and leases keep
 /// expiring there (the expiry timer is re-armed on activation).
 /// </summary>
+[Collection(OwnClusterCollection.Name)]
 public sealed class FailoverTests
 {
     [Fact]

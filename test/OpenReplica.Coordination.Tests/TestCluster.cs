@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Orleans;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -16,47 +17,21 @@ internal static class CoordinationCluster
     /// </summary>
     public static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(3);
 
-    public static async Task<InProcessTestCluster> StartAsync()
+    /// <summary>A Volatile cluster from the test kit (fast failure detection, quick client retries); the caller disposes it.</summary>
+    public static async Task<InProcessTestCluster> StartAsync(Action<IServiceCollection>? configureSilo = null)
     {
-        var builder = new InProcessTestClusterBuilder(3);
-        builder.ConfigureSilo((options, silo) =>
+        var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
-            silo.AddReplicatedGrains(o =>
+            o.Mode = ReplicationMode.Volatile;
+            o.ConfigureClient = client =>
             {
-                o.ReplicationFactor = 3;
-                o.Mode = ReplicationMode.Volatile;
-                o.CallTimeout = TimeSpan.FromSeconds(5);
-            });
-            ConfigureFastMembership(silo.Services);
+                client.UseReplicatedGrains(r => r.MaxRetries = 100);
+                client.Services.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = ResponseTimeout);
+            };
+            if (configureSilo is not null) o.ConfigureSilo = silo => configureSilo(silo.Services);
         });
-        builder.ConfigureClient(client =>
-        {
-            client.UseReplicatedGrains(o =>
-            {
-                o.MaxRetries = 100;
-                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
-                o.MaxBackoff = TimeSpan.FromMilliseconds(250);
-            });
-            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
-            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
-        });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
+        return kit.Cluster;
     }
-
-    /// <summary>A killed silo is declared dead in well under a second.</summary>
-    private static void ConfigureFastMembership(IServiceCollection services) =>
-        services.Configure<ClusterMembershipOptions>(o =>
-        {
-            o.ProbeTimeout = TimeSpan.FromMilliseconds(100);
-            o.NumMissedProbesLimit = 2;
-            o.NumVotesForDeathDeclaration = 1;
-            o.EnableIndirectProbes = false;
-            o.ExtendProbeTimeoutDuringDegradation = false;
-            o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
-            o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
-        });
 
     /// <summary>
     /// Callers with distinct sessions (owners): the cluster client, and each silo's own grain factory (a silo's calls
@@ -121,6 +96,13 @@ public sealed class CoordinationClusterFixture : IAsyncLifetime
 public sealed class CoordinationCollection : ICollectionFixture<CoordinationClusterFixture>
 {
     public const string Name = "coordination cluster";
+}
+
+/// <summary>Tests that start clusters of their own: one at a time (three silos each, besides the shared cluster).</summary>
+[CollectionDefinition(Name)]
+public sealed class OwnClusterCollection
+{
+    public const string Name = "coordination tests with their own cluster";
 }
 
 internal static class Poll

@@ -38,6 +38,15 @@ public sealed class ClusterStatusTests
         Assert.Equal(leaderSilo.ToString(), leader.Silo);
         Assert.True(leader.CommitIndex >= 1);
         Assert.Contains(healthy.Leaders, l => l.Group == "roster");
+        Assert.False(healthy.ReplacementPending);
+        // Each silo's rebalancer makes one pass over the roster it starts with; then nothing is pending.
+        var settled = await PollStatusAsync(cluster, s => s.Healthy && !s.RebalancePending, "every silo's rebalancer settled on the roster");
+        Assert.All(settled.Silos, s =>
+        {
+            Assert.Equal(settled.RosterVersion, s.RebalancedRosterVersion);
+            Assert.Equal(0, s.GroupsMisplaced);
+            Assert.Equal(0, s.MovesFailed);
+        });
         await StatusCommandAgreesAsync(cluster, healthy);
 
         // Kill a follower of the grain's group (not the cluster's first silo, which anchors the in-process cluster).
@@ -51,6 +60,7 @@ public sealed class ClusterStatusTests
         Assert.Contains(degraded.Roster, m => m.ReplicaId == victimReplica && !m.Live && m.Silo is null);
         Assert.Contains(degraded.Lagging, l => l.Group == groupOfGrain && l.ReplicaId == victimReplica && l.Silo is null);
         Assert.Equal(2, degraded.Silos.Length);
+        Assert.False(degraded.RebalancePending); // within the grace period the roster keeps the dead replica: nothing moves
 
         var back = await cluster.RestartSiloAsync(dead);
         await grain.Deposit(1); // the restarted follower catches up from the leader

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -10,47 +11,37 @@ namespace OpenReplica.Orleans.Tests;
 /// <summary>A TestingHost cluster running replicated grains on real consensus, each silo with its own data directory.</summary>
 internal static class ConsensusCluster
 {
+    /// <summary>
+    /// A cluster from the test kit (<see cref="ReplicatedTestCluster"/>: fast failure detection, quick client retries);
+    /// the caller disposes the returned TestingHost cluster. With OPENREPLICA_TEST_LOG set, silos also log to a file.
+    /// </summary>
     public static async Task<(InProcessTestCluster Cluster, string DataRoot)> StartAsync(
         int silos, ReplicationMode mode = ReplicationMode.Persisted, int replicationFactor = 3, TimeSpan? callTimeout = null,
         int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, TimeSpan? replacementGrace = null,
         TimeSpan? idleGroupEviction = null)
     {
-        string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
-        var builder = new InProcessTestClusterBuilder((short)silos);
-        builder.ConfigureSilo((options, silo) =>
+        var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
-            silo.AddReplicatedGrains(o =>
+            o.Silos = silos;
+            o.Mode = mode;
+            o.ReplicationFactor = replicationFactor;
+            o.CallTimeout = callTimeout ?? ReplicatedTestClusterOptions.DefaultCallTimeout;
+            o.ConfigureReplication = r =>
             {
-                o.ReplicationFactor = replicationFactor;
-                o.Mode = mode;
-                o.DataDirectory = mode == ReplicationMode.Persisted ? Path.Combine(root, options.SiloName) : null;
-                o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
-                o.SnapshotEveryCommands = snapshotEvery;
-                o.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
-                o.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
-            });
-            TestCluster3.ConfigureFastMembership(silo.Services);
-            if (FileLoggerProvider.PathFromEnvironment is { } log)
+                r.SnapshotEveryCommands = snapshotEvery;
+                r.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
+                r.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
+            };
+            o.ConfigureSilo = silo =>
             {
-                silo.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, options.SiloName)).SetMinimumLevel(LogLevel.Debug));
-            }
+                if (FileLoggerProvider.PathFromEnvironment is { } log)
+                {
+                    silo.Services.AddSingleton<ILoggerProvider>(sp => new FileLoggerProvider(log, sp.GetRequiredService<ILocalSiloDetails>().Name));
+                    silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug));
+                }
+            };
         });
-        builder.ConfigureClient(client =>
-        {
-            client.UseReplicatedGrains(o =>
-            {
-                o.MaxRetries = 40;
-                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
-                o.MaxBackoff = TimeSpan.FromMilliseconds(250);
-            });
-            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
-            // A call in flight to a silo that dies gets no answer until this timeout; keep it near CallTimeout so the
-            // stamping filter retries soon (as the README advises).
-            client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = (callTimeout ?? TimeSpan.FromSeconds(5)) + TimeSpan.FromSeconds(2));
-        });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return (cluster, root);
+        return (kit.Cluster, kit.DataRoot ?? "");
     }
 
     /// <summary>

@@ -6,18 +6,20 @@ namespace OpenReplica.Orleans.Tests;
 /// <summary>
 /// A silo's disk fills up under load: its log fails with an error that says the disk is full (the failed batch cut
 /// off again, so no torn record stays), its replicas stop voting, the grain keeps working on the other replicas (a
-/// majority), and nothing acknowledged is lost.
+/// majority), and nothing acknowledged is lost. Once space returns the silo reopens its log without a restart, its
+/// replicas are rebuilt from disk and catch up from their peers.
 /// </summary>
 [Collection(FaultCollection.Name)]
 public sealed class DiskFullTests
 {
     [Fact]
-    public async Task A_full_disk_stops_its_replicas_with_a_clear_error_while_the_majority_keeps_every_acknowledged_call()
+    public async Task A_full_disk_stops_its_replicas_with_a_clear_error_the_majority_keeps_every_acknowledged_call_and_the_replicas_resume_when_space_returns()
     {
         var disk = new FillableFileSystem();
         await using var cluster = await FaultCluster.StartAsync(3,
             configureSilo: silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = disk));
         var grain = await cluster.Cluster.AccountAwayFromFirstSiloAsync("disk-full");
+        string groupId = FaultCluster.GroupOf(grain.GetGrainId());
         decimal acknowledged = await grain.Deposit(1);
         var leader = cluster.HandleOf(await grain.GetSilo());
         var follower = cluster.Silos.First(s => !s.Equals(leader));
@@ -32,5 +34,25 @@ public sealed class DiskFullTests
         Assert.True(failure.TailDiscarded, failure.Message);
         Assert.Equal(21m, acknowledged);
         Assert.Equal(21m, await grain.GetBalance());
+
+        // While the disk stays full the silo keeps trying: reopen, rebuild, fail again on the next append.
+        await Poll.UntilAsync(() => Task.FromResult(runtime.LogReopens > 0), "the follower tried to reopen its log");
+
+        disk.FullUnder = null; // the operator frees space
+        acknowledged = await Eventually.CallAsync(() => grain.Deposit(1), "deposit after space returned");
+        Assert.Equal(22m, acknowledged);
+        long leaderTop = (await cluster.Service<ReplicationRuntime>(leader).ChosenEntriesAsync(groupId)).Max(e => e.Slot);
+        // The follower's replica, rebuilt from its disk, learns everything it missed while its disk was full.
+        await Poll.UntilAsync(
+            async () =>
+            {
+                if (runtime.LogFailure is not null) return false;
+                await grain.Deposit(0); // keeps the leader talking to the follower until it caught up
+                return (await runtime.ChosenEntriesAsync(groupId)).Any(e => e.Slot >= leaderTop);
+            },
+            "the follower caught up after space returned",
+            TimeSpan.FromSeconds(30));
+        await cluster.AssertLogsAgreeAsync(groupId);
+        Assert.Equal(22m, await grain.GetBalance());
     }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Consensus;
 using OpenReplica.Orleans.Replication;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -15,29 +16,23 @@ namespace OpenReplica.Orleans.Tests;
 /// </summary>
 internal sealed class FaultCluster : IAsyncDisposable
 {
-    private readonly List<InProcessSiloHandle> _restarted = [];
+    /// <summary>Orleans' own response timeout, kept on purpose: calls behind a lost gateway must be retried early, not after it.</summary>
+    private static readonly TimeSpan OrleansResponseTimeout = TimeSpan.FromSeconds(30);
 
-    private FaultCluster(InProcessTestCluster cluster, string dataRoot)
-    {
-        Cluster = cluster;
-        DataRoot = dataRoot;
-    }
+    private readonly ReplicatedTestCluster _kit;
 
-    public InProcessTestCluster Cluster { get; }
+    private FaultCluster(ReplicatedTestCluster kit) => _kit = kit;
 
-    public string DataRoot { get; }
+    public InProcessTestCluster Cluster => _kit.Cluster;
 
-    public IClusterClient Client => Cluster.Client;
+    public string DataRoot => _kit.DataRoot!;
+
+    public IClusterClient Client => _kit.Client;
 
     /// <summary>Live silos: the cluster's own plus those this harness restarted.</summary>
-    public IReadOnlyList<InProcessSiloHandle> Silos
-    {
-        get
-        {
-            lock (_restarted) return [.. Cluster.Silos, .. _restarted];
-        }
-    }
+    public IReadOnlyList<InProcessSiloHandle> Silos => _kit.Silos;
 
+    /// <summary>A Persisted cluster from the test kit (<see cref="ReplicatedTestCluster"/>), with these tests' settings.</summary>
     public static async Task<FaultCluster> StartAsync(
         int silos = 3,
         int replicationFactor = 3,
@@ -48,38 +43,26 @@ internal sealed class FaultCluster : IAsyncDisposable
         Action<ISiloBuilder>? configureSilo = null,
         Action<IClientBuilder>? configureClient = null)
     {
-        string root = Path.Combine(Path.GetTempPath(), "openreplica-tests", Guid.NewGuid().ToString("N"));
-        var builder = new InProcessTestClusterBuilder((short)silos);
-        builder.ConfigureSilo((options, silo) =>
+        var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
-            silo.AddReplicatedGrains(o =>
+            o.Silos = silos;
+            o.ReplicationFactor = replicationFactor;
+            o.Mode = ReplicationMode.Persisted;
+            o.CallTimeout = callTimeout ?? ReplicatedTestClusterOptions.DefaultCallTimeout;
+            o.ConfigureReplication = r => r.SnapshotEveryCommands = snapshotEvery;
+            o.ConfigureSilo = configureSilo;
+            o.ConfigureClient = client =>
             {
-                o.ReplicationFactor = replicationFactor;
-                o.Mode = ReplicationMode.Persisted;
-                o.DataDirectory = Path.Combine(root, options.SiloName);
-                o.CallTimeout = callTimeout ?? TimeSpan.FromSeconds(5);
-                o.SnapshotEveryCommands = snapshotEvery;
-            });
-            TestCluster3.ConfigureFastMembership(silo.Services);
-            configureSilo?.Invoke(silo);
+                client.UseReplicatedGrains(r =>
+                {
+                    r.MaxRetries = clientRetries;
+                    r.CallDeadline = clientDeadline ?? ReplicatedClientOptions.DefaultCallDeadline;
+                });
+                client.Services.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = OrleansResponseTimeout);
+                configureClient?.Invoke(client);
+            };
         });
-        builder.ConfigureClient(client =>
-        {
-            client.UseReplicatedGrains(o =>
-            {
-                o.MaxRetries = clientRetries;
-                o.CallDeadline = clientDeadline ?? ReplicatedClientOptions.DefaultCallDeadline;
-                o.InitialBackoff = TimeSpan.FromMilliseconds(20);
-                o.MaxBackoff = TimeSpan.FromMilliseconds(250);
-            });
-            client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
-            // Orleans' default ResponseTimeout (30 s) is kept: a call pending behind a lost gateway or a dead silo is
-            // retried as soon as the client learns of the loss, not after that timeout.
-            configureClient?.Invoke(client);
-        });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return new FaultCluster(cluster, root);
+        return new FaultCluster(kit);
     }
 
     public InProcessSiloHandle HandleOf(SiloAddress silo) => Silos.Single(s => s.SiloAddress.Equals(silo));
@@ -88,33 +71,7 @@ internal sealed class FaultCluster : IAsyncDisposable
         where T : notnull => silo.SiloHost.Services.GetRequiredService<T>();
 
     /// <summary>Kills a silo abruptly (no graceful shutdown) and waits until membership declares it dead.</summary>
-    public async Task KillAsync(InProcessSiloHandle silo)
-    {
-        bool own;
-        lock (_restarted) own = _restarted.Remove(silo);
-        if (own)
-        {
-            await silo.StopSiloAsync(stopGracefully: false);
-            await silo.DisposeAsync();
-        }
-        else
-        {
-            await Cluster.KillSiloAsync(silo);
-        }
-
-        var management = Client.GetGrain<IManagementGrain>(0);
-        await Poll.UntilAsync(async () =>
-        {
-            try
-            {
-                return !(await management.GetHosts(onlyActive: true)).ContainsKey(silo.SiloAddress);
-            }
-            catch (Exception)
-            {
-                return false;
-            }
-        }, $"silo {silo.SiloAddress} declared dead", TimeSpan.FromSeconds(30));
-    }
+    public Task KillAsync(InProcessSiloHandle silo) => _kit.KillSiloAsync(silo);
 
     /// <summary>
     /// Starts a dead silo again under its instance number, hence its name and data directory, and waits until every
@@ -122,8 +79,7 @@ internal sealed class FaultCluster : IAsyncDisposable
     /// </summary>
     public async Task<InProcessSiloHandle> RestartAsync(InProcessSiloHandle dead)
     {
-        var handle = await Cluster.StartSiloAsync(dead.InstanceNumber, Cluster.Options);
-        lock (_restarted) _restarted.Add(handle);
+        var handle = await _kit.RestartSiloAsync(dead);
         Assert.Equal(dead.Name, handle.Name); // same name: same data directory, same replica identity
         long replicaId = Service<ReplicaRoster>(handle).LocalReplicaId;
         await Poll.UntilAsync(
@@ -187,39 +143,7 @@ internal sealed class FaultCluster : IAsyncDisposable
         && a.Commands.Zip(b.Commands).All(p => p.First.Id == p.Second.Id && p.First.Payload.AsSpan().SequenceEqual(p.Second.Payload))
         && Equals(a.Config, b.Config);
 
-    public async ValueTask DisposeAsync()
-    {
-        List<InProcessSiloHandle> extra;
-        lock (_restarted)
-        {
-            extra = [.. _restarted];
-            _restarted.Clear();
-        }
-
-        foreach (var silo in extra)
-        {
-            try
-            {
-                await silo.StopSiloAsync(stopGracefully: false);
-            }
-            catch (Exception)
-            {
-                // best effort: the test is over
-            }
-
-            await silo.DisposeAsync();
-        }
-
-        await Cluster.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataRoot, recursive: true);
-        }
-        catch (Exception)
-        {
-            // best effort
-        }
-    }
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 }
 
 /// <summary>Calls a grain until it answers (retrying what the client's own retries gave up on), with a deadline.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
+using OpenReplica.Orleans.Testing;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -59,7 +60,7 @@ internal static class TestCluster3
             silo.Services.AddSingleton<LocalCallReplicator>();
             silo.Services.AddSingleton<ICallReplicator>(sp => sp.GetRequiredService<LocalCallReplicator>());
             silo.AddReplicatedGrains(o => o.CallTimeout = TimeSpan.FromSeconds(10));
-            ConfigureFastMembership(silo.Services);
+            ReplicatedTestCluster.UseFastFailureDetection(silo.Services);
         });
         builder.ConfigureClient(client =>
         {
@@ -79,18 +80,8 @@ internal static class TestCluster3
         return builder.Build();
     }
 
-    /// <summary>A killed silo is declared dead in well under a second.</summary>
-    internal static void ConfigureFastMembership(IServiceCollection services) =>
-        services.Configure<ClusterMembershipOptions>(o =>
-        {
-            o.ProbeTimeout = TimeSpan.FromMilliseconds(100);
-            o.NumMissedProbesLimit = 2;
-            o.NumVotesForDeathDeclaration = 1;
-            o.EnableIndirectProbes = false;
-            o.ExtendProbeTimeoutDuringDegradation = false;
-            o.TableRefreshTimeout = TimeSpan.FromMilliseconds(200);
-            o.IAmAliveTablePublishTimeout = TimeSpan.FromMilliseconds(500);
-        });
+    /// <summary>The test kit's fast failure detection (kept for the scale-out cluster, which calls it by this name).</summary>
+    internal static void ConfigureFastMembership(IServiceCollection services) => ReplicatedTestCluster.UseFastFailureDetection(services);
 }
 
 internal static class Poll

@@ -34,7 +34,7 @@ root.SetAction(parse =>
             : $"seed {one}: FAILED {result.Failure!.Message} [{result.Faults}]");
         return result.Passed ? 0 : 1;
     }
-    return SeedRunner.RunMany(parse.GetValue(firstSeedOption), parse.GetValue(seedsOption), bug, Console.Out);
+    return SeedRunner.RunMany(parse.GetValue(firstSeedOption), parse.GetValue(seedsOption), bug, Console.Out, progress: Console.Error);
 });
 
 // The engine simulator: several silos' replication engines, WALs on simulated disks, grain sessions (docs/determinism.md).

@@ -11,6 +11,7 @@ public readonly record struct CallId(
     [property: Id(0)] Guid ClientId,
     [property: Id(1)] long Sequence)
 {
+    /// <summary>The id as <c>clientId#sequence</c>.</summary>
     public override string ToString() => $"{ClientId:N}#{Sequence}";
 }
 

@@ -18,6 +18,13 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer]
 public sealed class CallOutcomeUnknownException : Exception
 {
+    /// <summary>Creates the exception for a call that was given up on.</summary>
+    /// <param name="stamp">The call's stamp (the same on every attempt).</param>
+    /// <param name="target">The grain called.</param>
+    /// <param name="method">The interface method called.</param>
+    /// <param name="attempts">Attempts made, the first one included.</param>
+    /// <param name="elapsed">Time from the first attempt to giving up.</param>
+    /// <param name="lastFailure">Why the last attempt failed (the inner exception).</param>
     public CallOutcomeUnknownException(CallStamp stamp, GrainId target, string method, int attempts, TimeSpan elapsed, Exception lastFailure)
         : base(
             $"The outcome of call {stamp.ClientId:N}#{stamp.Sequence} ({method} on {target}) is unknown: it was not answered in "
@@ -39,9 +46,11 @@ public sealed class CallOutcomeUnknownException : Exception
     /// <summary>The call's identity in the grain's log (<c>Replicated.Call</c> inside the grain).</summary>
     public CallId Call => new(Stamp.ClientId, Stamp.Sequence);
 
+    /// <summary>The grain the call was made to.</summary>
     [Id(1)]
     public GrainId Target { get; }
 
+    /// <summary>The interface method called.</summary>
     [Id(2)]
     public string Method { get; }
 
@@ -49,6 +58,7 @@ public sealed class CallOutcomeUnknownException : Exception
     [Id(3)]
     public int Attempts { get; }
 
+    /// <summary>Time from the first attempt until the caller gave up.</summary>
     [Id(4)]
     public TimeSpan Elapsed { get; }
 

@@ -19,10 +19,12 @@ public readonly record struct CallStamp(
     /// <summary>The stamp of a call whose caller did not stamp it (no exactly-once: a retry would run again).</summary>
     public static CallStamp None => default;
 
+    /// <summary>Whether this is the empty stamp (the call was not stamped: it is not retried and not deduplicated).</summary>
     public bool IsNone => ClientId == Guid.Empty;
 
     /// <summary>The stamp of the call currently executing, or <see cref="None"/>.</summary>
     public static CallStamp Current => RequestContext.Get(RequestContextKey) is CallStamp stamp ? stamp : None;
 
+    /// <summary>The stamp as <c>clientId#sequence (acked&lt;floor)</c>, or <c>unstamped</c>.</summary>
     public override string ToString() => IsNone ? "unstamped" : $"{ClientId:N}#{Sequence} (acked<{FirstUnacknowledged})";
 }

@@ -14,6 +14,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly SortedSet<long> _inFlight = [];
     private readonly Queue<(long Sequence, long Until)> _abandoned = new(); // in sequence (and expiry) order
+    private readonly Dictionary<long, long> _attemptStarted = []; // in-flight sequence -> when its current attempt began
     private long _next;
 
     public Guid ClientId { get; } = Guid.NewGuid();
@@ -38,6 +39,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             _inFlight.Remove(stamp.Sequence);
+            _attemptStarted.Remove(stamp.Sequence);
             if (hold <= TimeSpan.Zero) return;
             // Sequences are abandoned in about their order; a rare out-of-order one just keeps the floor a little lower.
             _abandoned.Enqueue((stamp.Sequence, _time.GetTimestamp() + (long)(hold.TotalSeconds * _time.TimestampFrequency)));
@@ -51,6 +53,26 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             _inFlight.Remove(stamp.Sequence);
+            _attemptStarted.Remove(stamp.Sequence);
+        }
+    }
+
+    /// <summary>An attempt of the call is being sent now.</summary>
+    public void AttemptStarted(CallStamp stamp)
+    {
+        lock (_inFlight)
+        {
+            if (_inFlight.Contains(stamp.Sequence)) _attemptStarted[stamp.Sequence] = _time.GetTimestamp();
+        }
+    }
+
+    /// <summary>Whether <paramref name="stamp"/> is this session's and its current attempt has been pending longer than <paramref name="age"/>.</summary>
+    public bool AttemptOlderThan(CallStamp stamp, TimeSpan age)
+    {
+        if (stamp.ClientId != ClientId) return false;
+        lock (_inFlight)
+        {
+            return _attemptStarted.TryGetValue(stamp.Sequence, out long started) && _time.GetElapsedTime(started) > age;
         }
     }
 

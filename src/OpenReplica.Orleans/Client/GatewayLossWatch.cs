@@ -12,11 +12,13 @@ namespace OpenReplica.Orleans;
 /// <list type="number">
 /// <item>A gateway connection closes (the gateway's process died, the connection broke, or Orleans' gateway list
 /// refresh evicted a gateway that membership declared dead).</item>
-/// <item>After such a loss, the gateway list (<see cref="IGatewayListProvider"/>, read from the membership table every
-/// <see cref="SettlePollInterval"/> for at most <see cref="ReplicatedClientOptions.CallDeadline"/>) drops a gateway:
-/// membership has declared that silo dead, its grains are being activated elsewhere, and an attempt that was sent
-/// between the loss and the declaration (routed by a live gateway to the dead silo, which the gateway had not yet
-/// given up on) gets no answer. The poll stops at the first drop.</item>
+/// <item>For <see cref="ReplicatedClientOptions.CallDeadline"/> after a loss (the settling period), every
+/// <see cref="SettlePollInterval"/>: an attempt pending longer than <see cref="StaleAttempt"/> is ended too. A retry sent
+/// right after the loss is routed by a live gateway to the grain's old silo until every silo has learnt that it is
+/// dead, and such an attempt gets no answer; the client's own gateway list may show the death before the gateways
+/// act on it (a test saw exactly that), so the settling period does not trust the list alone. A slow call that was
+/// doing fine costs one more retry per <see cref="StaleAttempt"/> during the period, answered from the command in
+/// flight. Also, once the gateway list drops a gateway, every pending call is ended once more.</item>
 /// </list>
 /// All of this process's pending stamped calls are ended each time, not only those sent through the lost gateway: a
 /// client does not know which silo runs a grain, and a call sent through a live gateway to a grain on the dead silo
@@ -26,13 +28,17 @@ namespace OpenReplica.Orleans;
 internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptions<ReplicatedClientOptions> options, ILogger<GatewayLossWatch> logger)
     : IClusterConnectionStatusObserver
 {
-    /// <summary>How often the gateway list is read after a gateway connection was lost, until it drops a gateway.</summary>
+    /// <summary>How often pending attempts and the gateway list are checked while settling after a gateway loss.</summary>
     public static readonly TimeSpan SettlePollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>While settling, an attempt pending longer than this is ended and retried with its stamp.</summary>
+    public static readonly TimeSpan StaleAttempt = TimeSpan.FromSeconds(1);
 
     private readonly Lazy<(PendingCallBreaker Breaker, CallStampSource Stamps)> _parts = new(() =>
         (services.GetRequiredService<PendingCallBreaker>(), services.GetRequiredService<CallStampSource>()));
 
     private int _settling;
+    private long _settleUntil; // Environment.TickCount64 in ms: each loss extends the settling period
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
@@ -44,20 +50,28 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     private void OnGatewayLost(string why)
     {
         // Called on the connection's own thread as it closes: do the work elsewhere.
-        _ = Task.Run(() => BreakPendingCalls(why));
+        _ = Task.Run(() => BreakPendingCalls(why, stale: false));
+        Volatile.Write(ref _settleUntil, Environment.TickCount64 + (long)options.Value.CallDeadline.TotalMilliseconds);
         if (Interlocked.CompareExchange(ref _settling, 1, 0) == 0)
         {
-            _ = Task.Run(WatchGatewayListAsync);
+            _ = Task.Run(SettleAsync);
         }
     }
 
-    private void BreakPendingCalls(string why)
+    private void BreakPendingCalls(string why, bool stale)
     {
         try
         {
             var (breaker, stamps) = _parts.Value;
-            int broken = breaker.Break(stamp => stamp.ClientId == stamps.ClientId);
+            int broken = stale
+                ? breaker.Break(stamp => stamps.AttemptOlderThan(stamp, StaleAttempt))
+                : breaker.Break(stamp => stamp.ClientId == stamps.ClientId);
             if (broken > 0) LogBroken(logger, broken, why);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The client is shutting down (its connections close as it stops): nothing is left to retry; stop settling.
+            Volatile.Write(ref _settleUntil, 0);
         }
         catch (Exception exception)
         {
@@ -65,23 +79,29 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         }
     }
 
-    /// <summary>Reads the gateway list until a gateway listed before is gone (then ends pending calls once more), bounded in time.</summary>
-    private async Task WatchGatewayListAsync()
+    /// <summary>
+    /// The settling period after a loss: ends stale attempts, and every pending call once when the gateway list drops
+    /// a gateway; lasts until <see cref="_settleUntil"/> (extended by further losses).
+    /// </summary>
+    private async Task SettleAsync()
     {
         try
         {
-            if (services.GetService<IGatewayListProvider>() is not { } provider) return;
-            var stopAt = DateTime.UtcNow + options.Value.CallDeadline;
+            var provider = services.GetService<IGatewayListProvider>();
             HashSet<Uri>? previous = null;
-            while (DateTime.UtcNow < stopAt)
+            bool dropSeen = false;
+            while (Environment.TickCount64 < Volatile.Read(ref _settleUntil))
             {
+                await Task.Delay(SettlePollInterval);
+                BreakPendingCalls($"an attempt was pending more than {StaleAttempt.TotalSeconds:0.#} s after a gateway loss", stale: true);
+                if (provider is null || dropSeen) continue;
                 try
                 {
                     var current = (await provider.GetGateways()).ToHashSet();
                     if (previous is not null && previous.Any(gateway => !current.Contains(gateway)))
                     {
-                        BreakPendingCalls("membership dropped a gateway from the gateway list");
-                        return;
+                        BreakPendingCalls("membership dropped a gateway from the gateway list", stale: false);
+                        dropSeen = true;
                     }
 
                     previous = current;
@@ -94,8 +114,6 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
                 {
                     LogListFailed(logger, exception.Message); // the membership store may be down with the silos: poll on
                 }
-
-                await Task.Delay(SettlePollInterval);
             }
         }
         finally

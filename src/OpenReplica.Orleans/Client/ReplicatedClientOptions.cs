@@ -14,10 +14,15 @@ public sealed class ReplicatedClientOptions
     /// <summary>No cap on the number of retries: <see cref="CallDeadline"/> alone bounds a call.</summary>
     public const int Unlimited = int.MaxValue;
 
+    /// <summary>Default for <see cref="MaxRetries"/>: no limit (the deadline ends retrying).</summary>
     public const int DefaultMaxRetries = Unlimited;
+    /// <summary>Default for <see cref="CallDeadline"/>.</summary>
     public static readonly TimeSpan DefaultCallDeadline = TimeSpan.FromSeconds(60);
+    /// <summary>Default for <see cref="InitialBackoff"/>.</summary>
     public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromMilliseconds(50);
+    /// <summary>Default for <see cref="MaxBackoff"/>.</summary>
     public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMilliseconds(500);
+    /// <summary>Default for <see cref="OutcomeResolutionWindow"/>.</summary>
     public static readonly TimeSpan DefaultOutcomeResolutionWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>

@@ -21,6 +21,7 @@ internal sealed partial class StampingCallFilter(
     GrainPropertiesResolver grainProperties,
     CallRetryPolicy retryPolicy,
     Lazy<PendingCallBreaker> breaker,
+    Diagnostics.ReplicationInstruments instruments,
     ILogger<StampingCallFilter> logger) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
@@ -49,6 +50,7 @@ internal sealed partial class StampingCallFilter(
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
                 RequestContext.Set(CallStamp.RequestContextKey, stamp);
+                stamps.AttemptStarted(stamp);
                 Exception failure;
                 try
                 {
@@ -74,6 +76,7 @@ internal sealed partial class StampingCallFilter(
                     var reported = !deadline.IsCancellationRequested ? failure
                         : previousFailure ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", failure);
                     LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
+                    instruments.OutcomeUnknown();
                     abandoned = true;
                     throw new CallOutcomeUnknownException(stamp, context.TargetId, context.MethodName, attempt + 1, elapsed, reported);
                 }
@@ -81,6 +84,7 @@ internal sealed partial class StampingCallFilter(
                 previousFailure = failure;
 
                 LogRetrying(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
+                instruments.Retried();
                 await Task.Delay(backoff, callerCancellation);
             }
         }

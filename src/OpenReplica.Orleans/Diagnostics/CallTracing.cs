@@ -57,9 +57,10 @@ internal sealed class CallTracing(ReplicationInstruments instruments, string gra
         return Source.StartActivity(ApplySpan, ActivityKind.Internal, parent, [new(GrainTag, grain), new(SlotTag, slot)]);
     }
 
-    public void Applied(CommandId id)
+    /// <summary>The command was applied; <paramref name="methodTime"/> is how long the grain's method ran.</summary>
+    public void Applied(CommandId id, TimeSpan methodTime)
     {
-        instruments.Applied();
+        instruments.Applied(methodTime);
         Forget(id);
     }
 

@@ -16,6 +16,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string CallsApplied = "openreplica-calls-applied";
     public const string CallsChooseDuration = "openreplica-calls-choose-duration";
     public const string CallsDuration = "openreplica-calls-duration";
+    public const string CallsApplyDuration = "openreplica-calls-apply-duration";
     public const string ProposeBatchSize = "openreplica-propose-batch-size";
     public const string Reads = "openreplica-reads";
     public const string LeaderCampaigns = "openreplica-leader-campaigns";
@@ -44,6 +45,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string ChangeTag = "openreplica.leader.change";
     public const string OutcomeTag = "openreplica.outcome";
     public const string SiloTag = "openreplica.silo";
+    public const string GroupKindTag = "openreplica.group.kind";
 
     private const string Milliseconds = "ms";
     private const string Bytes = "By";
@@ -54,6 +56,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     private readonly Counter<long> _applied;
     private readonly Histogram<double> _chooseDuration;
     private readonly Histogram<double> _callDuration;
+    private readonly Histogram<double> _applyDuration;
     private readonly Histogram<long> _proposeBatch;
     private readonly Counter<long> _reads;
     private readonly Counter<long> _campaigns;
@@ -81,10 +84,11 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _applied = _meter.CreateCounter<long>(CallsApplied, "{call}", "Replicated calls applied to State by the leading activation.");
         _chooseDuration = _meter.CreateHistogram<double>(CallsChooseDuration, Milliseconds, "Time from proposing a call to seeing it chosen (persist + quorum round).");
         _callDuration = _meter.CreateHistogram<double>(CallsDuration, Milliseconds, "Time a replicated grain spends on a call, by kind (write, read).");
-        _proposeBatch = _meter.CreateHistogram<long>(ProposeBatchSize, "{call}", "Proposals the group's loop hands to the core together (they share slots).");
+        _applyDuration = _meter.CreateHistogram<double>(CallsApplyDuration, Milliseconds, "Time the grain's own method runs when a chosen call is applied (user code on the activation).");
+        _proposeBatch = _meter.CreateHistogram<long>(ProposeBatchSize, "{call}", "Proposals a group's engine step hands to its core together (they share slots).");
         _reads = _meter.CreateCounter<long>(Reads, "{read}", "[ReadOnly] calls, by path: lease (answered locally) or read-index (a quorum round).");
-        _campaigns = _meter.CreateCounter<long>(LeaderCampaigns, "{campaign}", "Phase-1 campaigns started by new activations.");
-        _leaderChanges = _meter.CreateCounter<long>(LeaderChanges, "{change}", "Leaderships gained or lost by activations on this host.");
+        _campaigns = _meter.CreateCounter<long>(LeaderCampaigns, "{campaign}", "Phase-1 campaigns started by replicas on this silo, by group kind (grain, roster).");
+        _leaderChanges = _meter.CreateCounter<long>(LeaderChanges, "{change}", "Leaderships gained or lost by replicas on this silo, by change (gained, lost) and group kind (grain, roster).");
         _retries = _meter.CreateCounter<long>(ClientRetries, "{retry}", "Calls retried by the caller with the same stamp.");
         _outcomeUnknown = _meter.CreateCounter<long>(ClientOutcomeUnknown, "{call}", "Calls that failed after their last retry with an error after which they may or may not have run.");
         _walAppends = _meter.CreateCounter<long>(WalAppends, "{record}", "Records made durable in the write-ahead log.");
@@ -109,7 +113,11 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         if (known) _chooseDuration.Record(sinceProposed.TotalMilliseconds);
     }
 
-    public void Applied() => _applied.Add(1);
+    public void Applied(TimeSpan methodTime)
+    {
+        _applied.Add(1);
+        _applyDuration.Record(methodTime.TotalMilliseconds);
+    }
 
     public void CallCompleted(bool readOnly, TimeSpan duration) =>
         _callDuration.Record(duration.TotalMilliseconds, new KeyValuePair<string, object?>(KindTag, readOnly ? "read" : "write"));
@@ -118,9 +126,10 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
 
     public void Read(bool underLease) => _reads.Add(1, new KeyValuePair<string, object?>(PathTag, underLease ? "lease" : "read-index"));
 
-    public void Campaign() => _campaigns.Add(1);
+    public void Campaign(string groupKind) => _campaigns.Add(1, new KeyValuePair<string, object?>(GroupKindTag, groupKind));
 
-    public void LeaderChanged(bool gained) => _leaderChanges.Add(1, new KeyValuePair<string, object?>(ChangeTag, gained ? "gained" : "lost"));
+    public void LeaderChanged(bool gained, string groupKind) =>
+        _leaderChanges.Add(1, new KeyValuePair<string, object?>(ChangeTag, gained ? "gained" : "lost"), new KeyValuePair<string, object?>(GroupKindTag, groupKind));
 
     public void Retried() => _retries.Add(1);
 
@@ -139,7 +148,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _transportBytes.Add(bytes);
     }
 
-    public void MessageDropped() => _transportDropped.Add(1);
+    public void MessagesDropped(int messages) => _transportDropped.Add(messages);
 
     public void BatchSent(bool delivered) => _transportBatches.Add(1, new KeyValuePair<string, object?>(OutcomeTag, delivered ? "delivered" : "failed"));
 

@@ -86,7 +86,8 @@ internal sealed partial class Decommission(
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its groups over before the silo stops")]
     private static partial void LogLeaving(ILogger logger, long replica);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
+    // Information: a cluster of exactly R silos stopping (or one restarting for maintenance) is normal; the replica keeps its data.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
     private static partial void LogNoSuccessor(ILogger logger, long replica, int members);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]

@@ -107,6 +107,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         var outgoing = new List<(GroupReplica Group, Message Message)>();
         foreach (var (group, messages) in later)
         {
+            if (group.Failed) continue; // retired by a log reopen during the persist: its records were not written
             foreach (var m in messages)
             {
                 if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
@@ -117,6 +118,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
 
         foreach (var (group, ready) in batch)
         {
+            if (group.Failed) continue;
             group.Persisted(ready);
             group.Deliver(ready);
             group.Advance();

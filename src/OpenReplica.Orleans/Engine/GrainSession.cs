@@ -63,7 +63,6 @@ internal sealed class GrainSession(
             if (leading) _leaderFloor = core.LeaseReadFloor;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
-        if (!alreadyLeading) instruments.Campaign();
         long replayStarted = Stopwatch.GetTimestamp(), replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
@@ -350,7 +349,8 @@ internal sealed class GrainSession(
         foreach (var entry in ready.Committed)
         {
             // Already in State: the engine merges one step's inputs into one Ready, so entries committed by an input
-            // that ran before this activation attached (in the same step) come both in its replay and in this Ready.
+            // that ran before this activation attached (in the same step) come both in its replay and in this Ready;
+            // and a group rebuilt from disk hands its committed tail out again on its first step (Start).
             if (entry.Slot <= _appliedSlot && !group.PlantedBugs.HasFlag(EngineBug.ReapplyOnAttach)) continue;
             for (int i = 0; i < entry.Commands.Count; i++)
             {
@@ -390,8 +390,9 @@ internal sealed class GrainSession(
                 }
                 _tracing.Chosen(command.Id, entry.Slot);
                 CommandOutcome outcome;
+                long applyStarted = Stopwatch.GetTimestamp();
                 using (_tracing.StartApply(command.Id, entry.Slot)) outcome = await ApplyAsync(command, entry.Slot, i);
-                _tracing.Applied(command.Id);
+                _tracing.Applied(command.Id, Stopwatch.GetElapsedTime(applyStarted));
                 if (outcome.Deferred) MarkDeferred(command.Id);
                 else Complete(command.Id, outcome);
                 foreach (var answered in outcome.Completions)
@@ -428,15 +429,11 @@ internal sealed class GrainSession(
         }
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
         foreach (long read in ready.FailedReads) FailRead(read, new ReplicaUnavailableException($"grain {grain.GrainId}: this activation no longer leads"));
-        if (ready.BecameLeader)
-        {
-            instruments.LeaderChanged(gained: true);
-            _leaderFloor = ready.LeaderFloor;
-        }
+        // Campaigns and leader changes are counted by the group (GroupMetrics), for every group kind.
+        if (ready.BecameLeader) _leaderFloor = ready.LeaderFloor;
         TryStartServing();
         if (ready.LostLeadership)
         {
-            instruments.LeaderChanged(gained: false);
             LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
         }

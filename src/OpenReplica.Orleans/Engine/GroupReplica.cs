@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using OpenReplica.Consensus;
+using OpenReplica.Orleans.Diagnostics;
 
 namespace OpenReplica.Orleans.Replication;
 
@@ -62,10 +63,12 @@ internal sealed partial class GroupReplica
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
     private Ballot _durablePromised;
+    private readonly GroupMetrics? _metrics;
 
     public GroupReplica(string groupId, PaxosReplica core, EngineWorker worker, int proposalCapacity, ILogger logger,
-        IGroupListener? listener = null, bool alwaysTick = false)
+        IGroupListener? listener = null, bool alwaysTick = false, GroupMetrics? metrics = null)
     {
+        _metrics = metrics;
         _leases = core.LeasesEnabled;
         // Set before the first step, so the listener also sees what Start() replays (the meta group needs it).
         _listener = listener;
@@ -240,7 +243,11 @@ internal sealed partial class GroupReplica
         var ready = new Ready();
         if (_leases) _core.SetClock(_worker.Clock.Now);
         if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
-        if (proposals is not null) ready.Append(_core.Propose(proposals));
+        if (proposals is not null)
+        {
+            _metrics?.ProposalBatch(proposals.Count);
+            ready.Append(_core.Propose(proposals));
+        }
         if (_leases) PublishLease();
         return ready;
     }
@@ -257,7 +264,14 @@ internal sealed partial class GroupReplica
     /// <summary>The step's records are durable.</summary>
     internal void Persisted(Ready ready)
     {
-        if (ready.HardState is { } hs) _durablePromised = hs.Promised;
+        if (ready.HardState is { } hs)
+        {
+            // A new ballot of this replica's own is a campaign it started (an activation, the rebalancer, an election).
+            if (hs.Promised.ReplicaId == _core.Id && hs.Promised.CompareTo(_durablePromised) > 0) _metrics?.Campaign();
+            _durablePromised = hs.Promised;
+        }
+        if (ready.BecameLeader) _metrics?.LeaderChanged(gained: true);
+        if (ready.LostLeadership) _metrics?.LeaderChanged(gained: false);
     }
 
     /// <summary>Hands the step's effects to the attached activation (which queues them; it never blocks the worker).</summary>
@@ -295,6 +309,16 @@ internal sealed partial class GroupReplica
         lock (_gate) _failed = true;
         LogGroupFailed(_logger, e, GroupId);
         _listener?.OnFailed(e);
+    }
+
+    /// <summary>
+    /// Stops this replica for good because the log under it is being replaced (reopened after a failure): it takes no
+    /// more inputs and its activation is told; a new replica is built from disk on next use.
+    /// </summary>
+    internal void Retire(Exception reason)
+    {
+        lock (_gate) _failed = true;
+        _listener?.OnFailed(reason);
     }
 
     /// <summary>

@@ -7,10 +7,25 @@ namespace OpenReplica.Orleans.Replication;
 /// Maps the consensus core's persist step onto the silo's one write-ahead log shared by every group: accepted
 /// entries, hard state and snapshots become WAL records of the group. An engine step's groups are written with one
 /// append (one fsync). A group's persisted state is read from the log when the group is (re)built: at its first use
-/// after start, or after it left memory.
+/// after start, or after it left memory. After a failure the log can be replaced by a reopened one (<see cref="ReplaceLog"/>).
 /// </summary>
-internal sealed class GroupStore(IReplicaLog log) : IEngineStorage, IAsyncDisposable
+internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDisposable
 {
+    private IReplicaLog log = initial;
+    private int _persisting;
+
+    /// <summary>The silo's log this store reads and writes now.</summary>
+    public IReplicaLog Log => Volatile.Read(ref log);
+
+    /// <summary>Engine steps inside <see cref="PersistAsync"/> now (a log reopen waits for them to end).</summary>
+    public int Persisting => Volatile.Read(ref _persisting);
+
+    /// <summary>
+    /// Switches to a reopened log. The caller retired every group built on the old one and waited until no step
+    /// persists (<see cref="Persisting"/> is 0); groups retired meanwhile are skipped by <see cref="PersistAsync"/>.
+    /// </summary>
+    public void ReplaceLog(IReplicaLog reopened) => Volatile.Write(ref log, reopened);
+
     /// <summary>What the group persisted (before a restart, or before it left memory), or null for a group new to this silo.</summary>
     public PersistentState? ReadPersisted(string groupId)
     {
@@ -57,9 +72,24 @@ internal sealed class GroupStore(IReplicaLog log) : IEngineStorage, IAsyncDispos
     /// <summary>Makes the step's records durable: snapshots first, then every group's entries and hard state in one append.</summary>
     public async ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
     {
+        Interlocked.Increment(ref _persisting);
+        try
+        {
+            await PersistLiveAsync(batch);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _persisting);
+        }
+    }
+
+    private async ValueTask PersistLiveAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
+    {
         List<WalRecord>? records = null;
         foreach (var (group, ready) in batch)
         {
+            // A group retired by a log reopen: its memory may hold promises the failed log lost; it writes and sends nothing.
+            if (group.Failed) continue;
             if (ready.SnapshotToPersist is { } snapshot)
             {
                 await log.SaveSnapshotAsync(group.GroupId, snapshot.Slot, WireCodec.Encode(snapshot));
@@ -79,5 +109,5 @@ internal sealed class GroupStore(IReplicaLog log) : IEngineStorage, IAsyncDispos
         if (records is not null) await log.AppendAsync(records);
     }
 
-    public ValueTask DisposeAsync() => log.DisposeAsync();
+    public ValueTask DisposeAsync() => Log.DisposeAsync();
 }

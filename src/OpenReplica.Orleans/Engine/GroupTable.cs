@@ -12,7 +12,7 @@ namespace OpenReplica.Orleans.Replication;
 /// both drive the same table (the runtime from a periodic timer, the simulator from simulated time).
 /// </summary>
 internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEngineClock clock, int proposalCapacity, ILogger logger,
-    IEqualityComparer<string>? groupIdComparer = null)
+    IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
 {
     /// <summary>
     /// Ticks between commit flushes: an idle group's followers learn its latest commit index this late at most. Busy
@@ -67,10 +67,24 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             var persisted = store.ReadPersisted(groupId);
             var core = persisted is null ? new PaxosReplica(options) : PaxosReplica.Restart(options, persisted);
             var worker = engine.WorkerFor(groupId);
-            var group = make?.Invoke(groupId, core, worker) ?? new GroupReplica(groupId, core, worker, proposalCapacity, logger);
+            var group = make?.Invoke(groupId, core, worker) ?? new GroupReplica(groupId, core, worker, proposalCapacity, logger, metrics: metrics);
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
             return group;
+        }
+    }
+
+    /// <summary>
+    /// Retires every group (none may vote again: the log under them failed) and drops them from memory, then runs
+    /// <paramref name="underLock"/> under the lock group creation takes, so no replica is built meanwhile.
+    /// </summary>
+    public void RetireAll(Exception failure, Action underLock)
+    {
+        lock (_groups)
+        {
+            foreach (var group in _groups.Values) group.Retire(failure);
+            _groups.Clear();
+            underLock();
         }
     }
 

@@ -40,6 +40,9 @@ internal sealed partial class Rebalancer(
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
     public RebalanceProgress Progress => _progress;
 
+    /// <summary>The roster version at which a whole pass last found every held group in place (-1: none yet).</summary>
+    public long SettledVersion => Interlocked.Read(ref _settledVersion);
+
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(Rebalancer), ServiceLifecycleStage.Active, Start, Stop);
 

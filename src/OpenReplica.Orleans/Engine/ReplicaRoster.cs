@@ -23,7 +23,7 @@ internal sealed partial class ReplicaRoster(
     ILocalSiloDetails localSilo,
     ILogger<ReplicaRoster> logger)
 {
-    public const string FileName = "roster";
+    public const string FileName = RosterFile.FileName;
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(100);
 
     private readonly SemaphoreSlim _resolveLock = new(1, 1);
@@ -306,22 +306,14 @@ internal sealed partial class ReplicaRoster(
         if (options.Value.DataDirectory is not { } dir) return null;
         var path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) return null;
-        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToList();
-        var ids = new List<Guid>(lines.Count);
-        foreach (var line in lines)
-        {
-            if (!Guid.TryParse(line, out var id)) throw new InvalidDataException($"Replica roster file '{path}' has a bad line '{line}'.");
-            ids.Add(id);
-        }
-        return ids;
+        return RosterFile.Parse(path, File.ReadAllBytes(path));
     }
 
     private void Persist(IReadOnlyList<Guid> roster)
     {
         if (options.Value.DataDirectory is not { } dir) return;
         // Temporary file, fsync, rename, directory fsync: the rename itself survives a power loss.
-        var text = string.Concat(roster.Select(id => id.ToString("D") + Environment.NewLine));
-        OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, FileName), System.Text.Encoding.UTF8.GetBytes(text));
+        OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, FileName), RosterFile.Encode(roster));
     }
 
     /// <summary>Live replicas that are not in the roster and not leaving: candidates to join it or replace a dead member.</summary>

@@ -34,6 +34,8 @@ internal sealed partial class ReplicationRuntime(
     private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
+    private readonly Diagnostics.GroupMetrics _rosterMetrics = new(instruments, rosterGroup: true);
     private GroupStore? _store;
     private ReplicationEngine? _engine;
     private long _startedAt;
@@ -64,15 +66,12 @@ internal sealed partial class ReplicationRuntime(
     private Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted
-            ? WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(o.DataDirectory!, "wal"), FileSystem = o.WalFileSystem, Observer = instruments })
-            : new VolatileLog();
-        _log = log;
+        IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted ? OpenPersistedLog() : new VolatileLog();
         _store = new GroupStore(log);
         foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
-        _table = new GroupTable(_store, _engine, SystemEngineClock.Instance, o.MaxQueuedProposals, _logger);
+        _table = new GroupTable(_store, _engine, SystemEngineClock.Instance, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
@@ -92,11 +91,6 @@ internal sealed partial class ReplicationRuntime(
         if (_engine is { } engine) await engine.StopAsync(cancellationToken);
         if (_store is { } store) await store.DisposeAsync();
     }
-
-    private IReplicaLog? _log;
-
-    /// <summary>Why the silo's log stopped accepting appends (a full disk, a failed fsync), or null while it works.</summary>
-    public WalFailedException? LogFailure => (_log as WriteAheadLog)?.Failure;
 
     /// <summary>The group name carries what every replica needs to compute the group's first configuration.</summary>
     public static string GroupIdOf(GrainId grainId, int replicas) => $"{replicas}|{grainId}";
@@ -220,7 +214,7 @@ internal sealed partial class ReplicationRuntime(
 
     private GroupReplica MakeMetaGroup(string groupId, PaxosReplica core, EngineWorker worker)
     {
-        var group = new GroupReplica(groupId, core, worker, options.Value.MaxQueuedProposals, _logger, rosterGroup, alwaysTick: true);
+        var group = new GroupReplica(groupId, core, worker, options.Value.MaxQueuedProposals, _logger, rosterGroup, alwaysTick: true, _rosterMetrics);
         rosterGroup.Attach(group);
         return group;
     }
@@ -333,6 +327,7 @@ internal sealed partial class ReplicationRuntime(
             long evictAfter = HostClock.ToTicks(options.Value.IdleGroupEvictionAfter);
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
+                if (tick % GroupTable.CommitFlushTicks == 0) MaybeReopenLog();
                 Table.OnTick(tick, evictAfter, (long)TickInterval.TotalMilliseconds);
             }
         }

@@ -70,7 +70,7 @@ internal sealed partial class RosterGroup(
 
         if (current.Members.FirstOrDefault(roster.IsLeaving) is > 0 and var leaving)
         {
-            Shrink(group, current, leaving, spares, "it is leaving gracefully");
+            Shrink(group, current, leaving, spares, "it is leaving gracefully", graceful: true);
             return;
         }
         foreach (long member in current.Members)
@@ -92,7 +92,7 @@ internal sealed partial class RosterGroup(
     }
 
     /// <summary>Removes a member, or replaces it with a spare when the roster would otherwise become too small.</summary>
-    private bool Shrink(GroupReplica group, ClusterConfig current, long member, IReadOnlyList<long> spares, string why)
+    private bool Shrink(GroupReplica group, ClusterConfig current, long member, IReadOnlyList<long> spares, string why, bool graceful = false)
     {
         if (current.Members.Count > options.Value.ReplicationFactor)
         {
@@ -105,7 +105,10 @@ internal sealed partial class RosterGroup(
             Propose(group, current, current.Replace(member, spare), $"replica {member} is replaced by {spare} because {why}");
             return true;
         }
-        LogCannotShrink(logger, member, why, options.Value.ReplicationFactor);
+        // A silo stopping gracefully in a cluster of exactly R (a whole-cluster stop, a restart for maintenance) stays a
+        // member and comes back with its data: nothing is wrong. A dead member that cannot be replaced is.
+        if (graceful) LogStaysWhileLeaving(logger, member, options.Value.ReplicationFactor);
+        else LogCannotShrink(logger, member, why, options.Value.ReplicationFactor);
         return false;
     }
 
@@ -120,6 +123,9 @@ internal sealed partial class RosterGroup(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Member} should leave the roster ({Why}) but the roster would drop below {Factor} members and no live spare exists")]
     private static partial void LogCannotShrink(ILogger logger, long member, string why, int factor);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Member} is leaving gracefully but stays in the roster: it would drop below {Factor} members and no live spare exists")]
+    private static partial void LogStaysWhileLeaving(ILogger logger, long member, int factor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replacing replica {Dead} (gone past the grace period) with {Spare}: roster {Roster}")]
     private static partial void LogReplacing(ILogger logger, long dead, long spare, string roster);

@@ -7,6 +7,7 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer]
 public sealed class CallNotAppliedException : Exception
 {
+    /// <summary>The error for the call with <paramref name="stamp"/>, which the grain fenced.</summary>
     public CallNotAppliedException(CallStamp stamp)
         : base($"Call {stamp.ClientId:N}#{stamp.Sequence} was not applied: its outcome was resolved, and the grain fenced its stamp")
     {

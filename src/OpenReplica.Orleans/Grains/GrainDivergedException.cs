@@ -9,10 +9,13 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer]
 public sealed class GrainDivergedException : Exception
 {
+    /// <summary>A divergence error with the default message.</summary>
     public GrainDivergedException() { }
 
+    /// <summary>A divergence error with <paramref name="message"/>.</summary>
     public GrainDivergedException(string message) : base(message) { }
 
+    /// <summary>A divergence error with <paramref name="message"/> and the error that caused it.</summary>
     public GrainDivergedException(string message, Exception inner) : base(message, inner) { }
 
     internal GrainDivergedException(DivergenceReport report)

@@ -6,6 +6,7 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer]
 public sealed class ReplicaSetUnavailableException : OrleansException
 {
+    /// <summary>The error with <paramref name="message"/> (which names the grain and its replica set).</summary>
     public ReplicaSetUnavailableException(string message)
         : base(message)
     {

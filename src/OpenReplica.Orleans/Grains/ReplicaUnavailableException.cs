@@ -8,9 +8,12 @@ namespace OpenReplica.Orleans;
 [GenerateSerializer]
 public sealed class ReplicaUnavailableException : Exception
 {
+    /// <summary>The error with the default message.</summary>
     public ReplicaUnavailableException() { }
 
+    /// <summary>The error with <paramref name="message"/>.</summary>
     public ReplicaUnavailableException(string message) : base(message) { }
 
+    /// <summary>The error with <paramref name="message"/> and the error that caused it.</summary>
     public ReplicaUnavailableException(string message, Exception inner) : base(message, inner) { }
 }

@@ -105,6 +105,8 @@ public static class ReplicatedGrainsHostingExtensions
         }
 
         services.AddSingleton<IConfigurationValidator, ReplicatedClientOptionsValidator>();
+        // Clients get the same meter as silos (retries, outcome-unknown failures) from the host's IMeterFactory.
+        services.AddMetrics();
         services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<CallStampSource>();
         services.AddSingleton(sp => new CallRetryPolicy(sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value));
@@ -125,6 +127,7 @@ public static class ReplicatedGrainsHostingExtensions
             sp.GetRequiredService<GrainPropertiesResolver>(),
             sp.GetRequiredService<CallRetryPolicy>(),
             new Lazy<PendingCallBreaker>(sp.GetRequiredService<PendingCallBreaker>),
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>(),
             sp.GetRequiredService<ILogger<StampingCallFilter>>()));
     }
 }

@@ -6,25 +6,45 @@ namespace OpenReplica.Orleans;
 /// <summary>Silo options of replicated grains (<c>AddReplicatedGrains</c>).</summary>
 public sealed class ReplicatedGrainsOptions
 {
+    /// <summary>Default for <see cref="ReplicationFactor"/>.</summary>
     public const int DefaultReplicationFactor = 3;
+    /// <summary>Default for <see cref="SnapshotEveryCommands"/>.</summary>
     public const int DefaultSnapshotEveryCommands = 4096;
+    /// <summary>Default for <see cref="DigestEveryCommands"/>.</summary>
     public const int DefaultDigestEveryCommands = 1024;
+    /// <summary>Default for <see cref="TransportQueueCapacity"/>.</summary>
     public const int DefaultTransportQueueCapacity = 16_384;
+    /// <summary>Default for <see cref="TransportMaxBatchMessages"/>.</summary>
     public const int DefaultTransportMaxBatchMessages = 1024;
+    /// <summary>Default for <see cref="Window"/>.</summary>
     public const int DefaultWindow = 32;
+    /// <summary>Default for <see cref="MaxBatchCommands"/>.</summary>
     public const int DefaultMaxBatchCommands = 512;
+    /// <summary>Largest allowed <see cref="MaxBatchCommands"/> (a command's index within its slot must fit in 16 bits).</summary>
     public const int MaxMaxBatchCommands = 65_535;
+    /// <summary>Default for <see cref="CallTimeout"/>.</summary>
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>Default for <see cref="ReplacementGracePeriod"/>.</summary>
     public static readonly TimeSpan DefaultReplacementGracePeriod = TimeSpan.FromSeconds(60);
+    /// <summary>Default for <see cref="RosterSettlingPeriod"/>.</summary>
     public static readonly TimeSpan DefaultRosterSettlingPeriod = TimeSpan.FromSeconds(10);
+    /// <summary>Default for <see cref="RebalanceConcurrency"/>.</summary>
     public const int DefaultRebalanceConcurrency = 4;
+    /// <summary>Default for <see cref="RebalanceInterval"/>.</summary>
     public static readonly TimeSpan DefaultRebalanceInterval = TimeSpan.FromSeconds(1);
+    /// <summary>Default for <see cref="DecommissionTimeout"/>.</summary>
     public static readonly TimeSpan DefaultDecommissionTimeout = TimeSpan.FromSeconds(20);
+    /// <summary>Longest allowed <see cref="FaultDomain"/>, in characters.</summary>
     public const int MaxFaultDomainLength = 128;
+    /// <summary>Default for <see cref="EngineWorkers"/>: one per processor.</summary>
     public static readonly int DefaultEngineWorkers = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>Default for <see cref="EngineMaxGroupsPerStep"/>.</summary>
     public const int DefaultEngineMaxGroupsPerStep = 1024;
+    /// <summary>Default for <see cref="MaxQueuedProposals"/>.</summary>
     public const int DefaultMaxQueuedProposals = 4096;
+    /// <summary>Default for <see cref="MaxUnappliedCommands"/>.</summary>
     public const int DefaultMaxUnappliedCommands = 16_384;
+    /// <summary>Default for <see cref="IdleGroupEvictionAfter"/>.</summary>
     public static readonly TimeSpan DefaultIdleGroupEvictionAfter = TimeSpan.FromSeconds(30);
 
     /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>

@@ -14,6 +14,7 @@ public sealed class ReplicatedAttribute : PlacementAttribute
     /// <summary>The replica count used when the attribute does not name one.</summary>
     public const int DefaultReplicas = 3;
 
+    /// <summary>Marks the class replicated with the replica count of <see cref="ReplicatedGrainsOptions.ReplicationFactor"/> (unless <see cref="Replicas"/> is set).</summary>
     public ReplicatedAttribute()
         : base(new ReplicatedPlacement())
     {

@@ -23,6 +23,7 @@ public sealed class ReplicatedPlacement : PlacementStrategy
     [Id(0)]
     public int Replicas { get; internal set; } = ReplicasFromOptions;
 
+    /// <inheritdoc/>
     public override void Initialize(GrainProperties properties)
     {
         base.Initialize(properties);
@@ -34,6 +35,7 @@ public sealed class ReplicatedPlacement : PlacementStrategy
         }
     }
 
+    /// <inheritdoc/>
     public override void PopulateGrainProperties(IServiceProvider services, Type grainClass, GrainType grainType, Dictionary<string, string> properties)
     {
         if (Replicas != ReplicasFromOptions)
@@ -44,5 +46,6 @@ public sealed class ReplicatedPlacement : PlacementStrategy
         base.PopulateGrainProperties(services, grainClass, grainType, properties);
     }
 
+    /// <summary>The strategy and its replica count, for logs.</summary>
     public override string ToString() => $"ReplicatedPlacement(Replicas={(Replicas == ReplicasFromOptions ? "options" : Replicas)})";
 }

@@ -35,7 +35,13 @@ public sealed record ReplicatedClusterStatus
     /// </summary>
     public bool ReplacementPending => Roster.Any(m => !m.Live);
 
-    /// <summary>Every roster member runs, no silo is unreachable and no replica lags.</summary>
+    /// <summary>
+    /// A silo's groups are not all on their replica sets in the current roster yet (after a roster change: a silo
+    /// joined, left or was replaced); the rebalancer moves them in the background. Grains keep working meanwhile.
+    /// </summary>
+    public bool RebalancePending => Silos.Any(s => s.RebalancePending);
+
+    /// <summary>Every roster member runs, no silo is unreachable and no replica lags (a pending rebalance is not unhealthy).</summary>
     public bool Healthy => RosterVersion >= 0 && !ReplacementPending && Unreachable.Length == 0 && Lagging.Length == 0;
 }
 

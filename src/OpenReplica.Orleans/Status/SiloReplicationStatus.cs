@@ -39,4 +39,22 @@ public sealed record SiloReplicationStatus
 
     /// <summary>Groups whose replica on this silo leads.</summary>
     [Id(11)] public int GroupsLed { get; init; }
+
+    /// <summary>
+    /// The roster version at which this silo's rebalancer last found every group it holds on its replica set
+    /// (-1: no pass finished yet). Below <see cref="RosterVersion"/>: groups may still have to move.
+    /// </summary>
+    [Id(12)] public long RebalancedRosterVersion { get; init; } = -1;
+
+    /// <summary>Groups the rebalancer's last pass found on a configuration other than their replica set in the roster.</summary>
+    [Id(13)] public int GroupsMisplaced { get; init; }
+
+    /// <summary>Groups this silo moved to their replica set since it started (each through its own log).</summary>
+    [Id(14)] public long MovesCompleted { get; init; }
+
+    /// <summary>Moves that did not finish since the silo started (retried on the next pass).</summary>
+    [Id(15)] public long MovesFailed { get; init; }
+
+    /// <summary>The roster changed and this silo's groups are not all on their new replica sets yet.</summary>
+    public bool RebalancePending => RosterVersion >= 0 && (RebalancedRosterVersion != RosterVersion || GroupsMisplaced > 0);
 }

@@ -14,6 +14,7 @@ internal sealed class SiloStatusService(
     ReplicationRuntime runtime,
     ReplicaRoster roster,
     ReplicaIdentity identity,
+    Rebalancer rebalancer,
     IOptions<ReplicatedGrainsOptions> options) : GrainService(grainId, silo, loggerFactory), ISiloStatusService
 {
     /// <summary>At most this many group replicas are described per silo (a status answer stays small).</summary>
@@ -38,6 +39,10 @@ internal sealed class SiloStatusService(
             GroupsActive = runtime.ActiveGroupCount,
             GroupsEvicted = runtime.EvictedGroupCount,
             GroupsLed = groups.Count(g => g.Leader),
+            RebalancedRosterVersion = rebalancer.SettledVersion,
+            GroupsMisplaced = rebalancer.Progress.GroupsMisplaced,
+            MovesCompleted = rebalancer.Progress.MovesCompleted,
+            MovesFailed = rebalancer.Progress.MovesFailed,
         };
         return new SiloStatusReport(status, current is null ? [] : [.. current.Members], groups);
     }

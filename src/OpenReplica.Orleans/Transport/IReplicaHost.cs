@@ -14,6 +14,7 @@ public interface IReplicaHost : IGrainService
     [global::Orleans.Concurrency.OneWay]
     Task DeliverAsync(ReplicaEnvelope batch);
 
+    /// <summary>This silo's replica identity, mode and fault domain (a peer checks it before counting the silo as a replica).</summary>
     [Alias("GetInfoAsync")]
     Task<ReplicaHostInfo> GetInfoAsync();
 

@@ -9,5 +9,6 @@ namespace OpenReplica.Orleans;
 /// </summary>
 public interface IReplicaMessageSink
 {
+    /// <summary>Takes the <paramref name="items"/> that silo <paramref name="from"/> sent in one batch.</summary>
     void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items);
 }

@@ -81,6 +81,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         if (_stopping.IsCancellationRequested)
         {
             Interlocked.Add(ref _dropped, items.Count);
+            _instruments.MessagesDropped(items.Count);
             return;
         }
 
@@ -123,7 +124,7 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
             _ =>
             {
                 Interlocked.Increment(ref _dropped);
-                _instruments.MessageDropped();
+                _instruments.MessagesDropped(1);
             });
         var destination = new Destination(queue);
         destination.Loop = Task.Run(() => RunSenderAsync(silo, queue.Reader));

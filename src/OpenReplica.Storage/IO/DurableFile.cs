@@ -6,6 +6,7 @@ namespace OpenReplica.Storage;
 /// </summary>
 public static class DurableFile
 {
+    /// <summary>Replaces <paramref name="path"/> with <paramref name="content"/> so that after a crash it holds either the old or the new content, whole.</summary>
     public static void WriteAtomically(string path, ReadOnlySpan<byte> content)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);

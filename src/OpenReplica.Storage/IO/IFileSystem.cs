@@ -6,8 +6,10 @@ namespace OpenReplica.Storage;
 /// </summary>
 public interface IFileSystem
 {
+    /// <summary>Creates the directory and any missing parents.</summary>
     void CreateDirectory(string path);
 
+    /// <summary>Whether a file exists at <paramref name="path"/>.</summary>
     bool FileExists(string path);
 
     /// <summary>Full paths of the files directly in <paramref name="directory"/> matching <paramref name="searchPattern"/>.</summary>
@@ -19,6 +21,7 @@ public interface IFileSystem
     /// <summary>Opens an existing file for reading only (inspection must not need write access).</summary>
     IFile OpenRead(string path);
 
+    /// <summary>Deletes the file if it exists.</summary>
     void Delete(string path);
 
     /// <summary>Atomic rename that replaces <paramref name="destination"/> if it exists.</summary>

@@ -6,6 +6,7 @@ namespace OpenReplica.Storage;
 /// </summary>
 public static class WalInspector
 {
+    /// <summary>Reads every segment and snapshot of the log in <paramref name="directory"/> without changing anything and describes it.</summary>
     public static WalInspection Inspect(string directory) => Inspect(directory, null);
 
     /// <summary>Summarizes segments and groups; throws <see cref="WalCorruptionException"/> on corruption.</summary>
@@ -76,6 +77,7 @@ public static class WalInspector
         return new WalInspection(full, segments, builders.Values.OrderBy(b => b.GroupId, StringComparer.Ordinal).Select(b => b.Build()).ToList(), torn);
     }
 
+    /// <summary>Checks every record's checksum and framing in <paramref name="directory"/> without changing anything; reports a torn tail apart from corruption.</summary>
     public static WalVerification Verify(string directory) => Verify(directory, null);
 
     /// <summary>Checks every record and snapshot checksum; reports the first corruption instead of throwing.</summary>

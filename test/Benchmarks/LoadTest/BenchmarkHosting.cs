@@ -26,7 +26,11 @@ internal static class BenchmarkHosting
 {
     public const string ServiceId = "openreplica-loadtest";
 
-    public static string NewClusterId(string kind) => $"loadtest-{kind}-{Guid.NewGuid():N}"[..32];
+    /// <summary>
+    /// A fresh cluster id per cluster: the random part comes first, so a long <paramref name="kind"/> cannot cut it off
+    /// (clusters of the same kind would then share one membership table in an external store, dead silos included).
+    /// </summary>
+    public static string NewClusterId(string kind) => $"lt-{Guid.NewGuid():N}"[..15] + "-" + (kind.Length > 32 ? kind[..32] : kind);
 
     /// <summary>Loopback ports free right now (the external systems' helper, so there is one way to pick ports).</summary>
     public static int[] FreePorts(int count) => LoopbackPorts.Free(count);

@@ -7,8 +7,12 @@ using OpenReplica.Orleans;
 namespace OpenReplica.LoadTest;
 
 /// <summary>What a <see cref="ProcessCluster"/> runs: silo count, replication and the persistence stores its silos reach.</summary>
+/// <param name="ExtraSiloArguments">Appended to every silo's command line (a tool's own <c>silo</c> options).</param>
+/// <param name="CustomizeSilo">Adjusts a silo's process start (by silo index) before every start and restart: a wrapper, environment.</param>
+/// <param name="ConfigureClient">Runs after the benchmark client configuration (a tool's own gateway list provider).</param>
 internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, TimeSpan Lease,
-    string? Redis = null, string? Postgres = null);
+    string? Redis = null, string? Postgres = null, IReadOnlyList<string>? ExtraSiloArguments = null,
+    Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null, Action<IClientBuilder>? ConfigureClient = null);
 
 /// <summary>
 /// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
@@ -40,6 +44,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
             string clusterId = BenchmarkHosting.NewClusterId(spec.Name);
             var ports = BenchmarkHosting.FreePorts(2 * spec.Silos);
             int[] gatewayPorts = ports[spec.Silos..];
+            (cluster.ClusterId, cluster.GatewayPorts) = (clusterId, gatewayPorts);
             for (int i = 0; i < spec.Silos; i++)
             {
                 status($"starting silo process {i + 1} of {spec.Silos}");
@@ -47,12 +52,16 @@ internal sealed class ProcessCluster : IAsyncDisposable
                 cluster._logFiles.Add(log);
                 cluster._arguments.Add([.. Arguments(spec, i, ports[i], gatewayPorts[i], ports[0], clusterId, log)]);
                 cluster.SiloPorts.Add(ports[i]);
-                cluster._silos.Add(await SiloProcess.StartAsync(cluster._arguments[i], SiloStartBound, cancellationToken));
+                cluster._silos.Add(await SiloProcess.StartAsync(cluster._arguments[i], SiloStartBound, cancellationToken, cluster.Customize(i)));
             }
             status("connecting the client");
             var client = new HostBuilder()
                 .ConfigureLogging(l => BenchmarkHosting.Logging(l, clientLogs))
-                .UseOrleansClient(c => c.ConfigureBenchmarkClient(gatewayPorts, clusterId))
+                .UseOrleansClient(c =>
+                {
+                    c.ConfigureBenchmarkClient(gatewayPorts, clusterId);
+                    spec.ConfigureClient?.Invoke(c);
+                })
                 .Build();
             cluster._clientHost = client;
             await client.StartAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -81,7 +90,17 @@ internal sealed class ProcessCluster : IAsyncDisposable
         if (spec.DataRoot is not null) { yield return "--data"; yield return Path.Combine(spec.DataRoot, $"silo-{index}"); }
         if (spec.Redis is not null) { yield return "--redis"; yield return spec.Redis; }
         if (spec.Postgres is not null) { yield return "--postgres"; yield return spec.Postgres; }
+        foreach (string extra in spec.ExtraSiloArguments ?? []) yield return extra;
     }
+
+    private Action<System.Diagnostics.ProcessStartInfo>? Customize(int index) =>
+        Spec.CustomizeSilo is { } customize ? psi => customize(index, psi) : null;
+
+    /// <summary>The Orleans cluster id (a tool may connect more clients: <see cref="BenchmarkHosting.ConfigureBenchmarkClient"/>).</summary>
+    public string ClusterId { get; private set; } = "";
+
+    /// <summary>Gateway port of each silo, in start order.</summary>
+    public int[] GatewayPorts { get; private set; } = [];
 
     /// <summary>Silo-to-silo port of each silo, in start order.</summary>
     public List<int> SiloPorts { get; } = [];
@@ -96,7 +115,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
     public async Task RestartAsync(int index, CancellationToken cancellationToken)
     {
         await _silos[index].DisposeAsync();
-        _silos[index] = await SiloProcess.StartAsync(_arguments[index], SiloStartBound, cancellationToken);
+        _silos[index] = await SiloProcess.StartAsync(_arguments[index], SiloStartBound, cancellationToken, Customize(index));
     }
 
     public bool IsAlive(int index) => !_silos[index].HasExited;

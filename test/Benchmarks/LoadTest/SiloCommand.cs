@@ -19,7 +19,9 @@ internal static class SiloCommand
     public const string Ready = "READY";
     public const string Stats = "STATS";
 
-    public static Command Create()
+    /// <param name="extraOptions">A tool's own silo options (the chaos tool's membership and fault seams).</param>
+    /// <param name="configure">Runs after the benchmark configuration, with the parsed command line.</param>
+    public static Command Create(IReadOnlyList<Option>? extraOptions = null, Action<ParseResult, ISiloBuilder>? configure = null)
     {
         var port = new Option<int>("--port") { Description = "Silo-to-silo port", Required = true };
         var gateway = new Option<int>("--gateway") { Description = "Gateway port", Required = true };
@@ -38,17 +40,20 @@ internal static class SiloCommand
         {
             port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, lease, log,
         };
+        foreach (var option in extraOptions ?? []) command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var spec = new SiloSpec(parse.GetValue(index), parse.GetValue(port), parse.GetValue(gateway), parse.GetValue(primary),
                 parse.GetValue(clusterId)!, parse.GetValue(mode), parse.GetValue(data), parse.GetValue(replicas),
                 TimeSpan.FromMilliseconds(parse.GetValue(lease)));
-            return await RunAsync(spec, parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(log)!, cancellationToken);
+            return await RunAsync(spec, parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(log)!,
+                configure is null ? null : silo => configure(parse, silo), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(SiloSpec spec, string? redis, string? postgres, string logPath, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SiloSpec spec, string? redis, string? postgres, string logPath, Action<ISiloBuilder>? configure,
+        CancellationToken cancellationToken)
     {
         using var logs = new FileLoggerProvider(logPath);
         var host = new HostBuilder()
@@ -57,6 +62,7 @@ internal static class SiloCommand
             {
                 silo.ConfigureBenchmarkSilo(spec);
                 if (redis is not null || postgres is not null) silo.AddBenchmarkPersistence(redis, postgres);
+                configure?.Invoke(silo);
             })
             .Build();
         await host.StartAsync(cancellationToken);

@@ -23,7 +23,8 @@ internal sealed class SiloProcess : IAsyncDisposable
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
 
-    public static async Task<SiloProcess> StartAsync(IEnumerable<string> siloArguments, TimeSpan bound, CancellationToken cancellationToken)
+    public static async Task<SiloProcess> StartAsync(IEnumerable<string> siloArguments, TimeSpan bound, CancellationToken cancellationToken,
+        Action<ProcessStartInfo>? customize = null)
     {
         var psi = new ProcessStartInfo(DotnetHost())
         {
@@ -36,6 +37,7 @@ internal sealed class SiloProcess : IAsyncDisposable
         psi.ArgumentList.Add((System.Reflection.Assembly.GetEntryAssembly() ?? typeof(SiloProcess).Assembly).Location);
         psi.ArgumentList.Add("silo");
         foreach (var a in siloArguments) psi.ArgumentList.Add(a);
+        customize?.Invoke(psi);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start a silo process");
         ChildProcesses.Track(process);
         var silo = new SiloProcess(process);

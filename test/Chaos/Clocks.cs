@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace OpenReplica.Chaos;
+
+/// <summary>
+/// Clock faults on one silo with libfaketime (Debian's <c>libfaketime</c>, preloaded into the silo process):
+/// <list type="bullet">
+/// <item>a jump: the silo's wall clock (CLOCK_REALTIME) steps forward or back by minutes, then back to true time, as an
+/// NTP step does; its monotonic clock (leases, timers) keeps running. Each silo reads its offset from its own file
+/// (re-read every second), so the tool moves one silo's clock while the others keep true time;</item>
+/// <item>a rate skew: the silo's wall clock runs at a fixed rate (e.g. 1.5×) for the silo's whole life; its monotonic
+/// clock (leases, timers) is left true, because libfaketime's faked monotonic clock mistimes .NET's timed waits.</item>
+/// </list>
+/// Unavailable without the library: the clock nemeses are then skipped with a message.
+/// </summary>
+internal sealed class Clocks(string directory)
+{
+    private static readonly string[] Candidates =
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+    ];
+
+    public static string? Library => Candidates.FirstOrDefault(File.Exists);
+
+    public static bool Available => Library is not null;
+
+    /// <summary>Rate of each silo's clock for a skew run (silo index → rate); others run true.</summary>
+    public Dictionary<int, double> Rates { get; } = [];
+
+    private string OffsetFile(int silo) => Path.Combine(directory, $"silo-{silo}.faketime");
+
+    /// <summary>Preloads libfaketime into silo <paramref name="silo"/>'s process (at every start and restart).</summary>
+    public void Prepare(int silo, ProcessStartInfo psi)
+    {
+        psi.Environment["LD_PRELOAD"] = Library ?? throw new InvalidOperationException("libfaketime is not installed (apt-get install libfaketime)");
+        // .NET waits on condition variables bound to the monotonic clock; the library's glibc workaround for them mistimes
+        // those waits (silos crawl), and the monotonic clock is not faked for jumps anyway.
+        psi.Environment["FAKETIME_FORCE_MONOTONIC_FIX"] = "0";
+        // Only the wall clock is faked: with the monotonic clock faked too, .NET's timed waits (condition variables
+        // bound to the monotonic clock) are mistimed by the library and the silo stops making progress, which would
+        // measure libfaketime, not us. A monotonic rate skew (the lease's clock) is therefore not injected here.
+        psi.Environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
+        if (Rates.TryGetValue(silo, out double rate))
+        {
+            psi.Environment["FAKETIME"] = string.Create(CultureInfo.InvariantCulture, $"+0 x{rate:0.###}");
+            return;
+        }
+        // Jumps: only the wall clock moves, read from the silo's own file (cached for a second).
+        File.WriteAllText(OffsetFile(silo), "+0\n");
+        psi.Environment["FAKETIME_TIMESTAMP_FILE"] = OffsetFile(silo);
+        psi.Environment["FAKETIME_CACHE_DURATION"] = "1";
+    }
+
+    /// <summary>Steps silo <paramref name="silo"/>'s wall clock by <paramref name="offset"/> from true time (zero: back to true time).</summary>
+    public void Jump(int silo, TimeSpan offset) =>
+        File.WriteAllText(OffsetFile(silo), string.Create(CultureInfo.InvariantCulture, $"{(offset >= TimeSpan.Zero ? "+" : "-")}{Math.Abs(offset.TotalSeconds):0}\n"));
+}

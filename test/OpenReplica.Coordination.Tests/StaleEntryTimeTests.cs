@@ -1,0 +1,47 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OpenReplica.Coordination.Tests;
+
+/// <summary>
+/// Log time that steps back: an entry's time is its proposer's clock when the call arrived, and a call that waited
+/// (its grain could not reach a quorum, or an older activation proposed it) is chosen after calls that arrived later.
+/// Found by the chaos tool (PauseLeader × Lock, seed 2026): a lock handed over while such a stale entry was applied
+/// got a lease that had already run out by the next entry's time, so the next command passed the lock to a third
+/// session while the second still held it — two holders. The silos' clock is shifted back here to write stale entries
+/// on purpose; the hand-over must still give the new holder a full lease from the newest time the log has seen.
+/// </summary>
+[Collection(OwnClusterCollection.Name)]
+public sealed class StaleEntryTimeTests
+{
+    private sealed class ShiftableClock : TimeProvider
+    {
+        public TimeSpan Offset { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
+    }
+
+    [Fact]
+    public async Task A_lock_handed_over_by_a_stale_entry_keeps_a_full_lease_from_the_newest_log_time()
+    {
+        var clock = new ShiftableClock();
+        await using var cluster = await CoordinationCluster.StartAsync(services => services.AddSingleton<TimeProvider>(clock));
+        var sessions = cluster.Sessions();
+        const string key = "stale-entry-lock";
+        var first = sessions[1].GetGrain<ILockGrain>(key);
+        var second = sessions[2].GetGrain<ILockGrain>(key);
+        var third = sessions[3].GetGrain<ILockGrain>(key);
+        await first.SetLeaseDuration(TimeSpan.FromSeconds(20));
+        await first.Acquire();
+        var secondAcquire = second.TryAcquire(TimeSpan.FromMinutes(5));
+        await Poll.UntilAsync(async () => await first.WaitingCount() == 1, "the second session queued");
+
+        clock.Offset = -TimeSpan.FromMinutes(1); // entries from now on carry times a minute old
+        await first.Release(); // hands the lock to the second session while a stale entry is applied
+        Assert.True(await secondAcquire.Within());
+
+        clock.Offset = TimeSpan.Zero; // fresh entries again: a minute later than the hand-over's entry
+        Assert.False(await third.TryAcquire(TimeSpan.Zero), "a third session got the lock while the second one held it");
+        Assert.Equal(await second.GetSessionId(), await third.Owner());
+        await second.Release();
+    }
+}
