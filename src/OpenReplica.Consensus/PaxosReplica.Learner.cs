@@ -85,7 +85,19 @@ public sealed partial class PaxosReplica
     {
         _catchUpAskedAtTick = long.MinValue;
         var snapshot = m.Snapshot;
-        if (snapshot.Slot <= _log.CommitIndex) return;
+        if (snapshot.Slot <= _log.CommitIndex)
+        {
+            // The leader compacted: a member that applied through its slot drops the same prefix (the snapshot's
+            // configurations and sessions are those of that slot on every replica, the log being the same).
+            if (_options.ShipSnapshotsToFollowers && snapshot.Slot > _log.SnapshotSlot && snapshot.Slot <= _applied)
+            {
+                _log.TruncateThrough(snapshot.Slot);
+                _configs = _configs.TrimBefore(snapshot.Slot + 1);
+                _snapshot = snapshot;
+                _ready.SnapshotToPersist = snapshot;
+            }
+            return;
+        }
         Invariant.Assert(_ready.Committed.Count == 0);
         LoadSnapshot(snapshot);
         _ready.SnapshotToInstall = snapshot;
@@ -169,6 +181,13 @@ public sealed partial class PaxosReplica
             _configs = _configs.TrimBefore(slot + 1);
             _snapshot = snapshot;
             _ready.SnapshotToPersist = snapshot;
+            if (_options.ShipSnapshotsToFollowers && _leader is not null)
+            {
+                foreach (long member in _configs.Latest.Members.Union(Config.Members))
+                {
+                    if (member != Id) Send(new InstallSnapshot(Id, member, snapshot));
+                }
+            }
         }
         return TakeReady();
     }

@@ -69,6 +69,14 @@ public sealed class ReplicaOptions
     public bool ParallelPersist { get; set; }
 
     /// <summary>
+    /// For hosts whose followers do not run the state machine (grain groups: only the activation applies): a leader
+    /// that compacts its log sends the snapshot to the other members, and a member that already applied through the
+    /// snapshot's slot compacts its own log to it. Followers then keep no more log than the leader, in memory and on
+    /// disk, instead of every entry since the group began. False: each replica compacts on its own.
+    /// </summary>
+    public bool ShipSnapshotsToFollowers { get; set; }
+
+    /// <summary>
     /// Leader leases for reads, in units of the host clock given to <see cref="PaxosReplica.SetClock"/>; 0 turns them off.
     /// A follower that acknowledges a leader's heartbeat promises no other candidate for this long (measured on its
     /// own clock from receipt); the leader serves reads locally until the send time of a heartbeat a quorum

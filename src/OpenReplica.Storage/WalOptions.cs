@@ -29,6 +29,12 @@ public sealed class WalOptions
     /// <summary>Told about every durable batch (records, bytes, fsync time), for metrics; none by default.</summary>
     public IWalObserver? Observer { get; set; }
 
+    /// <summary>
+    /// The deterministic simulator drives the writer itself (<see cref="WriteAheadLog.RunWriterOnce"/>) instead of
+    /// a writer thread, so a whole run happens on one thread in simulated time. Never set by a silo.
+    /// </summary>
+    internal bool ManualWriter { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {

@@ -167,6 +167,9 @@ public sealed class WriteAheadLog : IReplicaLog
         await _writer.Exited.ConfigureAwait(false);
     }
 
+    /// <summary>The simulator's writer step (<see cref="WalOptions.ManualWriter"/>): one batch written and fsynced, if any waits.</summary>
+    internal bool RunWriterOnce() => _writer.RunOnce();
+
     /// <summary>Reclaims every reclaimable segment now (normally done in the background).</summary>
     internal ValueTask CompactAsync() => Enqueue(new AppendRequest([], reclaim: true), CancellationToken.None);
 

@@ -161,10 +161,10 @@ public class EngineWorkerTests
 
         public int Calls { get; private set; }
 
-        public void Send(IReadOnlyList<(string GroupId, Message Message)> messages)
+        public void Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
         {
             Calls++;
-            Sent.AddRange(messages);
+            Sent.AddRange(messages.Select(m => (m.Group.GroupId, m.Message)));
         }
     }
 

@@ -94,14 +94,7 @@ public sealed class SimClient(int index, Simulation world)
         return ids[_targetCursor++ % ids.Count];
     }
 
-    private static Guid DeterministicGuid(ulong seed, int index)
-    {
-        var r = new DeterministicRandom(seed * 31 + (ulong)index + 7);
-        Span<byte> bytes = stackalloc byte[16];
-        BitConverter.TryWriteBytes(bytes, r.NextULong());
-        BitConverter.TryWriteBytes(bytes[8..], r.NextULong());
-        return new Guid(bytes);
-    }
+    private static Guid DeterministicGuid(ulong seed, int index) => StableIds.Guid(seed * 31 + (ulong)index + 7);
 
     private sealed class Outstanding(long sequence, KvInput input, bool viaLog, long callTime)
     {

@@ -265,17 +265,7 @@ public sealed class Simulation
     private void StartPartition()
     {
         FaultsInjected++;
-        var ids = ReplicaIds;
-        var side = ids.Where(_ => Random.Chance(0.5)).ToHashSet();
-        bool oneWay = Random.Chance(0.3);
-        foreach (long a in ids)
-        {
-            foreach (long b in ids)
-            {
-                if (side.Contains(a) && !side.Contains(b)) _blocked.Add((a, b));
-                if (!oneWay && !side.Contains(a) && side.Contains(b)) _blocked.Add((a, b));
-            }
-        }
+        var (side, oneWay) = PartitionCut.Draw(Random, ReplicaIds, _blocked);
         _partitionEndsAt = Now + Random.Next(50, 1500);
         Trace($"partition {(oneWay ? "one-way" : "symmetric")} {{{string.Join(",", side)}}} until t={_partitionEndsAt}");
     }

@@ -15,8 +15,11 @@ internal interface IEngineStorage
 /// <summary>Where an engine step sends its messages: one batch per peer silo for all the groups of the step.</summary>
 internal interface IEngineNetwork
 {
-    /// <summary>Queues the messages (never blocks); delivery is best effort, the protocol retransmits.</summary>
-    void Send(IReadOnlyList<(string GroupId, Message Message)> messages);
+    /// <summary>
+    /// Queues the messages (never blocks); delivery is best effort, the protocol retransmits. Each names the group
+    /// replica that sent it (the transport needs only its id; the simulator checks the replica is still the table's).
+    /// </summary>
+    void Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages);
 }
 
 /// <summary>The engine's clock (monotonic milliseconds), for idle periods; the simulator gives its own.</summary>

@@ -24,6 +24,9 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
 
     public IEngineClock Clock => clock;
 
+    /// <summary>Bugs planted on purpose; only the deterministic simulator sets them, to prove it catches them.</summary>
+    internal EngineBug PlantedBugs { get; set; }
+
     /// <summary>Steps taken (one WAL append and one batch per peer each).</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
@@ -75,14 +78,14 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         Interlocked.Add(ref _groupSteps, batch.Count);
 
         // Leaders' accepts go out while their own appends are being made durable (parallel persist).
-        var early = new List<(string GroupId, Message Message)>();
+        var early = new List<(GroupReplica Group, Message Message)>();
         var later = new List<(GroupReplica Group, List<Message> Messages)>(batch.Count);
         foreach (var (group, ready) in batch)
         {
             var rest = new List<Message>(ready.Messages.Count);
             foreach (var m in ready.Messages)
             {
-                if (group.MaySendBeforePersist(m)) early.Add((group.GroupId, m));
+                if (group.MaySendBeforePersist(m)) early.Add((group, m));
                 else rest.Add(m);
             }
             later.Add((group, rest));
@@ -101,14 +104,14 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         }
 
         // Votes leave only now, after their fsync. A replica's messages to itself (the leader's own vote) come back as inputs.
-        var outgoing = new List<(string GroupId, Message Message)>();
+        var outgoing = new List<(GroupReplica Group, Message Message)>();
         foreach (var (group, messages) in later)
         {
             if (group.Failed) continue; // retired by a log reopen during the persist: its records were not written
             foreach (var m in messages)
             {
                 if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
-                else outgoing.Add((group.GroupId, m));
+                else outgoing.Add((group, m));
             }
         }
         if (outgoing.Count > 0) network.Send(outgoing);

@@ -303,8 +303,13 @@ internal sealed class GrainSession(
 
     private async Task PumpAsync()
     {
-        await foreach (var ready in _pump.Reader.ReadAllAsync())
+        // WaitToReadAsync + TryRead rather than ReadAllAsync: its iterator resumes on the thread pool before it hops
+        // back to the activation's scheduler; this loop resumes on that scheduler directly (and, in the simulator,
+        // on the simulated silo's one thread).
+        var reader = _pump.Reader;
+        while (await reader.WaitToReadAsync())
         {
+            if (!reader.TryRead(out var ready)) continue;
             try
             {
                 if (await ProcessAsync(ready) is { } snapshot)
@@ -343,9 +348,10 @@ internal sealed class GrainSession(
         }
         foreach (var entry in ready.Committed)
         {
-            // A group rebuilt from disk hands its committed tail out again on its first step (Start), the step in which
-            // this activation attached and took the same tail to replay: State already reflects those slots.
-            if (entry.Slot <= _appliedSlot) continue;
+            // Already in State: the engine merges one step's inputs into one Ready, so entries committed by an input
+            // that ran before this activation attached (in the same step) come both in its replay and in this Ready;
+            // and a group rebuilt from disk hands its committed tail out again on its first step (Start).
+            if (entry.Slot <= _appliedSlot && !group.PlantedBugs.HasFlag(EngineBug.ReapplyOnAttach)) continue;
             for (int i = 0; i < entry.Commands.Count; i++)
             {
                 var (command, duplicate) = entry.Commands[i];

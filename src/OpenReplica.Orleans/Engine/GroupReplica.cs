@@ -46,6 +46,7 @@ internal sealed partial class GroupReplica
     private List<Func<PaxosReplica, Ready>>? _inputs;
     private List<Command>? _proposals;
     private bool _scheduled;
+    private bool _stepping; // a step took this group's inputs and has not advanced yet (its append may be in flight)
     private bool _evicted;
     private readonly PaxosReplica _core;
     private readonly EngineWorker _worker;
@@ -84,6 +85,9 @@ internal sealed partial class GroupReplica
     }
 
     public string GroupId { get; }
+
+    /// <summary>The engine bugs the simulator planted (none on a silo).</summary>
+    internal EngineBug PlantedBugs => _worker.PlantedBugs;
 
     /// <summary>This replica's id in the group (the same on every group of this silo).</summary>
     public long ReplicaId => _core.Id;
@@ -156,7 +160,6 @@ internal sealed partial class GroupReplica
     {
         if (_scheduled) return false;
         _scheduled = true;
-        _idle = false;
         return true;
     }
 
@@ -191,7 +194,7 @@ internal sealed partial class GroupReplica
     public bool CanReadLocally(long applied)
     {
         var lease = _lease;
-        long now = HostClock.Now;
+        long now = _worker.Clock.Now;
         if (now >= lease.Until || applied < lease.Floor) return false;
         if (now >= lease.RenewFrom && Interlocked.Exchange(ref _renewalPosted, 1) == 0 && !Post(core => core.RenewLease()))
         {
@@ -229,6 +232,7 @@ internal sealed partial class GroupReplica
         {
             _scheduled = false;
             if (_failed) return null;
+            _stepping = true;
             inputs = _inputs;
             proposals = _proposals;
             _inputs = null;
@@ -237,7 +241,7 @@ internal sealed partial class GroupReplica
         LastActiveTick = _worker.Clock.Now;
         if (inputs is null && proposals is null) return null;
         var ready = new Ready();
-        if (_leases) _core.SetClock(HostClock.Now);
+        if (_leases) _core.SetClock(_worker.Clock.Now);
         if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
         if (proposals is not null)
         {
@@ -253,7 +257,9 @@ internal sealed partial class GroupReplica
     /// a ballot whose promise is already on disk (they are requests, not votes; the leader's own vote comes back to
     /// it only after its append, see <see cref="ReplicaOptions.ParallelPersist"/>).
     /// </summary>
-    internal bool MaySendBeforePersist(Message message) => message is Accept a && a.Ballot == _durablePromised && a.To != _core.Id;
+    internal bool MaySendBeforePersist(Message message) =>
+        (message is Accept a && a.Ballot == _durablePromised && a.To != _core.Id)
+        || (_worker.PlantedBugs.HasFlag(EngineBug.VoteBeforeFsync) && message.To != _core.Id);
 
     /// <summary>The step's records are durable.</summary>
     internal void Persisted(Ready ready)
@@ -292,6 +298,7 @@ internal sealed partial class GroupReplica
         _unsentCommit = _core.HasUnsentCommit;
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
+        lock (_gate) _stepping = false;
     }
 
     /// <summary>
@@ -324,6 +331,9 @@ internal sealed partial class GroupReplica
         lock (_gate)
         {
             if (!_idle || _scheduled || _failed || _inputs is not null || _proposals is not null || LastActiveTick > idleSince) return false;
+            // A step in flight has records the WAL index does not show yet: a rebuild now would start from a stale
+            // index while this replica still sends the step's votes.
+            if (_stepping && !_worker.PlantedBugs.HasFlag(EngineBug.EvictDuringPersist)) return false;
             _evicted = true;
             return true;
         }

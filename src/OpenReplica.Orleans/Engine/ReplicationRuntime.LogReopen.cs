@@ -86,20 +86,17 @@ internal sealed partial class ReplicationRuntime
     private void ReopenLog(WalFailedException failure)
     {
         var store = _store!;
-        bool hadRosterGroup;
-        lock (_groups)
+        bool hadRosterGroup = Table.Peek(RosterGroup.GroupId) is not null;
+        // Their memory may hold promises the failed batch never made durable: none of them may vote again.
+        Table.RetireAll(failure, () =>
         {
-            hadRosterGroup = _groups.ContainsKey(RosterGroup.GroupId);
-            // Their memory may hold promises the failed batch never made durable: none of them may vote again.
-            foreach (var group in _groups.Values) group.Retire(failure);
-            _groups.Clear();
             var drain = System.Diagnostics.Stopwatch.StartNew();
             while (store.Persisting > 0 && drain.Elapsed < PersistDrainBound) Thread.Sleep(5);
             if (store.Persisting > 0) throw new TimeoutException($"engine steps still persisting after {PersistDrainBound.TotalSeconds:0} s; the reopen is tried again");
             // The old writer must have exited before another one opens the same segment files.
             store.Log.DisposeAsync().AsTask().GetAwaiter().GetResult();
             store.ReplaceLog(OpenPersistedLog());
-        }
+        });
         _reportedFailure = 0;
         Interlocked.Increment(ref _logReopens);
         LogReopened(_logger, failure.Message);

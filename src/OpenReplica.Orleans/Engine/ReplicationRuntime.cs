@@ -29,13 +29,7 @@ internal sealed partial class ReplicationRuntime(
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>
-    /// Ticks between commit flushes: an idle group's followers learn its latest commit index this late at most. Busy
-    /// groups' accepts carry it anyway, so a hot or widely spread load costs no heartbeat per call.
-    /// </summary>
-    public const int CommitFlushTicks = 10;
-
-    private readonly ConcurrentDictionary<string, GroupReplica> _groups = new();
+    private GroupTable? _table;
     private readonly ConcurrentDictionary<string, byte> _held = new();     // scale-out: every group with a replica here
     private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
@@ -45,19 +39,19 @@ internal sealed partial class ReplicationRuntime(
     private GroupStore? _store;
     private ReplicationEngine? _engine;
     private long _startedAt;
-    private long _evicted;
-    private long _rebuilt;
 
     public ReplicaRoster Roster => roster;
 
     /// <summary>Groups held in memory now.</summary>
-    public int GroupCount => _groups.Count;
+    public int GroupCount => _table?.Count ?? 0;
 
     /// <summary>Groups that left memory after their idle period.</summary>
-    public long GroupsEvicted => Interlocked.Read(ref _evicted);
+    public long GroupsEvicted => _table?.Evicted ?? 0;
 
     /// <summary>Groups built from what the WAL held for them (after a restart, or after they had left memory).</summary>
-    public long GroupsRebuilt => Interlocked.Read(ref _rebuilt);
+    public long GroupsRebuilt => _table?.Rebuilt ?? 0;
+
+    private GroupTable Table => _table ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
 
     /// <summary>The engine (workers, step counters); null before start.</summary>
     internal ReplicationEngine? Engine => _engine;
@@ -77,6 +71,7 @@ internal sealed partial class ReplicationRuntime(
         foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
+        _table = new GroupTable(_store, _engine, SystemEngineClock.Instance, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
         _ = Task.Run(TickLoopAsync);
@@ -122,7 +117,7 @@ internal sealed partial class ReplicationRuntime(
     public async Task<GroupReplica> GetOrCreateAsync(GrainId grainId, int replicas, CancellationToken cancellationToken)
     {
         string groupId = GroupIdOf(grainId, replicas);
-        if (_groups.TryGetValue(groupId, out var existing) && existing.Usable && existing.Touch()) return existing;
+        if (Table.Find(groupId) is { } existing) return existing;
         // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
         // from what its existing replicas know, or on its replica set in the current roster if it is new.
         if (_held.ContainsKey(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
@@ -137,14 +132,14 @@ internal sealed partial class ReplicationRuntime(
 
     /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
     /// <summary>Whether this silo holds a replica of the group (in memory, evicted, or on disk).</summary>
-    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _groups.ContainsKey(groupId);
+    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _table?.Peek(groupId) is not null;
 
     internal IReadOnlyList<string> HeldGroupIds() => [.. _held.Keys.Where(id => id != RosterGroup.GroupId)];
 
     /// <summary>This silo's replica of the group, rebuilt from disk if needed; null when it holds none.</summary>
     internal GroupReplica? LoadHeld(string groupId)
     {
-        if (_groups.TryGetValue(groupId, out var group) && group.Usable && group.Touch()) return group;
+        if (Table.Find(groupId) is { } group) return group;
         if (groupId == RosterGroup.GroupId || !_held.ContainsKey(groupId) || roster.Genesis is null) return null;
         if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return null;
         return GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
@@ -177,7 +172,7 @@ internal sealed partial class ReplicationRuntime(
     internal async Task ForgetAsync(string groupId)
     {
         _held.TryRemove(groupId, out _);
-        if (_groups.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
+        if (Table.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
         await Store.ForgetAsync(groupId);
     }
 
@@ -209,43 +204,19 @@ internal sealed partial class ReplicationRuntime(
     /// </summary>
     private GroupReplica GetOrCreate(string groupId, ClusterConfig config)
     {
-        if (_groups.TryGetValue(groupId, out var existing) && existing.Usable && existing.Touch()) return existing;
-        lock (_groups)
-        {
-            if (_groups.TryGetValue(groupId, out existing) && existing.Usable && existing.Touch()) return existing;
-            var store = _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
-            bool meta = groupId == RosterGroup.GroupId;
-            var coreOptions = meta ? RosterGroup.CoreOptions(roster.LocalReplicaId, config) : CoreOptions(config);
-            coreOptions.ParallelPersist = true;
-            var persisted = store.ReadPersisted(groupId);
-            var core = persisted is null ? new PaxosReplica(coreOptions) : PaxosReplica.Restart(coreOptions, persisted);
-            var worker = _engine!.WorkerFor(groupId);
-            int proposals = options.Value.MaxQueuedProposals;
-            var group = meta
-                ? new GroupReplica(groupId, core, worker, proposals, _logger, rosterGroup, alwaysTick: true, _rosterMetrics)
-                : new GroupReplica(groupId, core, worker, proposals, _logger, metrics: _grainMetrics);
-            if (meta) rosterGroup.Attach(group);
-            if (persisted is not null) Interlocked.Increment(ref _rebuilt);
-            _groups[groupId] = group;
-            _held.TryAdd(groupId, 0);
-            return group;
-        }
+        bool meta = groupId == RosterGroup.GroupId;
+        var group = Table.GetOrCreate(groupId,
+            () => meta ? RosterGroup.CoreOptions(roster.LocalReplicaId, config) : CoreOptions(config),
+            meta ? MakeMetaGroup : null);
+        _held.TryAdd(groupId, 0);
+        return group;
     }
 
-    /// <summary>Drops groups idle (no activation, nothing in flight, commit told) since <paramref name="idleSince"/>.</summary>
-    private void EvictIdleGroups(long idleSince)
+    private GroupReplica MakeMetaGroup(string groupId, PaxosReplica core, EngineWorker worker)
     {
-        foreach (var (groupId, group) in _groups)
-        {
-            if (group.LastActiveTick > idleSince) continue;
-            lock (_groups)
-            {
-                // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
-                if (!group.TryEvict(idleSince)) continue;
-                _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
-            }
-            Interlocked.Increment(ref _evicted);
-        }
+        var group = new GroupReplica(groupId, core, worker, options.Value.MaxQueuedProposals, _logger, rosterGroup, alwaysTick: true, _rosterMetrics);
+        rosterGroup.Attach(group);
+        return group;
     }
 
     /// <summary>
@@ -253,45 +224,49 @@ internal sealed partial class ReplicationRuntime(
     /// above its snapshot, read on the group's loop. Empty when the silo holds no replica of the group.
     /// </summary>
     internal Task<IReadOnlyList<LogEntry>> ChosenEntriesAsync(string groupId) =>
-        _groups.TryGetValue(groupId, out var group)
+        _table?.Peek(groupId) is { } group
             ? group.AskAsync(core => ((IReadOnlyList<LogEntry>)core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToList(), new Ready()))
             : Task.FromResult<IReadOnlyList<LogEntry>>([]);
 
     /// <summary>Diagnostic (tests, tools): the state of this silo's replica of the group, read on its loop.</summary>
     internal Task<string> DescribeAsync(string groupId) =>
-        _groups.TryGetValue(groupId, out var group)
+        _table?.Peek(groupId) is { } group
             ? group.AskAsync(core => ($"{core} listener={(group.Listener is null ? "none" : "attached")} failed={group.Failed}", new Ready()))
             : Task.FromResult("no replica");
 
     /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
-    public int ActiveGroupCount => _groups.Values.Count(g => g.Listener is not null and not RosterGroup);
+    public int ActiveGroupCount => _table is null ? 0 : _table.Groups.Count(g => g.Listener is not null and not RosterGroup);
 
     /// <summary>Groups this silo's engine evicted from memory (rebuilt from disk on demand).</summary>
     public int EvictedGroupCount => (int)Math.Min(int.MaxValue, GroupsEvicted);
 
     /// <summary>Status (tools, health checks): up to <paramref name="max"/> group replicas in memory here, each read on its loop.</summary>
     internal Task<GroupReplicaStatus[]> DescribeGroupsAsync(int max) =>
-        Task.WhenAll(_groups.Values.Where(g => !g.Failed).Take(max).Select(g => g.AskAsync(core => (new GroupReplicaStatus(
+        Task.WhenAll(Table.Groups.Where(g => !g.Failed).Take(max).Select(g => g.AskAsync(core => (new GroupReplicaStatus(
             g.GroupId, core.IsLeader, core.CommitIndex, Math.Max(core.CommitIndex, core.Entries.LastOrDefault()?.Slot ?? core.SnapshotSlot),
             [.. core.Config.Members]), new Ready()))));
 
     /// <summary>Diagnostic: this silo's replica of the group, if it holds one (tests).</summary>
-    internal GroupReplica? GroupOrNull(string groupId) => _groups.TryGetValue(groupId, out var group) ? group : null;
+    internal GroupReplica? GroupOrNull(string groupId) => _table?.Peek(groupId);
 
-    private ReplicaOptions CoreOptions(ClusterConfig config) => new()
+    // A silo back with its data directory may have granted leases before it stopped: it supports no new
+    // activation until they have surely ended (a new identity never granted any).
+    private ReplicaOptions CoreOptions(ClusterConfig config) =>
+        GrainGroupOptions(roster.LocalReplicaId, config, options.Value, LeaseTicks > 0 && identity.Restored ? _startedAt + LeaseTicks : long.MinValue);
+
+    /// <summary>The core options of a grain's group (the silo and the simulator build them alike).</summary>
+    internal static ReplicaOptions GrainGroupOptions(long replicaId, ClusterConfig config, ReplicatedGrainsOptions o, long leaseGuardUntil) => new()
     {
-        ReplicaId = roster.LocalReplicaId,
+        ReplicaId = replicaId,
         InitialConfig = config,
-        Window = options.Value.Window,
-        MaxBatchCommands = options.Value.MaxBatchCommands,
+        Window = o.Window,
+        MaxBatchCommands = o.MaxBatchCommands,
         ElectionTimeoutTicks = 0, // grain groups lead on request: the activation campaigns
         HeartbeatTicks = 2,
         RetransmitTicks = 5,
-        RandomSeed = (ulong)roster.LocalReplicaId,
-        LeaseDuration = LeaseTicks,
-        // A silo back with its data directory may have granted leases before it stopped: it supports no new
-        // activation until they have surely ended (a new identity never granted any).
-        InitialLeaseGuardUntil = LeaseTicks > 0 && identity.Restored ? _startedAt + LeaseTicks : long.MinValue,
+        RandomSeed = (ulong)replicaId,
+        LeaseDuration = HostClock.ToTicks(o.LeaseDuration),
+        InitialLeaseGuardUntil = leaseGuardUntil,
     };
 
     private long LeaseTicks => HostClock.ToTicks(options.Value.LeaseDuration);
@@ -308,44 +283,29 @@ internal sealed partial class ReplicationRuntime(
     }
 
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
-    internal void Deliver(SiloAddress from, string groupId, Message message)
-    {
-        for (int attempt = 0; attempt < 2; attempt++)
+    internal void Deliver(SiloAddress from, string groupId, Message message) =>
+        Table.Deliver(groupId, core => core.Step(message), () =>
         {
-            if (!_groups.TryGetValue(groupId, out var group) || group.Evicted)
+            if (roster.Genesis is not { } genesisRoster)
             {
-                if (roster.Genesis is not { } genesisRoster)
-                {
-                    _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
-                    return;
-                }
-                if (groupId == RosterGroup.GroupId)
-                {
-                    group = GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
-                }
-                else if (LoadHeld(groupId) is { } held)
-                {
-                    group = held;
-                }
-                else
-                {
-                    // Scale-out: start from the configuration the sender knows (asked asynchronously; retransmitted).
-                    if (_learning.TryAdd(groupId, 0)) _ = LearnGroupAsync(from, groupId);
-                    return;
-                }
+                _ = roster.ResolveAsync(_stopping.Token); // learn it; the sender retransmits meanwhile
+                return null;
             }
-            // A group evicted between the lookup and the post is rebuilt once more; a full inbox drops the message.
-            if (group.Post(core => core.Step(message)) || !group.Evicted) return;
-        }
-    }
+            if (groupId == RosterGroup.GroupId) return GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
+            if (LoadHeld(groupId) is { } held) return held;
+            // Scale-out: start from the configuration the sender knows (asked asynchronously; retransmitted).
+            if (_learning.TryAdd(groupId, 0)) _ = LearnGroupAsync(from, groupId);
+            return null;
+        });
 
     /// <summary>Sends one engine step's messages: one batch per peer silo, carrying every group's messages for it.</summary>
-    void IEngineNetwork.Send(IReadOnlyList<(string GroupId, Message Message)> messages)
+    void IEngineNetwork.Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
     {
         var bySilo = new Dictionary<SiloAddress, List<ReplicaEnvelopeItem>>();
         bool unknown = false;
-        foreach (var (groupId, message) in messages)
+        foreach (var (group, message) in messages)
         {
+            string groupId = group.GroupId;
             if (roster.SiloOf(message.To) is not { } silo)
             {
                 // Unknown address (the replica's silo is down or not yet seen): drop; the core retransmits.
@@ -365,17 +325,10 @@ internal sealed partial class ReplicationRuntime(
         try
         {
             long evictAfter = HostClock.ToTicks(options.Value.IdleGroupEvictionAfter);
-            long sweepEvery = Math.Max(1, evictAfter / 4 / (long)TickInterval.TotalMilliseconds);
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
-                bool flush = tick % CommitFlushTicks == 0;
-                if (flush) MaybeReopenLog();
-                foreach (var group in _groups.Values)
-                {
-                    if (group.NeedsTicks) group.Post(core => core.Tick());
-                    else if (flush && group.HasUnsentCommit) group.Post(core => core.FlushCommit());
-                }
-                if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdleGroups(HostClock.Now - evictAfter);
+                if (tick % GroupTable.CommitFlushTicks == 0) MaybeReopenLog();
+                Table.OnTick(tick, evictAfter, (long)TickInterval.TotalMilliseconds);
             }
         }
         catch (OperationCanceledException)

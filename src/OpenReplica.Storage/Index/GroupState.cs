@@ -14,7 +14,7 @@ internal sealed class GroupState(string groupId)
 {
     public const long NoSlot = long.MinValue;
 
-    private readonly Dictionary<SlotKey, RecordLocation> _slots = [];
+    private SlotLocations _slots; // a mutable struct: never readonly
     private RecordLocation? _hardState;
     private RecordLocation? _tombstone;
 
@@ -89,7 +89,7 @@ internal sealed class GroupState(string groupId)
         var key = new SlotKey(entry.Kind, entry.Slot);
         if (_slots.TryGetValue(key, out RecordLocation current) && current == old)
         {
-            _slots[key] = moved;
+            _slots.Set(key, moved);
         }
     }
 
@@ -130,7 +130,7 @@ internal sealed class GroupState(string groupId)
         var key = new SlotKey(entry.Kind, entry.Slot);
         if (!_slots.TryGetValue(key, out RecordLocation current) || location.Supersedes(current))
         {
-            _slots[key] = location;
+            _slots.Set(key, location);
         }
     }
 
@@ -161,18 +161,13 @@ internal sealed class GroupState(string groupId)
             SnapshotStamp = 0;
         }
 
-        foreach (KeyValuePair<SlotKey, RecordLocation> pair in _slots.Where(p => p.Value.Lsn < DeletedLsn).ToList())
-        {
-            _slots.Remove(pair.Key);
-        }
+        long deleted = DeletedLsn;
+        _slots.RemoveWhere((_, location) => location.Lsn < deleted);
     }
 
     private void PruneCompactedSlots()
     {
         long through = CompactedThrough;
-        foreach (SlotKey key in _slots.Keys.Where(k => k.Slot <= through).ToList())
-        {
-            _slots.Remove(key);
-        }
+        _slots.RemoveWhere((key, _) => key.Slot <= through);
     }
 }

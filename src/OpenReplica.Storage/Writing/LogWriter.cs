@@ -44,7 +44,26 @@ internal sealed class LogWriter
 
     public Task Exited => _exited.Task;
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        if (!_options.ManualWriter) _thread.Start();
+    }
+
+    /// <summary>
+    /// Manual mode (<see cref="WalOptions.ManualWriter"/>): writes and fsyncs what is queued as one batch (or
+    /// reclaims when nothing is), on the caller's thread. Returns whether a batch was written.
+    /// </summary>
+    public bool RunOnce()
+    {
+        if (_carried is null && !_queue.TryPeek(out _))
+        {
+            if (_reclaimPending && _failure is null) Guard(() => ReclaimInBackground(force: true));
+            return false;
+        }
+        if (!NextBatch()) return false;
+        ProcessBatch();
+        return true;
+    }
 
     /// <summary>Asks for a reclamation pass soon (after a snapshot, deletion or rotation).</summary>
     public void RequestReclaim() => _reclaimPending = true;
@@ -268,7 +287,7 @@ internal sealed class LogWriter
 
     private void ReclaimInBackground(bool force)
     {
-        if (!force && _sinceReclaimScan.Elapsed < ReclaimScanInterval)
+        if (!force && !_options.ManualWriter && _sinceReclaimScan.Elapsed < ReclaimScanInterval)
         {
             return;
         }

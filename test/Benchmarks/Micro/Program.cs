@@ -2,4 +2,11 @@ using BenchmarkDotNet.Running;
 
 // Every benchmark class in this assembly is listed; pick with --filter, e.g.
 //   dotnet run -c Release --project test/Benchmarks/Micro -- --filter '*ConsensusCore*'
+// Retained memory is measured by its own command (not a BenchmarkDotNet run):
+//   dotnet run -c Release --project test/Benchmarks/Micro -- wal-index-memory --groups 20000
+if (args.Length > 0 && args[0] == "wal-index-memory")
+{
+    await OpenReplica.Benchmarks.WalIndexMemory.RunAsync(args);
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

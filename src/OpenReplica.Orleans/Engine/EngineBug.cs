@@ -1,0 +1,26 @@
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// Engine bugs the deterministic simulator plants on purpose (<c>--plant</c>) to prove it catches them. Nothing but
+/// the simulator sets them (<see cref="EngineWorker.PlantedBugs"/> is internal); a silo always runs with none.
+/// </summary>
+[Flags]
+internal enum EngineBug
+{
+    None = 0,
+
+    /// <summary>A replica's votes (promises, accepts' acknowledgements) leave before the step's fsync.</summary>
+    VoteBeforeFsync = 1,
+
+    /// <summary>
+    /// An idle group is evicted while its last step's append is still being made durable, so its rebuild reads a WAL
+    /// index that lacks that step (a stale index) while the evicted replica still sends the step's votes.
+    /// </summary>
+    EvictDuringPersist = 2,
+
+    /// <summary>
+    /// An activation that attaches in the middle of a step applies the entries its replay already applied again (the
+    /// step's merged Ready carries entries committed by an input that ran before it attached).
+    /// </summary>
+    ReapplyOnAttach = 4,
+}

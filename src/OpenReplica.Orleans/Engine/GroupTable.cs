@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// The group replicas a silo holds in memory, and the engine's timers over them: it builds a replica on first use
+/// (from what the WAL holds for it), routes inputs to it (rebuilding a group that left memory), ticks only the groups
+/// with work in flight (an idle group costs no timer), flushes leaders' commit indexes, and evicts groups idle for
+/// the eviction period. Free of Orleans: the silo's <see cref="ReplicationRuntime"/> and the deterministic simulator
+/// both drive the same table (the runtime from a periodic timer, the simulator from simulated time).
+/// </summary>
+internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEngineClock clock, int proposalCapacity, ILogger logger,
+    IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
+{
+    /// <summary>
+    /// Ticks between commit flushes: an idle group's followers learn its latest commit index this late at most. Busy
+    /// groups' accepts carry it anyway, so a hot or widely spread load costs no heartbeat per call.
+    /// </summary>
+    public const int CommitFlushTicks = 10;
+
+    // The simulator passes a hash that is the same in every process, so the order ticks visit groups (and so a whole
+    // run) replays exactly from its seed; a silo keeps the default, randomized string hash.
+    private readonly ConcurrentDictionary<string, GroupReplica> _groups = 
+        groupIdComparer is null ? new() : new(groupIdComparer);
+    private long _evicted;
+    private long _rebuilt;
+
+    public GroupStore Store => store;
+
+    public ReplicationEngine Engine => engine;
+
+    /// <summary>Groups held in memory now.</summary>
+    public int Count => _groups.Count;
+
+    /// <summary>Groups that left memory after their idle period.</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
+
+    /// <summary>Groups built from what the WAL held for them (after a restart, or after they had left memory).</summary>
+    public long Rebuilt => Interlocked.Read(ref _rebuilt);
+
+    public ICollection<GroupReplica> Groups => _groups.Values;
+
+    /// <summary>The group's replica in memory (usable, marked as just used), or null.</summary>
+    public GroupReplica? Find(string groupId) =>
+        _groups.TryGetValue(groupId, out var group) && group.Usable && group.Touch() ? group : null;
+
+    /// <summary>The group's replica in memory whatever its state (diagnostics), or null.</summary>
+    public GroupReplica? Peek(string groupId) => _groups.GetValueOrDefault(groupId);
+
+    /// <summary>
+    /// The group's replica: the one in memory, or a new one built from what the WAL holds for the group (after a
+    /// restart or after it left memory) or, for a group new to this silo, from <paramref name="coreOptions"/>'s
+    /// initial configuration. <paramref name="make"/> builds a replica of a special kind (the meta group).
+    /// </summary>
+    public GroupReplica GetOrCreate(string groupId, Func<ReplicaOptions> coreOptions,
+        Func<string, PaxosReplica, EngineWorker, GroupReplica>? make = null)
+    {
+        if (Find(groupId) is { } existing) return existing;
+        lock (_groups)
+        {
+            if (Find(groupId) is { } raced) return raced;
+            var options = coreOptions();
+            options.ParallelPersist = true;
+            options.ShipSnapshotsToFollowers = true; // followers do not run the grain: they keep only the leader's log
+            var persisted = store.ReadPersisted(groupId);
+            var core = persisted is null ? new PaxosReplica(options) : PaxosReplica.Restart(options, persisted);
+            var worker = engine.WorkerFor(groupId);
+            var group = make?.Invoke(groupId, core, worker) ?? new GroupReplica(groupId, core, worker, proposalCapacity, logger, metrics: metrics);
+            if (persisted is not null) Interlocked.Increment(ref _rebuilt);
+            _groups[groupId] = group;
+            return group;
+        }
+    }
+
+    /// <summary>
+    /// Retires every group (none may vote again: the log under them failed) and drops them from memory, then runs
+    /// <paramref name="underLock"/> under the lock group creation takes, so no replica is built meanwhile.
+    /// </summary>
+    public void RetireAll(Exception failure, Action underLock)
+    {
+        lock (_groups)
+        {
+            foreach (var group in _groups.Values) group.Retire(failure);
+            _groups.Clear();
+            underLock();
+        }
+    }
+
+    /// <summary>Drops the group from memory (it no longer has a replica here); false if it was not held.</summary>
+    public bool TryRemove(string groupId, out GroupReplica group) => _groups.TryRemove(groupId, out group!);
+
+    /// <summary>
+    /// Hands <paramref name="input"/> to the group's replica, built by <paramref name="load"/> when it is not in memory
+    /// (null: this silo holds no replica, the input is dropped and its sender retransmits). A group evicted between
+    /// the lookup and the post is rebuilt once more; a full inbox drops the input.
+    /// </summary>
+    public void Deliver(string groupId, Func<PaxosReplica, Ready> input, Func<GroupReplica?> load)
+    {
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var group = _groups.TryGetValue(groupId, out var held) && !held.Evicted ? held : load();
+            if (group is null) return;
+            if (group.Post(input) || !group.Evicted) return;
+        }
+    }
+
+    /// <summary>
+    /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,
+    /// leaders with unsent commits flush them every <see cref="CommitFlushTicks"/>, and every
+    /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never).
+    /// </summary>
+    public void OnTick(long tick, long evictAfter, long tickInterval)
+    {
+        bool flush = tick % CommitFlushTicks == 0;
+        foreach (var group in _groups.Values)
+        {
+            if (group.NeedsTicks) group.Post(core => core.Tick());
+            else if (flush && group.HasUnsentCommit) group.Post(core => core.FlushCommit());
+        }
+        long sweepEvery = Math.Max(1, evictAfter / 4 / tickInterval);
+        if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdle(clock.Now - evictAfter);
+    }
+
+    /// <summary>Drops groups idle (no activation, nothing in flight, commit told) since <paramref name="idleSince"/>.</summary>
+    public void EvictIdle(long idleSince)
+    {
+        foreach (var (groupId, group) in _groups)
+        {
+            if (group.LastActiveTick > idleSince) continue;
+            lock (_groups)
+            {
+                // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
+                if (!group.TryEvict(idleSince)) continue;
+                _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+            }
+            Interlocked.Increment(ref _evicted);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using OpenReplica.Storage;
+
+namespace OpenReplica.Benchmarks;
+
+/// <summary>
+/// Heap the write-ahead log keeps per idle group (its in-memory index: retention state, record locations): N groups
+/// each get what a grain written once leaves on a replica (a promise, <c>--entries</c> accepted entries, a commit),
+/// then the managed heap is weighed, and weighed again after the log is reopened (recovery builds the same index
+/// from the segments). Not a BenchmarkDotNet benchmark: it measures retained bytes, not time.
+///   dotnet run -c Release --project test/Benchmarks/Micro -- wal-index-memory [--groups 20000] [--entries 1]
+/// </summary>
+internal static class WalIndexMemory
+{
+    public static async Task RunAsync(string[] args)
+    {
+        int groups = Arg(args, "--groups", 20_000);
+        int entries = Arg(args, "--entries", 1);
+        string directory = Path.Combine(Path.GetTempPath(), "openreplica-walindex-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            long baseline = Weigh();
+            var log = WriteAheadLog.Open(new WalOptions { Directory = directory });
+            long empty = Weigh();
+            var payload = new byte[32];
+            for (int g = 0; g < groups; g++)
+            {
+                string id = $"3|replicatedgrain/key-{g:D8}";
+                var records = new List<WalRecord> { new(id, WalRecordKind.HardState, 0, 1, 1, payload) };
+                for (int e = 1; e <= entries; e++) records.Add(new WalRecord(id, WalRecordKind.Accept, e, 1, 1, payload));
+                records.Add(new WalRecord(id, WalRecordKind.HardState, entries, 1, 1, payload));
+                await log.AppendAsync(records);
+            }
+            await log.CompactAsync(); // reclaim what can be: the steady state of an idle silo
+            long running = Weigh();
+            GC.KeepAlive(log);
+            await log.DisposeAsync();
+            log = null!;
+            long closed = Weigh();
+            var reopened = WriteAheadLog.Open(new WalOptions { Directory = directory });
+            long recovered = Weigh();
+            GC.KeepAlive(reopened);
+            await reopened.DisposeAsync();
+            Console.WriteLine($"groups {groups:N0}, accepted entries per group {entries}, records per group {entries + 2}");
+            Console.WriteLine($"running log: {(running - empty) / (double)groups:F0} B per idle group");
+            Console.WriteLine($"reopened log (recovery): {(recovered - closed) / (double)groups:F0} B per idle group");
+            Console.WriteLine($"(baseline heap {baseline / 1024} KB)");
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static long Weigh()
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int value) && value > 0
+            ? value
+            : fallback;
+    }
+}

@@ -1,0 +1,85 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Simulation.Engine;
+
+/// <summary>
+/// The shape and the faults of one engine seed, drawn from the seed (every seed explores a different mix). Faults
+/// injected, all of which the engine claims to survive:
+/// - batches between silos dropped, duplicated, delayed and so reordered;
+/// - partitions among silos, symmetric or one-way, that heal;
+/// - silo crashes that lose memory and every unsynced write (torn tails included; see <see cref="SimFileSystem"/>),
+///   and restarts from the disk; some are aimed at the moment a silo has just sent a batch (within its fsync time),
+///   where a vote sent before its fsync would be lost;
+/// - fsyncs that stall (a slow disk: a step's append takes far longer than the idle-eviction period);
+/// - duplicate activations (a second activation of a grain campaigns while the first still runs), and activations
+///   moved when calls time out (Orleans declaring a silo dead that still runs);
+/// - activations deactivated when idle, and idle groups evicted and rebuilt from the WAL (not faults, but the paths
+///   the engine must get right under the faults above).
+/// Not injected: disk corruption, failed fsyncs, reconfiguration of a group (the core's simulator covers it).
+/// </summary>
+public sealed record EngineFaultModel(
+    int Silos,
+    int Replicas,
+    int Groups,
+    int KeysPerGroup,
+    int Clients,
+    int Workers,
+    int MaxGroupsPerStep,
+    int Window,
+    int MaxBatchCommands,
+    int SnapshotEveryCommands,
+    int DigestEveryCommands,
+    long SegmentBytes,
+    double DropRate,
+    double DuplicateRate,
+    int MaxDelay,
+    double LongDelayRate,
+    double PartitionRate,
+    double CrashRate,
+    double CrashAfterSendRate,
+    double DuelRate,
+    double MoveOnTimeoutRate,
+    int FsyncMax,
+    double FsyncStallRate,
+    long EvictAfter,
+    long ActivationIdle)
+{
+    public static EngineFaultModel FromSeed(ulong seed)
+    {
+        var r = new DeterministicRandom(seed * 0x9E3779B97F4A7C15UL + 101);
+        int silos = r.Next(3, 6);
+        return new EngineFaultModel(
+            Silos: silos,
+            Replicas: silos == 5 && r.Chance(0.3) ? 5 : 3,
+            Groups: r.Next(4, 41),
+            KeysPerGroup: r.Next(1, 3),
+            Clients: r.Next(4, 11),
+            Workers: r.Next(1, 3),
+            MaxGroupsPerStep: r.Chance(0.3) ? r.Next(1, 4) : r.Next(4, 256),
+            Window: r.Chance(0.3) ? r.Next(1, 4) : r.Next(4, 33),
+            MaxBatchCommands: r.Chance(0.3) ? 1 : r.Next(2, 64),
+            SnapshotEveryCommands: r.Chance(0.2) ? 1_000_000 : r.Next(3, 40),
+            DigestEveryCommands: r.Next(2, 16),
+            SegmentBytes: r.Chance(0.5) ? 4 * 1024 : r.Next(8, 64) * 1024,
+            DropRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.15,
+            DuplicateRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.05,
+            MaxDelay: r.Next(1, 15),
+            LongDelayRate: r.NextDouble() * 0.05,
+            PartitionRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.004,
+            CrashRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.004,
+            CrashAfterSendRate: r.Chance(0.3) ? 0 : r.NextDouble() * 0.002,
+            DuelRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.003,
+            MoveOnTimeoutRate: r.NextDouble() * 0.5,
+            FsyncMax: r.Chance(0.3) ? r.Next(10, 40) : r.Next(1, 10),
+            FsyncStallRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.01,
+            EvictAfter: r.Next(60, 600),
+            ActivationIdle: r.Next(100, 1500));
+    }
+
+    public override string ToString() =>
+        $"silos={Silos} replicas={Replicas} groups={Groups} keys/group={KeysPerGroup} clients={Clients} workers={Workers} " +
+        $"groups/step<={MaxGroupsPerStep} window={Window} batch={MaxBatchCommands} snapshotEvery={SnapshotEveryCommands} " +
+        $"digestEvery={DigestEveryCommands} segment={SegmentBytes / 1024}K drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} " +
+        $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
+        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle}";
+}

@@ -1,0 +1,74 @@
+using OpenReplica.Orleans.Replication;
+using Orleans.Runtime;
+
+namespace OpenReplica.Simulation.Engine;
+
+/// <summary>
+/// One activation of a simulated grain on a silo: the engine's real <see cref="GrainSession"/> leading the grain's
+/// group, over a <see cref="SimKvGrain"/>. Built and started the way the silo's call replicator does it (find or
+/// rebuild the group, start the session: campaign and replay), on the silo's context.
+/// </summary>
+internal sealed class SimActivation
+{
+    private readonly TaskCompletionSource _started = new();
+
+    public SimActivation(EngineSimulation world, SimSilo silo, string groupId)
+    {
+        Silo = silo;
+        GroupId = groupId;
+        Incarnation = silo.Incarnation;
+        LastUsed = world.Scheduler.Now;
+        var grainId = GrainId.Create("simkv", groupId);
+        Grain = new SimKvGrain((position, call, payload) => world.OnApplied(groupId, silo.Id, position, call, payload));
+        var context = SimGrainContext.Create(grainId, Grain, reason => world.Scheduler.At(0, () => Stop(reason), silo.Context));
+        var options = world.Options;
+        Session = new GrainSession(context, silo.GroupFor(groupId), world.Serializer, world.Time, options.SnapshotEveryCommands,
+            options.MaxUnappliedCommands, world.Divergence, world.Instruments, world.Logger);
+    }
+
+    public SimSilo Silo { get; }
+
+    public string GroupId { get; }
+
+    public int Incarnation { get; }
+
+    public SimKvGrain Grain { get; }
+
+    public GrainSession Session { get; }
+
+    /// <summary>Completes when the activation leads its group and replayed its log; fails when it could not.</summary>
+    public Task Started => _started.Task;
+
+    public bool Stopped { get; private set; }
+
+    public long LastUsed { get; set; }
+
+    /// <summary>Alive: not stopped, and its silo is the incarnation it was made on.</summary>
+    public bool Alive => !Stopped && Silo.IsUp && Silo.Incarnation == Incarnation;
+
+    /// <summary>Campaigns and replays (on the silo's context); fails after <paramref name="timeout"/>, as a grain's activation does.</summary>
+    public async Task StartAsync(EngineSimulation world, long timeout)
+    {
+        var cancel = new CancellationTokenSource();
+        world.Scheduler.At(timeout, cancel.Cancel, Silo.Context);
+        try
+        {
+            await Session.StartAsync(cancel.Token);
+            _started.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            Stop("start failed: " + e.Message);
+            _started.TrySetException(e);
+        }
+    }
+
+    /// <summary>Deactivation (idle, lost leadership, failure): the session detaches and resigns, as on a silo.</summary>
+    public void Stop(string reason)
+    {
+        if (Stopped) return;
+        Stopped = true;
+        if (Silo.IsUp && Silo.Incarnation == Incarnation) Session.Stop();
+        _started.TrySetException(new OpenReplica.Orleans.ReplicaUnavailableException($"activation stopped: {reason}"));
+    }
+}
