@@ -140,8 +140,10 @@ public sealed class CounterFaultTests
         var unknown = await Assert.ThrowsAsync<CallOutcomeUnknownException>(() => counter.Add(1));
         var elapsed = DateTime.UtcNow - started;
         var failure = unknown.LastFailure;
-        Assert.True(failure is ReplicaUnavailableException or TimeoutException, $"unexpected {failure.GetType().Name}: {failure.Message}");
-        Assert.Contains("majority", failure.Message);
+        // The grain's own answer names the missing majority; the last attempt may instead have been ended by the client's
+        // settling after the gateway loss (the two killed silos were gateways), which Orleans reports as SiloUnavailable.
+        Assert.True(failure is ReplicaUnavailableException or TimeoutException or SiloUnavailableException, $"unexpected {failure.GetType().Name}: {failure.Message}");
+        if (failure is not SiloUnavailableException) Assert.Contains("majority", failure.Message);
         Assert.True(unknown.Attempts >= 2, $"{unknown.Attempts} attempt(s)");
         Assert.Equal(counter.GetGrainId(), unknown.Target);
         Assert.Equal(cluster.Client.ServiceProvider.GetRequiredService<CallStampSource>().ClientId, unknown.Stamp.ClientId);
