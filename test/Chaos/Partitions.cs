@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using OpenReplica.Testing;
 using System.Globalization;
 
 namespace OpenReplica.Chaos;
@@ -38,7 +38,7 @@ internal sealed class Partitions : IDisposable
     /// <summary>Silo-to-silo port of each silo (known once the cluster started).</summary>
     public IReadOnlyList<int> Ports { get; set; } = [];
 
-    public static bool Available => Run(["-w", "-L", "OUTPUT", "-n"]) == 0 && Run(["-w", "-t", "mangle", "-L", "OUTPUT", "-n"]) == 0;
+    public static bool Available => Iptables.Run(["-w", "-L", "OUTPUT", "-n"]) == 0 && Iptables.Run(["-w", "-t", "mangle", "-L", "OUTPUT", "-n"]) == 0;
 
     /// <summary>Cuts every connection between silo <paramref name="a"/> and silo <paramref name="b"/>.</summary>
     public void Cut(int a, int b)
@@ -71,7 +71,7 @@ internal sealed class Partitions : IDisposable
     {
         // rule = [table?, chain, match...]: "-t mangle OUTPUT ..." or "filter INPUT ..."
         string[] args = rule[0] == "-t" ? ["-w", "-t", rule[1], "-I", .. rule[2..]] : ["-w", "-t", rule[0], "-I", .. rule[1..]];
-        if (Run(args) != 0) throw new InvalidOperationException($"iptables {string.Join(' ', args)} failed");
+        if (Iptables.Run(args) != 0) throw new InvalidOperationException($"iptables {string.Join(' ', args)} failed");
         lock (Gate)
         {
             into.Add(args);
@@ -85,7 +85,7 @@ internal sealed class Partitions : IDisposable
         {
             foreach (var args in rules)
             {
-                Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
+                Iptables.Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
                 AllAdded.Remove(args);
             }
             rules.Clear();
@@ -96,23 +96,8 @@ internal sealed class Partitions : IDisposable
     {
         lock (Gate)
         {
-            foreach (var args in AllAdded) Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
+            foreach (var args in AllAdded) Iptables.Run([.. args.Select(a => a == "-I" ? "-D" : a)]);
             AllAdded.Clear();
-        }
-    }
-
-    private static int Run(string[] arguments)
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("iptables", arguments) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true });
-            if (p is null) return -1;
-            p.WaitForExit(10_000);
-            return p.HasExited ? p.ExitCode : -1;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return -1; // iptables not installed
         }
     }
 }

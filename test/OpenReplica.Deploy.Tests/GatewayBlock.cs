@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using OpenReplica.Testing;
 
 namespace OpenReplica.Deploy.Tests;
 
@@ -14,7 +14,7 @@ internal sealed class GatewayBlock : IDisposable
 
     /// <summary>Null when iptables can be used here (installed, and we are root), else why not.</summary>
     public static string? Unavailable =>
-        Run(["-w", "-L", "INPUT", "-n"]) == 0 ? null : "iptables is not usable here (apt-get install iptables; run as root)";
+        Iptables.Run(["-w", "-L", "INPUT", "-n"]) == 0 ? null : "iptables is not usable here (apt-get install iptables; run as root)";
 
     public void Refuse(IEnumerable<int> gatewayPorts)
     {
@@ -22,31 +22,16 @@ internal sealed class GatewayBlock : IDisposable
         {
             string[] rule = ["INPUT", "-i", "lo", "-p", "tcp", "--dport", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "-m", "comment", "--comment", _tag, "-j", "REJECT", "--reject-with", "tcp-reset"];
-            if (Run(["-w", "-I", .. rule]) != 0) throw new InvalidOperationException($"iptables -I {string.Join(' ', rule)} failed");
+            if (Iptables.Run(["-w", "-I", .. rule]) != 0) throw new InvalidOperationException($"iptables -I {string.Join(' ', rule)} failed");
             _added.Add(rule);
         }
     }
 
     public void Heal()
     {
-        foreach (var rule in _added) Run(["-w", "-D", .. rule]);
+        foreach (var rule in _added) Iptables.Run(["-w", "-D", .. rule]);
         _added.Clear();
     }
 
     public void Dispose() => Heal();
-
-    private static int Run(string[] arguments)
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("iptables", arguments) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true });
-            if (p is null) return -1;
-            p.WaitForExit(10_000);
-            return p.HasExited ? p.ExitCode : -1;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return -1;
-        }
-    }
 }
