@@ -25,6 +25,12 @@ public interface IReplicaLog : IAsyncDisposable
     /// <summary>The group's latest snapshot, or null.</summary>
     (long Slot, byte[] Data)? LoadSnapshot(string groupId);
 
+    /// <summary>
+    /// Says the group is idle: the log may drop what it keeps in memory for it (its index) and find its records on
+    /// disk again when the group is next read or written. Changes nothing durable; a no-op for a log without disk.
+    /// </summary>
+    void ReleaseGroup(string groupId);
+
     /// <summary>Forgets the group (records and snapshot) durably, e.g. when it moves off this silo.</summary>
     ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default);
 }

@@ -100,6 +100,12 @@ public sealed class VolatileLog : IReplicaLog
     }
 
     /// <inheritdoc/>
+    public void ReleaseGroup(string groupId)
+    {
+        // The records live only in memory here: there is nothing to fall back on, so nothing is released.
+    }
+
+    /// <inheritdoc/>
     public ValueTask DeleteGroupAsync(string groupId, CancellationToken ct = default)
     {
         WriteAheadLog.ValidateGroupId(groupId);

@@ -8,6 +8,9 @@ public sealed class WalOptions
     /// <summary>Largest allowed <see cref="SegmentBytes"/>.</summary>
     public const long MaxSegmentBytes = 1L << 30;
 
+    /// <summary>Default of <see cref="MaxResidentGroups"/>.</summary>
+    public const int DefaultMaxResidentGroups = 65_536;
+
     /// <summary>Data directory holding segments and snapshots (created if missing).</summary>
     public string Directory { get; set; } = "";
 
@@ -22,6 +25,14 @@ public sealed class WalOptions
 
     /// <summary>Appends waiting for the writer; when the queue is full, callers wait (asynchronously) for room.</summary>
     public int QueueCapacity { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// Most groups whose retention state (which of their records are still needed, and where) the log keeps in
+    /// memory. Beyond it the least recently used leave memory; a group that left is found on disk through the
+    /// segments' indexes when it is read or written again. <see cref="IReplicaLog.ReleaseGroup"/> lets an owner drop
+    /// an idle group sooner, so memory follows the groups at work rather than this bound.
+    /// </summary>
+    public int MaxResidentGroups { get; set; } = DefaultMaxResidentGroups;
 
     /// <summary>Replaces the real file system, for fault injection in tests.</summary>
     public IFileSystem? FileSystem { get; set; }
@@ -57,6 +68,11 @@ public sealed class WalOptions
         if (MaxBatchBytes < 1)
         {
             throw new ArgumentException($"WalOptions.MaxBatchBytes must be at least 1; got {MaxBatchBytes}.", nameof(MaxBatchBytes));
+        }
+
+        if (MaxResidentGroups < 4)
+        {
+            throw new ArgumentException($"WalOptions.MaxResidentGroups must be at least 4; got {MaxResidentGroups}.", nameof(MaxResidentGroups));
         }
 
         if (QueueCapacity < 1)

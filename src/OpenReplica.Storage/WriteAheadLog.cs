@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Threading.Channels;
 
@@ -15,7 +14,8 @@ public sealed class WriteAheadLog : IReplicaLog
     private readonly SnapshotStore _snapshots;
     private readonly Channel<AppendRequest> _queue;
     private readonly LogWriter _writer;
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _snapshotLocks = new(StringComparer.Ordinal);
+    // Snapshot saves of one group are serialized; striped by group key so that no lock per group ever lives on.
+    private readonly SemaphoreSlim[] _snapshotLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private int _disposed;
 
     private WriteAheadLog(WalOptions options, IFileSystem fs, SnapshotStore snapshots, LogState state)
@@ -88,7 +88,8 @@ public sealed class WriteAheadLog : IReplicaLog
     {
         ValidateGroupId(groupId);
         ThrowIfUnusable();
-        SemaphoreSlim gate = _snapshotLocks.GetOrAdd(groupId, _ => new SemaphoreSlim(1, 1));
+        var key = GroupKey.Of(groupId);
+        SemaphoreSlim gate = SnapshotLock(key);
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -96,7 +97,7 @@ public sealed class WriteAheadLog : IReplicaLog
             long stamp = _state.NextLsn;
             lock (_state.Sync)
             {
-                long current = _state.Index.Find(groupId)?.SnapshotSlot ?? GroupState.NoSlot;
+                long current = _state.Resident(groupId, key).SnapshotSlot;
                 if (slot < current)
                 {
                     // Records up to the newer snapshot may already be gone; an older snapshot would leave a hole.
@@ -108,7 +109,7 @@ public sealed class WriteAheadLog : IReplicaLog
             bool installed;
             lock (_state.Sync)
             {
-                installed = _state.Index.GetOrAdd(groupId).InstallSnapshot(slot, stamp);
+                installed = _state.Resident(groupId, key).InstallSnapshot(slot, stamp);
             }
 
             if (!installed)
@@ -142,7 +143,7 @@ public sealed class WriteAheadLog : IReplicaLog
         // recovery discards any snapshot older than the tombstone if a crash comes in between.
         var tombstone = new WalRecord(groupId, WalRecordKind.GroupDeleted, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
         await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(false);
-        SemaphoreSlim gate = _snapshotLocks.GetOrAdd(groupId, _ => new SemaphoreSlim(1, 1));
+        SemaphoreSlim gate = SnapshotLock(GroupKey.Of(groupId));
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -151,6 +152,28 @@ public sealed class WriteAheadLog : IReplicaLog
         finally
         {
             gate.Release();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void ReleaseGroup(string groupId)
+    {
+        ValidateGroupId(groupId);
+        lock (_state.Sync)
+        {
+            _state.Index.Release(GroupKey.Of(groupId));
+        }
+    }
+
+    /// <summary>Groups whose retention state is in memory now (the working set; at most <see cref="WalOptions.MaxResidentGroups"/>).</summary>
+    public int ResidentGroups
+    {
+        get
+        {
+            lock (_state.Sync)
+            {
+                return _state.Index.Count;
+            }
         }
     }
 
@@ -180,6 +203,8 @@ public sealed class WriteAheadLog : IReplicaLog
             return _state.Segments.Select(s => s.Path).ToList();
         }
     }
+
+    private SemaphoreSlim SnapshotLock(GroupKey key) => _snapshotLocks[(int)(key.Low % (ulong)_snapshotLocks.Length)];
 
     private ValueTask Enqueue(AppendRequest request, CancellationToken ct)
     {
@@ -239,7 +264,7 @@ public sealed class WriteAheadLog : IReplicaLog
                 $"Record of {bytes.Length} bytes does not fit in a segment of WalOptions.SegmentBytes = {_options.SegmentBytes}.", nameof(record));
         }
 
-        return new EncodedRecord(bytes, record.GroupId, record.Kind, record.Slot);
+        return new EncodedRecord(bytes, record.GroupId, GroupKey.Of(record.GroupId), record.Kind, record.Slot);
     }
 
     internal static void ValidateGroupId(string groupId)
@@ -256,23 +281,13 @@ public sealed class WriteAheadLog : IReplicaLog
         var result = new List<(long Lsn, WalRecord Record)>();
         lock (_state.Sync)
         {
-            GroupState? only = groupId is null ? null : _state.Index.Find(groupId);
-            if (groupId is not null && only is null)
+            if (groupId is null)
             {
-                return [];
+                ReadEveryGroup(result);
             }
-
-            for (int i = 0; i < _state.Segments.Count; i++)
+            else
             {
-                Segment segment = _state.Segments[i];
-                bool oldest = i == 0;
-                List<IndexEntry> live = segment.Entries
-                    .Where(e => e.Kind != WalRecordKind.GroupDeleted && (only is null || e.Group == only) && e.Group.IsLive(e, segment.Sequence, oldest))
-                    .ToList();
-                if (live.Count > 0)
-                {
-                    ReadRecords(segment, live, result);
-                }
+                ReadGroup(groupId, result);
             }
         }
 
@@ -280,9 +295,93 @@ public sealed class WriteAheadLog : IReplicaLog
         return result.ConvertAll(r => r.Record);
     }
 
+    /// <summary>One group's retained records: its entries are looked up by key, its state loaded if it was cold.</summary>
+    private void ReadGroup(string groupId, List<(long, WalRecord)> result)
+    {
+        var key = GroupKey.Of(groupId);
+        GroupState? group = _state.Index.Find(key);
+        List<SegmentEntry>[] found;
+        if (group is null)
+        {
+            group = ColdGroups.Load(_state, groupId, key, keepEmpty: false, out found);
+        }
+        else
+        {
+            found = new List<SegmentEntry>[_state.Segments.Count];
+            for (int i = 0; i < found.Length; i++)
+            {
+                found[i] = [];
+                _state.Segments[i].Collect(_state.FileSystem, key, found[i]);
+            }
+        }
+
+        for (int i = 0; i < _state.Segments.Count; i++)
+        {
+            Segment segment = _state.Segments[i];
+            List<IndexEntry> live = found[i]
+                .Select(e => new IndexEntry(e.Lsn, group, e.Kind, e.Slot, e.Offset, e.Length))
+                .Where(e => e.Kind != WalRecordKind.GroupDeleted && group.IsLive(e, segment.Sequence, i == 0))
+                .ToList();
+            if (live.Count > 0)
+            {
+                ReadRecords(segment, live, result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every group's retained records (start-up, tools): the segments are read whole and judged by a temporary index
+    /// of every group, as recovery does; the resident index is left as it is.
+    /// </summary>
+    private void ReadEveryGroup(List<(long, WalRecord)> result)
+    {
+        var index = new RetentionIndex();
+        var scanned = new List<(Segment Segment, byte[] Bytes, List<IndexEntry> Entries)>();
+        foreach (Segment segment in _state.Segments)
+        {
+            var bytes = new byte[segment.Length];
+            using (IFile file = _state.FileSystem.OpenRead(segment.Path))
+            {
+                if (file.Read(bytes, 0) != bytes.Length)
+                {
+                    throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
+                }
+            }
+
+            var entries = new List<IndexEntry>();
+            foreach (ScannedRecord record in SegmentScanner.Scan(segment.Sequence, segment.Path, bytes, isLast: false).Records)
+            {
+                DecodedRecord h = record.Header;
+                GroupState group = index.GetOrAdd(h.GroupId);
+                var entry = new IndexEntry(h.Lsn, group, h.Kind, h.Slot, (int)record.Offset, h.Length);
+                entries.Add(entry);
+                group.Apply(entry, segment.Sequence);
+            }
+
+            scanned.Add((segment, bytes, entries));
+        }
+
+        foreach ((_, SnapshotContent content) in _snapshots.LoadAll())
+        {
+            index.GetOrAdd(content.GroupId).InstallSnapshot(content.Slot, content.Stamp);
+        }
+
+        for (int i = 0; i < scanned.Count; i++)
+        {
+            (Segment segment, byte[] bytes, List<IndexEntry> entries) = scanned[i];
+            foreach (IndexEntry entry in entries)
+            {
+                if (entry.Kind != WalRecordKind.GroupDeleted && entry.Group.IsLive(entry, segment.Sequence, i == 0))
+                {
+                    Decode(segment, entry, bytes.AsSpan(entry.Offset, entry.Length), result);
+                }
+            }
+        }
+    }
+
     private void ReadRecords(Segment segment, List<IndexEntry> live, List<(long, WalRecord)> result)
     {
-        IFileSystem fs = _options.FileSystem ?? PhysicalFileSystem.Instance;
+        IFileSystem fs = _state.FileSystem;
         using IFile file = fs.OpenRead(segment.Path);
         // A group rebuilt on demand has a few records in a large segment: read only their bytes, not the segment.
         int start = live.Min(e => e.Offset);
@@ -318,7 +417,8 @@ public sealed class WriteAheadLog : IReplicaLog
 
     private static void Decode(Segment segment, IndexEntry entry, ReadOnlySpan<byte> bytes, List<(long, WalRecord)> result)
     {
-        if (RecordCodec.TryDecode(bytes, out DecodedRecord decoded) != DecodeStatus.Ok)
+        if (RecordCodec.TryDecode(bytes, out DecodedRecord decoded) != DecodeStatus.Ok || decoded.Lsn != entry.Lsn
+            || decoded.GroupId != entry.Group.GroupId)
         {
             throw new WalCorruptionException(segment.Path, entry.Offset, "record changed on disk since it was written");
         }

@@ -10,7 +10,7 @@ namespace OpenReplica.Storage;
 /// <item>GroupDeleted: hides every record of the group with a lower LSN; kept while older segments exist.</item>
 /// </list>
 /// </summary>
-internal sealed class GroupState(string groupId)
+internal sealed class GroupState(string groupId, GroupKey key)
 {
     public const long NoSlot = long.MinValue;
 
@@ -19,6 +19,14 @@ internal sealed class GroupState(string groupId)
     private RecordLocation? _tombstone;
 
     public string GroupId { get; } = groupId;
+
+    public GroupKey Key { get; } = key;
+
+    /// <summary>Told about every record that becomes or stops being retained; null while a cold group is being loaded.</summary>
+    public LiveTally? Tally { get; set; }
+
+    /// <summary>When the index last handed this state out (least recently used states leave memory first).</summary>
+    public long LastUsed { get; set; }
 
     public long SnapshotSlot { get; private set; } = NoSlot;
 
@@ -35,7 +43,7 @@ internal sealed class GroupState(string groupId)
 
     public void Apply(in IndexEntry entry, long segment)
     {
-        var location = new RecordLocation(entry.Lsn, segment);
+        var location = new RecordLocation(entry.Lsn, segment, entry.Length);
         if (entry.Kind == WalRecordKind.GroupDeleted)
         {
             ApplyTombstone(location);
@@ -52,7 +60,9 @@ internal sealed class GroupState(string groupId)
             case WalRecordKind.HardState:
                 if (location.Supersedes(_hardState))
                 {
+                    Tally?.Add(_hardState, -1);
                     _hardState = location;
+                    Tally?.Add(location, +1);
                 }
 
                 break;
@@ -64,7 +74,7 @@ internal sealed class GroupState(string groupId)
 
     public bool IsLive(in IndexEntry entry, long segment, bool inOldestSegment)
     {
-        var location = new RecordLocation(entry.Lsn, segment);
+        var location = new RecordLocation(entry.Lsn, segment, entry.Length);
         switch (entry.Kind)
         {
             case WalRecordKind.GroupDeleted:
@@ -82,14 +92,22 @@ internal sealed class GroupState(string groupId)
     /// <summary>A live record was copied to another segment; point at the copy.</summary>
     public void Relocate(in IndexEntry entry, long from, long to)
     {
-        var old = new RecordLocation(entry.Lsn, from);
-        var moved = new RecordLocation(entry.Lsn, to);
-        if (_hardState == old) _hardState = moved;
-        if (_tombstone == old) _tombstone = moved;
+        var old = new RecordLocation(entry.Lsn, from, entry.Length);
+        var moved = new RecordLocation(entry.Lsn, to, entry.Length);
+        bool relocated = false;
+        if (_hardState == old) (_hardState, relocated) = (moved, true);
+        if (_tombstone == old) (_tombstone, relocated) = (moved, true);
         var key = new SlotKey(entry.Kind, entry.Slot);
         if (_slots.TryGetValue(key, out RecordLocation current) && current == old)
         {
             _slots.Set(key, moved);
+            relocated = true;
+        }
+
+        if (relocated)
+        {
+            Tally?.Add(old, -1);
+            Tally?.Add(moved, +1);
         }
     }
 
@@ -98,6 +116,7 @@ internal sealed class GroupState(string groupId)
     {
         if (_tombstone is { } t && t.Segment == segment)
         {
+            Tally?.Add(t, -1);
             _tombstone = null;
         }
     }
@@ -128,9 +147,12 @@ internal sealed class GroupState(string groupId)
         }
 
         var key = new SlotKey(entry.Kind, entry.Slot);
-        if (!_slots.TryGetValue(key, out RecordLocation current) || location.Supersedes(current))
+        bool had = _slots.TryGetValue(key, out RecordLocation current);
+        if (!had || location.Supersedes(current))
         {
+            if (had) Tally?.Add(current, -1);
             _slots.Set(key, location);
+            Tally?.Add(location, +1);
         }
     }
 
@@ -143,7 +165,9 @@ internal sealed class GroupState(string groupId)
 
         if (location.Supersedes(_tombstone))
         {
+            Tally?.Add(_tombstone, -1);
             _tombstone = location;
+            Tally?.Add(location, +1);
         }
 
         if (location.Lsn == DeletedLsn)
@@ -153,7 +177,11 @@ internal sealed class GroupState(string groupId)
 
         DeletedLsn = location.Lsn;
         // Drop only what is older than the tombstone: records of a re-created group may have been seen already.
-        if (_hardState?.Lsn < DeletedLsn) _hardState = null;
+        if (_hardState?.Lsn < DeletedLsn)
+        {
+            Tally?.Add(_hardState, -1);
+            _hardState = null;
+        }
 
         if (SnapshotStamp <= DeletedLsn)
         {
@@ -162,12 +190,19 @@ internal sealed class GroupState(string groupId)
         }
 
         long deleted = DeletedLsn;
-        _slots.RemoveWhere((_, location) => location.Lsn < deleted);
+        _slots.RemoveWhere((_, location) => location.Lsn < deleted && Dropped(location));
     }
 
     private void PruneCompactedSlots()
     {
         long through = CompactedThrough;
-        _slots.RemoveWhere((key, _) => key.Slot <= through);
+        _slots.RemoveWhere((key, location) => key.Slot <= through && Dropped(location));
+    }
+
+    /// <summary>A retained location is being removed: it no longer counts as live in its segment.</summary>
+    private bool Dropped(RecordLocation location)
+    {
+        Tally?.Add(location, -1);
+        return true;
     }
 }

@@ -1,7 +1,7 @@
 namespace OpenReplica.Storage;
 
 /// <summary>A record encoded by its caller (so encoding runs in parallel), waiting for the writer to order it.</summary>
-internal readonly record struct EncodedRecord(byte[] Bytes, string GroupId, WalRecordKind Kind, long Slot);
+internal readonly record struct EncodedRecord(byte[] Bytes, string GroupId, GroupKey Key, WalRecordKind Kind, long Slot);
 
 /// <summary>One caller's append (or reclamation request), completed after the fsync that covers it.</summary>
 internal sealed class AppendRequest

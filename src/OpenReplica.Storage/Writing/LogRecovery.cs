@@ -2,7 +2,8 @@ namespace OpenReplica.Storage;
 
 /// <summary>
 /// Rebuilds the index on open: scans every segment (a torn tail of the last one is cut off, anything else bad
-/// throws <see cref="WalCorruptionException"/>), then applies snapshots, discarding those of deleted groups.
+/// throws <see cref="WalCorruptionException"/>), then applies snapshots, discarding those of deleted groups, and
+/// indexes the segments by group; no group's state stays in memory afterwards.
 /// </summary>
 internal static class LogRecovery
 {
@@ -12,8 +13,12 @@ internal static class LogRecovery
         snapshots.DeleteLeftoverTemps();
 
         List<(long Sequence, string Path)> files = ListSegments(fs, directory);
+        // Every group's state is in memory while the segments are replayed (the rules need all of a group's records);
+        // once the segments' indexes are written it is dropped, and the log starts with no group resident.
         var index = new RetentionIndex();
+        var tally = new LiveTally();
         var segments = new List<Segment>();
+        var entries = new List<List<IndexEntry>>();
         long nextLsn = 1;
         ScannedSegment? tornHeader = null;
 
@@ -27,12 +32,14 @@ internal static class LogRecovery
             }
 
             var segment = new Segment(scanned.Sequence, scanned.Path, baseLsn) { Length = scanned.ValidLength };
+            var segmentEntries = new List<IndexEntry>(scanned.Records.Count);
             nextLsn = Math.Max(nextLsn, baseLsn);
             foreach (ScannedRecord record in scanned.Records)
             {
                 GroupState group = index.GetOrAdd(record.Header.GroupId);
+                group.Tally = tally;
                 var entry = new IndexEntry(record.Header.Lsn, group, record.Header.Kind, record.Header.Slot, (int)record.Offset, record.Header.Length);
-                segment.Entries.Add(entry);
+                segmentEntries.Add(entry);
                 group.Apply(entry, segment.Sequence);
                 nextLsn = Math.Max(nextLsn, record.Header.Lsn + 1);
             }
@@ -46,11 +53,13 @@ internal static class LogRecovery
             }
 
             segments.Add(segment);
+            entries.Add(segmentEntries);
         }
 
         foreach ((string path, SnapshotContent content) in snapshots.LoadAll().ToList())
         {
             GroupState group = index.GetOrAdd(content.GroupId);
+            group.Tally = tally;
             nextLsn = Math.Max(nextLsn, content.Stamp);
             if (!group.InstallSnapshot(content.Slot, content.Stamp))
             {
@@ -70,9 +79,48 @@ internal static class LogRecovery
         else
         {
             segments.Add(head);
+            entries.Add([]);
         }
 
-        return new LogState(segments, index, nextLsn);
+        IndexSegments(fs, directory, segments, entries);
+        index.Clear();
+        return new LogState(segments, index, tally, nextLsn, fs, snapshots);
+    }
+
+    /// <summary>
+    /// Writes every sealed segment's index file and fills the head's index, each with the records the rules retain
+    /// now (a cold group's lookup needs nothing else), and deletes index files left by segments that are gone.
+    /// </summary>
+    private static void IndexSegments(IFileSystem fs, string directory, List<Segment> segments, List<List<IndexEntry>> entries)
+    {
+        var current = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < segments.Count; i++)
+        {
+            Segment segment = segments[i];
+            var retained = new List<(GroupKey, SegmentEntry)>();
+            foreach (IndexEntry e in entries[i])
+            {
+                if (e.Group.IsLive(e, segment.Sequence, inOldestSegment: false))
+                {
+                    retained.Add((e.Group.Key, new SegmentEntry(e.Lsn, e.Kind, e.Slot, e.Offset, e.Length)));
+                }
+            }
+
+            if (segment == segments[^1])
+            {
+                foreach ((GroupKey key, SegmentEntry entry) in retained) segment.Head!.Add(key, entry);
+                continue;
+            }
+
+            segment.Head = null;
+            segment.Index = SegmentIndexFile.Write(fs, SegmentIndexFile.PathFor(segment.Path), retained);
+            current.Add(segment.Index.Path);
+        }
+
+        foreach (string stale in fs.EnumerateFiles(directory, SegmentIndexFile.Pattern).Where(p => !current.Contains(p)).ToList())
+        {
+            fs.Delete(stale);
+        }
     }
 
     /// <summary>Creates a segment with its header durable and its directory entry durable, before any record goes in.</summary>

@@ -4,7 +4,7 @@ namespace OpenReplica.Storage;
 /// State shared by the writer thread and readers. The writer mutates the index and segment list only under
 /// <see cref="Sync"/> and only after the bytes involved are durable, so readers never see an unacknowledged record.
 /// </summary>
-internal sealed class LogState(List<Segment> segments, RetentionIndex index, long nextLsn)
+internal sealed class LogState(List<Segment> segments, RetentionIndex index, LiveTally tally, long nextLsn, IFileSystem fs, SnapshotStore snapshots)
 {
     private long _nextLsn = nextLsn;
 
@@ -13,7 +13,15 @@ internal sealed class LogState(List<Segment> segments, RetentionIndex index, lon
     /// <summary>Ordered by sequence; the last one is the head.</summary>
     public List<Segment> Segments { get; } = segments;
 
+    /// <summary>The resident groups' retention state (the working set); cold groups are loaded by <see cref="Resident"/>.</summary>
     public RetentionIndex Index { get; } = index;
+
+    /// <summary>Retained bytes per segment, over resident and cold groups alike.</summary>
+    public LiveTally Tally { get; } = tally;
+
+    public IFileSystem FileSystem { get; } = fs;
+
+    public SnapshotStore Snapshots { get; } = snapshots;
 
     public Segment Head => Segments[^1];
 
@@ -23,4 +31,10 @@ internal sealed class LogState(List<Segment> segments, RetentionIndex index, lon
         get => Volatile.Read(ref _nextLsn);
         set => Volatile.Write(ref _nextLsn, value);
     }
+
+    /// <summary>
+    /// The group's retention state, loaded from disk and made resident if it was cold (a group never written gets an
+    /// empty one). Caller holds <see cref="Sync"/>.
+    /// </summary>
+    public GroupState Resident(string groupId, GroupKey key) => Index.Find(key) ?? ColdGroups.Load(this, groupId, key, keepEmpty: true, out _);
 }

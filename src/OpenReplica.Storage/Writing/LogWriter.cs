@@ -189,6 +189,15 @@ internal sealed class LogWriter
         }
 
         Segment head = EnsureRoom(total);
+        lock (_state.Sync)
+        {
+            // Cold groups are loaded from disk now, before the write: a failed read then fails only this batch.
+            foreach (AppendRequest request in _batch)
+            {
+                foreach (EncodedRecord record in request.Records) _state.Resident(record.GroupId, record.Key);
+            }
+        }
+
         if (_buffer.Length < total)
         {
             _buffer = new byte[Math.Max(total, _buffer.Length * 2)];
@@ -229,9 +238,10 @@ internal sealed class LogWriter
             {
                 foreach (EncodedRecord record in request.Records)
                 {
-                    GroupState group = _state.Index.GetOrAdd(record.GroupId);
+                    // A cold group's state is loaded before its new record applies, so the rules see all its records.
+                    GroupState group = _state.Resident(record.GroupId, record.Key);
                     var entry = new IndexEntry(next++, group, record.Kind, record.Slot, recordOffset, record.Bytes.Length);
-                    head.Entries.Add(entry);
+                    head.Head!.Add(record.Key, new SegmentEntry(entry.Lsn, entry.Kind, entry.Slot, entry.Offset, entry.Length));
                     group.Apply(entry, head.Sequence);
                     recordOffset += record.Bytes.Length;
                     if (record.Kind is WalRecordKind.GroupDeleted)
@@ -243,6 +253,7 @@ internal sealed class LogWriter
 
             head.Length = offset + total;
             _state.NextLsn = lsn;
+            _state.Index.TrimTo(_options.MaxResidentGroups);
         }
     }
 
@@ -281,8 +292,36 @@ internal sealed class LogWriter
 
         head.Writer?.Dispose();
         head.Writer = null;
+        Seal(head);
         _reclaimPending = true;
         return next;
+    }
+
+    /// <summary>
+    /// Moves a segment that is no longer the head from its in-memory index to an index file. A resident group's
+    /// records that are no longer retained are left out; a cold group's are all kept (its lookup sorts them out).
+    /// </summary>
+    private void Seal(Segment segment)
+    {
+        var entries = new List<(GroupKey Key, SegmentEntry Entry)>();
+        lock (_state.Sync)
+        {
+            foreach ((GroupKey key, SegmentEntry e) in segment.Head!.All())
+            {
+                if (_state.Index.Find(key) is not { } group
+                    || group.IsLive(new IndexEntry(e.Lsn, group, e.Kind, e.Slot, e.Offset, e.Length), segment.Sequence, inOldestSegment: false))
+                {
+                    entries.Add((key, e));
+                }
+            }
+        }
+
+        SegmentIndexFile index = SegmentIndexFile.Write(_fs, SegmentIndexFile.PathFor(segment.Path), entries);
+        lock (_state.Sync)
+        {
+            segment.Index = index;
+            segment.Head = null;
+        }
     }
 
     private void ReclaimInBackground(bool force)

@@ -1,10 +1,12 @@
 namespace OpenReplica.Storage;
 
 /// <summary>
-/// Deletes sealed segments whose records are mostly no longer needed. The still-needed records (a group's latest
-/// HardState, accepts above its snapshot, ...) are first copied byte for byte, LSN and CRC unchanged, to the head
-/// segment and fsynced; only then is the old file deleted and the directory fsynced. A crash in between leaves
-/// two copies with the same LSN, which recovery treats as one record. Runs only on the writer thread.
+/// Deletes sealed segments whose records are mostly no longer needed (by the live tally). The segment is read back,
+/// each record is judged by its group's retention state (a cold group's is loaded from disk for the occasion and
+/// released again), and the still-needed records (a group's latest HardState, accepts above its snapshot, ...) are
+/// copied byte for byte, LSN and CRC unchanged, to the head segment and fsynced; only then is the old file deleted
+/// and the directory fsynced. A crash in between leaves two copies with the same LSN, which recovery treats as one
+/// record. Runs only on the writer thread.
 /// </summary>
 internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string directory, LogWriter writer)
 {
@@ -12,18 +14,16 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
     public bool ReclaimOne()
     {
         Segment? victim = null;
-        List<IndexEntry> live = [];
+        bool oldest = false;
         lock (state.Sync)
         {
             for (int i = 0; i < state.Segments.Count - 1 && victim is null; i++)
             {
                 Segment segment = state.Segments[i];
-                live = segment.Entries.Where(e => e.Group.IsLive(e, segment.Sequence, inOldestSegment: i == 0)).ToList();
-                long liveBytes = live.Sum(e => (long)e.Length);
                 // Copying at most half a segment per segment freed bounds write amplification at 2x.
-                if (liveBytes * 2 <= segment.Length - SegmentHeader.Size)
+                if (state.Tally[segment.Sequence] * 2 <= segment.Length - SegmentHeader.Size)
                 {
-                    victim = segment;
+                    (victim, oldest) = (segment, i == 0);
                 }
             }
         }
@@ -33,47 +33,84 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
             return false;
         }
 
+        // Sealed segments never change: read outside the lock. The scan checks every record's CRC, so corruption is
+        // never laundered into a fresh segment by the copy.
+        byte[] bytes = ReadSealed(victim);
+        ScannedSegment scanned = SegmentScanner.Scan(victim.Sequence, victim.Path, bytes, isLast: false);
+        var live = new List<(IndexEntry Entry, GroupKey Key)>();
+        var loaded = new List<GroupKey>();
+        var groups = new HashSet<GroupState>();
+        lock (state.Sync)
+        {
+            foreach (ScannedRecord record in scanned.Records)
+            {
+                DecodedRecord h = record.Header;
+                var key = GroupKey.Of(h.GroupId);
+                if (state.Index.Find(key) is not { } group)
+                {
+                    group = state.Resident(h.GroupId, key);
+                    loaded.Add(key);
+                }
+
+                groups.Add(group);
+                var entry = new IndexEntry(h.Lsn, group, h.Kind, h.Slot, (int)record.Offset, h.Length);
+                if (group.IsLive(entry, victim.Sequence, oldest))
+                {
+                    live.Add((entry, key));
+                }
+            }
+
+            state.Index.Pin(groups.Select(g => g.Key));
+        }
+
         if (live.Count > 0)
         {
-            CarryForward(victim, live);
+            CarryForward(victim, live, bytes);
         }
 
         lock (state.Sync)
         {
             state.Segments.Remove(victim);
-            foreach (GroupState group in victim.Entries.Select(e => e.Group).Distinct())
+            state.Tally.Forget(victim.Sequence);
+            foreach (GroupState group in groups)
             {
                 group.ForgetTombstoneIn(victim.Sequence);
                 state.Index.RemoveIfEmpty(group);
             }
 
-            // Deleted under the lock so a concurrent ReadAll never opens a segment that is going away.
+            state.Index.Unpin(groups.Select(g => g.Key));
+            // Groups that were cold before go back to being cold.
+            foreach (GroupKey key in loaded) state.Index.Release(key);
+            // Deleted under the lock so a concurrent read never opens a segment that is going away.
             fs.Delete(victim.Path);
+            if (victim.Index is { } index) fs.Delete(index.Path);
         }
 
         fs.FlushDirectory(directory);
         return true;
     }
 
-    private void CarryForward(Segment victim, List<IndexEntry> live)
+    private byte[] ReadSealed(Segment segment)
     {
-        int total = live.Sum(e => e.Length);
-        var buffer = new byte[total];
-        using (IFile source = fs.OpenRead(victim.Path))
+        var bytes = new byte[segment.Length];
+        using IFile file = fs.OpenRead(segment.Path);
+        if (file.Read(bytes, 0) != bytes.Length)
         {
-            int position = 0;
-            foreach (IndexEntry entry in live)
-            {
-                Span<byte> target = buffer.AsSpan(position, entry.Length);
-                if (source.Read(target, entry.Offset) != entry.Length
-                    || RecordCodec.TryDecode(target, out DecodedRecord decoded) != DecodeStatus.Ok || decoded.Lsn != entry.Lsn)
-                {
-                    // Copying a damaged record would launder corruption into a valid-looking segment.
-                    throw new WalCorruptionException(victim.Path, entry.Offset, "record changed on disk since it was written");
-                }
+            throw new WalCorruptionException(segment.Path, file.Length, "segment is shorter than its durable length");
+        }
 
-                position += entry.Length;
-            }
+        return bytes;
+    }
+
+    private void CarryForward(Segment victim, List<(IndexEntry Entry, GroupKey Key)> live, byte[] source)
+    {
+        int total = live.Sum(e => e.Entry.Length);
+        var buffer = new byte[total];
+        int position = 0;
+        foreach ((IndexEntry entry, _) in live)
+        {
+            source.AsSpan(entry.Offset, entry.Length).CopyTo(buffer.AsSpan(position));
+            position += entry.Length;
         }
 
         Segment head = writer.EnsureRoom(total);
@@ -84,9 +121,9 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
         lock (state.Sync)
         {
             int recordOffset = (int)offset;
-            foreach (IndexEntry entry in live)
+            foreach ((IndexEntry entry, GroupKey key) in live)
             {
-                head.Entries.Add(entry with { Offset = recordOffset });
+                head.Head!.Add(key, new SegmentEntry(entry.Lsn, entry.Kind, entry.Slot, recordOffset, entry.Length));
                 entry.Group.Relocate(entry, victim.Sequence, head.Sequence);
                 recordOffset += entry.Length;
             }
