@@ -90,7 +90,8 @@ public sealed class CrashConsistencyTests
         {
             for (int step = 0; ; step++)
             {
-                string group = $"g{random.Next(4)}";
+                // More groups than the logs' resident bound (4), and releases: the cold index is crashed into too.
+                string group = $"g{random.Next(8)}";
                 var slots = accepts.TryGetValue(group, out SortedSet<long>? s) ? s : accepts[group] = [];
                 long next = Math.Max(slots.Count > 0 ? slots.Max : 0, snapshots.GetValueOrDefault(group)) + 1;
                 switch (random.Next(10))
@@ -112,6 +113,9 @@ public sealed class CrashConsistencyTests
                         break;
                     case 2:
                         await ((WriteAheadLog)wal).CompactAsync();
+                        break;
+                    case 3:
+                        wal.ReleaseGroup(group);
                         break;
                     default:
                         await wal.AppendAsync(Logs.Accept(group, next, payloadBytes: random.Next(10, 300)), ct);

@@ -49,6 +49,9 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
         return new PersistentState(hard ?? PersistentState.Empty.HardState, snapshot, kept);
     }
 
+    /// <summary>The group left memory: the log may drop its index of the group too (found on disk when rebuilt).</summary>
+    public void Release(string groupId) => log.ReleaseGroup(groupId);
+
     // --- scale-out hooks (issue 13): which groups the log holds, a new replica's first configuration, forgetting a group.
 
     /// <summary>Every group the log holds records of (one pass over the log: at start-up only).</summary>

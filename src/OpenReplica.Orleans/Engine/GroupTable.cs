@@ -134,6 +134,8 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
                 // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
                 if (!group.TryEvict(idleSince)) continue;
                 _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+                // The WAL's index of the group leaves memory with it; the rebuild finds its records on disk.
+                store.Release(groupId);
             }
             Interlocked.Increment(ref _evicted);
         }

@@ -51,6 +51,9 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Groups built from what the WAL held for them (after a restart, or after they had left memory).</summary>
     public long GroupsRebuilt => _table?.Rebuilt ?? 0;
 
+    /// <summary>Groups whose WAL index is in memory (Persisted mode; null for the volatile log, which is all memory).</summary>
+    public int? WalResidentGroups => (_store?.Log as WriteAheadLog)?.ResidentGroups;
+
     private GroupTable Table => _table ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
 
     /// <summary>The engine (workers, step counters); null before start.</summary>

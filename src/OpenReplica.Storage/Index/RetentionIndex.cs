@@ -5,7 +5,7 @@ namespace OpenReplica.Storage;
 /// rest are cold: found on disk through the segments' indexes when needed); the inspector and the volatile log keep
 /// every group. Not thread-safe: owners lock around it.
 /// </summary>
-internal sealed class RetentionIndex
+internal sealed class RetentionIndex(int bound = int.MaxValue)
 {
     private readonly Dictionary<GroupKey, GroupState> _groups = [];
     private readonly HashSet<GroupKey> _pinned = [];
@@ -26,6 +26,7 @@ internal sealed class RetentionIndex
         }
 
         state.LastUsed = ++_clock;
+        Trim();
         return state;
     }
 
@@ -46,6 +47,7 @@ internal sealed class RetentionIndex
     {
         state.LastUsed = ++_clock;
         _groups[state.Key] = state;
+        Trim();
     }
 
     /// <summary>Drops a group that has nothing left, so deleted groups do not leak memory.</summary>
@@ -64,17 +66,20 @@ internal sealed class RetentionIndex
     /// Keeps the groups resident until <see cref="Unpin"/>: reclamation judges a segment's records under one state
     /// object per group and moves them later, so no second object may be built from disk in between.
     /// </summary>
-    public void Pin(IEnumerable<GroupKey> keys) => _pinned.UnionWith(keys);
+    public void Pin(GroupKey key) => _pinned.Add(key);
 
-    public void Unpin(IEnumerable<GroupKey> keys) => _pinned.ExceptWith(keys);
-
-    public void Clear() => _groups.Clear();
+    public void Unpin(IEnumerable<GroupKey> keys)
+    {
+        _pinned.ExceptWith(keys);
+        Trim();
+    }
 
     /// <summary>
-    /// Keeps at most <paramref name="bound"/> states: beyond it the least recently used quarter of the bound leaves
-    /// memory at once, so the sort this takes is paid once per bound/4 new groups.
+    /// Keeps at most <c>bound</c> states (pinned ones aside): beyond it the least recently used quarter of the bound
+    /// leaves memory at once, so the sort this takes is paid once per bound/4 new groups. The state just handed out
+    /// is the most recently used, so callers never lose the one they hold.
     /// </summary>
-    public void TrimTo(int bound)
+    private void Trim()
     {
         if (_groups.Count <= bound)
         {

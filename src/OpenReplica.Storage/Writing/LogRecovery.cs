@@ -7,7 +7,7 @@ namespace OpenReplica.Storage;
 /// </summary>
 internal static class LogRecovery
 {
-    public static LogState Recover(IFileSystem fs, string directory, SnapshotStore snapshots)
+    public static LogState Recover(IFileSystem fs, string directory, SnapshotStore snapshots, int maxResidentGroups)
     {
         fs.CreateDirectory(directory);
         snapshots.DeleteLeftoverTemps();
@@ -83,8 +83,7 @@ internal static class LogRecovery
         }
 
         IndexSegments(fs, directory, segments, entries);
-        index.Clear();
-        return new LogState(segments, index, tally, nextLsn, fs, snapshots);
+        return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots);
     }
 
     /// <summary>

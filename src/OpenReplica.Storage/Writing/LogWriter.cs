@@ -253,7 +253,6 @@ internal sealed class LogWriter
 
             head.Length = offset + total;
             _state.NextLsn = lsn;
-            _state.Index.TrimTo(_options.MaxResidentGroups);
         }
     }
 

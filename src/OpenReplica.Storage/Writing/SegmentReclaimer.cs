@@ -52,15 +52,15 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
                     loaded.Add(key);
                 }
 
+                // Pinned at once: loading the next cold group must not push this one out before its records move.
                 groups.Add(group);
+                state.Index.Pin(key);
                 var entry = new IndexEntry(h.Lsn, group, h.Kind, h.Slot, (int)record.Offset, h.Length);
                 if (group.IsLive(entry, victim.Sequence, oldest))
                 {
                     live.Add((entry, key));
                 }
             }
-
-            state.Index.Pin(groups.Select(g => g.Key));
         }
 
         if (live.Count > 0)
@@ -78,8 +78,8 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
                 state.Index.RemoveIfEmpty(group);
             }
 
-            state.Index.Unpin(groups.Select(g => g.Key));
             // Groups that were cold before go back to being cold.
+            state.Index.Unpin(groups.Select(g => g.Key));
             foreach (GroupKey key in loaded) state.Index.Release(key);
             // Deleted under the lock so a concurrent read never opens a segment that is going away.
             fs.Delete(victim.Path);

@@ -6,12 +6,17 @@ namespace OpenReplica.Storage.Tests;
 /// <summary>Shared helpers: opening logs on the fault-injecting file system and making recognizable records.</summary>
 internal static class Logs
 {
+    /// <summary>
+    /// Options of the tests' logs. At most 4 groups stay resident, so every test with more groups also runs the cold
+    /// path: states dropped and rebuilt from the segments' indexes on the next read or write.
+    /// </summary>
     public static WalOptions Options(IFileSystem fs, long segmentBytes = 64 * 1024, int maxBatchRecords = 4096) => new()
     {
         Directory = FaultyFileSystem.Dir,
         FileSystem = fs,
         SegmentBytes = segmentBytes,
         MaxBatchRecords = maxBatchRecords,
+        MaxResidentGroups = 4,
     };
 
     public static WriteAheadLog Open(FaultyFileSystem fs, long segmentBytes = 64 * 1024) => WriteAheadLog.Open(Options(fs, segmentBytes));
