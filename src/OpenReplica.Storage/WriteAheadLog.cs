@@ -177,6 +177,15 @@ public sealed class WriteAheadLog : IReplicaLog
         }
     }
 
+    /// <summary>Whether the group's retention state is in memory now (tests).</summary>
+    internal bool IsResident(string groupId)
+    {
+        lock (_state.Sync)
+        {
+            return _state.Index.Find(GroupKey.Of(groupId)) is not null;
+        }
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {

@@ -25,6 +25,8 @@ public sealed class IdleEvictionTests
         await grain.Deactivate();
         await Poll.UntilAsync(() => runtimes.All(r => r.GroupOrNull(groupId) is null), "the idle group left every silo", TimeSpan.FromSeconds(30));
         Assert.True(runtimes.Sum(r => r.GroupsEvicted) >= 3);
+        // The WAL's index of the group left memory with it (Persisted; the volatile log is the storage itself).
+        Assert.All(runtimes, r => Assert.False(r.Log is OpenReplica.Storage.WriteAheadLog wal && wal.IsResident(groupId)));
 
         // The next call rebuilds the group (log + snapshot) on the silos it reaches and sees every earlier call.
         Assert.Equal(11, await grain.Add(1));

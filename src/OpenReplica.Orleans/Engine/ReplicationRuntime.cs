@@ -52,7 +52,10 @@ internal sealed partial class ReplicationRuntime(
     public long GroupsRebuilt => _table?.Rebuilt ?? 0;
 
     /// <summary>Groups whose WAL index is in memory (Persisted mode; null for the volatile log, which is all memory).</summary>
-    public int? WalResidentGroups => (_store?.Log as WriteAheadLog)?.ResidentGroups;
+    public int? WalResidentGroups => (Log as WriteAheadLog)?.ResidentGroups;
+
+    /// <summary>The silo's log (diagnostics, tests); null before start.</summary>
+    internal IReplicaLog? Log => _store?.Log;
 
     private GroupTable Table => _table ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
 

@@ -39,9 +39,10 @@ internal static class IdleMemoryProbe
         long heapIdle = await HeapMeter.SettledLiveBytesAsync(TimeSpan.FromSeconds(10));
         long diskIdle = DataDirectory.Bytes(cluster.DataRoot);
         long? groupsIdle = ReplicaGroups.Held(cluster);
+        long? walResident = ReplicaGroups.WalResident(cluster);
         var idle = await Runner.IdleAsync(TimeSpan.FromSeconds(2), cluster.ConsensusMessages);
         return new IdleMemoryResult(label, count, activated, created, deactivated, left, heapBefore, heapActive, heapIdle,
-            diskBefore, diskIdle, groupsBefore, groupsIdle, idle.CpuPercent, idle.MessagesPerSecond);
+            diskBefore, diskIdle, groupsBefore, groupsIdle, walResident, idle.CpuPercent, idle.MessagesPerSecond);
     }
 
     /// <summary>

@@ -15,6 +15,7 @@ internal sealed record IdleMemoryResult(
     long DiskIdle,
     long? GroupsBefore,
     long? GroupsIdle,
+    long? WalResidentIdle,
     double IdleCpuPercent,
     double IdleMessagesPerSecond)
 {

@@ -64,16 +64,18 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
             "a fleet's bytes per grain = (heap after − heap before the fleet) / grains activated (creation is bounded in time; `activations seen` is what the silos reported). " +
             "Plain and Persisted share one cluster (plain first, its idle grains stay in the baseline of the Persisted fleet); the Volatile fleet's baseline is weighed only once the Persisted cluster's replica groups have been garbage collected; " +
             $"Volatile runs on its own cluster, with at most 10,000 grains by default (its creation is as slow as Persisted's and the run is kept near 5 minutes; bytes per grain barely depend on the count). {WarmUpNote} `disk` = growth of the silos' data directories (WAL segments, snapshots) / grains. " +
-            "`groups held` = consensus groups in the silos' `ReplicationRuntime`s (3 silos together, read by reflection) after the fleet deactivated; " +
+            "`groups held` = consensus groups in the silos' engines (`ReplicationRuntime.GroupCount`, 3 silos together, read by reflection) after the fleet deactivated and the idle period passed " +
+            $"(the tool waits, bounded at `IdleGroupEvictionAfter` + 30 s = {(OpenReplica.Orleans.ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter + TimeSpan.FromSeconds(30)).TotalSeconds:0} s, until at most 1 % of the fleet's groups are left), with the change since before the fleet; " +
+            "`WAL index resident` = groups whose WAL retention state is in memory (`WriteAheadLog.ResidentGroups`, 3 silos; the rest are found on disk through the segments' index files when needed); " +
             "`idle CPU` = the process over 2 s with no calls, after the fleet deactivated.");
         sb.AppendLine();
-        sb.AppendLine("| Fleet | grains | activations seen | create s | deactivate s | left active | heap/grain active | heap/grain idle | disk/grain | groups held (3 silos) | idle CPU % | consensus msgs/s idle |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| Fleet | grains | activations seen | create s | deactivate s | left active | heap/grain active | heap/grain idle | disk/grain | groups held (3 silos) | WAL index resident (3 silos) | idle CPU % | consensus msgs/s idle |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in Idle)
         {
             sb.AppendLine($"| {r.Label} | {r.Grains:N0} | {r.ActivatedSeen:N0} | {N(r.CreateTook.TotalSeconds, "0.0")} | {N(r.DeactivateTook.TotalSeconds, "0.0")} | {r.LeftActive:N0} " +
                 $"| {N(r.ActiveBytesPerGrain)} B | **{N(r.IdleBytesPerGrain)} B** | {N(r.DiskBytesPerGrain)} B | {(r.GroupsIdle is { } g ? $"{g:N0} (+{r.GroupsAdded:N0})" : "–")} " +
-                $"| {N(r.IdleCpuPercent, "0")} | {N(r.IdleMessagesPerSecond)} |");
+                $"| {(r.WalResidentIdle is { } w ? $"{w:N0}" : "–")} | {N(r.IdleCpuPercent, "0")} | {N(r.IdleMessagesPerSecond)} |");
         }
         return sb.ToString();
     }
@@ -87,7 +89,9 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
         sb.AppendLine();
         sb.AppendLine($"One `ReplicatedGrain` on a fresh Persisted cluster per row, written by 64 closed-loop callers until its log holds {settings.LogEntries:N0} entries (writes; " +
             "batching packs several into one consensus slot, `slots` is how many the log used). Then, " + $"{settings.Repetitions} times: force its deactivation (as above), " +
-            "and time the first call (`[ReadOnly] Read()`, client side): it activates the grain, which campaigns and replays the local snapshot + log before answering. " +
+            $"wait until its group has left the memory of all 3 silos (these clusters evict idle groups after {ReactivationProbe.EvictAfter.TotalSeconds:0} s; the engines' eviction counters say when), " +
+            "and time the first call (`[ReadOnly] Read()`, client side): the group is rebuilt from the WAL on each silo the call reaches (the WAL finds the group's records through the segments' index files, " +
+            "then the core restarts from the snapshot and the log above it), the grain activates, campaigns and replays before answering. " +
             "The counter is checked after each reactivation. `SnapshotEveryCommands` is a silo option, so each row has its own cluster; \"snapshots off\" sets it to `int.MaxValue`, " +
             "so replay runs every write since the start.");
         sb.AppendLine();

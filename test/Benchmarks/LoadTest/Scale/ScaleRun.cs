@@ -73,7 +73,11 @@ internal static class ScaleRun
             string label = every == int.MaxValue ? "snapshots off" : $"snapshot every {every:N0}";
             status($"reactivation, Persisted cluster, {label}");
             await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, $"replay-{every}"), logs, CancellationToken.None,
-                silo => silo.Configure<ReplicatedGrainsOptions>(o => o.SnapshotEveryCommands = every));
+                silo => silo.Configure<ReplicatedGrainsOptions>(o =>
+                {
+                    o.SnapshotEveryCommands = every;
+                    o.IdleGroupEvictionAfter = ReactivationProbe.EvictAfter;
+                }));
             report.Reactivation.Add(await ReactivationProbe.MeasureAsync(cluster, label, every, s.LogEntries, s.Repetitions, s.LogBound, status));
         }
     }
