@@ -34,6 +34,12 @@ public sealed class WalOptions
     /// </summary>
     public int MaxResidentGroups { get; set; } = DefaultMaxResidentGroups;
 
+    /// <summary>
+    /// Records of the head segment indexed in memory before that index is written to an index file (about 32 bytes
+    /// each, so about 512 KiB); bounds the index's memory whatever the segment size. Tests make it small.
+    /// </summary>
+    internal int HeadIndexEntries { get; set; } = 16_384;
+
     /// <summary>Replaces the real file system, for fault injection in tests.</summary>
     public IFileSystem? FileSystem { get; set; }
 

@@ -205,6 +205,14 @@ public sealed class WriteAheadLog : IReplicaLog
     /// <summary>Reclaims every reclaimable segment now (normally done in the background).</summary>
     internal ValueTask CompactAsync() => Enqueue(new AppendRequest([], reclaim: true), CancellationToken.None);
 
+    internal IReadOnlyList<string> IndexFilePaths()
+    {
+        lock (_state.Sync)
+        {
+            return _state.Segments.SelectMany(s => s.Indexes).Select(i => i.Path).ToList();
+        }
+    }
+
     internal IReadOnlyList<string> SegmentPaths()
     {
         lock (_state.Sync)

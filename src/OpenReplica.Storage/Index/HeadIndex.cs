@@ -22,7 +22,7 @@ internal sealed class HeadIndex
         }
 
         int previous = _newest.TryGetValue(key, out int newest) ? newest : -1;
-        _nodes[_count] = new Node(entry, previous);
+        _nodes[_count] = new Node(entry.Lsn, entry.Slot, entry.Offset, entry.Length, previous, entry.Kind);
         _newest[key] = _count++;
     }
 
@@ -50,5 +50,9 @@ internal sealed class HeadIndex
         }
     }
 
-    private readonly record struct Node(SegmentEntry Entry, int Previous);
+    // Flat rather than holding a SegmentEntry: 32 bytes instead of 40 (the kind packs after the three ints).
+    private readonly record struct Node(long Lsn, long Slot, int Offset, int Length, int Previous, WalRecordKind Kind)
+    {
+        public SegmentEntry Entry => new(Lsn, Kind, Slot, Offset, Length);
+    }
 }

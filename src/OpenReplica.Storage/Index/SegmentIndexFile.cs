@@ -32,6 +32,9 @@ internal sealed class SegmentIndexFile
 
     public static string PathFor(string segmentPath) => System.IO.Path.ChangeExtension(segmentPath, ".idx");
 
+    /// <summary>The <paramref name="run"/>-th index file written while the segment was the head.</summary>
+    public static string PathFor(string segmentPath, int run) => System.IO.Path.ChangeExtension(segmentPath, $".{run}.idx");
+
     /// <summary>Writes the entries (in any order) and returns the index; <paramref name="entries"/> is sorted in place.</summary>
     public static SegmentIndexFile Write(IFileSystem fs, string path, List<(GroupKey Key, SegmentEntry Entry)> entries)
     {

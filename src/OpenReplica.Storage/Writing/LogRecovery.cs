@@ -112,8 +112,8 @@ internal static class LogRecovery
             }
 
             segment.Head = null;
-            segment.Index = SegmentIndexFile.Write(fs, SegmentIndexFile.PathFor(segment.Path), retained);
-            current.Add(segment.Index.Path);
+            segment.Indexes.Add(SegmentIndexFile.Write(fs, SegmentIndexFile.PathFor(segment.Path), retained));
+            current.Add(segment.Indexes[0].Path);
         }
 
         foreach (string stale in fs.EnumerateFiles(directory, SegmentIndexFile.Pattern).Where(p => !current.Contains(p)).ToList())

@@ -254,6 +254,11 @@ internal sealed class LogWriter
             head.Length = offset + total;
             _state.NextLsn = lsn;
         }
+
+        if (head.Head!.Count >= _options.HeadIndexEntries)
+        {
+            WriteIndexOf(head, seal: false);
+        }
     }
 
     /// <summary>
@@ -291,16 +296,18 @@ internal sealed class LogWriter
 
         head.Writer?.Dispose();
         head.Writer = null;
-        Seal(head);
+        WriteIndexOf(head, seal: true);
         _reclaimPending = true;
         return next;
     }
 
     /// <summary>
-    /// Moves a segment that is no longer the head from its in-memory index to an index file. A resident group's
-    /// records that are no longer retained are left out; a cold group's are all kept (its lookup sorts them out).
+    /// Moves a segment's in-memory index to an index file: when the segment stops being the head (it is sealed), or
+    /// when the head's index reaches <see cref="WalOptions.HeadIndexEntries"/>, so the memory it takes is bounded by
+    /// that, not by the segment size. A resident group's records that are no longer retained are left out; a cold
+    /// group's are all kept (its lookup sorts them out).
     /// </summary>
-    private void Seal(Segment segment)
+    private void WriteIndexOf(Segment segment, bool seal)
     {
         var entries = new List<(GroupKey Key, SegmentEntry Entry)>();
         lock (_state.Sync)
@@ -315,11 +322,12 @@ internal sealed class LogWriter
             }
         }
 
-        SegmentIndexFile index = SegmentIndexFile.Write(_fs, SegmentIndexFile.PathFor(segment.Path), entries);
+        SegmentIndexFile? index = entries.Count == 0 ? null
+            : SegmentIndexFile.Write(_fs, SegmentIndexFile.PathFor(segment.Path, segment.Indexes.Count + 1), entries);
         lock (_state.Sync)
         {
-            segment.Index = index;
-            segment.Head = null;
+            if (index is not null) segment.Indexes.Add(index);
+            segment.Head = seal ? null : new HeadIndex();
         }
     }
 

@@ -1,8 +1,10 @@
 namespace OpenReplica.Storage;
 
 /// <summary>
-/// A segment of the running log and where its records are found by group: the head segment keeps them in memory
-/// (<see cref="Head"/>), a sealed one on disk (<see cref="Index"/>).
+/// A segment of the running log and where its records are found by group: on disk in index files
+/// (<see cref="Indexes"/>: one per sealed segment after recovery; while a segment is the head, a new one each time
+/// its in-memory index reaches <see cref="WalOptions.HeadIndexEntries"/>), and for the head segment's newest records
+/// in memory (<see cref="Head"/>).
 /// </summary>
 internal sealed class Segment(long sequence, string path, long baseLsn)
 {
@@ -15,11 +17,11 @@ internal sealed class Segment(long sequence, string path, long baseLsn)
     /// <summary>Bytes known durable (header + fsynced records); readers never look beyond it.</summary>
     public long Length { get; set; }
 
-    /// <summary>The head segment's records by group; null once sealed.</summary>
+    /// <summary>The head segment's newest records by group; null once sealed.</summary>
     public HeadIndex? Head { get; set; } = new();
 
-    /// <summary>A sealed segment's index file; null while it is the head.</summary>
-    public SegmentIndexFile? Index { get; set; }
+    /// <summary>Index files of the segment's older records (all of them once sealed), oldest first.</summary>
+    public List<SegmentIndexFile> Indexes { get; } = [];
 
     /// <summary>Open only on the head segment, the one being appended to.</summary>
     public IFile? Writer { get; set; }
@@ -27,13 +29,11 @@ internal sealed class Segment(long sequence, string path, long baseLsn)
     /// <summary>Appends the group's records in this segment (those that may be retained) to <paramref name="into"/>, oldest first.</summary>
     public void Collect(IFileSystem fs, GroupKey key, List<SegmentEntry> into)
     {
-        if (Head is { } head)
+        foreach (SegmentIndexFile index in Indexes)
         {
-            head.Collect(key, into);
+            index.Collect(fs, key, into);
         }
-        else
-        {
-            Index?.Collect(fs, key, into);
-        }
+
+        Head?.Collect(key, into);
     }
 }

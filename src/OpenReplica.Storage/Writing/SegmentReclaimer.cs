@@ -83,7 +83,7 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
             foreach (GroupKey key in loaded) state.Index.Release(key);
             // Deleted under the lock so a concurrent read never opens a segment that is going away.
             fs.Delete(victim.Path);
-            if (victim.Index is { } index) fs.Delete(index.Path);
+            foreach (SegmentIndexFile index in victim.Indexes) fs.Delete(index.Path);
         }
 
         fs.FlushDirectory(directory);
