@@ -55,8 +55,8 @@ internal static class IdleGrainTarget
         sb.AppendLine("**What still stays per idle grain** (by code; the heap column above is the measurement): " +
             "(1) Orleans' own, as for the plain grain — mostly the silos' grain directory caches naming deactivated grains; " +
             "(2) the engine's set of groups this silo holds a replica of (`ReplicationRuntime._held`, for the rebalancer: the group id string and a dictionary entry, ≈ 100–130 B per group per silo, so ≈ 300–400 B per grain with 3 replicas); " +
-            "(3) the WAL's in-memory index of the head segment (the one being appended to: ≈ 40 B per record still in it plus ≈ 50 B per group with records in it), until the segment " +
-            "is sealed at `SegmentBytes` (64 MiB) and its index goes to disk (a sealed segment keeps one key per 64 records in memory). A fleet written once sits in the head segment, so it pays (3) in this run. " +
+            "(3) the WAL's in-memory index of the head segment's newest records (≈ 32 B per record plus ≈ 50 B per group with records in it), at most 16,384 records per silo " +
+            "before it is written to an index file (on disk, one key per 64 records stays in memory): a constant per silo, spread over the fleet. " +
             "Volatile keeps its groups' records in memory by design (its log is the storage), so its replicas cannot be evicted to disk.");
         sb.AppendLine();
         sb.AppendLine("*History*: before the engine (run 2026-11-26, commit `ae469ec`) no group ever left memory and the same tool measured 9,180 B per idle Persisted grain " +

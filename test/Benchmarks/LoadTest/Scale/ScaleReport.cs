@@ -74,7 +74,7 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
         foreach (var r in Idle)
         {
             sb.AppendLine($"| {r.Label} | {r.Grains:N0} | {r.ActivatedSeen:N0} | {N(r.CreateTook.TotalSeconds, "0.0")} | {N(r.DeactivateTook.TotalSeconds, "0.0")} | {r.LeftActive:N0} " +
-                $"| {N(r.ActiveBytesPerGrain)} B | **{N(r.IdleBytesPerGrain)} B** | {N(r.DiskBytesPerGrain)} B | {(r.GroupsIdle is { } g ? $"{g:N0} (+{r.GroupsAdded:N0})" : "–")} " +
+                $"| {N(r.ActiveBytesPerGrain)} B | **{N(r.IdleBytesPerGrain)} B** | {N(r.DiskBytesPerGrain)} B | {(r.GroupsIdle is { } g ? $"{g:N0} ({r.GroupsAdded:+#,0;−#,0;±0})" : "–")} " +
                 $"| {(r.WalResidentIdle is { } w ? $"{w:N0}" : "–")} | {N(r.IdleCpuPercent, "0")} | {N(r.IdleMessagesPerSecond)} |");
         }
         return sb.ToString();
