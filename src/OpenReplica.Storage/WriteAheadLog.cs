@@ -44,7 +44,7 @@ public sealed class WriteAheadLog : IReplicaLog
         copy.Directory = Path.GetFullPath(copy.Directory);
         IFileSystem fs = copy.FileSystem ?? PhysicalFileSystem.Instance;
         var snapshots = new SnapshotStore(fs, copy.Directory);
-        LogState state = LogRecovery.Recover(fs, copy.Directory, snapshots, copy.MaxResidentGroups);
+        LogState state = LogRecovery.Recover(fs, copy.Directory, snapshots, copy.MaxResidentGroups, copy.HeadIndexEntries);
         return new WriteAheadLog(copy, fs, snapshots, state);
     }
 

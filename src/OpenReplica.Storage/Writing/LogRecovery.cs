@@ -7,7 +7,7 @@ namespace OpenReplica.Storage;
 /// </summary>
 internal static class LogRecovery
 {
-    public static LogState Recover(IFileSystem fs, string directory, SnapshotStore snapshots, int maxResidentGroups)
+    public static LogState Recover(IFileSystem fs, string directory, SnapshotStore snapshots, int maxResidentGroups, int headIndexEntries)
     {
         fs.CreateDirectory(directory);
         snapshots.DeleteLeftoverTemps();
@@ -82,7 +82,7 @@ internal static class LogRecovery
             entries.Add([]);
         }
 
-        IndexSegments(fs, directory, segments, entries);
+        IndexSegments(fs, directory, segments, entries, headIndexEntries);
         return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots);
     }
 
@@ -90,7 +90,7 @@ internal static class LogRecovery
     /// Writes every sealed segment's index file and fills the head's index, each with the records the rules retain
     /// now (a cold group's lookup needs nothing else), and deletes index files left by segments that are gone.
     /// </summary>
-    private static void IndexSegments(IFileSystem fs, string directory, List<Segment> segments, List<List<IndexEntry>> entries)
+    private static void IndexSegments(IFileSystem fs, string directory, List<Segment> segments, List<List<IndexEntry>> entries, int headIndexEntries)
     {
         var current = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < segments.Count; i++)
@@ -105,14 +105,16 @@ internal static class LogRecovery
                 }
             }
 
-            if (segment == segments[^1])
+            if (segment == segments[^1] && retained.Count < headIndexEntries)
             {
                 foreach ((GroupKey key, SegmentEntry entry) in retained) segment.Head!.Add(key, entry);
                 continue;
             }
 
-            segment.Head = null;
-            segment.Indexes.Add(SegmentIndexFile.Write(fs, SegmentIndexFile.PathFor(segment.Path), retained));
+            // A large head goes to its first index file at once, as the writer would have done.
+            bool head = segment == segments[^1];
+            if (!head) segment.Head = null;
+            segment.Indexes.Add(SegmentIndexFile.Write(fs, head ? SegmentIndexFile.PathFor(segment.Path, 1) : SegmentIndexFile.PathFor(segment.Path), retained));
             current.Add(segment.Indexes[0].Path);
         }
 
