@@ -4,6 +4,12 @@ using BenchmarkDotNet.Running;
 //   dotnet run -c Release --project test/Benchmarks/Micro -- --filter '*ConsensusCore*'
 // Retained memory is measured by its own command (not a BenchmarkDotNet run):
 //   dotnet run -c Release --project test/Benchmarks/Micro -- wal-index-memory --groups 20000
+//   dotnet run -c Release --project test/Benchmarks/Micro -- wal-cold-read
+if (args.Length > 0 && args[0] == "wal-cold-read")
+{
+    await OpenReplica.Benchmarks.WalColdRead.RunAsync();
+    return;
+}
 if (args.Length > 0 && args[0] == "wal-index-memory")
 {
     await OpenReplica.Benchmarks.WalIndexMemory.RunAsync(args);

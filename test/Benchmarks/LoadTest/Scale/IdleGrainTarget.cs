@@ -59,6 +59,10 @@ internal static class IdleGrainTarget
             "before it is written to an index file (on disk, one key per 64 records stays in memory): a constant per silo, spread over the fleet. " +
             "Volatile keeps its groups' records in memory by design (its log is the storage), so its replicas cannot be evicted to disk.");
         sb.AppendLine();
+        sb.AppendLine("**Where reactivation time goes.** The WAL's part of a rebuild (finding the evicted group's records through the index files and reading them) is " +
+            "measured alone by `dotnet run -c Release --project test/Benchmarks/Micro -- wal-cold-read` (see \"The WAL's index per idle group\"); the rest of the first call is " +
+            "Orleans' activation, the campaign (a consensus round with an fsync on each silo) and the replay of the log above the snapshot.");
+        sb.AppendLine();
         sb.AppendLine("*History*: before the engine (run 2026-11-26, commit `ae469ec`) no group ever left memory and the same tool measured 9,180 B per idle Persisted grain " +
             "(≈ 4.6 KB per replica per silo: replica, core, session table, WAL `GroupState`) against plain's 943 B; before a group's loop stopped being a parked task, ≈ 15.7 KB.");
         return sb.ToString();
