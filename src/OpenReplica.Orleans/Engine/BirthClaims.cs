@@ -22,6 +22,7 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
 
     private readonly Dictionary<string, (BirthClaim Claim, long ExpiresAt)> _claims = [];
     private int _sweepAt = FirstSweepAt;
+    private long _nextFullSweep = long.MinValue;
     private bool _closed;
 
     /// <summary>Live and expired claims held now (expired ones leave at the next sweep).</summary>
@@ -44,7 +45,8 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
     /// Grants <paramref name="claim"/> unless this silo holds a replica of the group (<see cref="BirthAnswerKind.Existing"/>:
     /// the caller answers with the replica's configuration), another proposer's live claim
     /// (<see cref="BirthAnswerKind.Claimed"/>, named in <paramref name="other"/>), or grants nothing now
-    /// (<see cref="BirthAnswerKind.Refused"/>). A proposer's newer attempt replaces its own older claim.
+    /// (<see cref="BirthAnswerKind.Refused"/>). A proposer's newer attempt replaces its own older claim. A query
+    /// (<see cref="BirthClaim.Query"/>) is answered the same way but records nothing.
     /// <paramref name="holdsReplica"/> is read under the same lock <see cref="Settle"/> marks a new replica under.
     /// </summary>
     public BirthAnswerKind TryClaim(string groupId, BirthClaim claim, Func<bool> holdsReplica, out BirthClaim? other)
@@ -54,7 +56,7 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
         lock (_claims)
         {
             if (holdsReplica()) return BirthAnswerKind.Existing;
-            if (_closed || now < grantsFrom) return BirthAnswerKind.Refused;
+            if (!claim.Query && (_closed || now < grantsFrom)) return BirthAnswerKind.Refused;
             if (_claims.TryGetValue(groupId, out var held) && held.ExpiresAt > now && held.Claim.Proposer != claim.Proposer)
             {
                 other = held.Claim;
@@ -62,7 +64,8 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
             }
             // A grant (or a proposer's repeated ask) lives a full lifetime from now: every grant a proceeding round counts
             // was made in that round, so it outlives the round (bounded well below the lifetime) by a wide margin.
-            if (_claims.Count >= _sweepAt) Sweep(now);
+            if (claim.Query) return BirthAnswerKind.Granted; // nothing held against it; a query records nothing
+            if (_claims.Count >= _sweepAt || (_claims.Count >= Capacity && now >= _nextFullSweep)) Sweep(now);
             if (_claims.Count >= Capacity && !_claims.ContainsKey(groupId)) return BirthAnswerKind.Refused;
             _claims[groupId] = (claim, now + lifetimeMs);
             return BirthAnswerKind.Granted;
@@ -104,5 +107,6 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
             if (held.ExpiresAt <= now) _claims.Remove(groupId);
         }
         _sweepAt = Math.Max(FirstSweepAt, _claims.Count * 2);
+        _nextFullSweep = now + Math.Max(1, lifetimeMs / 10); // a table full of live claims is not rescanned on every ask
     }
 }

@@ -40,7 +40,8 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
     {
         await roster.ResolveAsync(cancellationToken);
         var roundBudget = options.Value.BirthClaimLifetime / 3;
-        BirthClaim? claim = null;
+        BirthClaim? claim = null; // this birth's live claim (granted by some silos), if any
+        bool watching = false;    // gave way: only queries until no other claim is left
         IReadOnlyList<long> asked = [];
         string reason = "no round ran";
         var stale = StaleRosterForTests?.Invoke();
@@ -51,17 +52,20 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
                 var (current, version) = stale ?? (roster.Current!, roster.Version);
                 stale = null;
                 var target = roster.Pick(grainId, replicas, current);
-                if (claim is null || claim.RosterVersion != version || !claim.Config.AsSpan().SequenceEqual([.. target.Members]))
+                if (claim is not null && (watching || claim.RosterVersion != version || !claim.Config.AsSpan().SequenceEqual([.. target.Members])))
                 {
-                    if (claim is not null) await ReleaseAsync(groupId, claim, asked, local);
-                    claim = new BirthClaim([.. target.Members], roster.LocalReplicaId, Interlocked.Increment(ref _attempts), version);
+                    await ReleaseAsync(groupId, claim, asked, local);
+                    claim = null;
                 }
+                var ask = watching
+                    ? new BirthClaim([.. target.Members], roster.LocalReplicaId, 0, version, Query: true)
+                    : claim ??= new BirthClaim([.. target.Members], roster.LocalReplicaId, Interlocked.Increment(ref _attempts), version);
                 asked = [.. current.Members.Union(roster.LiveReplicas()).Append(roster.LocalReplicaId).Distinct().Order()];
                 long started = HostClock.Now;
-                var replies = await AskAsync(groupId, claim, asked, local, roundBudget, cancellationToken);
+                var replies = await AskAsync(groupId, ask, asked, local, roundBudget, cancellationToken);
                 var verdict = HostClock.Now - started > (long)roundBudget.TotalMilliseconds
                     ? new BirthVerdict(BirthStep.Retry, null, Release: true, null, $"the round took longer than {roundBudget.TotalMilliseconds:0} ms")
-                    : BirthDecision.Decide(claim, current, replicas, replies);
+                    : BirthDecision.Decide(ask, current, replicas, replies);
                 switch (verdict.Step)
                 {
                     case BirthStep.Proceed:
@@ -71,14 +75,18 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
                     case BirthStep.Adopt:
                         LogFound(logger, groupId, verdict.Config!.ToString(), verdict.Reason);
                         return verdict.Config!;
+                    case BirthStep.Claim:
+                        watching = false;
+                        continue; // the way is clear: claim at once
                 }
                 reason = verdict.Reason;
                 LogRetry(logger, groupId, round, reason);
-                if (verdict.Release)
+                if (verdict.Release && claim is not null)
                 {
                     await ReleaseAsync(groupId, claim, asked, local);
                     claim = null;
                 }
+                watching |= verdict.Watch;
                 if (verdict.NewerRoster is { } newer) roster.SetCurrent(newer.Roster, newer.Version);
                 await Task.Delay(Pause(round), cancellationToken);
             }

@@ -9,17 +9,22 @@ namespace OpenReplica.Orleans;
 /// <param name="Proposer">The proposing silo's replica id; a lower id has priority when two births meet.</param>
 /// <param name="Attempt">The proposer's number for this attempt: a release names it, so a late release of an older attempt removes nothing newer.</param>
 /// <param name="RosterVersion">The version of the roster the configuration was computed from.</param>
+/// <param name="Query">
+/// Only ask, record nothing: a birth that gave way to a proposer with priority watches until the group exists or no
+/// claim is left, instead of claiming again and again in its way.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record BirthClaim(
     [property: Id(0)] long[] Config,
     [property: Id(1)] long Proposer,
     [property: Id(2)] long Attempt,
-    [property: Id(3)] long RosterVersion);
+    [property: Id(3)] long RosterVersion,
+    [property: Id(4)] bool Query = false);
 
 /// <summary>What a silo answered a <see cref="BirthClaim"/>.</summary>
 public enum BirthAnswerKind
 {
-    /// <summary>The silo recorded the claim (or already held it).</summary>
+    /// <summary>The silo recorded the claim (or already held it); to a query: the silo holds neither a replica nor another claim.</summary>
     Granted = 0,
 
     /// <summary>The silo holds a replica of the group: <see cref="BirthAnswer.Config"/> is its newest configuration.</summary>
