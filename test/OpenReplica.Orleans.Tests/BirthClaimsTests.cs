@@ -93,6 +93,42 @@ public sealed class BirthClaimsTests
         Assert.Equal(1, claims.Count);
     }
 
+    [Fact]
+    public void A_graceful_stop_saves_the_live_claims_and_the_restart_honours_them()
+    {
+        var clock = new ManualClock();
+        var before = new BirthClaims(clock, lifetimeMs: 1_000);
+        before.TryClaim(Group, Claim(5, 7, 3, 1, 2, 4), () => false, out _);
+        before.TryClaim("3|account/old", Claim(6, 1), () => false, out _);
+        clock.Now += 600;
+        before.TryClaim("3|account/\t\n odd key", Claim(8, 2), () => false, out _);
+        clock.Now += 500; // "old" expired, the others live
+        byte[] file = BirthClaimsFile.Encode(before.Live());
+
+        var saved = BirthClaimsFile.Decode(file);
+        Assert.NotNull(saved);
+        Assert.Equal(2, saved.Count);
+        var after = new BirthClaims(new ManualClock(), lifetimeMs: 1_000);
+        foreach (var (groupId, claim, remaining) in saved) after.Restore(groupId, claim, remaining);
+        Assert.Equal(BirthAnswerKind.Claimed, after.TryClaim(Group, Claim(9, 1), () => false, out var other));
+        Assert.Equal((5L, 7L, 3L), (other!.Proposer, other.Attempt, other.RosterVersion));
+        Assert.Equal([1, 2, 4], other.Config);
+        Assert.Equal(BirthAnswerKind.Claimed, after.TryClaim("3|account/\t\n odd key", Claim(9, 1), () => false, out _));
+        Assert.Equal(BirthAnswerKind.Granted, after.TryClaim("3|account/old", Claim(9, 1), () => false, out _));
+    }
+
+    [Fact]
+    public void A_claims_file_that_is_not_a_clean_stops_reads_as_forgotten_claims()
+    {
+        byte[] file = BirthClaimsFile.Encode([(Group, Claim(5, 1), 100L)]);
+        Assert.Null(BirthClaimsFile.Decode(BirthClaimsFile.Granting)); // the silo crashed while running
+        Assert.Null(BirthClaimsFile.Decode(file.AsSpan(0, file.Length - 1))); // torn
+        file[10] ^= 0x40;
+        Assert.Null(BirthClaimsFile.Decode(file)); // corrupted
+        Assert.Null(BirthClaimsFile.Decode([]));
+        Assert.NotNull(BirthClaimsFile.Decode(BirthClaimsFile.Encode([])));
+    }
+
     // --- the decision rule
 
     private static readonly ClusterConfig Roster = new([1, 2, 3, 4, 5]);

@@ -7,8 +7,9 @@ namespace OpenReplica.Orleans.Replication;
 /// A claim lives until it expires (<see cref="ReplicatedGrainsOptions.BirthClaimLifetime"/>), its proposer releases
 /// it, or a replica of the group is created here (<see cref="Settle"/>); the table holds at most <see cref="Capacity"/>
 /// claims and refuses new ones when full, so its memory follows the births of the last lifetime, not every grain ever born.
-/// Claims live in memory only: a silo that restarts under the same identity grants none until the claims it may
-/// have granted before have surely expired (<paramref name="grantsFrom"/>).
+/// Claims live in memory; a graceful stop saves the live ones (<see cref="BirthClaimsFile"/>) and the restart takes
+/// them back, while a silo back under the same identity after a crash grants none until the claims it may have
+/// granted before have surely expired (<paramref name="grantsFrom"/>).
 /// </summary>
 /// <param name="clock">Monotonic milliseconds.</param>
 /// <param name="lifetimeMs">How long a granted claim lives.</param>
@@ -92,6 +93,19 @@ internal sealed class BirthClaims(IEngineClock clock, long lifetimeMs, long gran
             markHeld();
             _claims.Remove(groupId);
         }
+    }
+
+    /// <summary>The live claims and the milliseconds each has left (saved by a graceful stop).</summary>
+    public IReadOnlyList<(string GroupId, BirthClaim Claim, long RemainingMs)> Live()
+    {
+        long now = clock.Now;
+        lock (_claims) return [.. _claims.Where(c => c.Value.ExpiresAt > now).Select(c => (c.Key, c.Value.Claim, c.Value.ExpiresAt - now))];
+    }
+
+    /// <summary>Takes back a claim a graceful stop saved (its remaining time restarts now: it only lives longer).</summary>
+    public void Restore(string groupId, BirthClaim claim, long remainingMs)
+    {
+        lock (_claims) _claims[groupId] = (claim, clock.Now + Math.Clamp(remainingMs, 0, lifetimeMs));
     }
 
     /// <summary>Grants nothing from now on (the silo is stopping).</summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
@@ -11,12 +10,6 @@ namespace OpenReplica.Orleans.Replication;
 /// </summary>
 internal sealed partial class ReplicationRuntime : IBirthAcceptor
 {
-    /// <summary>In the data directory: "clean" after a graceful stop with no live claim granted, else "granting".</summary>
-    public const string BirthClaimsStateFile = "birth-claims.state";
-
-    private static readonly byte[] Clean = Encoding.ASCII.GetBytes("clean");
-    private static readonly byte[] Granting = Encoding.ASCII.GetBytes("granting");
-
     private BirthClaims? _birthClaims;
     private readonly ConcurrentDictionary<string, Lazy<Task<GroupReplica>>> _births = new();
 
@@ -26,35 +19,35 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
     internal int BirthClaimCount => _birthClaims?.Count ?? 0;
 
     /// <summary>
-    /// The claim table. Claims live in memory: a silo back under the same identity after a crash may have granted
-    /// claims it no longer remembers, so it grants none until they would surely have expired. After a graceful stop
-    /// with no live claim (recorded durably in <see cref="BirthClaimsStateFile"/>) it grants at once.
+    /// The claim table. Claims live in memory: after a graceful stop the silo takes back the claims it saved
+    /// (<see cref="BirthClaimsFile"/>); back under the same identity after a crash it may have granted claims it no
+    /// longer remembers, so it grants none until they would surely have expired.
     /// </summary>
     private BirthClaims OpenBirthClaims()
     {
         long lifetimeMs = (long)options.Value.BirthClaimLifetime.TotalMilliseconds;
+        if (options.Value.DataDirectory is not { } dir) return new BirthClaims(SystemEngineClock.Instance, lifetimeMs);
+        string path = Path.Combine(dir, BirthClaimsFile.FileName);
+        var saved = File.Exists(path) ? BirthClaimsFile.Decode(File.ReadAllBytes(path)) : null;
         long grantsFrom = long.MinValue;
-        if (options.Value.DataDirectory is { } dir)
+        if (identity.Restored && saved is null)
         {
-            string path = Path.Combine(dir, BirthClaimsStateFile);
-            bool clean = File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(Clean);
-            if (identity.Restored && !clean)
-            {
-                grantsFrom = HostClock.Now + lifetimeMs;
-                LogClaimsForgotten(_logger, options.Value.BirthClaimLifetime);
-            }
-            OpenReplica.Storage.DurableFile.WriteAtomically(path, Granting); // before any grant: a crash from here on is not clean
+            grantsFrom = HostClock.Now + lifetimeMs;
+            LogClaimsForgotten(_logger, options.Value.BirthClaimLifetime);
         }
-        return new BirthClaims(SystemEngineClock.Instance, lifetimeMs, grantsFrom);
+        var claims = new BirthClaims(SystemEngineClock.Instance, lifetimeMs, grantsFrom);
+        foreach (var (groupId, claim, remainingMs) in saved ?? []) claims.Restore(groupId, claim, remainingMs);
+        OpenReplica.Storage.DurableFile.WriteAtomically(path, BirthClaimsFile.Granting); // before any grant: a crash from here on is not clean
+        return claims;
     }
 
     private void CloseBirthClaims()
     {
         if (_birthClaims is not { } claims) return;
         claims.Close();
-        if (!claims.AnyLive && options.Value.DataDirectory is { } dir)
+        if (options.Value.DataDirectory is { } dir)
         {
-            OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, BirthClaimsStateFile), Clean);
+            OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, BirthClaimsFile.FileName), BirthClaimsFile.Encode(claims.Live()));
         }
     }
 
