@@ -45,9 +45,15 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
     {
         if (_birthClaims is not { } claims) return;
         claims.Close();
-        if (options.Value.DataDirectory is { } dir)
+        if (options.Value.DataDirectory is not { } dir) return;
+        try
         {
             OpenReplica.Storage.DurableFile.WriteAtomically(Path.Combine(dir, BirthClaimsFile.FileName), BirthClaimsFile.Encode(claims.Live()));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The file still says "granting": the restart treats this stop as a crash and waits out the lifetime.
+            LogClaimsNotSaved(_logger, e);
         }
     }
 
@@ -102,6 +108,9 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
 
     /// <summary>Marks a replica created from a peer's configuration as held, under the claim table's lock.</summary>
     private void SettleBirth(string groupId) => Claims.Settle(groupId, () => _held.TryAdd(groupId, 0));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save the birth claims at stop; after the restart this silo grants none for the claim lifetime")]
+    private static partial void LogClaimsNotSaved(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This silo restarted with its identity after a crash and may have forgotten birth claims it granted: it grants none for {Lifetime}")]
     private static partial void LogClaimsForgotten(ILogger logger, TimeSpan lifetime);
