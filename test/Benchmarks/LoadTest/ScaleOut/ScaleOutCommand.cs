@@ -10,9 +10,9 @@ internal static class ScaleOutCommand
 {
     public static Command Create()
     {
-        var quick = new Option<bool>("--quick") { Description = "1,000 grains spread and joined, 300 per rolling replacement (bounded at 12 minutes); docs are not written unless --doc is given" };
+        var quick = new Option<bool>("--quick") { Description = "1,000 grains spread and joined, 300 per rolling replacement (bounded at 20 minutes); docs are not written unless --doc is given" };
         var grains = new Option<int?>("--grains") { Description = "Grains of the spread and join phases (default 10,000; quick 1,000)" };
-        var rollingGrains = new Option<int?>("--rolling-grains") { Description = "Grains of each rolling replacement (default 2,000; quick 300)" };
+        var rollingGrains = new Option<int?>("--rolling-grains") { Description = "Grains of each rolling replacement (default 1,000; quick 300)" };
         var callers = new Option<int?>("--callers") { Description = "Closed-loop writers during the join and the rolling replacements (default 32; quick 16)" };
         var only = new Option<string?>("--only") { Description = "Run only these phases (comma list of spread,volatile,persisted; spread includes the join)" };
         var doc = new Option<string?>("--doc") { Description = "Markdown file whose scaleout section is replaced (default: docs/benchmarks.md on full runs)" };
@@ -36,7 +36,7 @@ internal static class ScaleOutCommand
                 return 2;
             }
             int spread = parse.GetValue(grains) ?? (isQuick ? 1_000 : 10_000);
-            int rolling = parse.GetValue(rollingGrains) ?? (isQuick ? 300 : 2_000);
+            int rolling = parse.GetValue(rollingGrains) ?? (isQuick ? 300 : 1_000);
             int writers = parse.GetValue(callers) ?? (isQuick ? 16 : 32);
             if (spread < 1 || rolling < 1 || writers < 1)
             {

@@ -40,8 +40,8 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         var sb = new StringBuilder();
         sb.AppendLine("## Scale-out on silo processes (`scaleout`)");
         sb.AppendLine();
-        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout           # 10,000 grains spread and joined, 2,000 per rolling replacement; bounded at 45 minutes; rewrites this section");
-        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout --quick   # 1,000 and 300 grains, bounded at 12 minutes, stdout only (add --doc docs/benchmarks.md to write)");
+        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout           # 10,000 grains spread and joined, 1,000 per rolling replacement; bounded at 60 minutes; rewrites this section");
+        sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout --quick   # 1,000 and 300 grains, bounded at 20 minutes, stdout only (add --doc docs/benchmarks.md to write)");
         sb.AppendLine("    # options: --grains, --rolling-grains, --callers, --only spread,volatile,persisted, --keep-temp, --no-doc");
         sb.AppendLine();
         sb.AppendLine($"Run: {started:yyyy-MM-dd HH:mm} UTC, `{settings.Command.Trim()}`{(settings.Quick ? " (quick)" : "")}; total {_elapsed.TotalMinutes:0.0} minutes.");
@@ -158,7 +158,7 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
                 (r.Check is { } c ? $"| {c.Read:N0} of {c.Grains:N0} | **{c.Lost:N0}** | **{c.Duplicated:N0}** | {c.AppliedThoughFailed:N0} |" : "| – | – | – | – |"));
         }
         sb.AppendLine();
-        sb.AppendLine("| mode | silo replaced | successor in roster, rebalanced | graceful stop (silo's report) | stop took | old one out of the roster, rebalanced | step took |");
+        sb.AppendLine("| mode | silo replaced | successor in roster, rebalanced | graceful stop (silo's report: ms, outcome) | stop took | old one out of the roster, rebalanced | step took |");
         sb.AppendLine("|---|---:|---:|---|---:|---:|---:|");
         foreach (var r in Rolling)
         {

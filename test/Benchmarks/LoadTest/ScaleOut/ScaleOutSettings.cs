@@ -21,7 +21,7 @@ internal sealed record ScaleOutSettings(
     public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "spread", "volatile", "persisted" };
 
     /// <summary>Hard bound on the whole run: the tool reports what finished and exits, even if a phase hangs.</summary>
-    public TimeSpan Bound => Quick ? TimeSpan.FromMinutes(12) : TimeSpan.FromMinutes(45);
+    public TimeSpan Bound => Quick ? TimeSpan.FromMinutes(20) : TimeSpan.FromMinutes(60);
 
     /// <summary>Bound on the roster taking in a new silo or dropping a stopped one (settling period 10 s, one meta-group change at a time).</summary>
     public TimeSpan RosterBound => TimeSpan.FromSeconds(90);
