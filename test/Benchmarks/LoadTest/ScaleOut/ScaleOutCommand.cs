@@ -15,13 +15,14 @@ internal static class ScaleOutCommand
         var rollingGrains = new Option<int?>("--rolling-grains") { Description = "Grains of each rolling replacement (default 1,000; quick 300)" };
         var callers = new Option<int?>("--callers") { Description = "Closed-loop writers during the join and the rolling replacements (default 32; quick 16)" };
         var only = new Option<string?>("--only") { Description = "Run only these phases (comma list of spread,volatile,persisted; spread includes the join)" };
+        var rebalance = new Option<double?>("--rebalance-minutes") { Description = "Bound on each wait for a rebalance to finish (default 10; quick 2)" };
         var doc = new Option<string?>("--doc") { Description = "Markdown file whose scaleout section is replaced (default: docs/benchmarks.md on full runs)" };
         var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs file" };
         var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (silo logs, data directories)" };
 
         var command = new Command("scaleout", "Replicated grains over six silo processes: spread, a seventh silo joining under load, rolling replacement of every silo under load")
         {
-            quick, grains, rollingGrains, callers, only, doc, noDoc, keepTemp,
+            quick, grains, rollingGrains, callers, only, rebalance, doc, noDoc, keepTemp,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -44,7 +45,8 @@ internal static class ScaleOutCommand
                 return 2;
             }
             var settings = new ScaleOutSettings(isQuick, spread, rolling, writers, phases, docPath, parse.GetValue(keepTemp),
-                "dotnet run -c Release --project test/Benchmarks/LoadTest -- " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+                "dotnet run -c Release --project test/Benchmarks/LoadTest -- " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                parse.GetValue(rebalance));
             return await ScaleOutRun.RunAsync(settings);
         });
         return command;

@@ -1,6 +1,7 @@
 using System.Text;
 using OpenReplica.Orleans;
 using Orleans.Configuration;
+using OpenReplica.LoadTest.Scale;
 using static OpenReplica.LoadTest.Scale.ScaleReport;
 
 namespace OpenReplica.LoadTest.ScaleOut;
@@ -42,15 +43,10 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         sb.AppendLine();
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout           # 10,000 grains spread and joined, 1,000 per rolling replacement; bounded at 60 minutes; rewrites this section");
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout --quick   # 1,000 and 300 grains, bounded at 20 minutes, stdout only (add --doc docs/benchmarks.md to write)");
-        sb.AppendLine("    # options: --grains, --rolling-grains, --callers, --only spread,volatile,persisted, --keep-temp, --no-doc");
+        sb.AppendLine("    # options: --grains, --rolling-grains, --callers, --only spread,volatile,persisted, --rebalance-minutes, --keep-temp, --no-doc");
         sb.AppendLine();
-        sb.AppendLine($"Run: {started:yyyy-MM-dd HH:mm} UTC, `{settings.Command.Trim()}`{(settings.Quick ? " (quick)" : "")}; total {_elapsed.TotalMinutes:0.0} minutes.");
-        sb.AppendLine();
-        sb.AppendLine($"Source: {Machine.Git()}.");
-        sb.AppendLine();
-        sb.AppendLine($"Machine: {Machine.Describe()}. Load average (1/5/15 min) at start `{loadAverageStart}`, at end `{_loadAverageEnd}` " +
-            "(the machine is shared with other engineers' builds and tests).");
-        sb.AppendLine();
+        SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{_elapsed.TotalMinutes:0.0} minutes", loadAverageStart,
+            _loadAverageEnd + " (the machine is shared with other engineers' builds and tests)");
         sb.AppendLine($"Setup: {ScaleOutSettings.Silos} silo processes (the load tool's `silo` subcommand), replication factor {ScaleOutSettings.Replicas}, the library's defaults for scale-out " +
             $"(`RosterSettlingPeriod` {N(ReplicatedGrainsOptions.DefaultRosterSettlingPeriod.TotalSeconds)} s, `RebalanceConcurrency` {ReplicatedGrainsOptions.DefaultRebalanceConcurrency}, " +
             $"`DecommissionTimeout` {N(ReplicatedGrainsOptions.DefaultDecommissionTimeout.TotalSeconds)} s). Orleans membership in a private redis-server " +
@@ -65,11 +61,7 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         sb.Append(JoinSection());
         sb.Append(RollingSection());
         sb.Append(TargetsSection());
-        if (Notes.Count > 0)
-        {
-            sb.AppendLine();
-            foreach (var n in Notes) sb.AppendLine($"- {n}");
-        }
+        SectionRun.AppendNotes(sb, Notes);
         return sb.ToString();
     }
 
@@ -118,6 +110,7 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         sb.AppendLine("|---|---:|");
         sb.AppendLine($"| roster took the new silo in after | {Wait(j.Joined)} |");
         sb.AppendLine($"| rebalance finished after (status: nothing pending) | {Wait(j.Rebalanced)} |");
+        if (!j.Rebalanced.Reached) sb.AppendLine($"| status when the wait ended | {j.Rebalanced.LastState} |");
         sb.AppendLine($"| groups compared (seen before and after) | {j.Compared:N0} |");
         sb.AppendLine($"| **groups moved** | **{j.Moved:N0}** |");
         sb.AppendLine($"| ideal by placement | {j.IdealByPlacement:N0} (moved / ideal **{N(Ratio(j.Moved, j.IdealByPlacement), "0.00")}x**) |");

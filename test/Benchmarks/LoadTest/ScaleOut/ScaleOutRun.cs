@@ -33,29 +33,14 @@ internal static class ScaleOutRun
         }
 
         var work = RunAllAsync(s, report, tempRoot, logs, Status);
-        bool finished = await Task.WhenAny(work, Task.Delay(s.Bound)) == work;
-        if (!finished) report.Notes.Add($"The run hit its {s.Bound.TotalMinutes:0}-minute bound during \"{current}\" and was cut short; the tables hold what finished.");
-        else if (work.IsFaulted) report.Notes.Add($"The run failed during \"{current}\": {work.Exception!.GetBaseException().GetType().Name}: {work.Exception.GetBaseException().Message.ReplaceLineEndings(" ")}");
+        string? problem = await SectionRun.AwaitBoundedAsync(work, s.Bound, () => current);
+        if (problem is not null) report.Notes.Add(problem);
         int problems = SiloProblems(tempRoot) + logs.Count;
         if (problems > 0) report.Notes.Add($"{problems:N0} warnings/errors were logged by the silos and the client (files under `{tempRoot}`, kept only with --keep-temp or when the run did not finish).");
         report.Finish(started.Elapsed, Machine.LoadAverage());
-
-        string markdown = report.Markdown();
-        Console.Out.WriteLine(markdown);
-        Console.Out.Flush();
-        if (s.DocPath is { } path)
-        {
-            MarkedSection.Write(path, Begin, End, markdown);
-            Status($"wrote {path}");
-        }
+        SectionRun.Publish(report.Markdown(), s.DocPath, Begin, End, Status);
         logs.Dispose();
-        bool ok = finished && !work.IsFaulted;
-        if (ok && !s.KeepTemp)
-        {
-            try { Directory.Delete(tempRoot, recursive: true); } catch { }
-        }
-        // Orleans hosts may leave threads behind; do not wait for them. Every silo process is killed on exit (ChildProcesses).
-        Environment.Exit(ok ? 0 : 1);
+        SectionRun.Exit(problem is null, s.KeepTemp, tempRoot);
         return 0;
     }
 
@@ -195,12 +180,15 @@ internal static class ScaleOutRun
 
     private static string GroupPrefix => $"{ScaleOutSettings.Replicas}|{GroupPlacement.GrainIdOf("x").Type}/";
 
-    /// <summary>Warnings and errors in the silos' log files (each line not indented is one entry).</summary>
+    /// <summary>An entry's line is "time level category: message"; the rebalancer's Information entries are not problems.</summary>
+    private static bool IsProblem(string line) => line.Split(' ', 3) is [_, "Warning" or "Error" or "Critical", _];
+
+    /// <summary>Warnings and errors in the silos' log files.</summary>
     private static int SiloProblems(string tempRoot)
     {
         try
         {
-            return Directory.EnumerateFiles(tempRoot, "*-silo-*.log").Sum(f => File.ReadLines(f).Count(l => l.Length > 0 && !l.StartsWith(' ')));
+            return Directory.EnumerateFiles(tempRoot, "*-silo-*.log").Sum(f => File.ReadLines(f).Count(IsProblem));
         }
         catch (IOException)
         {

@@ -13,7 +13,8 @@ internal sealed record ScaleOutSettings(
     IReadOnlySet<string> Phases,
     string? DocPath,
     bool KeepTemp,
-    string Command)
+    string Command,
+    double? RebalanceMinutes = null)
 {
     public const int Silos = 6;
     public const int Replicas = 3;
@@ -27,7 +28,7 @@ internal sealed record ScaleOutSettings(
     public TimeSpan RosterBound => TimeSpan.FromSeconds(90);
 
     /// <summary>Bound on a rebalance finishing after a roster change.</summary>
-    public TimeSpan RebalanceBound => Quick ? TimeSpan.FromSeconds(120) : TimeSpan.FromSeconds(300);
+    public TimeSpan RebalanceBound => RebalanceMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : Quick ? TimeSpan.FromSeconds(120) : TimeSpan.FromSeconds(600);
 
     /// <summary>Bound on a silo's graceful stop (decommission's default 20 s, the host's shutdown timeout 30 s).</summary>
     public TimeSpan StopBound => TimeSpan.FromSeconds(60);

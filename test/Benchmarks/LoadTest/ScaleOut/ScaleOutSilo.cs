@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace OpenReplica.LoadTest.ScaleOut;
 
@@ -15,6 +17,11 @@ internal static class ScaleOutSilo
 
     public static void Configure(ParseResult parse, ISiloBuilder silo)
     {
-        if (parse.GetValue(RedisMembership) is { } redis) silo.UseRedisClustering(redis);
+        if (parse.GetValue(RedisMembership) is not { } redis) return;
+        silo.UseRedisClustering(redis);
+        // The scale-out run's silo logs also say why a move stopped and how each rebalance pass went (Information).
+        silo.Services.AddLogging(l => l
+            .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Information)
+            .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information));
     }
 }
