@@ -7,7 +7,7 @@ using static OpenReplica.LoadTest.Scale.ScaleReport;
 namespace OpenReplica.LoadTest.ScaleOut;
 
 /// <summary>The results of a scale-out run, rendered as the markdown section of docs/benchmarks.md.</summary>
-internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset started, string loadAverageStart)
+internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset started, string loadAverageStart) : SectionReport
 {
     private const double SpreadTolerancePercent = 15;
     private const double MovesTolerance = 1.3;
@@ -15,15 +15,6 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
     public SpreadResult? Spread { get; set; }
     public JoinResult? Join { get; set; }
     public List<RollingResult> Rolling { get; } = [];
-    public List<string> Notes { get; } = [];
-    private TimeSpan _elapsed;
-    private string _loadAverageEnd = "";
-
-    public void Finish(TimeSpan elapsed, string loadAverageEnd)
-    {
-        _elapsed = elapsed;
-        _loadAverageEnd = loadAverageEnd;
-    }
 
     /// <summary>Orleans' failure detection with the tool's membership settings: missed probes × probe timeout.</summary>
     public static TimeSpan DetectionTime
@@ -45,8 +36,8 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scaleout --quick   # 1,000 and 300 grains, bounded at 20 minutes, stdout only (add --doc docs/benchmarks.md to write)");
         sb.AppendLine("    # options: --grains, --rolling-grains, --callers, --only spread,volatile,persisted, --rebalance-minutes, --keep-temp, --no-doc");
         sb.AppendLine();
-        SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{_elapsed.TotalMinutes:0.0} minutes", loadAverageStart,
-            _loadAverageEnd + " (the machine is shared with other engineers' builds and tests)");
+        SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{Elapsed.TotalMinutes:0.0} minutes", loadAverageStart,
+            LoadAverageEnd + " (the machine is shared with other engineers' builds and tests)");
         sb.AppendLine($"Setup: {ScaleOutSettings.Silos} silo processes (the load tool's `silo` subcommand), replication factor {ScaleOutSettings.Replicas}, the library's defaults for scale-out " +
             $"(`RosterSettlingPeriod` {N(ReplicatedGrainsOptions.DefaultRosterSettlingPeriod.TotalSeconds)} s, `RebalanceConcurrency` {ReplicatedGrainsOptions.DefaultRebalanceConcurrency}, " +
             $"`DecommissionTimeout` {N(ReplicatedGrainsOptions.DefaultDecommissionTimeout.TotalSeconds)} s). Orleans membership in a private redis-server " +
