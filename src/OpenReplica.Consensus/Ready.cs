@@ -48,29 +48,38 @@ public readonly record struct ReadState(long RequestId, long Index);
 /// </summary>
 public sealed class Ready
 {
+    // Lists are made on first use: a core step allocates a Ready per input, and most of them fill one list or none.
+    private List<LogEntry>? _entries;
+    private List<Message>? _messages;
+    private List<CommittedEntry>? _committed;
+    private List<ProposalRejection>? _rejections;
+    private List<Command>? _abandoned;
+    private List<ReadState>? _reads;
+    private List<long>? _failedReads;
+
     /// <summary>The promise and commit index to make durable before any message of this Ready leaves; null when unchanged.</summary>
     public HardState? HardState { get; internal set; }
     /// <summary>Log entries to make durable before any message of this Ready leaves.</summary>
-    public List<LogEntry> Entries { get; } = [];
+    public List<LogEntry> Entries => _entries ??= [];
     /// <summary>A snapshot to make durable (one taken here or installed from a peer); null if none.</summary>
     public Snapshot? SnapshotToPersist { get; internal set; }
     /// <summary>Messages to send to peers, after the records above are durable.</summary>
-    public List<Message> Messages { get; } = [];
+    public List<Message> Messages => _messages ??= [];
     /// <summary>A snapshot from a peer to load into the state machine before <see cref="Committed"/> is applied.</summary>
     public Snapshot? SnapshotToInstall { get; internal set; }
     /// <summary>Slots newly chosen, to apply in order.</summary>
-    public List<CommittedEntry> Committed { get; } = [];
+    public List<CommittedEntry> Committed => _committed ??= [];
     /// <summary>Proposals that will not be chosen through this replica.</summary>
-    public List<ProposalRejection> Rejections { get; } = [];
+    public List<ProposalRejection> Rejections => _rejections ??= [];
 
     /// <summary>Commands this replica had proposed when it lost leadership: they may or may not be chosen later.</summary>
-    public List<Command> Abandoned { get; } = [];
+    public List<Command> Abandoned => _abandoned ??= [];
 
     /// <summary>Read-index requests whose index is now confirmed: answer them once that index is applied.</summary>
-    public List<ReadState> Reads { get; } = [];
+    public List<ReadState> Reads => _reads ??= [];
 
     /// <summary>Reads that cannot be served here (lost or no leadership).</summary>
-    public List<long> FailedReads { get; } = [];
+    public List<long> FailedReads => _failedReads ??= [];
 
     /// <summary>This replica became the leader in this step.</summary>
     public bool BecameLeader { get; internal set; }
@@ -86,12 +95,21 @@ public sealed class Ready
     public bool LostLeadership { get; internal set; }
 
     /// <summary>Whether anything must be made durable before the messages are sent.</summary>
-    public bool MustPersist => HardState is not null || Entries.Count > 0 || SnapshotToPersist is not null;
+    public bool MustPersist => HardState is not null || Any(_entries) || SnapshotToPersist is not null;
 
     /// <summary>Whether the Ready carries nothing for the host to do.</summary>
-    public bool IsEmpty => !MustPersist && Messages.Count == 0 && SnapshotToInstall is null && Committed.Count == 0
-        && Rejections.Count == 0 && Abandoned.Count == 0 && Reads.Count == 0 && FailedReads.Count == 0
+    public bool IsEmpty => !MustPersist && !Any(_messages) && SnapshotToInstall is null && !Any(_committed)
+        && !Any(_rejections) && !Any(_abandoned) && !Any(_reads) && !Any(_failedReads)
         && !BecameLeader && !LostLeadership;
+
+    private static bool Any<T>(List<T>? list) => list is { Count: > 0 };
+
+    private static void AddTo<T>(ref List<T>? target, List<T>? source)
+    {
+        if (source is not { Count: > 0 }) return;
+        if (target is null) target = [.. source];
+        else target.AddRange(source);
+    }
 
     /// <summary>Merges a later Ready into this one, keeping the order of effects.</summary>
     public void Append(Ready later)
@@ -100,18 +118,18 @@ public sealed class Ready
         {
             // A snapshot replaces everything applied before it; earlier commits are superseded.
             Invariant.Assert(SnapshotToInstall is null || later.SnapshotToInstall.Slot >= SnapshotToInstall.Slot);
-            Committed.Clear();
+            _committed?.Clear();
             SnapshotToInstall = later.SnapshotToInstall;
         }
         HardState = later.HardState ?? HardState;
-        Entries.AddRange(later.Entries);
+        AddTo(ref _entries, later._entries);
         SnapshotToPersist = later.SnapshotToPersist ?? SnapshotToPersist;
-        Messages.AddRange(later.Messages);
-        Committed.AddRange(later.Committed);
-        Rejections.AddRange(later.Rejections);
-        Abandoned.AddRange(later.Abandoned);
-        Reads.AddRange(later.Reads);
-        FailedReads.AddRange(later.FailedReads);
+        AddTo(ref _messages, later._messages);
+        AddTo(ref _committed, later._committed);
+        AddTo(ref _rejections, later._rejections);
+        AddTo(ref _abandoned, later._abandoned);
+        AddTo(ref _reads, later._reads);
+        AddTo(ref _failedReads, later._failedReads);
         BecameLeader |= later.BecameLeader;
         LeaderFloor = Math.Max(LeaderFloor, later.LeaderFloor);
         LostLeadership |= later.LostLeadership;

@@ -7,14 +7,17 @@ namespace OpenReplica.Consensus;
 /// </summary>
 internal sealed class ReplicaLog
 {
-    private readonly SortedDictionary<long, LogEntry> _entries = [];
+    // Sorted by slot. Entries arrive almost always at the end and leave from the front in bulk (truncation), so a
+    // sorted array gives O(1) appends, O(1) LastSlot and O(log n) range starts; a tree made every After() and
+    // LastSlot a walk from the first entry, on every message.
+    private SortedList<long, LogEntry> _entries = [];
 
     public long SnapshotSlot { get; private set; }
 
     /// <summary>Every slot up to here is chosen and known to this replica.</summary>
     public long CommitIndex { get; private set; }
 
-    public long LastSlot => _entries.Count == 0 ? CommitIndex : Math.Max(CommitIndex, _entries.Keys.Last());
+    public long LastSlot => _entries.Count == 0 ? CommitIndex : Math.Max(CommitIndex, _entries.Keys[^1]);
 
     public int Count => _entries.Count;
 
@@ -60,20 +63,56 @@ internal sealed class ReplicaLog
     }
 
     /// <summary>Entries above <paramref name="slot"/>, in slot order.</summary>
-    public IEnumerable<LogEntry> After(long slot) => _entries.Where(kv => kv.Key > slot).Select(kv => kv.Value);
+    public IEnumerable<LogEntry> After(long slot)
+    {
+        int count = _entries.Count;
+        var values = _entries.Values;
+        for (int i = FirstAbove(slot); i < _entries.Count; i++)
+        {
+            // Callers copy (ToList) before changing the log; a change while enumerating is a bug, as it was with the tree.
+            Invariant.Assert(_entries.Count == count);
+            yield return values[i];
+        }
+    }
+
+    /// <summary>The index of the first entry whose slot is above <paramref name="slot"/> (Count if none).</summary>
+    private int FirstAbove(long slot)
+    {
+        var keys = _entries.Keys;
+        int lo = 0, hi = keys.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (keys[mid] <= slot) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Keeps only the entries above <paramref name="slot"/> (one copy of the rest, not a shift per removed entry).</summary>
+    private void DropThrough(long slot)
+    {
+        int first = FirstAbove(slot);
+        if (first == 0) return;
+        var rest = new SortedList<long, LogEntry>(Math.Max(4, _entries.Count - first));
+        var keys = _entries.Keys;
+        var values = _entries.Values;
+        for (int i = first; i < keys.Count; i++) rest.Add(keys[i], values[i]);
+        _entries = rest;
+    }
 
     /// <summary>Drops entries up to and including <paramref name="slot"/> (all of them chosen and applied).</summary>
     public void TruncateThrough(long slot)
     {
         Invariant.Assert(slot <= CommitIndex);
-        foreach (long s in _entries.Keys.Where(s => s <= slot).ToList()) _entries.Remove(s);
+        DropThrough(slot);
         SnapshotSlot = Math.Max(SnapshotSlot, slot);
     }
 
     /// <summary>Replaces everything up to the snapshot's slot with the snapshot.</summary>
     public void ResetTo(long snapshotSlot)
     {
-        foreach (long s in _entries.Keys.Where(s => s <= snapshotSlot).ToList()) _entries.Remove(s);
+        DropThrough(snapshotSlot);
         SnapshotSlot = snapshotSlot;
         CommitIndex = Math.Max(CommitIndex, snapshotSlot);
     }

@@ -252,10 +252,29 @@ public static class WireCodec
 
     private static byte[] Write(Action<BinaryWriter> write)
     {
-        using var stream = new MemoryStream();
-        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(w);
-        return stream.ToArray();
+        // Every record and message is encoded here, so the stream and writer are reused (per thread; an encoding
+        // nested in another one gets its own), and only the result is allocated.
+        var writer = t_writer ?? new BinaryWriter(new MemoryStream(256), Encoding.UTF8, leaveOpen: false);
+        t_writer = null;
+        var stream = (MemoryStream)writer.BaseStream;
+        stream.SetLength(0);
+        try
+        {
+            write(writer);
+            writer.Flush();
+            return stream.ToArray();
+        }
+        finally
+        {
+            // A huge value does not stay pinned in a thread's cache.
+            if (stream.Capacity <= MaxCachedWriterBytes) t_writer = writer;
+        }
     }
+
+    private const int MaxCachedWriterBytes = 1 << 20;
+
+    [ThreadStatic]
+    private static BinaryWriter? t_writer;
 
     private static T Read<T>(ReadOnlySpan<byte> bytes, Func<BinaryReader, T> read)
     {

@@ -24,6 +24,8 @@ public sealed class EngineSeedSweepTests
         Assert.True(results.Sum(r => r.FaultsInjected) > CiSeeds * 20L);
         Assert.True(results.Sum(r => r.GroupsEvicted) > CiSeeds * 10L);
         Assert.True(results.Sum(r => r.GroupsRebuilt) > CiSeeds * 10L);
+        // Half the seeds run with leader leases: reads are served locally under them, and checked like the rest.
+        Assert.True(results.Sum(r => r.LeaseReads) > CiSeeds, $"{results.Sum(r => r.LeaseReads)} lease reads");
         Assert.True(results.Sum(r => r.GroupSteps) > results.Sum(r => r.Steps), "no engine step ever carried more than one group");
     }
 

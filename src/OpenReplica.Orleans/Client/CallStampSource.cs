@@ -16,6 +16,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
     private readonly Queue<(long Sequence, long Until)> _abandoned = new(); // in sequence (and expiry) order
     private readonly Dictionary<long, long> _attemptStarted = []; // in-flight sequence -> when its current attempt began
     private long _next;
+    private long _abandonedFloor = long.MaxValue; // the lowest sequence in _abandoned: recomputed when it changes (rarely), read on every call
 
     public Guid ClientId { get; } = Guid.NewGuid();
 
@@ -44,6 +45,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
             // Sequences are abandoned in about their order; a rare out-of-order one just keeps the floor a little lower.
             _abandoned.Enqueue((stamp.Sequence, _time.GetTimestamp() + (long)(hold.TotalSeconds * _time.TimestampFrequency)));
             while (_abandoned.Count > MaxAbandoned) _abandoned.Dequeue();
+            RecomputeAbandonedFloor();
         }
     }
 
@@ -90,10 +92,24 @@ internal sealed class CallStampSource(TimeProvider? time = null)
 
     private long FloorLocked()
     {
-        long now = _time.GetTimestamp();
-        while (_abandoned.TryPeek(out var oldest) && oldest.Until <= now) _abandoned.Dequeue();
+        if (_abandoned.Count > 0)
+        {
+            long now = _time.GetTimestamp();
+            bool expired = false;
+            while (_abandoned.TryPeek(out var oldest) && oldest.Until <= now)
+            {
+                _abandoned.Dequeue();
+                expired = true;
+            }
+            if (expired) RecomputeAbandonedFloor();
+        }
         long floor = _inFlight.Count > 0 ? _inFlight.Min : _next + 1;
-        foreach (var (sequence, _) in _abandoned) floor = Math.Min(floor, sequence);
-        return floor;
+        return Math.Min(floor, _abandonedFloor);
+    }
+
+    private void RecomputeAbandonedFloor()
+    {
+        _abandonedFloor = long.MaxValue;
+        foreach (var (sequence, _) in _abandoned) _abandonedFloor = Math.Min(_abandonedFloor, sequence);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Metadata;
 using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 
 namespace OpenReplica.Orleans;
 
@@ -43,6 +44,7 @@ internal sealed partial class StampingCallFilter(
         using var deadline = new CancellationTokenSource(retryPolicy.CallDeadline);
         using var atDeadline = breaker.Value.IsActive ? deadline.Token.Register(() => breaker.Value.Break(s => s == stamp)) : default;
         Exception? previousFailure = null;
+        Exception? grainAnswer = null; // the last failure the grain itself gave: it says why (e.g. no majority)
         try
         {
             for (var attempt = 0; ; attempt++)
@@ -68,13 +70,14 @@ internal sealed partial class StampingCallFilter(
                     failure = exception;
                 }
 
+                if (failure is ReplicaUnavailableException or ReplicaSetUnavailableException) grainAnswer = failure;
                 var backoff = retryPolicy.Backoff(attempt, Random.Shared);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
                 {
-                    // An attempt ended by the deadline itself says only that; the attempt before it says why the call failed.
-                    var reported = !deadline.IsCancellationRequested ? failure
-                        : previousFailure ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", failure);
+                    // An attempt ended by the deadline itself says only that, and one ended by this client (the gateway
+                    // was lost) says only that the connection went; the grain's own last answer says why the call failed.
+                    var reported = ReportedFailure(failure, previousFailure, grainAnswer, deadline.IsCancellationRequested);
                     LogGivingUp(logger, stamp, context.TargetId, attempt + 1, reported.GetType().Name);
                     instruments.OutcomeUnknown();
                     abandoned = true;
@@ -94,6 +97,14 @@ internal sealed partial class StampingCallFilter(
             if (effectScope is null && abandoned) stamps.Abandon(stamp, retryPolicy.OutcomeResolutionWindow);
             else if (effectScope is null) stamps.Complete(stamp);
         }
+    }
+
+    private Exception ReportedFailure(Exception last, Exception? previous, Exception? grainAnswer, bool deadlinePassed)
+    {
+        if (last is ReplicaUnavailableException or ReplicaSetUnavailableException) return last;
+        if (grainAnswer is not null && (deadlinePassed || last is SiloUnavailableException or ConnectionFailedException)) return grainAnswer;
+        if (!deadlinePassed) return last;
+        return previous ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", last);
     }
 
     /// <summary>A failure that leaves the outcome open, unless it is the caller's own cancellation (that one is final).</summary>

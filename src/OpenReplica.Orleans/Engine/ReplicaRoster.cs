@@ -47,7 +47,10 @@ internal sealed partial class ReplicaRoster(
     public long Version => _version;
 
     /// <summary>The genesis roster as replica ids: every group's first configuration is computed from it.</summary>
-    public ClusterConfig? Genesis => Members is { } m ? new ClusterConfig(m.Select(ToReplicaId)) : null;
+    public ClusterConfig? Genesis => _genesis ??= Members is { } m ? new ClusterConfig(m.Select(ToReplicaId)) : null;
+
+    // The genesis roster never changes once known; cached because admission asks for it on every inbound message.
+    private ClusterConfig? _genesis;
 
     /// <summary>Adopts a newer roster (from the roster group's log, or from a peer that knows a newer version).</summary>
     public void SetCurrent(ClusterConfig roster, long version)

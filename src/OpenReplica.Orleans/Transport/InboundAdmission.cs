@@ -100,9 +100,10 @@ internal sealed partial class InboundAdmission(
     private bool MayHoldGroup(string groupId)
     {
         if (groupId == RosterGroup.GroupId) return true;
+        // The common case first, and cheap: a replica here already (groups move: their set need not be today's top R).
+        if (runtime.Holds(groupId)) return true;
         if (roster.Genesis is null) return true;
         if (!ReplicationRuntime.TryParseGroupId(groupId, out var grainId, out int replicas)) return false;
-        if (runtime.Holds(groupId)) return true; // a replica here already (groups move: their set need not be today's top R)
         long self = roster.LocalReplicaId;
         try
         {

@@ -6,7 +6,8 @@ namespace OpenReplica.Simulation.Engine;
 
 /// <summary>
 /// A client of the simulated cluster: one call at a time on a random key of a random grain, through the grain's
-/// current activation (found or created by the world's directory). A call through the log carries a stamp
+/// activation (the one it used last while it works, as Orleans' directory cache does; else the one the world's
+/// directory finds or creates). A call through the log carries a stamp
 /// (client, sequence) and is retried with the same stamp after a timeout or a refusal, possibly on another
 /// activation, so it must take effect exactly once. Reads go through the log or through the read-index barrier.
 /// Its history is what the linearizability checker sees.
@@ -16,6 +17,10 @@ internal sealed class EngineClient(int index, EngineSimulation world)
     private readonly List<Operation<KvInput, KvOutput>> _history = [];
     private (KvInput Input, long CallTime, int Attempts)? _current;
     private long _nextSequence = 1;
+    // Like Orleans' directory cache: the client keeps calling the activation it last used until a call through it
+    // fails, even after the world's directory moved the grain (a duplicate activation). Reads that old activation
+    // answers under its lease must still be linearizable.
+    private readonly Dictionary<string, SimActivation> _cached = [];
 
     public int Index { get; } = index;
 
@@ -55,9 +60,10 @@ internal sealed class EngineClient(int index, EngineSimulation world)
         for (int attempt = 1; ; attempt++)
         {
             _current = (input, callTime, attempt);
-            var activation = await world.ActivationForAsync(groupId);
+            var activation = _cached.TryGetValue(groupId, out var cached) && cached.Alive ? cached : await world.ActivationForAsync(groupId);
             if (activation is not null)
             {
+                _cached[groupId] = activation;
                 var cancel = new CancellationTokenSource();
                 world.Scheduler.At(EngineSimulation.CallTimeout, cancel.Cancel);
                 try
@@ -70,7 +76,9 @@ internal sealed class EngineClient(int index, EngineSimulation world)
                     }
                     else
                     {
-                        await activation.Session.ReadBarrierAsync(cancel.Token);
+                        // As ReplicatedGrain does: under the leader's lease the read runs at once, else after a read-index round.
+                        if (!activation.Session.CanReadLocally()) await activation.Session.ReadBarrierAsync(cancel.Token);
+                        else world.LeaseReads++;
                         output = new KvOutput(activation.Grain.Read(input.Key));
                     }
                     _history.Add(new Operation<KvInput, KvOutput>(Index, input, output, callTime, world.Scheduler.Now));
@@ -85,6 +93,7 @@ internal sealed class EngineClient(int index, EngineSimulation world)
                 }
                 catch (Exception e) when (e is TimeoutException or ReplicaUnavailableException)
                 {
+                    _cached.Remove(groupId);
                     if (world.Tracing) world.Trace($"client {Index} {input.Op} {input.Key} on {activation.Silo.Id}: {e.Message}");
                     if (e is TimeoutException) world.OnCallTimedOut(activation);
                 }

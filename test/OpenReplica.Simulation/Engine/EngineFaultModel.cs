@@ -42,7 +42,8 @@ public sealed record EngineFaultModel(
     int FsyncMax,
     double FsyncStallRate,
     long EvictAfter,
-    long ActivationIdle)
+    long ActivationIdle,
+    long LeaseMs)
 {
     public static EngineFaultModel FromSeed(ulong seed)
     {
@@ -73,7 +74,10 @@ public sealed record EngineFaultModel(
             FsyncMax: r.Chance(0.3) ? r.Next(10, 40) : r.Next(1, 10),
             FsyncStallRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.01,
             EvictAfter: r.Next(60, 600),
-            ActivationIdle: r.Next(100, 1500));
+            ActivationIdle: r.Next(100, 1500),
+            // Drawn last, so the parameters above stay what each seed had before leases were simulated. A lease is
+            // shorter than the idle period after which a group leaves memory (the options validator's rule).
+            LeaseMs: r.Chance(0.5) ? 0 : r.Next(10, 55));
     }
 
     public override string ToString() =>
@@ -81,5 +85,5 @@ public sealed record EngineFaultModel(
         $"groups/step<={MaxGroupsPerStep} window={Window} batch={MaxBatchCommands} snapshotEvery={SnapshotEveryCommands} " +
         $"digestEvery={DigestEveryCommands} segment={SegmentBytes / 1024}K drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} " +
         $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
-        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle}";
+        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs}";
 }

@@ -14,7 +14,7 @@ namespace OpenReplica.Simulation.Engine;
 
 /// <summary>The outcome of one engine seed.</summary>
 public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failure, int Operations, long FaultsInjected,
-    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, EngineFaultModel Faults)
+    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, EngineFaultModel Faults)
 {
     public bool Passed => Failure is null;
 }
@@ -58,6 +58,9 @@ public sealed class EngineSimulation
     private long _groupStepsBeforeRestarts;
     private int _replicasCompacted;
 
+    /// <summary>Reads answered under the leader's lease, without a quorum round (the checker judges them like the others).</summary>
+    internal long LeaseReads { get; set; }
+
     internal EngineSimulation(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null, long safetyPhase = SafetyPhaseTime)
     {
         Seed = seed;
@@ -74,7 +77,7 @@ public sealed class EngineSimulation
             MaxBatchCommands = Faults.MaxBatchCommands,
             SnapshotEveryCommands = Faults.SnapshotEveryCommands,
             DigestEveryCommands = Faults.DigestEveryCommands,
-            LeaseDuration = TimeSpan.Zero,
+            LeaseDuration = TimeSpan.FromMilliseconds(Faults.LeaseMs),
             IdleGroupEvictionAfter = TimeSpan.FromMilliseconds(Faults.EvictAfter),
         };
         Time = new SimTimeProvider(Scheduler);
@@ -215,7 +218,7 @@ public sealed class EngineSimulation
             _evictedBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Evicted : 0),
             _rebuiltBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Rebuilt : 0),
             _stepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.Steps : 0),
-            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, Faults);
+            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, LeaseReads, Faults);
     }
 
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);

@@ -41,6 +41,7 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
     public void Boot()
     {
         Incarnation++;
+        _bootedAt = world.Scheduler.Now;
         var context = new SimContext(world.Scheduler, $"silo{Id}#{Incarnation}");
         Context = context;
         world.Scheduler.At(0, () =>
@@ -75,7 +76,13 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
 
     /// <summary>This silo's replica of <paramref name="groupId"/>, built (from the WAL, or new) if it is not in memory.</summary>
     public GroupReplica GroupFor(string groupId) =>
-        Table.GetOrCreate(groupId, () => ReplicationRuntime.GrainGroupOptions(Id, world.ConfigOf(groupId), world.Options, long.MinValue));
+        Table.GetOrCreate(groupId, () => ReplicationRuntime.GrainGroupOptions(Id, world.ConfigOf(groupId), world.Options, LeaseGuardUntil));
+
+    // As on a silo back with its data directory: an incarnation after a crash may have granted leases before it, so
+    // it votes for no new leader until they have surely ended (ReplicationRuntime.CoreOptions).
+    private long LeaseGuardUntil => world.Faults.LeaseMs > 0 && Incarnation > 1 ? _bootedAt + world.Faults.LeaseMs : long.MinValue;
+
+    private long _bootedAt;
 
     /// <summary>A batch from a peer silo: each message goes to its group (rebuilt if it left memory).</summary>
     public void Receive(IReadOnlyList<(string GroupId, Message Message)> batch)
