@@ -99,7 +99,8 @@ internal sealed partial class ReplicaRoster(
 
     public ClusterConfig? GenesisConfigFor(GrainId grainId, int replicas) => Genesis is { } genesis ? Pick(grainId, replicas, genesis) : null;
 
-    private ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
+    /// <summary>The grain's replica set in <paramref name="roster"/>: its top members by rendezvous weight, spread over fault domains.</summary>
+    public ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
     {
         if (replicas > roster.Members.Count)
         {

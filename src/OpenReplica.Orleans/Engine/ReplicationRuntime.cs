@@ -71,6 +71,7 @@ internal sealed partial class ReplicationRuntime(
         foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
+        _birthClaims = OpenBirthClaims();
         _table = new GroupTable(_store, _engine, SystemEngineClock.Instance, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
         _startedAt = HostClock.Now;
@@ -88,6 +89,7 @@ internal sealed partial class ReplicationRuntime(
     private async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping.Cancel();
+        CloseBirthClaims();
         if (_engine is { } engine) await engine.StopAsync(cancellationToken);
         if (_store is { } store) await store.DisposeAsync();
     }
@@ -121,9 +123,7 @@ internal sealed partial class ReplicationRuntime(
         // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
         // from what its existing replicas know, or on its replica set in the current roster if it is new.
         if (_held.ContainsKey(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
-        var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, cancellationToken);
-        await Store.SaveInitialConfigAsync(groupId, initial);
-        return GetOrCreate(groupId, initial);
+        return await BornAsync(groupId, grainId, replicas, cancellationToken);
     }
 
     private GroupStore Store => _store ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
@@ -182,7 +182,10 @@ internal sealed partial class ReplicationRuntime(
         try
         {
             if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
+            // The configuration is an existing replica's, never a new one: only a birth that proceeded starts a group
+            // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
             await Store.SaveInitialConfigAsync(groupId, config);
+            SettleBirth(groupId);
             GetOrCreate(groupId, config); // the message that named it is dropped; the sender retransmits
         }
         catch (Exception e) when (e is not OperationCanceledException)

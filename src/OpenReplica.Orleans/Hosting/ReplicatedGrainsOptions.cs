@@ -44,6 +44,8 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultMaxQueuedProposals = 4096;
     /// <summary>Default for <see cref="MaxUnappliedCommands"/>.</summary>
     public const int DefaultMaxUnappliedCommands = 16_384;
+    /// <summary>Default for <see cref="BirthClaimLifetime"/>.</summary>
+    public static readonly TimeSpan DefaultBirthClaimLifetime = TimeSpan.FromSeconds(30);
     /// <summary>Default for <see cref="IdleGroupEvictionAfter"/>.</summary>
     public static readonly TimeSpan DefaultIdleGroupEvictionAfter = TimeSpan.FromSeconds(30);
 
@@ -167,6 +169,15 @@ public sealed class ReplicatedGrainsOptions
     /// <see cref="LeaseDuration"/> (a replica forgets the lease it granted when it leaves memory).
     /// </summary>
     public TimeSpan IdleGroupEvictionAfter { get; set; } = DefaultIdleGroupEvictionAfter;
+
+    /// <summary>
+    /// How long a silo keeps a birth claim it granted: the proposal of a new group's first configuration, recorded by
+    /// every silo asked so two concurrent births of one group see each other (docs/architecture.md, "Birth of a
+    /// group"). A birth round must end within a third of it; a proposer that crashed mid-birth blocks other births of
+    /// that grain's group (they fail with a retryable <see cref="ReplicaSetUnavailableException"/>) at most this long;
+    /// and a silo that restarts with its data directory after a crash grants no claim for this long.
+    /// </summary>
+    public TimeSpan BirthClaimLifetime { get; set; } = DefaultBirthClaimLifetime;
 }
 
 /// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
@@ -279,6 +290,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.IdleGroupEvictionAfter < TimeSpan.Zero || (o.IdleGroupEvictionAfter != TimeSpan.Zero && o.IdleGroupEvictionAfter <= o.LeaseDuration))
         {
             Fail($"{Prefix}{nameof(o.IdleGroupEvictionAfter)} is {o.IdleGroupEvictionAfter}; it must be zero (groups stay in memory) or longer than {Prefix}{nameof(o.LeaseDuration)} ({o.LeaseDuration}).");
+        }
+
+        if (o.BirthClaimLifetime < TimeSpan.FromMilliseconds(300))
+        {
+            Fail($"{Prefix}{nameof(o.BirthClaimLifetime)} is {o.BirthClaimLifetime}; it must be at least 300 ms (a birth round must end within a third of it).");
         }
 
         if (o.TransportMaxBatchMessages < 1)

@@ -30,6 +30,17 @@ public interface IReplicaHost : IGrainService
     [Alias("GetGroupStatusAsync")]
     Task<GroupStatus?> GetGroupStatusAsync(string groupId);
 
+    /// <summary>
+    /// Records a birth claim for a group this silo holds no replica of (first claim wins; see <see cref="BirthClaim"/>),
+    /// or says which replica or other claim it holds instead.
+    /// </summary>
+    [Alias("ClaimBirthAsync")]
+    Task<BirthAnswer> ClaimBirthAsync(string groupId, BirthClaim claim);
+
+    /// <summary>Drops this proposer's claim on the group if it is still the one of <paramref name="attempt"/> (the birth gave way).</summary>
+    [Alias("ReleaseBirthAsync")]
+    Task ReleaseBirthAsync(string groupId, long proposer, long attempt);
+
     /// <summary>The replica is leaving gracefully (its silo is stopping): the meta group's leader removes it from the roster.</summary>
     [Alias("LeaveRosterAsync")]
     Task LeaveRosterAsync(long replicaId);

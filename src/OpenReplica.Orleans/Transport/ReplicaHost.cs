@@ -73,6 +73,14 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
 
     public Task<GroupStatus?> GetGroupStatusAsync(string groupId) => _runtime.StatusOfAsync(groupId);
 
+    public Task<BirthAnswer> ClaimBirthAsync(string groupId, BirthClaim claim) => _runtime.AnswerBirthClaimAsync(groupId, claim);
+
+    public Task ReleaseBirthAsync(string groupId, long proposer, long attempt)
+    {
+        _runtime.ReleaseBirthClaim(groupId, proposer, attempt);
+        return Task.CompletedTask;
+    }
+
     public Task LeaveRosterAsync(long replicaId)
     {
         _roster.MarkLeaving(replicaId);

@@ -1,0 +1,93 @@
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>What a birth round ends in.</summary>
+internal enum BirthStep
+{
+    /// <summary>Start the group on the proposed configuration.</summary>
+    Proceed,
+
+    /// <summary>The group exists: start a replica from the configuration an existing replica named.</summary>
+    Adopt,
+
+    /// <summary>A query round saw no replica and no claim: claim now.</summary>
+    Claim,
+
+    /// <summary>Not decided this round: ask again after a pause (releasing this attempt's claims first if <see cref="BirthVerdict.Release"/>).</summary>
+    Retry,
+}
+
+/// <summary>The outcome of one birth round.</summary>
+/// <param name="Step">Proceed, adopt or retry.</param>
+/// <param name="Config">The configuration to start from (proceed, adopt); null for a retry.</param>
+/// <param name="Release">Whether the proposer withdraws this attempt's claims (it gives way, or its roster is stale).</param>
+/// <param name="NewerRoster">A newer roster an answering silo knows (members and version), to adopt before the next round.</param>
+/// <param name="Reason">Why, for logs and for the exception when the attempts run out.</param>
+/// <param name="Watch">The proposer gave way: it only asks (queries) from now on until no other claim is left.</param>
+internal sealed record BirthVerdict(BirthStep Step, ClusterConfig? Config, bool Release, (ClusterConfig Roster, long Version)? NewerRoster, string Reason, bool Watch = false);
+
+/// <summary>One silo's answer in a birth round: null when the silo did not answer (error, timeout, no known address).</summary>
+/// <param name="Member">The asked silo's replica id.</param>
+/// <param name="Answer">Its answer, or null.</param>
+internal readonly record struct BirthReply(long Member, BirthAnswer? Answer);
+
+/// <summary>
+/// The rule that decides a birth round from the answers of every silo asked (pure: no clock, no I/O; tested over
+/// interleavings in <c>BirthProtocolTests</c>). In order:
+/// 1. a silo holds a replica: the group exists, adopt its configuration;
+/// 2. a silo knows a newer roster: this proposal was computed from a stale one, withdraw it and retry on the newer;
+/// 3. a silo holds another proposer's claim: retry, withdrawing this attempt's claims if that proposer has priority
+///    (lower replica id) and only asking (a query) from then on until no claim is left, keeping them otherwise (the
+///    other gives way) — so the proposer with priority is not blocked again by the one that gave way;
+/// 4. at least R (the replica count) roster members did not answer: they could hide an existing group, retry;
+/// 5. a majority of the roster granted this claim: proceed; else retry.
+/// Safety: a proposer proceeds only with its own grants from a majority of its roster and no other claim seen; two
+/// proposers with the same roster share a silo in their majorities, and a silo holds one claim at a time, released
+/// only by a proposer that does not proceed in that round — so at most one of two different configurations proceeds.
+/// </summary>
+internal static class BirthDecision
+{
+    public static BirthVerdict Decide(BirthClaim own, ClusterConfig roster, int replicas, IReadOnlyList<BirthReply> replies)
+    {
+        foreach (var reply in replies.OrderBy(r => r.Member))
+        {
+            if (reply.Answer is { Kind: BirthAnswerKind.Existing, Config: { Length: > 0 } existing })
+            {
+                return new(BirthStep.Adopt, new ClusterConfig(existing), Release: true, null, $"replica {reply.Member} holds the group");
+            }
+        }
+        var newer = replies.Select(r => r.Answer).Where(a => a is { RosterMembers.Length: > 0 } && a.RosterVersion > own.RosterVersion).MaxBy(a => a!.RosterVersion);
+        if (newer is not null)
+        {
+            return new(BirthStep.Retry, null, Release: true, (new ClusterConfig(newer.RosterMembers!), newer.RosterVersion),
+                $"a silo knows roster version {newer.RosterVersion}, newer than {own.RosterVersion}");
+        }
+        var others = replies.Where(r => r.Answer is { Kind: BirthAnswerKind.Claimed }).Select(r => r.Answer!).ToList();
+        if (own.Query)
+        {
+            return others.Count > 0
+                ? new(BirthStep.Retry, null, Release: false, null, $"waits while replica {others.Min(a => a.Proposer)} claims the group")
+                : new(BirthStep.Claim, null, Release: false, null, "no replica and no claim is left");
+        }
+        if (others.Count > 0)
+        {
+            var first = others.MinBy(a => a.Proposer)!;
+            bool givesWay = first.Proposer < own.Proposer;
+            return new(BirthStep.Retry, null, Release: givesWay, null,
+                $"replica {first.Proposer} claims the group for {{{string.Join(",", first.Config ?? [])}}}{(givesWay ? " and has priority" : "")}", Watch: givesWay);
+        }
+        var answered = replies.Where(r => r.Answer is not null).Select(r => r.Member).ToHashSet();
+        int unanswered = roster.Members.Count(m => !answered.Contains(m));
+        if (unanswered >= replicas)
+        {
+            return new(BirthStep.Retry, null, Release: false, null,
+                $"{unanswered} roster members did not answer whether they hold the group, so it may exist there");
+        }
+        int granted = replies.Count(r => r.Answer is { Kind: BirthAnswerKind.Granted } && roster.Contains(r.Member));
+        int majority = roster.Members.Count / 2 + 1;
+        return granted >= majority
+            ? new(BirthStep.Proceed, new ClusterConfig(own.Config), Release: false, null, $"{granted} of {roster.Members.Count} roster members granted the claim")
+            : new(BirthStep.Retry, null, Release: false, null, $"only {granted} of {roster.Members.Count} roster members granted the claim (a majority is {majority})");
+    }
+}
