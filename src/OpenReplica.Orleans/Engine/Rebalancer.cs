@@ -40,7 +40,16 @@ internal sealed partial class Rebalancer(
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
 
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
-    public RebalanceProgress Progress => _progress;
+    /// <remarks>
+    /// The counters are live; the rest is what the last finished pass found. A pass over thousands of groups takes
+    /// minutes on a busy machine, and the status command (moves done so far) should not wait for its end.
+    /// </remarks>
+    public RebalanceProgress Progress => _progress with
+    {
+        MovesCompleted = Interlocked.Read(ref _moves),
+        MovesFailed = Interlocked.Read(ref _failures),
+        ReplicasDropped = Interlocked.Read(ref _dropped),
+    };
 
     /// <summary>The roster version at which a whole pass last found every held group in place (-1: none yet).</summary>
     public long SettledVersion => Interlocked.Read(ref _settledVersion);

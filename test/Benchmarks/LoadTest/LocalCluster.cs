@@ -139,7 +139,10 @@ internal sealed class LocalCluster : IAsyncDisposable
     }
 }
 
-/// <summary>Warnings and errors of silos and client go to a file (not the console), counted by category.</summary>
+/// <summary>
+/// Silos' and client's log entries go to a file (not the console): warnings and errors (<see cref="BenchmarkHosting.Logging"/>'s
+/// minimum level), plus what a tool's category filters let through; <see cref="Count"/> counts warnings and errors.
+/// </summary>
 internal sealed class FileLoggerProvider(string path) : ILoggerProvider
 {
     private readonly StreamWriter _writer = new(path, append: false) { AutoFlush = true };
@@ -158,7 +161,7 @@ internal sealed class FileLoggerProvider(string path) : ILoggerProvider
 
     private void Write(string category, LogLevel level, string message, Exception? exception)
     {
-        Interlocked.Increment(ref _count);
+        if (level >= LogLevel.Warning) Interlocked.Increment(ref _count);
         lock (_lock)
         {
             try
@@ -176,7 +179,8 @@ internal sealed class FileLoggerProvider(string path) : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+        // The logging framework's filters (minimum level, category rules) have already chosen what reaches a provider.
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

@@ -118,6 +118,29 @@ internal sealed class ProcessCluster : IAsyncDisposable
         _silos[index] = await SiloProcess.StartAsync(_arguments[index], SiloStartBound, cancellationToken, Customize(index));
     }
 
+    /// <summary>
+    /// Starts one more silo process (new ports; in Persisted mode a new, empty data directory <c>silo-N</c>) and returns
+    /// its index. Its gateway is not in the client's static list: a cluster that adds silos uses a membership table
+    /// the client also reads its gateways from (<see cref="ProcessClusterSpec.ConfigureClient"/>).
+    /// </summary>
+    public async Task<int> AddSiloAsync(string logDirectory, CancellationToken cancellationToken)
+    {
+        int index = _silos.Count;
+        var ports = BenchmarkHosting.FreePorts(2);
+        string log = Path.Combine(logDirectory, $"{Spec.Name}-silo-{index}.log");
+        _logFiles.Add(log);
+        _arguments.Add([.. Arguments(Spec, index, ports[0], ports[1], SiloPorts[0], ClusterId, log)]);
+        SiloPorts.Add(ports[0]);
+        _silos.Add(await SiloProcess.StartAsync(_arguments[index], SiloStartBound, cancellationToken, Customize(index)));
+        return index;
+    }
+
+    /// <summary>Orleans' graceful stop of one silo, bounded (see <see cref="SiloProcess.StopGracefullyAsync"/>).</summary>
+    public Task<string> StopGracefullyAsync(int index, TimeSpan bound) => _silos[index].StopGracefullyAsync(bound);
+
+    /// <summary>Silos started so far (stopped ones included), the indexes <see cref="AddSiloAsync"/> returns.</summary>
+    public int Count => _silos.Count;
+
     public bool IsAlive(int index) => !_silos[index].HasExited;
 
     public int IndexOf(string siloAddress) => _silos.FindIndex(s => s.Address == siloAddress);

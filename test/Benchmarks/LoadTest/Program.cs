@@ -42,6 +42,8 @@ root.SetAction(async (parse, cancellationToken) =>
         "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
     return await BenchmarkRun.RunAsync(settings, cancellationToken);
 });
-root.Subcommands.Add(SiloCommand.Create()); // `silo`: one silo process of a ProcessCluster (started by the tool itself)
+// `silo`: one silo process of a ProcessCluster (started by the tool itself); --redis-membership for the scaleout run
+root.Subcommands.Add(SiloCommand.Create(OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Options, OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Configure));
 root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
+root.Subcommands.Add(OpenReplica.LoadTest.ScaleOut.ScaleOutCommand.Create()); // `scaleout`: spread, join, rolling replacement (ScaleOut/)
 return await root.Parse(args).InvokeAsync();

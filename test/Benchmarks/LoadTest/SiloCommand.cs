@@ -11,13 +11,18 @@ namespace OpenReplica.LoadTest;
 /// <summary>
 /// The <c>silo</c> subcommand: one benchmark silo in its own process, started by <see cref="SiloProcess"/>. It talks to
 /// its parent over stdio: it prints <c>READY &lt;silo address&gt;</c> once started, answers <c>stats</c> with
-/// <c>STATS &lt;consensus messages enqueued&gt; &lt;dropped&gt;</c>, and exits as soon as stdin closes, so a parent that
-/// dies in any way (even kill -9) takes its silos with it.
+/// <c>STATS &lt;consensus messages enqueued&gt; &lt;dropped&gt;</c>, stops gracefully on <c>stop</c> (Orleans' graceful
+/// shutdown, which runs the replicas' decommission hand-over; it prints <c>STOPPED &lt;ms&gt;</c> and exits), and exits
+/// at once as soon as stdin closes, so a parent that dies in any way (even kill -9) takes its silos with it.
 /// </summary>
 internal static class SiloCommand
 {
     public const string Ready = "READY";
     public const string Stats = "STATS";
+    public const string Stopped = "STOPPED";
+
+    /// <summary>Bound on a graceful stop (the host's own shutdown timeout is 30 s; decommission's default 20 s).</summary>
+    private static readonly TimeSpan GracefulStopBound = TimeSpan.FromSeconds(45);
 
     /// <param name="extraOptions">A tool's own silo options (the chaos tool's membership and fault seams).</param>
     /// <param name="configure">Runs after the benchmark configuration, with the parsed command line.</param>
@@ -78,10 +83,34 @@ internal static class SiloCommand
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{Stats} {transport.Enqueued} {transport.Dropped} {transport.BatchesDelivered}"));
                 await stdout.FlushAsync(cancellationToken);
             }
+            else if (line == "stop")
+            {
+                await StopGracefullyAsync(host, stdout);
+                break;
+            }
         }
-        // stdin closed: the parent is done with us (or died). No graceful shutdown: the cluster is being torn down.
+        // stdin closed (the parent is done with us, or died: no graceful shutdown, the cluster is being torn down), or
+        // the graceful stop asked for finished.
         logs.Dispose();
         Environment.Exit(0);
         return 0;
+    }
+
+    /// <summary>Orleans' graceful shutdown (leaves membership, decommission hands groups over), bounded.</summary>
+    private static async Task StopGracefullyAsync(IHost host, TextWriter stdout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string outcome = "ok";
+        try
+        {
+            using var bound = new CancellationTokenSource(GracefulStopBound);
+            await host.StopAsync(bound.Token).WaitAsync(GracefulStopBound + TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e)
+        {
+            outcome = e.GetType().Name;
+        }
+        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{Stopped} {clock.ElapsedMilliseconds} {outcome}"));
+        await stdout.FlushAsync();
     }
 }

@@ -16,6 +16,7 @@ internal sealed class SiloProcess : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Queue<string> _stderrTail = new();
     private TaskCompletionSource<ConsensusTraffic>? _stats;
+    private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SiloProcess(Process process) => _process = process;
 
@@ -82,6 +83,29 @@ internal sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Orleans' graceful shutdown of the silo (its replicas hand their groups over first), then the process exits.
+    /// Returns the silo's own report (<c>&lt;ms&gt; ok</c>, or the exception that ended the stop); a silo that has not
+    /// exited within <paramref name="bound"/> is killed and reported as such.
+    /// </summary>
+    public async Task<string> StopGracefullyAsync(TimeSpan bound)
+    {
+        if (_process.HasExited) return "had already exited";
+        try
+        {
+            await _process.StandardInput.WriteLineAsync("stop");
+            await _process.StandardInput.FlushAsync();
+            string report = await _stopped.Task.WaitAsync(bound);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            return report;
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or InvalidOperationException)
+        {
+            Kill();
+            return $"killed: no graceful stop within {bound.TotalSeconds:0} s ({e.GetType().Name})";
+        }
+    }
+
     /// <summary>kill -9 of the silo process (no goodbye to membership, sockets reset by the kernel).</summary>
     public void Kill()
     {
@@ -103,6 +127,10 @@ internal sealed class SiloProcess : IAsyncDisposable
         if (line.StartsWith(SiloCommand.Ready + " ", StringComparison.Ordinal))
         {
             _ready.TrySetResult(line[(SiloCommand.Ready.Length + 1)..]);
+        }
+        else if (line.StartsWith(SiloCommand.Stopped + " ", StringComparison.Ordinal))
+        {
+            _stopped.TrySetResult(line[(SiloCommand.Stopped.Length + 1)..]);
         }
         else if (line.StartsWith(SiloCommand.Stats + " ", StringComparison.Ordinal))
         {

@@ -4,19 +4,10 @@ using System.Text;
 namespace OpenReplica.LoadTest.Scale;
 
 /// <summary>The results of a scale run, rendered as the markdown section of docs/benchmarks.md.</summary>
-internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started, string loadAverageStart)
+internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started, string loadAverageStart) : SectionReport
 {
     public List<IdleMemoryResult> Idle { get; } = [];
     public List<ReactivationResult> Reactivation { get; } = [];
-    public List<string> Notes { get; } = [];
-    private TimeSpan _elapsed;
-    private string _loadAverageEnd = "";
-
-    public void Finish(TimeSpan elapsed, string loadAverageEnd)
-    {
-        _elapsed = elapsed;
-        _loadAverageEnd = loadAverageEnd;
-    }
 
     public IdleMemoryResult? Plain => Idle.FirstOrDefault(r => r.Label.Contains("plain", StringComparison.Ordinal));
 
@@ -33,22 +24,13 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scale --quick   # 10,000 grains, 20,000-entry log, ~1 minute on a quiet machine (bounded at 3), stdout only (add --doc docs/benchmarks.md to write)");
         sb.AppendLine("    # options: --grains, --log-entries, --repetitions, --volatile-grains (default min(grains, 10,000); 0 skips), --keep-temp, --no-doc");
         sb.AppendLine();
-        sb.AppendLine($"Run: {started:yyyy-MM-dd HH:mm} UTC, `{settings.Command.Trim()}`{(settings.Quick ? " (quick)" : "")}; total {_elapsed.TotalSeconds:0} s.");
-        sb.AppendLine();
-        sb.AppendLine($"Source: {Machine.Git()}.");
-        sb.AppendLine();
-        sb.AppendLine($"Machine: {Machine.Describe()}. Load average (1/5/15 min) at start `{loadAverageStart}`, at end `{_loadAverageEnd}`.");
-        sb.AppendLine();
+        SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{Elapsed.TotalSeconds:0} s", loadAverageStart, LoadAverageEnd);
         sb.Append(IdleTable());
         sb.AppendLine();
         sb.Append(ReactivationTable());
         sb.AppendLine();
         sb.Append(IdleGrainTarget.Markdown(this));
-        if (Notes.Count > 0)
-        {
-            sb.AppendLine();
-            foreach (var n in Notes) sb.AppendLine($"- {n}");
-        }
+        SectionRun.AppendNotes(sb, Notes);
         return sb.ToString();
     }
 

@@ -26,29 +26,15 @@ internal static class ScaleRun
         // Progress goes to stderr so stdout carries only the markdown result.
         void Status(string message) => Console.Error.WriteLine($"[{started.Elapsed:mm\\:ss}] {message}");
 
-        var work = RunAllAsync(s, report, tempRoot, logs, Status);
-        bool finished = await Task.WhenAny(work, Task.Delay(s.Bound)) == work;
-        if (!finished) report.Notes.Add($"The run hit its {s.Bound.TotalMinutes:0}-minute bound and was cut short; the tables hold what finished.");
-        else if (work.IsFaulted) report.Notes.Add($"The run failed: {work.Exception!.GetBaseException().GetType().Name}: {work.Exception.GetBaseException().Message}");
+        string current = "starting";
+        var work = RunAllAsync(s, report, tempRoot, logs, message => Status(current = message));
+        string? problem = await SectionRun.AwaitBoundedAsync(work, s.Bound, () => current);
+        if (problem is not null) report.Notes.Add(problem);
         if (logs.Count > 0) report.Notes.Add($"{logs.Count:N0} warnings/errors were logged by silos and client (file `{logs.Path}`, kept only with --keep-temp or when the run was cut short).");
         report.Finish(started.Elapsed, Machine.LoadAverage());
-
-        string markdown = report.Markdown();
-        Console.Out.WriteLine(markdown);
-        Console.Out.Flush();
-        if (s.DocPath is { } path)
-        {
-            MarkedSection.Write(path, Begin, End, markdown);
-            Status($"wrote {path}");
-        }
+        SectionRun.Publish(report.Markdown(), s.DocPath, Begin, End, Status);
         logs.Dispose();
-        bool ok = finished && !work.IsFaulted;
-        if (ok && !s.KeepTemp)
-        {
-            try { Directory.Delete(tempRoot, recursive: true); } catch { }
-        }
-        // Orleans hosts may leave threads behind; do not wait for them.
-        Environment.Exit(ok ? 0 : 1);
+        SectionRun.Exit(problem is null, s.KeepTemp, tempRoot);
         return 0;
     }
 

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace OpenReplica.LoadTest.ScaleOut;
+
+/// <summary>
+/// The load tool's own option of the <c>silo</c> subcommand for the scale-out run: Orleans membership in Redis. With
+/// localhost clustering the first silo holds the membership table, so it could not be replaced like the others.
+/// </summary>
+internal static class ScaleOutSilo
+{
+    public static readonly Option<string?> RedisMembership = new("--redis-membership") { Description = "Redis for Orleans membership (else localhost clustering)" };
+
+    public static IReadOnlyList<Option> Options => [RedisMembership];
+
+    public static void Configure(ParseResult parse, ISiloBuilder silo)
+    {
+        if (parse.GetValue(RedisMembership) is not { } redis) return;
+        silo.UseRedisClustering(redis);
+        // The scale-out run's silo logs also say why a move stopped and how each rebalance pass went (Information).
+        silo.Services.AddLogging(l => l
+            .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Information)
+            .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information));
+    }
+}
