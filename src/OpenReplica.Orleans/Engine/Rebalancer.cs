@@ -37,6 +37,7 @@ internal sealed partial class Rebalancer(
     // pass runs: a pass loads every held group, which would keep idle groups from ever being evicted (issue 12) and
     // cost work per group ever held instead of per roster change. New groups are born on the current replica set.
     private long _settledVersion = -1;
+    private volatile IReadOnlyCollection<long>? _settledMembers; // the roster's members at that version
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
 
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
@@ -110,10 +111,11 @@ internal sealed partial class Rebalancer(
     public async Task PassAsync(CancellationToken cancellationToken)
     {
         long version = roster.Version;
+        var members = roster.Current?.Members;
         var held = runtime.HeldGroupIds();
         int misplaced = 0;
         string? example = null;
-        using var slots = new SemaphoreSlim(options.Value.RebalanceConcurrency);
+        using var slots = new SemaphoreSlim(ConcurrencyFor(members));
         var running = new List<Task>();
         foreach (string groupId in held)
         {
@@ -140,16 +142,34 @@ internal sealed partial class Rebalancer(
         }
         await Task.WhenAll(running);
         long passes = Interlocked.Increment(ref _passes);
-        if (misplaced == 0 && roster.Version == version) Interlocked.Exchange(ref _settledVersion, version);
+        if (misplaced == 0 && roster.Version == version)
+        {
+            Interlocked.Exchange(ref _settledVersion, version);
+            _settledMembers = members;
+        }
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
+    }
+
+    /// <summary>
+    /// Moves onto a silo that joined are paced (<see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/>); moves off a
+    /// silo that left the roster since the last settled pass, or off this leaving silo, are urgent
+    /// (<see cref="ReplicatedGrainsOptions.DecommissionConcurrency"/>): a graceful stop has a deadline, and a replaced
+    /// silo's groups run one replica short until they move.
+    /// </summary>
+    private int ConcurrencyFor(IReadOnlyCollection<long>? members)
+    {
+        var o = options.Value;
+        bool leaving = roster.IsLeaving(roster.LocalReplicaId);
+        bool lostMember = members is not null && _settledMembers is { } settled && settled.Any(m => !members.Contains(m));
+        return leaving || lostMember ? Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency) : o.RebalanceConcurrency;
     }
 
     /// <summary>Held groups whose newest configuration still names this silo's replica, or that it leads (with why).</summary>
     public async Task<IReadOnlyList<string>> GroupsStillHereAsync(CancellationToken cancellationToken)
     {
         var here = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(runtime.HeldGroupIds(), new ParallelOptions { MaxDegreeOfParallelism = options.Value.RebalanceConcurrency, CancellationToken = cancellationToken }, async (groupId, _) =>
+        await Parallel.ForEachAsync(runtime.HeldGroupIds(), new ParallelOptions { MaxDegreeOfParallelism = ConcurrencyFor(roster.Current?.Members), CancellationToken = cancellationToken }, async (groupId, _) =>
         {
             if (runtime.LoadHeld(groupId) is not { } group) return;
             try

@@ -30,6 +30,8 @@ public sealed class ReplicatedGrainsOptions
     public static readonly TimeSpan DefaultRosterSettlingPeriod = TimeSpan.FromSeconds(10);
     /// <summary>Default for <see cref="RebalanceConcurrency"/>.</summary>
     public const int DefaultRebalanceConcurrency = 4;
+    /// <summary>Default for <see cref="DecommissionConcurrency"/>.</summary>
+    public const int DefaultDecommissionConcurrency = 32;
     /// <summary>Default for <see cref="RebalanceInterval"/>.</summary>
     public static readonly TimeSpan DefaultRebalanceInterval = TimeSpan.FromSeconds(1);
     /// <summary>Default for <see cref="DecommissionTimeout"/>.</summary>
@@ -128,6 +130,14 @@ public sealed class ReplicatedGrainsOptions
     /// until it has caught up, remove the old one; a small number keeps foreground calls fast.
     /// </summary>
     public int RebalanceConcurrency { get; set; } = DefaultRebalanceConcurrency;
+
+    /// <summary>
+    /// Groups a silo moves at once when the roster lost a member (a silo decommissioned by a graceful stop, or a dead
+    /// one replaced): those moves race <see cref="DecommissionTimeout"/> or restore a full replica count, so they run
+    /// wider than <see cref="RebalanceConcurrency"/>, which paces the moves onto a silo that joined. A move mostly
+    /// waits (a catch-up, two configuration changes), so this costs little CPU.
+    /// </summary>
+    public int DecommissionConcurrency { get; set; } = DefaultDecommissionConcurrency;
 
     /// <summary>How often the rebalancer looks for groups whose replica set differs from the roster's choice.</summary>
     public TimeSpan RebalanceInterval { get; set; } = DefaultRebalanceInterval;
@@ -255,6 +265,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.RebalanceConcurrency is < 1 or > 1024)
         {
             Fail($"{Prefix}{nameof(o.RebalanceConcurrency)} is {o.RebalanceConcurrency}; it must be between 1 and 1024.");
+        }
+
+        if (o.DecommissionConcurrency is < 1 or > 1024)
+        {
+            Fail($"{Prefix}{nameof(o.DecommissionConcurrency)} is {o.DecommissionConcurrency}; it must be between 1 and 1024.");
         }
 
         if (o.RebalanceInterval <= TimeSpan.Zero)
