@@ -70,7 +70,7 @@ internal sealed partial class StampingCallFilter(
                     failure = exception;
                 }
 
-                if (failure is ReplicaUnavailableException or ReplicaSetUnavailableException) grainAnswer = failure;
+                if (IsGrainAnswer(failure)) grainAnswer = failure;
                 var backoff = retryPolicy.Backoff(attempt, Random.Shared);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
@@ -101,11 +101,14 @@ internal sealed partial class StampingCallFilter(
 
     private Exception ReportedFailure(Exception last, Exception? previous, Exception? grainAnswer, bool deadlinePassed)
     {
-        if (last is ReplicaUnavailableException or ReplicaSetUnavailableException) return last;
+        if (IsGrainAnswer(last)) return last;
         if (grainAnswer is not null && (deadlinePassed || last is SiloUnavailableException or ConnectionFailedException)) return grainAnswer;
         if (!deadlinePassed) return last;
         return previous ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", last);
     }
+
+    /// <summary>A failure the grain's side gave itself (it says why the call could not run, e.g. no majority).</summary>
+    private static bool IsGrainAnswer(Exception failure) => failure is ReplicaUnavailableException or ReplicaSetUnavailableException;
 
     /// <summary>A failure that leaves the outcome open, unless it is the caller's own cancellation (that one is final).</summary>
     private static bool IsRetriable(Exception failure, CancellationToken callerCancellation) =>

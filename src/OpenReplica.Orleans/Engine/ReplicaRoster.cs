@@ -41,7 +41,7 @@ internal sealed partial class ReplicaRoster(
     /// The roster now: the genesis roster, changed only by replacements chosen in the roster group's log.
     /// Null while the genesis roster is not known yet.
     /// </summary>
-    public ClusterConfig? Current => _current ?? (Members is { } m ? new ClusterConfig(m.Select(ToReplicaId)) : null);
+    public ClusterConfig? Current => _current ?? Genesis;
 
     /// <summary>The slot of the roster group's log that chose <see cref="Current"/> (0 for the genesis roster).</summary>
     public long Version => _version;

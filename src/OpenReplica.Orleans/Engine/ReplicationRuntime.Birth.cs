@@ -70,7 +70,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
             {
                 var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this, cancellationToken);
                 await Store.SaveInitialConfigAsync(groupId, initial);
-                Claims.Settle(groupId, () => _held.TryAdd(groupId, 0));
+                SettleBirth(groupId);
                 return GetOrCreate(groupId, initial);
             }
             finally

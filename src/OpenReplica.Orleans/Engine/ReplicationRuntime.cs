@@ -136,10 +136,10 @@ internal sealed partial class ReplicationRuntime(
 
     // --- scale-out hooks (issue 13): what the rebalancer, the group lookup and decommission need from the runtime.
 
-    /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
     /// <summary>Whether this silo holds a replica of the group (in memory, evicted, or on disk).</summary>
     internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _table?.Peek(groupId) is not null;
 
+    /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
     internal IReadOnlyList<string> HeldGroupIds() => [.. _held.Keys.Where(id => id != RosterGroup.GroupId)];
 
     /// <summary>This silo's replica of the group, rebuilt from disk if needed; null when it holds none.</summary>
