@@ -133,11 +133,13 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             {
                 // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
                 if (!group.TryEvict(idleSince)) continue;
-                _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
-                // The WAL's index of the group leaves memory with it; the rebuild finds its records on disk.
+                // Counted, and the WAL's index of the group released (a rebuild finds its records on disk), before the
+                // group leaves the table: whoever sees it gone also sees both. Nothing rebuilds it meanwhile: it is
+                // marked evicted, so a delivery asks GetOrCreate, which waits for this lock.
+                Interlocked.Increment(ref _evicted);
                 store.Release(groupId);
+                _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
             }
-            Interlocked.Increment(ref _evicted);
         }
     }
 }
