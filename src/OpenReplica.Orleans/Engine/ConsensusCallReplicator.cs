@@ -12,7 +12,7 @@ namespace OpenReplica.Orleans.Replication;
 /// The <see cref="ICallReplicator"/> backed by consensus: each activation leads its grain's Multi-Paxos group
 /// through a <see cref="GrainSession"/>.
 /// </summary>
-internal sealed class ConsensusCallReplicator(
+internal sealed partial class ConsensusCallReplicator(
     ReplicationRuntime runtime,
     GrainPropertiesResolver properties,
     Serializer serializer,
@@ -20,7 +20,8 @@ internal sealed class ConsensusCallReplicator(
     IOptions<ReplicatedGrainsOptions> options,
     DivergenceMonitor divergence,
     Diagnostics.ReplicationInstruments instruments,
-    ILogger<EffectRunner> effectLogger) : ICallReplicator
+    ILogger<EffectRunner> effectLogger,
+    ILogger<ConsensusCallReplicator> logger) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
 
@@ -35,6 +36,17 @@ internal sealed class ConsensusCallReplicator(
             return;
         }
         int replicas = ReplicasOf(grain.GrainId.Type);
+        if (runtime.Roster.TargetConfigFor(grain.GrainId, replicas) is { } target && !target.Contains(runtime.Roster.LocalReplicaId))
+        {
+            // Placement puts a replicated grain on its replica set; an activation outside it was started by a call
+            // that a stale directory cache routed here (often to the silo a moved group just left). Leading from here
+            // would take the group's leadership from its replica set, and its rebalancer would make it step aside
+            // again: with calls still routed here, that repeats and the group never settles. Deactivating before
+            // the grain runs makes Orleans forward the call, and placement picks the replica set.
+            LogNotOnReplicaSet(logger, grain.GrainId, target.ToString());
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is not in the grain's replica set: the grain starts there"));
+            return;
+        }
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
             options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
@@ -96,4 +108,7 @@ internal sealed class ConsensusCallReplicator(
             ? n
             : options.Value.ReplicationFactor;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was routed to this silo, outside its replica set {Target} (a stale directory cache): it deactivates and Orleans forwards the call")]
+    private static partial void LogNotOnReplicaSet(ILogger logger, GrainId grainId, string target);
 }

@@ -112,8 +112,19 @@ internal sealed class GrainSession(
     /// Deactivates this activation so the grain starts again on a silo of its replica set (its group moved away,
     /// or this silo is leaving). Calls in flight finish first; later ones are forwarded by Orleans to the next activation.
     /// </summary>
-    public void StepAside(string why) =>
+    public void StepAside(string why)
+    {
+        Interlocked.Increment(ref _stepAsideRequests);
         grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"replicated grain moves: {why}"));
+    }
+
+    private int _stepAsideRequests;
+    private readonly long _createdAt = Environment.TickCount64;
+
+    /// <summary>Diagnostics (the rebalancer's log of a group that stays misplaced): this activation and how far it got.</summary>
+    public string Describe() =>
+        $"activation {grain.ActivationId} of {(Environment.TickCount64 - _createdAt) / 1000.0:0.0} s, asked to step aside {Volatile.Read(ref _stepAsideRequests)} times, "
+        + $"{(_leading.Task.IsCompleted ? "serving" : "not serving yet")}, {(grain.Deactivated.IsCompleted ? "deactivated" : "not deactivated")}";
 
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {

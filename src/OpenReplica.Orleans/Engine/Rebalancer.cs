@@ -26,11 +26,21 @@ internal sealed partial class Rebalancer(
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
+    // A peer's answer about one group: a silo that is stopping (or stopped without being declared dead yet) may hold
+    // a call until Orleans' response timeout (30 s); several in a row kept a whole pass, and every move of this silo,
+    // waiting for minutes. Unanswered in time counts as unreachable.
+    private static readonly TimeSpan PeerAskTimeout = TimeSpan.FromSeconds(2);
+
+    // Bound on one group's step within a pass: past it the pass goes on without it (the step keeps the group marked
+    // as being stepped until it ends), so one stuck group never holds back every other move of this silo.
+    private static readonly TimeSpan GroupStepBound = TimeSpan.FromSeconds(45);
     private const int MaxStepsPerMove = 16; // add + remove for every member of a 7-replica group, and some slack
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly ConcurrentDictionary<string, byte> _stepping = new(); // groups a pass is stepping now
+    private readonly ConcurrentDictionary<string, int> _misplacedPasses = new(); // consecutive passes a group was found misplaced
     private long _moves, _failures, _dropped, _passes;
 
     // The roster version at which a whole pass found every held group in place. Until the roster changes again no
@@ -126,11 +136,17 @@ internal sealed partial class Rebalancer(
                 bool mine = _stepping.TryAdd(groupId, 0);
                 try
                 {
-                    var outcome = mine ? await StepGroupAsync(groupId, cancellationToken) : Outcome.DrivenElsewhere;
+                    var (outcome, why) = mine ? await BoundedStepAsync(groupId, cancellationToken) : (Outcome.DrivenElsewhere, "another pass on this silo is stepping it");
+                    mine = false; // BoundedStepAsync releases the group once its step really ended
                     if (outcome != Outcome.InPlace)
                     {
                         Interlocked.Increment(ref misplaced);
-                        example ??= $"{groupId}: {outcome}";
+                        example ??= $"{groupId}: {outcome} ({why})";
+                        NoteMisplaced(groupId, version, outcome, why);
+                    }
+                    else
+                    {
+                        _misplacedPasses.TryRemove(groupId, out _);
                     }
                 }
                 finally
@@ -141,6 +157,7 @@ internal sealed partial class Rebalancer(
             }, cancellationToken));
         }
         await Task.WhenAll(running);
+        foreach (string gone in _misplacedPasses.Keys.Except(held)) _misplacedPasses.TryRemove(gone, out _);
         long passes = Interlocked.Increment(ref _passes);
         if (misplaced == 0 && roster.Version == version)
         {
@@ -150,6 +167,38 @@ internal sealed partial class Rebalancer(
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
     }
+
+    /// <summary>
+    /// Steps one group, waiting at most <see cref="GroupStepBound"/>: a step still running then is reported as failed
+    /// and finishes in the background (the group stays marked as stepped, so no other pass starts one beside it).
+    /// </summary>
+    private async Task<(Outcome, string Why)> BoundedStepAsync(string groupId, CancellationToken cancellationToken)
+    {
+        var step = StepGroupAsync(groupId, cancellationToken);
+        _ = step.ContinueWith(_ => _stepping.TryRemove(groupId, out byte _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            return await step.WaitAsync(GroupStepBound, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            Interlocked.Increment(ref _failures);
+            LogStepOverdue(logger, groupId, GroupStepBound);
+            return (Outcome.Failed, $"its step did not end within {GroupStepBound.TotalSeconds:0} s");
+        }
+    }
+
+    /// <summary>
+    /// A group found misplaced pass after pass is logged with why (every <see cref="StuckReportEvery"/> passes), so a
+    /// move that never happens can be traced without Debug logging.
+    /// </summary>
+    private void NoteMisplaced(string groupId, long version, Outcome outcome, string why)
+    {
+        int passes = _misplacedPasses.AddOrUpdate(groupId, 1, (_, n) => n + 1);
+        if (passes % StuckReportEvery == 0) LogStillMisplaced(logger, groupId, passes, version, outcome, why);
+    }
+
+    private const int StuckReportEvery = 20;
 
     /// <summary>
     /// Moves onto a silo that joined are paced (<see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/>); moves off a
@@ -178,7 +227,7 @@ internal sealed partial class Rebalancer(
                 if (status.Latest.Contains(roster.LocalReplicaId)) here.Add($"{groupId} (member of {{{string.Join(",", status.Latest)}}})");
                 else if (status.Leader) here.Add($"{groupId} (led from here{(status.HasActivation ? " by an activation" : "")})");
             }
-            catch (ReplicaUnavailableException)
+            catch (Exception e) when (e is ReplicaUnavailableException or TimeoutException)
             {
             }
         });
@@ -187,10 +236,10 @@ internal sealed partial class Rebalancer(
 
     private enum Outcome { InPlace, Moved, Dropped, DrivenElsewhere, Failed }
 
-    private async Task<Outcome> StepGroupAsync(string groupId, CancellationToken cancellationToken)
+    private async Task<(Outcome, string Why)> StepGroupAsync(string groupId, CancellationToken cancellationToken)
     {
         var (grainId, replicas) = ReplicationRuntime.GrainOf(groupId);
-        if (roster.TargetConfigFor(grainId, replicas) is not { } target || runtime.LoadHeld(groupId) is not { } group) return Outcome.InPlace;
+        if (roster.TargetConfigFor(grainId, replicas) is not { } target || runtime.LoadHeld(groupId) is not { } group) return (Outcome.InPlace, "");
         long me = roster.LocalReplicaId;
         GroupStatus status;
         try
@@ -199,12 +248,20 @@ internal sealed partial class Rebalancer(
         }
         catch (ReplicaUnavailableException)
         {
-            return Outcome.InPlace; // the replica stopped (a failed fsync): nothing to move from here
+            return (Outcome.InPlace, ""); // the replica stopped (a failed fsync): nothing to move from here
+        }
+        catch (TimeoutException)
+        {
+            return (Outcome.Failed, $"its replica here did not answer within {StepTimeout.TotalSeconds:0} s");
         }
         var latest = new ClusterConfig(status.Latest);
         var inForce = new ClusterConfig(status.InForce);
-        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return Outcome.InPlace;
-        if (!latest.Contains(me) && !inForce.Contains(me))
+        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return (Outcome.InPlace, "");
+        // An activation here on the grain's replica set, whose group does not name this silo yet (placement follows
+        // the roster, the group follows its moves): it leads, so it drives the move that adds this silo. Stepping it
+        // aside would only start it here again, and the group's members leave a group led elsewhere alone.
+        bool joiningLeader = status.HasActivation && target.Contains(me);
+        if (!latest.Contains(me) && !inForce.Contains(me) && !joiningLeader)
         {
             // The group moved away from this silo and its new configuration is in force: this replica is not needed.
             if (status.Leader && status.HasActivation)
@@ -212,21 +269,22 @@ internal sealed partial class Rebalancer(
                 // The activation still leads from here: let it start again on a member (no caller sees an error;
                 // Orleans forwards calls to the next activation).
                 if (group.Listener is GrainSession session) session.StepAside("its group moved to other silos");
-                return Outcome.Moved;
+                return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
             await runtime.ForgetAsync(groupId);
             Interlocked.Increment(ref _dropped);
             LogDropped(logger, groupId, latest.ToString());
-            return Outcome.Dropped;
+            return (Outcome.Dropped, "");
         }
         if (latest.Equals(target) && inForce.Equals(target))
         {
             // In place, led by an earlier move of this silo without an activation: give the leadership up.
             if (!status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
-            return Outcome.InPlace;
+            return (Outcome.InPlace, "");
         }
 
         bool campaigned = false;
+        if (joiningLeader && !status.Leader && !latest.Contains(me)) return (Outcome.DrivenElsewhere, "its activation here has not taken the lead yet");
         if (!status.Leader)
         {
             var peers = await PeerStatusesAsync(groupId, latest, me);
@@ -237,24 +295,27 @@ internal sealed partial class Rebalancer(
                 await runtime.ForgetAsync(groupId);
                 Interlocked.Increment(ref _dropped);
                 LogDropped(logger, groupId, "(learned from a peer)");
-                return Outcome.Dropped;
+                return (Outcome.Dropped, "");
             }
-            if (peers.Any(p => p.Leader) || !IsDesignatedDriver(grainId, latest, me)) return Outcome.DrivenElsewhere;
+            string view = $"latest {latest}, in force {inForce}, target {target}, commit {status.CommitIndex}; peers: {Describe(peers)}";
+            if (peers.Any(p => p.Leader)) return (Outcome.DrivenElsewhere, $"a peer leads it; {view}");
+            if (!IsDesignatedDriver(grainId, latest, me)) return (Outcome.DrivenElsewhere, $"another member drives it; {view}");
             group.Post(core => core.IsLeader ? new Ready() : core.Campaign());
             campaigned = true;
             if (!await UntilAsync(group, core => core.IsLeader, cancellationToken))
             {
                 Interlocked.Increment(ref _failures);
-                return Outcome.Failed;
+                return (Outcome.Failed, $"campaigned and did not become leader; {view}");
             }
         }
         try
         {
             LogMoving(logger, groupId, latest.ToString(), target.ToString());
-            bool done = await MoveAsync(group, target, cancellationToken);
+            var phases = new MovePhases();
+            bool done = await MoveAsync(group, target, phases, cancellationToken);
             Interlocked.Increment(ref done ? ref _moves : ref _failures);
-            if (done) LogMoved(logger, groupId, target.ToString());
-            return done ? Outcome.Moved : Outcome.Failed;
+            if (done) LogMoved(logger, groupId, target.ToString(), phases.ToString());
+            return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
         }
         finally
         {
@@ -263,23 +324,31 @@ internal sealed partial class Rebalancer(
         }
     }
 
+    private static string Describe(List<GroupStatus> peers) =>
+        peers.Count == 0 ? "none reachable" : string.Join("; ", peers.Select(p => $"latest {{{string.Join(",", p.Latest)}}} commit {p.CommitIndex}{(p.Leader ? " leader" : "")}"));
+
     /// <summary>What the other reachable members of the group's newest configuration know of it.</summary>
     private async Task<List<GroupStatus>> PeerStatusesAsync(string groupId, ClusterConfig latest, long me)
     {
-        var statuses = new List<GroupStatus>();
-        foreach (long member in latest.Members.Where(m => m != me))
+        var answers = await Task.WhenAll(latest.Members.Where(m => m != me).Select(async member =>
         {
-            if (roster.SiloOf(member) is not { } silo) continue;
             try
             {
-                if (await hosts.For(silo).GetGroupStatusAsync(groupId) is { } status) statuses.Add(status);
+                return await AskPeerAsync(member, groupId);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Unreachable: it cannot lead a move now either.
+                return null; // unreachable: it cannot lead a move now either
             }
-        }
-        return statuses;
+        }));
+        return [.. answers.OfType<GroupStatus>()];
+    }
+
+    /// <summary>What the silo of <paramref name="member"/> knows of the group (null: it holds no replica); throws when it is unknown or does not answer in time.</summary>
+    private async Task<GroupStatus?> AskPeerAsync(long member, string groupId)
+    {
+        if (roster.SiloOf(member) is not { } silo) throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
+        return await hosts.For(silo).GetGroupStatusAsync(groupId).WaitAsync(PeerAskTimeout);
     }
 
     /// <summary>
@@ -290,7 +359,7 @@ internal sealed partial class Rebalancer(
         roster.PreferenceOrder(grainId, latest).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m))) == me;
 
     /// <summary>Moves the group this replica leads to <paramref name="target"/>, one member change at a time.</summary>
-    private async Task<bool> MoveAsync(GroupReplica group, ClusterConfig target, CancellationToken cancellationToken)
+    private async Task<bool> MoveAsync(GroupReplica group, ClusterConfig target, MovePhases phases, CancellationToken cancellationToken)
     {
         for (int step = 0; step < MaxStepsPerMove; step++)
         {
@@ -305,6 +374,7 @@ internal sealed partial class Rebalancer(
                 {
                     return Stalled(group, $"configuration {latest} chosen at slot {inForceFrom - 1} did not come into force");
                 }
+                phases.Mark("in force");
                 continue;
             }
             ClusterConfig next;
@@ -319,6 +389,7 @@ internal sealed partial class Rebalancer(
                 // the target wants that are not in the group yet are added after this removal).
                 var staying = new ClusterConfig(latest.Members.Where(target.Contains).DefaultIfEmpty(roster.LocalReplicaId));
                 if (!await CaughtUpAsync(group, staying, inForceFrom - 1, cancellationToken)) return false;
+                phases.Mark("caught up");
                 long removed = latest.Members.First(m => !target.Contains(m));
                 next = latest.Without(removed);
             }
@@ -327,6 +398,7 @@ internal sealed partial class Rebalancer(
             {
                 return Stalled(group, $"configuration {next} was not chosen ({await DescribeAsync(group)}; peers: {await DescribePeersAsync(group.GroupId, latest)})");
             }
+            phases.Mark($"{next} chosen");
         }
         return Stalled(group, $"more than {MaxStepsPerMove} member changes");
     }
@@ -345,22 +417,20 @@ internal sealed partial class Rebalancer(
 
     private async Task<string> DescribePeersAsync(string groupId, ClusterConfig config)
     {
-        var peers = new List<string>();
-        foreach (long member in config.Members.Where(m => m != roster.LocalReplicaId))
+        var peers = await Task.WhenAll(config.Members.Where(m => m != roster.LocalReplicaId).Select(async member =>
         {
             string state;
             try
             {
-                state = roster.SiloOf(member) is not { } silo ? "address unknown"
-                    : await hosts.For(silo).GetGroupStatusAsync(groupId) is { } status ? $"commit {status.CommitIndex}, latest {{{string.Join(",", status.Latest)}}}, leader {status.Leader}"
+                state = await AskPeerAsync(member, groupId) is { } status ? $"commit {status.CommitIndex}, latest {{{string.Join(",", status.Latest)}}}, leader {status.Leader}"
                     : "holds no replica";
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                state = $"unreachable ({e.GetType().Name})";
+                state = $"unreachable ({e.GetType().Name}: {e.Message})";
             }
-            peers.Add($"{member}: {state}");
-        }
+            return $"{member}: {state}";
+        }));
         return string.Join("; ", peers);
     }
 
@@ -379,16 +449,13 @@ internal sealed partial class Rebalancer(
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (roster.SiloOf(member) is { } silo)
+                try
                 {
-                    try
-                    {
-                        if (await hosts.For(silo).GetGroupStatusAsync(group.GroupId) is { } status && status.CommitIndex >= slot) break;
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        // Not reachable now: ask again until the deadline.
-                    }
+                    if (await AskPeerAsync(member, group.GroupId) is { } status && status.CommitIndex >= slot) break;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Not reachable now: ask again until the deadline.
                 }
                 if (DateTime.UtcNow > deadline)
                 {
@@ -403,7 +470,8 @@ internal sealed partial class Rebalancer(
         return true;
     }
 
-    private static Task<GroupStatus> StatusAsync(GroupReplica group) => ReplicationRuntime.StatusOfAsync(group);
+    /// <summary>What this silo's replica knows of the group (a <see cref="TimeoutException"/> when its worker does not answer in time).</summary>
+    private static Task<GroupStatus> StatusAsync(GroupReplica group) => ReplicationRuntime.StatusOfAsync(group).WaitAsync(StepTimeout);
 
     private static async Task<bool> UntilAsync(GroupReplica group, Func<PaxosReplica, bool> condition, CancellationToken cancellationToken)
     {
@@ -413,11 +481,11 @@ internal sealed partial class Rebalancer(
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                if (await group.AskAsync(core => (condition(core), new Ready()))) return true;
+                if (await group.AskAsync(core => (condition(core), new Ready())).WaitAsync(StepTimeout, cancellationToken)) return true;
             }
-            catch (ReplicaUnavailableException)
+            catch (Exception e) when (e is ReplicaUnavailableException or TimeoutException)
             {
-                return false;
+                return false; // the replica stopped, or its worker did not answer in time
             }
             // The runtime ticks only groups with work in flight; a leader waiting to prepare a new member (whose
             // replica may only now exist) needs time to pass to retransmit.
@@ -433,8 +501,8 @@ internal sealed partial class Rebalancer(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Moving group {GroupId} from {From} to {To}")]
     private static partial void LogMoving(ILogger logger, string groupId, string from, string to);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} is on its replica set {To}")]
-    private static partial void LogMoved(ILogger logger, string groupId, string to);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} is on its replica set {To} ({Phases})")]
+    private static partial void LogMoved(ILogger logger, string groupId, string to, string phases);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped this silo's replica of group {GroupId}: it moved to {Config}")]
     private static partial void LogDropped(ILogger logger, string groupId, string config);
@@ -444,6 +512,12 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Move of group {GroupId} stopped: {Reason}; it resumes next pass")]
     private static partial void LogMoveStalled(ILogger logger, string groupId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId} found off its replica set {Passes} passes in a row (roster version {Version}): {Outcome}, {Why}")]
+    private static partial void LogStillMisplaced(ILogger logger, string groupId, int passes, long version, Outcome outcome, string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: its rebalance step did not end within {Bound}; the pass goes on without it and the next pass retries once it ends")]
+    private static partial void LogStepOverdue(ILogger logger, string groupId, TimeSpan bound);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);
