@@ -127,7 +127,7 @@ internal sealed partial class Rebalancer(
         string? example = null;
         using var slots = new SemaphoreSlim(ConcurrencyFor(members));
         var running = new List<Task>();
-        foreach (string groupId in held)
+        foreach (string groupId in DriversFirst(held))
         {
             await slots.WaitAsync(cancellationToken);
             running.Add(Task.Run(async () =>
@@ -167,6 +167,13 @@ internal sealed partial class Rebalancer(
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
     }
+
+    /// <summary>
+    /// Groups with an activation here first (this silo drives their moves), then the others in memory, then those only
+    /// on disk (each costs a load): a pass's first slots go to moves rather than to groups that others move.
+    /// </summary>
+    private IEnumerable<string> DriversFirst(IReadOnlyList<string> held) =>
+        held.OrderBy(id => runtime.GroupOrNull(id) switch { { Listener: not null } => 0, { Evicted: false } => 1, _ => 2 });
 
     /// <summary>
     /// Steps one group, waiting at most <see cref="GroupStepBound"/>: a step still running then is reported as failed
@@ -285,6 +292,12 @@ internal sealed partial class Rebalancer(
 
         bool campaigned = false;
         if (joiningLeader && !status.Leader && !latest.Contains(me)) return (Outcome.DrivenElsewhere, "its activation here has not taken the lead yet");
+        if (!status.Leader && target.Contains(me) && !IsDesignatedDriver(grainId, latest, me))
+        {
+            // Stays a member and another member drives the move: nothing to ask the peers (a pass over thousands of
+            // groups would spend its concurrency on these asks instead of on the moves this silo drives).
+            return (Outcome.DrivenElsewhere, $"another member drives it; latest {latest}, target {target}");
+        }
         if (!status.Leader)
         {
             var peers = await PeerStatusesAsync(groupId, latest, me);
@@ -367,9 +380,16 @@ internal sealed partial class Rebalancer(
                 ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
             if (!leader) return Stalled(group, "this replica no longer leads the group");
             if (latest.Equals(target) && inForce.Equals(target)) return true;
-            if (!latest.Equals(inForce))
+            // Chosen, not yet in force: the leader fills the window with no-ops.
+            bool removalNext = !latest.Equals(target) && target.Members.All(latest.Contains);
+            if (!latest.Equals(inForce) && latest.Equals(target) && group.Listener is GrainSession)
             {
-                // Chosen, not yet in force: the leader fills the window with no-ops; wait for it.
+                // The last change is chosen and an activation leads: its leadership fills the window (a move without
+                // an activation waits, since its driver resigns once done).
+                return true;
+            }
+            if (!latest.Equals(inForce) && !removalNext)
+            {
                 if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken))
                 {
                     return Stalled(group, $"configuration {latest} chosen at slot {inForceFrom - 1} did not come into force");
@@ -379,14 +399,16 @@ internal sealed partial class Rebalancer(
             }
             ClusterConfig next;
             long? adding = target.Members.Where(m => !latest.Contains(m)).Select(m => (long?)m).FirstOrDefault();
-            if (latest.Members.Count <= target.Members.Count && adding is { } added)
+            if (!removalNext && latest.Members.Count <= target.Members.Count && adding is { } added)
             {
                 next = latest.With(added);
             }
             else
             {
                 // Before a member leaves, every member that stays must hold the log up to where it joined (members
-                // the target wants that are not in the group yet are added after this removal).
+                // the target wants that are not in the group yet are added after this removal). That a new member
+                // holds it implies the leader committed that far, so the configuration that added it is in force: the
+                // catch-up and the window's no-ops overlap instead of running one after the other.
                 var staying = new ClusterConfig(latest.Members.Where(target.Contains).DefaultIfEmpty(roster.LocalReplicaId));
                 if (!await CaughtUpAsync(group, staying, inForceFrom - 1, cancellationToken)) return false;
                 phases.Mark("caught up");
@@ -464,7 +486,7 @@ internal sealed partial class Rebalancer(
                 }
                 // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
                 group.Post(core => core.AnnounceCommit());
-                await Task.Delay(PollInterval * 5, cancellationToken);
+                await Task.Delay(PollInterval * 2, cancellationToken);
             }
         }
         return true;

@@ -19,9 +19,10 @@ internal static class ScaleOutSilo
     {
         if (parse.GetValue(RedisMembership) is not { } redis) return;
         silo.UseRedisClustering(redis);
-        // The scale-out run's silo logs also say why a move stopped and how each rebalance pass went (Information).
+        // The scale-out run's silo logs also say why a move stopped, how each rebalance pass went (Information) and how
+        // long each move's steps took (Debug).
         silo.Services.AddLogging(l => l
-            .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Information)
+            .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Debug)
             .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information));
     }
 }
