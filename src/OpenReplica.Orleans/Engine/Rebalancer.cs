@@ -471,25 +471,42 @@ internal sealed partial class Rebalancer(
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                var remaining = deadline - DateTime.UtcNow;
+                // One call that returns once the member holds the slot (or after a second), instead of a poll per 100 ms:
+                // a joining silo receives hundreds of moves at once, and the polls were calls onto that one silo.
+                var answer = WaitCommittedAsync(member, group.GroupId, slot, remaining < CatchUpWait ? remaining : CatchUpWait);
+                while (!answer.IsCompleted)
+                {
+                    // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
+                    group.Post(core => core.AnnounceCommit());
+                    await Task.WhenAny(answer, Task.Delay(PollInterval * 5, cancellationToken));
+                }
                 try
                 {
-                    if (await AskPeerAsync(member, group.GroupId) is { } status && status.CommitIndex >= slot) break;
+                    if (await answer >= slot) break;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // Not reachable now: ask again until the deadline.
+                    await Task.Delay(PollInterval * 2, cancellationToken);
                 }
                 if (DateTime.UtcNow > deadline)
                 {
                     LogNotCaughtUp(logger, group.GroupId, member, slot);
                     return false;
                 }
-                // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
-                group.Post(core => core.AnnounceCommit());
-                await Task.Delay(PollInterval * 2, cancellationToken);
             }
         }
         return true;
+    }
+
+    private static readonly TimeSpan CatchUpWait = TimeSpan.FromSeconds(1);
+
+    private async Task<long> WaitCommittedAsync(long member, string groupId, long slot, TimeSpan wait)
+    {
+        if (roster.SiloOf(member) is not { } silo) throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
+        if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
+        return await hosts.For(silo).WaitCommittedAsync(groupId, slot, wait).WaitAsync(wait + PeerAskTimeout);
     }
 
     /// <summary>What this silo's replica knows of the group (a <see cref="TimeoutException"/> when its worker does not answer in time).</summary>

@@ -31,6 +31,14 @@ public interface IReplicaHost : IGrainService
     Task<GroupStatus?> GetGroupStatusAsync(string groupId);
 
     /// <summary>
+    /// Waits, at most <paramref name="wait"/>, until this silo's replica of the group has committed through
+    /// <paramref name="slot"/> (a rebalancer asks before it removes a member: one call instead of a poll per 100 ms).
+    /// Returns the replica's commit index then, or -1 while this silo holds no replica of the group.
+    /// </summary>
+    [Alias("WaitCommittedAsync")]
+    Task<long> WaitCommittedAsync(string groupId, long slot, TimeSpan wait);
+
+    /// <summary>
     /// Records a birth claim for a group this silo holds no replica of (first claim wins; see <see cref="BirthClaim"/>),
     /// or says which replica or other claim it holds instead.
     /// </summary>

@@ -73,6 +73,21 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
 
     public Task<GroupStatus?> GetGroupStatusAsync(string groupId) => _runtime.StatusOfAsync(groupId);
 
+    public async Task<long> WaitCommittedAsync(string groupId, long slot, TimeSpan wait)
+    {
+        // Bounded whatever the caller asks: the call holds nothing but a timer (grain services interleave requests).
+        var deadline = DateTime.UtcNow + (wait < MaxCommitWait ? wait : MaxCommitWait);
+        while (true)
+        {
+            long commit = await _runtime.StatusOfAsync(groupId) is { } status ? status.CommitIndex : -1;
+            if (commit >= slot || DateTime.UtcNow >= deadline) return commit;
+            await Task.Delay(CommitPollInterval);
+        }
+    }
+
+    private static readonly TimeSpan MaxCommitWait = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CommitPollInterval = TimeSpan.FromMilliseconds(20);
+
     public Task<BirthAnswer> ClaimBirthAsync(string groupId, BirthClaim claim) => _runtime.AnswerBirthClaimAsync(groupId, claim);
 
     public Task ReleaseBirthAsync(string groupId, long proposer, long attempt)
