@@ -263,7 +263,8 @@ internal sealed partial class Rebalancer(
         }
         var latest = new ClusterConfig(status.Latest);
         var inForce = new ClusterConfig(status.InForce);
-        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return (Outcome.InPlace, "");
+        // Membership first: a replica that moved its group away itself (its activation led the move) knows the new
+        // configuration, which equals the target, yet holds a replica that is no longer needed.
         // An activation here on the grain's replica set, whose group does not name this silo yet (placement follows
         // the roster, the group follows its moves): it leads, so it drives the move that adds this silo. Stepping it
         // aside would only start it here again, and the group's members leave a group led elsewhere alone.
@@ -283,6 +284,7 @@ internal sealed partial class Rebalancer(
             LogDropped(logger, groupId, latest.ToString());
             return (Outcome.Dropped, "");
         }
+        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return (Outcome.InPlace, "");
         if (latest.Equals(target) && inForce.Equals(target))
         {
             // In place, led by an earlier move of this silo without an activation: give the leadership up.
