@@ -56,15 +56,40 @@ public sealed class PlacementTests
     }
 
     [Fact]
-    public async Task Director_places_on_the_first_replica_silo_that_is_compatible()
+    public async Task Director_places_on_the_first_replica_silo_that_is_compatible_when_the_local_silo_holds_no_replica()
     {
         var locator = new FixedLocator(S3, S1, S2);
         var director = Director(locator, replicationFactor: 5);
 
-        var silo = await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S4));
+        var silo = await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S4) { Local = S4 });
 
         Assert.Equal(S1, silo);
         Assert.Equal(5, locator.RequestedReplicas); // options' factor when the strategy names none
+    }
+
+    [Fact]
+    public async Task Director_places_on_the_local_silo_when_it_holds_a_compatible_replica()
+    {
+        var director = Director(new FixedLocator(S1, S2, S3));
+
+        // The call arrived at S3 (a client's gateway, or a calling grain's silo), which holds a replica: no hop.
+        Assert.Equal(S3, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S3 }));
+        // S3 is not compatible (e.g. shutting down): the first live replica silo instead.
+        Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2) { Local = S3 }));
+    }
+
+    [Fact]
+    public async Task Director_avoids_a_replica_silo_in_a_graceful_stop()
+    {
+        var locator = new FixedLocator(S1, S2, S3);
+        locator.Leaving.Add(S1);
+        var director = Director(locator);
+
+        // Neither the local silo nor the heaviest one while it hands its groups over.
+        Assert.Equal(S2, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S1 }));
+        Assert.Equal(S2, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S4 }));
+        // Only when no other replica silo is live.
+        Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S4) { Local = S4 }));
     }
 
     [Fact]
@@ -80,7 +105,7 @@ public sealed class PlacementTests
     public async Task Director_honours_a_placement_hint_only_inside_the_replica_set()
     {
         var director = Director(new FixedLocator(S1, S2, S3));
-        var context = new FakeContext(S1, S2, S3, S4);
+        var context = new FakeContext(S1, S2, S3, S4) { Local = S4 };
 
         Assert.Equal(S3, await director.OnAddActivation(new ReplicatedPlacement(), Target(hint: S3), context));
         Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(hint: S4), context));
@@ -122,6 +147,10 @@ public sealed class PlacementTests
     {
         public int RequestedReplicas { get; private set; }
 
+        public HashSet<SiloAddress> Leaving { get; } = [];
+
+        public bool IsLeaving(SiloAddress silo) => Leaving.Contains(silo);
+
         public ValueTask<IReadOnlyList<SiloAddress>> GetReplicaSilosAsync(GrainId grainId, int replicas)
         {
             RequestedReplicas = replicas;
@@ -131,7 +160,9 @@ public sealed class PlacementTests
 
     private sealed class FakeContext(params SiloAddress[] compatible) : IPlacementContext
     {
-        public SiloAddress LocalSilo => compatible[0];
+        public SiloAddress? Local { get; init; }
+
+        public SiloAddress LocalSilo => Local ?? compatible[0];
 
         public SiloStatus LocalSiloStatus => SiloStatus.Active;
 

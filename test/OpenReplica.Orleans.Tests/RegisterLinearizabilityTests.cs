@@ -195,9 +195,9 @@ public sealed class RegisterLinearizabilityTests
             Assert.True(i < 50, "no key placed the register and its shadow on different silos");
             register = cluster.Client.GetGrain<ICasRegisterGrain>(GrainId.Create(CasRegisterGrain.TypeName, $"dup-{i}"));
             shadow = cluster.Client.GetGrain<ICasRegisterGrain>(GrainId.Create(ShadowRegisterGrain.TypeName, $"dup-{i}"));
-            var locator = cluster.Service<IReplicaSetLocator>(cluster.Silos[0]);
-            registerSilo = (await locator.GetReplicaSilosAsync(register.GetGrainId(), 3))[0];
-            shadowSilo = (await locator.GetReplicaSilosAsync(shadow.GetGrainId(), 3))[0];
+            // Placement puts each on a replica silo (the one its call reached first), so ask where they went.
+            registerSilo = await Eventually.CallAsync(() => register.GetSilo(), "register's silo");
+            shadowSilo = await Eventually.CallAsync(() => shadow.GetSilo(), "shadow's silo");
             if (!registerSilo.Equals(shadowSilo)) break;
         }
 

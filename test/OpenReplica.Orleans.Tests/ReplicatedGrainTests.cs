@@ -20,7 +20,7 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Activation_is_placed_on_the_first_live_silo_of_the_replica_set()
+    public async Task Activation_is_placed_on_a_silo_of_the_replica_set()
     {
         var grain = Account("placement");
         var host = await grain.GetSilo();
@@ -30,7 +30,7 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
 
         Assert.Equal(3, replicas.Count);
         Assert.Equal(3, replicas.Distinct().Count());
-        Assert.Equal(replicas[0], host);
+        Assert.Contains(host, replicas);
     }
 
     [Fact]

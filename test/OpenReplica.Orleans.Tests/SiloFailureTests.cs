@@ -25,7 +25,7 @@ public sealed class SiloFailureTests
         await grain!.Deposit(5);
         var grainId = grain.GetGrainId();
         var locator = cluster.Service<IReplicaSetLocator>(primary);
-        Assert.Equal((await locator.GetReplicaSilosAsync(grainId, 3))[0], host);
+        Assert.Contains(host, await locator.GetReplicaSilosAsync(grainId, 3));
 
         await cluster.KillSiloAsync(cluster.Silos.Single(s => s.SiloAddress.Equals(host)), TestContext.Current.CancellationToken);
 
@@ -54,7 +54,7 @@ public sealed class SiloFailureTests
         Assert.NotEqual(host, newHost);
         var replicas = await locator.GetReplicaSilosAsync(grainId, 3);
         Assert.DoesNotContain(host, replicas);
-        Assert.Equal(replicas[0], newHost);
+        Assert.Contains(newHost, replicas);
 
         // LocalCallReplicator keeps its log in the dead silo's memory, so the state is gone; the grain is live.
         Assert.Equal(2m, await grain.Deposit(2));

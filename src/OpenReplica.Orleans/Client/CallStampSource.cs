@@ -12,21 +12,24 @@ internal sealed class CallStampSource(TimeProvider? time = null)
     public const int MaxAbandoned = 1024;
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly SortedSet<long> _inFlight = [];
+    // In-flight sequence -> when its current attempt began. The lowest one is found by advancing _lowest past
+    // sequences no longer in flight: each sequence is passed once, so a call costs O(1) amortized and no allocation.
+    private readonly Dictionary<long, long> _inFlight = [];
     private readonly Queue<(long Sequence, long Until)> _abandoned = new(); // in sequence (and expiry) order
-    private readonly Dictionary<long, long> _attemptStarted = []; // in-flight sequence -> when its current attempt began
     private long _next;
+    private long _lowest = 1; // no sequence below it is in flight
     private long _abandonedFloor = long.MaxValue; // the lowest sequence in _abandoned: recomputed when it changes (rarely), read on every call
 
     public Guid ClientId { get; } = Guid.NewGuid();
 
-    /// <summary>Takes the next sequence and marks it in flight until <see cref="Complete"/>.</summary>
+    /// <summary>Takes the next sequence and marks it in flight until <see cref="Complete"/>; its first attempt starts now.</summary>
     public CallStamp Begin()
     {
+        long now = _time.GetTimestamp();
         lock (_inFlight)
         {
             var sequence = ++_next;
-            _inFlight.Add(sequence);
+            _inFlight.Add(sequence, now);
             return new CallStamp(ClientId, sequence, FloorLocked());
         }
     }
@@ -40,7 +43,6 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             _inFlight.Remove(stamp.Sequence);
-            _attemptStarted.Remove(stamp.Sequence);
             if (hold <= TimeSpan.Zero) return;
             // Sequences are abandoned in about their order; a rare out-of-order one just keeps the floor a little lower.
             _abandoned.Enqueue((stamp.Sequence, _time.GetTimestamp() + (long)(hold.TotalSeconds * _time.TimestampFrequency)));
@@ -55,16 +57,16 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             _inFlight.Remove(stamp.Sequence);
-            _attemptStarted.Remove(stamp.Sequence);
         }
     }
 
-    /// <summary>An attempt of the call is being sent now.</summary>
+    /// <summary>A further attempt of the call is being sent now (<see cref="Begin"/> started the first).</summary>
     public void AttemptStarted(CallStamp stamp)
     {
+        long now = _time.GetTimestamp();
         lock (_inFlight)
         {
-            if (_inFlight.Contains(stamp.Sequence)) _attemptStarted[stamp.Sequence] = _time.GetTimestamp();
+            if (_inFlight.ContainsKey(stamp.Sequence)) _inFlight[stamp.Sequence] = now;
         }
     }
 
@@ -74,7 +76,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         if (stamp.ClientId != ClientId) return false;
         lock (_inFlight)
         {
-            return _attemptStarted.TryGetValue(stamp.Sequence, out long started) && _time.GetElapsedTime(started) > age;
+            return _inFlight.TryGetValue(stamp.Sequence, out long started) && _time.GetElapsedTime(started) > age;
         }
     }
 
@@ -103,8 +105,8 @@ internal sealed class CallStampSource(TimeProvider? time = null)
             }
             if (expired) RecomputeAbandonedFloor();
         }
-        long floor = _inFlight.Count > 0 ? _inFlight.Min : _next + 1;
-        return Math.Min(floor, _abandonedFloor);
+        while (_lowest <= _next && !_inFlight.ContainsKey(_lowest)) _lowest++;
+        return Math.Min(_lowest, _abandonedFloor); // _next + 1 when nothing is in flight
     }
 
     private void RecomputeAbandonedFloor()

@@ -52,7 +52,7 @@ internal sealed partial class StampingCallFilter(
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
                 RequestContext.Set(CallStamp.RequestContextKey, stamp);
-                stamps.AttemptStarted(stamp);
+                if (attempt > 0) stamps.AttemptStarted(stamp);
                 Exception failure;
                 try
                 {

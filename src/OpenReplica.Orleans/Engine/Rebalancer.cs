@@ -203,7 +203,8 @@ internal sealed partial class Rebalancer(
         }
         var latest = new ClusterConfig(status.Latest);
         var inForce = new ClusterConfig(status.InForce);
-        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return Outcome.InPlace;
+        // Membership first: a replica that moved its group away itself (its activation led the move) knows the new
+        // configuration, which equals the target, yet holds a replica that is no longer needed.
         if (!latest.Contains(me) && !inForce.Contains(me))
         {
             // The group moved away from this silo and its new configuration is in force: this replica is not needed.
@@ -219,6 +220,7 @@ internal sealed partial class Rebalancer(
             LogDropped(logger, groupId, latest.ToString());
             return Outcome.Dropped;
         }
+        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return Outcome.InPlace;
         if (latest.Equals(target) && inForce.Equals(target))
         {
             // In place, led by an earlier move of this silo without an activation: give the leadership up.

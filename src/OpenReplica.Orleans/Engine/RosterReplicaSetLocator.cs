@@ -24,4 +24,14 @@ internal sealed class RosterReplicaSetLocator(ReplicaRoster roster) : IReplicaSe
             .OfType<SiloAddress>()
             .ToList();
     }
+
+    public bool IsLeaving(SiloAddress silo)
+    {
+        if (roster.Current is not { } current) return false;
+        foreach (long member in current.Members)
+        {
+            if (silo.Equals(roster.SiloOf(member))) return roster.IsLeaving(member);
+        }
+        return false;
+    }
 }

@@ -10,7 +10,13 @@ public interface IReplicaSetLocator
 {
     /// <summary>
     /// Returns the silos holding the replicas of <paramref name="grainId"/>, most preferred first
-    /// (the activation, i.e. the leader, is placed on the first live one).
+    /// (the activation, i.e. the leader, is placed on the placing silo if it is one of them, else on the first live one).
     /// </summary>
     ValueTask<IReadOnlyList<SiloAddress>> GetReplicaSilosAsync(GrainId grainId, int replicas);
+
+    /// <summary>
+    /// Whether <paramref name="silo"/> is handing its replicas over in a graceful stop: it starts no new activation,
+    /// so placement prefers any other replica silo.
+    /// </summary>
+    bool IsLeaving(SiloAddress silo) => false;
 }

@@ -14,7 +14,7 @@ internal readonly record struct RosterMember(long Id, string? Domain);
 internal static class ReplicaSetPlacement
 {
     /// <summary>
-    /// The group's replica set, highest weight first (the first live one hosts the activation, i.e. leads).
+    /// The group's replica set, highest weight first (the activation goes to the placing silo when it is one of them, else to the first live one).
     /// With at least <paramref name="replicas"/> distinct domains, every member chosen is the heaviest of its domain
     /// and no two share one. With fewer, every domain still gets one replica and the remaining replicas go to the
     /// heaviest members left, whatever their domain (losing such a domain can then take a majority of a group).

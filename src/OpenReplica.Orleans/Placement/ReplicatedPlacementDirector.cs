@@ -5,8 +5,9 @@ using Orleans.Runtime.Placement;
 namespace OpenReplica.Orleans;
 
 /// <summary>
-/// Places a replicated grain's activation on the first live, compatible silo of its replica set, so the
-/// activation (the Paxos leader) has the log locally. A placement hint is honoured only if it names a replica silo.
+/// Places a replicated grain's activation on a live, compatible silo of its replica set, so the activation (the Paxos
+/// leader) has the log locally: the silo placing it (where the call arrived) if it holds a replica, else the first
+/// live replica silo. A placement hint is honoured only if it names a replica silo.
 /// </summary>
 internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IOptions<ReplicatedGrainsOptions> options) : IPlacementDirector
 {
@@ -21,13 +22,24 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
             return hint;
         }
 
+        // Like Orleans' default placement of plain grains: the silo that received the call (for a client's call, its
+        // gateway) hosts the activation when it holds a replica, so calls run where they arrive, with no hop between
+        // silos. Leadership follows the activation (its replica campaigns), so any live replica silo may host it.
+        if (replicaSilos.Contains(context.LocalSilo) && Array.IndexOf(compatible, context.LocalSilo) >= 0 && !locator.IsLeaving(context.LocalSilo))
+        {
+            return context.LocalSilo;
+        }
+
+        // A silo in a graceful stop only if no other replica silo is live (it then forwards the calls once its
+        // groups have moved).
+        SiloAddress? leaving = null;
         foreach (var silo in replicaSilos)
         {
-            if (Array.IndexOf(compatible, silo) >= 0)
-            {
-                return silo;
-            }
+            if (Array.IndexOf(compatible, silo) < 0) continue;
+            if (!locator.IsLeaving(silo)) return silo;
+            leaving ??= silo;
         }
+        if (leaving is not null) return leaving;
 
         throw new ReplicaSetUnavailableException(
             $"Cannot place replicated grain {target.GrainIdentity}: none of its {replicas} replica silos "
