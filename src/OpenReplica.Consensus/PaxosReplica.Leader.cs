@@ -31,8 +31,10 @@ public sealed partial class PaxosReplica
             foreach (var c in queued) Enqueue(c);
             ResetElectionTimer();
 
-            // Our own promise: what we accepted ourselves counts like any acceptor's report.
-            _leader.Promised.Add(Id);
+            // Our own promise: what we accepted ourselves counts like any acceptor's report. With parallel persist the
+            // host may send the prepares while our promise of the ballot is being made durable, so our promise counts
+            // only when it comes back as a message to ourselves (SendPrepares), delivered once the hard state is durable.
+            if (!_options.ParallelPersist) _leader.Promised.Add(Id);
             foreach (var e in _log.After(_log.CommitIndex).Where(e => !e.Chosen)) Recover(e);
             SendPrepares();
             TryBecomeLeader();
@@ -130,6 +132,12 @@ public sealed partial class PaxosReplica
             {
                 Send(new Prepare(Id, member, leader.Ballot, commit));
             }
+        }
+        // Parallel persist: our own promise, sent again with every retransmission until it has come back. It reports
+        // nothing accepted: our own log was read into Recovered when the campaign began.
+        if (_options.ParallelPersist && !leader.Promised.Contains(Id))
+        {
+            Send(new Promise(Id, Id, leader.Ballot, commit, _log.SnapshotSlot, []));
         }
         leader.PrepareSentAtTick = _now;
     }

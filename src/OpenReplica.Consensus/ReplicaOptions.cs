@@ -63,8 +63,10 @@ public sealed class ReplicaOptions
     /// For hosts that send a leader's accepts while its own append is still being made durable (leader and
     /// followers persist in parallel). The leader's own acceptance then counts as a vote only when the host delivers
     /// it back: the core emits it as an <see cref="Accepted"/> message to itself, which the host, like every vote,
-    /// sends only after the Ready's records are durable. False: the leader counts its own acceptance at once (the host
-    /// persists before it sends anything).
+    /// sends only after the Ready's records are durable. Phase 1 alike: a candidate's prepares (requests, not votes) may
+    /// leave while its promise of the new ballot is being made durable, and its own promise counts only when the
+    /// <see cref="Promise"/> it sends itself is delivered back. False: the leader counts its own acceptance and promise
+    /// at once (the host persists before it sends anything).
     /// </summary>
     public bool ParallelPersist { get; set; }
 

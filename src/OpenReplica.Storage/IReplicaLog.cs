@@ -16,6 +16,13 @@ public interface IReplicaLog : IAsyncDisposable
     /// <summary>The retained records of all groups in append order (superseded and compacted records are left out).</summary>
     IEnumerable<WalRecord> ReadAll();
 
+    /// <summary>
+    /// The groups that had records or a snapshot when the log was opened, as found by the log's own recovery scan (no
+    /// I/O here). Handed over once, to the log's owner: the log keeps no copy (a silo that held millions of groups
+    /// would hold them twice), and later calls return an empty set.
+    /// </summary>
+    GroupIdSet TakeRecoveredGroups();
+
     /// <summary>The retained records of one group in append order.</summary>
     IEnumerable<WalRecord> ReadAll(string groupId);
 

@@ -51,6 +51,9 @@ public sealed class VolatileLog : IReplicaLog
     }
 
     /// <inheritdoc/>
+    public GroupIdSet TakeRecoveredGroups() => new(); // memory only: nothing survives a restart
+
+    /// <inheritdoc/>
     public IEnumerable<WalRecord> ReadAll()
     {
         lock (_sync)

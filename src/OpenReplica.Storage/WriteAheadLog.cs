@@ -84,6 +84,17 @@ public sealed class WriteAheadLog : IReplicaLog
     }
 
     /// <inheritdoc/>
+    public GroupIdSet TakeRecoveredGroups()
+    {
+        lock (_state.Sync)
+        {
+            GroupIdSet recovered = _state.RecoveredGroups ?? new GroupIdSet();
+            _state.RecoveredGroups = null;
+            return recovered;
+        }
+    }
+
+    /// <inheritdoc/>
     public async ValueTask SaveSnapshotAsync(string groupId, long slot, ReadOnlyMemory<byte> snapshot, CancellationToken ct = default)
     {
         ValidateGroupId(groupId);

@@ -18,7 +18,7 @@ internal static class ConsensusCluster
     public static async Task<(InProcessTestCluster Cluster, string DataRoot)> StartAsync(
         int silos, ReplicationMode mode = ReplicationMode.Persisted, int replicationFactor = 3, TimeSpan? callTimeout = null,
         int snapshotEvery = ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, TimeSpan? replacementGrace = null,
-        TimeSpan? idleGroupEviction = null)
+        TimeSpan? idleGroupEviction = null, int snapshotOnDeactivationAfter = ReplicatedGrainsOptions.DefaultSnapshotOnDeactivationAfterCommands)
     {
         var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
@@ -29,6 +29,7 @@ internal static class ConsensusCluster
             o.ConfigureReplication = r =>
             {
                 r.SnapshotEveryCommands = snapshotEvery;
+                r.SnapshotOnDeactivationAfterCommands = snapshotOnDeactivationAfter;
                 r.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
                 r.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
             };

@@ -49,7 +49,7 @@ internal sealed partial class ConsensusCallReplicator(
         }
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
-            options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
+            options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);

@@ -16,12 +16,13 @@ namespace OpenReplica.Orleans.Replication;
 /// activation's own pump; snapshots go back to the group as ordinary inputs. The queue is bounded by refusing new
 /// calls (retryable) while more than <c>maxUnappliedCommands</c> chosen commands wait to be applied.
 /// </summary>
-internal sealed class GrainSession(
+internal sealed partial class GrainSession(
     IGrainContext grain,
     GroupReplica group,
     Serializer serializer,
     TimeProvider time,
     int snapshotEveryCommands,
+    int snapshotOnDeactivationAfterCommands,
     int maxUnappliedCommands,
     DivergenceMonitor divergenceMonitor,
     ReplicationInstruments instruments,
@@ -32,6 +33,7 @@ internal sealed class GrainSession(
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);
     private bool _activated; // the first call reached the activation: OnActivateAsync is done, effects may run
+    private bool _processing; // the pump is inside a Ready (State may be between two commands): no snapshot now
     // Unbounded as a channel, bounded by admission: ReplicateAsync refuses calls while _unapplied is over the limit,
     // and only this leader's proposals produce commits (a few windows of slots beyond the limit at most).
     private readonly Channel<Ready> _pump = Channel.CreateUnbounded<Ready>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -281,17 +283,49 @@ internal sealed class GrainSession(
 
     public void Stop()
     {
+        var final = DeactivationSnapshot();
         group.Post(core =>
         {
             if (!ReferenceEquals(group.Listener, this)) return new Ready();
             // The grain is deactivating: nobody here will propose, so give up leadership and the state it holds (an
-            // idle grain should cost its replicas little); the next activation campaigns again.
+            // idle grain should cost its replicas little); the next activation campaigns again. Compaction first,
+            // while this replica still leads: the snapshot is shipped to the followers too.
             group.SetListener(null);
-            return core.Resign();
+            var ready = final is { } f ? core.CompactLog(f.Slot, f.Bytes) : new Ready();
+            ready.Append(core.Resign());
+            return ready;
         });
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: the activation is deactivating"));
         _pump.Writer.TryComplete();
     }
+
+    /// <summary>
+    /// State at the last applied slot, serialized, when this activation deactivates after applying at least
+    /// <c>snapshotOnDeactivationAfterCommands</c> commands since its last snapshot: the next activation then starts
+    /// from it and replays nothing. Taken on the activation's scheduler (Stop runs there) and only between two Readys
+    /// of the pump, so State is exactly what the applied slot says; not taken when this activation may not be the
+    /// one that leads (State would still be right, but a stale leader need not pay for it) or when it diverged.
+    /// </summary>
+    private (long Slot, byte[] Bytes)? DeactivationSnapshot()
+    {
+        if (snapshotOnDeactivationAfterCommands <= 0 || _appliedSinceSnapshot < snapshotOnDeactivationAfterCommands) return null;
+        if (_processing || _lost is not null || !_leading.Task.IsCompletedSuccessfully || _divergence.Diverged is not null) return null;
+        try
+        {
+            var bytes = SaveAppSnapshot(writeCheckpoint: false);
+            _appliedSinceSnapshot = 0;
+            return (_appliedSlot, bytes);
+        }
+        catch (Exception e)
+        {
+            // Only an optimization: the deactivation goes on, and the next activation replays the log instead.
+            LogDeactivationSnapshotFailed(effectLogger, e, grain.GrainId);
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} could not snapshot its state as it deactivated; its next activation replays the log")]
+    private static partial void LogDeactivationSnapshotFailed(ILogger logger, Exception exception, GrainId grainId);
 
     /// <summary>Called on the engine's worker: queues the Ready for the activation's pump and returns at once.</summary>
     public void OnReady(Ready ready)
@@ -321,6 +355,7 @@ internal sealed class GrainSession(
         while (await reader.WaitToReadAsync())
         {
             if (!reader.TryRead(out var ready)) continue;
+            _processing = true;
             try
             {
                 if (await ProcessAsync(ready) is { } snapshot)
@@ -342,6 +377,7 @@ internal sealed class GrainSession(
             }
             finally
             {
+                _processing = false;
                 int commands = 0;
                 foreach (var entry in ready.Committed) commands += entry.Commands.Count;
                 Interlocked.Add(ref _unapplied, -commands);
@@ -505,12 +541,15 @@ internal sealed class GrainSession(
         return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
     }
 
-    /// <summary>The snapshot carries the state's digest, and the leader also writes it into the log for replays from older snapshots.</summary>
-    private byte[] SaveAppSnapshot()
+    /// <summary>
+    /// The snapshot carries the state's digest, and the leader also writes it into the log for replays from older
+    /// snapshots (<paramref name="writeCheckpoint"/>; not at deactivation, where the leader resigns in the same step).
+    /// </summary>
+    private byte[] SaveAppSnapshot(bool writeCheckpoint = true)
     {
         long started = Stopwatch.GetTimestamp();
         var digest = _divergence.TryDigest();
-        if (digest is { } current && Leads) group.Propose(_divergence.CheckpointAt(current));
+        if (writeCheckpoint && digest is { } current && Leads) group.Propose(_divergence.CheckpointAt(current));
         var bytes = serializer.SerializeToArray(new ReplicatedAppSnapshot
         {
             State = _machine.SaveState(),

@@ -254,11 +254,14 @@ internal sealed partial class GroupReplica
 
     /// <summary>
     /// Whether <paramref name="message"/> may leave before this step's records are durable: a leader's accepts under
-    /// a ballot whose promise is already on disk (they are requests, not votes; the leader's own vote comes back to
-    /// it only after its append, see <see cref="ReplicaOptions.ParallelPersist"/>).
+    /// a ballot whose promise is already on disk, and a candidate's prepares (they are requests, not votes; the
+    /// leader's own acceptance or promise comes back to it only after its append, see
+    /// <see cref="ReplicaOptions.ParallelPersist"/>). An accept under a ballot not yet durable waits: after a crash
+    /// that lost the promise, the same ballot could be used again for another value.
     /// </summary>
     internal bool MaySendBeforePersist(Message message) =>
         (message is Accept a && a.Ballot == _durablePromised && a.To != _core.Id)
+        || (message is Prepare p && p.To != _core.Id)
         || (_worker.PlantedBugs.HasFlag(EngineBug.VoteBeforeFsync) && message.To != _core.Id);
 
     /// <summary>The step's records are durable.</summary>

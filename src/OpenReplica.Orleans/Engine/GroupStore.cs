@@ -54,8 +54,8 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
 
     // --- scale-out hooks (issue 13): which groups the log holds, a new replica's first configuration, forgetting a group.
 
-    /// <summary>Every group the log holds records of (one pass over the log: at start-up only).</summary>
-    public IReadOnlyList<string> PersistedGroupIds() => [.. log.ReadAll().Select(r => r.GroupId).Distinct()];
+    /// <summary>Every group the log held records or a snapshot of when it was opened (found by its recovery; handed over once).</summary>
+    public GroupIdSet TakeRecoveredGroups() => log.TakeRecoveredGroups();
 
     public bool HasPersisted(string groupId) => log.LoadSnapshot(groupId) is not null || log.ReadAll(groupId).Any();
 

@@ -107,7 +107,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
     public void ReleaseBirthClaim(string groupId, long proposer, long attempt) => Claims.Release(groupId, proposer, attempt);
 
     /// <summary>Marks a replica created from a peer's configuration as held, under the claim table's lock.</summary>
-    private void SettleBirth(string groupId) => Claims.Settle(groupId, () => _held.TryAdd(groupId, 0));
+    private void SettleBirth(string groupId) => Claims.Settle(groupId, () => _held.Add(groupId));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save the birth claims at stop; after the restart this silo grants none for the claim lifetime")]
     private static partial void LogClaimsNotSaved(ILogger logger, Exception exception);

@@ -97,6 +97,11 @@ internal sealed partial class ReplicationRuntime
             store.Log.DisposeAsync().AsTask().GetAwaiter().GetResult();
             store.ReplaceLog(OpenPersistedLog());
         });
+        // The groups on disk are the ones held already (the held set outlives the log); a union costs nothing extra.
+        foreach (string groupId in store.TakeRecoveredGroups())
+        {
+            if (groupId != RosterGroup.GroupId) _held.Add(groupId);
+        }
         _reportedFailure = 0;
         Interlocked.Increment(ref _logReopens);
         LogReopened(_logger, failure.Message);

@@ -30,7 +30,9 @@ internal sealed partial class ReplicationRuntime(
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
     private GroupTable? _table;
-    private readonly ConcurrentDictionary<string, byte> _held = new();     // scale-out: every group with a replica here
+    // Scale-out: every grain group with a replica here (in memory, evicted, or only on disk; not the meta group). It
+    // grows with every group this silo ever held, so it is compact: about the id's UTF-8 length + 8 bytes per group.
+    private GroupIdSet _held = new();
     private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
@@ -74,7 +76,9 @@ internal sealed partial class ReplicationRuntime(
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted ? OpenPersistedLog() : new VolatileLog();
         _store = new GroupStore(log);
-        foreach (string groupId in _store.PersistedGroupIds()) _held.TryAdd(groupId, 0);
+        // What recovery found while it scanned the log anyway: start-up reads the WAL once.
+        _held = _store.TakeRecoveredGroups();
+        _held.Remove(RosterGroup.GroupId);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
         _birthClaims = OpenBirthClaims();
@@ -128,7 +132,7 @@ internal sealed partial class ReplicationRuntime(
         if (Table.Find(groupId) is { } existing) return existing;
         // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
         // from what its existing replicas know, or on its replica set in the current roster if it is new.
-        if (_held.ContainsKey(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
+        if (_held.Contains(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
         return await BornAsync(groupId, grainId, replicas, cancellationToken);
     }
 
@@ -137,16 +141,16 @@ internal sealed partial class ReplicationRuntime(
     // --- scale-out hooks (issue 13): what the rebalancer, the group lookup and decommission need from the runtime.
 
     /// <summary>Whether this silo holds a replica of the group (in memory, evicted, or on disk).</summary>
-    internal bool Holds(string groupId) => _held.ContainsKey(groupId) || _table?.Peek(groupId) is not null;
+    internal bool Holds(string groupId) => _table?.Peek(groupId) is not null || _held.Contains(groupId);
 
     /// <summary>Every grain group this silo holds a replica of, in memory or only on disk.</summary>
-    internal IReadOnlyList<string> HeldGroupIds() => [.. _held.Keys.Where(id => id != RosterGroup.GroupId)];
+    internal IReadOnlyList<string> HeldGroupIds() => _held.Snapshot();
 
     /// <summary>This silo's replica of the group, rebuilt from disk if needed; null when it holds none.</summary>
     internal GroupReplica? LoadHeld(string groupId)
     {
         if (Table.Find(groupId) is { } group) return group;
-        if (groupId == RosterGroup.GroupId || !_held.ContainsKey(groupId) || roster.Genesis is null) return null;
+        if (groupId == RosterGroup.GroupId || !_held.Contains(groupId) || roster.Genesis is null) return null;
         if (!TryParseGroupId(groupId, out var grainId, out int replicas)) return null;
         return GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
     }
@@ -177,7 +181,7 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
     internal async Task ForgetAsync(string groupId)
     {
-        _held.TryRemove(groupId, out _);
+        _held.Remove(groupId);
         if (Table.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
         await Store.ForgetAsync(groupId);
     }
@@ -217,7 +221,7 @@ internal sealed partial class ReplicationRuntime(
         var group = Table.GetOrCreate(groupId,
             () => meta ? RosterGroup.CoreOptions(roster.LocalReplicaId, config) : CoreOptions(config),
             meta ? MakeMetaGroup : null);
-        _held.TryAdd(groupId, 0);
+        if (!meta) _held.Add(groupId);
         return group;
     }
 

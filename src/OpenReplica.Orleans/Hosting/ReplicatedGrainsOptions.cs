@@ -10,6 +10,8 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultReplicationFactor = 3;
     /// <summary>Default for <see cref="SnapshotEveryCommands"/>.</summary>
     public const int DefaultSnapshotEveryCommands = 4096;
+    /// <summary>Default for <see cref="SnapshotOnDeactivationAfterCommands"/>.</summary>
+    public const int DefaultSnapshotOnDeactivationAfterCommands = 64;
     /// <summary>Default for <see cref="DigestEveryCommands"/>.</summary>
     public const int DefaultDigestEveryCommands = 1024;
     /// <summary>Default for <see cref="TransportQueueCapacity"/>.</summary>
@@ -71,6 +73,14 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>A grain's log is snapshotted and truncated every this many commands (bounds replay on failover).</summary>
     public int SnapshotEveryCommands { get; set; } = DefaultSnapshotEveryCommands;
+
+    /// <summary>
+    /// An activation that deactivates (idle collection, a move) snapshots its State first if it applied at least this
+    /// many commands since its last snapshot, so the grain's next activation replays nothing instead of up to
+    /// <see cref="SnapshotEveryCommands"/> commands (the snapshot is taken where State already is, in memory, and is
+    /// shipped to the followers like any snapshot). 0 turns it off: only <see cref="SnapshotEveryCommands"/> snapshots.
+    /// </summary>
+    public int SnapshotOnDeactivationAfterCommands { get; set; } = DefaultSnapshotOnDeactivationAfterCommands;
 
     /// <summary>
     /// Divergence detection (docs/determinism.md): every this many commands the leading activation writes a digest of
@@ -215,6 +225,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.CallTimeout <= TimeSpan.Zero)
         {
             Fail($"{Prefix}{nameof(o.CallTimeout)} is {o.CallTimeout}; it must be positive.");
+        }
+
+        if (o.SnapshotOnDeactivationAfterCommands < 0)
+        {
+            Fail($"{Prefix}{nameof(o.SnapshotOnDeactivationAfterCommands)} is {o.SnapshotOnDeactivationAfterCommands}; it must not be negative (0 turns it off).");
         }
 
         if (o.SnapshotEveryCommands < 1)

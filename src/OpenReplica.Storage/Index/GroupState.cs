@@ -38,6 +38,9 @@ internal sealed class GroupState(string groupId, GroupKey key)
 
     public long CompactedThrough => SnapshotSlot;
 
+    /// <summary>The group has a replica's data here: a hard state, a retained entry or a snapshot (not only a tombstone).</summary>
+    public bool HoldsData => _hardState is not null || _slots.Count > 0 || SnapshotSlot != NoSlot;
+
     public bool IsEmpty => _hardState is null && _tombstone is null
         && _slots.Count == 0 && SnapshotSlot == NoSlot;
 

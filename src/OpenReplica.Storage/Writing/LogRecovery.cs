@@ -3,7 +3,8 @@ namespace OpenReplica.Storage;
 /// <summary>
 /// Rebuilds the index on open: scans every segment (a torn tail of the last one is cut off, anything else bad
 /// throws <see cref="WalCorruptionException"/>), then applies snapshots, discarding those of deleted groups, and
-/// indexes the segments by group; no group's state stays in memory afterwards.
+/// indexes the segments by group; no group's state stays in memory afterwards, only the ids of the groups found
+/// (<see cref="LogState.RecoveredGroups"/>, compact).
 /// </summary>
 internal static class LogRecovery
 {
@@ -83,7 +84,15 @@ internal static class LogRecovery
         }
 
         IndexSegments(fs, directory, segments, entries, headIndexEntries);
-        return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots);
+        // The groups found are handed to the log's owner (WriteAheadLog.TakeRecoveredGroups), so that it never reads
+        // the whole log a second time to learn them.
+        var recovered = new GroupIdSet();
+        foreach (GroupState group in index.Groups)
+        {
+            if (group.HoldsData) recovered.Add(group.GroupId);
+        }
+
+        return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots) { RecoveredGroups = recovered };
     }
 
     /// <summary>

@@ -23,6 +23,9 @@ internal sealed class LogState(List<Segment> segments, RetentionIndex index, Liv
 
     public SnapshotStore Snapshots { get; } = snapshots;
 
+    /// <summary>The groups recovery found with data; null once handed over (<see cref="WriteAheadLog.TakeRecoveredGroups"/>).</summary>
+    public GroupIdSet? RecoveredGroups { get; set; }
+
     public Segment Head => Segments[^1];
 
     /// <summary>The LSN the next appended record gets; only the writer advances it.</summary>

@@ -23,7 +23,7 @@ internal sealed class SimActivation
         var context = SimGrainContext.Create(grainId, Grain, reason => world.Scheduler.At(0, () => Stop(reason), silo.Context));
         var options = world.Options;
         Session = new GrainSession(context, silo.GroupFor(groupId), world.Serializer, world.Time, options.SnapshotEveryCommands,
-            options.MaxUnappliedCommands, world.Divergence, world.Instruments, world.Logger);
+            options.SnapshotOnDeactivationAfterCommands, options.MaxUnappliedCommands, world.Divergence, world.Instruments, world.Logger);
     }
 
     public SimSilo Silo { get; }

@@ -17,11 +17,13 @@ internal static class ScaleCommand
         var volatileGrains = new Option<int?>("--volatile-grains") { Description = "Grains of the Volatile fleet, for comparison (default: --grains, at most 10,000, to keep the run near 5 minutes; 0 skips it)" };
         var doc = new Option<string?>("--doc") { Description = "Markdown file whose scale section is replaced (default: docs/benchmarks.md on full runs)" };
         var noDoc = new Option<bool>("--no-doc") { Description = "Do not write the docs file" };
+        var only = new Option<string[]>("--only") { Description = "Measure only these parts: idle (memory per idle grain), reactivation (snapshots on), replay (snapshots off); default all", AllowMultipleArgumentsPerToken = true };
+        only.AcceptOnlyFromAmong(ScaleSettings.Parts);
         var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (silo log, data directories)" };
 
         var command = new Command("scale", "Memory and WAL bytes per idle replicated grain; time to reactivate a grain with a long log")
         {
-            quick, grains, entries, repetitions, volatileGrains, doc, noDoc, keepTemp,
+            quick, grains, entries, repetitions, volatileGrains, doc, noDoc, keepTemp, only,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -36,7 +38,8 @@ internal static class ScaleCommand
                 parse.GetValue(volatileGrains) ?? Math.Min(fleet, 10_000),
                 docPath,
                 parse.GetValue(keepTemp),
-                "dotnet run -c Release --project test/Benchmarks/LoadTest -- " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+                "dotnet run -c Release --project test/Benchmarks/LoadTest -- " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                parse.GetValue(only) is { Length: > 0 } parts ? parts.ToHashSet(StringComparer.Ordinal) : null);
             return await ScaleRun.RunAsync(settings);
         });
         return command;

@@ -22,7 +22,7 @@ internal sealed class ScaleReport(ScaleSettings settings, DateTimeOffset started
         sb.AppendLine();
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scale           # 100,000 grains, 100,000-entry log, ~5 minutes on a quiet machine (bounded at 10), rewrites this section");
         sb.AppendLine("    dotnet run -c Release --project test/Benchmarks/LoadTest -- scale --quick   # 10,000 grains, 20,000-entry log, ~1 minute on a quiet machine (bounded at 3), stdout only (add --doc docs/benchmarks.md to write)");
-        sb.AppendLine("    # options: --grains, --log-entries, --repetitions, --volatile-grains (default min(grains, 10,000); 0 skips), --keep-temp, --no-doc");
+        sb.AppendLine("    # options: --grains, --log-entries, --repetitions, --volatile-grains (default min(grains, 10,000); 0 skips), --only idle,reactivation,replay, --keep-temp, --no-doc");
         sb.AppendLine();
         SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{Elapsed.TotalSeconds:0} s", loadAverageStart, LoadAverageEnd);
         sb.Append(IdleTable());

@@ -40,6 +40,27 @@ internal static class ScaleRun
 
     private static async Task RunAllAsync(ScaleSettings s, ScaleReport report, string tempRoot, FileLoggerProvider logs, Action<string> status)
     {
+        if (s.Runs("idle")) await IdleFleetsAsync(s, report, tempRoot, logs, status);
+        // SnapshotEveryCommands is a silo option, so each setting gets its own cluster.
+        foreach (int every in new[] { ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, int.MaxValue })
+        {
+            if (!s.Runs(every == int.MaxValue ? "replay" : "reactivation")) continue;
+            string label = every == int.MaxValue ? "snapshots off" : $"snapshot every {every:N0}";
+            status($"reactivation, Persisted cluster, {label}");
+            await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, $"replay-{every}"), logs, CancellationToken.None,
+                silo => silo.Configure<ReplicatedGrainsOptions>(o =>
+                {
+                    o.SnapshotEveryCommands = every;
+                    // "Snapshots off" replays the whole log: no snapshot at deactivation either.
+                    if (every == int.MaxValue) o.SnapshotOnDeactivationAfterCommands = 0;
+                    o.IdleGroupEvictionAfter = ReactivationProbe.EvictAfter;
+                }));
+            report.Reactivation.Add(await ReactivationProbe.MeasureAsync(cluster, label, every, s.LogEntries, s.Repetitions, s.LogBound, status));
+        }
+    }
+
+    private static async Task IdleFleetsAsync(ScaleSettings s, ScaleReport report, string tempRoot, FileLoggerProvider logs, Action<string> status)
+    {
         var persistedRuntimes = await PersistedFleetsAsync(s, report, tempRoot, logs, status);
         status("waiting until the stopped Persisted cluster's replica groups are collected");
         if (!await ClusterRelease.AwaitCollectionAsync(persistedRuntimes, TimeSpan.FromSeconds(30)))
@@ -52,19 +73,6 @@ internal static class ScaleRun
             await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Volatile, null, logs, CancellationToken.None);
             await WarmUpAsync(cluster, s, GrainClasses.Replicated);
             report.Idle.Add(await IdleMemoryProbe.MeasureAsync(cluster, "3. replicated Volatile", GrainClasses.Replicated, "volatile", s.VolatileGrains, s.PhaseBound, status));
-        }
-        // SnapshotEveryCommands is a silo option, so each setting gets its own cluster.
-        foreach (int every in new[] { ReplicatedGrainsOptions.DefaultSnapshotEveryCommands, int.MaxValue })
-        {
-            string label = every == int.MaxValue ? "snapshots off" : $"snapshot every {every:N0}";
-            status($"reactivation, Persisted cluster, {label}");
-            await using var cluster = await LocalCluster.StartAsync(ReplicationMode.Persisted, Path.Combine(tempRoot, $"replay-{every}"), logs, CancellationToken.None,
-                silo => silo.Configure<ReplicatedGrainsOptions>(o =>
-                {
-                    o.SnapshotEveryCommands = every;
-                    o.IdleGroupEvictionAfter = ReactivationProbe.EvictAfter;
-                }));
-            report.Reactivation.Add(await ReactivationProbe.MeasureAsync(cluster, label, every, s.LogEntries, s.Repetitions, s.LogBound, status));
         }
     }
 

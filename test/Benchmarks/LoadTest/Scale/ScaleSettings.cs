@@ -9,8 +9,15 @@ internal sealed record ScaleSettings(
     int VolatileGrains,
     string? DocPath,
     bool KeepTemp,
-    string Command)
+    string Command,
+    IReadOnlySet<string>? Only = null)
 {
+    /// <summary>The parts a run may be limited to with <c>--only</c>.</summary>
+    public static readonly string[] Parts = ["idle", "reactivation", "replay"];
+
+    /// <summary>Whether the run measures <paramref name="part"/> (every part unless <c>--only</c> names some).</summary>
+    public bool Runs(string part) => Only is null || Only.Contains(part);
+
     /// <summary>
     /// Hard bound on the whole run: the tool stops itself even if a phase hangs. About 1 and 5 minutes on a quiet
     /// machine; the bounds leave room for the shared 2 cores being busy with other work.
