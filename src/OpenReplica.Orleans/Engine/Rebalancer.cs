@@ -284,11 +284,10 @@ internal sealed partial class Rebalancer(
             LogDropped(logger, groupId, latest.ToString());
             return (Outcome.Dropped, "");
         }
-        if (latest.Equals(target) && inForce.Equals(target) && !status.Leader) return (Outcome.InPlace, "");
         if (latest.Equals(target) && inForce.Equals(target))
         {
-            // In place, led by an earlier move of this silo without an activation: give the leadership up.
-            if (!status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
+            // In place. Led by an earlier move of this silo without an activation: give the leadership up.
+            if (status.Leader && !status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
             return (Outcome.InPlace, "");
         }
 
@@ -360,11 +359,12 @@ internal sealed partial class Rebalancer(
     }
 
     /// <summary>What the silo of <paramref name="member"/> knows of the group (null: it holds no replica); throws when it is unknown or does not answer in time.</summary>
-    private async Task<GroupStatus?> AskPeerAsync(long member, string groupId)
-    {
-        if (roster.SiloOf(member) is not { } silo) throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
-        return await hosts.For(silo).GetGroupStatusAsync(groupId).WaitAsync(PeerAskTimeout);
-    }
+    private async Task<GroupStatus?> AskPeerAsync(long member, string groupId) =>
+        await HostOf(member).GetGroupStatusAsync(groupId).WaitAsync(PeerAskTimeout);
+
+    /// <summary>The replica host on <paramref name="member"/>'s silo; throws when its address is unknown.</summary>
+    private IReplicaHost HostOf(long member) =>
+        roster.SiloOf(member) is { } silo ? hosts.For(silo) : throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
 
     /// <summary>
     /// Whether this silo should lead a group nobody leads to move it: its replica is the heaviest live member of
@@ -506,9 +506,9 @@ internal sealed partial class Rebalancer(
 
     private async Task<long> WaitCommittedAsync(long member, string groupId, long slot, TimeSpan wait)
     {
-        if (roster.SiloOf(member) is not { } silo) throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
+        var host = HostOf(member);
         if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
-        return await hosts.For(silo).WaitCommittedAsync(groupId, slot, wait).WaitAsync(wait + PeerAskTimeout);
+        return await host.WaitCommittedAsync(groupId, slot, wait).WaitAsync(wait + PeerAskTimeout);
     }
 
     /// <summary>What this silo's replica knows of the group (a <see cref="TimeoutException"/> when its worker does not answer in time).</summary>

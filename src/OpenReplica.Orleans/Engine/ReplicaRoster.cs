@@ -160,6 +160,19 @@ internal sealed partial class ReplicaRoster(
         lock (_addresses) return _leaving.Contains(replicaId);
     }
 
+    /// <summary>Whether the replica on <paramref name="silo"/> is leaving gracefully (placement avoids it).</summary>
+    public bool IsLeaving(SiloAddress silo)
+    {
+        lock (_addresses)
+        {
+            foreach (long replicaId in _leaving)
+            {
+                if (silo.Equals(_addresses.GetValueOrDefault(replicaId))) return true;
+            }
+            return false;
+        }
+    }
+
     /// <summary>The grain's replicas in preference order (rendezvous by grain id), for placement.</summary>
     public IEnumerable<long> PreferenceOrder(GrainId grainId, ClusterConfig config) =>
         config.Members.OrderByDescending(id => ReplicaSetPlacement.Weight(grainId.GetUniformHashCode(), id)).ThenBy(id => id);

@@ -25,13 +25,5 @@ internal sealed class RosterReplicaSetLocator(ReplicaRoster roster) : IReplicaSe
             .ToList();
     }
 
-    public bool IsLeaving(SiloAddress silo)
-    {
-        if (roster.Current is not { } current) return false;
-        foreach (long member in current.Members)
-        {
-            if (silo.Equals(roster.SiloOf(member))) return roster.IsLeaving(member);
-        }
-        return false;
-    }
+    public bool IsLeaving(SiloAddress silo) => roster.IsLeaving(silo);
 }
