@@ -356,7 +356,13 @@ public sealed partial class PaxosReplica
             _heartbeatElapsed = 0;
             // Carry the newest read context: a read whose own heartbeat was lost is confirmed by this round.
             // Without waiting reads, context 0 tells followers no answer is needed (outside election mode).
-            BroadcastHeartbeat(leader.Reads.Count > 0 ? leader.ReadContext : 0);
+            // A leader on request (no elections) probes for a lease on a tick only while a read waits for its
+            // confirmation: a lease is renewed on demand (RenewLease, ReadIndex), and a probe on every tick of every
+            // group with writes in flight doubled the heartbeats (each follower acknowledges a probe) for leases that
+            // no read asked for.
+            bool unconfirmedReads = leader.Reads.Exists(r => !r.Confirmed);
+            bool probe = _options.ElectionTimeoutTicks > 0 || unconfirmedReads;
+            BroadcastHeartbeat(unconfirmedReads ? leader.ReadContext : 0, probeLease: probe);
         }
         RetransmitAccepts(leader);
         // Waiting for phase 1 with the members of a configuration coming into force (a new member that had no
@@ -402,10 +408,16 @@ public sealed partial class PaxosReplica
         foreach (var (peer, entries) in outgoing) Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
     }
 
-    private void BroadcastHeartbeat(long readContext)
+    /// <summary>Tells every member the commit index (and, with <paramref name="readContext"/> not 0, asks it to confirm reads).</summary>
+    /// <param name="readContext">The newest read context to confirm; 0 when no read waits.</param>
+    /// <param name="probeLease">
+    /// Whether the round also probes for a lease (asks every follower to acknowledge). A heartbeat that only tells the
+    /// commit index does not: acknowledging it would double its messages for a lease nobody asked for.
+    /// </param>
+    private void BroadcastHeartbeat(long readContext, bool probeLease = true)
     {
         var leader = _leader!;
-        readContext = LeaseProbeContext(leader, readContext);
+        if (probeLease) readContext = LeaseProbeContext(leader, readContext);
         long commit = _log.CommitIndex;
         foreach (long member in _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot)))
         {

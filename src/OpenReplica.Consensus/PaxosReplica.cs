@@ -145,13 +145,13 @@ public sealed partial class PaxosReplica
     /// </summary>
     public Ready AnnounceCommit()
     {
-        if (_role == ReplicaRole.Leader) BroadcastHeartbeat(0);
+        if (_role == ReplicaRole.Leader) BroadcastHeartbeat(0, probeLease: false);
         return TakeReady();
     }
 
     private void SendUnsentCommit()
     {
-        if (HasUnsentCommit) BroadcastHeartbeat(0);
+        if (HasUnsentCommit) BroadcastHeartbeat(0, probeLease: false);
     }
 
     /// <summary>Proposals queued while the window is full (on the leader).</summary>

@@ -275,7 +275,9 @@ internal sealed partial class ReplicationRuntime(
         Window = o.Window,
         MaxBatchCommands = o.MaxBatchCommands,
         ElectionTimeoutTicks = 0, // grain groups lead on request: the activation campaigns
-        HeartbeatTicks = 2,
+        // Nobody waits for a grain group's heartbeats (no elections): a busy group's accepts carry the commit index
+        // and a read sends its own round at once, so the heartbeat on a tick only retransmits, like an accept.
+        HeartbeatTicks = 5,
         RetransmitTicks = 5,
         RandomSeed = (ulong)replicaId,
         LeaseDuration = HostClock.ToTicks(o.LeaseDuration),
