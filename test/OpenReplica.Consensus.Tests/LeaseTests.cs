@@ -197,6 +197,51 @@ public class LeaseTests
         Assert.Equal(2, ready.Messages.OfType<Heartbeat>().Count());
     }
 
+    [Fact]
+    public void A_commit_flush_asks_no_acknowledgement_and_leaves_the_lease_as_it_was()
+    {
+        var c = LeaderWithLease();
+        SetClocks(c, 100);
+        c.Propose(1, "a");
+        c.DeliverAll();
+        Assert.True(c[1].HasUnsentCommit);
+        long lease = c[1].LeaseExpiresAt;
+
+        var flush = c.Handle(1, c[1].FlushCommit());
+        Assert.Equal(2, flush.Messages.OfType<Heartbeat>().Count());
+        Assert.All(flush.Messages.OfType<Heartbeat>(), h => Assert.Equal(0, h.ReadContext));
+        int sent = c.Sent.Count;
+        c.DeliverAll();
+        Assert.Equal(sent, c.Sent.Count); // the followers learned the commit and answered nothing
+        Assert.Equal(1, c[2].CommitIndex);
+        Assert.Equal(lease, c[1].LeaseExpiresAt);
+    }
+
+    [Fact]
+    public void A_leader_on_request_probes_for_its_lease_on_a_tick_only_while_a_read_waits_for_confirmation()
+    {
+        var c = LeaderWithLease();
+        c.Drop(m => m is Accepted); // a write stays in flight, so the leader is ticked
+        c.Propose(1, "a");
+        c.DeliverAll();
+        var ticked = c.Tick(1, c.BaseOptions.HeartbeatTicks);
+        var beats = ticked.Messages.OfType<Heartbeat>().ToList();
+        Assert.Equal(2, beats.Count);
+        Assert.All(beats, h => Assert.Equal(0, h.ReadContext));
+
+        SetClocks(c, Lease); // the lease ran out: a read needs a round, and its heartbeats are lost
+        c.Drop(m => m is Heartbeat);
+        c.ReadIndex(1, requestId: 7);
+        c.Heal();
+        ticked = c.Tick(1, c.BaseOptions.HeartbeatTicks);
+        beats = ticked.Messages.OfType<Heartbeat>().ToList();
+        Assert.Equal(2, beats.Count);
+        Assert.All(beats, h => Assert.NotEqual(0, h.ReadContext));
+        c.DeliverAll();
+        Assert.Equal(7, Assert.Single(c.Node(1).Reads).RequestId);
+        Assert.True(c[1].LeaseExpiresAt > Lease, "the answered probe renewed the lease");
+    }
+
     [Theory]
     [InlineData(-1, 0, "LeaseDuration")]
     [InlineData(100, 100, "LeaseSafetyMargin")]
