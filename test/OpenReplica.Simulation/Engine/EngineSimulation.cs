@@ -45,6 +45,8 @@ public sealed class EngineSimulation
     private readonly List<SimSilo> _silos = [];
     private readonly Dictionary<string, ClusterConfig> _configs = [];
     private readonly Dictionary<string, SimActivation> _directory = [];
+    // Activations the directory moved away from while they still ran (duplicates): Orleans collects them when idle too.
+    private readonly List<SimActivation> _displaced = [];
     private readonly Dictionary<string, string> _lastWritten = [];
     private readonly Dictionary<(string Group, long Position), (CallId Call, string Payload, long Silo)> _applied = [];
     private readonly HashSet<(long From, long To)> _blocked = [];
@@ -322,6 +324,7 @@ public sealed class EngineSimulation
         var silo = candidates[Random.Next(0, candidates.Count)];
         // Started on the silo's context, as the activation runs on its silo.
         var activation = new SimActivation(this, silo, groupId);
+        if (_directory.TryGetValue(groupId, out var displaced) && displaced.Alive) _displaced.Add(displaced);
         _directory[groupId] = activation;
         Trace($"activate {groupId} on silo {silo.Id}");
         Scheduler.At(0, () => _ = activation.StartAsync(this, ActivationTimeout), silo.Context);
@@ -348,6 +351,15 @@ public sealed class EngineSimulation
                 Scheduler.At(0, () => activation.Stop("idle"), activation.Silo.Context);
                 _directory.Remove(groupId);
             }
+        }
+        // A displaced activation that won its group back after the directory moved (its campaign waited for a lease
+        // guard, say) would otherwise hold the group in memory forever: nothing calls or fences it.
+        _displaced.RemoveAll(a => !a.Alive);
+        foreach (var activation in _displaced.Where(a => Scheduler.Now - a.LastUsed > Faults.ActivationIdle && a.Started.IsCompleted).ToList())
+        {
+            Trace($"deactivate idle displaced {activation.GroupId} on silo {activation.Silo.Id}");
+            Scheduler.At(0, () => activation.Stop("idle"), activation.Silo.Context);
+            _displaced.Remove(activation);
         }
         Scheduler.At(TickInterval * 5, DeactivateIdle);
     }
