@@ -49,10 +49,49 @@ public class ReconfigurationTests
         var slotsSentTo4 = c.Sent.OfType<Accept>().Where(a => a.To == 4).SelectMany(a => a.Entries).Select(e => e.Slot).ToList();
         Assert.NotEmpty(slotsSentTo4);
         Assert.Equal(chosenAt + Window, slotsSentTo4.Min());
-        // The new member learned the earlier slots by catch-up and has the same state.
-        Assert.Contains(c.Delivered, m => m is CatchUpRequest { From: 4 });
+        // The new member was sent the earlier slots by the leader once the addition came into force (without asking
+        // first) and has the same state.
+        Assert.Contains(c.Delivered, m => m is CatchUpResponse { From: 1, To: 4, CommitIndex: >= 2 + Window - 1 });
         Assert.Equal(c.StateOf(1), c.StateOf(4));
         Assert.Equal(7, c.StateOf(4).Count);
+    }
+
+    [Fact]
+    public void A_joining_member_whose_log_from_the_leader_is_lost_asks_for_it()
+    {
+        var c = NewCluster();
+        c.Elect(1);
+        c.Propose(1, "before");
+        c.DeliverAll();
+        var added = c.Genesis.With(4);
+        c.AddNode(4);
+        // The leader's unasked catch-up to the new member is lost on the way.
+        c.Drop(m => m is CatchUpResponse { From: 1, To: 4 } && !c.Delivered.Any(d => d is CatchUpRequest { From: 4 }));
+        long chosenAt = Choose(c, added);
+        Fill(c, 6);
+        Assert.Contains(c.Dropped, m => m is CatchUpResponse { From: 1, To: 4 });
+        // It learns the commit index from the leader's messages and fetches the log itself, as before.
+        Assert.Contains(c.Delivered, m => m is CatchUpRequest { From: 4 });
+        Assert.Equal(c.StateOf(1), c.StateOf(4));
+        Assert.Equal(added, c[4].Configs.At(chosenAt + Window));
+    }
+
+    [Fact]
+    public void A_joining_member_of_a_compacted_group_is_sent_the_snapshot_and_the_entries_after_it()
+    {
+        var c = NewCluster();
+        c.Elect(1);
+        Fill(c, 5, "early");
+        c.Compact(1);
+        c.DeliverAll();
+        var added = c.Genesis.With(4);
+        c.AddNode(4);
+        long chosenAt = Choose(c, added);
+        Fill(c, 3, "late");
+        Assert.Contains(c.Delivered, m => m is InstallSnapshot { From: 1, To: 4 });
+        Assert.DoesNotContain(c.Delivered, m => m is CatchUpRequest { From: 4 });
+        Assert.Equal(c.StateOf(1), c.StateOf(4));
+        Assert.True(c[4].CommitIndex >= chosenAt + Window - 1);
     }
 
     [Fact]
