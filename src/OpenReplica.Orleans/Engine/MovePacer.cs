@@ -4,23 +4,23 @@ namespace OpenReplica.Orleans.Replication;
 /// How many group steps one rebalance pass runs at once, adapted to what moves cost now. A move mostly waits (two
 /// configuration rounds and the new member's catch-up), so more moves at once finish more per second, until the
 /// silo that receives them (a joining silo receives every one) is saturated: then each move takes longer, and so do
-/// the callers' calls whose groups have a replica there. The pacer keeps the fastest move of the recent ones as what a
-/// move costs on an unloaded receiver and, like a congestion window, adds one step at a time while moves take at most
-/// <see cref="FastFactor"/> times that, and halves (at most once per round of moves) when one takes more than
-/// <see cref="SlowFactor"/> times that. Between <paramref name="floor"/>
+/// the callers' calls whose groups have a replica there. The pacer takes the fast end of the recent moves (their
+/// tenth percentile) as what a move costs on an unloaded receiver and, like a congestion window, adds one step per
+/// round of moves while moves take at most <see cref="FastFactor"/> times that, and halves (at most once per round)
+/// when one takes more than <see cref="SlowFactor"/> times that. Between <paramref name="floor"/>
 /// (<see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/>) and <paramref name="ceiling"/>
 /// (<see cref="ReplicatedGrainsOptions.RebalanceConcurrencyMax"/>); with both equal it is a fixed limit.
 /// </summary>
 internal sealed class MovePacer(int floor, int ceiling)
 {
-    /// <summary>A move this much slower than the fastest recent one still counts as unloaded: one more step at once.</summary>
+    /// <summary>A move this much slower than the fast end of the recent ones still counts as unloaded: widen.</summary>
     public const double FastFactor = 2.0;
 
-    /// <summary>A move this much slower than the fastest recent one means the receiver is saturated: half as many at once.</summary>
+    /// <summary>A move this much slower than the fast end of the recent ones means the receiver is saturated: half as many at once.</summary>
     public const double SlowFactor = 4.0;
 
-    /// <summary>Recent moves the fastest is taken from (a few seconds of moves on a busy join).</summary>
-    public const int RecentMoves = 128;
+    /// <summary>Recent moves the fast end is taken from: this silo's share of a join's moves over a few minutes, so that a saturated receiver is not taken for the new normal after a few seconds.</summary>
+    public const int RecentMoves = 256;
 
     private readonly object _lock = new();
     private readonly Queue<TaskCompletionSource> _waiting = new();
@@ -88,19 +88,29 @@ internal sealed class MovePacer(int floor, int ceiling)
         }
     }
 
+    /// <summary>
+    /// What a move costs on an unloaded receiver: the tenth percentile of the recent moves (the very fastest is an
+    /// outlier on a busy machine, which would hold the width at the floor; a median would follow saturation up).
+    /// </summary>
+    private double FastMovesMs()
+    {
+        var recent = _recentMs.AsSpan(0, _recentCount).ToArray();
+        Array.Sort(recent);
+        return recent[recent.Length / 10];
+    }
+
     private void Adapt(double ms)
     {
         _recentMs[_recentNext] = ms;
         _recentNext = (_recentNext + 1) % RecentMoves;
         _recentCount = Math.Min(_recentCount + 1, RecentMoves);
-        double fastest = double.MaxValue;
-        for (int i = 0; i < _recentCount; i++) fastest = Math.Min(fastest, _recentMs[i]);
+        double fast = FastMovesMs();
         _movesSinceDecrease++;
-        if (ms <= fastest * FastFactor)
+        if (ms <= fast * FastFactor)
         {
             _limit = Math.Min(ceiling, _limit + 1.0 / _limit); // about one more per round of moves
         }
-        else if (ms > fastest * SlowFactor && _movesSinceDecrease >= (int)_limit)
+        else if (ms > fast * SlowFactor && _movesSinceDecrease >= (int)_limit)
         {
             _limit = Math.Max(floor, _limit / 2);
             _movesSinceDecrease = 0;
