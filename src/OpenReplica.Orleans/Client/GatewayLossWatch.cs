@@ -64,8 +64,8 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         {
             var (breaker, stamps) = _parts.Value;
             int broken = stale
-                ? breaker.Break(stamp => stamps.AttemptOlderThan(stamp, StaleAttempt))
-                : breaker.Break(stamp => stamp.ClientId == stamps.ClientId);
+                ? breaker.Break(stamp => stamps.EndEarly(stamp, StaleAttempt))
+                : breaker.Break(stamp => stamps.EndEarly(stamp));
             if (broken > 0) LogBroken(logger, broken, why);
         }
         catch (ObjectDisposedException)
