@@ -27,15 +27,21 @@ public class ReconfigurationTests
         c.DeliverAll();
     }
 
-    [Fact]
-    public void An_added_member_is_in_force_exactly_window_slots_after_the_slot_that_chose_it_and_catches_up()
+    /// <summary>A cluster led by r1 with one command chosen, and r4 started (not yet a member); the configuration adding it.</summary>
+    private static (Cluster, ClusterConfig Added) LeaderWithANewNode4()
     {
         var c = NewCluster();
         c.Elect(1);
         c.Propose(1, "before");
         c.DeliverAll();
-        var added = c.Genesis.With(4);
         c.AddNode(4);
+        return (c, c.Genesis.With(4));
+    }
+
+    [Fact]
+    public void An_added_member_is_in_force_exactly_window_slots_after_the_slot_that_chose_it_and_catches_up()
+    {
+        var (c, added) = LeaderWithANewNode4();
         long chosenAt = Choose(c, added);
         Assert.Equal(2, chosenAt);
 
@@ -59,12 +65,7 @@ public class ReconfigurationTests
     [Fact]
     public void A_joining_member_whose_log_from_the_leader_is_lost_asks_for_it()
     {
-        var c = NewCluster();
-        c.Elect(1);
-        c.Propose(1, "before");
-        c.DeliverAll();
-        var added = c.Genesis.With(4);
-        c.AddNode(4);
+        var (c, added) = LeaderWithANewNode4();
         // The leader's unasked catch-up to the new member is lost on the way.
         c.Drop(m => m is CatchUpResponse { From: 1, To: 4 } && !c.Delivered.Any(d => d is CatchUpRequest { From: 4 }));
         long chosenAt = Choose(c, added);
