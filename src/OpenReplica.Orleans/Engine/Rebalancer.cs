@@ -291,7 +291,11 @@ internal sealed partial class Rebalancer(
             {
                 // The activation still leads from here: let it start again on a member (no caller sees an error;
                 // Orleans forwards calls to the next activation).
-                if (group.Listener is GrainSession session) session.StepAside("its group moved to other silos");
+                if (group.Listener is GrainSession session)
+                {
+                    LogSteppingAside(logger, groupId, latest.ToString());
+                    session.StepAside("its group moved to other silos");
+                }
                 return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
             await runtime.ForgetAsync(groupId);
@@ -578,6 +582,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: its rebalance step did not end within {Bound}; the pass goes on without it and the next pass retries once it ends")]
     private static partial void LogStepOverdue(ILogger logger, string groupId, TimeSpan bound);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} moved to {Config}: its activation here, which still leads it, steps aside")]
+    private static partial void LogSteppingAside(ILogger logger, string groupId, string config);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);
