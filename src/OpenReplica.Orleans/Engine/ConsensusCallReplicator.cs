@@ -58,7 +58,7 @@ internal sealed partial class ConsensusCallReplicator(
         try
         {
             await session.StartAsync(timeout.Token);
-            LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, session.StartPhases());
         }
         catch
         {
@@ -118,8 +118,8 @@ internal sealed partial class ConsensusCallReplicator(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: starting (rebuilding its state, taking the lead)")]
     private static partial void LogRecovering(ILogger logger, GrainId grainId, ActivationId activationId);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: serving after {ElapsedMs} ms")]
-    private static partial void LogServing(ILogger logger, GrainId grainId, ActivationId activationId, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: serving after {ElapsedMs} ms ({Phases})")]
+    private static partial void LogServing(ILogger logger, GrainId grainId, ActivationId activationId, double elapsedMs, string phases);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
     private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);
