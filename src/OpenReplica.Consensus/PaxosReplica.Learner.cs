@@ -61,14 +61,21 @@ public sealed partial class PaxosReplica
             Send(new InstallSnapshot(Id, m.From, _snapshot));
             return;
         }
+        var chosen = ChosenEntries(m.FromSlot, m.ToSlot);
+        if (chosen.Count > 0 || _log.CommitIndex > 0) Send(new CatchUpResponse(Id, m.From, chosen, _log.CommitIndex));
+    }
+
+    /// <summary>The chosen entries this log holds in [<paramref name="fromSlot"/>, <paramref name="toSlot"/>], at most <see cref="ReplicaOptions.MaxCatchUpEntries"/>.</summary>
+    private List<LogEntry> ChosenEntries(long fromSlot, long toSlot)
+    {
         var chosen = new List<LogEntry>();
         // Over the entries this log holds, not over slot numbers: the range comes from a peer and may be anything.
-        foreach (var e in _log.After(Math.Max(m.FromSlot - 1, _log.SnapshotSlot)))
+        foreach (var e in _log.After(Math.Max(fromSlot - 1, _log.SnapshotSlot)))
         {
-            if (e.Slot > m.ToSlot || chosen.Count >= _options.MaxCatchUpEntries) break;
+            if (e.Slot > toSlot || chosen.Count >= _options.MaxCatchUpEntries) break;
             if (_log.IsChosen(e.Slot)) chosen.Add(e with { Chosen = true });
         }
-        if (chosen.Count > 0 || _log.CommitIndex > 0) Send(new CatchUpResponse(Id, m.From, chosen, _log.CommitIndex));
+        return chosen;
     }
 
     private void HandleCatchUpResponse(CatchUpResponse m)
@@ -135,6 +142,7 @@ public sealed partial class PaxosReplica
         var committed = _log.AdvanceCommit();
         if (committed.Count == 0) return;
         _hardStateDirty = true;
+        long appliedBefore = _applied;
         foreach (var e in committed)
         {
             Invariant.Assert(e.Slot == _applied + 1);
@@ -153,7 +161,36 @@ public sealed partial class PaxosReplica
             }
             _ready.Committed.Add(new CommittedEntry(e.Slot, e.Value.Kind, applied, e.Value.Config));
         }
+        if (_role == ReplicaRole.Leader) SendLogToJoiningMembers(appliedBefore, _applied);
         ServeReads();
+    }
+
+    /// <summary>
+    /// A configuration that adds members comes into force once the slot before it is chosen: the leader sends each new
+    /// member the log up to there at once (the snapshot, then the chosen entries after it), which is what the member
+    /// must hold before an old member may leave. Otherwise the new member learns the commit index only from the next
+    /// heartbeat and then asks for the log: a round trip and a heartbeat interval more per move. Chosen entries are
+    /// facts, so sending them unasked is safe; a member that misses them asks as before.
+    /// </summary>
+    private void SendLogToJoiningMembers(long committedAfter, long committedThrough)
+    {
+        var epochs = _configs.Epochs;
+        for (int i = 1; i < epochs.Count; i++)
+        {
+            long lastBefore = epochs[i].FromSlot - 1;
+            if (lastBefore <= committedAfter || lastBefore > committedThrough) continue;
+            foreach (long member in epochs[i].Config.Members)
+            {
+                if (member != Id && !epochs[i - 1].Config.Contains(member)) SendLog(member);
+            }
+        }
+    }
+
+    /// <summary>Sends <paramref name="member"/> the snapshot (if any) and the chosen entries after it, up to <see cref="ReplicaOptions.MaxCatchUpEntries"/>.</summary>
+    private void SendLog(long member)
+    {
+        if (_snapshot is not null && _log.SnapshotSlot > 0) Send(new InstallSnapshot(Id, member, _snapshot));
+        Send(new CatchUpResponse(Id, member, ChosenEntries(_log.SnapshotSlot + 1, _log.CommitIndex), _log.CommitIndex));
     }
 
     /// <summary>

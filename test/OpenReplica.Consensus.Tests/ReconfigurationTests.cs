@@ -27,15 +27,21 @@ public class ReconfigurationTests
         c.DeliverAll();
     }
 
-    [Fact]
-    public void An_added_member_is_in_force_exactly_window_slots_after_the_slot_that_chose_it_and_catches_up()
+    /// <summary>A cluster led by r1 with one command chosen, and r4 started (not yet a member); the configuration adding it.</summary>
+    private static (Cluster, ClusterConfig Added) LeaderWithANewNode4()
     {
         var c = NewCluster();
         c.Elect(1);
         c.Propose(1, "before");
         c.DeliverAll();
-        var added = c.Genesis.With(4);
         c.AddNode(4);
+        return (c, c.Genesis.With(4));
+    }
+
+    [Fact]
+    public void An_added_member_is_in_force_exactly_window_slots_after_the_slot_that_chose_it_and_catches_up()
+    {
+        var (c, added) = LeaderWithANewNode4();
         long chosenAt = Choose(c, added);
         Assert.Equal(2, chosenAt);
 
@@ -49,10 +55,26 @@ public class ReconfigurationTests
         var slotsSentTo4 = c.Sent.OfType<Accept>().Where(a => a.To == 4).SelectMany(a => a.Entries).Select(e => e.Slot).ToList();
         Assert.NotEmpty(slotsSentTo4);
         Assert.Equal(chosenAt + Window, slotsSentTo4.Min());
-        // The new member learned the earlier slots by catch-up and has the same state.
-        Assert.Contains(c.Delivered, m => m is CatchUpRequest { From: 4 });
+        // The new member was sent the earlier slots by the leader once the addition came into force (without asking
+        // first) and has the same state.
+        Assert.Contains(c.Delivered, m => m is CatchUpResponse { From: 1, To: 4, CommitIndex: >= 2 + Window - 1 });
         Assert.Equal(c.StateOf(1), c.StateOf(4));
         Assert.Equal(7, c.StateOf(4).Count);
+    }
+
+    [Fact]
+    public void A_joining_member_whose_log_from_the_leader_is_lost_asks_for_it()
+    {
+        var (c, added) = LeaderWithANewNode4();
+        // The leader's unasked catch-up to the new member is lost on the way.
+        c.Drop(m => m is CatchUpResponse { From: 1, To: 4 } && !c.Delivered.Any(d => d is CatchUpRequest { From: 4 }));
+        long chosenAt = Choose(c, added);
+        Fill(c, 6);
+        Assert.Contains(c.Dropped, m => m is CatchUpResponse { From: 1, To: 4 });
+        // It learns the commit index from the leader's messages and fetches the log itself, as before.
+        Assert.Contains(c.Delivered, m => m is CatchUpRequest { From: 4 });
+        Assert.Equal(c.StateOf(1), c.StateOf(4));
+        Assert.Equal(added, c[4].Configs.At(chosenAt + Window));
     }
 
     [Fact]
@@ -171,7 +193,9 @@ public class ReconfigurationTests
         long chosenAt = Choose(c, added);
         Fill(c, Window + 1, "new");
 
+        // Sent by the leader once the addition came into force, with the entries after it: the member never asks.
         Assert.Contains(c.Delivered, m => m is InstallSnapshot { To: 4 });
+        Assert.DoesNotContain(c.Delivered, m => m is CatchUpRequest { From: 4 });
         Assert.Equal(c.StateOf(1), c.StateOf(4));
         Assert.Equal(added, c[4].Configs.At(chosenAt + Window));
     }

@@ -35,4 +35,27 @@ public sealed class CallStampSourceTests
         foreach (var stamp in stamps) source.Abandon(stamp, TimeSpan.FromMinutes(5));
         Assert.Equal(stamps[10].Sequence, source.FirstUnacknowledged);
     }
+
+    [Fact]
+    public void Only_an_attempt_older_than_the_age_is_ended_early_and_the_mark_is_taken_once_and_cleared_by_the_next_attempt()
+    {
+        var time = new FakeTimeProvider();
+        var source = new CallStampSource(time);
+        var call = source.Begin();
+        var foreign = new CallStamp(Guid.NewGuid(), call.Sequence, call.FirstUnacknowledged);
+
+        Assert.False(source.EndEarly(call, TimeSpan.FromMilliseconds(500))); // just sent: left alone
+        Assert.False(source.TakeEndedEarly(call));
+        time.Advance(TimeSpan.FromMilliseconds(501));
+        Assert.False(source.EndEarly(foreign, TimeSpan.FromMilliseconds(500))); // another session's stamp: never this client's to end
+        Assert.True(source.EndEarly(call, TimeSpan.FromMilliseconds(500)));
+        Assert.True(source.TakeEndedEarly(call)); // its failure was this client's doing: retried without backoff
+        Assert.False(source.TakeEndedEarly(call)); // a later failure of the same attempt is the cluster's
+
+        Assert.True(source.EndEarly(call)); // no age: any attempt in flight (the gateway it may have used is gone)
+        source.AttemptStarted(call);
+        Assert.False(source.TakeEndedEarly(call)); // the new attempt was not ended by anyone
+        source.Complete(call);
+        Assert.False(source.EndEarly(call)); // a completed call has nothing to end
+    }
 }

@@ -40,6 +40,13 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rebalance_concurrency_max_of_zero_is_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.RebalanceConcurrencyMax = 0);
+        Assert.Contains("ReplicatedGrainsOptions.RebalanceConcurrencyMax is 0; it must be between 1 and 1024", message);
+    }
+
+    [Fact]
     public async Task Persisted_without_a_data_directory_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.Mode = ReplicationMode.Persisted);

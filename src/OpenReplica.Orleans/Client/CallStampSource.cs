@@ -12,9 +12,9 @@ internal sealed class CallStampSource(TimeProvider? time = null)
     public const int MaxAbandoned = 1024;
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    // In-flight sequence -> when its current attempt began. The lowest one is found by advancing _lowest past
-    // sequences no longer in flight: each sequence is passed once, so a call costs O(1) amortized and no allocation.
-    private readonly Dictionary<long, long> _inFlight = [];
+    // In-flight sequence -> its current attempt. The lowest one is found by advancing _lowest past sequences no
+    // longer in flight: each sequence is passed once, so a call costs O(1) amortized and no allocation.
+    private readonly Dictionary<long, Attempt> _inFlight = [];
     private readonly Queue<(long Sequence, long Until)> _abandoned = new(); // in sequence (and expiry) order
     private long _next;
     private long _lowest = 1; // no sequence below it is in flight
@@ -29,7 +29,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             var sequence = ++_next;
-            _inFlight.Add(sequence, now);
+            _inFlight.Add(sequence, new Attempt(now, EndedEarly: false));
             return new CallStamp(ClientId, sequence, FloorLocked());
         }
     }
@@ -66,17 +66,37 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         long now = _time.GetTimestamp();
         lock (_inFlight)
         {
-            if (_inFlight.ContainsKey(stamp.Sequence)) _inFlight[stamp.Sequence] = now;
+            if (_inFlight.ContainsKey(stamp.Sequence)) _inFlight[stamp.Sequence] = new Attempt(now, EndedEarly: false);
         }
     }
 
-    /// <summary>Whether <paramref name="stamp"/> is this session's and its current attempt has been pending longer than <paramref name="age"/>.</summary>
-    public bool AttemptOlderThan(CallStamp stamp, TimeSpan age)
+    /// <summary>
+    /// Whether <paramref name="stamp"/> is this session's call in flight whose current attempt has been pending longer
+    /// than <paramref name="age"/> (any age when null); if so, the attempt is marked as ended early by this client
+    /// (<see cref="TakeEndedEarly"/>): the caller is about to end it.
+    /// </summary>
+    public bool EndEarly(CallStamp stamp, TimeSpan? age = null)
     {
         if (stamp.ClientId != ClientId) return false;
         lock (_inFlight)
         {
-            return _inFlight.TryGetValue(stamp.Sequence, out long started) && _time.GetElapsedTime(started) > age;
+            if (!_inFlight.TryGetValue(stamp.Sequence, out var attempt) || (age is { } older && _time.GetElapsedTime(attempt.Started) <= older)) return false;
+            _inFlight[stamp.Sequence] = attempt with { EndedEarly = true };
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Whether the call's current attempt was ended by this client (<see cref="EndEarly"/>) rather than refused by a
+    /// silo; clears the mark. Such a failure says nothing about the cluster, so its retry needs no backoff.
+    /// </summary>
+    public bool TakeEndedEarly(CallStamp stamp)
+    {
+        lock (_inFlight)
+        {
+            if (!_inFlight.TryGetValue(stamp.Sequence, out var attempt) || !attempt.EndedEarly) return false;
+            _inFlight[stamp.Sequence] = attempt with { EndedEarly = false };
+            return true;
         }
     }
 
@@ -114,4 +134,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         _abandonedFloor = long.MaxValue;
         foreach (var (sequence, _) in _abandoned) _abandonedFloor = Math.Min(_abandonedFloor, sequence);
     }
+
+    /// <summary>When a call's current attempt was sent, and whether this client ended it early.</summary>
+    private readonly record struct Attempt(long Started, bool EndedEarly);
 }

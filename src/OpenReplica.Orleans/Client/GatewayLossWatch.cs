@@ -18,7 +18,11 @@ namespace OpenReplica.Orleans;
 /// dead, and such an attempt gets no answer; the client's own gateway list may show the death before the gateways
 /// act on it (a test saw exactly that), so the settling period does not trust the list alone. A slow call that was
 /// doing fine costs one more retry per <see cref="StaleAttempt"/> during the period, answered from the command in
-/// flight. Also, once the gateway list drops a gateway, every pending call is ended once more.</item>
+/// flight. Once the gateway list drops a gateway (a graceful stop takes the silo off the list before it closes its
+/// connections; a crash, once membership declares it dead), every pending call is ended once more, and the settling
+/// period ends <see cref="AfterDropGrace"/> later: the silos read the same membership and stop routing to the silo within
+/// about a probe period, after which a slow attempt is just slow. (Without a list that changes, e.g. a static gateway
+/// list, the period lasts its full length.)</item>
 /// </list>
 /// All of this process's pending stamped calls are ended each time, not only those sent through the lost gateway: a
 /// client does not know which silo runs a grain, and a call sent through a live gateway to a grain on the dead silo
@@ -34,15 +38,27 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     /// <summary>While settling, an attempt pending longer than this is ended and retried with its stamp.</summary>
     public static readonly TimeSpan StaleAttempt = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long the settling period lasts after the gateway list dropped a gateway.</summary>
+    public static readonly TimeSpan AfterDropGrace = TimeSpan.FromSeconds(5);
+
     private readonly Lazy<(PendingCallBreaker Breaker, CallStampSource Stamps)> _parts = new(() =>
         (services.GetRequiredService<PendingCallBreaker>(), services.GetRequiredService<CallStampSource>()));
 
-    private int _settling;
-    private long _settleUntil; // Environment.TickCount64 in ms: each loss extends the settling period
+    // Settling state, under _lock (losses are rare): until when (Environment.TickCount64 in ms; each loss extends it),
+    // the losses since the period began, and the gateways the list dropped meanwhile.
+    private readonly Lock _lock = new();
+    private bool _settling;
+    private long _settleUntil;
+    private int _losses;
+    private readonly HashSet<Uri> _dropped = [];
+    private HashSet<Uri>? _knownGateways; // the gateway list as last read: a drop is seen against it
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
         if (currentNumberOfGateways < previousNumberOfGateways) OnGatewayLost($"a gateway connection closed, {currentNumberOfGateways} left");
+        // A new gateway (rare): read the list, so that the next loss can tell whether membership had already dropped
+        // the gateway (a graceful stop) rather than compare against a list read after it.
+        else if (currentNumberOfGateways > previousNumberOfGateways) _ = Task.Run(async () => await ReadGatewaysAsync());
     }
 
     public void NotifyClusterConnectionLost() => OnGatewayLost("no gateway connection left");
@@ -51,11 +67,14 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     {
         // Called on the connection's own thread as it closes: do the work elsewhere.
         _ = Task.Run(() => BreakPendingCalls(why, stale: false));
-        Volatile.Write(ref _settleUntil, Environment.TickCount64 + (long)options.Value.CallDeadline.TotalMilliseconds);
-        if (Interlocked.CompareExchange(ref _settling, 1, 0) == 0)
+        lock (_lock)
         {
-            _ = Task.Run(SettleAsync);
+            _settleUntil = Environment.TickCount64 + (long)options.Value.CallDeadline.TotalMilliseconds;
+            _losses++;
+            if (_settling) return;
+            _settling = true;
         }
+        _ = Task.Run(SettleAsync);
     }
 
     private void BreakPendingCalls(string why, bool stale)
@@ -64,14 +83,14 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         {
             var (breaker, stamps) = _parts.Value;
             int broken = stale
-                ? breaker.Break(stamp => stamps.AttemptOlderThan(stamp, StaleAttempt))
-                : breaker.Break(stamp => stamp.ClientId == stamps.ClientId);
+                ? breaker.Break(stamp => stamps.EndEarly(stamp, StaleAttempt))
+                : breaker.Break(stamp => stamps.EndEarly(stamp));
             if (broken > 0) LogBroken(logger, broken, why);
         }
         catch (ObjectDisposedException)
         {
             // The client is shutting down (its connections close as it stops): nothing is left to retry; stop settling.
-            Volatile.Write(ref _settleUntil, 0);
+            lock (_lock) _settleUntil = 0;
         }
         catch (Exception exception)
         {
@@ -81,44 +100,61 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
 
     /// <summary>
     /// The settling period after a loss: ends stale attempts, and every pending call once when the gateway list drops
-    /// a gateway; lasts until <see cref="_settleUntil"/> (extended by further losses).
+    /// a gateway; lasts until <see cref="_settleUntil"/> (extended by further losses, shortened to
+    /// <see cref="AfterDropGrace"/> once the list has dropped as many gateways as connections were lost).
     /// </summary>
     private async Task SettleAsync()
     {
-        try
+        while (true)
         {
-            var provider = services.GetService<IGatewayListProvider>();
-            HashSet<Uri>? previous = null;
-            bool dropSeen = false;
-            while (Environment.TickCount64 < Volatile.Read(ref _settleUntil))
+            lock (_lock)
             {
-                await Task.Delay(SettlePollInterval);
-                BreakPendingCalls($"an attempt was pending more than {StaleAttempt.TotalSeconds:0.#} s after a gateway loss", stale: true);
-                if (provider is null || dropSeen) continue;
-                try
+                if (Environment.TickCount64 >= _settleUntil)
                 {
-                    var current = (await provider.GetGateways()).ToHashSet();
-                    if (previous is not null && previous.Any(gateway => !current.Contains(gateway)))
-                    {
-                        BreakPendingCalls("membership dropped a gateway from the gateway list", stale: false);
-                        dropSeen = true;
-                    }
-
-                    previous = current;
+                    // Ended under the lock: a loss from now on starts a new period.
+                    (_settling, _losses) = (false, 0);
+                    _dropped.Clear();
+                    return;
                 }
-                catch (ObjectDisposedException)
+            }
+            await Task.Delay(SettlePollInterval);
+            BreakPendingCalls($"an attempt was pending more than {StaleAttempt.TotalSeconds:0.#} s after a gateway loss", stale: true);
+            var previous = _knownGateways;
+            if (await ReadGatewaysAsync() is not { } current || previous is null) continue;
+            var dropped = previous.Where(gateway => !current.Contains(gateway)).ToList();
+            if (dropped.Count == 0) continue;
+            BreakPendingCalls("membership dropped a gateway from the gateway list", stale: false);
+            lock (_lock)
+            {
+                _dropped.UnionWith(dropped);
+                // Only once the list has dropped as many gateways as connections were lost: another loss may be a
+                // crash that membership has not declared yet.
+                if (_dropped.Count >= _losses)
                 {
-                    return; // the client is shutting down
-                }
-                catch (Exception exception)
-                {
-                    LogListFailed(logger, exception.Message); // the membership store may be down with the silos: poll on
+                    _settleUntil = Math.Min(_settleUntil, Environment.TickCount64 + (long)AfterDropGrace.TotalMilliseconds);
                 }
             }
         }
-        finally
+    }
+
+    /// <summary>Reads the gateway list and remembers it; null when there is no list provider or it cannot be read now.</summary>
+    private async Task<HashSet<Uri>?> ReadGatewaysAsync()
+    {
+        if (services.GetService<IGatewayListProvider>() is not { } provider) return null;
+        try
         {
-            Volatile.Write(ref _settling, 0);
+            var current = (await provider.GetGateways()).ToHashSet();
+            _knownGateways = current;
+            return current;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null; // the client is shutting down
+        }
+        catch (Exception exception)
+        {
+            LogListFailed(logger, exception.Message); // the membership store may be down with the silos: poll on
+            return null;
         }
     }
 

@@ -44,6 +44,7 @@ internal sealed partial class StampingCallFilter(
         using var deadline = new CancellationTokenSource(retryPolicy.CallDeadline);
         using var atDeadline = breaker.Value.IsActive ? deadline.Token.Register(() => breaker.Value.Break(s => s == stamp)) : default;
         Exception? previousFailure = null;
+        int refusals = 0; // failures the cluster gave (not attempts this client ended): they set the backoff
         Exception? grainAnswer = null; // the last failure the grain itself gave: it says why (e.g. no majority)
         try
         {
@@ -71,7 +72,10 @@ internal sealed partial class StampingCallFilter(
                 }
 
                 if (IsGrainAnswer(failure)) grainAnswer = failure;
-                var backoff = retryPolicy.Backoff(attempt, Random.Shared);
+                // An attempt this client ended itself (a gateway was lost, or it was pending too long afterwards) was not
+                // refused by anyone: retry at once. Backoff grows only with failures the cluster gave.
+                bool endedHere = failure is SiloUnavailableException && stamps.TakeEndedEarly(stamp);
+                var backoff = endedHere ? TimeSpan.Zero : retryPolicy.Backoff(refusals++, Random.Shared);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 if (attempt >= retryPolicy.MaxRetries || deadline.IsCancellationRequested || elapsed + backoff >= retryPolicy.CallDeadline)
                 {
@@ -88,7 +92,7 @@ internal sealed partial class StampingCallFilter(
 
                 LogRetrying(logger, stamp, context.TargetId, attempt + 1, failure.GetType().Name);
                 instruments.Retried();
-                await Task.Delay(backoff, callerCancellation);
+                if (backoff > TimeSpan.Zero) await Task.Delay(backoff, callerCancellation);
             }
         }
         finally

@@ -47,6 +47,8 @@ internal sealed partial class ConsensusCallReplicator(
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is not in the grain's replica set: the grain starts there"));
             return;
         }
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        LogRecovering(logger, grain.GrainId, grain.ActivationId);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
             options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
@@ -56,6 +58,7 @@ internal sealed partial class ConsensusCallReplicator(
         try
         {
             await session.StartAsync(timeout.Token);
+            LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, session.StartPhases());
         }
         catch
         {
@@ -93,7 +96,9 @@ internal sealed partial class ConsensusCallReplicator(
 
     private void Detach(IGrainContext grain)
     {
-        if (_sessions.TryRemove(grain, out var session)) session.Stop();
+        if (!_sessions.TryRemove(grain, out var session)) return;
+        LogDetached(logger, grain.GrainId, grain.ActivationId);
+        session.Stop();
     }
 
     private GrainSession SessionOf(IGrainContext grain) =>
@@ -108,6 +113,16 @@ internal sealed partial class ConsensusCallReplicator(
             ? n
             : options.Value.ReplicationFactor;
     }
+
+    // Debug: an activation's life on this silo, to tell what a slow call waited for (a start, a hand-over).
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: starting (rebuilding its state, taking the lead)")]
+    private static partial void LogRecovering(ILogger logger, GrainId grainId, ActivationId activationId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: serving after {ElapsedMs} ms ({Phases})")]
+    private static partial void LogServing(ILogger logger, GrainId grainId, ActivationId activationId, double elapsedMs, string phases);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
+    private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was routed to this silo, outside its replica set {Target} (a stale directory cache): it deactivates and Orleans forwards the call")]
     private static partial void LogNotOnReplicaSet(ILogger logger, GrainId grainId, string target);

@@ -53,6 +53,9 @@ internal sealed partial class GrainSession(
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
     private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
+    // Diagnostics of the start (Stopwatch timestamps, 0 until reached): the replica in hand, the replay done, the lead won.
+    private readonly long _startedAt = Stopwatch.GetTimestamp();
+    private long _inHandAt, _replayedAt, _leaderAt, _replayedCommands;
 
     /// <summary>Campaigns, replays snapshot + log into State, and waits until this activation leads the group.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -65,6 +68,8 @@ internal sealed partial class GrainSession(
             if (leading) _leaderFloor = core.LeaseReadFloor;
             return ((core.LatestSnapshot, committed, leading), leading ? new Ready() : core.Campaign());
         });
+        _inHandAt = Stopwatch.GetTimestamp();
+        if (alreadyLeading) _leaderAt = _inHandAt;
         long replayStarted = Stopwatch.GetTimestamp(), replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
@@ -100,6 +105,7 @@ internal sealed partial class GrainSession(
             _appliedSlot = entry.Slot;
         }
         instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
+        (_replayedAt, _replayedCommands) = (Stopwatch.GetTimestamp(), replayed);
         if (alreadyLeading) TryStartServing();
         _ = PumpAsync(); // continues on this activation's scheduler
 
@@ -127,6 +133,12 @@ internal sealed partial class GrainSession(
     public string Describe() =>
         $"activation {grain.ActivationId} of {(Environment.TickCount64 - _createdAt) / 1000.0:0.0} s, asked to step aside {Volatile.Read(ref _stepAsideRequests)} times, "
         + $"{(_leading.Task.IsCompleted ? "serving" : "not serving yet")}, {(grain.Deactivated.IsCompleted ? "deactivated" : "not deactivated")}";
+
+    /// <summary>Diagnostics: how the start went, each phase in ms from the activation's start ("–" if not reached).</summary>
+    public string StartPhases() =>
+        $"replica in hand +{Since(_inHandAt)}, replayed {_replayedCommands} commands +{Since(_replayedAt)}, leading +{Since(_leaderAt)}";
+
+    private string Since(long at) => at == 0 ? "–" : $"{Stopwatch.GetElapsedTime(_startedAt, at).TotalMilliseconds:0} ms";
 
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {
@@ -477,7 +489,11 @@ internal sealed partial class GrainSession(
         foreach (var read in ready.Reads) CompleteRead(read.RequestId);
         foreach (long read in ready.FailedReads) FailRead(read, new ReplicaUnavailableException($"grain {grain.GrainId}: this activation no longer leads"));
         // Campaigns and leader changes are counted by the group (GroupMetrics), for every group kind.
-        if (ready.BecameLeader) _leaderFloor = ready.LeaderFloor;
+        if (ready.BecameLeader)
+        {
+            _leaderFloor = ready.LeaderFloor;
+            if (_leaderAt == 0) _leaderAt = Stopwatch.GetTimestamp();
+        }
         TryStartServing();
         if (ready.LostLeadership)
         {

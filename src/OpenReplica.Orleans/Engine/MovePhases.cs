@@ -19,6 +19,9 @@ internal sealed class MovePhases
         _last = now;
     }
 
+    /// <summary>Time since the move started.</summary>
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_started);
+
     public override string ToString() =>
         $"{Stopwatch.GetElapsedTime(_started).TotalMilliseconds:0} ms: {string.Join(", ", _marks)}";
 }

@@ -125,11 +125,11 @@ internal sealed partial class Rebalancer(
         var held = runtime.HeldGroupIds();
         int misplaced = 0;
         string? example = null;
-        using var slots = new SemaphoreSlim(ConcurrencyFor(members));
+        var slots = PacerFor(members);
         var running = new List<Task>();
         foreach (string groupId in DriversFirst(held))
         {
-            await slots.WaitAsync(cancellationToken);
+            await slots.EnterAsync(cancellationToken);
             running.Add(Task.Run(async () =>
             {
                 // One step per group at a time on this silo: a decommission's passes run beside the background loop.
@@ -152,7 +152,7 @@ internal sealed partial class Rebalancer(
                 finally
                 {
                     if (mine) _stepping.TryRemove(groupId, out _);
-                    slots.Release();
+                    slots.Exit();
                 }
             }, cancellationToken));
         }
@@ -165,7 +165,7 @@ internal sealed partial class Rebalancer(
             _settledMembers = members;
         }
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
-        if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped);
+        if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped, slots.Limit);
     }
 
     /// <summary>
@@ -220,6 +220,21 @@ internal sealed partial class Rebalancer(
         bool lostMember = members is not null && _settledMembers is { } settled && settled.Any(m => !members.Contains(m));
         return leaving || lostMember ? Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency) : o.RebalanceConcurrency;
     }
+
+    /// <summary>
+    /// The pace of a pass: urgent moves (see <see cref="ConcurrencyFor"/>) at a fixed width; moves onto a silo that
+    /// joined adapt between <see cref="ReplicatedGrainsOptions.RebalanceConcurrency"/> and
+    /// <see cref="ReplicatedGrainsOptions.RebalanceConcurrencyMax"/> to what moves cost (one pacer across passes).
+    /// </summary>
+    private MovePacer PacerFor(IReadOnlyCollection<long>? members)
+    {
+        var o = options.Value;
+        int width = ConcurrencyFor(members);
+        if (width != o.RebalanceConcurrency) return new MovePacer(width, width);
+        return _joinPacer ??= new MovePacer(o.RebalanceConcurrency, Math.Max(o.RebalanceConcurrency, o.RebalanceConcurrencyMax));
+    }
+
+    private MovePacer? _joinPacer;
 
     /// <summary>Held groups whose newest configuration still names this silo's replica, or that it leads (with why).</summary>
     public async Task<IReadOnlyList<string>> GroupsStillHereAsync(CancellationToken cancellationToken)
@@ -276,7 +291,11 @@ internal sealed partial class Rebalancer(
             {
                 // The activation still leads from here: let it start again on a member (no caller sees an error;
                 // Orleans forwards calls to the next activation).
-                if (group.Listener is GrainSession session) session.StepAside("its group moved to other silos");
+                if (group.Listener is GrainSession session)
+                {
+                    LogSteppingAside(logger, groupId, latest.ToString());
+                    session.StepAside("its group moved to other silos");
+                }
                 return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
             await runtime.ForgetAsync(groupId);
@@ -328,7 +347,11 @@ internal sealed partial class Rebalancer(
             var phases = new MovePhases();
             bool done = await MoveAsync(group, target, phases, cancellationToken);
             Interlocked.Increment(ref done ? ref _moves : ref _failures);
-            if (done) LogMoved(logger, groupId, target.ToString(), phases.ToString());
+            if (done)
+            {
+                _joinPacer?.MoveTook(phases.Elapsed);
+                LogMoved(logger, groupId, target.ToString(), phases.ToString());
+            }
             return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
         }
         finally
@@ -536,8 +559,8 @@ internal sealed partial class Rebalancer(
         return false;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rebalance pass at roster version {Version}: {Held} groups held here, {Misplaced} not on their replica set; {Moved} moved, {Failed} failed, {Dropped} replicas dropped so far")]
-    private static partial void LogPass(ILogger logger, long version, int held, int misplaced, long moved, long failed, long dropped);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rebalance pass at roster version {Version}: {Held} groups held here, {Misplaced} not on their replica set; {Moved} moved, {Failed} failed, {Dropped} replicas dropped so far; {Width} steps at once at the end")]
+    private static partial void LogPass(ILogger logger, long version, int held, int misplaced, long moved, long failed, long dropped, int width);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Moving group {GroupId} from {From} to {To}")]
     private static partial void LogMoving(ILogger logger, string groupId, string from, string to);
@@ -559,6 +582,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: its rebalance step did not end within {Bound}; the pass goes on without it and the next pass retries once it ends")]
     private static partial void LogStepOverdue(ILogger logger, string groupId, TimeSpan bound);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} moved to {Config}: its activation here, which still leads it, steps aside")]
+    private static partial void LogSteppingAside(ILogger logger, string groupId, string config);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

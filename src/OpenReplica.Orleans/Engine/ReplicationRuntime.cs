@@ -33,7 +33,7 @@ internal sealed partial class ReplicationRuntime(
     // Scale-out: every grain group with a replica here (in memory, evicted, or only on disk; not the meta group). It
     // grows with every group this silo ever held, so it is compact: about the id's UTF-8 length + 8 bytes per group.
     private GroupIdSet _held = new();
-    private readonly ConcurrentDictionary<string, byte> _learning = new(); // groups whose first config is being asked for
+    private readonly FirstContact _learning = new(); // groups whose first config is being asked for, with their messages meanwhile
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
@@ -189,6 +189,7 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Starts a replica of a group a peer's message names, from the configuration that peer knows.</summary>
     private async Task LearnGroupAsync(SiloAddress from, string groupId)
     {
+        bool started = false;
         try
         {
             if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
@@ -196,7 +197,8 @@ internal sealed partial class ReplicationRuntime(
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
             await Store.SaveInitialConfigAsync(groupId, config);
             SettleBirth(groupId);
-            GetOrCreate(groupId, config); // the message that named it is dropped; the sender retransmits
+            GetOrCreate(groupId, config);
+            started = true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -204,7 +206,13 @@ internal sealed partial class ReplicationRuntime(
         }
         finally
         {
-            _learning.TryRemove(groupId, out _);
+            // The messages that arrived meanwhile (the one that named the group first) go to the new replica, as if
+            // the network had delayed them; without a replica they are dropped and their senders retransmit.
+            var held = _learning.Finish(groupId);
+            if (started)
+            {
+                foreach (var message in held) Deliver(from, groupId, message);
+            }
         }
     }
 
@@ -308,8 +316,10 @@ internal sealed partial class ReplicationRuntime(
             }
             if (groupId == RosterGroup.GroupId) return GetOrCreate(groupId, genesisRoster); // this silo was added to the roster
             if (LoadHeld(groupId) is { } held) return held;
-            // Scale-out: start from the configuration the sender knows (asked asynchronously; retransmitted).
-            if (_learning.TryAdd(groupId, 0)) _ = LearnGroupAsync(from, groupId);
+            // Scale-out: start from the configuration the sender knows (asked asynchronously); the message waits for it.
+            bool first = _learning.TryStart(groupId);
+            _learning.Hold(groupId, message);
+            if (first) _ = LearnGroupAsync(from, groupId);
             return null;
         });
 

@@ -32,6 +32,8 @@ public sealed class ReplicatedGrainsOptions
     public static readonly TimeSpan DefaultRosterSettlingPeriod = TimeSpan.FromSeconds(10);
     /// <summary>Default for <see cref="RebalanceConcurrency"/>.</summary>
     public const int DefaultRebalanceConcurrency = 4;
+    /// <summary>Default for <see cref="RebalanceConcurrencyMax"/>.</summary>
+    public const int DefaultRebalanceConcurrencyMax = 16;
     /// <summary>Default for <see cref="DecommissionConcurrency"/>.</summary>
     public const int DefaultDecommissionConcurrency = 32;
     /// <summary>Default for <see cref="RebalanceInterval"/>.</summary>
@@ -136,10 +138,18 @@ public sealed class ReplicatedGrainsOptions
     public TimeSpan RosterSettlingPeriod { get; set; } = DefaultRosterSettlingPeriod;
 
     /// <summary>
-    /// Groups this silo's rebalancer moves at once when the roster changes. Each move is add the new replica, wait
-    /// until it has caught up, remove the old one; a small number keeps foreground calls fast.
+    /// Groups this silo's rebalancer moves at once when the roster changes, at least. Each move is add the new replica,
+    /// wait until it has caught up, remove the old one; a small number keeps foreground calls fast. While moves stay
+    /// as fast as the fastest recent one (the receiving silo is not saturated) the rebalancer runs more at once, up to
+    /// <see cref="RebalanceConcurrencyMax"/>, and backs off to this number when they slow down.
     /// </summary>
     public int RebalanceConcurrency { get; set; } = DefaultRebalanceConcurrency;
+
+    /// <summary>
+    /// Most groups this silo's rebalancer moves at once onto a silo that joined, while moves stay fast (see
+    /// <see cref="RebalanceConcurrency"/>). At or below <see cref="RebalanceConcurrency"/>: a fixed pace of that many.
+    /// </summary>
+    public int RebalanceConcurrencyMax { get; set; } = DefaultRebalanceConcurrencyMax;
 
     /// <summary>
     /// Groups a silo moves at once when the roster lost a member (a silo decommissioned by a graceful stop, or a dead
@@ -280,6 +290,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.RebalanceConcurrency is < 1 or > 1024)
         {
             Fail($"{Prefix}{nameof(o.RebalanceConcurrency)} is {o.RebalanceConcurrency}; it must be between 1 and 1024.");
+        }
+
+        if (o.RebalanceConcurrencyMax is < 1 or > 1024)
+        {
+            Fail($"{Prefix}{nameof(o.RebalanceConcurrencyMax)} is {o.RebalanceConcurrencyMax}; it must be between 1 and 1024.");
         }
 
         if (o.DecommissionConcurrency is < 1 or > 1024)

@@ -12,7 +12,8 @@ namespace OpenReplica.LoadTest;
 /// <param name="ConfigureClient">Runs after the benchmark client configuration (a tool's own gateway list provider).</param>
 internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, TimeSpan Lease,
     string? Redis = null, string? Postgres = null, IReadOnlyList<string>? ExtraSiloArguments = null,
-    Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null, Action<IClientBuilder>? ConfigureClient = null);
+    Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null, Action<IClientBuilder>? ConfigureClient = null,
+    Action<ILoggingBuilder>? ConfigureClientLogging = null);
 
 /// <summary>
 /// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
@@ -56,7 +57,11 @@ internal sealed class ProcessCluster : IAsyncDisposable
             }
             status("connecting the client");
             var client = new HostBuilder()
-                .ConfigureLogging(l => BenchmarkHosting.Logging(l, clientLogs))
+                .ConfigureLogging(l =>
+                {
+                    BenchmarkHosting.Logging(l, clientLogs);
+                    spec.ConfigureClientLogging?.Invoke(l);
+                })
                 .UseOrleansClient(c =>
                 {
                     c.ConfigureBenchmarkClient(gatewayPorts, clusterId);

@@ -7,8 +7,10 @@ namespace OpenReplica.LoadTest.ScaleOut;
 /// <summary>What the writers saw while they ran.</summary>
 /// <param name="SlowCalls">Calls (answered or failed) that took longer than 1 s.</param>
 /// <param name="FirstErrors">The first few failures: when (since the writers started), which grain, what.</param>
+/// <param name="Slowest">The slowest calls over 1 s (at most <see cref="CounterWriters.SlowestKept"/>), slowest first: when
+/// it started (UTC, to find it in the silos' and the client's logs), which grain, how long, how it ended.</param>
 internal sealed record WriterStats(long Calls, long Errors, double P50Ms, double P99Ms, double MaxMs, long SlowCalls, TimeSpan Ran,
-    IReadOnlyList<string> FirstErrors)
+    IReadOnlyList<string> FirstErrors, IReadOnlyList<string> Slowest)
 {
     public double CallsPerSecond => Ran.TotalSeconds > 0 ? Calls / Ran.TotalSeconds : 0;
 }
@@ -22,6 +24,7 @@ internal sealed class CounterWriters
 {
     private const long HighestMicros = 300_000_000; // 5 minutes: no call of a healthy client takes longer than its response timeout
     private const int ErrorsKept = 8;
+    public const int SlowestKept = 12;
 
     private readonly CounterLedger _ledger;
     private readonly LongHistogram[] _histograms;
@@ -29,6 +32,7 @@ internal sealed class CounterWriters
     private readonly long[] _errors;
     private readonly long[] _slow;
     private readonly ConcurrentQueue<string> _firstErrors = new();
+    private readonly ConcurrentBag<(TimeSpan Took, string Line)> _slowCalls = []; // every call over 1 s (few, even in a bad run)
     private readonly CancellationTokenSource _stop = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Task[] _loops;
@@ -56,6 +60,8 @@ internal sealed class CounterWriters
         {
             int grain = rng.Next(_ledger.Count);
             long t0 = Stopwatch.GetTimestamp();
+            var startedAt = DateTime.UtcNow;
+            string outcome = "ok";
             try
             {
                 await _ledger.Grain(grain).Increment();
@@ -65,6 +71,7 @@ internal sealed class CounterWriters
             {
                 _ledger.Failed(grain);
                 _errors[caller]++;
+                outcome = e.GetType().Name;
                 if (_firstErrors.Count < ErrorsKept)
                 {
                     string message = e.Message.ReplaceLineEndings(" ");
@@ -75,7 +82,11 @@ internal sealed class CounterWriters
             long micros = Math.Clamp((long)took.TotalMicroseconds, 1, HighestMicros);
             histogram.RecordValue(micros);
             _calls[caller]++;
-            if (took > TimeSpan.FromSeconds(1)) _slow[caller]++;
+            if (took > TimeSpan.FromSeconds(1))
+            {
+                _slow[caller]++;
+                _slowCalls.Add((took, $"{startedAt:HH:mm:ss.fff} UTC, {_ledger.Keys[grain]}: {took.TotalMilliseconds:0} ms, {outcome}"));
+            }
         }
     }
 
@@ -92,6 +103,6 @@ internal sealed class CounterWriters
         var errors = _firstErrors.ToList();
         if (!drained) errors.Add($"{_loops.Count(l => !l.IsCompleted)} callers still had a call in flight {bound.TotalSeconds:0} s after the stop");
         return new WriterStats(_calls.Sum(), _errors.Sum(), Ms(50), Ms(99), merged.TotalCount == 0 ? double.NaN : merged.GetMaxValue() / 1000.0,
-            _slow.Sum(), ran, errors);
+            _slow.Sum(), ran, errors, [.. _slowCalls.OrderByDescending(c => c.Took).Take(SlowestKept).Select(c => c.Line)]);
     }
 }

@@ -208,11 +208,20 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
 
     private static void AppendErrors(StringBuilder sb, WriterStats w, string prefix = "")
     {
-        if (w.FirstErrors.Count == 0) return;
-        sb.AppendLine($"{prefix}first caller errors (of {w.Errors:N0}; seconds since the writers started):");
-        sb.AppendLine();
-        foreach (var e in w.FirstErrors) sb.AppendLine($"- {e}");
-        sb.AppendLine();
+        if (w.FirstErrors.Count > 0)
+        {
+            sb.AppendLine($"{prefix}first caller errors (of {w.Errors:N0}; seconds since the writers started):");
+            sb.AppendLine();
+            foreach (var e in w.FirstErrors) sb.AppendLine($"- {e}");
+            sb.AppendLine();
+        }
+        if (w.Slowest.Count > 0)
+        {
+            sb.AppendLine($"{prefix}slowest calls (of {w.SlowCalls:N0} over 1 s; when each started, to find it in the logs):");
+            sb.AppendLine();
+            foreach (var c in w.Slowest) sb.AppendLine($"- {c}");
+            sb.AppendLine();
+        }
     }
 
     private static string Wait(WaitResult w) => w.Reached ? $"{N(w.Took.TotalSeconds, "0")} s" : $"not within {N(w.Took.TotalSeconds, "0")} s";

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using OpenReplica.LoadTest.External;
 using OpenReplica.LoadTest.Scale;
 using OpenReplica.Orleans;
@@ -61,7 +62,12 @@ internal static class ScaleOutRun
         var spec = new ProcessClusterSpec(name, ScaleOutSettings.Silos, mode, ScaleOutSettings.Replicas,
             mode == ReplicationMode.Persisted ? Path.Combine(tempRoot, name) : null, TimeSpan.Zero,
             ExtraSiloArguments: ["--redis-membership", redis],
-            ConfigureClient: c => c.UseRedisClustering(redis));
+            ConfigureClient: c => c.UseRedisClustering(redis),
+            // The client's retries (with the stamp, the failure that caused each) and its early ends of pending calls:
+            // what a slow call waited for.
+            ConfigureClientLogging: l => l
+                .AddFilter("OpenReplica.Orleans.StampingCallFilter", LogLevel.Debug)
+                .AddFilter("OpenReplica.Orleans.GatewayLossWatch", LogLevel.Information));
         return ProcessCluster.StartAsync(spec, tempRoot, logs, line => status($"{name}: {line}"), CancellationToken.None);
     }
 
@@ -172,6 +178,7 @@ internal static class ScaleOutRun
         }
         var took = roll.Elapsed;
         status($"{name}: roll done in {took.TotalSeconds:0} s, {writerStats.Errors} caller errors; reading every grain back");
+        foreach (var slow in writerStats.Slowest) status($"{name}: slow call {slow}");
         report.Rolling[report.Rolling.IndexOf(result)] = result = result with { Took = took, Writers = writerStats };
         var check = await ExactlyOnceResult.CheckAsync(ledger, s.SweepBound);
         report.Rolling[report.Rolling.IndexOf(result)] = result with { Check = check };

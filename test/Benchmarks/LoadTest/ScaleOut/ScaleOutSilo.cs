@@ -23,6 +23,7 @@ internal static class ScaleOutSilo
         // long each move's steps took (Debug).
         silo.Services.AddLogging(l => l
             .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Debug)
-            .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information));
+            .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information)
+            .AddFilter("OpenReplica.Orleans.Replication.ConsensusCallReplicator", LogLevel.Debug));
     }
 }
