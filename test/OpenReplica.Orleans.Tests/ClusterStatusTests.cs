@@ -19,7 +19,8 @@ public sealed class ClusterStatusTests
         await grain.Deposit(5);
         await cluster.Client.GetGrain<IAccountGrain>("status-other").Deposit(1);
 
-        var healthy = await PollStatusAsync(cluster, s => s.Healthy, "a healthy status");
+        // The meta group elects its leader on its own schedule after start-up: wait until the status shows one.
+        var healthy = await PollStatusAsync(cluster, s => s.Healthy && s.Leaders.Any(l => l.Group == "roster"), "a healthy status with the roster's leader");
         Assert.Equal(0, healthy.RosterVersion);
         Assert.Equal(3, healthy.Roster.Length);
         Assert.Equal(3, healthy.Silos.Length);

@@ -37,9 +37,9 @@ internal sealed class ScaleOutReport(ScaleOutSettings settings, DateTimeOffset s
         sb.AppendLine("    # options: --grains, --rolling-grains, --callers, --only spread,volatile,persisted, --rebalance-minutes, --keep-temp, --no-doc");
         sb.AppendLine();
         SectionRun.AppendHeader(sb, started, settings.Command, settings.Quick, $"{Elapsed.TotalMinutes:0.0} minutes", loadAverageStart,
-            LoadAverageEnd + " (the machine is shared with other engineers' builds and tests)");
+            LoadAverageEnd);
         sb.AppendLine($"Setup: {ScaleOutSettings.Silos} silo processes (the load tool's `silo` subcommand), replication factor {ScaleOutSettings.Replicas}, the library's defaults for scale-out " +
-            $"(`RosterSettlingPeriod` {N(ReplicatedGrainsOptions.DefaultRosterSettlingPeriod.TotalSeconds)} s, `RebalanceConcurrency` {ReplicatedGrainsOptions.DefaultRebalanceConcurrency}, " +
+            $"(`RosterSettlingPeriod` {N(ReplicatedGrainsOptions.DefaultRosterSettlingPeriod.TotalSeconds)} s, `RebalanceConcurrency` {ReplicatedGrainsOptions.DefaultRebalanceConcurrency} widening to `RebalanceConcurrencyMax` {ReplicatedGrainsOptions.DefaultRebalanceConcurrencyMax}, " +
             $"`DecommissionTimeout` {N(ReplicatedGrainsOptions.DefaultDecommissionTimeout.TotalSeconds)} s). Orleans membership in a private redis-server " +
             "(with localhost clustering the first silo holds the membership table and could not be replaced); the load tool's fast membership settings " +
             $"(1 s probes, dead after 3 missed, one vote: **detection ≈ {N(DetectionTime.TotalSeconds)} s**). One Orleans client in the tool's process with " +
