@@ -58,7 +58,7 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         if (currentNumberOfGateways < previousNumberOfGateways) OnGatewayLost($"a gateway connection closed, {currentNumberOfGateways} left");
         // A new gateway (rare): read the list, so that the next loss can tell whether membership had already dropped
         // the gateway (a graceful stop) rather than compare against a list read after it.
-        else if (currentNumberOfGateways > previousNumberOfGateways) _ = Task.Run(async () => await ReadGatewaysAsync());
+        else if (currentNumberOfGateways > previousNumberOfGateways) _ = Task.Run(ReadGatewaysAsync);
     }
 
     public void NotifyClusterConnectionLost() => OnGatewayLost("no gateway connection left");
@@ -89,8 +89,7 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         }
         catch (ObjectDisposedException)
         {
-            // The client is shutting down (its connections close as it stops): nothing is left to retry; stop settling.
-            lock (_lock) _settleUntil = 0;
+            StopSettling(); // the client is shutting down (its connections close as it stops): nothing is left to retry
         }
         catch (Exception exception)
         {
@@ -137,6 +136,12 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         }
     }
 
+    /// <summary>Ends the settling period at its next check (the client is shutting down).</summary>
+    private void StopSettling()
+    {
+        lock (_lock) _settleUntil = 0;
+    }
+
     /// <summary>Reads the gateway list and remembers it; null when there is no list provider or it cannot be read now.</summary>
     private async Task<HashSet<Uri>?> ReadGatewaysAsync()
     {
@@ -149,7 +154,8 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
         }
         catch (ObjectDisposedException)
         {
-            return null; // the client is shutting down
+            StopSettling(); // the client is shutting down
+            return null;
         }
         catch (Exception exception)
         {

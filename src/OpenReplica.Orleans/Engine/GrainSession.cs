@@ -53,7 +53,8 @@ internal sealed partial class GrainSession(
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
     private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
-    // Diagnostics of the start (Stopwatch timestamps, 0 until reached): the replica in hand, the replay done, the lead won.
+    // Diagnostics (Stopwatch timestamps, 0 until reached): when the session was created (its age in Describe), the
+    // replica in hand, the replay done, the lead won.
     private readonly long _startedAt = Stopwatch.GetTimestamp();
     private long _inHandAt, _replayedAt, _leaderAt, _replayedCommands;
 
@@ -70,7 +71,7 @@ internal sealed partial class GrainSession(
         });
         _inHandAt = Stopwatch.GetTimestamp();
         if (alreadyLeading) _leaderAt = _inHandAt;
-        long replayStarted = Stopwatch.GetTimestamp(), replayed = 0;
+        long replayed = 0;
 
         var sessions = snapshot is null ? new SessionTable() : snapshot.Sessions.Clone();
         if (snapshot is not null)
@@ -104,7 +105,7 @@ internal sealed partial class GrainSession(
             }
             _appliedSlot = entry.Slot;
         }
-        instruments.Replayed(Stopwatch.GetElapsedTime(replayStarted), replayed);
+        instruments.Replayed(Stopwatch.GetElapsedTime(_inHandAt), replayed);
         (_replayedAt, _replayedCommands) = (Stopwatch.GetTimestamp(), replayed);
         if (alreadyLeading) TryStartServing();
         _ = PumpAsync(); // continues on this activation's scheduler
@@ -127,11 +128,10 @@ internal sealed partial class GrainSession(
     }
 
     private int _stepAsideRequests;
-    private readonly long _createdAt = Environment.TickCount64;
 
     /// <summary>Diagnostics (the rebalancer's log of a group that stays misplaced): this activation and how far it got.</summary>
     public string Describe() =>
-        $"activation {grain.ActivationId} of {(Environment.TickCount64 - _createdAt) / 1000.0:0.0} s, asked to step aside {Volatile.Read(ref _stepAsideRequests)} times, "
+        $"activation {grain.ActivationId} of {Stopwatch.GetElapsedTime(_startedAt).TotalSeconds:0.0} s, asked to step aside {Volatile.Read(ref _stepAsideRequests)} times, "
         + $"{(_leading.Task.IsCompleted ? "serving" : "not serving yet")}, {(grain.Deactivated.IsCompleted ? "deactivated" : "not deactivated")}";
 
     /// <summary>Diagnostics: how the start went, each phase in ms from the activation's start ("–" if not reached).</summary>
