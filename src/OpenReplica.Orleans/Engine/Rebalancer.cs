@@ -374,7 +374,7 @@ internal sealed partial class Rebalancer(
                     // The group left this silo and its activation here still leads it: hand it to a member now rather
                     // than at the next pass (which, in a graceful stop, starts only once every move of this pass ended).
                     LogSteppingAside(logger, groupId, target.ToString());
-                    session.StepAside("its group moved to other silos", NextHome(grainId, target));
+                    session.StepAside("its group moved to other silos", NextHome(grainId, target, latest));
                 }
             }
             return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
@@ -415,12 +415,15 @@ internal sealed partial class Rebalancer(
         roster.SiloOf(member) is { } silo ? hosts.For(silo) : throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
 
     /// <summary>
-    /// Where a grain whose group left this silo should run next: the first live member of its new configuration, in
-    /// the roster's preference order, that is not leaving (null: let Orleans' placement choose at the next call).
+    /// Where a grain whose group left this silo should run next: a live member of its new configuration that is not
+    /// leaving, members that were in the group before the move (<paramref name="before"/>) first (they hold the whole
+    /// log; a member the move added has only just caught up), then in the roster's preference order (null: let
+    /// Orleans' placement choose at the next call).
     /// </summary>
-    private SiloAddress? NextHome(GrainId grainId, ClusterConfig target) =>
+    private SiloAddress? NextHome(GrainId grainId, ClusterConfig target, ClusterConfig? before = null) =>
         roster.PreferenceOrder(grainId, target)
             .Where(m => m != roster.LocalReplicaId && !roster.IsLeaving(m))
+            .OrderBy(m => before is not null && before.Contains(m) ? 0 : 1)
             .Select(roster.SiloOf)
             .FirstOrDefault(silo => silo is not null);
 
