@@ -18,7 +18,7 @@ public class EngineWorkerTests
         var (worker, disk, net) = NewWorker();
         var follower = NewGroup(worker, "g", replicaId: 2);
         var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        PostAcceptOfSlot1(follower, ballot);
 
         var step = worker.StepAsync();
         Assert.False(step.IsCompleted);
@@ -85,7 +85,7 @@ public class EngineWorkerTests
         var listener = new RecordingListener();
         var follower = NewGroup(worker, "g", replicaId: 2, listener);
         var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        PostAcceptOfSlot1(follower, ballot);
         await StepThroughAsync(worker, disk);
         Assert.Single(disk.Batches);
         int sent = net.Sent.Count;
@@ -107,13 +107,13 @@ public class EngineWorkerTests
         var ballot = new Ballot(1, 1);
         var listener = new RecordingListener();
         var learner = NewGroup(worker, "learner", replicaId: 2, listener);
-        learner.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        PostAcceptOfSlot1(learner, ballot);
         await StepThroughAsync(worker, disk);
 
         // In one step: the learner only learns slot 1 is chosen, another group accepts an entry (needs an fsync).
         learner.Post(core => core.Step(new Heartbeat(1, 2, ballot, 1, 0)));
         var voter = NewGroup(worker, "voter", replicaId: 2);
-        voter.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        PostAcceptOfSlot1(voter, ballot);
         var step = worker.StepAsync();
         Assert.False(step.IsCompleted);
         Assert.Equal(2, disk.Batches.Count);
@@ -151,7 +151,7 @@ public class EngineWorkerTests
         var listener = new RecordingListener();
         var follower = NewGroup(worker, "g", replicaId: 2, listener);
         var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        PostAcceptOfSlot1(follower, ballot);
 
         var step = worker.StepAsync();
         disk.FailAll(new IOException("disk gone"));
@@ -171,6 +171,10 @@ public class EngineWorkerTests
         Assert.Equal(ProposeResult.Queued, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
         Assert.Equal(ProposeResult.Full, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
     }
+
+    /// <summary>Replica 1, leading under <paramref name="ballot"/>, asks replica 2 to accept a no-op in slot 1.</summary>
+    private static void PostAcceptOfSlot1(GroupReplica follower, Ballot ballot) =>
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
 
     private static async Task StepThroughAsync(EngineWorker worker, GatedDisk disk)
     {
