@@ -37,6 +37,19 @@ internal sealed class ReplicationEngine
         return _workers[hash % (uint)_workers.Length];
     }
 
+    /// <summary>
+    /// A round of lease renewals (called on every engine tick, <paramref name="roundMs"/> apart): each worker's held
+    /// renewals are posted together once the earliest is due, so they share that worker's next step and batches.
+    /// </summary>
+    public void PostDueRenewals(long now, long roundMs)
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.Renewals.TakeDue(now, roundMs) is not { } due) continue;
+            foreach (var group in due) group.PostRenewal();
+        }
+    }
+
     public void Start(CancellationToken stopping)
     {
         _loops = _workers.Select(w => Task.Factory.StartNew(() => w.RunAsync(stopping), stopping, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default).Unwrap()).ToArray();
