@@ -22,6 +22,7 @@ internal sealed class LeaseRenewals
     private List<GroupReplica> _held = [];
     private long _postBy = long.MaxValue; // the round at or after this clock posts every held renewal
     private long _roundMs; // the interval between rounds, learnt from the ticks; 0 until the first: renewals go at once
+    private long _heldTotal;
 
     /// <summary>Renewals held now (diagnostics and tests).</summary>
     public int Count
@@ -31,6 +32,9 @@ internal sealed class LeaseRenewals
             lock (_gate) return _held.Count;
         }
     }
+
+    /// <summary>Renewals held for a round since the start (the simulator reports it: the rounds are exercised).</summary>
+    public long HeldTotal => Interlocked.Read(ref _heldTotal);
 
     /// <summary>
     /// Holds <paramref name="group"/>'s renewal until a round that comes no later than <paramref name="holdUntil"/>;
@@ -43,6 +47,7 @@ internal sealed class LeaseRenewals
             long round = _roundMs;
             if (round <= 0 || holdUntil - now < round) return false;
             _held.Add(group);
+            _heldTotal++;
             _postBy = Math.Min(_postBy, holdUntil - round);
             return true;
         }

@@ -28,6 +28,9 @@ internal sealed class ReplicationEngine
     /// <summary>Group steps summed over all steps.</summary>
     public long GroupSteps => _workers.Sum(w => w.GroupSteps);
 
+    /// <summary>Lease renewals held for a round, summed over the workers (see <see cref="LeaseRenewals"/>).</summary>
+    public long RenewalsHeld => _workers.Sum(w => w.Renewals.HeldTotal);
+
     /// <summary>The worker that owns <paramref name="groupId"/> (a stable hash, the same for the group's whole life on this silo).</summary>
     public EngineWorker WorkerFor(string groupId)
     {

@@ -63,6 +63,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     /// </summary>
     Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
+        StampOutOfResponse.Apply();
         if (!_activationReported) ReportActivated();
         switch (KindOf(context))
         {
