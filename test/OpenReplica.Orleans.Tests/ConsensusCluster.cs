@@ -33,14 +33,7 @@ internal static class ConsensusCluster
                 r.ReplacementGracePeriod = replacementGrace ?? ReplicatedGrainsOptions.DefaultReplacementGracePeriod;
                 r.IdleGroupEvictionAfter = idleGroupEviction ?? ReplicatedGrainsOptions.DefaultIdleGroupEvictionAfter;
             };
-            o.ConfigureSilo = silo =>
-            {
-                if (FileLoggerProvider.PathFromEnvironment is { } log)
-                {
-                    silo.Services.AddSingleton<ILoggerProvider>(sp => new FileLoggerProvider(log, sp.GetRequiredService<ILocalSiloDetails>().Name));
-                    silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug));
-                }
-            };
+            o.ConfigureSilo = FileLoggerProvider.AddTo;
         });
         return (kit.Cluster, kit.DataRoot ?? "");
     }

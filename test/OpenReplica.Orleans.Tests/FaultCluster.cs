@@ -50,7 +50,11 @@ internal sealed class FaultCluster : IAsyncDisposable
             o.Mode = ReplicationMode.Persisted;
             o.CallTimeout = callTimeout ?? ReplicatedTestClusterOptions.DefaultCallTimeout;
             o.ConfigureReplication = r => r.SnapshotEveryCommands = snapshotEvery;
-            o.ConfigureSilo = configureSilo;
+            o.ConfigureSilo = silo =>
+            {
+                FileLoggerProvider.AddTo(silo);
+                configureSilo?.Invoke(silo);
+            };
             o.ConfigureClient = client =>
             {
                 client.UseReplicatedGrains(r =>
@@ -136,6 +140,13 @@ internal sealed class FaultCluster : IAsyncDisposable
 
         return string.Join("; ", lines);
     }
+
+    /// <summary>Each live silo's roster version and what its rebalancer last found (for failure messages).</summary>
+    public string DescribeRebalancers() => string.Join("; ", Silos.Select(silo =>
+    {
+        var rebalancer = Service<Rebalancer>(silo);
+        return $"{silo.Name}: roster v{Service<ReplicaRoster>(silo).Version}, settled at v{rebalancer.SettledVersion}, {rebalancer.Progress}";
+    }));
 
     private static bool SameValue(LogValue a, LogValue b) =>
         a.Kind == b.Kind

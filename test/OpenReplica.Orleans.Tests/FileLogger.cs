@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Hosting;
+using Orleans.Runtime;
 
 namespace OpenReplica.Orleans.Tests;
 
@@ -11,6 +14,14 @@ internal sealed class FileLoggerProvider(string path, string silo) : ILoggerProv
     private static readonly Lock Gate = new();
 
     public static string? PathFromEnvironment => Environment.GetEnvironmentVariable("OPENREPLICA_TEST_LOG");
+
+    /// <summary>With OPENREPLICA_TEST_LOG set, the silo also logs OpenReplica's lines (Debug and up) to that file.</summary>
+    public static void AddTo(ISiloBuilder silo)
+    {
+        if (PathFromEnvironment is not { } log) return;
+        silo.Services.AddSingleton<ILoggerProvider>(sp => new FileLoggerProvider(log, sp.GetRequiredService<ILocalSiloDetails>().Name));
+        silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug));
+    }
 
     public ILogger CreateLogger(string categoryName) => new FileLogger(path, silo, categoryName);
 

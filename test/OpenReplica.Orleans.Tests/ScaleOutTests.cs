@@ -109,7 +109,12 @@ public sealed class ScaleOutTests
         await cluster.WaitBalancedAsync();
 
         var domainOf = cluster.Silos.ToDictionary(cluster.ReplicaIdOf, s => cluster.Service<ReplicaRoster>(s).LocalDomain);
-        var holders = cluster.Holders(keys.Select(GroupOf));
+        // A follower's replica is created by the first message that reaches it: a write acknowledged by two of three
+        // replicas can leave the third one still to be created for a moment.
+        var groups = keys.Select(GroupOf).ToList();
+        await Poll.UntilAsync(() => Task.FromResult(cluster.Holders(groups).Values.All(h => h.Count >= Replicas)),
+            "every group's replicas created", TimeSpan.FromSeconds(30));
+        var holders = cluster.Holders(groups);
         Assert.All(holders, pair =>
         {
             Assert.Equal(Replicas, pair.Value.Count);

@@ -68,7 +68,8 @@ public sealed class StorageRecoveryTests
             if (group is null) return false;
             var (config, commit) = await group.AskAsync(core => ((core.Config, core.CommitIndex), new Ready())); // the configuration in force, not just chosen
             return config.Contains(newId) && !config.Contains(oldId) && commit >= 21;
-        }, "the new replica learned the grain's log and the configuration without the wiped replica is in force", TimeSpan.FromSeconds(60));
+        }, "the new replica learned the grain's log and the configuration without the wiped replica is in force", TimeSpan.FromSeconds(60),
+            async () => $"{await cluster.DescribeAsync(groupId)}; rebalancers: {cluster.DescribeRebalancers()}");
 
         // With the new replica caught up and its configuration in force (until then the old one governs the slots in
         // the transition window, and losing a second of its replicas would rightly stop the group), losing another

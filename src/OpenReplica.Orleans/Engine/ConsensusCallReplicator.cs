@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OpenReplica.Consensus;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ internal sealed partial class ConsensusCallReplicator(
     TimeProvider time,
     IOptions<ReplicatedGrainsOptions> options,
     DivergenceMonitor divergence,
+    Rebalancer rebalancer,
     Diagnostics.ReplicationInstruments instruments,
     ILogger<EffectRunner> effectLogger,
     ILogger<ConsensusCallReplicator> logger) : ICallReplicator
@@ -36,7 +38,8 @@ internal sealed partial class ConsensusCallReplicator(
             return;
         }
         int replicas = ReplicasOf(grain.GrainId.Type);
-        if (runtime.Roster.TargetConfigFor(grain.GrainId, replicas) is { } target && !target.Contains(runtime.Roster.LocalReplicaId))
+        var target = runtime.Roster.TargetConfigFor(grain.GrainId, replicas);
+        if (target is not null && !target.Contains(runtime.Roster.LocalReplicaId))
         {
             // Placement puts a replicated grain on its replica set; an activation outside it was started by a call
             // that a stale directory cache routed here (often to the silo a moved group just left). Leading from here
@@ -59,11 +62,32 @@ internal sealed partial class ConsensusCallReplicator(
         {
             await session.StartAsync(timeout.Token);
             LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, session.StartPhases());
+            if (target is not null) _ = RequestMoveIfMisplacedAsync(grain.GrainId, group, target);
         }
         catch
         {
             Detach(grain);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// An activation that leads a group whose configuration is not the grain's replica set (it started on a silo that
+    /// joined the set, before the group moved there) asks this silo's rebalancer for a pass: this silo drives the move,
+    /// and a pass that ran before it held the group may have called the roster settled.
+    /// </summary>
+    private async Task RequestMoveIfMisplacedAsync(GrainId grainId, GroupReplica group, ClusterConfig target)
+    {
+        try
+        {
+            var latest = await group.AskAsync(core => (core.Configs.Latest, new Ready()));
+            if (latest.Equals(target)) return;
+            LogLeadsMisplaced(logger, grainId, latest.ToString(), target.ToString());
+            rebalancer.RequestPass();
+        }
+        catch (ReplicaUnavailableException)
+        {
+            // The replica stopped: nothing to move from here.
         }
     }
 
@@ -120,6 +144,9 @@ internal sealed partial class ConsensusCallReplicator(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: serving after {ElapsedMs} ms ({Phases})")]
     private static partial void LogServing(ILogger logger, GrainId grainId, ActivationId activationId, double elapsedMs, string phases);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} leads its group from configuration {Config}, not its replica set {Target}: a rebalance pass moves it")]
+    private static partial void LogLeadsMisplaced(ILogger logger, GrainId grainId, string config, string target);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
     private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);

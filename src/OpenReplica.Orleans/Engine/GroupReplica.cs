@@ -64,6 +64,7 @@ internal sealed partial class GroupReplica
     private int _renewalPosted;
     private Ballot _durablePromised;
     private readonly GroupMetrics? _metrics;
+    private CampaignTrace? _campaign; // only while a campaign of this replica runs, with Debug logging on
 
     public GroupReplica(string groupId, PaxosReplica core, EngineWorker worker, int proposalCapacity, ILogger logger,
         IGroupListener? listener = null, bool alwaysTick = false, GroupMetrics? metrics = null)
@@ -279,8 +280,17 @@ internal sealed partial class GroupReplica
         if (ready.HardState is { } hs)
         {
             // A new ballot of this replica's own is a campaign it started (an activation, the rebalancer, an election).
-            if (hs.Promised.ReplicaId == _core.Id && hs.Promised.CompareTo(_durablePromised) > 0) _metrics?.Campaign();
+            if (hs.Promised.ReplicaId == _core.Id && hs.Promised.CompareTo(_durablePromised) > 0)
+            {
+                _metrics?.Campaign();
+                if (_logger.IsEnabled(LogLevel.Debug)) _campaign = new CampaignTrace(hs.Promised, _worker.Clock.Now);
+            }
             _durablePromised = hs.Promised;
+        }
+        if (_campaign?.Observe(ready, _core.Id, _core.Role, _worker.Clock.Now) is { } summary)
+        {
+            LogCampaignEnded(_logger, GroupId, summary);
+            _campaign = null;
         }
         if (ready.BecameLeader) _metrics?.LeaderChanged(gained: true);
         if (ready.LostLeadership) _metrics?.LeaderChanged(gained: false);
@@ -356,6 +366,9 @@ internal sealed partial class GroupReplica
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The activation of group {GroupId} failed to take its effects; detached")]
     private static partial void LogListenerFailed(ILogger logger, Exception exception, string groupId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: this replica {Summary}")]
+    private static partial void LogCampaignEnded(ILogger logger, string groupId, string summary);
 }
 
 /// <summary>What the worker last published about its lease, for reads on the activation's own thread.</summary>

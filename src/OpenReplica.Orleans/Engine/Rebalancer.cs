@@ -47,6 +47,9 @@ internal sealed partial class Rebalancer(
     // pass runs: a pass loads every held group, which would keep idle groups from ever being evicted (issue 12) and
     // cost work per group ever held instead of per roster change. New groups are born on the current replica set.
     private long _settledVersion = -1;
+    // Bumped when a group this silo did not hold at its last pass needs a move (an activation started here on a group
+    // whose configuration is not its replica set): a pass that began before it must not call the roster settled.
+    private long _requests;
     private volatile IReadOnlyCollection<long>? _settledMembers; // the roster's members at that version
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
 
@@ -80,6 +83,20 @@ internal sealed partial class Rebalancer(
         roster.Changed -= Wake;
         _stopping.Cancel();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A group needs a move although the roster did not change: an activation started here, on the grain's replica
+    /// set, leads a group whose configuration still names other silos (a silo that joined or came back with a new
+    /// identity is in the replica set, and the grain's next activation landed on it). This silo drives that move; its
+    /// last pass, which ran before it held the group, may have called the roster settled, and no pass would run until
+    /// the roster changed again.
+    /// </summary>
+    public void RequestPass()
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Exchange(ref _settledVersion, -1);
+        Wake();
     }
 
     /// <summary>Starts the next pass now (the roster changed, or this silo is leaving).</summary>
@@ -121,6 +138,7 @@ internal sealed partial class Rebalancer(
     public async Task PassAsync(CancellationToken cancellationToken)
     {
         long version = roster.Version;
+        long requests = Interlocked.Read(ref _requests);
         var members = roster.Current?.Members;
         var held = runtime.HeldGroupIds();
         int misplaced = 0;
@@ -159,7 +177,7 @@ internal sealed partial class Rebalancer(
         await Task.WhenAll(running);
         foreach (string gone in _misplacedPasses.Keys.Except(held)) _misplacedPasses.TryRemove(gone, out _);
         long passes = Interlocked.Increment(ref _passes);
-        if (misplaced == 0 && roster.Version == version)
+        if (misplaced == 0 && roster.Version == version && Interlocked.Read(ref _requests) == requests)
         {
             Interlocked.Exchange(ref _settledVersion, version);
             _settledMembers = members;
@@ -294,7 +312,7 @@ internal sealed partial class Rebalancer(
                 if (group.Listener is GrainSession session)
                 {
                     LogSteppingAside(logger, groupId, latest.ToString());
-                    session.StepAside("its group moved to other silos");
+                    session.StepAside("its group moved to other silos", NextHome(grainId, target));
                 }
                 return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
@@ -351,6 +369,13 @@ internal sealed partial class Rebalancer(
             {
                 _joinPacer?.MoveTook(phases.Elapsed);
                 LogMoved(logger, groupId, target.ToString(), phases.ToString());
+                if (!target.Contains(me) && group.Listener is GrainSession session)
+                {
+                    // The group left this silo and its activation here still leads it: hand it to a member now rather
+                    // than at the next pass (which, in a graceful stop, starts only once every move of this pass ended).
+                    LogSteppingAside(logger, groupId, target.ToString());
+                    session.StepAside("its group moved to other silos", NextHome(grainId, target, latest));
+                }
             }
             return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
         }
@@ -388,6 +413,19 @@ internal sealed partial class Rebalancer(
     /// <summary>The replica host on <paramref name="member"/>'s silo; throws when its address is unknown.</summary>
     private IReplicaHost HostOf(long member) =>
         roster.SiloOf(member) is { } silo ? hosts.For(silo) : throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
+
+    /// <summary>
+    /// Where a grain whose group left this silo should run next: a live member of its new configuration that is not
+    /// leaving, members that were in the group before the move (<paramref name="before"/>) first (they hold the whole
+    /// log; a member the move added has only just caught up), then in the roster's preference order (null: let
+    /// Orleans' placement choose at the next call).
+    /// </summary>
+    private SiloAddress? NextHome(GrainId grainId, ClusterConfig target, ClusterConfig? before = null) =>
+        roster.PreferenceOrder(grainId, target)
+            .Where(m => m != roster.LocalReplicaId && !roster.IsLeaving(m))
+            .OrderBy(m => before is not null && before.Contains(m) ? 0 : 1)
+            .Select(roster.SiloOf)
+            .FirstOrDefault(silo => silo is not null);
 
     /// <summary>
     /// Whether this silo should lead a group nobody leads to move it: its replica is the heaviest live member of

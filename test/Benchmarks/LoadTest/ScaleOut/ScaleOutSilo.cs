@@ -20,10 +20,12 @@ internal static class ScaleOutSilo
         if (parse.GetValue(RedisMembership) is not { } redis) return;
         silo.UseRedisClustering(redis);
         // The scale-out run's silo logs also say why a move stopped, how each rebalance pass went (Information) and how
-        // long each move's steps took (Debug).
+        // long each move's steps took, each activation's start and each campaign (Debug).
         silo.Services.AddLogging(l => l
             .AddFilter("OpenReplica.Orleans.Replication.Rebalancer", LogLevel.Debug)
             .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information)
-            .AddFilter("OpenReplica.Orleans.Replication.ConsensusCallReplicator", LogLevel.Debug));
+            .AddFilter("OpenReplica.Orleans.Replication.ConsensusCallReplicator", LogLevel.Debug)
+            // How each campaign went (the only Debug lines of the replication runtime's groups).
+            .AddFilter("OpenReplica.Orleans.Replication.ReplicationRuntime", LogLevel.Debug));
     }
 }
