@@ -19,20 +19,18 @@ namespace OpenReplica.Orleans;
 /// </summary>
 internal sealed partial class StampingCallFilter(
     CallStampSource stamps,
-    GrainPropertiesResolver grainProperties,
+    ReplicatedGrainTypes replicatedTypes,
     CallRetryPolicy retryPolicy,
     Lazy<PendingCallBreaker> breaker,
     Diagnostics.ReplicationInstruments instruments,
     ILogger<StampingCallFilter> logger) : IOutgoingGrainCallFilter
 {
-    public async Task Invoke(IOutgoingGrainCallContext context)
-    {
-        if (!IsReplicatedGrainType(context.TargetId.Type))
-        {
-            await context.Invoke();
-            return;
-        }
+    /// <summary>Calls to other grains pass straight through (no state machine of this filter's own).</summary>
+    public Task Invoke(IOutgoingGrainCallContext context) =>
+        replicatedTypes.IsReplicated(context.TargetId.Type) ? InvokeStampedAsync(context) : context.Invoke();
 
+    private async Task InvokeStampedAsync(IOutgoingGrainCallContext context)
+    {
         // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
         // An outbox effect's calls carry stamps derived from the effect, the same on every retry of the effect.
         var effectScope = EffectStampScope.Current;
@@ -117,11 +115,6 @@ internal sealed partial class StampingCallFilter(
     /// <summary>A failure that leaves the outcome open, unless it is the caller's own cancellation (that one is final).</summary>
     private static bool IsRetriable(Exception failure, CancellationToken callerCancellation) =>
         CallRetryPolicy.IsRetriable(failure) && !(failure is OperationCanceledException && callerCancellation.IsCancellationRequested);
-
-    private bool IsReplicatedGrainType(GrainType grainType) =>
-        grainProperties.TryGetGrainProperties(grainType, out var properties)
-        && properties.Properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var strategy)
-        && strategy == nameof(ReplicatedPlacement);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Retrying call {Stamp} to {Target} (attempt {Attempt}) after {Failure}")]
     private static partial void LogRetrying(ILogger logger, CallStamp stamp, GrainId target, int attempt, string failure);

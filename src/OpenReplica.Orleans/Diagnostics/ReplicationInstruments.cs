@@ -119,6 +119,9 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _applyDuration.Record(methodTime.TotalMilliseconds);
     }
 
+    /// <summary>Whether anyone listens to <see cref="CallsDuration"/>: a read served at once is timed only then.</summary>
+    public bool CallDurationsRecorded => _callDuration.Enabled;
+
     public void CallCompleted(bool readOnly, TimeSpan duration) =>
         _callDuration.Record(duration.TotalMilliseconds, new KeyValuePair<string, object?>(KindTag, readOnly ? "read" : "write"));
 

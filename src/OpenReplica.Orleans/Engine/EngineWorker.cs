@@ -24,6 +24,9 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
 
     public IEngineClock Clock => clock;
 
+    /// <summary>Lease renewals of this worker's groups waiting for the next round (posted by <see cref="ReplicationEngine.PostDueRenewals"/>).</summary>
+    public LeaseRenewals Renewals { get; } = new();
+
     /// <summary>Bugs planted on purpose; only the deterministic simulator sets them, to prove it catches them.</summary>
     internal EngineBug PlantedBugs { get; set; }
 

@@ -190,18 +190,27 @@ internal sealed partial class GroupReplica
     /// Whether a read may run now without a quorum round: this replica leads under a lease that has not ended, and
     /// the activation has applied every slot an earlier ballot may have chosen (<paramref name="applied"/>). Any call
     /// acknowledged before the read began was applied by the activation first, so the read sees it. When half the
-    /// lease is gone, one renewal round is started in the background.
+    /// lease is gone, one renewal round is started in the background: held briefly so that it shares a step with
+    /// other groups' renewals (<see cref="LeaseRenewals"/>), or posted at once when the lease is too short for that.
     /// </summary>
     public bool CanReadLocally(long applied)
     {
         var lease = _lease;
         long now = _worker.Clock.Now;
         if (now >= lease.Until || applied < lease.Floor) return false;
-        if (now >= lease.RenewFrom && Interlocked.Exchange(ref _renewalPosted, 1) == 0 && !Post(core => core.RenewLease()))
+        // Read first: every read after the renewal point would otherwise take the cache line for an exchange.
+        if (now >= lease.RenewFrom && Volatile.Read(ref _renewalPosted) == 0 && Interlocked.Exchange(ref _renewalPosted, 1) == 0
+            && !_worker.Renewals.TryHold(this, now, lease.RenewFrom + (lease.Until - lease.RenewFrom) / 4))
         {
-            Volatile.Write(ref _renewalPosted, 0);
+            PostRenewal();
         }
         return true;
+    }
+
+    /// <summary>Starts the renewal round <see cref="CanReadLocally"/> asked for (at once, or in a round of <see cref="LeaseRenewals"/>).</summary>
+    internal void PostRenewal()
+    {
+        if (!Post(static core => core.RenewLease())) Volatile.Write(ref _renewalPosted, 0);
     }
 
     private void PublishLease()

@@ -109,10 +109,12 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     /// <summary>
     /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,
     /// leaders with unsent commits flush them every <see cref="CommitFlushTicks"/>, and every
-    /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never).
+    /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never); lease
+    /// renewals that reads asked for go out in rounds (<see cref="LeaseRenewals"/>).
     /// </summary>
     public void OnTick(long tick, long evictAfter, long tickInterval)
     {
+        engine.PostDueRenewals(clock.Now, tickInterval);
         bool flush = tick % CommitFlushTicks == 0;
         foreach (var group in _groups.Values)
         {

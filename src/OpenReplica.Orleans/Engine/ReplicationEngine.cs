@@ -28,6 +28,9 @@ internal sealed class ReplicationEngine
     /// <summary>Group steps summed over all steps.</summary>
     public long GroupSteps => _workers.Sum(w => w.GroupSteps);
 
+    /// <summary>Lease renewals held for a round, summed over the workers (see <see cref="LeaseRenewals"/>).</summary>
+    public long RenewalsHeld => _workers.Sum(w => w.Renewals.HeldTotal);
+
     /// <summary>The worker that owns <paramref name="groupId"/> (a stable hash, the same for the group's whole life on this silo).</summary>
     public EngineWorker WorkerFor(string groupId)
     {
@@ -35,6 +38,19 @@ internal sealed class ReplicationEngine
         uint hash = 2166136261;
         foreach (char c in groupId) hash = (hash ^ c) * 16777619;
         return _workers[hash % (uint)_workers.Length];
+    }
+
+    /// <summary>
+    /// A round of lease renewals (called on every engine tick, <paramref name="roundMs"/> apart): each worker's held
+    /// renewals are posted together once the earliest is due, so they share that worker's next step and batches.
+    /// </summary>
+    public void PostDueRenewals(long now, long roundMs)
+    {
+        foreach (var worker in _workers)
+        {
+            if (worker.Renewals.TakeDue(now, roundMs) is not { } due) continue;
+            foreach (var group in due) group.PostRenewal();
+        }
     }
 
     public void Start(CancellationToken stopping)

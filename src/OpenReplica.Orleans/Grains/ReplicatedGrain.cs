@@ -45,6 +45,8 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     private long _lastSlot = long.MinValue;
     private readonly EffectOutbox _outbox = new();
     private bool _activationReported;
+    private MethodInfo? _lastMethod; // the method of this activation's last call, and its kind: most calls repeat one
+    private MethodKind _lastKind;
 
     /// <summary>The replicated state: changed only by commands chosen into the log.</summary>
     protected TState State { get; private set; } = new();
@@ -54,34 +56,62 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
 
     private ReplicatedGrainServices Services => _services ??= ServiceProvider.GetRequiredService<ReplicatedGrainServices>();
 
-    async Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
+    /// <summary>
+    /// Every call passes here. A read under the leader lease and a grain extension's call run as a plain grain's call
+    /// would (no state machine, no timer of their own: this is the hot path of lease reads); everything else waits
+    /// for consensus first.
+    /// </summary>
+    Task IIncomingGrainCallFilter.Invoke(IIncomingGrainCallContext context)
     {
-        if (!_activationReported)
+        StampOutOfResponse.Apply();
+        if (!_activationReported) ReportActivated();
+        switch (KindOf(context))
         {
-            // The first call runs after OnActivateAsync (Orleans' lifecycle stages all run before it): from now on the
-            // grain's own code may run, so pending outbox effects may start. Every activation is created by a call.
-            _activationReported = true;
-            Services.Replicator.Activated(GrainContext);
+            case MethodKind.Extension:
+                return context.Invoke();
+            case MethodKind.ReadOnly when Services.Replicator.CanReadLocally(GrainContext):
+                Services.Instruments.Read(underLease: true);
+                return Services.Instruments.CallDurationsRecorded ? TimedReadAsync(context, Stopwatch.GetTimestamp()) : context.Invoke();
+            case MethodKind.ReadOnly:
+                Services.Instruments.Read(underLease: false);
+                return ReadAfterBarrierAsync(context);
+            default:
+                return ReplicateAsync(context);
         }
-        var kind = KindOf(context);
-        long started = Stopwatch.GetTimestamp();
-        if (kind != MethodKind.Replicated)
-        {
-            bool underLease = kind == MethodKind.ReadOnly && Services.Replicator.CanReadLocally(GrainContext);
-            if (kind == MethodKind.ReadOnly) Services.Instruments.Read(underLease);
-            if (kind == MethodKind.ReadOnly && !underLease)
-            {
-                // Read-only: no log write, but wait until this activation has confirmed it leads and has applied
-                // everything chosen before the read began (read-index), so the read is linearizable. Under a leader
-                // lease (LeaseDuration) there is nothing to wait for.
-                using var readTimeout = new CancellationTokenSource(Services.CallTimeout);
-                await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
-            }
-            await context.Invoke();
-            if (kind == MethodKind.ReadOnly) Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
-            return;
-        }
+    }
 
+    private void ReportActivated()
+    {
+        // The first call runs after OnActivateAsync (Orleans' lifecycle stages all run before it): from now on the
+        // grain's own code may run, so pending outbox effects may start. Every activation is created by a call.
+        _activationReported = true;
+        Services.Replicator.Activated(GrainContext);
+    }
+
+    private async Task TimedReadAsync(IIncomingGrainCallContext context, long started)
+    {
+        await context.Invoke();
+        Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Read-only, no lease to read under: no log write, but wait until this activation has confirmed it leads and has
+    /// applied everything chosen before the read began (read-index), so the read is linearizable.
+    /// </summary>
+    private async Task ReadAfterBarrierAsync(IIncomingGrainCallContext context)
+    {
+        long started = Stopwatch.GetTimestamp();
+        using (var readTimeout = new CancellationTokenSource(Services.CallTimeout))
+        {
+            await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
+        }
+        await context.Invoke();
+        Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
+    }
+
+    private async Task ReplicateAsync(IIncomingGrainCallContext context)
+    {
+        long started = Stopwatch.GetTimestamp();
         // First: the request object is pooled and reused once this call's turn ends.
         var invokable = Services.Serializer.SerializeToArray<IInvokable>(context.Request);
         var stamp = CallStamp.Current;
@@ -138,7 +168,14 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     /// </summary>
     private MethodKind KindOf(IIncomingGrainCallContext context)
     {
-        var kind = MethodKinds.GetOrAdd((GetType(), context.InterfaceMethod), static key => Classify(key.Grain, key.Method));
+        var method = context.InterfaceMethod;
+        if (!ReferenceEquals(method, _lastMethod))
+        {
+            // Turns of one activation never run at once (reentrancy interleaves them only at awaits): no torn pair.
+            _lastKind = MethodKinds.GetOrAdd((GetType(), method), static key => Classify(key.Grain, key.Method));
+            _lastMethod = method;
+        }
+        var kind = _lastKind;
         bool readOnlyRequest = context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly);
         return kind == MethodKind.Replicated && readOnlyRequest ? MethodKind.ReadOnly : kind;
     }

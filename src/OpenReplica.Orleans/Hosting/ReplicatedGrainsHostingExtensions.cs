@@ -124,7 +124,7 @@ public static class ReplicatedGrainsHostingExtensions
 
         services.AddSingleton<IOutgoingGrainCallFilter>(sp => new StampingCallFilter(
             sp.GetRequiredService<CallStampSource>(),
-            sp.GetRequiredService<GrainPropertiesResolver>(),
+            new ReplicatedGrainTypes(sp.GetRequiredService<IClusterManifestProvider>(), sp.GetRequiredService<GrainPropertiesResolver>()),
             sp.GetRequiredService<CallRetryPolicy>(),
             new Lazy<PendingCallBreaker>(sp.GetRequiredService<PendingCallBreaker>),
             sp.GetRequiredService<Diagnostics.ReplicationInstruments>(),

@@ -49,6 +49,7 @@ public sealed record EngineFaultModel(
     {
         var r = new DeterministicRandom(seed * 0x9E3779B97F4A7C15UL + 101);
         int silos = r.Next(3, 6);
+        long evictAfter;
         return new EngineFaultModel(
             Silos: silos,
             Replicas: silos == 5 && r.Chance(0.3) ? 5 : 3,
@@ -73,12 +74,19 @@ public sealed record EngineFaultModel(
             MoveOnTimeoutRate: r.NextDouble() * 0.5,
             FsyncMax: r.Chance(0.3) ? r.Next(10, 40) : r.Next(1, 10),
             FsyncStallRate: r.Chance(0.4) ? 0 : r.NextDouble() * 0.01,
-            EvictAfter: r.Next(60, 600),
+            EvictAfter: evictAfter = r.Next(60, 600),
             ActivationIdle: r.Next(100, 1500),
             // Drawn last, so the parameters above stay what each seed had before leases were simulated. A lease is
             // shorter than the idle period after which a group leaves memory (the options validator's rule).
-            LeaseMs: r.Chance(0.5) ? 0 : r.Next(10, 55));
+            LeaseMs: r.Chance(0.5) ? 0 : LeaseFor(r, evictAfter));
     }
+
+    /// <summary>
+    /// Mostly short leases (a few ticks: renewals go out at once); where the idle period allows, often one of 250 ms or
+    /// more, long enough that a renewal a read asks for is held for the next round of renewals (<c>LeaseRenewals</c>).
+    /// </summary>
+    private static long LeaseFor(DeterministicRandom r, long evictAfter) =>
+        evictAfter > 300 && r.Chance(0.6) ? r.Next(250, (int)Math.Min(evictAfter, 500)) : r.Next(10, 55);
 
     public override string ToString() =>
         $"silos={Silos} replicas={Replicas} groups={Groups} keys/group={KeysPerGroup} clients={Clients} workers={Workers} " +

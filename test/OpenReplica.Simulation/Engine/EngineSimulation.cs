@@ -14,7 +14,7 @@ namespace OpenReplica.Simulation.Engine;
 
 /// <summary>The outcome of one engine seed.</summary>
 public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failure, int Operations, long FaultsInjected,
-    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, EngineFaultModel Faults)
+    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, long RenewalsHeld, EngineFaultModel Faults)
 {
     public bool Passed => Failure is null;
 }
@@ -58,6 +58,7 @@ public sealed class EngineSimulation
     private long _rebuiltBeforeRestarts;
     private long _stepsBeforeRestarts;
     private long _groupStepsBeforeRestarts;
+    private long _renewalsHeldBeforeRestarts;
     private int _replicasCompacted;
 
     /// <summary>Reads answered under the leader's lease, without a quorum round (the checker judges them like the others).</summary>
@@ -220,7 +221,8 @@ public sealed class EngineSimulation
             _evictedBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Evicted : 0),
             _rebuiltBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Rebuilt : 0),
             _stepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.Steps : 0),
-            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, LeaseReads, Faults);
+            _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, LeaseReads,
+            _renewalsHeldBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.RenewalsHeld : 0), Faults);
     }
 
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);
@@ -413,6 +415,7 @@ public sealed class EngineSimulation
         _rebuiltBeforeRestarts += silo.Table.Rebuilt;
         _stepsBeforeRestarts += silo.Table.Engine.Steps;
         _groupStepsBeforeRestarts += silo.Table.Engine.GroupSteps;
+        _renewalsHeldBeforeRestarts += silo.Table.Engine.RenewalsHeld;
     }
 
     private void Restart(SimSilo silo)
