@@ -176,7 +176,8 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>What a replica knows of its group (read on the group's worker).</summary>
     internal static Task<GroupStatus> StatusOfAsync(GroupReplica group) =>
         group.AskAsync(core => (new GroupStatus(
-            [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex), new Ready()));
+            [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex,
+            core.Configs.LatestFromSlot), new Ready()));
 
     /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
     internal async Task ForgetAsync(string groupId)

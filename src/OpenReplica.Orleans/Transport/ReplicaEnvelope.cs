@@ -46,11 +46,15 @@ public sealed record RosterInfo(
     [property: Id(1)] long Version,
     [property: Id(2)] Dictionary<long, string>? Domains = null);
 
-/// <summary>What a silo's replica of one group knows: its newest configuration, whether it leads, its commit index.</summary>
+/// <summary>
+/// What a silo's replica of one group knows: its newest configuration and the slot from which it is in force, whether
+/// it leads, its commit index.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record GroupStatus(
     [property: Id(0)] long[] Latest,
     [property: Id(1)] long[] InForce,
     [property: Id(2)] bool Leader,
     [property: Id(3)] bool HasActivation,
-    [property: Id(4)] long CommitIndex);
+    [property: Id(4)] long CommitIndex,
+    [property: Id(5)] long LatestFromSlot = 0);
