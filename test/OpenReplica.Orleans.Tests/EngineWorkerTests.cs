@@ -155,24 +155,6 @@ public class EngineWorkerTests
         }
     }
 
-    private sealed class RecordingNetwork : IEngineNetwork
-    {
-        public List<(string GroupId, Message Message)> Sent { get; } = [];
-
-        public int Calls { get; private set; }
-
-        public void Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
-        {
-            Calls++;
-            Sent.AddRange(messages.Select(m => (m.Group.GroupId, m.Message)));
-        }
-    }
-
-    private sealed class ManualClock : IEngineClock
-    {
-        public long Now { get; set; }
-    }
-
     private sealed class RecordingListener : IGroupListener
     {
         public List<long> Committed { get; } = [];

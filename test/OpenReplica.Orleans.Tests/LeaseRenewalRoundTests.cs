@@ -134,9 +134,9 @@ public class LeaseRenewalRoundTests
         }
     }
 
-    private static (ReplicationEngine Engine, EngineWorker Worker, SettableClock Clock, RecordingNetwork Net) NewEngine()
+    private static (ReplicationEngine Engine, EngineWorker Worker, ManualClock Clock, RecordingNetwork Net) NewEngine()
     {
-        var clock = new SettableClock();
+        var clock = new ManualClock();
         var net = new RecordingNetwork();
         var engine = new ReplicationEngine(1, 1024, new DurableAtOnce(), net, clock, NullLogger.Instance);
         return (engine, engine.Workers[0], clock, net);
@@ -145,23 +145,5 @@ public class LeaseRenewalRoundTests
     private sealed class DurableAtOnce : IEngineStorage
     {
         public ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch) => ValueTask.CompletedTask;
-    }
-
-    private sealed class RecordingNetwork : IEngineNetwork
-    {
-        public List<(string GroupId, Message Message)> Sent { get; } = [];
-
-        public long Calls { get; private set; }
-
-        public void Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
-        {
-            Calls++;
-            Sent.AddRange(messages.Select(m => (m.Group.GroupId, m.Message)));
-        }
-    }
-
-    private sealed class SettableClock : IEngineClock
-    {
-        public long Now { get; set; }
     }
 }

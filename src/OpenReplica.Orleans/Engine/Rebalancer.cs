@@ -309,11 +309,7 @@ internal sealed partial class Rebalancer(
             {
                 // The activation still leads from here: let it start again on a member (no caller sees an error;
                 // Orleans forwards calls to the next activation).
-                if (group.Listener is GrainSession session)
-                {
-                    LogSteppingAside(logger, groupId, latest.ToString());
-                    session.StepAside("its group moved to other silos", NextHome(grainId, target));
-                }
+                HandOver(group, grainId, movedTo: latest, target, before: null);
                 return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
             await runtime.ForgetAsync(groupId);
@@ -373,13 +369,9 @@ internal sealed partial class Rebalancer(
             {
                 _joinPacer?.MoveTook(phases.Elapsed);
                 LogMoved(logger, groupId, target.ToString(), phases.ToString());
-                if (!target.Contains(me) && group.Listener is GrainSession session)
-                {
-                    // The group left this silo and its activation here still leads it: hand it to a member now rather
-                    // than at the next pass (which, in a graceful stop, starts only once every move of this pass ended).
-                    LogSteppingAside(logger, groupId, target.ToString());
-                    session.StepAside("its group moved to other silos", NextHome(grainId, target, latest));
-                }
+                // The group left this silo and its activation here still leads it: hand it to a member now rather
+                // than at the next pass (which, in a graceful stop, starts only once every move of this pass ended).
+                if (!target.Contains(me)) HandOver(group, grainId, movedTo: target, target, before: latest);
             }
             return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
         }
@@ -417,6 +409,17 @@ internal sealed partial class Rebalancer(
     /// <summary>The replica host on <paramref name="member"/>'s silo; throws when its address is unknown.</summary>
     private IReplicaHost HostOf(long member) =>
         roster.SiloOf(member) is { } silo ? hosts.For(silo) : throw new ReplicaUnavailableException($"the address of replica {member} is unknown");
+
+    /// <summary>
+    /// The group left this silo (for <paramref name="movedTo"/>): its activation here, if any, steps aside to
+    /// <see cref="NextHome"/> (no caller sees an error; Orleans forwards the calls to the next activation).
+    /// </summary>
+    private void HandOver(GroupReplica group, GrainId grainId, ClusterConfig movedTo, ClusterConfig target, ClusterConfig? before)
+    {
+        if (group.Listener is not GrainSession session) return;
+        LogSteppingAside(logger, group.GroupId, movedTo.ToString());
+        session.StepAside("its group moved to other silos", NextHome(grainId, target, before));
+    }
 
     /// <summary>
     /// Where a grain whose group left this silo should run next: a live member of its new configuration that is not
