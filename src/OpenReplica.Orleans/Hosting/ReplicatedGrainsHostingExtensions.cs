@@ -20,6 +20,10 @@ public static class ReplicatedGrainsHostingExtensions
     public static ISiloBuilder AddReplicatedGrains(this ISiloBuilder builder, Action<ReplicatedGrainsOptions>? configure = null)
     {
         builder.Services.AddReplicatedGrains(configure);
+        // Replicated grains' own directory (see ReplicatedGrainDirectory for why); experimental in Orleans 10.
+#pragma warning disable ORLEANSEXP003
+        builder.AddDistributedGrainDirectory(ReplicatedGrainDirectory.Name);
+#pragma warning restore ORLEANSEXP003
         builder.AddGrainService<ReplicaHost>();
         builder.AddGrainService<SiloStatusService>();
         return builder;
