@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Metadata;
 using Orleans.Runtime;
@@ -24,6 +25,7 @@ public static class ReplicatedGrainsHostingExtensions
 #pragma warning disable ORLEANSEXP003
         builder.AddDistributedGrainDirectory(ReplicatedGrainDirectory.Name);
 #pragma warning restore ORLEANSEXP003
+        builder.Services.PostConfigure<GrainDirectoryOptions>(ReplicatedGrainDirectory.DisableRangeLeases);
         builder.AddGrainService<ReplicaHost>();
         builder.AddGrainService<SiloStatusService>();
         return builder;
