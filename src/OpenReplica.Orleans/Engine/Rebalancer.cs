@@ -335,7 +335,7 @@ internal sealed partial class Rebalancer(
         if (!status.Leader)
         {
             var peers = await PeerStatusesAsync(groupId, latest, me);
-            if (peers.Any(p => !p.Latest.Contains(me) && !p.InForce.Contains(me) && p.CommitIndex >= status.LatestFromSlot - 1))
+            if (peers.Any(p => PeerView.SaysGroupLeft(p, status, me)))
             {
                 // A member knows a configuration without this replica in force, and it has committed past the slot
                 // from which this replica's newest configuration is in force: the group left this silo while this
