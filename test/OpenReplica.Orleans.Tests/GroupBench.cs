@@ -168,6 +168,13 @@ internal sealed class GroupBench
         return true;
     }
 
+    /// <summary>Silo <paramref name="id"/> starts a replica from <paramref name="config"/> (as a birth that adopted it).</summary>
+    public async Task StartReplicaAsync(long id, ClusterConfig config)
+    {
+        await _silos[id].Store.SaveInitialConfigAsync(GroupId, config);
+        CreateReplica(_silos[id], config);
+    }
+
     private void CreateReplica(BenchSilo silo, ClusterConfig config) =>
         silo.Table.GetOrCreate(GroupId, () => ReplicationRuntime.GrainGroupOptions(silo.Id, config, _options, long.MinValue));
 
