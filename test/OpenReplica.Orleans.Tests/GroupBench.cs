@@ -40,12 +40,15 @@ internal sealed class GroupBench
     public int Waiting(long id) => _silos[id].Inbox.Count;
 
     /// <summary>What replica <paramref name="id"/> knows of the group, as its silo answers a peer.</summary>
-    public async Task<GroupStatus> StatusAsync(long id)
+    public Task<GroupStatus> StatusAsync(long id) => AskAsync(id, ReplicationRuntime.StatusOfAsync);
+
+    /// <summary>Runs <paramref name="ask"/> on replica <paramref name="id"/>, stepping its silo until it is answered.</summary>
+    public async Task<T> AskAsync<T>(long id, Func<GroupReplica, Task<T>> ask)
     {
         var replica = Replica(id) ?? throw new InvalidOperationException($"silo {id} holds no replica");
-        var status = ReplicationRuntime.StatusOfAsync(replica);
-        await RunUntilAsync(_silos[id], status);
-        return await status;
+        var answer = ask(replica);
+        await RunUntilAsync(_silos[id], answer);
+        return await answer;
     }
 
     /// <summary>Replica <paramref name="id"/> campaigns; true once it leads.</summary>
@@ -88,13 +91,20 @@ internal sealed class GroupBench
         await SettleAsync();
     }
 
-    /// <summary>Silo <paramref name="id"/> forgets its replica (memory and log), as the rebalancer does once the group left it.</summary>
+    /// <summary>
+    /// Silo <paramref name="id"/> forgets its replica (memory and log), as <c>ReplicationRuntime.ForgetAsync</c> does once
+    /// the group left it, noting what the replica knew last.
+    /// </summary>
     public async Task ForgetAsync(long id)
     {
         var silo = _silos[id];
+        silo.Forgotten.Forgot(GroupId, (await StatusAsync(id)).LatestFromSlot);
         if (silo.Table.TryRemove(GroupId, out var group)) group.Post(core => core.Resign());
         await silo.Store.ForgetAsync(GroupId);
     }
+
+    /// <summary>Drops every message waiting for replica <paramref name="id"/>.</summary>
+    public void Drop(long id) => _silos[id].Inbox.Clear();
 
     /// <summary>Delivers the oldest message waiting for held replica <paramref name="id"/>, then settles; false when none waits.</summary>
     public async Task<bool> ReleaseAsync(long id)
@@ -152,19 +162,19 @@ internal sealed class GroupBench
     }
 
     /// <summary>
-    /// First contact, as <c>ReplicationRuntime.LearnGroupAsync</c>: the sender's newest configuration, if it names
-    /// this silo, becomes the new replica's first configuration (saved as its slot-0 snapshot); otherwise the message
-    /// is dropped.
+    /// First contact, as <c>ReplicationRuntime.LearnGroupAsync</c>: the sender's newest configuration, if
+    /// <see cref="ForgottenGroups"/> lets this silo learn it, becomes the new replica's first configuration (saved as
+    /// its slot-0 snapshot); otherwise the message is dropped.
     /// </summary>
     private async Task<bool> LearnGroupAsync(BenchSilo from, BenchSilo to)
     {
         if (from.Table.Peek(GroupId) is not { Usable: true } sender) return false;
         var status = ReplicationRuntime.StatusOfAsync(sender);
         await RunUntilAsync(from, status);
-        var config = new ClusterConfig((await status).Latest);
-        if (!config.Contains(to.Id)) return false;
+        if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } config) return false;
         await to.Store.SaveInitialConfigAsync(GroupId, config);
         CreateReplica(to, config);
+        to.Forgotten.Held(GroupId);
         return true;
     }
 
@@ -207,6 +217,8 @@ internal sealed class GroupBench
         public ReplicationEngine Engine { get; }
 
         public GroupTable Table { get; }
+
+        public ForgottenGroups Forgotten { get; } = new();
 
         /// <summary>Sent by this silo, not delivered yet.</summary>
         public Queue<Message> Outbox { get; } = new();

@@ -71,7 +71,9 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
                 var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this, cancellationToken);
                 await Store.SaveInitialConfigAsync(groupId, initial);
                 SettleBirth(groupId);
-                return GetOrCreate(groupId, initial);
+                var group = GetOrCreate(groupId, initial);
+                _forgotten.Held(groupId);
+                return group;
             }
             finally
             {

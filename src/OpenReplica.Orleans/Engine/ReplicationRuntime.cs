@@ -34,6 +34,7 @@ internal sealed partial class ReplicationRuntime(
     // grows with every group this silo ever held, so it is compact: about the id's UTF-8 length + 8 bytes per group.
     private GroupIdSet _held = new();
     private readonly FirstContact _learning = new(); // groups whose first config is being asked for, with their messages meanwhile
+    private readonly ForgottenGroups _forgotten = new(); // groups dropped here: learned again only from a newer view
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
@@ -182,8 +183,20 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
     internal async Task ForgetAsync(string groupId)
     {
+        if (Table.Find(groupId) is { } group)
+        {
+            // Before it leaves the table (a message arriving then starts a new replica): what it knew last.
+            try
+            {
+                _forgotten.Forgot(groupId, await group.AskAsync(core => (core.Configs.LatestFromSlot, new Ready())));
+            }
+            catch (ReplicaUnavailableException)
+            {
+                // Failed meanwhile: it votes no more; nothing newer to note than the table's absence.
+            }
+        }
         _held.Remove(groupId);
-        if (Table.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
+        if (Table.TryRemove(groupId, out var removed)) removed.Post(core => core.Resign());
         await Store.ForgetAsync(groupId);
     }
 
@@ -193,12 +206,16 @@ internal sealed partial class ReplicationRuntime(
         bool started = false;
         try
         {
-            if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
+            if (await birth.StatusFromPeerAsync(from, groupId) is not { } sender || _forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } config)
+            {
+                return;
+            }
             // The configuration is an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
             await Store.SaveInitialConfigAsync(groupId, config);
             SettleBirth(groupId);
             GetOrCreate(groupId, config);
+            _forgotten.Held(groupId);
             started = true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
