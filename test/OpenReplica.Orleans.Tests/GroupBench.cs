@@ -10,7 +10,8 @@ namespace OpenReplica.Orleans.Tests;
 /// over a <see cref="VolatileLog"/>, <see cref="ReplicationEngine"/> and <see cref="GroupTable"/>, the core options a
 /// silo gives a grain group), stepped by the test and joined by an in-memory network it controls: messages to a held
 /// replica wait until the test releases them, one at a time. A message naming the group on a silo that holds no
-/// replica starts one from the configuration its sender knows, as <c>ReplicationRuntime.LearnGroupAsync</c> does.
+/// replica starts one from the configuration its sender knows, as <c>ReplicationRuntime.LearnGroupAsync</c> does
+/// (with the same <see cref="ForgottenGroups"/> rule; a silo forgets a group only when the test says so).
 /// Nothing runs on its own (no ticks, no timers): every wait is a bounded number of steps.
 /// </summary>
 internal sealed class GroupBench
@@ -35,9 +36,6 @@ internal sealed class GroupBench
 
     /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none.</summary>
     public GroupReplica? Replica(long id) => _silos[id].Table.Peek(GroupId);
-
-    /// <summary>Messages waiting for held replica <paramref name="id"/>.</summary>
-    public int Waiting(long id) => _silos[id].Inbox.Count;
 
     /// <summary>What replica <paramref name="id"/> knows of the group, as its silo answers a peer.</summary>
     public Task<GroupStatus> StatusAsync(long id) => AskAsync(id, ReplicationRuntime.StatusOfAsync);
