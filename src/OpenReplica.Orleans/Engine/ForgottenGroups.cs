@@ -5,7 +5,7 @@ namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
 /// The groups this silo forgot (the group left it and the rebalancer dropped its replica), each with the slot from
-/// which the newest configuration its replica knew is in force. A silo that holds no replica of a group starts one at
+/// which the newest configuration its replica knew (or the peer that said the group left knew) is in force. A silo that holds no replica of a group starts one at
 /// the first message that names it, from the sender's newest configuration. A sender that lags names configurations
 /// the group left long ago (docs/placement.md, "Session 8", point 3), which may name this silo again: a replica
 /// started from such a view would be an empty acceptor of a configuration in which this silo's former replica voted,

@@ -180,9 +180,14 @@ internal sealed partial class ReplicationRuntime(
             [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex,
             core.Configs.LatestFromSlot), new Ready()));
 
-    /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
-    internal async Task ForgetAsync(string groupId)
+    /// <summary>
+    /// Drops this silo's replica of a group it is no longer a member of (memory and disk). The group is learned again
+    /// only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/> (the slot from which
+    /// the newest configuration of the peer that said the group left is in force; see <see cref="ForgottenGroups"/>).
+    /// </summary>
+    internal async Task ForgetAsync(string groupId, long knownFromSlot = 0)
     {
+        if (knownFromSlot > 0) _forgotten.Forgot(groupId, knownFromSlot);
         if (Table.Find(groupId) is { } group)
         {
             // Before it leaves the table (a message arriving then starts a new replica): what it knew last.
@@ -192,7 +197,7 @@ internal sealed partial class ReplicationRuntime(
             }
             catch (ReplicaUnavailableException)
             {
-                // Failed meanwhile: it votes no more; nothing newer to note than the table's absence.
+                // Failed meanwhile: it votes no more.
             }
         }
         _held.Remove(groupId);
@@ -206,8 +211,10 @@ internal sealed partial class ReplicationRuntime(
         bool started = false;
         try
         {
-            if (await birth.StatusFromPeerAsync(from, groupId) is not { } sender || _forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } config)
+            if (await birth.StatusFromPeerAsync(from, groupId) is not { } sender) return;
+            if (_forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } config)
             {
+                if (sender.Latest.Contains(roster.LocalReplicaId)) LogStaleView(_logger, groupId, from, sender.LatestFromSlot);
                 return;
             }
             // The configuration is an existing replica's, never a new one: only a birth that proceeded starts a group
@@ -233,6 +240,9 @@ internal sealed partial class ReplicationRuntime(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: not started from the view of {Silo} (newest configuration in force from slot {FromSlot}): this silo forgot the group at a newer one, so that peer lags")]
+    private static partial void LogStaleView(ILogger logger, string groupId, SiloAddress silo, long fromSlot);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not start a replica of group {GroupId} named by a peer")]
     private static partial void LogLearnGroupFailed(ILogger logger, Exception exception, string groupId);
