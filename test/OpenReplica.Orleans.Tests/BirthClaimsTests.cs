@@ -158,6 +158,20 @@ public sealed class BirthClaimsTests
     }
 
     [Fact]
+    public void The_newest_configuration_among_existing_replicas_is_adopted()
+    {
+        // Replica 1 is still catching up (or the group left it): it names a configuration in force from slot 36; the
+        // members the group has now name the one in force from slot 400. Adopting 1's (the lowest id) started the new
+        // replica on a configuration whose members may have forgotten the group.
+        BirthReply Existing(long member, long[] config, long fromSlot) => new(member, new BirthAnswer(BirthAnswerKind.Existing, config, 0, 0, null, fromSlot));
+        var verdict = BirthDecision.Decide(Claim(9, 1), Roster, 3,
+            [Existing(1, [1, 2, 5], 36), Existing(3, [3, 4, 6], 400), Existing(4, [3, 4, 6], 400), Granted(2), new(5, null)]);
+        Assert.Equal(BirthStep.Adopt, verdict.Step);
+        Assert.Equal(new ClusterConfig([3, 4, 6]), verdict.Config);
+        Assert.Contains("replica 3", verdict.Reason); // among equals, the lowest id, as before
+    }
+
+    [Fact]
     public void A_newer_roster_withdraws_the_claim_and_is_learned()
     {
         var verdict = BirthDecision.Decide(Claim(1, 1, version: 4), Roster, 3,

@@ -35,7 +35,9 @@ internal readonly record struct BirthReply(long Member, BirthAnswer? Answer);
 /// <summary>
 /// The rule that decides a birth round from the answers of every silo asked (pure: no clock, no I/O; tested over
 /// interleavings in <c>BirthProtocolTests</c>). In order:
-/// 1. a silo holds a replica: the group exists, adopt its configuration;
+/// 1. a silo holds a replica: the group exists, adopt the newest configuration the replicas name (a replica that is
+///    still catching up names one the group may have left long ago: its members may have forgotten the group, and a
+///    campaign on it would have them start empty replicas and promise with nothing — docs/placement.md, "Session 8");
 /// 2. a silo knows a newer roster: this proposal was computed from a stale one, withdraw it and retry on the newer;
 /// 3. a silo holds another proposer's claim: retry, withdrawing this attempt's claims if that proposer has priority
 ///    (lower replica id) and only asking (a query) from then on until no claim is left, keeping them otherwise (the
@@ -50,12 +52,14 @@ internal static class BirthDecision
 {
     public static BirthVerdict Decide(BirthClaim own, ClusterConfig roster, int replicas, IReadOnlyList<BirthReply> replies)
     {
-        foreach (var reply in replies.OrderBy(r => r.Member))
+        var newest = replies
+            .Where(r => r.Answer is { Kind: BirthAnswerKind.Existing, Config.Length: > 0 })
+            .OrderByDescending(r => r.Answer!.ConfigFromSlot).ThenBy(r => r.Member)
+            .FirstOrDefault();
+        if (newest.Answer is { } existing)
         {
-            if (reply.Answer is { Kind: BirthAnswerKind.Existing, Config: { Length: > 0 } existing })
-            {
-                return new(BirthStep.Adopt, new ClusterConfig(existing), Release: true, null, $"replica {reply.Member} holds the group");
-            }
+            return new(BirthStep.Adopt, new ClusterConfig(existing.Config!), Release: true, null,
+                $"replica {newest.Member} holds the group (configuration in force from slot {existing.ConfigFromSlot})");
         }
         var newer = replies.Select(r => r.Answer).Where(a => a is { RosterMembers.Length: > 0 } && a.RosterVersion > own.RosterVersion).MaxBy(a => a!.RosterVersion);
         if (newer is not null)

@@ -99,12 +99,12 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
         throw new ReplicaSetUnavailableException($"Cannot start grain {grainId} after {MaxRounds} rounds: {reason}.");
     }
 
-    /// <summary>The configuration to start a replica from when a peer's message names a group this silo does not hold.</summary>
-    public async Task<ClusterConfig?> ConfigFromPeerAsync(SiloAddress from, string groupId)
+    /// <summary>What the peer whose message names a group this silo does not hold knows of it (null: it holds none, or did not answer).</summary>
+    public async Task<GroupStatus?> StatusFromPeerAsync(SiloAddress from, string groupId)
     {
         try
         {
-            return await hosts.For(from).GetGroupStatusAsync(groupId) is { } status ? new ClusterConfig(status.Latest) : null;
+            return await hosts.For(from).GetGroupStatusAsync(groupId);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -335,7 +335,7 @@ internal sealed partial class Rebalancer(
         if (!status.Leader)
         {
             var peers = await PeerStatusesAsync(groupId, latest, me);
-            if (peers.Any(p => !p.Latest.Contains(me) && !p.InForce.Contains(me) && p.CommitIndex >= status.LatestFromSlot - 1))
+            if (peers.Where(p => PeerView.SaysGroupLeft(p, status, me)).MaxBy(p => p.LatestFromSlot) is { } witness)
             {
                 // A member knows a configuration without this replica in force, and it has committed past the slot
                 // from which this replica's newest configuration is in force: the group left this silo while this
@@ -343,7 +343,7 @@ internal sealed partial class Rebalancer(
                 // only lag (a replica re-created for a member added back, still knowing the configuration before
                 // this one joined): forgetting on its word dropped a member the group still counted on, and the
                 // group, one replica short of its majority, stopped for good (a rolling replacement, traced).
-                await runtime.ForgetAsync(groupId);
+                await runtime.ForgetAsync(groupId, witness.LatestFromSlot);
                 Interlocked.Increment(ref _dropped);
                 LogDropped(logger, groupId, "(learned from a peer)");
                 return (Outcome.Dropped, "");

@@ -71,7 +71,9 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
                 var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this, cancellationToken);
                 await Store.SaveInitialConfigAsync(groupId, initial);
                 SettleBirth(groupId);
-                return GetOrCreate(groupId, initial);
+                var group = GetOrCreate(groupId, initial);
+                _forgotten.Held(groupId);
+                return group;
             }
             finally
             {
@@ -97,7 +99,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
                 return new BirthAnswer(kind, other!.Config, other.Proposer, version, newer);
             case BirthAnswerKind.Existing:
                 return await StatusOfAsync(groupId) is { } status
-                    ? new BirthAnswer(kind, status.Latest, 0, version, newer)
+                    ? new BirthAnswer(kind, status.Latest, 0, version, newer, status.LatestFromSlot)
                     : new BirthAnswer(BirthAnswerKind.Refused, null, 0, version, newer); // held but failed or forgotten meanwhile
             default:
                 return new BirthAnswer(kind, null, 0, version, newer);

@@ -34,6 +34,7 @@ internal sealed partial class ReplicationRuntime(
     // grows with every group this silo ever held, so it is compact: about the id's UTF-8 length + 8 bytes per group.
     private GroupIdSet _held = new();
     private readonly FirstContact _learning = new(); // groups whose first config is being asked for, with their messages meanwhile
+    private readonly ForgottenGroups _forgotten = new(); // groups dropped here: learned again only from a newer view
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
@@ -179,11 +180,28 @@ internal sealed partial class ReplicationRuntime(
             [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex,
             core.Configs.LatestFromSlot), new Ready()));
 
-    /// <summary>Drops this silo's replica of a group it is no longer a member of (memory and disk).</summary>
-    internal async Task ForgetAsync(string groupId)
+    /// <summary>
+    /// Drops this silo's replica of a group it is no longer a member of (memory and disk). The group is learned again
+    /// only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/> (the slot from which
+    /// the newest configuration of the peer that said the group left is in force; see <see cref="ForgottenGroups"/>).
+    /// </summary>
+    internal async Task ForgetAsync(string groupId, long knownFromSlot = 0)
     {
+        if (knownFromSlot > 0) _forgotten.Forgot(groupId, knownFromSlot);
+        if (Table.Find(groupId) is { } group)
+        {
+            // Before it leaves the table (a message arriving then starts a new replica): what it knew last.
+            try
+            {
+                _forgotten.Forgot(groupId, await group.AskAsync(core => (core.Configs.LatestFromSlot, new Ready())));
+            }
+            catch (ReplicaUnavailableException)
+            {
+                // Failed meanwhile: it votes no more.
+            }
+        }
         _held.Remove(groupId);
-        if (Table.TryRemove(groupId, out var group)) group.Post(core => core.Resign());
+        if (Table.TryRemove(groupId, out var removed)) removed.Post(core => core.Resign());
         await Store.ForgetAsync(groupId);
     }
 
@@ -193,12 +211,18 @@ internal sealed partial class ReplicationRuntime(
         bool started = false;
         try
         {
-            if (await birth.ConfigFromPeerAsync(from, groupId) is not { } config || !config.Contains(roster.LocalReplicaId)) return;
+            if (await birth.StatusFromPeerAsync(from, groupId) is not { } sender) return;
+            if (_forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } config)
+            {
+                if (sender.Latest.Contains(roster.LocalReplicaId)) LogStaleView(_logger, groupId, from, sender.LatestFromSlot);
+                return;
+            }
             // The configuration is an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
             await Store.SaveInitialConfigAsync(groupId, config);
             SettleBirth(groupId);
             GetOrCreate(groupId, config);
+            _forgotten.Held(groupId);
             started = true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -216,6 +240,9 @@ internal sealed partial class ReplicationRuntime(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: not started from the view of {Silo} (newest configuration in force from slot {FromSlot}): this silo forgot the group at a newer one, so that peer lags")]
+    private static partial void LogStaleView(ILogger logger, string groupId, SiloAddress silo, long fromSlot);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not start a replica of group {GroupId} named by a peer")]
     private static partial void LogLearnGroupFailed(ILogger logger, Exception exception, string groupId);

@@ -46,10 +46,15 @@ public enum BirthAnswerKind
 /// <param name="Proposer">The other claim's proposer (for <see cref="BirthAnswerKind.Claimed"/>); 0 otherwise.</param>
 /// <param name="RosterVersion">The roster version the answering silo knows.</param>
 /// <param name="RosterMembers">That roster's members when it is newer than the claim's, so the proposer can adopt it; null otherwise.</param>
+/// <param name="ConfigFromSlot">
+/// For an existing replica: the slot from which <paramref name="Config"/> is in force, which orders configurations of
+/// one group by age (a replica still catching up, or one the group left, names an older one); 0 otherwise.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record BirthAnswer(
     [property: Id(0)] BirthAnswerKind Kind,
     [property: Id(1)] long[]? Config,
     [property: Id(2)] long Proposer,
     [property: Id(3)] long RosterVersion,
-    [property: Id(4)] long[]? RosterMembers = null);
+    [property: Id(4)] long[]? RosterMembers = null,
+    [property: Id(5)] long ConfigFromSlot = 0);

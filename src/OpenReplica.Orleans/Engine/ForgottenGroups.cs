@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// The groups this silo forgot (the group left it and the rebalancer dropped its replica), each with the slot from
+/// which the newest configuration its replica knew (or the peer that said the group left knew) is in force. A silo that holds no replica of a group starts one at
+/// the first message that names it, from the sender's newest configuration. A sender that lags names configurations
+/// the group left long ago (docs/placement.md, "Session 8", point 3), which may name this silo again: a replica
+/// started from such a view would be an empty acceptor of a configuration in which this silo's former replica voted,
+/// and a campaign on that view could win a majority of such acceptors and choose a second value for a slot the group
+/// had chosen (<c>ForgottenReplicaTests</c>). So a group this silo forgot is learned again only from a view newer than
+/// the last one its replica knew: a move that adds this silo back chooses its configuration after the one that
+/// removed it. Memory only (a Volatile silo that restarts is a new replica; a Persisted one forgets these: see
+/// docs/placement.md, Limits); one entry per group forgotten and not held again.
+/// </summary>
+internal sealed class ForgottenGroups
+{
+    private readonly ConcurrentDictionary<string, long> _lastKnownFromSlot = new();
+
+    /// <summary>Groups forgotten and not held again.</summary>
+    public int Count => _lastKnownFromSlot.Count;
+
+    /// <summary>Notes that this silo dropped its replica of <paramref name="groupId"/>, whose newest configuration was in force from <paramref name="latestFromSlot"/>.</summary>
+    public void Forgot(string groupId, long latestFromSlot) =>
+        _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+
+    /// <summary>
+    /// The configuration to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the view of the
+    /// peer whose message named the group; null when that view does not name <paramref name="me"/>, or when this silo
+    /// forgot the group and the view is no newer than what its replica knew.
+    /// </summary>
+    public ClusterConfig? ConfigToLearn(string groupId, GroupStatus sender, long me)
+    {
+        var config = new ClusterConfig(sender.Latest);
+        if (!config.Contains(me)) return null;
+        if (_lastKnownFromSlot.TryGetValue(groupId, out long known) && sender.LatestFromSlot <= known) return null;
+        return config;
+    }
+
+    /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>
+    public void Held(string groupId) => _lastKnownFromSlot.TryRemove(groupId, out _);
+}

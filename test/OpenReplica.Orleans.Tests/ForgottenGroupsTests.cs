@@ -1,0 +1,44 @@
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>When a silo starts a replica of a group a peer's message names (<see cref="ForgottenGroups"/>), case by case.</summary>
+public class ForgottenGroupsTests
+{
+    private const string Group = "3|account/a";
+    private const long Me = 3;
+
+    private static GroupStatus View(long fromSlot, params long[] latest) => new(latest, latest, Leader: true, HasActivation: false, CommitIndex: fromSlot, fromSlot);
+
+    [Fact]
+    public void A_group_never_held_is_learned_from_any_view_that_names_this_silo()
+    {
+        var forgotten = new ForgottenGroups();
+        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn(Group, View(1, 1, 2, 3), Me));
+        Assert.Null(forgotten.ConfigToLearn(Group, View(500, 1, 2, 4), Me));
+    }
+
+    [Fact]
+    public void A_forgotten_group_is_learned_again_only_from_a_newer_view()
+    {
+        var forgotten = new ForgottenGroups();
+        forgotten.Forgot(Group, 200);
+        forgotten.Forgot(Group, 120); // a later note that knew less lowers nothing
+        Assert.Null(forgotten.ConfigToLearn(Group, View(36, 1, 2, 3), Me));  // a lagging peer: the group left this view
+        Assert.Null(forgotten.ConfigToLearn(Group, View(200, 1, 2, 3), Me)); // no newer than what this silo knew
+        Assert.Equal(new ClusterConfig([1, 3, 4]), forgotten.ConfigToLearn(Group, View(232, 1, 3, 4), Me)); // added back
+        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me)); // per group
+    }
+
+    [Fact]
+    public void Holding_the_group_again_ends_the_note()
+    {
+        var forgotten = new ForgottenGroups();
+        forgotten.Forgot(Group, 200);
+        Assert.Equal(1, forgotten.Count);
+        forgotten.Held(Group);
+        Assert.Equal(0, forgotten.Count);
+        Assert.NotNull(forgotten.ConfigToLearn(Group, View(36, 1, 2, 3), Me));
+    }
+}
