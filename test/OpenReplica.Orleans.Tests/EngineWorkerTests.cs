@@ -62,6 +62,70 @@ public class EngineWorkerTests
     }
 
     [Fact]
+    public async Task A_followers_promise_leaves_only_after_its_fsync()
+    {
+        var (worker, disk, net) = NewWorker();
+        var follower = NewGroup(worker, "g", replicaId: 2);
+        follower.Post(core => core.Step(new Prepare(1, 2, new Ballot(1, 1), 0)));
+
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        Assert.Single(disk.Batches);
+        Assert.DoesNotContain(net.Sent, m => m.Message is Promise);
+
+        disk.CompleteAll();
+        await step;
+        Assert.Single(net.Sent, m => m.Message is Promise);
+    }
+
+    [Fact]
+    public async Task A_step_that_only_moves_the_commit_index_needs_no_fsync()
+    {
+        var (worker, disk, net) = NewWorker();
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        await StepThroughAsync(worker, disk);
+        Assert.Single(disk.Batches);
+        int sent = net.Sent.Count;
+
+        // The leader tells the commit index (a flush): the follower learns slot 1 is chosen, with nothing new to vote on.
+        follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 1, 0)));
+        var step = worker.StepAsync();
+        Assert.True(step.IsCompleted);
+        await step;
+        Assert.Single(disk.Batches); // no append, no fsync
+        Assert.Equal([1L], listener.Committed);
+        Assert.Equal(sent, net.Sent.Count); // an unanswered commit flush
+    }
+
+    [Fact]
+    public async Task A_group_that_only_learns_commits_is_handed_out_before_the_steps_fsync()
+    {
+        var (worker, disk, net) = NewWorker();
+        var ballot = new Ballot(1, 1);
+        var listener = new RecordingListener();
+        var learner = NewGroup(worker, "learner", replicaId: 2, listener);
+        learner.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        await StepThroughAsync(worker, disk);
+
+        // In one step: the learner only learns slot 1 is chosen, another group accepts an entry (needs an fsync).
+        learner.Post(core => core.Step(new Heartbeat(1, 2, ballot, 1, 0)));
+        var voter = NewGroup(worker, "voter", replicaId: 2);
+        voter.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        Assert.Equal(2, disk.Batches.Count);
+        Assert.Equal([1L], listener.Committed); // handed out while the other group's append is not durable
+        Assert.DoesNotContain(net.Sent, m => m.Message is Accepted && m.GroupId == "voter");
+
+        disk.CompleteAll();
+        await step;
+        Assert.Single(net.Sent, m => m.Message is Accepted && m.GroupId == "voter");
+    }
+
+    [Fact]
     public async Task Many_groups_in_one_step_share_one_append_and_one_send()
     {
         var (worker, disk, net) = NewWorker();

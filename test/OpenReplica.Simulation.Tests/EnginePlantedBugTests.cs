@@ -15,6 +15,7 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.VoteBeforeFsync), "durability")]
     [InlineData(nameof(EngineBug.EvictDuringPersist), "eviction")]
     [InlineData(nameof(EngineBug.ReapplyOnAttach), null)]
+    [InlineData(nameof(EngineBug.PromiseWithoutFsync), "durability")]
     public void PlantedEngineBugIsCaught(string plant, string? invariant)
     {
         var bug = Enum.Parse<EngineBug>(plant);

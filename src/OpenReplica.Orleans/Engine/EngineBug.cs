@@ -23,4 +23,10 @@ internal enum EngineBug
     /// step's merged Ready carries entries committed by an input that ran before it attached).
     /// </summary>
     ReapplyOnAttach = 4,
+
+    /// <summary>
+    /// A step's hard state is taken for a commit-index-only one even when it raises the promise, so the promise
+    /// leaves (and the step skips its fsync) before the promise is durable.
+    /// </summary>
+    PromiseWithoutFsync = 8,
 }

@@ -63,6 +63,8 @@ internal sealed partial class GroupReplica
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
     private Ballot _durablePromised;
+    private long _durableCommit; // the commit index on disk: a message to a peer tells no higher one
+    private HardState? _writing; // the hard state the step in flight writes (set by the store)
     private readonly GroupMetrics? _metrics;
     private CampaignTrace? _campaign; // only while a campaign of this replica runs, with Debug logging on
 
@@ -78,6 +80,7 @@ internal sealed partial class GroupReplica
         _core = core;
         // What the core restarted with is on disk already.
         _durablePromised = core.Promised;
+        _durableCommit = core.CommitIndex;
         _worker = worker;
         _proposalCapacity = proposalCapacity;
         _logger = logger;
@@ -274,10 +277,46 @@ internal sealed partial class GroupReplica
         || (message is Prepare p && p.To != _core.Id)
         || (_worker.PlantedBugs.HasFlag(EngineBug.VoteBeforeFsync) && message.To != _core.Id);
 
-    /// <summary>The step's records are durable.</summary>
-    internal void Persisted(Ready ready)
+    /// <summary>
+    /// Whether nothing of <paramref name="ready"/> has to be durable before its messages leave and its effects are
+    /// handed out: no entries, no snapshot, at most a hard state that only moves the commit index (its promise is the
+    /// one already durable), and no message to a peer that would tell a commit index not yet on disk. Nothing waits
+    /// for this replica's own commit index on disk: a slot is chosen because a majority holds its entry durably, and
+    /// the entries the commit index covers are on disk from earlier steps (this group's previous step ended durable
+    /// before this one began); a replica that loses it in a crash or an eviction learns it again from a leader's
+    /// phase 1. But a peer that was TOLD a commit index may ask this replica for those slots (catch-up), which only a
+    /// replica that knows them chosen can serve, so a commit index leaves in a message only once it is durable
+    /// (<see cref="HardStateToPersist"/> writes it with the group's next append). A raised promise always waits.
+    /// </summary>
+    internal bool NeedsNoFsync(Ready ready)
     {
-        if (ready.HardState is { } hs)
+        if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
+        if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
+        if (_core.CommitIndex <= _durableCommit) return true;
+        foreach (var m in ready.Messages)
+        {
+            if (m.To != _core.Id) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The hard state to write with this step's append (called by the store, on the worker, while the worker waits
+    /// for the append): the step's own, or, when the commit index moved in earlier steps that wrote nothing, the
+    /// current one, so that every commit index a message of this step tells is on disk before it leaves.
+    /// </summary>
+    internal HardState? HardStateToPersist(Ready ready) =>
+        _writing = ready.HardState ?? (_core.CommitIndex > _durableCommit ? new HardState(_core.Promised, _core.CommitIndex) : null);
+
+    /// <summary>The step's records are durable (<paramref name="written"/>: it appended any; a step that needed no fsync may not).</summary>
+    internal void Persisted(Ready ready, bool written)
+    {
+        if (written && _writing is { } w)
+        {
+            _durableCommit = Math.Max(_durableCommit, w.CommitIndex);
+        }
+        _writing = null;
+        if (written && ready.HardState is { } hs)
         {
             // A new ballot of this replica's own is a campaign it started (an activation, the rebalancer, an election).
             if (hs.Promised.ReplicaId == _core.Id && hs.Promised.CompareTo(_durablePromised) > 0)
