@@ -29,4 +29,11 @@ internal enum EngineBug
     /// leaves (and the step skips its fsync) before the promise is durable.
     /// </summary>
     PromiseWithoutFsync = 8,
+
+    /// <summary>
+    /// A group posted to while its step is in flight is queued at once (as before session 9), so a post that lands
+    /// while the worker still gathers the step puts the group in it twice; a second Ready that needs no fsync is then
+    /// handed out before the first and sends its messages before the first one's records are durable.
+    /// </summary>
+    TwiceInOneStep = 16,
 }

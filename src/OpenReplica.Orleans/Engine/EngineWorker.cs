@@ -30,6 +30,13 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
     /// <summary>Bugs planted on purpose; only the deterministic simulator sets them, to prove it catches them.</summary>
     internal EngineBug PlantedBugs { get; set; }
 
+    /// <summary>
+    /// Called while a step gathers its groups, after each group's inputs ran; only the simulator sets it, to deliver
+    /// there what other threads post meanwhile on a silo (messages, proposals), which a single-threaded run otherwise
+    /// never does in the middle of a step.
+    /// </summary>
+    internal Action? WhileGathering { get; set; }
+
     /// <summary>Steps taken (one WAL append and one batch per peer each).</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
@@ -75,6 +82,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
                 // A broken invariant in one core stops that replica, not the worker's other groups.
                 group.Fail(e);
             }
+            WhileGathering?.Invoke();
         }
         if (batch.Count == 0) return;
         Interlocked.Increment(ref _steps);

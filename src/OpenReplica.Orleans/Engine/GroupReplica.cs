@@ -64,6 +64,7 @@ internal sealed partial class GroupReplica
     private int _renewalPosted;
     private Ballot _durablePromised;
     private long _durableCommit; // the commit index on disk: a message to a peer tells no higher one
+    private long _handedOutThrough; // the last slot handed to the listener (worker only): the next Ready starts after it
     private HardState? _writing; // the hard state the step in flight writes (set by the store)
     private readonly GroupMetrics? _metrics;
     private CampaignTrace? _campaign; // only while a campaign of this replica runs, with Debug logging on
@@ -81,6 +82,7 @@ internal sealed partial class GroupReplica
         // What the core restarted with is on disk already.
         _durablePromised = core.Promised;
         _durableCommit = core.CommitIndex;
+        _handedOutThrough = core.AppliedIndex;
         _worker = worker;
         _proposalCapacity = proposalCapacity;
         _logger = logger;
@@ -159,12 +161,19 @@ internal sealed partial class GroupReplica
         return ProposeResult.Queued;
     }
 
-    /// <summary>True when the caller must hand the group to its worker (it was not waiting there already); under the gate.</summary>
+    /// <summary>
+    /// True when the caller must hand the group to its worker (it was not waiting there already); under the gate. A
+    /// group whose step is in flight is not handed over again until that step advances it (<see cref="Advance"/>
+    /// does): otherwise a post that lands while the worker is still gathering its step (other threads post at any
+    /// time) puts the group in the same step twice, and the step's second Ready of the group, if it needs no fsync,
+    /// would be handed out before the first (committed entries out of slot order) and its messages sent before the
+    /// first one's records are durable.
+    /// </summary>
     private bool ScheduleLocked()
     {
         if (_scheduled) return false;
         _scheduled = true;
-        return true;
+        return !_stepping || _worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep);
     }
 
     /// <summary>Runs <paramref name="work"/> on the worker (where the core may be touched) and returns its result.</summary>
@@ -245,6 +254,7 @@ internal sealed partial class GroupReplica
         {
             _scheduled = false;
             if (_failed) return null;
+            Invariant.Assert(!_stepping || _worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep));
             _stepping = true;
             inputs = _inputs;
             proposals = _proposals;
@@ -338,6 +348,7 @@ internal sealed partial class GroupReplica
     /// <summary>Hands the step's effects to the attached activation (which queues them; it never blocks the worker).</summary>
     internal void Deliver(Ready ready)
     {
+        if (!InSlotOrder(ready)) return;
         if (_listener is not { } listener) return;
         try
         {
@@ -352,6 +363,26 @@ internal sealed partial class GroupReplica
         }
     }
 
+    /// <summary>
+    /// Committed entries leave the engine once each and in slot order (the activation applies them as they come and
+    /// skips slots it already has, so a slot handed out late would never be applied while the core counts it applied).
+    /// A Ready out of order is a broken invariant: the replica stops, as for any other.
+    /// </summary>
+    private bool InSlotOrder(Ready ready)
+    {
+        if (ready.SnapshotToInstall is { } snapshot) _handedOutThrough = snapshot.Slot;
+        foreach (var entry in ready.Committed)
+        {
+            if (entry.Slot != _handedOutThrough + 1)
+            {
+                Fail(new InvariantViolationException($"group {GroupId}: slot {entry.Slot} handed out after slot {_handedOutThrough}"));
+                return false;
+            }
+            _handedOutThrough = entry.Slot;
+        }
+        return true;
+    }
+
     /// <summary>After the step: what the runtime's timers need to know (only work in flight needs ticks).</summary>
     internal void Advance()
     {
@@ -359,7 +390,14 @@ internal sealed partial class GroupReplica
         _unsentCommit = _core.HasUnsentCommit;
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
-        lock (_gate) _stepping = false;
+        bool schedule;
+        lock (_gate)
+        {
+            _stepping = false;
+            // Inputs posted while the step was in flight waited for it to end (see ScheduleLocked).
+            schedule = _scheduled && !_failed && !_evicted && !_worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep);
+        }
+        if (schedule) _worker.Schedule(this);
     }
 
     /// <summary>
