@@ -126,6 +126,67 @@ public class EngineWorkerTests
     }
 
     [Fact]
+    public async Task A_group_posted_to_while_its_step_gathers_waits_for_the_next_step_and_hands_out_in_slot_order()
+    {
+        var (worker, disk, net) = NewWorker();
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot), Noop(2, ballot)], 0)));
+        await StepThroughAsync(worker, disk);
+
+        // The follower accepts slot 3 and learns slot 1 chosen (an append to wait for); while the worker still gathers
+        // that step, another thread delivers the commit flush for slot 2 (nothing to persist).
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(3, ballot)], 1)));
+        bool posted = false;
+        worker.WhileGathering = () =>
+        {
+            if (posted) return;
+            posted = true;
+            follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 2, 0)));
+        };
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        Assert.Single(disk.Batches[^1]); // the group once in the step
+        Assert.Empty(listener.Committed); // slot 2 does not overtake slot 1, whose step is not durable yet
+        disk.CompleteAll();
+        await step;
+        Assert.Equal([1L], listener.Committed);
+        Assert.Single(net.Sent, m => m.Message is Accepted { Slots: [3] });
+
+        await StepThroughAsync(worker, disk); // the flush waited for the step's end, and is stepped now
+        Assert.Equal([1L, 2L], listener.Committed);
+        Assert.Null(listener.Failure);
+    }
+
+    [Fact]
+    public async Task A_slot_handed_out_out_of_order_stops_the_group()
+    {
+        // The planted bug schedules a group again while its step gathers (as before session 9): the commit flush then
+        // runs in the same step, needs no fsync, and reaches the engine's hand-out before slot 1.
+        var (worker, disk, _) = NewWorker();
+        worker.PlantedBugs = EngineBug.TwiceInOneStep;
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot), Noop(2, ballot)], 0)));
+        await StepThroughAsync(worker, disk);
+
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(3, ballot)], 1)));
+        bool posted = false;
+        worker.WhileGathering = () =>
+        {
+            if (posted) return;
+            posted = true;
+            follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 2, 0)));
+        };
+        await StepThroughAsync(worker, disk);
+        Assert.True(follower.Failed);
+        Assert.IsType<InvariantViolationException>(listener.Failure);
+        Assert.DoesNotContain(2L, listener.Committed);
+    }
+
+    [Fact]
     public async Task Many_groups_in_one_step_share_one_append_and_one_send()
     {
         var (worker, disk, net) = NewWorker();
@@ -171,6 +232,8 @@ public class EngineWorkerTests
         Assert.Equal(ProposeResult.Queued, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
         Assert.Equal(ProposeResult.Full, group.Propose(new Command(Guid.NewGuid(), 1, 1, [1])));
     }
+
+    private static LogEntry Noop(long slot, Ballot ballot) => new(slot, ballot, LogValue.Noop, false);
 
     private static async Task StepThroughAsync(EngineWorker worker, GatedDisk disk)
     {
