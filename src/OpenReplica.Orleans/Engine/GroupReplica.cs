@@ -293,10 +293,11 @@ internal sealed partial class GroupReplica
     /// one already durable), and no message to a peer that would tell a commit index not yet on disk. Nothing waits
     /// for this replica's own commit index on disk: a slot is chosen because a majority holds its entry durably, and
     /// the entries the commit index covers are on disk from earlier steps (this group's previous step ended durable
-    /// before this one began: a group is in one step at a time, see <see cref="ScheduleLocked"/>); a replica that loses it in a crash or an eviction learns it again from a leader's
-    /// phase 1. But a peer that was TOLD a commit index may ask this replica for those slots (catch-up), which only a
-    /// replica that knows them chosen can serve, so a commit index leaves in a message only once it is durable
-    /// (<see cref="HardStateToPersist"/> writes it with the group's next append). A raised promise always waits.
+    /// before this one began: a group is in one step at a time, see <see cref="ScheduleLocked"/>); a replica that
+    /// loses it in a crash or an eviction learns it again from a leader's phase 1. But a peer that was TOLD a commit
+    /// index may ask this replica for those slots (catch-up), which only a replica that knows them chosen can serve,
+    /// so a commit index leaves in a message only once it is durable (<see cref="HardStateToPersist"/> writes it with
+    /// the group's next append). A raised promise always waits.
     /// </summary>
     internal bool NeedsNoFsync(Ready ready)
     {
