@@ -8,7 +8,7 @@ namespace OpenReplica.Orleans;
 /// <summary>
 /// Client side (<c>UseReplicatedGrains</c>): ends pending stamped calls through <see cref="PendingCallBreaker"/> as soon
 /// as the client learns that a silo may be gone, so the stamping filter retries them with the same stamp through a
-/// live gateway instead of waiting for <c>ClientMessagingOptions.ResponseTimeout</c>. Two moments:
+/// live gateway instead of waiting for <c>ClientMessagingOptions.ResponseTimeout</c>. Three moments:
 /// <list type="number">
 /// <item>A gateway connection closes (the gateway's process died, the connection broke, or Orleans' gateway list
 /// refresh evicted a gateway that membership declared dead).</item>
@@ -23,15 +23,29 @@ namespace OpenReplica.Orleans;
 /// period ends <see cref="AfterDropGrace"/> later: the silos read the same membership and stop routing to the silo within
 /// about a probe period, after which a slow attempt is just slow. (Without a list that changes, e.g. a static gateway
 /// list, the period lasts its full length.)</item>
+/// <item>Membership drops a gateway from the list while its connection is still open: a graceful stop, whose silo
+/// keeps its connections until the end of Orleans' shutdown, after its grains were handed over
+/// (<see cref="GatewayListDrops"/>, seen at the client's own gateway-list refresh).</item>
 /// </list>
 /// All of this process's pending stamped calls are ended each time, not only those sent through the lost gateway: a
 /// client does not know which silo runs a grain, and a call sent through a live gateway to a grain on the dead silo
 /// waits as long. Ending a call that was doing fine costs one retry, which the grain answers from the command in flight
 /// or from its reply table (the stamp makes any early retry safe); the late first answer is dropped by Orleans.
 /// </summary>
-internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptions<ReplicatedClientOptions> options, ILogger<GatewayLossWatch> logger)
-    : IClusterConnectionStatusObserver
+internal sealed partial class GatewayLossWatch : IClusterConnectionStatusObserver, IDisposable
 {
+    private readonly IServiceProvider services;
+    private readonly IOptions<ReplicatedClientOptions> options;
+    private readonly ILogger<GatewayLossWatch> logger;
+    private readonly GatewayListDrops _listDrops;
+
+    public GatewayLossWatch(IServiceProvider services, IOptions<ReplicatedClientOptions> options, ILogger<GatewayLossWatch> logger)
+    {
+        (this.services, this.options, this.logger) = (services, options, logger);
+        _parts = new(() => (services.GetRequiredService<PendingCallBreaker>(), services.GetRequiredService<CallStampSource>()));
+        _listDrops = new GatewayListDrops(() => GatewayListDrops.GatewayManagerOf(services), OnListDropped);
+    }
+
     /// <summary>How often pending attempts and the gateway list are checked while settling after a gateway loss.</summary>
     public static readonly TimeSpan SettlePollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -41,8 +55,7 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     /// <summary>How long the settling period lasts after the gateway list dropped a gateway.</summary>
     public static readonly TimeSpan AfterDropGrace = TimeSpan.FromSeconds(5);
 
-    private readonly Lazy<(PendingCallBreaker Breaker, CallStampSource Stamps)> _parts = new(() =>
-        (services.GetRequiredService<PendingCallBreaker>(), services.GetRequiredService<CallStampSource>()));
+    private readonly Lazy<(PendingCallBreaker Breaker, CallStampSource Stamps)> _parts;
 
     // Settling state, under _lock (losses are rare): until when (Environment.TickCount64 in ms; each loss extends it),
     // the losses since the period began, and the gateways the list dropped meanwhile.
@@ -62,6 +75,25 @@ internal sealed partial class GatewayLossWatch(IServiceProvider services, IOptio
     }
 
     public void NotifyClusterConnectionLost() => OnGatewayLost("no gateway connection left");
+
+    /// <summary>
+    /// Membership no longer lists these gateways (seen at the client's gateway-list refresh). Outside a settling period
+    /// this is a graceful stop: the silo handed its grains over and goes on with Orleans' shutdown while its gateway
+    /// connections stay open, and a call that entered through it may get no answer until they close. Every pending
+    /// stamped call is ended once and retried through a listed gateway. (While settling, the settling loop reads the
+    /// list itself and does the same.)
+    /// </summary>
+    private void OnListDropped(IReadOnlyList<System.Net.IPEndPoint> dropped)
+    {
+        lock (_lock)
+        {
+            if (_settling) return;
+        }
+        string gateways = string.Join(", ", dropped);
+        _ = Task.Run(() => BreakPendingCalls($"membership dropped gateway {gateways} from the gateway list (the silo is stopping or was declared dead)", stale: false));
+    }
+
+    public void Dispose() => _listDrops.Dispose();
 
     private void OnGatewayLost(string why)
     {
