@@ -16,18 +16,8 @@ public class EngineWorkerTests
     public async Task A_followers_vote_leaves_only_after_its_fsync()
     {
         var (worker, disk, net) = NewWorker();
-        var follower = NewGroup(worker, "g", replicaId: 2);
-        var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
-
-        var step = worker.StepAsync();
-        Assert.False(step.IsCompleted);
-        Assert.Single(disk.Batches);
-        Assert.DoesNotContain(net.Sent, m => m.Message is Accepted);
-
-        disk.CompleteAll();
-        await step;
-        var vote = Assert.Single(net.Sent, m => m.Message is Accepted);
+        FollowerGivenSlot1(worker);
+        var vote = await LeavesOnlyAfterItsFsyncAsync<Accepted>(worker, disk, net);
         Assert.Equal(1, vote.Message.To);
     }
 
@@ -67,25 +57,15 @@ public class EngineWorkerTests
         var (worker, disk, net) = NewWorker();
         var follower = NewGroup(worker, "g", replicaId: 2);
         follower.Post(core => core.Step(new Prepare(1, 2, new Ballot(1, 1), 0)));
-
-        var step = worker.StepAsync();
-        Assert.False(step.IsCompleted);
-        Assert.Single(disk.Batches);
-        Assert.DoesNotContain(net.Sent, m => m.Message is Promise);
-
-        disk.CompleteAll();
-        await step;
-        Assert.Single(net.Sent, m => m.Message is Promise);
+        var promise = await LeavesOnlyAfterItsFsyncAsync<Promise>(worker, disk, net);
+        Assert.Equal(1, promise.Message.To);
     }
 
     [Fact]
     public async Task A_step_that_only_moves_the_commit_index_needs_no_fsync()
     {
         var (worker, disk, net) = NewWorker();
-        var listener = new RecordingListener();
-        var follower = NewGroup(worker, "g", replicaId: 2, listener);
-        var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        var (follower, listener, ballot) = FollowerGivenSlot1(worker);
         await StepThroughAsync(worker, disk);
         Assert.Single(disk.Batches);
         int sent = net.Sent.Count;
@@ -129,22 +109,7 @@ public class EngineWorkerTests
     public async Task A_group_posted_to_while_its_step_gathers_waits_for_the_next_step_and_hands_out_in_slot_order()
     {
         var (worker, disk, net) = NewWorker();
-        var listener = new RecordingListener();
-        var follower = NewGroup(worker, "g", replicaId: 2, listener);
-        var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot), Noop(2, ballot)], 0)));
-        await StepThroughAsync(worker, disk);
-
-        // The follower accepts slot 3 and learns slot 1 chosen (an append to wait for); while the worker still gathers
-        // that step, another thread delivers the commit flush for slot 2 (nothing to persist).
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(3, ballot)], 1)));
-        bool posted = false;
-        worker.WhileGathering = () =>
-        {
-            if (posted) return;
-            posted = true;
-            follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 2, 0)));
-        };
+        var (follower, listener) = await FlushLandingMidStepAsync(worker, disk);
         var step = worker.StepAsync();
         Assert.False(step.IsCompleted);
         Assert.Single(disk.Batches[^1]); // the group once in the step
@@ -166,20 +131,7 @@ public class EngineWorkerTests
         // runs in the same step, needs no fsync, and reaches the engine's hand-out before slot 1.
         var (worker, disk, _) = NewWorker();
         worker.PlantedBugs = EngineBug.TwiceInOneStep;
-        var listener = new RecordingListener();
-        var follower = NewGroup(worker, "g", replicaId: 2, listener);
-        var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot), Noop(2, ballot)], 0)));
-        await StepThroughAsync(worker, disk);
-
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(3, ballot)], 1)));
-        bool posted = false;
-        worker.WhileGathering = () =>
-        {
-            if (posted) return;
-            posted = true;
-            follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 2, 0)));
-        };
+        var (follower, listener) = await FlushLandingMidStepAsync(worker, disk);
         await StepThroughAsync(worker, disk);
         Assert.True(follower.Failed);
         Assert.IsType<InvariantViolationException>(listener.Failure);
@@ -209,10 +161,7 @@ public class EngineWorkerTests
     public async Task A_failed_fsync_stops_the_steps_groups_and_sends_no_vote()
     {
         var (worker, disk, net) = NewWorker();
-        var listener = new RecordingListener();
-        var follower = NewGroup(worker, "g", replicaId: 2, listener);
-        var ballot = new Ballot(1, 1);
-        follower.Post(core => core.Step(new Accept(1, 2, ballot, [new LogEntry(1, ballot, LogValue.Noop, false)], 0)));
+        var (follower, listener, ballot) = FollowerGivenSlot1(worker);
 
         var step = worker.StepAsync();
         disk.FailAll(new IOException("disk gone"));
@@ -234,6 +183,53 @@ public class EngineWorkerTests
     }
 
     private static LogEntry Noop(long slot, Ballot ballot) => new(slot, ballot, LogValue.Noop, false);
+
+    /// <summary>Takes a step whose one append the test holds: no <typeparamref name="T"/> leaves before it is durable, one after.</summary>
+    private static async Task<(string GroupId, Message Message)> LeavesOnlyAfterItsFsyncAsync<T>(EngineWorker worker, GatedDisk disk, RecordingNetwork net)
+        where T : Message
+    {
+        var step = worker.StepAsync();
+        Assert.False(step.IsCompleted);
+        Assert.Single(disk.Batches);
+        Assert.DoesNotContain(net.Sent, m => m.Message is T);
+        disk.CompleteAll();
+        await step;
+        return Assert.Single(net.Sent, m => m.Message is T);
+    }
+
+    /// <summary>A follower (replica 2) with a listener, given an accept of slot 1 under ballot 1.1 (not stepped yet).</summary>
+    private static (GroupReplica Follower, RecordingListener Listener, Ballot Ballot) FollowerGivenSlot1(EngineWorker worker)
+    {
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot)], 0)));
+        return (follower, listener, ballot);
+    }
+
+    /// <summary>
+    /// A follower holding slots 1–2 is given an accept for slot 3 that also says slot 1 is chosen (an append to wait
+    /// for); while the worker still gathers the next step, another thread delivers the commit flush for slot 2
+    /// (nothing to persist). The caller takes that step.
+    /// </summary>
+    private static async Task<(GroupReplica Follower, RecordingListener Listener)> FlushLandingMidStepAsync(EngineWorker worker, GatedDisk disk)
+    {
+        var listener = new RecordingListener();
+        var follower = NewGroup(worker, "g", replicaId: 2, listener);
+        var ballot = new Ballot(1, 1);
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(1, ballot), Noop(2, ballot)], 0)));
+        await StepThroughAsync(worker, disk);
+
+        follower.Post(core => core.Step(new Accept(1, 2, ballot, [Noop(3, ballot)], 1)));
+        bool posted = false;
+        worker.WhileGathering = () =>
+        {
+            if (posted) return;
+            posted = true;
+            follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 2, 0)));
+        };
+        return (follower, listener);
+    }
 
     private static async Task StepThroughAsync(EngineWorker worker, GatedDisk disk)
     {
