@@ -1,7 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Orleans.Configuration;
-using Orleans.Metadata;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Serialization.Invocation;
@@ -34,20 +31,6 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
         Assert.Equal(3, replicas.Count);
         Assert.Equal(3, replicas.Distinct().Count());
         Assert.Contains(host, replicas);
-    }
-
-    [Fact]
-    public void Replicated_grains_use_their_own_directory_without_range_leases()
-    {
-        // Their own directory: a silo's graceful stop must not deactivate the activations whose default-directory entry
-        // it held. No range lease: after a crash, grains re-register at once (their ballots, not the directory, keep a
-        // still-running old activation from committing); with Orleans' 30 s default, failover took 26.5 s.
-        var silo = Cluster.Silos[0].SiloAddress;
-        var manifest = Cluster.Client.ServiceProvider.GetRequiredService<IClusterManifestProvider>().Current;
-        var grainType = Account("directory").GetGrainId().Type;
-        var properties = manifest.AllGrainManifests.Select(m => m.Grains.GetValueOrDefault(grainType)).First(p => p is not null)!.Properties;
-        Assert.Equal(ReplicatedGrainDirectory.Name, properties.GetValueOrDefault(WellKnownGrainTypeProperties.GrainDirectory));
-        Assert.Equal(TimeSpan.Zero, Cluster.Service<IOptions<GrainDirectoryOptions>>(silo).Value.RangeLeaseDuration);
     }
 
     [Fact]

@@ -35,10 +35,10 @@ internal sealed partial class PendingCallBreaker
     private readonly IDictionary? _callbacks;
     private readonly Func<object, object?>? _messageOf;
     private readonly Func<object, Dictionary<string, object>?>? _requestContextOf;
-    private readonly Action<object>? _fail;
+    private readonly Action<object, object>? _fail;
     private long _broken;
 
-    private PendingCallBreaker(IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Action<object> fail)
+    private PendingCallBreaker(IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Action<object, object> fail)
     {
         _callbacks = callbacks;
         _messageOf = messageOf;
@@ -85,8 +85,16 @@ internal sealed partial class PendingCallBreaker
             if (_requestContextOf!(message) is not { } context || !context.TryGetValue(CallStamp.RequestContextKey, out var value)) continue;
             if (value is CallStamp stamp && which(stamp))
             {
-                _fail!(callback); // a callback already completed ignores this (Orleans completes a callback once)
-                broken++;
+                try
+                {
+                    _fail!(callback, message); // a callback already completed ignores this (Orleans completes a callback once)
+                    broken++;
+                }
+                catch (NullReferenceException)
+                {
+                    // The call completed while this loop ran and Orleans released its callback's parts (seen when a
+                    // gateway-list drop and a connection loss ended calls at the same moment): nothing is left to end.
+                }
             }
         }
 
@@ -144,10 +152,12 @@ internal sealed partial class PendingCallBreaker
             Expression.Property(Expression.Convert(item, messageType), contextProperty!), item).Compile();
         // The silo passed is the one the attempt was sent to (for a client, its gateway): the call is failed as if that
         // silo had died, which is what the caller of this seam has concluded.
+        // The message is the one read from the callback before (a completed callback may no longer have one).
         var callback = Expression.Convert(item, callbackType);
-        var sentTo = Expression.Property(Expression.Property(callback, messageProperty!), targetSiloProperty!);
-        var fail = Expression.Lambda<Action<object>>(
-            failMethod!.GetParameters().Length == 1 ? Expression.Call(callback, failMethod, sentTo) : Expression.Call(callback, failMethod), item).Compile();
+        var messageItem = Expression.Parameter(typeof(object), "message");
+        var sentTo = Expression.Property(Expression.Convert(messageItem, messageType), targetSiloProperty!);
+        var fail = Expression.Lambda<Action<object, object>>(
+            failMethod!.GetParameters().Length == 1 ? Expression.Call(callback, failMethod, sentTo) : Expression.Call(callback, failMethod), item, messageItem).Compile();
         return new PendingCallBreaker(callbacks, messageOf, contextOf, fail);
     }
 

@@ -3,7 +3,6 @@ using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.CodeGeneration;
 using Orleans.Concurrency;
-using Orleans.GrainDirectory;
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Serialization;
@@ -36,7 +35,6 @@ namespace OpenReplica.Orleans;
 [Reentrant]
 [Replicated]
 [Immovable]
-[GrainDirectory(ReplicatedGrainDirectory.Name)]
 public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter, IReplicatedStateMachine, ILifecycleParticipant<IGrainLifecycle>,
     IReplicatedGrainDivergence, IReplicatedCallOutcome
     where TState : new()

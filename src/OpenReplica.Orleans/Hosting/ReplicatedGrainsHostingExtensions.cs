@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Metadata;
 using Orleans.Runtime;
@@ -21,11 +20,6 @@ public static class ReplicatedGrainsHostingExtensions
     public static ISiloBuilder AddReplicatedGrains(this ISiloBuilder builder, Action<ReplicatedGrainsOptions>? configure = null)
     {
         builder.Services.AddReplicatedGrains(configure);
-        // Replicated grains' own directory (see ReplicatedGrainDirectory for why); experimental in Orleans 10.
-#pragma warning disable ORLEANSEXP003
-        builder.AddDistributedGrainDirectory(ReplicatedGrainDirectory.Name);
-#pragma warning restore ORLEANSEXP003
-        builder.Services.PostConfigure<GrainDirectoryOptions>(ReplicatedGrainDirectory.DisableRangeLeases);
         builder.AddGrainService<ReplicaHost>();
         builder.AddGrainService<SiloStatusService>();
         return builder;
