@@ -94,6 +94,9 @@ public sealed class Ready
     /// <summary>This replica stopped leading in this step.</summary>
     public bool LostLeadership { get; internal set; }
 
+    /// <summary>Whether the Ready carries log entries to persist (without making the list).</summary>
+    public bool HasEntries => Any(_entries);
+
     /// <summary>Whether anything must be made durable before the messages are sent.</summary>
     public bool MustPersist => HardState is not null || Any(_entries) || SnapshotToPersist is not null;
 

@@ -15,6 +15,8 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.VoteBeforeFsync), "durability")]
     [InlineData(nameof(EngineBug.EvictDuringPersist), "eviction")]
     [InlineData(nameof(EngineBug.ReapplyOnAttach), null)]
+    [InlineData(nameof(EngineBug.PromiseWithoutFsync), "durability")]
+    [InlineData(nameof(EngineBug.TwiceInOneStep), "durability")]
     public void PlantedEngineBugIsCaught(string plant, string? invariant)
     {
         var bug = Enum.Parse<EngineBug>(plant);

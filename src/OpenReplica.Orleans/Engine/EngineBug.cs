@@ -23,4 +23,17 @@ internal enum EngineBug
     /// step's merged Ready carries entries committed by an input that ran before it attached).
     /// </summary>
     ReapplyOnAttach = 4,
+
+    /// <summary>
+    /// A step's hard state is taken for a commit-index-only one even when it raises the promise, so the promise
+    /// leaves (and the step skips its fsync) before the promise is durable.
+    /// </summary>
+    PromiseWithoutFsync = 8,
+
+    /// <summary>
+    /// A group posted to while its step is in flight is queued at once (as before session 9), so a post that lands
+    /// while the worker still gathers the step puts the group in it twice; a second Ready that needs no fsync is then
+    /// handed out before the first and sends its messages before the first one's records are durable.
+    /// </summary>
+    TwiceInOneStep = 16,
 }

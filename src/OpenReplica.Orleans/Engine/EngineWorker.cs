@@ -30,6 +30,13 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
     /// <summary>Bugs planted on purpose; only the deterministic simulator sets them, to prove it catches them.</summary>
     internal EngineBug PlantedBugs { get; set; }
 
+    /// <summary>
+    /// Called while a step gathers its groups, after each group's inputs ran; only the simulator sets it, to deliver
+    /// there what other threads post meanwhile on a silo (messages, proposals), which a single-threaded run otherwise
+    /// never does in the middle of a step.
+    /// </summary>
+    internal Action? WhileGathering { get; set; }
+
     /// <summary>Steps taken (one WAL append and one batch per peer each).</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
@@ -75,40 +82,63 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
                 // A broken invariant in one core stops that replica, not the worker's other groups.
                 group.Fail(e);
             }
+            WhileGathering?.Invoke();
         }
         if (batch.Count == 0) return;
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _groupSteps, batch.Count);
 
-        // Leaders' accepts go out while their own appends are being made durable (parallel persist).
+        // Leaders' accepts go out while their own appends are being made durable (parallel persist), and so does all
+        // of a group whose step needs no fsync (at most a new commit index: nothing waits for it on disk).
         var early = new List<(GroupReplica Group, Message Message)>();
-        var later = new List<(GroupReplica Group, List<Message> Messages)>(batch.Count);
+        var later = new List<(GroupReplica Group, Ready Ready, List<Message> Messages)>(batch.Count);
+        List<(GroupReplica Group, Ready Ready)>? settled = null;
+        bool mustPersist = false;
         foreach (var (group, ready) in batch)
         {
+            if (group.NeedsNoFsync(ready))
+            {
+                (settled ??= []).Add((group, ready));
+                foreach (var m in ready.Messages)
+                {
+                    if (m.To != group.ReplicaId) early.Add((group, m));
+                }
+                continue;
+            }
+            mustPersist = true;
             var rest = new List<Message>(ready.Messages.Count);
             foreach (var m in ready.Messages)
             {
                 if (group.MaySendBeforePersist(m)) early.Add((group, m));
                 else rest.Add(m);
             }
-            later.Add((group, rest));
+            later.Add((group, ready, rest));
         }
         if (early.Count > 0) network.Send(early);
-
-        try
+        if (settled is not null)
         {
-            await storage.PersistAsync(batch);
+            foreach (var (group, ready) in settled) Settle(group, ready);
         }
-        catch (Exception e)
+
+        if (mustPersist)
         {
-            // A failed fsync: none of these groups may vote again (their records may be lost).
-            foreach (var (group, _) in batch) group.Fail(e);
-            return;
+            try
+            {
+                // The settled groups' commit indexes ride along in the same append (no extra fsync); a step of settled
+                // groups only writes nothing, and a crash that loses a commit index loses nothing acknowledged.
+                await storage.PersistAsync(batch);
+            }
+            catch (Exception e)
+            {
+                // A failed fsync: none of these groups may vote again (their records may be lost).
+                foreach (var (group, _) in batch) group.Fail(e);
+                return;
+            }
         }
 
         // Votes leave only now, after their fsync. A replica's messages to itself (the leader's own vote) come back as inputs.
         var outgoing = new List<(GroupReplica Group, Message Message)>();
-        foreach (var (group, messages) in later)
+        foreach (var (group, _, messages) in later)
         {
             if (group.Failed) continue; // retired by a log reopen during the persist: its records were not written
             foreach (var m in messages)
@@ -119,13 +149,32 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         }
         if (outgoing.Count > 0) network.Send(outgoing);
 
-        foreach (var (group, ready) in batch)
+        foreach (var (group, ready, _) in later)
         {
             if (group.Failed) continue;
-            group.Persisted(ready);
+            group.Persisted(ready, written: true);
             group.Deliver(ready);
-            group.Advance();
         }
+        if (settled is not null)
+        {
+            // Their hard states rode along in the append when there was one.
+            foreach (var (group, ready) in settled) group.Persisted(ready, written: mustPersist);
+        }
+        // Every group advances only after the append: one evicted now could be rebuilt from an index without its records.
+        foreach (var (group, _) in batch)
+        {
+            if (!group.Failed) group.Advance();
+        }
+    }
+
+    /// <summary>A group whose step needs no fsync: its own messages come back and its effects are handed out at once.</summary>
+    private static void Settle(GroupReplica group, Ready ready)
+    {
+        foreach (var m in ready.Messages)
+        {
+            if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
+        }
+        group.Deliver(ready);
     }
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Replication engine worker {Worker} stopped")]

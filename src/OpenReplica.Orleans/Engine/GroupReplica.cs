@@ -63,6 +63,9 @@ internal sealed partial class GroupReplica
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
     private Ballot _durablePromised;
+    private long _durableCommit; // the commit index on disk: a message to a peer tells no higher one
+    private long _handedOutThrough; // the last slot handed to the listener (worker only): the next Ready starts after it
+    private HardState? _writing; // the hard state the step in flight writes (set by the store)
     private readonly GroupMetrics? _metrics;
     private CampaignTrace? _campaign; // only while a campaign of this replica runs, with Debug logging on
 
@@ -78,6 +81,8 @@ internal sealed partial class GroupReplica
         _core = core;
         // What the core restarted with is on disk already.
         _durablePromised = core.Promised;
+        _durableCommit = core.CommitIndex;
+        _handedOutThrough = core.AppliedIndex;
         _worker = worker;
         _proposalCapacity = proposalCapacity;
         _logger = logger;
@@ -156,12 +161,19 @@ internal sealed partial class GroupReplica
         return ProposeResult.Queued;
     }
 
-    /// <summary>True when the caller must hand the group to its worker (it was not waiting there already); under the gate.</summary>
+    /// <summary>
+    /// True when the caller must hand the group to its worker (it was not waiting there already); under the gate. A
+    /// group whose step is in flight is not handed over again until that step advances it (<see cref="Advance"/>
+    /// does): otherwise a post that lands while the worker is still gathering its step (other threads post at any
+    /// time) puts the group in the same step twice, and the step's second Ready of the group, if it needs no fsync,
+    /// would be handed out before the first (committed entries out of slot order) and its messages sent before the
+    /// first one's records are durable.
+    /// </summary>
     private bool ScheduleLocked()
     {
         if (_scheduled) return false;
         _scheduled = true;
-        return true;
+        return !_stepping || _worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep);
     }
 
     /// <summary>Runs <paramref name="work"/> on the worker (where the core may be touched) and returns its result.</summary>
@@ -242,6 +254,7 @@ internal sealed partial class GroupReplica
         {
             _scheduled = false;
             if (_failed) return null;
+            Invariant.Assert(!_stepping || _worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep));
             _stepping = true;
             inputs = _inputs;
             proposals = _proposals;
@@ -274,10 +287,47 @@ internal sealed partial class GroupReplica
         || (message is Prepare p && p.To != _core.Id)
         || (_worker.PlantedBugs.HasFlag(EngineBug.VoteBeforeFsync) && message.To != _core.Id);
 
-    /// <summary>The step's records are durable.</summary>
-    internal void Persisted(Ready ready)
+    /// <summary>
+    /// Whether nothing of <paramref name="ready"/> has to be durable before its messages leave and its effects are
+    /// handed out: no entries, no snapshot, at most a hard state that only moves the commit index (its promise is the
+    /// one already durable), and no message to a peer that would tell a commit index not yet on disk. Nothing waits
+    /// for this replica's own commit index on disk: a slot is chosen because a majority holds its entry durably, and
+    /// the entries the commit index covers are on disk from earlier steps (this group's previous step ended durable
+    /// before this one began: a group is in one step at a time, see <see cref="ScheduleLocked"/>); a replica that
+    /// loses it in a crash or an eviction learns it again from a leader's phase 1. But a peer that was TOLD a commit
+    /// index may ask this replica for those slots (catch-up), which only a replica that knows them chosen can serve,
+    /// so a commit index leaves in a message only once it is durable (<see cref="HardStateToPersist"/> writes it with
+    /// the group's next append). A raised promise always waits.
+    /// </summary>
+    internal bool NeedsNoFsync(Ready ready)
     {
-        if (ready.HardState is { } hs)
+        if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
+        if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
+        if (_core.CommitIndex <= _durableCommit) return true;
+        foreach (var m in ready.Messages)
+        {
+            if (m.To != _core.Id) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The hard state to write with this step's append (called by the store, on the worker, while the worker waits
+    /// for the append): the step's own, or, when the commit index moved in earlier steps that wrote nothing, the
+    /// current one, so that every commit index a message of this step tells is on disk before it leaves.
+    /// </summary>
+    internal HardState? HardStateToPersist(Ready ready) =>
+        _writing = ready.HardState ?? (_core.CommitIndex > _durableCommit ? new HardState(_core.Promised, _core.CommitIndex) : null);
+
+    /// <summary>The step's records are durable (<paramref name="written"/>: it appended any; a step that needed no fsync may not).</summary>
+    internal void Persisted(Ready ready, bool written)
+    {
+        if (written && _writing is { } w)
+        {
+            _durableCommit = Math.Max(_durableCommit, w.CommitIndex);
+        }
+        _writing = null;
+        if (written && ready.HardState is { } hs)
         {
             // A new ballot of this replica's own is a campaign it started (an activation, the rebalancer, an election).
             if (hs.Promised.ReplicaId == _core.Id && hs.Promised.CompareTo(_durablePromised) > 0)
@@ -299,6 +349,7 @@ internal sealed partial class GroupReplica
     /// <summary>Hands the step's effects to the attached activation (which queues them; it never blocks the worker).</summary>
     internal void Deliver(Ready ready)
     {
+        if (!InSlotOrder(ready)) return;
         if (_listener is not { } listener) return;
         try
         {
@@ -313,6 +364,26 @@ internal sealed partial class GroupReplica
         }
     }
 
+    /// <summary>
+    /// Committed entries leave the engine once each and in slot order (the activation applies them as they come and
+    /// skips slots it already has, so a slot handed out late would never be applied while the core counts it applied).
+    /// A Ready out of order is a broken invariant: the replica stops, as for any other.
+    /// </summary>
+    private bool InSlotOrder(Ready ready)
+    {
+        if (ready.SnapshotToInstall is { } snapshot) _handedOutThrough = snapshot.Slot;
+        foreach (var entry in ready.Committed)
+        {
+            if (entry.Slot != _handedOutThrough + 1)
+            {
+                Fail(new InvariantViolationException($"group {GroupId}: slot {entry.Slot} handed out after slot {_handedOutThrough}"));
+                return false;
+            }
+            _handedOutThrough = entry.Slot;
+        }
+        return true;
+    }
+
     /// <summary>After the step: what the runtime's timers need to know (only work in flight needs ticks).</summary>
     internal void Advance()
     {
@@ -320,7 +391,14 @@ internal sealed partial class GroupReplica
         _unsentCommit = _core.HasUnsentCommit;
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
-        lock (_gate) _stepping = false;
+        bool schedule;
+        lock (_gate)
+        {
+            _stepping = false;
+            // Inputs posted while the step was in flight waited for it to end (see ScheduleLocked).
+            schedule = _scheduled && !_failed && !_evicted && !_worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep);
+        }
+        if (schedule) _worker.Schedule(this);
     }
 
     /// <summary>

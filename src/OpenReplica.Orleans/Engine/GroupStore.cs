@@ -97,14 +97,15 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
             {
                 await log.SaveSnapshotAsync(group.GroupId, snapshot.Slot, WireCodec.Encode(snapshot));
             }
-            if (ready.Entries.Count == 0 && ready.HardState is null) continue;
+            var hardState = group.HardStateToPersist(ready);
+            if (!ready.HasEntries && hardState is null) continue;
             records ??= [];
             // Entries before the hard state: a torn tail can then lose the commit index, never entries it covers.
             foreach (var e in ready.Entries)
             {
                 records.Add(new WalRecord(group.GroupId, WalRecordKind.Accept, e.Slot, e.Ballot.Round, (int)e.Ballot.ReplicaId, WireCodec.Encode(e)));
             }
-            if (ready.HardState is { } hs)
+            if (hardState is { } hs)
             {
                 records.Add(new WalRecord(group.GroupId, WalRecordKind.HardState, hs.CommitIndex, hs.Promised.Round, (int)hs.Promised.ReplicaId, WireCodec.Encode(hs)));
             }

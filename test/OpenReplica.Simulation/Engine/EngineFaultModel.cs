@@ -43,7 +43,8 @@ public sealed record EngineFaultModel(
     double FsyncStallRate,
     long EvictAfter,
     long ActivationIdle,
-    long LeaseMs)
+    long LeaseMs,
+    double MidStepArrivalRate)
 {
     public static EngineFaultModel FromSeed(ulong seed)
     {
@@ -78,7 +79,9 @@ public sealed record EngineFaultModel(
             ActivationIdle: r.Next(100, 1500),
             // Drawn last, so the parameters above stay what each seed had before leases were simulated. A lease is
             // shorter than the idle period after which a group leaves memory (the options validator's rule).
-            LeaseMs: r.Chance(0.5) ? 0 : LeaseFor(r, evictAfter));
+            LeaseMs: r.Chance(0.5) ? 0 : LeaseFor(r, evictAfter),
+            // After the lease, for the same reason: batches that land while a worker gathers its step (session 9).
+            MidStepArrivalRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.5);
     }
 
     /// <summary>
@@ -93,5 +96,5 @@ public sealed record EngineFaultModel(
         $"groups/step<={MaxGroupsPerStep} window={Window} batch={MaxBatchCommands} snapshotEvery={SnapshotEveryCommands} " +
         $"digestEvery={DigestEveryCommands} segment={SegmentBytes / 1024}K drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} " +
         $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
-        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs}";
+        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs} midStep={MidStepArrivalRate:F2}";
 }

@@ -55,6 +55,7 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
             foreach (var worker in engine.Workers)
             {
                 worker.PlantedBugs = world.Bugs;
+                worker.WhileGathering = DeliverMidStep;
                 _ = worker.RunAsync(_stopping.Token);
             }
             _tick = 0;
@@ -69,6 +70,7 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
         if (Context is { } context) context.Dead = true;
         _stopping?.Cancel();
         Disk.Crash(world.Random, tornTails: true);
+        _midStep.Clear();
         _wal = null;
         _table = null;
         _stopping = null;
@@ -84,8 +86,34 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
 
     private long _bootedAt;
 
-    /// <summary>A batch from a peer silo: each message goes to its group (rebuilt if it left memory).</summary>
+    // Batches that arrive while a worker gathers its step (on a silo, the transport's threads post at any time).
+    private readonly List<IReadOnlyList<(string GroupId, Message Message)>> _midStep = [];
+
+    /// <summary>
+    /// A batch from a peer silo: each message goes to its group (rebuilt if it left memory). Now and then it lands in
+    /// the middle of a worker's step instead (<see cref="EngineWorker.WhileGathering"/>): posted after some groups of
+    /// the step already ran their inputs, as the transport's threads do on a silo. Delivered 1 ms later at most.
+    /// </summary>
     public void Receive(IReadOnlyList<(string GroupId, Message Message)> batch)
+    {
+        if (world.Random.Chance(world.Faults.MidStepArrivalRate))
+        {
+            _midStep.Add(batch);
+            if (_midStep.Count == 1 && Context is { } context) world.Scheduler.At(1, DeliverMidStep, context);
+            return;
+        }
+        DeliverNow(batch);
+    }
+
+    private void DeliverMidStep()
+    {
+        if (_midStep.Count == 0 || !IsUp) return;
+        var arrived = _midStep.ToList();
+        _midStep.Clear();
+        foreach (var batch in arrived) DeliverNow(batch);
+    }
+
+    private void DeliverNow(IReadOnlyList<(string GroupId, Message Message)> batch)
     {
         foreach (var (groupId, message) in batch)
         {
