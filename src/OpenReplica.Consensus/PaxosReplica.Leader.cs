@@ -210,7 +210,8 @@ public sealed partial class PaxosReplica
     {
         if (_role != ReplicaRole.Leader) return;
         var leader = _leader!;
-        var outgoing = new Dictionary<long, List<LogEntry>>();
+        // Made on the first slot proposed: this runs after every vote and tick, and most of them propose nothing.
+        Dictionary<long, List<LogEntry>>? outgoing = null;
         while (leader.NextSlot <= _log.CommitIndex + _options.Window)
         {
             long slot = leader.NextSlot;
@@ -228,15 +229,22 @@ public sealed partial class PaxosReplica
             }
             LogValue? value = NextValue(leader);
             if (value is null) break;
-            ProposeAt(slot, value, outgoing);
+            ProposeAt(slot, value, outgoing ??= []);
             leader.NextSlot++;
+        }
+        if (outgoing is null)
+        {
+            DeliverCommitted();
+            return;
         }
         foreach (var (peer, entries) in outgoing)
         {
             if (peer == Id)
             {
                 // Parallel persist: our own vote, to be delivered back once the host made the accepts durable.
-                Send(new Accepted(Id, Id, leader.Ballot, entries.Select(e => e.Slot).ToList()));
+                var slots = new List<long>(entries.Count);
+                foreach (var e in entries) slots.Add(e.Slot);
+                Send(new Accepted(Id, Id, leader.Ballot, slots));
                 continue;
             }
             Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
@@ -290,12 +298,13 @@ public sealed partial class PaxosReplica
         // A new configuration may need other quorums: no lease is used until it is chosen and confirmed again.
         if (value.Kind == LogValueKind.Config) leader.LeaseBlockedThrough = Math.Max(leader.LeaseBlockedThrough, slot);
         var config = _configs.At(slot);
-        var entry = new LogEntry(slot, leader.Ballot, value, Chosen: false);
-        foreach (long member in config.Members)
+        // The log's own entry is the one sent (records are immutable); made here when this leader is no member.
+        var entry = config.Contains(Id) ? _log.Accept(slot, leader.Ballot, value) : new LogEntry(slot, leader.Ballot, value, Chosen: false);
+        foreach (long member in config.MemberSpan)
         {
             if (member == Id)
             {
-                Persist(_log.Accept(slot, leader.Ballot, value));
+                Persist(entry);
                 if (!_options.ParallelPersist) inFlight.Acks.Add(Id);
                 else AddOutgoing(outgoing, Id, entry);
             }

@@ -11,10 +11,7 @@ public sealed partial class PaxosReplica
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
-        {
-            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
-        }
+        _log.ChooseAcceptedThrough(ballot, commitIndex);
         NoteCommit(commitIndex, from);
         DeliverCommitted();
         if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);

@@ -303,7 +303,7 @@ internal sealed partial class GroupReplica
     {
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
-        if (_core.CommitIndex <= _durableCommit) return true;
+        if (_core.CommitIndex <= _durableCommit || !ready.HasMessages) return true;
         foreach (var m in ready.Messages)
         {
             if (m.To != _core.Id) return false;
@@ -372,6 +372,7 @@ internal sealed partial class GroupReplica
     private bool InSlotOrder(Ready ready)
     {
         if (ready.SnapshotToInstall is { } snapshot) _handedOutThrough = snapshot.Slot;
+        if (!ready.HasCommitted) return true;
         foreach (var entry in ready.Committed)
         {
             if (entry.Slot != _handedOutThrough + 1)
