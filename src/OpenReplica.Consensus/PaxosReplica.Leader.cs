@@ -59,31 +59,41 @@ public sealed partial class PaxosReplica
     /// <summary>Queues commands and proposes as many slots as the window allows; the rest are batched into later slots.</summary>
     public Ready Propose(IEnumerable<Command> commands)
     {
-        foreach (var command in commands)
+        if (commands is IReadOnlyList<Command> list)
         {
-            if (_leader is null)
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.NotLeader, _leaderHint));
-            }
-            else if (command.HasIdentity && _sessions.IsApplied(command.Id))
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.AlreadyApplied, Id));
-            }
-            else if (command.HasIdentity && _leader.PendingIds.Contains(command.Id))
-            {
-                // Already queued or in flight: it will be chosen once and reported in Committed.
-            }
-            else if (_leader.Pending.Count >= _options.MaxPendingProposals)
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.QueueFull, Id));
-            }
-            else
-            {
-                Enqueue(command);
-            }
+            for (int i = 0; i < list.Count; i++) Admit(list[i]); // no enumerator: the host proposes a list per step
+        }
+        else
+        {
+            foreach (var command in commands) Admit(command);
         }
         FlushProposals();
         return TakeReady();
+    }
+
+    /// <summary>Queues one proposed command, or says why not (in the Ready's rejections).</summary>
+    private void Admit(Command command)
+    {
+        if (_leader is null)
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.NotLeader, _leaderHint));
+        }
+        else if (command.HasIdentity && _sessions.IsApplied(command.Id))
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.AlreadyApplied, Id));
+        }
+        else if (command.HasIdentity && _leader.PendingIds.Contains(command.Id))
+        {
+            // Already queued or in flight: it will be chosen once and reported in Committed.
+        }
+        else if (_leader.Pending.Count >= _options.MaxPendingProposals)
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.QueueFull, Id));
+        }
+        else
+        {
+            Enqueue(command);
+        }
     }
 
     /// <summary>
@@ -327,8 +337,9 @@ public sealed partial class PaxosReplica
         if (_role != ReplicaRole.Leader || m.Ballot != _leader!.Ballot) return;
         var leader = _leader;
         leader.RecentlyHeard.Add(m.From);
-        foreach (long slot in m.Slots)
+        for (int i = 0; i < m.Slots.Count; i++)
         {
+            long slot = m.Slots[i];
             if (leader.InFlight.TryGetValue(slot, out var inFlight) && _configs.At(slot).Contains(m.From))
             {
                 inFlight.Acks.Add(m.From);

@@ -140,13 +140,15 @@ public sealed partial class PaxosReplica
         if (committed.Count == 0) return;
         _hardStateDirty = true;
         long appliedBefore = _applied;
-        foreach (var e in committed)
+        for (int k = 0; k < committed.Count; k++)
         {
+            var e = committed[k];
             Invariant.Assert(e.Slot == _applied + 1);
             _applied = e.Slot;
             var applied = new List<AppliedCommand>(e.Value.Commands.Count);
-            foreach (var c in e.Value.Commands)
+            for (int i = 0; i < e.Value.Commands.Count; i++)
             {
+                var c = e.Value.Commands[i];
                 bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
                 applied.Add(new AppliedCommand(c, duplicate));
                 if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);

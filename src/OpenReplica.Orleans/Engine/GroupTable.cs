@@ -110,11 +110,11 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     }
 
     /// <summary>
-    /// Hands <paramref name="input"/> to the group's replica if it is in memory and takes it; false otherwise (the
+    /// Hands <paramref name="message"/> to the group's replica if it is in memory and takes it; false otherwise (the
     /// caller then goes through <see cref="Deliver"/>, which builds or finds the replica).
     /// </summary>
-    public bool TryPost(string groupId, Func<PaxosReplica, Ready> input) =>
-        _groups.TryGetValue(groupId, out var held) && !held.Evicted && held.Post(input);
+    public bool TryPost(string groupId, Message message) =>
+        _groups.TryGetValue(groupId, out var held) && !held.Evicted && held.Post(message);
 
     /// <summary>
     /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,

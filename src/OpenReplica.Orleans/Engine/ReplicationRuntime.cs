@@ -336,10 +336,9 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
     internal void Deliver(SiloAddress from, string groupId, Message message)
     {
-        Func<PaxosReplica, Ready> input = core => core.Step(message);
-        // The common case: the replica is in memory. The loader below (a delegate per message) is made only when not.
-        if (Table.TryPost(groupId, input)) return;
-        Table.Deliver(groupId, input, () =>
+        // The common case: the replica is in memory. The input and loader delegates below are made only when not.
+        if (Table.TryPost(groupId, message)) return;
+        Table.Deliver(groupId, core => core.Step(message), () =>
         {
             if (roster.Genesis is not { } genesisRoster)
             {

@@ -48,4 +48,5 @@ root.SetAction(async (parse, cancellationToken) =>
 root.Subcommands.Add(SiloCommand.Create(OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Options, OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Configure));
 root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
 root.Subcommands.Add(OpenReplica.LoadTest.ScaleOut.ScaleOutCommand.Create()); // `scaleout`: spread, join, rolling replacement (ScaleOut/)
+root.Subcommands.Add(OpenReplica.LoadTest.EngineCost.EngineCostCommand.Create()); // `engine`: allocations and CPU per spread write in the engines alone (EngineCost/)
 return await root.Parse(args).InvokeAsync();
