@@ -1,0 +1,245 @@
+using OpenReplica.Consensus;
+using OpenReplica.Orleans;
+using OpenReplica.Orleans.Replication;
+
+namespace OpenReplica.Simulation.Engine;
+
+/// <summary>
+/// Moves one grain's group between silos while the seed runs, as the silo's <c>Rebalancer</c> does (its
+/// <c>MoveAsync</c>): through the group's own log, one member at a time, led by the grain's activation (the leader):
+/// add the new member, wait until every member that stays holds the log up to where it joined, remove the old one;
+/// a removed member then drops its replica (memory and disk). The group's replica set (where placement starts the
+/// activation) changes first, as a roster change does. Each move takes the member that has been in the group longest
+/// out and puts a silo in: on most moves one that held the group before and dropped it (a re-added member, whose
+/// replica starts at the first message that names it and replays the log from the leader). Now and then the silo
+/// whose activation led a re-add stops for good while the re-added member is still replaying: a graceful stop that
+/// ran out of its deadline (session 9's rolling replacement). The activation then starts again on the re-added
+/// member, which ranks first in the new replica set (that is why a roster change added it back).
+/// </summary>
+internal sealed class GroupMover(EngineSimulation world, string groupId)
+{
+    /// <summary>How long a step waits for one condition before it looks at the group again (a pass's bound).</summary>
+    public const long StepTimeout = 2_000;
+
+    // Members in the order they joined: the longest-serving one leaves first, so groups leave their first members.
+    private readonly List<long> _joined = [.. world.ConfigOf(groupId).Members.OrderBy(_ => world.Random.NextULong())];
+    private readonly HashSet<long> _leaving = [];
+
+    public string GroupId => groupId;
+
+    /// <summary>The group is on its replica set, and every member it left dropped its replica.</summary>
+    public bool Settled { get; private set; } = true;
+
+    /// <summary>Configuration changes this mover had chosen.</summary>
+    public int Changes { get; private set; }
+
+    /// <summary>Members added back after they had dropped their replica.</summary>
+    public int ReAdds { get; private set; }
+
+    /// <summary>What the mover waits for (traces and liveness failures).</summary>
+    public string Doing { get; private set; } = "idle";
+
+    public async Task RunAsync()
+    {
+        for (int move = 0; move < world.Faults.MovesPerGroup; move++)
+        {
+            await world.Scheduler.Delay(world.Random.Next(50, 400));
+            if (!world.FaultsOn) break;
+            if (!Plan()) continue;
+            Settled = false;
+            await MoveToTargetAsync();
+            Settled = true;
+            Doing = "idle";
+            _activation = null;
+        }
+    }
+
+    /// <summary>Chooses the next replica set: the longest-serving member out, a re-added or new silo in.</summary>
+    private bool Plan()
+    {
+        var target = world.TargetOf(groupId);
+        var outside = world.LiveSiloIds().Where(s => !target.Contains(s)).ToList();
+        if (outside.Count == 0) return false;
+        var readd = outside.Where(s => world.Silo(s).Dropped(groupId)).ToList();
+        bool reAdding = readd.Count > 0 && world.Random.Chance(0.7);
+        long added = reAdding ? readd[world.Random.Next(0, readd.Count)] : outside[world.Random.Next(0, outside.Count)];
+        long removed = _joined.Where(target.Contains).DefaultIfEmpty(target.Members.First()).First();
+        long? decommission = null;
+        // The activation's silo leads the re-add and stops for good while the new member replays (its deadline ran out).
+        if (reAdding && world.CurrentActivation(groupId) is { } leader && target.Contains(leader.Silo.Id)
+            && world.MayDecommission() && world.Random.Chance(world.Faults.DecommissionRate))
+        {
+            removed = leader.Silo.Id;
+            decommission = removed;
+        }
+        var next = target.Without(removed).With(added);
+        _decommission = decommission;
+        _reAdding = reAdding ? added : null;
+        world.SetTarget(groupId, next, preferred: added);
+        world.Trace($"move {groupId}: replica set {target} -> {next}" + (reAdding ? $" (silo {added} added back)" : "") +
+            (decommission is { } d ? $"; silo {d} stops for good while it replays" : ""));
+        return true;
+    }
+
+    private long? _decommission;
+    private long? _reAdding;
+    private SimActivation? _activation; // the one the move goes through: in use while the move waits, not idle
+
+    /// <summary>Brings the group to its replica set (<c>Rebalancer.MoveAsync</c>, resumed after every failure, as the next pass resumes it).</summary>
+    private async Task MoveToTargetAsync()
+    {
+        while (true)
+        {
+            Doing = "waiting for an activation that leads";
+            var activation = await world.ActivationForAsync(groupId);
+            if (activation is null)
+            {
+                await world.Scheduler.Delay(world.Random.Next(20, 80));
+                continue;
+            }
+            _activation = activation;
+            var group = activation.Group;
+            var (answered, (latest, inForce, leads, inForceFrom)) = await AskAsync(group, core => (core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot));
+            if (!answered || !leads)
+            {
+                await world.Scheduler.Delay(world.Random.Next(20, 80));
+                continue;
+            }
+            _leaving.RemoveWhere(latest.Contains); // added back (a change this mover did not see chosen)
+            await ForgetLeftAsync(inForce, inForceFrom);
+            var target = world.TargetOf(groupId);
+            if (world.Tracing) world.Trace($"move {groupId}: latest {latest}, in force {inForce}, target {target}, leaving {string.Join(",", _leaving)}");
+            if (latest.Equals(target) && inForce.Equals(target) && _leaving.Count == 0) return;
+            if (latest.Equals(target) && inForce.Equals(target))
+            {
+                await world.Scheduler.Delay(20);
+                continue;
+            }
+            bool removalNext = !latest.Equals(target) && target.Members.All(latest.Contains);
+            if (!latest.Equals(inForce) && !removalNext)
+            {
+                Doing = $"waiting for {latest} to come into force";
+                await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest));
+                continue;
+            }
+            ClusterConfig next;
+            long? adding = target.Members.Where(m => !latest.Contains(m)).Select(m => (long?)m).FirstOrDefault();
+            if (!removalNext && latest.Members.Count <= target.Members.Count && adding is { } added)
+            {
+                next = latest.With(added);
+            }
+            else
+            {
+                // Every member that stays must hold the log up to where it joined before a member leaves.
+                var staying = latest.Members.Where(target.Contains).Where(m => m != activation.Silo.Id).ToList();
+                Doing = $"waiting for {string.Join(",", staying)} to catch up to slot {inForceFrom - 1}";
+                if (!await CaughtUpAsync(group, staying, inForceFrom - 1)) continue;
+                next = latest.Without(latest.Members.First(m => !target.Contains(m)));
+            }
+            Doing = $"proposing {next}";
+            group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
+            if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next))) continue;
+            Changes++;
+            foreach (long left in latest.Members.Where(m => !next.Contains(m))) _leaving.Add(left);
+            foreach (long joined in next.Members.Where(m => !latest.Contains(m))) _joined.Add(joined);
+            _joined.RemoveAll(m => !next.Contains(m));
+            world.Trace($"move {groupId}: {next} chosen (led from silo {activation.Silo.Id})");
+            if (_reAdding is { } readd && next.Contains(readd) && !latest.Contains(readd))
+            {
+                ReAdds++;
+                world.NoteReAdd();
+                if (_decommission is { } leaving && leaving == activation.Silo.Id)
+                {
+                    // The stopping silo's deadline runs out somewhere in the new member's replay.
+                    var silo = activation.Silo;
+                    world.Scheduler.At(world.Random.Next(0, 400), () => world.Decommission(silo));
+                }
+                _decommission = null;
+            }
+        }
+    }
+
+    /// <summary>Members that left the configuration in force drop their replicas (each silo's next pass does, on a member's word).</summary>
+    private async Task ForgetLeftAsync(ClusterConfig inForce, long knownFromSlot)
+    {
+        foreach (long left in _leaving.Where(m => !inForce.Contains(m)).ToList())
+        {
+            var silo = world.Silo(left);
+            if (silo.Gone || silo.HasForgotten(groupId))
+            {
+                _leaving.Remove(left);
+                continue;
+            }
+            if (!silo.IsUp || silo.Context is not { } context) continue;
+            Doing = $"waiting for silo {left} to drop its replica";
+            var done = new TaskCompletionSource();
+            world.Scheduler.At(0, () => _ = ForgetOnAsync(silo, knownFromSlot, done), context);
+            await Task.WhenAny(done.Task, world.Scheduler.Delay(StepTimeout));
+        }
+    }
+
+    private async Task ForgetOnAsync(SimSilo silo, long knownFromSlot, TaskCompletionSource done)
+    {
+        await silo.ForgetAsync(groupId, knownFromSlot);
+        done.TrySetResult();
+    }
+
+    /// <summary>Waits until every member in <paramref name="members"/> has committed <paramref name="slot"/> (<c>Rebalancer.CaughtUpAsync</c>).</summary>
+    private async Task<bool> CaughtUpAsync(GroupReplica leader, IReadOnlyList<long> members, long slot)
+    {
+        long deadline = world.Scheduler.Now + StepTimeout;
+        foreach (long member in members)
+        {
+            while (true)
+            {
+                var silo = world.Silo(member);
+                var (answered, commit) = silo.IsUp && silo.Holds(groupId) ? await AskAsync(silo.GroupFor(groupId), core => core.CommitIndex) : (false, 0);
+                if (answered && commit >= slot) break;
+                if (world.Scheduler.Now >= deadline) return false;
+                // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
+                leader.Post(core => core.AnnounceCommit());
+                await world.Scheduler.Delay(100);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Polls the leader until <paramref name="condition"/> holds, ticking it meanwhile (<c>Rebalancer.UntilAsync</c>).</summary>
+    private async Task<bool> UntilAsync(GroupReplica group, Func<PaxosReplica, bool> condition)
+    {
+        long deadline = world.Scheduler.Now + StepTimeout;
+        while (world.Scheduler.Now < deadline)
+        {
+            var (answered, holds) = await AskAsync(group, condition);
+            if (!answered) return false;
+            if (holds) return true;
+            group.Post(core => core.Tick());
+            await world.Scheduler.Delay(20);
+        }
+        return false;
+    }
+
+    /// <summary>Asks a replica, bounded (a crashed silo's replica never answers).</summary>
+    private async Task<(bool Answered, T Value)> AskAsync<T>(GroupReplica group, Func<PaxosReplica, T> question)
+    {
+        if (_activation is { } activation) activation.LastUsed = world.Scheduler.Now;
+        // Not Task.WhenAny over the ask: its task resumes its continuations on the thread pool (they must come back
+        // to the simulation's thread, which an await on this context does).
+        var done = new TaskCompletionSource<(bool, T)>();
+        _ = RelayAsync();
+        world.Scheduler.At(StepTimeout, () => done.TrySetResult((false, default!)));
+        return await done.Task;
+
+        async Task RelayAsync()
+        {
+            try
+            {
+                done.TrySetResult((true, await group.AskAsync(core => (question(core), new Ready()))));
+            }
+            catch (ReplicaUnavailableException)
+            {
+                done.TrySetResult((false, default!));
+            }
+        }
+    }
+}
