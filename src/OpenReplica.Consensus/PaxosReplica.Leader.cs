@@ -123,9 +123,13 @@ public sealed partial class PaxosReplica
         // Also ask the members of configurations we accepted but do not know chosen: if our commit index is stale,
         // the configuration in force may already be one of them, and its members can tell us (a promise reports
         // what they know chosen). Asking more acceptors never hurts safety.
+        // Likewise the members of the newest configuration we know: a replica that catches up (one added back to
+        // the group, replaying a long log) knows configurations the group left, whose members may all be gone; the
+        // newest one's members answer, and their promises carry the log it lacks.
         var pending = _log.After(commit).Concat(leader.Recovered.Values)
             .Where(e => e.Value.Kind == LogValueKind.Config)
-            .SelectMany(e => e.Value.Config!.Members);
+            .SelectMany(e => e.Value.Config!.Members)
+            .Concat(_configs.Latest.Members);
         foreach (long member in _configs.MembersBetween(commit + 1, last).Union(pending))
         {
             if (member != Id && !leader.Promised.Contains(member))
@@ -156,10 +160,17 @@ public sealed partial class PaxosReplica
         {
             // The promiser compacted slots we do not know: fetch its snapshot before leading.
             leader.SnapshotNeededThrough = Math.Max(leader.SnapshotNeededThrough, m.SnapshotSlot);
-            NoteCommit(m.CommitIndex, m.From);
-            AskCatchUp(m.From, _log.CommitIndex + 1, m.SnapshotSlot);
         }
         DeliverCommitted();
+        if (m.CommitIndex > _log.CommitIndex)
+        {
+            // The promiser committed further than we did (its promise carried what its log holds above our commit):
+            // ask it for the rest now, even if an earlier ask went to a peer that no longer answers.
+            bool newer = m.CommitIndex > _knownCommit;
+            NoteCommit(m.CommitIndex, m.From);
+            if (newer) _catchUpAskedAtTick = long.MinValue;
+            AskCatchUp(m.From, _log.CommitIndex + 1, m.CommitIndex);
+        }
         if (_role == ReplicaRole.Candidate) TryBecomeLeader();
         else FlushProposals();
     }
@@ -184,6 +195,9 @@ public sealed partial class PaxosReplica
         var leader = _leader!;
         if (_role != ReplicaRole.Candidate || _log.CommitIndex < leader.SnapshotNeededThrough) return;
         long commit = _log.CommitIndex;
+        // A replica started from a peer's view does not know the configurations in force before that view's first
+        // one until its log tells it: it catches up first (its quorums there would be guesses).
+        if (commit + 1 < _configs.KnownFrom && !Has(PlantedBug.LeadBeforeKnownConfig)) return;
         foreach (var config in _configs.ConfigsBetween(commit + 1, commit + _options.Window))
         {
             if (!IsQuorum(config, leader.Promised)) return;

@@ -119,7 +119,8 @@ public sealed partial class PaxosReplica
     {
         _log.ResetTo(snapshot.Slot);
         _applied = snapshot.Slot;
-        _configs = snapshot.Configs;
+        // A replica started from a peer's view may know newer configurations than the snapshot's: keep them.
+        _configs = snapshot.Configs.ThenNewerOf(_configs);
         _sessions = snapshot.Sessions.Clone();
         _snapshot = snapshot;
         if (_leader is { } leader)
@@ -232,7 +233,7 @@ public sealed partial class PaxosReplica
     /// <summary>The configurations and sessions as they stood once <paramref name="slot"/> was applied, replayed from the snapshot.</summary>
     private (ConfigHistory Configs, SessionTable Sessions) LearnerStateAt(long slot)
     {
-        var configs = _snapshot?.Configs ?? ConfigHistory.Start(_options.InitialConfig!);
+        var configs = _snapshot?.Configs ?? _options.InitialConfigs ?? ConfigHistory.Start(_options.InitialConfig!);
         var sessions = _snapshot?.Sessions.Clone() ?? new SessionTable(_options.MaxSessions);
         for (long s = _log.SnapshotSlot + 1; s <= slot; s++)
         {
