@@ -16,6 +16,16 @@ public sealed partial class PaxosReplica
             if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
         }
         NoteCommit(commitIndex, from);
+        // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
+        // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
+        // from it), and an idle leader's commit index does not grow past what we heard before, so without this we
+        // would ask the gone peer for ever (engine seeds 100, 152 and 923 of session 10: a group's move waited for
+        // that member's catch-up, and a group with such a member never left memory).
+        if (commitIndex == _knownCommit && _knownCommitFrom != from && commitIndex > _log.CommitIndex)
+        {
+            _knownCommitFrom = from;
+            _catchUpAskedAtTick = long.MinValue;
+        }
         DeliverCommitted();
         if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
     }

@@ -94,20 +94,21 @@ public sealed record EngineFaultModel(
             MidStepArrivalRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.5);
         // Drawn after everything else, so every other parameter of a seed is what it was before reconfiguration was
         // simulated (session 10): on about 4 seeds in 10, some groups move between silos while the seed runs.
-        int moved = r.Chance(0.6) ? 0 : r.Next(1, Math.Min(5, drawn.Groups + 1));
+        int moved = r.Chance(0.6) ? 0 : r.Next(2, 6);
         if (moved == 0) return drawn;
         return drawn with
         {
             MovedGroups = moved,
             // Silos outside every group's first configuration, so a group can leave all of its first members.
-            SpareSilos = r.Next(1, 3),
-            MovesPerGroup = r.Next(3, 9),
+            // Enough silos for a group of three to leave all of its first members and come back onto one of them.
+            SpareSilos = Math.Max(r.Next(1, 3), 7 - drawn.Silos),
+            MovesPerGroup = r.Next(5, 10),
             // A catch-up answer carries 256 entries on a silo; the simulated logs are a few hundred slots long, so
             // answers are scaled down with them (as segments are) and a re-added member replays over many answers.
-            CatchUpEntries = r.Next(2, 17),
+            CatchUpEntries = r.Next(4, 33),
             // The re-add hazard needs a replay from slot 1 (a snapshot replaces the replayed configurations).
             RareSnapshots = r.Chance(0.75),
-            DecommissionRate = 0.2 + r.NextDouble() * 0.6,
+            DecommissionRate = 0.7 + r.NextDouble() * 0.3,
         };
     }
 

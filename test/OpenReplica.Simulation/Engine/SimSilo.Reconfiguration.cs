@@ -78,12 +78,15 @@ internal sealed partial class SimSilo
         {
             if (await world.StatusFromPeerAsync(from, Id, groupId) is not { } sender) return;
             if (!IsUp || learning != _learning) return;
-            if (_forgotten.ConfigToLearn(groupId, sender, Id) is not { } config) return;
-            await Table.Store.SaveInitialConfigAsync(groupId, config);
+            if (_forgotten.ConfigToLearn(groupId, sender, Id) is not { } configs) return;
+            // Planted: what LearnGroupAsync did before 83c67b2 (the sender's newest configuration as the one in force
+            // from slot 1, so each configuration the new replica replays becomes its newest).
+            if (world.Bugs.HasFlag(EngineBug.FirstContactFromSlotOne)) configs = ConfigHistory.Start(configs.Latest);
+            await Table.Store.SaveInitialConfigAsync(groupId, configs);
             if (!IsUp || learning != _learning) return;
-            world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {config} from slot {sender.LatestFromSlot}");
+            world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {configs}");
             _dropped.Remove(groupId);
-            Table.GetOrCreate(groupId, () => CoreOptions(config));
+            Table.GetOrCreate(groupId, () => CoreOptions(configs.Latest));
             _forgotten.Held(groupId);
             started = true;
         }
