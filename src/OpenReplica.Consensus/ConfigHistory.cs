@@ -87,12 +87,24 @@ public sealed class ConfigHistory
     /// <summary>Every distinct member of the configurations in force over [fromSlot, toSlot].</summary>
     public IEnumerable<long> MembersBetween(long fromSlot, long toSlot)
     {
+        // One configuration over the whole range (nearly always): its members, sorted and distinct already.
+        if (!HasEpochIn(fromSlot, toSlot)) return At(fromSlot).Members;
         var members = new SortedSet<long>(At(fromSlot).Members);
         foreach (var (from, config) in _epochs)
         {
             if (from > fromSlot && from <= toSlot) members.UnionWith(config.Members);
         }
         return members;
+    }
+
+    /// <summary>Whether a configuration comes into force in (<paramref name="fromSlot"/>, <paramref name="toSlot"/>].</summary>
+    private bool HasEpochIn(long fromSlot, long toSlot)
+    {
+        foreach (var (from, _) in _epochs)
+        {
+            if (from > fromSlot && from <= toSlot) return true;
+        }
+        return false;
     }
 
     /// <summary>Configurations in force somewhere over [fromSlot, toSlot].</summary>

@@ -11,10 +11,7 @@ public sealed partial class PaxosReplica
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
-        {
-            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
-        }
+        _log.ChooseAcceptedThrough(ballot, commitIndex);
         NoteCommit(commitIndex, from);
         // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
         // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
@@ -173,13 +170,15 @@ public sealed partial class PaxosReplica
         if (committed.Count == 0) return;
         _hardStateDirty = true;
         long appliedBefore = _applied;
-        foreach (var e in committed)
+        for (int k = 0; k < committed.Count; k++)
         {
+            var e = committed[k];
             Invariant.Assert(e.Slot == _applied + 1);
             _applied = e.Slot;
             var applied = new List<AppliedCommand>(e.Value.Commands.Count);
-            foreach (var c in e.Value.Commands)
+            for (int i = 0; i < e.Value.Commands.Count; i++)
             {
+                var c = e.Value.Commands[i];
                 bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
                 applied.Add(new AppliedCommand(c, duplicate));
                 if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);

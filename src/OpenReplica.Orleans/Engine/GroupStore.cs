@@ -100,7 +100,7 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
             }
             var hardState = group.HardStateToPersist(ready);
             if (!ready.HasEntries && hardState is null) continue;
-            records ??= [];
+            records ??= new List<WalRecord>(batch.Count * 2); // about an entry and a hard state per group
             // Entries before the hard state: a torn tail can then lose the commit index, never entries it covers.
             foreach (var e in ready.Entries)
             {

@@ -334,7 +334,10 @@ internal sealed partial class ReplicationRuntime(
     }
 
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
-    internal void Deliver(SiloAddress from, string groupId, Message message) =>
+    internal void Deliver(SiloAddress from, string groupId, Message message)
+    {
+        // The common case: the replica is in memory. The input and loader delegates below are made only when not.
+        if (Table.TryPost(groupId, message)) return;
         Table.Deliver(groupId, core => core.Step(message), () =>
         {
             if (roster.Genesis is not { } genesisRoster)
@@ -350,6 +353,7 @@ internal sealed partial class ReplicationRuntime(
             if (first) _ = LearnGroupAsync(from, groupId);
             return null;
         });
+    }
 
     /// <summary>Sends one engine step's messages: one batch per peer silo, carrying every group's messages for it.</summary>
     void IEngineNetwork.Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)
