@@ -11,8 +11,21 @@ public sealed partial class PaxosReplica
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        _log.ChooseAcceptedThrough(ballot, commitIndex);
+        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
+        {
+            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
+        }
         NoteCommit(commitIndex, from);
+        // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
+        // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
+        // from it), and an idle leader's commit index does not grow past what we heard before, so without this we
+        // would ask the gone peer for ever (engine seeds 100, 152 and 923 of session 10: a group's move waited for
+        // that member's catch-up, and a group with such a member never left memory).
+        if (commitIndex == _knownCommit && _knownCommitFrom != from && commitIndex > _log.CommitIndex)
+        {
+            _knownCommitFrom = from;
+            _catchUpAskedAtTick = long.MinValue;
+        }
         DeliverCommitted();
         if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
     }
@@ -141,15 +154,13 @@ public sealed partial class PaxosReplica
         if (committed.Count == 0) return;
         _hardStateDirty = true;
         long appliedBefore = _applied;
-        for (int k = 0; k < committed.Count; k++)
+        foreach (var e in committed)
         {
-            var e = committed[k];
             Invariant.Assert(e.Slot == _applied + 1);
             _applied = e.Slot;
             var applied = new List<AppliedCommand>(e.Value.Commands.Count);
-            for (int i = 0; i < e.Value.Commands.Count; i++)
+            foreach (var c in e.Value.Commands)
             {
-                var c = e.Value.Commands[i];
                 bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
                 applied.Add(new AppliedCommand(c, duplicate));
                 if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);

@@ -16,7 +16,8 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.EvictDuringPersist), "eviction")]
     [InlineData(nameof(EngineBug.ReapplyOnAttach), null)]
     [InlineData(nameof(EngineBug.PromiseWithoutFsync), "durability")]
-    [InlineData(nameof(EngineBug.TwiceInOneStep), "durability")]
+    [InlineData(nameof(EngineBug.TwiceInOneStep), "durability|engine error")] // early votes, or commits handed out of slot order
+    [InlineData(nameof(EngineBug.FirstContactFromSlotOne), "liveness")]
     public void PlantedEngineBugIsCaught(string plant, string? invariant)
     {
         var bug = Enum.Parse<EngineBug>(plant);
@@ -25,7 +26,7 @@ public sealed class EnginePlantedBugTests
         {
             var failed = EngineSeedRunner.RunSeeds(first, batch, bug, EngineSimulation.ShortSafetyPhaseTime).FirstOrDefault(r => !r.Passed);
             if (failed is null) continue;
-            if (invariant is not null) Assert.Equal(invariant, failed.Failure!.Invariant);
+            if (invariant is not null) Assert.Contains(failed.Failure!.Invariant, invariant.Split('|'));
             // The failure replays: the same seed with the same bug fails the same way.
             var again = EngineSimulation.Run(failed.Seed, bug, safetyPhase: EngineSimulation.ShortSafetyPhaseTime);
             Assert.False(again.Passed);
