@@ -87,6 +87,45 @@ public class LaggingPeerTests
             $"a member at commit {stays.CommitIndex} knowing {{{string.Join(",", stays.Latest)}}} did not count; 4's newest configuration is in force from {unaware.LatestFromSlot}");
     }
 
+    [Fact]
+    public async Task A_new_member_catching_up_shows_a_configuration_without_itself_and_does_not_forget_its_replica_on_that_view()
+    {
+        // Session 10, traced in a rolling replacement: a move added a member; its replica, created on first contact and
+        // replaying the log, showed the configuration from before it was added, and its silo dropped it on that view.
+        var bench = new GroupBench([Leader, Stays, Readded, Replacer, First], new ClusterConfig([Leader, Stays, First]));
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+        await MoveAsync(bench, First, Readded);
+        await bench.ProposeAsync(Leader, ReplicaOptions.DefaultMaxCatchUpEntries + 20);
+
+        // Silo 4 is added (it never held the group) and catches up one message at a time.
+        bench.Held.Add(Replacer);
+        Assert.True(await bench.ChangeConfigAsync(Leader, new ClusterConfig([Leader, Stays, Readded, Replacer])));
+        int delivered = 0;
+        while (bench.Replica(Replacer) is null || (await bench.StatusAsync(Replacer)).CommitIndex == 0)
+        {
+            Assert.True(await bench.ReleaseAsync(Replacer), $"the new member committed nothing after {delivered} messages");
+            delivered++;
+        }
+        var catchingUp = await bench.StatusAsync(Replacer);
+        Assert.DoesNotContain(Replacer, catchingUp.Latest);
+        Assert.DoesNotContain(Replacer, catchingUp.InForce);
+        Assert.False(PeerView.OwnViewSaysGroupLeft(catchingUp, Replacer),
+            $"4 would forget its replica on its own view at commit {catchingUp.CommitIndex} of {{{string.Join(",", catchingUp.Latest)}}}");
+
+        // The leader's own view does say so once it removed a member (it drove the move; it holds every chosen entry).
+        bench.Held.Remove(Replacer);
+        while (await bench.ReleaseAsync(Replacer))
+        {
+        }
+        await bench.SettleAsync();
+        Assert.Contains(Replacer, (await bench.StatusAsync(Replacer)).Latest);
+        Assert.True(await bench.ChangeConfigAsync(Leader, new ClusterConfig([Stays, Readded, Replacer])));
+        var leaderAfter = await bench.StatusAsync(Leader);
+        Assert.True(PeerView.OwnViewSaysGroupLeft(leaderAfter, Leader),
+            $"the leader that removed itself: latest {{{string.Join(",", leaderAfter.Latest)}}}, in force {{{string.Join(",", leaderAfter.InForce)}}}, leader {leaderAfter.Leader}");
+    }
+
     /// <summary>One move as the rebalancer makes it: add the new member, let it catch up, remove the old one, which forgets its replica.</summary>
     private static async Task MoveAsync(GroupBench bench, long from, long to)
     {

@@ -362,7 +362,9 @@ internal sealed partial class Rebalancer(
         // the roster, the group follows its moves): it leads, so it drives the move that adds this silo. Stepping it
         // aside would only start it here again, and the group's members leave a group led elsewhere alone.
         bool joiningLeader = status.HasActivation && target.Contains(me);
-        if (!latest.Contains(me) && !inForce.Contains(me) && !joiningLeader)
+        // A follower's view may be one it is replaying (a new member catching up): it asks its peers below.
+        bool notMember = !latest.Contains(me) && !inForce.Contains(me) && !joiningLeader;
+        if (notMember && PeerView.OwnViewSaysGroupLeft(status, me))
         {
             // The group moved away from this silo and its new configuration is in force: this replica is not needed.
             if (status.Leader && status.HasActivation)
@@ -377,7 +379,7 @@ internal sealed partial class Rebalancer(
             LogDropped(logger, groupId, latest.ToString());
             return (Outcome.Dropped, "");
         }
-        if (latest.Equals(target) && inForce.Equals(target))
+        if (!notMember && latest.Equals(target) && inForce.Equals(target))
         {
             // In place. Led by an earlier move of this silo without an activation: give the leadership up.
             if (status.Leader && !status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
@@ -397,7 +399,8 @@ internal sealed partial class Rebalancer(
         // Set once this member stops deferring to a driver that makes no progress (DeferralWatch): it drives the move.
         DeferralWatch.Stall? takeOver = null;
         int rank = TakeOverRank(grainId, latest, me) * (IsUrgent(roster.Current?.Members) ? 1 : PacedFactor);
-        bool Defers(int factor) => !NoProgress(groupId, status, rank * factor, out takeOver);
+        // A replica whose group does not name it (it asks its peers whether the group left it) never campaigns for it.
+        bool Defers(int factor) => notMember || !NoProgress(groupId, status, rank * factor, out takeOver);
         if (joiningLeader && !status.Leader && !latest.Contains(me) && Defers(1)) return (Outcome.DrivenElsewhere, "its activation here has not taken the lead yet");
         if (takeOver is null && !status.Leader && target.Contains(me) && !IsDesignatedDriver(grainId, latest, me) && Defers(1))
         {
