@@ -3,7 +3,10 @@ namespace OpenReplica.Consensus;
 /// <summary>
 /// Which configuration is in force at which slot. A config chosen at slot s is in force from slot s + window,
 /// so the configuration of every slot up to commit + window is known from the chosen log alone.
-/// Immutable: every change returns a new history.
+/// Every epoch is a fact learned from a chosen log. A replica that starts from a peer's view (a silo added to an
+/// existing group) knows the group only from that peer's first epoch on (<see cref="KnownFrom"/>); the entries it
+/// then replays insert the older configurations before the ones it knows, never on top of them, so its newest
+/// configuration never goes back while it catches up. Immutable: every change returns a new history.
 /// </summary>
 public sealed class ConfigHistory
 {
@@ -22,6 +25,13 @@ public sealed class ConfigHistory
         Invariant.Assert(list.Length > 0);
         return new ConfigHistory(list);
     }
+
+    /// <summary>
+    /// The first slot whose configuration this history knows. 1 for a group's genesis history; for a history taken
+    /// from a peer's view or trimmed at a snapshot, later. <see cref="At"/> answers the first epoch's configuration
+    /// for earlier slots, which only stands in: a replica must not lead from a slot below it (its quorums there are unknown).
+    /// </summary>
+    public long KnownFrom => _epochs[0].FromSlot;
 
     /// <summary>Every epoch, ordered by the first slot it is in force from.</summary>
     public IReadOnlyList<(long FromSlot, ClusterConfig Config)> Epochs => _epochs;
@@ -44,22 +54,57 @@ public sealed class ConfigHistory
     /// <summary>The slot from which <see cref="Latest"/> is in force.</summary>
     public long LatestFromSlot => _epochs[^1].FromSlot;
 
-    /// <summary>A new history in which <paramref name="config"/> is in force from <paramref name="fromSlot"/> (after every earlier epoch).</summary>
+    /// <summary>
+    /// A new history in which <paramref name="config"/> (chosen at <paramref name="fromSlot"/> minus the window) is
+    /// in force from <paramref name="fromSlot"/>. Normally after every known epoch; a replica that knows newer epochs
+    /// from a peer's view and replays older entries inserts them in slot order. An epoch known already must be the
+    /// same configuration: two different ones for one slot would mean two values chosen for one slot.
+    /// </summary>
     public ConfigHistory Add(long fromSlot, ClusterConfig config)
     {
-        Invariant.Assert(fromSlot > _epochs[^1].FromSlot);
-        return new ConfigHistory([.. _epochs, (fromSlot, config)]);
+        Invariant.Assert(fromSlot >= 1);
+        if (fromSlot > _epochs[^1].FromSlot) return new ConfigHistory([.. _epochs, (fromSlot, config)]);
+        int at = Array.FindIndex(_epochs, e => e.FromSlot >= fromSlot);
+        if (_epochs[at].FromSlot == fromSlot)
+        {
+            Invariant.Assert(_epochs[at].Config.Equals(config));
+            return this;
+        }
+        return new ConfigHistory([.. _epochs[..at], (fromSlot, config), .. _epochs[at..]]);
+    }
+
+    /// <summary>
+    /// This history (a snapshot's) followed by the epochs of <paramref name="known"/> newer than its newest: a replica
+    /// that installs a snapshot older than what it already knew of the group keeps what it knew.
+    /// </summary>
+    public ConfigHistory ThenNewerOf(ConfigHistory known)
+    {
+        long last = _epochs[^1].FromSlot;
+        var newer = known._epochs.Where(e => e.FromSlot > last).ToArray();
+        return newer.Length == 0 ? this : new ConfigHistory([.. _epochs, .. newer]);
     }
 
     /// <summary>Every distinct member of the configurations in force over [fromSlot, toSlot].</summary>
     public IEnumerable<long> MembersBetween(long fromSlot, long toSlot)
     {
+        // One configuration over the whole range (nearly always): its members, sorted and distinct already.
+        if (!HasEpochIn(fromSlot, toSlot)) return At(fromSlot).Members;
         var members = new SortedSet<long>(At(fromSlot).Members);
         foreach (var (from, config) in _epochs)
         {
             if (from > fromSlot && from <= toSlot) members.UnionWith(config.Members);
         }
         return members;
+    }
+
+    /// <summary>Whether a configuration comes into force in (<paramref name="fromSlot"/>, <paramref name="toSlot"/>].</summary>
+    private bool HasEpochIn(long fromSlot, long toSlot)
+    {
+        foreach (var (from, _) in _epochs)
+        {
+            if (from > fromSlot && from <= toSlot) return true;
+        }
+        return false;
     }
 
     /// <summary>Configurations in force somewhere over [fromSlot, toSlot].</summary>

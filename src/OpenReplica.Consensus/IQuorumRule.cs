@@ -20,10 +20,10 @@ public sealed class MajorityQuorum : IQuorumRule
     public bool IsQuorum(ClusterConfig config, IReadOnlySet<long> voters)
     {
         int count = 0;
-        foreach (long m in config.Members)
+        foreach (long m in config.MemberSpan)
         {
             if (voters.Contains(m)) count++;
         }
-        return count * 2 > config.Members.Count;
+        return count * 2 > config.MemberSpan.Length;
     }
 }

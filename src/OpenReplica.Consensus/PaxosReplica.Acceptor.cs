@@ -43,8 +43,11 @@ public sealed partial class PaxosReplica
         FollowLeader(m.From);
 
         var acked = new List<long>(m.Entries.Count);
-        foreach (var proposed in m.Entries)
+        // Index loops over the messages' lists (here and in the other per-message handlers): a foreach over an
+        // IReadOnlyList allocates an enumerator.
+        for (int i = 0; i < m.Entries.Count; i++)
         {
+            var proposed = m.Entries[i];
             // A slot already chosen (or compacted) keeps its value: by Paxos it equals any later proposal for it.
             if (proposed.Slot > _log.SnapshotSlot && !_log.IsChosen(proposed.Slot))
             {

@@ -59,31 +59,41 @@ public sealed partial class PaxosReplica
     /// <summary>Queues commands and proposes as many slots as the window allows; the rest are batched into later slots.</summary>
     public Ready Propose(IEnumerable<Command> commands)
     {
-        foreach (var command in commands)
+        if (commands is IReadOnlyList<Command> list)
         {
-            if (_leader is null)
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.NotLeader, _leaderHint));
-            }
-            else if (command.HasIdentity && _sessions.IsApplied(command.Id))
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.AlreadyApplied, Id));
-            }
-            else if (command.HasIdentity && _leader.PendingIds.Contains(command.Id))
-            {
-                // Already queued or in flight: it will be chosen once and reported in Committed.
-            }
-            else if (_leader.Pending.Count >= _options.MaxPendingProposals)
-            {
-                _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.QueueFull, Id));
-            }
-            else
-            {
-                Enqueue(command);
-            }
+            for (int i = 0; i < list.Count; i++) Admit(list[i]); // no enumerator: the host proposes a list per step
+        }
+        else
+        {
+            foreach (var command in commands) Admit(command);
         }
         FlushProposals();
         return TakeReady();
+    }
+
+    /// <summary>Queues one proposed command, or says why not (in the Ready's rejections).</summary>
+    private void Admit(Command command)
+    {
+        if (_leader is null)
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.NotLeader, _leaderHint));
+        }
+        else if (command.HasIdentity && _sessions.IsApplied(command.Id))
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.AlreadyApplied, Id));
+        }
+        else if (command.HasIdentity && _leader.PendingIds.Contains(command.Id))
+        {
+            // Already queued or in flight: it will be chosen once and reported in Committed.
+        }
+        else if (_leader.Pending.Count >= _options.MaxPendingProposals)
+        {
+            _ready.Rejections.Add(new ProposalRejection(command, RejectionReason.QueueFull, Id));
+        }
+        else
+        {
+            Enqueue(command);
+        }
     }
 
     /// <summary>
@@ -123,9 +133,13 @@ public sealed partial class PaxosReplica
         // Also ask the members of configurations we accepted but do not know chosen: if our commit index is stale,
         // the configuration in force may already be one of them, and its members can tell us (a promise reports
         // what they know chosen). Asking more acceptors never hurts safety.
+        // Likewise the members of the newest configuration we know: a replica that catches up (one added back to
+        // the group, replaying a long log) knows configurations the group left, whose members may all be gone; the
+        // newest one's members answer, and their promises carry the log it lacks.
         var pending = _log.After(commit).Concat(leader.Recovered.Values)
             .Where(e => e.Value.Kind == LogValueKind.Config)
-            .SelectMany(e => e.Value.Config!.Members);
+            .SelectMany(e => e.Value.Config!.Members)
+            .Concat(_configs.Latest.Members);
         foreach (long member in _configs.MembersBetween(commit + 1, last).Union(pending))
         {
             if (member != Id && !leader.Promised.Contains(member))
@@ -156,10 +170,17 @@ public sealed partial class PaxosReplica
         {
             // The promiser compacted slots we do not know: fetch its snapshot before leading.
             leader.SnapshotNeededThrough = Math.Max(leader.SnapshotNeededThrough, m.SnapshotSlot);
-            NoteCommit(m.CommitIndex, m.From);
-            AskCatchUp(m.From, _log.CommitIndex + 1, m.SnapshotSlot);
         }
         DeliverCommitted();
+        if (m.CommitIndex > _log.CommitIndex)
+        {
+            // The promiser committed further than we did (its promise carried what its log holds above our commit):
+            // ask it for the rest now, even if an earlier ask went to a peer that no longer answers.
+            bool newer = m.CommitIndex > _knownCommit;
+            NoteCommit(m.CommitIndex, m.From);
+            if (newer) _catchUpAskedAtTick = long.MinValue;
+            AskCatchUp(m.From, _log.CommitIndex + 1, m.CommitIndex);
+        }
         if (_role == ReplicaRole.Candidate) TryBecomeLeader();
         else FlushProposals();
     }
@@ -184,6 +205,9 @@ public sealed partial class PaxosReplica
         var leader = _leader!;
         if (_role != ReplicaRole.Candidate || _log.CommitIndex < leader.SnapshotNeededThrough) return;
         long commit = _log.CommitIndex;
+        // A replica started from a peer's view does not know the configurations in force before that view's first
+        // one until its log tells it: it catches up first (its quorums there would be guesses).
+        if (commit + 1 < _configs.KnownFrom && !Has(PlantedBug.LeadBeforeKnownConfig)) return;
         foreach (var config in _configs.ConfigsBetween(commit + 1, commit + _options.Window))
         {
             if (!IsQuorum(config, leader.Promised)) return;
@@ -210,7 +234,8 @@ public sealed partial class PaxosReplica
     {
         if (_role != ReplicaRole.Leader) return;
         var leader = _leader!;
-        var outgoing = new Dictionary<long, List<LogEntry>>();
+        // Made on the first slot proposed: this runs after every vote and tick, and most of them propose nothing.
+        Dictionary<long, List<LogEntry>>? outgoing = null;
         while (leader.NextSlot <= _log.CommitIndex + _options.Window)
         {
             long slot = leader.NextSlot;
@@ -228,15 +253,22 @@ public sealed partial class PaxosReplica
             }
             LogValue? value = NextValue(leader);
             if (value is null) break;
-            ProposeAt(slot, value, outgoing);
+            ProposeAt(slot, value, outgoing ??= []);
             leader.NextSlot++;
+        }
+        if (outgoing is null)
+        {
+            DeliverCommitted();
+            return;
         }
         foreach (var (peer, entries) in outgoing)
         {
             if (peer == Id)
             {
                 // Parallel persist: our own vote, to be delivered back once the host made the accepts durable.
-                Send(new Accepted(Id, Id, leader.Ballot, entries.Select(e => e.Slot).ToList()));
+                var slots = new List<long>(entries.Count);
+                foreach (var e in entries) slots.Add(e.Slot);
+                Send(new Accepted(Id, Id, leader.Ballot, slots));
                 continue;
             }
             Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
@@ -290,12 +322,13 @@ public sealed partial class PaxosReplica
         // A new configuration may need other quorums: no lease is used until it is chosen and confirmed again.
         if (value.Kind == LogValueKind.Config) leader.LeaseBlockedThrough = Math.Max(leader.LeaseBlockedThrough, slot);
         var config = _configs.At(slot);
-        var entry = new LogEntry(slot, leader.Ballot, value, Chosen: false);
-        foreach (long member in config.Members)
+        // The log's own entry is the one sent (records are immutable); made here when this leader is no member.
+        var entry = config.Contains(Id) ? _log.Accept(slot, leader.Ballot, value) : new LogEntry(slot, leader.Ballot, value, Chosen: false);
+        foreach (long member in config.MemberSpan)
         {
             if (member == Id)
             {
-                Persist(_log.Accept(slot, leader.Ballot, value));
+                Persist(entry);
                 if (!_options.ParallelPersist) inFlight.Acks.Add(Id);
                 else AddOutgoing(outgoing, Id, entry);
             }
@@ -318,8 +351,9 @@ public sealed partial class PaxosReplica
         if (_role != ReplicaRole.Leader || m.Ballot != _leader!.Ballot) return;
         var leader = _leader;
         leader.RecentlyHeard.Add(m.From);
-        foreach (long slot in m.Slots)
+        for (int i = 0; i < m.Slots.Count; i++)
         {
+            long slot = m.Slots[i];
             if (leader.InFlight.TryGetValue(slot, out var inFlight) && _configs.At(slot).Contains(m.From))
             {
                 inFlight.Acks.Add(m.From);

@@ -11,11 +11,18 @@ public sealed partial class PaxosReplica
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
-        {
-            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
-        }
+        _log.ChooseAcceptedThrough(ballot, commitIndex);
         NoteCommit(commitIndex, from);
+        // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
+        // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
+        // from it), and an idle leader's commit index does not grow past what we heard before, so without this we
+        // would ask the gone peer for ever (engine seeds 100, 152 and 923 of session 10: a group's move waited for
+        // that member's catch-up, and a group with such a member never left memory).
+        if (commitIndex == _knownCommit && _knownCommitFrom != from && commitIndex > _log.CommitIndex)
+        {
+            _knownCommitFrom = from;
+            _catchUpAskedAtTick = long.MinValue;
+        }
         DeliverCommitted();
         if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
     }
@@ -51,7 +58,23 @@ public sealed partial class PaxosReplica
 
     private void MaybeRetryCatchUp()
     {
-        if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+        if (_log.CommitIndex >= _knownCommit) return;
+        // The last ask went unanswered for a retransmission period: its peer may have stopped for good (and no leader
+        // may be left to tell us the commit index again). Any member that knows the slots chosen serves them: ask the
+        // next one (engine seeds of session 10: a group with such a member never left memory).
+        if (_catchUpAskedAtTick != long.MinValue && _catchUpAskedAtTick + _options.RetransmitTicks <= _now)
+        {
+            _knownCommitFrom = NextCatchUpSource(_knownCommitFrom);
+        }
+        AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+    }
+
+    /// <summary>The member after <paramref name="after"/> (in id order, wrapping) of the configurations this replica knows, itself excluded.</summary>
+    private long NextCatchUpSource(long after)
+    {
+        var members = _configs.Latest.Members.Union(Config.Members).Where(m => m != Id).Order().ToList();
+        if (members.Count == 0) return after;
+        return members.FirstOrDefault(m => m > after, members[0]);
     }
 
     private void HandleCatchUpRequest(CatchUpRequest m)
@@ -83,6 +106,9 @@ public sealed partial class PaxosReplica
         foreach (var e in m.Entries) LearnChosen(e);
         _catchUpAskedAtTick = long.MinValue;
         NoteCommit(m.CommitIndex, m.From);
+        // The peer we asked does not know what we wait for (its commit index, rebuilt from its disk, may be behind the
+        // one it once told): the next ask goes to another member.
+        if (m.Entries.Count == 0 && m.From == _knownCommitFrom && m.CommitIndex < _knownCommit) _knownCommitFrom = NextCatchUpSource(m.From);
         DeliverCommitted();
         AfterCatchUp();
         if (_log.CommitIndex < _knownCommit && m.Entries.Count > 0) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);
@@ -119,7 +145,8 @@ public sealed partial class PaxosReplica
     {
         _log.ResetTo(snapshot.Slot);
         _applied = snapshot.Slot;
-        _configs = snapshot.Configs;
+        // A replica started from a peer's view may know newer configurations than the snapshot's: keep them.
+        _configs = snapshot.Configs.ThenNewerOf(_configs);
         _sessions = snapshot.Sessions.Clone();
         _snapshot = snapshot;
         if (_leader is { } leader)
@@ -143,13 +170,15 @@ public sealed partial class PaxosReplica
         if (committed.Count == 0) return;
         _hardStateDirty = true;
         long appliedBefore = _applied;
-        foreach (var e in committed)
+        for (int k = 0; k < committed.Count; k++)
         {
+            var e = committed[k];
             Invariant.Assert(e.Slot == _applied + 1);
             _applied = e.Slot;
             var applied = new List<AppliedCommand>(e.Value.Commands.Count);
-            foreach (var c in e.Value.Commands)
+            for (int i = 0; i < e.Value.Commands.Count; i++)
             {
+                var c = e.Value.Commands[i];
                 bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
                 applied.Add(new AppliedCommand(c, duplicate));
                 if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);
@@ -232,7 +261,7 @@ public sealed partial class PaxosReplica
     /// <summary>The configurations and sessions as they stood once <paramref name="slot"/> was applied, replayed from the snapshot.</summary>
     private (ConfigHistory Configs, SessionTable Sessions) LearnerStateAt(long slot)
     {
-        var configs = _snapshot?.Configs ?? ConfigHistory.Start(_options.InitialConfig!);
+        var configs = _snapshot?.Configs ?? _options.InitialConfigs ?? ConfigHistory.Start(_options.InitialConfig!);
         var sessions = _snapshot?.Sessions.Clone() ?? new SessionTable(_options.MaxSessions);
         for (long s = _log.SnapshotSlot + 1; s <= slot; s++)
         {

@@ -52,7 +52,7 @@ public sealed partial class PaxosReplica
         }
         _options = options.Clone();
         _random = new DeterministicRandom(options.RandomSeed ^ (ulong)options.ReplicaId * 0x9E3779B97F4A7C15UL);
-        _configs = ConfigHistory.Start(options.InitialConfig);
+        _configs = options.InitialConfigs ?? ConfigHistory.Start(options.InitialConfig);
         _sessions = new SessionTable(options.MaxSessions);
         InitLeaseGuard();
         ResetElectionTimer();

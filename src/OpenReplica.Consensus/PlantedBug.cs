@@ -25,4 +25,10 @@ public enum PlantedBug
     /// The state digests that replicas compare at the same slot must catch it (docs/determinism.md).
     /// </summary>
     NonDeterministicStateMachine = 32,
+    /// <summary>
+    /// A replica started from a peer's view (a silo added to an existing group) campaigns and leads before its log
+    /// tells it the configurations in force below that view, taking the view's configuration as in force there too:
+    /// its quorums for those slots are guesses and need not intersect the real ones.
+    /// </summary>
+    LeadBeforeKnownConfig = 64,
 }

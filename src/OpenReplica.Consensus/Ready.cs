@@ -97,6 +97,19 @@ public sealed class Ready
     /// <summary>Whether the Ready carries log entries to persist (without making the list).</summary>
     public bool HasEntries => Any(_entries);
 
+    /// <summary>Whether the Ready carries messages (without making the list).</summary>
+    public bool HasMessages => Any(_messages);
+
+    /// <summary>Whether the Ready carries committed entries (without making the list).</summary>
+    public bool HasCommitted => Any(_committed);
+
+    /// <summary>
+    /// Whether the Ready carries anything for the state machine's host: a snapshot to install, committed entries,
+    /// answers to proposals or reads, a change of leadership (without making any list).
+    /// </summary>
+    public bool HasEffects => SnapshotToInstall is not null || Any(_committed) || Any(_rejections) || Any(_abandoned)
+        || Any(_reads) || Any(_failedReads) || BecameLeader || LostLeadership;
+
     /// <summary>Whether anything must be made durable before the messages are sent.</summary>
     public bool MustPersist => HardState is not null || Any(_entries) || SnapshotToPersist is not null;
 

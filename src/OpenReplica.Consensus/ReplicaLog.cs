@@ -50,16 +50,38 @@ internal sealed class ReplicaLog
         return entry;
     }
 
-    /// <summary>Moves the commit index over every contiguous chosen slot; returns the newly committed entries.</summary>
-    public List<LogEntry> AdvanceCommit()
+    private static readonly LogEntry[] NoEntries = [];
+
+    /// <summary>
+    /// Moves the commit index over every contiguous chosen slot; returns the newly committed entries (a shared empty
+    /// list when none: this runs after every message, and most move nothing; callers only read it).
+    /// </summary>
+    public IReadOnlyList<LogEntry> AdvanceCommit()
     {
-        var committed = new List<LogEntry>();
+        List<LogEntry>? committed = null;
         while (_entries.TryGetValue(CommitIndex + 1, out var next) && next.Chosen)
         {
             CommitIndex++;
-            committed.Add(next);
+            (committed ??= []).Add(next);
         }
-        return committed;
+        return (IReadOnlyList<LogEntry>?)committed ?? NoEntries;
+    }
+
+    /// <summary>
+    /// The not-yet-chosen entries in (CommitIndex, <paramref name="through"/>] accepted under <paramref name="ballot"/>,
+    /// chosen now (the leader of that ballot says they are). Walks the entries this log holds, never slot numbers:
+    /// <paramref name="through"/> comes from a peer and may be anything.
+    /// </summary>
+    public void ChooseAcceptedThrough(Ballot ballot, long through)
+    {
+        var keys = _entries.Keys;
+        var values = _entries.Values;
+        for (int i = FirstAbove(CommitIndex); i < keys.Count && keys[i] <= through; i++)
+        {
+            var e = values[i];
+            // Replacing the value at an index keeps the keys, so the indexes stay valid.
+            if (!e.Chosen && e.Ballot == ballot) _entries.SetValueAtIndex(i, e with { Chosen = true });
+        }
     }
 
     /// <summary>Entries above <paramref name="slot"/>, in slot order.</summary>

@@ -26,6 +26,13 @@ public sealed class ReplicaOptions
     /// <summary>The first configuration. Null for a replica that joins later through reconfiguration.</summary>
     public ClusterConfig? InitialConfig { get; set; }
 
+    /// <summary>
+    /// For a replica added to an existing group: the configuration history of the peer whose view it starts from
+    /// (facts of that peer's chosen log), in place of <see cref="InitialConfig"/> from slot 1. The replica then knows
+    /// the group only from that history's first epoch on (<see cref="ConfigHistory.KnownFrom"/>). Null: a genesis member.
+    /// </summary>
+    public ConfigHistory? InitialConfigs { get; set; }
+
     /// <summary>In-flight slots beyond the commit index (pipelining); also the delay before a new configuration is in force.</summary>
     public int Window { get; set; } = DefaultWindow;
 

@@ -17,7 +17,7 @@ public static class WireCodec
     }
 
     /// <summary>Encodes a consensus message for the wire.</summary>
-    public static byte[] Encode(Message message) => Write(w =>
+    public static byte[] Encode(Message message) => Write(message, static (w, message) =>
     {
         w.Write(Version);
         switch (message)
@@ -29,7 +29,7 @@ public static class WireCodec
             case Accept m: Header(w, MessageTag.Accept, m); WriteBallot(w, m.Ballot); WriteEntries(w, m.Entries); w.Write(m.CommitIndex); break;
             case Accepted m:
                 Header(w, MessageTag.Accepted, m); WriteBallot(w, m.Ballot); w.Write(m.Slots.Count);
-                foreach (long s in m.Slots) w.Write(s);
+                for (int i = 0; i < m.Slots.Count; i++) w.Write(m.Slots[i]);
                 break;
             case Rejected m: Header(w, MessageTag.Rejected, m); WriteBallot(w, m.Promised); break;
             case Heartbeat m: Header(w, MessageTag.Heartbeat, m); WriteBallot(w, m.Ballot); w.Write(m.CommitIndex); w.Write(m.ReadContext); break;
@@ -63,25 +63,25 @@ public static class WireCodec
     });
 
     /// <summary>Encodes a log entry for the write-ahead log.</summary>
-    public static byte[] Encode(LogEntry entry) => Write(w => { w.Write(Version); WriteEntry(w, entry); });
+    public static byte[] Encode(LogEntry entry) => Write(entry, static (w, entry) => { w.Write(Version); WriteEntry(w, entry); });
 
     /// <summary>Decodes a log entry made by <see cref="Encode(LogEntry)"/>.</summary>
     public static LogEntry DecodeEntry(ReadOnlySpan<byte> bytes) => Read(bytes, ReadEntry);
 
     /// <summary>Encodes the durable promise and commit index.</summary>
-    public static byte[] Encode(HardState state) => Write(w => { w.Write(Version); WriteBallot(w, state.Promised); w.Write(state.CommitIndex); });
+    public static byte[] Encode(HardState state) => Write(state, static (w, state) => { w.Write(Version); WriteBallot(w, state.Promised); w.Write(state.CommitIndex); });
 
     /// <summary>Decodes a hard state made by <see cref="Encode(HardState)"/>.</summary>
     public static HardState DecodeHardState(ReadOnlySpan<byte> bytes) => Read(bytes, r => new HardState(ReadBallot(r), r.ReadInt64()));
 
     /// <summary>Encodes a snapshot (configurations, sessions, application state).</summary>
-    public static byte[] Encode(Snapshot snapshot) => Write(w => { w.Write(Version); WriteSnapshot(w, snapshot); });
+    public static byte[] Encode(Snapshot snapshot) => Write(snapshot, static (w, snapshot) => { w.Write(Version); WriteSnapshot(w, snapshot); });
 
     /// <summary>Decodes a snapshot made by <see cref="Encode(Snapshot)"/>.</summary>
     public static Snapshot DecodeSnapshot(ReadOnlySpan<byte> bytes) => Read(bytes, ReadSnapshot);
 
     /// <summary>Encodes a configuration.</summary>
-    public static byte[] Encode(ClusterConfig config) => Write(w => { w.Write(Version); WriteConfig(w, config); });
+    public static byte[] Encode(ClusterConfig config) => Write(config, static (w, config) => { w.Write(Version); WriteConfig(w, config); });
 
     /// <summary>Decodes a configuration made by <see cref="Encode(ClusterConfig)"/>.</summary>
     public static ClusterConfig DecodeConfig(ReadOnlySpan<byte> bytes) => Read(bytes, ReadConfig);
@@ -104,7 +104,7 @@ public static class WireCodec
     private static void WriteEntries(BinaryWriter w, IReadOnlyList<LogEntry> entries)
     {
         w.Write(entries.Count);
-        foreach (var e in entries) WriteEntry(w, e);
+        for (int i = 0; i < entries.Count; i++) WriteEntry(w, entries[i]);
     }
 
     private static List<LogEntry> ReadEntries(BinaryReader r)
@@ -146,9 +146,12 @@ public static class WireCodec
             case LogValueKind.Config: WriteConfig(w, v.Config!); break;
             case LogValueKind.Commands:
                 w.Write(v.Commands.Count);
-                foreach (var c in v.Commands)
+                Span<byte> client = stackalloc byte[16];
+                for (int i = 0; i < v.Commands.Count; i++)
                 {
-                    w.Write(c.ClientId.ToByteArray());
+                    var c = v.Commands[i];
+                    c.ClientId.TryWriteBytes(client); // the layout ToByteArray has, without an array per command
+                    w.Write(client);
                     w.Write(c.Sequence);
                     w.Write(c.FirstUnacknowledged);
                     w.Write(c.Payload.Length);
@@ -250,17 +253,18 @@ public static class WireCodec
         return count;
     }
 
-    private static byte[] Write(Action<BinaryWriter> write)
+    private static byte[] Write<TValue>(TValue value, Action<BinaryWriter, TValue> write)
     {
         // Every record and message is encoded here, so the stream and writer are reused (per thread; an encoding
-        // nested in another one gets its own), and only the result is allocated.
+        // nested in another one gets its own), and only the result is allocated; the value is passed to a static
+        // lambda rather than captured, so no closure is made per encoding either.
         var writer = t_writer ?? new BinaryWriter(new MemoryStream(256), Encoding.UTF8, leaveOpen: false);
         t_writer = null;
         var stream = (MemoryStream)writer.BaseStream;
         stream.SetLength(0);
         try
         {
-            write(writer);
+            write(writer, value);
             writer.Flush();
             return stream.ToArray();
         }
@@ -276,10 +280,23 @@ public static class WireCodec
     [ThreadStatic]
     private static BinaryWriter? t_writer;
 
+    [ThreadStatic]
+    private static CachedReader? t_reader;
+
     private static T Read<T>(ReadOnlySpan<byte> bytes, Func<BinaryReader, T> read)
     {
-        using var stream = new MemoryStream(bytes.ToArray(), writable: false);
-        using var r = new BinaryReader(stream);
+        // Every message a silo receives is decoded here: the bytes are copied into a reused per-thread buffer read by
+        // a reused stream and reader (a stream, a reader with its decoder and a copy of the bytes per message
+        // before). A decoding nested in another one gets its own; a huge one is not kept.
+        var cached = t_reader;
+        t_reader = null;
+        if (cached is null || cached.Buffer.Length < bytes.Length) cached = new CachedReader(Math.Max(256, bytes.Length));
+        var stream = cached.Stream;
+        var r = cached.Reader;
+        // Length first: growing it clears the bytes between the old and the new end.
+        stream.SetLength(bytes.Length);
+        stream.Position = 0;
+        bytes.CopyTo(cached.Buffer);
         try
         {
             byte version = r.ReadByte();
@@ -297,5 +314,27 @@ public static class WireCodec
             // A value's own validation (a constructor) refused what the bytes say.
             throw new FormatException($"invalid value: {e.Message}", e);
         }
+        finally
+        {
+            if (cached.Buffer.Length <= MaxCachedWriterBytes) t_reader = cached;
+        }
+    }
+
+    /// <summary>A reader over a fixed buffer whose readable length is set per decoding.</summary>
+    private sealed class CachedReader
+    {
+        public CachedReader(int capacity)
+        {
+            Buffer = new byte[capacity];
+            // Writable and not expandable: SetLength then moves the end within the buffer; nothing ever writes.
+            Stream = new MemoryStream(Buffer, 0, capacity, writable: true, publiclyVisible: false);
+            Reader = new BinaryReader(Stream, Encoding.UTF8, leaveOpen: true);
+        }
+
+        public byte[] Buffer { get; }
+
+        public MemoryStream Stream { get; }
+
+        public BinaryReader Reader { get; }
     }
 }

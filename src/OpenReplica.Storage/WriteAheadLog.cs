@@ -153,7 +153,9 @@ public sealed class WriteAheadLog : IReplicaLog
         // The durable tombstone is what makes the deletion stick; the snapshot file is removed afterwards and
         // recovery discards any snapshot older than the tombstone if a crash comes in between.
         var tombstone = new WalRecord(groupId, WalRecordKind.GroupDeleted, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
-        await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(false);
+        // On the caller's context: the engine simulator completes appends from its one thread and must get the rest of
+        // the deletion back there (a silo has no context, so it continues on the thread pool as with ConfigureAwait(false)).
+        await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(true);
         SemaphoreSlim gate = SnapshotLock(GroupKey.Of(groupId));
         await gate.WaitAsync(ct).ConfigureAwait(false);
         try

@@ -113,4 +113,62 @@ public class CatchUpTests
         Assert.Equal(["a", "b", "c"], c.StateOf(3));
         Assert.Equal(["a", "b", "c"], c.StateOf(2));
     }
+
+    [Fact]
+    public void A_follower_whose_catch_up_source_is_gone_asks_the_leader_that_reports_the_same_commit_index()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a", "b");
+        c.DeliverAll();
+        c.Heal();
+
+        // r1's heartbeat tells r2 and r3 that slot 2 is chosen; r3 asks r1, which stops for good before it answers.
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat);
+        Assert.Equal(2, c[2].CommitIndex);
+        Assert.Equal(1, c.DropQueued(m => m is CatchUpRequest { To: 1 }));
+        c.Crash(1);
+        c.Drop(m => m.To == 1);
+
+        // r2 leads next with the same commit index (nothing new is proposed): its heartbeats must make r3 ask it.
+        c.Campaign(2);
+        c.DeliverAll();
+        Assert.True(c[2].IsLeader);
+        for (int i = 0; i < 10 && c[3].CommitIndex < 2; i++)
+        {
+            c.Tick(2, 2);
+            c.Tick(3);
+            c.DeliverAll();
+        }
+        Assert.Equal(2, c[3].CommitIndex);
+        Assert.Equal(["a", "b"], c.StateOf(3));
+        Assert.Contains(c.Delivered.OfType<CatchUpRequest>(), r => r is { From: 3, To: 2 });
+    }
+
+    [Fact]
+    public void A_follower_asks_another_member_when_its_catch_up_source_is_gone_and_no_leader_is_left()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a", "b");
+        c.DeliverAll();
+        c.Heal();
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat);
+        Assert.Equal(2, c[2].CommitIndex);
+        c.Crash(1);
+        c.Drop(m => m.To == 1);
+
+        // Nobody leads (an idle group whose leader's silo stopped for good): r3 must fetch from r2 on its own.
+        for (int i = 0; i < 10 && c[3].CommitIndex < 2; i++)
+        {
+            c.Tick(3, 5);
+            c.DeliverAll();
+        }
+        Assert.Equal(2, c[3].CommitIndex);
+        Assert.Contains(c.Delivered.OfType<CatchUpRequest>(), r => r is { From: 3, To: 2 });
+    }
 }

@@ -15,7 +15,7 @@ public class ForgottenGroupsTests
     public void A_group_never_held_is_learned_from_any_view_that_names_this_silo()
     {
         var forgotten = new ForgottenGroups();
-        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn(Group, View(1, 1, 2, 3), Me));
+        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn(Group, View(1, 1, 2, 3), Me)?.Latest);
         Assert.Null(forgotten.ConfigToLearn(Group, View(500, 1, 2, 4), Me));
     }
 
@@ -27,8 +27,8 @@ public class ForgottenGroupsTests
         forgotten.Forgot(Group, 120); // a later note that knew less lowers nothing
         Assert.Null(forgotten.ConfigToLearn(Group, View(36, 1, 2, 3), Me));  // a lagging peer: the group left this view
         Assert.Null(forgotten.ConfigToLearn(Group, View(200, 1, 2, 3), Me)); // no newer than what this silo knew
-        Assert.Equal(new ClusterConfig([1, 3, 4]), forgotten.ConfigToLearn(Group, View(232, 1, 3, 4), Me)); // added back
-        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me)); // per group
+        Assert.Equal(new ClusterConfig([1, 3, 4]), forgotten.ConfigToLearn(Group, View(232, 1, 3, 4), Me)?.Latest); // added back
+        Assert.Equal(new ClusterConfig([1, 2, 3]), forgotten.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me)?.Latest); // per group
     }
 
     [Fact]
@@ -40,5 +40,22 @@ public class ForgottenGroupsTests
         forgotten.Held(Group);
         Assert.Equal(0, forgotten.Count);
         Assert.NotNull(forgotten.ConfigToLearn(Group, View(36, 1, 2, 3), Me));
+    }
+
+    [Fact]
+    public void A_replica_starts_from_the_senders_whole_history_or_without_one_from_its_newest_configuration_only()
+    {
+        var forgotten = new ForgottenGroups();
+        var withHistory = View(232, 1, 3, 4) with { Epochs = [new(1, [1, 2, 5]), new(40, [1, 2, 3]), new(232, [1, 3, 4])] };
+        var history = forgotten.ConfigToLearn(Group, withHistory, Me)!;
+        Assert.Equal(1, history.KnownFrom);
+        Assert.Equal(new ClusterConfig([1, 2, 3]), history.At(100));
+        Assert.Equal(new ClusterConfig([1, 3, 4]), history.Latest);
+
+        // A peer that sends no history (an older version): the newest configuration, known from the slot it is in
+        // force from; the replica learns the older ones from the log and leads only once it knows them.
+        var newestOnly = forgotten.ConfigToLearn(Group, View(232, 1, 3, 4), Me)!;
+        Assert.Equal(232, newestOnly.KnownFrom);
+        Assert.Equal(new ClusterConfig([1, 3, 4]), newestOnly.Latest);
     }
 }

@@ -160,18 +160,18 @@ internal sealed class GroupBench
     }
 
     /// <summary>
-    /// First contact, as <c>ReplicationRuntime.LearnGroupAsync</c>: the sender's newest configuration, if
-    /// <see cref="ForgottenGroups"/> lets this silo learn it, becomes the new replica's first configuration (saved as
-    /// its slot-0 snapshot); otherwise the message is dropped.
+    /// First contact, as <c>ReplicationRuntime.LearnGroupAsync</c>: the sender's configuration history, if
+    /// <see cref="ForgottenGroups"/> lets this silo learn it, becomes the new replica's (saved as its slot-0
+    /// snapshot); otherwise the message is dropped.
     /// </summary>
     private async Task<bool> LearnGroupAsync(BenchSilo from, BenchSilo to)
     {
         if (from.Table.Peek(GroupId) is not { Usable: true } sender) return false;
         var status = ReplicationRuntime.StatusOfAsync(sender);
         await RunUntilAsync(from, status);
-        if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } config) return false;
-        await to.Store.SaveInitialConfigAsync(GroupId, config);
-        CreateReplica(to, config);
+        if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } configs) return false;
+        await to.Store.SaveInitialConfigAsync(GroupId, configs);
+        CreateReplica(to, configs.Latest);
         to.Forgotten.Held(GroupId);
         return true;
     }
@@ -179,7 +179,7 @@ internal sealed class GroupBench
     /// <summary>Silo <paramref name="id"/> starts a replica from <paramref name="config"/> (as a birth that adopted it).</summary>
     public async Task StartReplicaAsync(long id, ClusterConfig config)
     {
-        await _silos[id].Store.SaveInitialConfigAsync(GroupId, config);
+        await _silos[id].Store.SaveInitialConfigAsync(GroupId, ConfigHistory.Start(config));
         CreateReplica(_silos[id], config);
     }
 

@@ -17,6 +17,7 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.ReapplyOnAttach), null)]
     [InlineData(nameof(EngineBug.PromiseWithoutFsync), "durability")]
     [InlineData(nameof(EngineBug.TwiceInOneStep), "durability")]
+    [InlineData(nameof(EngineBug.FirstContactFromSlotOne), "liveness")]
     public void PlantedEngineBugIsCaught(string plant, string? invariant)
     {
         var bug = Enum.Parse<EngineBug>(plant);

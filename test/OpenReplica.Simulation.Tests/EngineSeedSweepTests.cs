@@ -27,6 +27,10 @@ public sealed class EngineSeedSweepTests
         // Half the seeds run with leader leases: reads are served locally under them, and checked like the rest.
         Assert.True(results.Sum(r => r.LeaseReads) > CiSeeds, $"{results.Sum(r => r.LeaseReads)} lease reads");
         Assert.True(results.Sum(r => r.GroupSteps) > results.Sum(r => r.Steps), "no engine step ever carried more than one group");
+        // Some seeds move groups between silos: members added back (a new replica replaying the log), and a silo that
+        // led such a re-add stopping for good while the new member replays.
+        Assert.True(results.Sum(r => r.ReAdds) > CiSeeds / 10, $"{results.Sum(r => r.ReAdds)} members added back");
+        Assert.True(results.Sum(r => r.Decommissions) >= CiSeeds / 50, $"{results.Sum(r => r.Decommissions)} silos stopped for good");
     }
 
     [Fact]

@@ -56,7 +56,8 @@ engine.SetAction(parse =>
         Action<string>? trace = parse.GetValue(engineTrace) ? Console.WriteLine : null;
         var result = EngineSimulation.Run(one, bug, trace, parse.GetValue(engineSafety));
         Console.WriteLine(result.Passed
-            ? $"engine seed {one}: passed ({result.Operations} operations, {result.FaultsInjected} faults, {result.GroupsEvicted} evictions, {result.GroupsRebuilt} rebuilds) [{result.Faults}]"
+            ? $"engine seed {one}: passed ({result.Operations} operations, {result.FaultsInjected} faults, {result.GroupsEvicted} evictions, {result.GroupsRebuilt} rebuilds" +
+              (result.ConfigChanges == 0 ? "" : $", {result.ConfigChanges} configuration changes, {result.ReAdds} members added back, {result.Decommissions} silos stopped for good") + $") [{result.Faults}]"
             : $"engine seed {one}: FAILED {result.Failure!.Message} [{result.Faults}]");
         return result.Passed ? 0 : 1;
     }

@@ -201,10 +201,11 @@ public sealed class Simulation
 
     // ----- replicas -----
 
-    private SimNode AddNode(long id)
+    private SimNode AddNode(long id, ConfigHistory? view = null)
     {
         var options = _baseOptions.Clone();
         options.ReplicaId = id;
+        options.InitialConfigs = view;
         var node = new SimNode(id, options, this);
         if (Faults.LeaseDuration > 0)
         {
@@ -307,7 +308,11 @@ public sealed class Simulation
         if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
         else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
         else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
-        if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++);
+        // A silo added to a group starts from a peer's view of it, as the host does: the peer's whole history, or
+        // (a birth that adopts an existing replica's configuration) its newest configuration alone.
+        if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++, Random.Next(0, 2) == 0
+            ? core.Configs
+            : ConfigHistory.FromEpochs([(core.Configs.LatestFromSlot, core.Configs.Latest)]));
         FaultsInjected++;
         Trace($"reconfigure {current} -> {next} via r{leader.Id}");
         leader.Handle(core.ProposeConfig(next));

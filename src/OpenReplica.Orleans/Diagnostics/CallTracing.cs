@@ -27,8 +27,10 @@ internal sealed class CallTracing(ReplicationInstruments instruments, string gra
     {
         instruments.Proposed();
         var parent = Activity.Current?.Context ?? default;
-        var span = Source.StartActivity(ProposeSpan, ActivityKind.Internal, parent, [new(GrainTag, grain)]);
-        lock (_pending) _pending[id] = new Pending(Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, parent);
+        // Tags and the wall-clock start only when someone listens to the spans (every write passes here).
+        bool traced = Source.HasListeners();
+        var span = traced ? Source.StartActivity(ProposeSpan, ActivityKind.Internal, parent, [new(GrainTag, grain)]) : null;
+        lock (_pending) _pending[id] = new Pending(Stopwatch.GetTimestamp(), traced ? DateTimeOffset.UtcNow : default, parent);
         return span;
     }
 
@@ -45,6 +47,7 @@ internal sealed class CallTracing(ReplicationInstruments instruments, string gra
             }
         }
         instruments.Chosen(Stopwatch.GetElapsedTime(pending.ProposedAt), known: true);
+        if (pending.ProposedAtUtc == default || !Source.HasListeners()) return; // proposed before anyone listened
         using var span = Source.StartActivity(ChooseSpan, ActivityKind.Internal, pending.Parent,
             [new(GrainTag, grain), new(SlotTag, slot)], startTime: pending.ProposedAtUtc);
     }
@@ -52,6 +55,7 @@ internal sealed class CallTracing(ReplicationInstruments instruments, string gra
     /// <summary>Starts the apply span of a chosen command (on the activation's pump); dispose it when applied.</summary>
     public Activity? StartApply(CommandId id, long slot)
     {
+        if (!Source.HasListeners()) return null;
         ActivityContext parent;
         lock (_pending) parent = _pending.TryGetValue(id, out var pending) ? pending.Parent : default;
         return Source.StartActivity(ApplySpan, ActivityKind.Internal, parent, [new(GrainTag, grain), new(SlotTag, slot)]);

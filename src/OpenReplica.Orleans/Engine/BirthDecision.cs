@@ -25,7 +25,11 @@ internal enum BirthStep
 /// <param name="NewerRoster">A newer roster an answering silo knows (members and version), to adopt before the next round.</param>
 /// <param name="Reason">Why, for logs and for the exception when the attempts run out.</param>
 /// <param name="Watch">The proposer gave way: it only asks (queries) from now on until no other claim is left.</param>
-internal sealed record BirthVerdict(BirthStep Step, ClusterConfig? Config, bool Release, (ClusterConfig Roster, long Version)? NewerRoster, string Reason, bool Watch = false);
+internal sealed record BirthVerdict(BirthStep Step, ClusterConfig? Config, bool Release, (ClusterConfig Roster, long Version)? NewerRoster, string Reason, bool Watch = false)
+{
+    /// <summary>For <see cref="BirthStep.Adopt"/>: the existing replica's configuration history, which the new replica starts from.</summary>
+    public ConfigHistory? Adopted { get; init; }
+}
 
 /// <summary>One silo's answer in a birth round: null when the silo did not answer (error, timeout, no known address).</summary>
 /// <param name="Member">The asked silo's replica id.</param>
@@ -59,7 +63,10 @@ internal static class BirthDecision
         if (newest.Answer is { } existing)
         {
             return new(BirthStep.Adopt, new ClusterConfig(existing.Config!), Release: true, null,
-                $"replica {newest.Member} holds the group (configuration in force from slot {existing.ConfigFromSlot})");
+                $"replica {newest.Member} holds the group (configuration in force from slot {existing.ConfigFromSlot})")
+            {
+                Adopted = ConfigEpoch.History(existing.Epochs, existing.Config!, existing.ConfigFromSlot),
+            };
         }
         var newer = replies.Select(r => r.Answer).Where(a => a is { RosterMembers.Length: > 0 } && a.RosterVersion > own.RosterVersion).MaxBy(a => a!.RosterVersion);
         if (newer is not null)

@@ -36,4 +36,13 @@ internal enum EngineBug
     /// handed out before the first and sends its messages before the first one's records are durable.
     /// </summary>
     TwiceInOneStep = 16,
+
+    /// <summary>
+    /// A replica started on first contact (a silo added to an existing group, or added back) takes the sender's newest
+    /// configuration as in force from slot 1, as before 83c67b2: each configuration entry it then replays becomes its
+    /// newest, so while it catches up it names configurations the group left, and a campaign of its activation
+    /// prepares their members (gone or forgotten) and never wins. Planted in the simulator's first contact (the
+    /// runtime's needs Orleans), which otherwise starts from the sender's whole history as the runtime does.
+    /// </summary>
+    FirstContactFromSlotOne = 32,
 }

@@ -19,6 +19,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
     private readonly Channel<GroupReplica> _ready = Channel.CreateUnbounded<GroupReplica>(new UnboundedChannelOptions { SingleReader = true });
     private long _steps;
     private long _groupSteps;
+    private StepLists? _lists; // the lists of the last step, reused by the next (null while a step runs)
 
     public int Index => index;
 
@@ -69,7 +70,23 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
     public async Task StepAsync(ChannelReader<GroupReplica>? reader = null)
     {
         reader ??= _ready.Reader;
-        var batch = new List<(GroupReplica Group, Ready Ready)>();
+        // A step's lists are reused by the next step (a worker steps one at a time; a second step started while one is
+        // in flight, which only tests do, makes its own).
+        var lists = Interlocked.Exchange(ref _lists, null) ?? new StepLists();
+        try
+        {
+            await StepAsync(reader, lists);
+        }
+        finally
+        {
+            lists.Clear();
+            _lists = lists;
+        }
+    }
+
+    private async Task StepAsync(ChannelReader<GroupReplica> reader, StepLists lists)
+    {
+        var batch = lists.Batch;
         while (batch.Count < maxGroupsPerStep && reader.TryRead(out var group))
         {
             try
@@ -90,15 +107,16 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
 
         // Leaders' accepts go out while their own appends are being made durable (parallel persist), and so does all
         // of a group whose step needs no fsync (at most a new commit index: nothing waits for it on disk).
-        var early = new List<(GroupReplica Group, Message Message)>();
-        var later = new List<(GroupReplica Group, Ready Ready, List<Message> Messages)>(batch.Count);
+        var early = lists.Early;
+        var later = lists.Later;
         List<(GroupReplica Group, Ready Ready)>? settled = null;
         bool mustPersist = false;
         foreach (var (group, ready) in batch)
         {
             if (group.NeedsNoFsync(ready))
             {
-                (settled ??= []).Add((group, ready));
+                (settled ??= lists.Settled).Add((group, ready));
+                if (!ready.HasMessages) continue;
                 foreach (var m in ready.Messages)
                 {
                     if (m.To != group.ReplicaId) early.Add((group, m));
@@ -106,11 +124,14 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
                 continue;
             }
             mustPersist = true;
-            var rest = new List<Message>(ready.Messages.Count);
-            foreach (var m in ready.Messages)
+            List<Message>? rest = null;
+            if (ready.HasMessages)
             {
-                if (group.MaySendBeforePersist(m)) early.Add((group, m));
-                else rest.Add(m);
+                foreach (var m in ready.Messages)
+                {
+                    if (group.MaySendBeforePersist(m)) early.Add((group, m));
+                    else (rest ??= new List<Message>(ready.Messages.Count)).Add(m);
+                }
             }
             later.Add((group, ready, rest));
         }
@@ -137,13 +158,13 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         }
 
         // Votes leave only now, after their fsync. A replica's messages to itself (the leader's own vote) come back as inputs.
-        var outgoing = new List<(GroupReplica Group, Message Message)>();
+        var outgoing = lists.Outgoing;
         foreach (var (group, _, messages) in later)
         {
-            if (group.Failed) continue; // retired by a log reopen during the persist: its records were not written
+            if (group.Failed || messages is null) continue; // Failed: retired by a log reopen during the persist, its records were not written
             foreach (var m in messages)
             {
-                if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
+                if (m.To == group.ReplicaId) group.Post(m);
                 else outgoing.Add((group, m));
             }
         }
@@ -170,11 +191,30 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
     /// <summary>A group whose step needs no fsync: its own messages come back and its effects are handed out at once.</summary>
     private static void Settle(GroupReplica group, Ready ready)
     {
-        foreach (var m in ready.Messages)
+        if (ready.HasMessages) foreach (var m in ready.Messages)
         {
-            if (m.To == group.ReplicaId) group.Post(core => core.Step(m));
+            if (m.To == group.ReplicaId) group.Post(m);
         }
         group.Deliver(ready);
+    }
+
+    /// <summary>The lists one step fills (emptied for the next step, which reuses them).</summary>
+    private sealed class StepLists
+    {
+        public List<(GroupReplica Group, Ready Ready)> Batch { get; } = [];
+        public List<(GroupReplica Group, Message Message)> Early { get; } = [];
+        public List<(GroupReplica Group, Ready Ready, List<Message>? Messages)> Later { get; } = [];
+        public List<(GroupReplica Group, Ready Ready)> Settled { get; } = [];
+        public List<(GroupReplica Group, Message Message)> Outgoing { get; } = [];
+
+        public void Clear()
+        {
+            Batch.Clear();
+            Early.Clear();
+            Later.Clear();
+            Settled.Clear();
+            Outgoing.Clear();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Replication engine worker {Worker} stopped")]

@@ -27,16 +27,15 @@ internal sealed class ForgottenGroups
         _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
 
     /// <summary>
-    /// The configuration to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the view of the
-    /// peer whose message named the group; null when that view does not name <paramref name="me"/>, or when this silo
-    /// forgot the group and the view is no newer than what its replica knew.
+    /// The configuration history to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the
+    /// view of the peer whose message named the group; null when that view's newest configuration does not name
+    /// <paramref name="me"/>, or when this silo forgot the group and the view is no newer than what its replica knew.
     /// </summary>
-    public ClusterConfig? ConfigToLearn(string groupId, GroupStatus sender, long me)
+    public ConfigHistory? ConfigToLearn(string groupId, GroupStatus sender, long me)
     {
-        var config = new ClusterConfig(sender.Latest);
-        if (!config.Contains(me)) return null;
+        if (!sender.Latest.Contains(me)) return null;
         if (_lastKnownFromSlot.TryGetValue(groupId, out long known) && sender.LatestFromSlot <= known) return null;
-        return config;
+        return ConfigEpoch.History(sender.Epochs, sender.Latest, sender.LatestFromSlot);
     }
 
     /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>

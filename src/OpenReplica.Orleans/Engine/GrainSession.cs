@@ -348,11 +348,9 @@ internal sealed partial class GrainSession(
     /// <summary>Called on the engine's worker: queues the Ready for the activation's pump and returns at once.</summary>
     public void OnReady(Ready ready)
     {
-        bool relevant = ready.Committed.Count > 0 || ready.SnapshotToInstall is not null || ready.Rejections.Count > 0
-            || ready.Abandoned.Count > 0 || ready.Reads.Count > 0 || ready.FailedReads.Count > 0 || ready.BecameLeader || ready.LostLeadership;
-        if (!relevant) return;
+        if (!ready.HasEffects) return;
         int commands = 0;
-        foreach (var entry in ready.Committed) commands += entry.Commands.Count;
+        if (ready.HasCommitted) foreach (var entry in ready.Committed) commands += entry.Commands.Count;
         Interlocked.Add(ref _unapplied, commands);
         // A completed writer means the activation stopped: what it would have applied stays in the log for the next one.
         _pump.Writer.TryWrite(ready);

@@ -33,10 +33,11 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
     internal Func<(ClusterConfig Roster, long Version)?>? StaleRosterForTests { get; set; }
 
     /// <summary>
-    /// The configuration a new local replica of the grain's group starts from (see the class comment).
+    /// The configurations a new local replica of the grain's group starts from (see the class comment): a new group's
+    /// first configuration from slot 1, or the history of the existing replica it adopts.
     /// <paramref name="local"/> answers and releases this silo's own claim (the silo is one of the silos asked).
     /// </summary>
-    public async Task<ClusterConfig> InitialConfigAsync(string groupId, GrainId grainId, int replicas, IBirthAcceptor local, CancellationToken cancellationToken)
+    public async Task<ConfigHistory> InitialConfigAsync(string groupId, GrainId grainId, int replicas, IBirthAcceptor local, CancellationToken cancellationToken)
     {
         await roster.ResolveAsync(cancellationToken);
         var roundBudget = options.Value.BirthClaimLifetime / 3;
@@ -71,10 +72,10 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
                     case BirthStep.Proceed:
                         LogNew(logger, groupId, verdict.Config!.ToString(), verdict.Reason);
                         claim = null; // its grants stay until they expire or each silo holds a replica
-                        return verdict.Config!;
+                        return ConfigHistory.Start(verdict.Config!);
                     case BirthStep.Adopt:
                         LogFound(logger, groupId, verdict.Config!.ToString(), verdict.Reason);
-                        return verdict.Config!;
+                        return verdict.Adopted!;
                     case BirthStep.Claim:
                         watching = false;
                         continue; // the way is clear: claim at once

@@ -43,7 +43,7 @@ internal sealed partial class GroupReplica
     // Inputs and proposals wait here until the worker takes them. Both lists exist only while something waits: an
     // idle group is only its core and these few fields.
     private readonly Lock _gate = new();
-    private List<Func<PaxosReplica, Ready>>? _inputs;
+    private List<GroupInput>? _inputs;
     private List<Command>? _proposals;
     private bool _scheduled;
     private bool _stepping; // a step took this group's inputs and has not advanced yet (its append may be in flight)
@@ -130,7 +130,15 @@ internal sealed partial class GroupReplica
     }
 
     /// <summary>Queues an input. A full inbox drops it: peers retransmit, and a proposal times out and is retried.</summary>
-    public bool Post(Func<PaxosReplica, Ready> input)
+    public bool Post(Func<PaxosReplica, Ready> input) => Enqueue(new GroupInput(input, null));
+
+    /// <summary>
+    /// Queues a message for the core's <see cref="PaxosReplica.Step"/> (as <see cref="Post(Func{PaxosReplica, Ready})"/>
+    /// would, without a delegate per message: every message a silo receives comes here).
+    /// </summary>
+    public bool Post(Message message) => Enqueue(new GroupInput(null, message));
+
+    private bool Enqueue(GroupInput input)
     {
         bool schedule;
         lock (_gate)
@@ -248,7 +256,7 @@ internal sealed partial class GroupReplica
     /// </summary>
     internal Ready? RunInputs()
     {
-        List<Func<PaxosReplica, Ready>>? inputs;
+        List<GroupInput>? inputs;
         List<Command>? proposals;
         lock (_gate)
         {
@@ -263,13 +271,24 @@ internal sealed partial class GroupReplica
         }
         LastActiveTick = _worker.Clock.Now;
         if (inputs is null && proposals is null) return null;
-        var ready = new Ready();
+        // The first input's Ready collects the rest (each is new and the core keeps none): no merged copy per step.
+        Ready? ready = null;
         if (_leases) _core.SetClock(_worker.Clock.Now);
-        if (inputs is not null) foreach (var input in inputs) ready.Append(input(_core));
+        if (inputs is not null)
+        {
+            foreach (var input in inputs)
+            {
+                var next = input.Message is { } message ? _core.Step(message) : input.Work!(_core);
+                if (ready is null) ready = next;
+                else ready.Append(next);
+            }
+        }
         if (proposals is not null)
         {
             _metrics?.ProposalBatch(proposals.Count);
-            ready.Append(_core.Propose(proposals));
+            var next = _core.Propose(proposals);
+            if (ready is null) ready = next;
+            else ready.Append(next);
         }
         if (_leases) PublishLease();
         return ready;
@@ -303,7 +322,7 @@ internal sealed partial class GroupReplica
     {
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
-        if (_core.CommitIndex <= _durableCommit) return true;
+        if (_core.CommitIndex <= _durableCommit || !ready.HasMessages) return true;
         foreach (var m in ready.Messages)
         {
             if (m.To != _core.Id) return false;
@@ -372,6 +391,7 @@ internal sealed partial class GroupReplica
     private bool InSlotOrder(Ready ready)
     {
         if (ready.SnapshotToInstall is { } snapshot) _handedOutThrough = snapshot.Slot;
+        if (!ready.HasCommitted) return true;
         foreach (var entry in ready.Committed)
         {
             if (entry.Slot != _handedOutThrough + 1)
@@ -448,6 +468,9 @@ internal sealed partial class GroupReplica
     [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: this replica {Summary}")]
     private static partial void LogCampaignEnded(ILogger logger, string groupId, string summary);
 }
+
+/// <summary>One input waiting for a group's step: a message for the core, or any other work on it.</summary>
+internal readonly record struct GroupInput(Func<PaxosReplica, Ready>? Work, Message? Message);
 
 /// <summary>What the worker last published about its lease, for reads on the activation's own thread.</summary>
 internal sealed record LeaseView(long Until, long Floor, long RenewFrom)

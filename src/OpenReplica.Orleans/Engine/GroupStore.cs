@@ -60,13 +60,14 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     public bool HasPersisted(string groupId) => log.LoadSnapshot(groupId) is not null || log.ReadAll(groupId).Any();
 
     /// <summary>
-    /// Records the configuration a new replica starts from as a slot-0 snapshot (before it votes), so the replica is
-    /// rebuilt from it after a restart or eviction whatever the roster is then.
+    /// Records the configurations a new replica starts from (a new group's first one from slot 1, or the history of the
+    /// existing replica it learned the group from) as a slot-0 snapshot before it votes, so the replica is rebuilt
+    /// from it after a restart or eviction whatever the roster is then.
     /// </summary>
-    public async ValueTask SaveInitialConfigAsync(string groupId, ClusterConfig config)
+    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs)
     {
         if (log.LoadSnapshot(groupId) is not null) return;
-        await log.SaveSnapshotAsync(groupId, 0, WireCodec.Encode(Snapshot.Initial(config)));
+        await log.SaveSnapshotAsync(groupId, 0, WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, [])));
     }
 
     /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
@@ -99,7 +100,7 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
             }
             var hardState = group.HardStateToPersist(ready);
             if (!ready.HasEntries && hardState is null) continue;
-            records ??= [];
+            records ??= new List<WalRecord>(batch.Count * 2); // about an entry and a hard state per group
             // Entries before the hard state: a torn tail can then lose the commit index, never entries it covers.
             foreach (var e in ready.Entries)
             {

@@ -15,8 +15,11 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
 {
     /// <summary>
-    /// Ticks between commit flushes: an idle group's followers learn its latest commit index this late at most. Busy
-    /// groups' accepts carry it anyway, so a hot or widely spread load costs no heartbeat per call.
+    /// Ticks between commit flushes. A leader's commit index is flushed to its followers once the group has been quiet
+    /// for that long (no step), so its followers learn it two flush periods late at most. A group written again
+    /// within the period needs no flush: its next accepts carry the commit index, so a spread load pays a heartbeat
+    /// per call only where a grain's calls are further apart than the period (flushing every leader with an unsent
+    /// commit at each flush tick sent one about every other spread write).
     /// </summary>
     public const int CommitFlushTicks = 10;
 
@@ -107,6 +110,13 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     }
 
     /// <summary>
+    /// Hands <paramref name="message"/> to the group's replica if it is in memory and takes it; false otherwise (the
+    /// caller then goes through <see cref="Deliver"/>, which builds or finds the replica).
+    /// </summary>
+    public bool TryPost(string groupId, Message message) =>
+        _groups.TryGetValue(groupId, out var held) && !held.Evicted && held.Post(message);
+
+    /// <summary>
     /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,
     /// leaders with unsent commits flush them every <see cref="CommitFlushTicks"/>, and every
     /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never); lease
@@ -116,10 +126,13 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     {
         engine.PostDueRenewals(clock.Now, tickInterval);
         bool flush = tick % CommitFlushTicks == 0;
-        foreach (var group in _groups.Values)
+        long quietSince = clock.Now - CommitFlushTicks * tickInterval;
+        // The dictionary's enumerator, not .Values: that copies every group under all of the dictionary's locks, 50
+        // times a second.
+        foreach (var (_, group) in _groups)
         {
-            if (group.NeedsTicks) group.Post(core => core.Tick());
-            else if (flush && group.HasUnsentCommit) group.Post(core => core.FlushCommit());
+            if (group.NeedsTicks) group.Post(static core => core.Tick());
+            else if (flush && group.HasUnsentCommit && group.LastActiveTick <= quietSince) group.Post(static core => core.FlushCommit());
         }
         long sweepEvery = Math.Max(1, evictAfter / 4 / tickInterval);
         if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdle(clock.Now - evictAfter);

@@ -71,7 +71,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
                 var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this, cancellationToken);
                 await Store.SaveInitialConfigAsync(groupId, initial);
                 SettleBirth(groupId);
-                var group = GetOrCreate(groupId, initial);
+                var group = GetOrCreate(groupId, initial.Latest);
                 _forgotten.Held(groupId);
                 return group;
             }
@@ -99,7 +99,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
                 return new BirthAnswer(kind, other!.Config, other.Proposer, version, newer);
             case BirthAnswerKind.Existing:
                 return await StatusOfAsync(groupId) is { } status
-                    ? new BirthAnswer(kind, status.Latest, 0, version, newer, status.LatestFromSlot)
+                    ? new BirthAnswer(kind, status.Latest, 0, version, newer, status.LatestFromSlot, status.Epochs)
                     : new BirthAnswer(BirthAnswerKind.Refused, null, 0, version, newer); // held but failed or forgotten meanwhile
             default:
                 return new BirthAnswer(kind, null, 0, version, newer);

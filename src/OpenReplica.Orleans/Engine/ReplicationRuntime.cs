@@ -178,7 +178,7 @@ internal sealed partial class ReplicationRuntime(
     internal static Task<GroupStatus> StatusOfAsync(GroupReplica group) =>
         group.AskAsync(core => (new GroupStatus(
             [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex,
-            core.Configs.LatestFromSlot), new Ready()));
+            core.Configs.LatestFromSlot, ConfigEpoch.Of(core.Configs)), new Ready()));
 
     /// <summary>
     /// Drops this silo's replica of a group it is no longer a member of (memory and disk). The group is learned again
@@ -212,16 +212,16 @@ internal sealed partial class ReplicationRuntime(
         try
         {
             if (await birth.StatusFromPeerAsync(from, groupId) is not { } sender) return;
-            if (_forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } config)
+            if (_forgotten.ConfigToLearn(groupId, sender, roster.LocalReplicaId) is not { } configs)
             {
                 if (sender.Latest.Contains(roster.LocalReplicaId)) LogStaleView(_logger, groupId, from, sender.LatestFromSlot);
                 return;
             }
-            // The configuration is an existing replica's, never a new one: only a birth that proceeded starts a group
+            // The configurations are an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
-            await Store.SaveInitialConfigAsync(groupId, config);
+            await Store.SaveInitialConfigAsync(groupId, configs);
             SettleBirth(groupId);
-            GetOrCreate(groupId, config);
+            GetOrCreate(groupId, configs.Latest);
             _forgotten.Held(groupId);
             started = true;
         }
@@ -334,7 +334,10 @@ internal sealed partial class ReplicationRuntime(
     }
 
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
-    internal void Deliver(SiloAddress from, string groupId, Message message) =>
+    internal void Deliver(SiloAddress from, string groupId, Message message)
+    {
+        // The common case: the replica is in memory. The input and loader delegates below are made only when not.
+        if (Table.TryPost(groupId, message)) return;
         Table.Deliver(groupId, core => core.Step(message), () =>
         {
             if (roster.Genesis is not { } genesisRoster)
@@ -350,6 +353,7 @@ internal sealed partial class ReplicationRuntime(
             if (first) _ = LearnGroupAsync(from, groupId);
             return null;
         });
+    }
 
     /// <summary>Sends one engine step's messages: one batch per peer silo, carrying every group's messages for it.</summary>
     void IEngineNetwork.Send(IReadOnlyList<(GroupReplica Group, Message Message)> messages)

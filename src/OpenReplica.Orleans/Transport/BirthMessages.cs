@@ -50,6 +50,7 @@ public enum BirthAnswerKind
 /// For an existing replica: the slot from which <paramref name="Config"/> is in force, which orders configurations of
 /// one group by age (a replica still catching up, or one the group left, names an older one); 0 otherwise.
 /// </param>
+/// <param name="Epochs">For an existing replica: its whole configuration history, which a silo that adopts it starts from; null otherwise.</param>
 [GenerateSerializer, Immutable]
 public sealed record BirthAnswer(
     [property: Id(0)] BirthAnswerKind Kind,
@@ -57,4 +58,5 @@ public sealed record BirthAnswer(
     [property: Id(2)] long Proposer,
     [property: Id(3)] long RosterVersion,
     [property: Id(4)] long[]? RosterMembers = null,
-    [property: Id(5)] long ConfigFromSlot = 0);
+    [property: Id(5)] long ConfigFromSlot = 0,
+    [property: Id(6)] ConfigEpoch[]? Epochs = null);

@@ -48,7 +48,7 @@ public sealed record RosterInfo(
 
 /// <summary>
 /// What a silo's replica of one group knows: its newest configuration and the slot from which it is in force, whether
-/// it leads, its commit index.
+/// it leads, its commit index, and its whole configuration history (a silo added to the group starts from it).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record GroupStatus(
@@ -57,4 +57,5 @@ public sealed record GroupStatus(
     [property: Id(2)] bool Leader,
     [property: Id(3)] bool HasActivation,
     [property: Id(4)] long CommitIndex,
-    [property: Id(5)] long LatestFromSlot = 0);
+    [property: Id(5)] long LatestFromSlot = 0,
+    [property: Id(6)] ConfigEpoch[]? Epochs = null);

@@ -18,6 +18,11 @@ internal static class CellPlan
     public static IReadOnlyList<CellGroup> For(Scenario scenario, Settings s)
     {
         int anchor = AnchorCallers(s);
+        if (s.SpreadWritesOnly)
+        {
+            // --spread-writes: the first target only (short before/after runs of a change).
+            return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, Workload.Write, c, s.Grains))])];
+        }
         if (scenario == Scenario.Persisted5)
         {
             return

@@ -16,11 +16,12 @@ var skipFailover = new Option<bool>("--skip-failover") { Description = "Skip the
 var keepTemp = new Option<bool>("--keep-temp") { Description = "Keep the temp directory (logs, data directories)" };
 var only = new Option<string?>("--only") { Description = "Run only these scenarios (comma list of plain,redis,postgres,volatile,persisted,persisted5,etcd,failover)" };
 var lease = new Option<int>("--lease-ms") { Description = "Leader lease of the replicated grains in the load scenarios, in milliseconds (LeaseDuration; 0: off, a read-index round per read). The failover always runs with the default (off)", DefaultValueFactory = _ => 2000 };
+var spreadWrites = new Option<bool>("--spread-writes") { Description = "Only the writes spread over the grains (no hot grain, no reads): short before/after runs" };
 var budget = new Option<double?>("--budget") { Description = "Minutes the run may take; cells that do not fit are skipped (default 18.5, quick 2.75)" };
 
 var root = new RootCommand("OpenReplica load test: plain, persistent-state, replicated grains and etcd: throughput, latency, failover")
 {
-    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget, lease,
+    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget, lease, spreadWrites,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -39,11 +40,13 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(keepTemp),
         TimeSpan.FromMinutes(parse.GetValue(budget) ?? (isQuick ? 2.75 : 18.5)),
         TimeSpan.FromMilliseconds(parse.GetValue(lease)),
-        "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)));
+        "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)),
+        parse.GetValue(spreadWrites));
     return await BenchmarkRun.RunAsync(settings, cancellationToken);
 });
 // `silo`: one silo process of a ProcessCluster (started by the tool itself); --redis-membership for the scaleout run
 root.Subcommands.Add(SiloCommand.Create(OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Options, OpenReplica.LoadTest.ScaleOut.ScaleOutSilo.Configure));
 root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
 root.Subcommands.Add(OpenReplica.LoadTest.ScaleOut.ScaleOutCommand.Create()); // `scaleout`: spread, join, rolling replacement (ScaleOut/)
+root.Subcommands.Add(OpenReplica.LoadTest.EngineCost.EngineCostCommand.Create()); // `engine`: allocations and CPU per spread write in the engines alone (EngineCost/)
 return await root.Parse(args).InvokeAsync();

@@ -13,7 +13,8 @@ internal sealed record Settings(
     bool KeepTemp,
     TimeSpan Budget,
     TimeSpan Lease,
-    string Command)
+    string Command,
+    bool SpreadWritesOnly = false)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(Scenarios.Key(s));
 

@@ -28,6 +28,9 @@ internal sealed class DurabilityOracle(EngineSimulation world)
         foreach (var (groupId, message) in messages)
         {
             if (message is not (Promise or Accepted) || (message is Accepted && !_sample.Chance(SampleRate))) continue;
+            // A replica dropped since its step (the group moved away): its records were deleted on purpose, after
+            // these votes were made durable.
+            if (silo.Dropped(groupId)) continue;
             var state = silo.Table.Store.ReadPersisted(groupId) ?? PersistentState.Empty;
             var promised = state.HardState.Promised;
             var before = _durablePromise.GetValueOrDefault((silo.Id, groupId));
@@ -63,10 +66,16 @@ internal sealed class DurabilityOracle(EngineSimulation world)
         foreach (var (groupId, promised) in seen) _durablePromise[(silo.Id, groupId)] = promised;
     }
 
-    /// <summary>Checks that a command applied at <paramref name="slot"/> is durable on a majority of its group's replicas.</summary>
+    /// <summary>The silo dropped its replica of the group: a replica it starts later begins with no promise.</summary>
+    public void Forgot(long silo, string groupId) => _durablePromise.Remove((silo, groupId));
+
+    /// <summary>
+    /// Checks that a command applied at <paramref name="slot"/> is durable on a majority of its group's replicas (of its
+    /// first configuration: a group that moved is not checked here, its configuration at the slot being the core's).
+    /// </summary>
     public void CheckApplied(string groupId, long slot, OpenReplica.Orleans.CallId call)
     {
-        if (!_sample.Chance(SampleRate)) return;
+        if (!_sample.Chance(SampleRate) || world.Moved(groupId)) return;
         var config = world.ConfigOf(groupId);
         int holding = 0;
         foreach (long member in config.Members)

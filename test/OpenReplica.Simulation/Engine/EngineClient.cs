@@ -106,6 +106,9 @@ internal sealed class EngineClient(int index, EngineSimulation world)
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() =>
         _current is { } op ? _history.Append(new Operation<KvInput, KvOutput>(Index, op.Input, null, op.CallTime, null)) : _history;
 
+    /// <summary>The group of the call in progress, if any.</summary>
+    public string? PendingGroup => _current is { } op ? op.Input.Key[..op.Input.Key.IndexOf('/')] : null;
+
     public string? Describe() => _current is { } op ? $"client {Index} {op.Input.Op} {op.Input.Key} pending since t={op.CallTime} ({op.Attempts} attempts)" : null;
 
     private static Guid StableGuid(ulong seed, int index) => StableIds.Guid(seed * 131 + (ulong)index + 3);

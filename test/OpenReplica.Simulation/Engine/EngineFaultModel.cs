@@ -15,7 +15,11 @@ namespace OpenReplica.Simulation.Engine;
 ///   moved when calls time out (Orleans declaring a silo dead that still runs);
 /// - activations deactivated when idle, and idle groups evicted and rebuilt from the WAL (not faults, but the paths
 ///   the engine must get right under the faults above).
-/// Not injected: disk corruption, failed fsyncs, reconfiguration of a group (the core's simulator covers it).
+/// - on some seeds, reconfiguration (<see cref="MovedGroups"/>): groups move one member at a time through their own
+///   log, onto spare silos and back onto silos that dropped their replica (a re-added member starts a new replica
+///   at the first message that names it and replays the whole log), and once a silo that led such a re-add stops for
+///   good while the new member is still replaying (a graceful stop that ran out of its deadline).
+/// Not injected: disk corruption, failed fsyncs.
 /// </summary>
 public sealed record EngineFaultModel(
     int Silos,
@@ -44,14 +48,20 @@ public sealed record EngineFaultModel(
     long EvictAfter,
     long ActivationIdle,
     long LeaseMs,
-    double MidStepArrivalRate)
+    double MidStepArrivalRate,
+    int MovedGroups = 0,
+    int SpareSilos = 0,
+    int MovesPerGroup = 0,
+    int CatchUpEntries = 0,
+    bool RareSnapshots = false,
+    double DecommissionRate = 0)
 {
     public static EngineFaultModel FromSeed(ulong seed)
     {
         var r = new DeterministicRandom(seed * 0x9E3779B97F4A7C15UL + 101);
         int silos = r.Next(3, 6);
         long evictAfter;
-        return new EngineFaultModel(
+        var drawn = new EngineFaultModel(
             Silos: silos,
             Replicas: silos == 5 && r.Chance(0.3) ? 5 : 3,
             Groups: r.Next(4, 41),
@@ -82,6 +92,24 @@ public sealed record EngineFaultModel(
             LeaseMs: r.Chance(0.5) ? 0 : LeaseFor(r, evictAfter),
             // After the lease, for the same reason: batches that land while a worker gathers its step (session 9).
             MidStepArrivalRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.5);
+        // Drawn after everything else, so every other parameter of a seed is what it was before reconfiguration was
+        // simulated (session 10): on about 4 seeds in 10, some groups move between silos while the seed runs.
+        int moved = r.Chance(0.6) ? 0 : r.Next(2, 6);
+        if (moved == 0) return drawn;
+        return drawn with
+        {
+            MovedGroups = moved,
+            // Silos outside every group's first configuration, so a group can leave all of its first members.
+            // Enough silos for a group of three to leave all of its first members and come back onto one of them.
+            SpareSilos = Math.Max(r.Next(1, 3), 7 - drawn.Silos),
+            MovesPerGroup = r.Next(5, 10),
+            // A catch-up answer carries 256 entries on a silo; the simulated logs are a few hundred slots long, so
+            // answers are scaled down with them (as segments are) and a re-added member replays over many answers.
+            CatchUpEntries = r.Next(4, 33),
+            // The re-add hazard needs a replay from slot 1 (a snapshot replaces the replayed configurations).
+            RareSnapshots = r.Chance(0.75),
+            DecommissionRate = 0.7 + r.NextDouble() * 0.3,
+        };
     }
 
     /// <summary>
@@ -96,5 +124,7 @@ public sealed record EngineFaultModel(
         $"groups/step<={MaxGroupsPerStep} window={Window} batch={MaxBatchCommands} snapshotEvery={SnapshotEveryCommands} " +
         $"digestEvery={DigestEveryCommands} segment={SegmentBytes / 1024}K drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} " +
         $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
-        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs} midStep={MidStepArrivalRate:F2}";
+        $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs} midStep={MidStepArrivalRate:F2}" +
+        (MovedGroups == 0 ? "" : $" moved={MovedGroups} spares={SpareSilos} moves/group={MovesPerGroup} catchUp={CatchUpEntries} " +
+            $"rareSnapshots={RareSnapshots} decommission={DecommissionRate:F2}");
 }

@@ -14,7 +14,8 @@ namespace OpenReplica.Simulation.Engine;
 
 /// <summary>The outcome of one engine seed.</summary>
 public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failure, int Operations, long FaultsInjected,
-    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, long RenewalsHeld, EngineFaultModel Faults)
+    long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, long RenewalsHeld, EngineFaultModel Faults,
+    int ConfigChanges = 0, int ReAdds = 0, int Decommissions = 0)
 {
     public bool Passed => Failure is null;
 }
@@ -22,12 +23,13 @@ public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failu
 /// <summary>
 /// One deterministic run of several silos' replication engines (the real engine, WAL, grain sessions), many grains
 /// at once, clients, and the faults of <see cref="EngineFaultModel"/>, driven by one seed on one thread in simulated
-/// time. A safety phase with faults is followed by a liveness phase without them (every call must finish), an idle
+/// time, some of the groups moving between silos (<see cref="GroupMover"/>). A safety phase with faults is followed by a
+/// liveness phase without them (every call and every move must finish, so every group they need elects a leader), an idle
 /// phase (every group must leave memory on every silo) and a read-back phase (every key read through an activation
 /// rebuilt from the WAL). Then: no error logged by the engine, the replicas of every group agree on every chosen
 /// slot, and the client history is linearizable.
 /// </summary>
-public sealed class EngineSimulation
+public sealed partial class EngineSimulation
 {
     public const long TickInterval = 20;
     public const long CallTimeout = 500;
@@ -44,6 +46,13 @@ public sealed class EngineSimulation
     private readonly Action<string>? _trace;
     private readonly List<SimSilo> _silos = [];
     private readonly Dictionary<string, ClusterConfig> _configs = [];
+    // Reconfiguration (EngineFaultModel.MovedGroups): each moved group's replica set (where placement starts its
+    // activation), the silo placement prefers there (the member a move added), and the movers.
+    private readonly Dictionary<string, ClusterConfig> _targets = [];
+    private readonly Dictionary<string, long> _preferred = [];
+    private readonly List<GroupMover> _movers = [];
+    private int _reAdds;
+    private int _decommissions;
     private readonly Dictionary<string, SimActivation> _directory = [];
     // Activations the directory moved away from while they still ran (duplicates): Orleans collects them when idle too.
     private readonly List<SimActivation> _displaced = [];
@@ -78,7 +87,8 @@ public sealed class EngineSimulation
         {
             Window = Faults.Window,
             MaxBatchCommands = Faults.MaxBatchCommands,
-            SnapshotEveryCommands = Faults.SnapshotEveryCommands,
+            SnapshotEveryCommands = Faults.RareSnapshots ? 1_000_000 : Faults.SnapshotEveryCommands,
+            SnapshotOnDeactivationAfterCommands = Faults.RareSnapshots ? 0 : ReplicatedGrainsOptions.DefaultSnapshotOnDeactivationAfterCommands,
             DigestEveryCommands = Faults.DigestEveryCommands,
             LeaseDuration = TimeSpan.FromMilliseconds(Faults.LeaseMs),
             IdleGroupEvictionAfter = TimeSpan.FromMilliseconds(Faults.EvictAfter),
@@ -171,7 +181,7 @@ public sealed class EngineSimulation
         try
         {
             Trace($"engine seed {Seed}: {Faults}" + (Bugs == EngineBug.None ? "" : $" planted={Bugs}"));
-            for (int i = 1; i <= Faults.Silos; i++)
+            for (int i = 1; i <= Faults.Silos + Faults.SpareSilos; i++)
             {
                 var silo = new SimSilo(i, this);
                 _silos.Add(silo);
@@ -183,12 +193,22 @@ public sealed class EngineSimulation
                 _clients.Add(client);
                 Scheduler.At(0, () => _ = client.RunAsync());
             }
+            foreach (string groupId in GroupIds.OrderBy(_ => Random.NextULong()).Take(Faults.MovedGroups).Order(StringComparer.Ordinal))
+            {
+                var mover = new GroupMover(this, groupId);
+                _movers.Add(mover);
+                _targets[groupId] = ConfigOf(groupId);
+                Scheduler.At(0, () => _ = mover.RunAsync());
+            }
             Scheduler.At(TickInterval, FaultTick);
             Scheduler.At(TickInterval, DeactivateIdle);
 
             RunChecked(SafetyPhase);
             HealEverything();
-            RunWhile(() => _clients.Any(c => c.Busy), LivenessBound, "calls still pending after faults stopped");
+            // Liveness: every call finishes, and every group a call or a move needs elects a leader (a group whose
+            // activation cannot win its campaign keeps its callers retrying until this bound).
+            RunWhile(() => _clients.Any(c => c.Busy) || _movers.Any(m => !m.Settled) || _directory.Values.Any(a => a.Alive && !a.Started.IsCompleted),
+                LivenessBound, "calls still pending (or moves unfinished, or activations without the lead) after faults stopped");
 
             // Idle: activations deactivate, then every group (led or followed) must leave memory on every silo.
             RunWhile(() => _silos.Any(s => s.IsUp && s.Table.Count > 0), Faults.ActivationIdle + 4 * Faults.EvictAfter + 2_000,
@@ -222,7 +242,8 @@ public sealed class EngineSimulation
             _rebuiltBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Rebuilt : 0),
             _stepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.Steps : 0),
             _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, LeaseReads,
-            _renewalsHeldBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.RenewalsHeld : 0), Faults);
+            _renewalsHeldBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.RenewalsHeld : 0), Faults,
+            _movers.Sum(m => m.Changes), _reAdds, _decommissions);
     }
 
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);
@@ -251,7 +272,7 @@ public sealed class EngineSimulation
         {
             if (Scheduler.Now >= deadline)
             {
-                throw new SimulationFailure("liveness", $"{what} within {bound} time units: " + Describe());
+                throw new SimulationFailure("liveness", $"{what} within {bound} time units: " + Describe() + DescribeMoves());
             }
             RunChecked(Scheduler.Now + 50);
         }
@@ -299,7 +320,7 @@ public sealed class EngineSimulation
                 if (!target.IsUp || target.Incarnation != incarnation) return;
                 BatchesDelivered++;
                 if (Tracing) Trace($"s{from}->s{to} {string.Join(", ", batch.Select(m => $"{m.GroupId}:{TraceFormat.Describe(m.Message)}"))}");
-                target.Receive(batch);
+                target.Receive(from, batch);
             }, target.Context);
         }
     }
@@ -321,9 +342,24 @@ public sealed class EngineSimulation
 
     private SimActivation? Activate(string groupId, long? awayFrom = null)
     {
-        var candidates = _silos.Where(s => s.IsUp && ConfigOf(groupId).Contains(s.Id) && s.Id != awayFrom).ToList();
-        if (candidates.Count == 0) return null;
-        var silo = candidates[Random.Next(0, candidates.Count)];
+        SimSilo silo;
+        if (_targets.TryGetValue(groupId, out var target))
+        {
+            // A moved group: a live silo of its replica set that holds a replica (else any live holder: a member the
+            // move has not reached yet holds nothing), the member the last move added first.
+            var holders = _silos.Where(s => s.IsUp && s.Id != awayFrom && s.Holds(groupId)).ToList();
+            var candidates = holders.Where(s => target.Contains(s.Id)).ToList();
+            if (candidates.Count == 0) candidates = holders;
+            if (candidates.Count == 0) return null;
+            long preferred = _preferred.GetValueOrDefault(groupId);
+            silo = candidates.Find(s => s.Id == preferred) ?? candidates[Random.Next(0, candidates.Count)];
+        }
+        else
+        {
+            var candidates = _silos.Where(s => s.IsUp && ConfigOf(groupId).Contains(s.Id) && s.Id != awayFrom).ToList();
+            if (candidates.Count == 0) return null;
+            silo = candidates[Random.Next(0, candidates.Count)];
+        }
         // Started on the silo's context, as the activation runs on its silo.
         var activation = new SimActivation(this, silo, groupId);
         if (_directory.TryGetValue(groupId, out var displaced) && displaced.Alive) _displaced.Add(displaced);
@@ -420,7 +456,7 @@ public sealed class EngineSimulation
 
     private void Restart(SimSilo silo)
     {
-        if (silo.IsUp || silo.Context is { Dead: false }) return;
+        if (silo.IsUp || silo.Context is { Dead: false } || silo.Gone) return;
         Trace($"restart silo {silo.Id} from its disk");
         silo.Boot();
     }
@@ -455,7 +491,7 @@ public sealed class EngineSimulation
         var reads = new List<(string GroupId, long Silo, Task<(long Snapshot, List<LogEntry> Chosen)> Read)>();
         foreach (var silo in _silos)
         {
-            foreach (string groupId in GroupIds.Where(g => ConfigOf(g).Contains(silo.Id)))
+            foreach (string groupId in GroupIds.Where(g => silo.Holds(g)))
             {
                 var done = new TaskCompletionSource<(long, List<LogEntry>)>();
                 Scheduler.At(0, () => _ = ReadChosenAsync(silo, groupId, done), silo.Context);

@@ -22,7 +22,8 @@ internal sealed class SimActivation
         Grain = new SimKvGrain((position, call, payload) => world.OnApplied(groupId, silo.Id, position, call, payload));
         var context = SimGrainContext.Create(grainId, Grain, reason => world.Scheduler.At(0, () => Stop(reason), silo.Context));
         var options = world.Options;
-        Session = new GrainSession(context, silo.GroupFor(groupId), world.Serializer, world.Time, options.SnapshotEveryCommands,
+        Group = silo.GroupFor(groupId);
+        Session = new GrainSession(context, Group, world.Serializer, world.Time, options.SnapshotEveryCommands,
             options.SnapshotOnDeactivationAfterCommands, options.MaxUnappliedCommands, world.Divergence, world.Instruments, world.Logger);
     }
 
@@ -35,6 +36,9 @@ internal sealed class SimActivation
     public SimKvGrain Grain { get; }
 
     public GrainSession Session { get; }
+
+    /// <summary>The silo's replica of the grain's group, which this activation leads.</summary>
+    public GroupReplica Group { get; }
 
     /// <summary>Completes when the activation leads its group and replayed its log; fails when it could not.</summary>
     public Task Started => _started.Task;

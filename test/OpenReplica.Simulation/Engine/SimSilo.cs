@@ -14,7 +14,7 @@ namespace OpenReplica.Simulation.Engine;
 /// Only the Orleans parts are replaced: the transport (<see cref="EngineSimulation.SendBatch"/>) and the
 /// placement of activations (the world's directory).
 /// </summary>
-internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork, IEngineClock
+internal sealed partial class SimSilo(long id, EngineSimulation world) : IEngineNetwork, IEngineClock
 {
     public const string DataDirectory = "/sim/wal";
 
@@ -31,6 +31,9 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
 
     public bool IsUp => Context is { Dead: false } && _table is not null;
 
+    /// <summary>Stopped for good (a graceful stop that ran out of its deadline): never restarted.</summary>
+    public bool Gone { get; private set; }
+
     public int Incarnation { get; private set; }
 
     public GroupTable Table => _table ?? throw new InvalidOperationException($"silo {Id} is down");
@@ -42,6 +45,7 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
     {
         Incarnation++;
         _bootedAt = world.Scheduler.Now;
+        _learning = new FirstContact();
         var context = new SimContext(world.Scheduler, $"silo{Id}#{Incarnation}");
         Context = context;
         world.Scheduler.At(0, () =>
@@ -65,8 +69,9 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
     }
 
     /// <summary>The process dies: its context (continuations, timers) with it, and the disk keeps only what was synced.</summary>
-    public void Crash()
+    public void Crash(bool forGood = false)
     {
+        Gone |= forGood;
         if (Context is { } context) context.Dead = true;
         _stopping?.Cancel();
         Disk.Crash(world.Random, tornTails: true);
@@ -77,8 +82,15 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
     }
 
     /// <summary>This silo's replica of <paramref name="groupId"/>, built (from the WAL, or new) if it is not in memory.</summary>
-    public GroupReplica GroupFor(string groupId) =>
-        Table.GetOrCreate(groupId, () => ReplicationRuntime.GrainGroupOptions(Id, world.ConfigOf(groupId), world.Options, LeaseGuardUntil));
+    public GroupReplica GroupFor(string groupId) => Table.GetOrCreate(groupId, () => CoreOptions(world.ConfigOf(groupId)));
+
+    /// <summary>The core options of a grain group's replica here, as the silo builds them from <paramref name="config"/>.</summary>
+    private ReplicaOptions CoreOptions(ClusterConfig config)
+    {
+        var options = ReplicationRuntime.GrainGroupOptions(Id, config, world.Options, LeaseGuardUntil);
+        if (world.Faults.CatchUpEntries > 0) options.MaxCatchUpEntries = world.Faults.CatchUpEntries;
+        return options;
+    }
 
     // As on a silo back with its data directory: an incarnation after a crash may have granted leases before it, so
     // it votes for no new leader until they have surely ended (ReplicationRuntime.CoreOptions).
@@ -87,22 +99,22 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
     private long _bootedAt;
 
     // Batches that arrive while a worker gathers its step (on a silo, the transport's threads post at any time).
-    private readonly List<IReadOnlyList<(string GroupId, Message Message)>> _midStep = [];
+    private readonly List<(long From, IReadOnlyList<(string GroupId, Message Message)> Batch)> _midStep = [];
 
     /// <summary>
     /// A batch from a peer silo: each message goes to its group (rebuilt if it left memory). Now and then it lands in
     /// the middle of a worker's step instead (<see cref="EngineWorker.WhileGathering"/>): posted after some groups of
     /// the step already ran their inputs, as the transport's threads do on a silo. Delivered 1 ms later at most.
     /// </summary>
-    public void Receive(IReadOnlyList<(string GroupId, Message Message)> batch)
+    public void Receive(long from, IReadOnlyList<(string GroupId, Message Message)> batch)
     {
         if (world.Random.Chance(world.Faults.MidStepArrivalRate))
         {
-            _midStep.Add(batch);
+            _midStep.Add((from, batch));
             if (_midStep.Count == 1 && Context is { } context) world.Scheduler.At(1, DeliverMidStep, context);
             return;
         }
-        DeliverNow(batch);
+        DeliverNow(from, batch);
     }
 
     private void DeliverMidStep()
@@ -110,15 +122,17 @@ internal sealed class SimSilo(long id, EngineSimulation world) : IEngineNetwork,
         if (_midStep.Count == 0 || !IsUp) return;
         var arrived = _midStep.ToList();
         _midStep.Clear();
-        foreach (var batch in arrived) DeliverNow(batch);
+        foreach (var (from, batch) in arrived) DeliverNow(from, batch);
     }
 
-    private void DeliverNow(IReadOnlyList<(string GroupId, Message Message)> batch)
+    /// <summary>Each message to its group's replica here; a group this silo holds no replica of is learned from the sender first.</summary>
+    private void DeliverNow(long from, IReadOnlyList<(string GroupId, Message Message)> batch)
     {
         foreach (var (groupId, message) in batch)
         {
-            if (message.To != Id || !world.ConfigOf(groupId).Contains(Id)) continue;
-            Table.Deliver(groupId, core => core.Step(message), () => GroupFor(groupId));
+            if (message.To != Id) continue;
+            if (Holds(groupId)) Table.Deliver(groupId, core => core.Step(message), () => GroupFor(groupId));
+            else LearnOnFirstContact(from, groupId, message);
         }
     }
 
