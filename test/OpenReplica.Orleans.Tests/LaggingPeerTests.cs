@@ -89,6 +89,29 @@ public class LaggingPeerTests
             $"a member at commit {stays.CommitIndex} knowing {{{string.Join(",", stays.Latest)}}} did not count; 4's newest configuration is in force from {unaware.LatestFromSlot}");
     }
 
+    [Fact]
+    public async Task Only_a_leader_forgets_its_replica_on_its_own_view()
+    {
+        // Session 10, traced in a rolling replacement before the core kept a new replica's newest configuration: a new
+        // member's replica, replaying the log, showed the configuration from before it was added, and its silo dropped
+        // it on that view while the move that added it waited for its catch-up. A replica started without the history
+        // (from a peer of an older version) can still show one; a follower's view alone never suffices.
+        var replaying = new GroupStatus([Leader, Stays, Readded], [Leader, Stays, Readded], Leader: false, HasActivation: false, CommitIndex: 40, LatestFromSlot: 12);
+        Assert.False(PeerView.OwnViewSaysGroupLeft(replaying, Replacer));
+
+        // The leader that removed itself (it drove the move; it holds every chosen entry) may: real engine replicas.
+        var bench = new GroupBench([Leader, Stays, Readded, Replacer, First], new ClusterConfig([Leader, Stays, First]));
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+        await MoveAsync(bench, First, Readded);
+        Assert.True(await bench.ChangeConfigAsync(Leader, new ClusterConfig([Leader, Stays, Readded, Replacer])));
+        Assert.True(await bench.ChangeConfigAsync(Leader, new ClusterConfig([Stays, Readded, Replacer])));
+        var leaderAfter = await bench.StatusAsync(Leader);
+        Assert.True(PeerView.OwnViewSaysGroupLeft(leaderAfter, Leader),
+            $"the leader that removed itself: latest {{{string.Join(",", leaderAfter.Latest)}}}, in force {{{string.Join(",", leaderAfter.InForce)}}}, leader {leaderAfter.Leader}");
+        Assert.False(PeerView.OwnViewSaysGroupLeft(await bench.StatusAsync(Stays), Stays));
+    }
+
     /// <summary>One move as the rebalancer makes it: add the new member, let it catch up, remove the old one, which forgets its replica.</summary>
     private static async Task MoveAsync(GroupBench bench, long from, long to)
     {

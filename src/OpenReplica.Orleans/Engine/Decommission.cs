@@ -45,6 +45,7 @@ internal sealed partial class Decommission(
         bool leftRoster = false;
         var outcome = DecommissionOutcome.TimedOut;
         int left = -1;
+        HandOverQueue? queue = null;
         try
         {
             LogLeaving(logger, me, held);
@@ -55,15 +56,30 @@ internal sealed partial class Decommission(
                 return;
             }
             LogLeftRoster(logger, me, roster.Version);
-            // This silo's rebalancer drives the groups it leads (its activations' groups) and drops replicas that
-            // moved away; the other silos' rebalancers, woken by the roster change, drive the rest. Passes repeat
-            // until no group this silo held still names it or is led from here.
-            while (await rebalancer.GroupsStillHereAsync(bounded.Token) is { Count: > 0 } here)
+            // This silo steps the groups it holds (driving those it leads, its activations' groups, and dropping
+            // replicas that moved away), each again as soon as its last step ended; the other silos' rebalancers,
+            // woken by the roster change, drive the rest. A last count over every held group catches a replica that
+            // a late message started here meanwhile.
+            rebalancer.HandingOver = true;
+            var o = options.Value;
+            using (var progress = new CancellationTokenSource())
             {
-                left = here.Count;
-                LogHandingOver(logger, me, left, held, string.Join("; ", here.Take(3)));
-                await rebalancer.PassAsync(bounded.Token);
-                await Task.Delay(PollInterval, bounded.Token);
+                queue = new HandOverQueue(rebalancer, Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency), DrivenHere);
+                var reporting = ReportProgressAsync(me, held, started, queue, progress.Token);
+                try
+                {
+                    await queue.RunAsync(rebalancer.DriversFirst(runtime.HeldGroupIds()), bounded.Token);
+                    while (await rebalancer.GroupsStillHereAsync(bounded.Token) is { Count: > 0 } here)
+                    {
+                        LogHandingOver(logger, me, here.Count, held, (DateTime.UtcNow - started).TotalMilliseconds, string.Join("; ", here.Take(3)));
+                        await (queue = new HandOverQueue(rebalancer, queue.Width, DrivenHere)).RunAsync(runtime.HeldGroupIds(), bounded.Token);
+                    }
+                }
+                finally
+                {
+                    progress.Cancel();
+                    await reporting;
+                }
             }
             left = 0;
             outcome = DecommissionOutcome.HandedOver;
@@ -71,12 +87,38 @@ internal sealed partial class Decommission(
         }
         catch (OperationCanceledException)
         {
-            if (left < 0) left = held; // not counted yet: every group may still name it
-            LogIncomplete(logger, me, options.Value.DecommissionTimeout, left);
+            // Counted now, not at the start of the last round: groups keep moving until the end.
+            using var recount = new CancellationTokenSource(RecountBound);
+            left = queue is null ? held : await queue.RecountAsync(recount.Token);
+            LogIncomplete(logger, me, options.Value.DecommissionTimeout, left, queue?.Examples(3) ?? "");
         }
         finally
         {
+            rebalancer.HandingOver = false;
             LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, (DateTime.UtcNow - started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Whether this silo drives the group's move: an activation here leads it.</summary>
+    private bool DrivenHere(string groupId) => runtime.GroupOrNull(groupId) is { Listener: not null };
+
+    // A recount asks this silo's replicas only; past this bound the last count taken is reported.
+    private static readonly TimeSpan RecountBound = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(2);
+
+    /// <summary>Logs how many groups still name this silo every <see cref="ProgressEvery"/> until the hand-over ends.</summary>
+    private async Task ReportProgressAsync(long me, int held, DateTime started, HandOverQueue queue, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(ProgressEvery, cancellationToken);
+                LogHandingOver(logger, me, queue.Count, held, (DateTime.UtcNow - started).TotalMilliseconds, queue.Examples(3));
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -101,12 +143,11 @@ internal sealed partial class Decommission(
         return true;
     }
 
-    /// <summary>Tells every live silo (the meta group's leader among them) that this replica leaves.</summary>
-    private async Task AnnounceAsync(long me)
-    {
-        foreach (long replica in roster.LiveReplicas())
+    /// <summary>Tells every live silo (the meta group's leader among them) that this replica leaves, all at once.</summary>
+    /// <remarks>One after the other, each call's round trip (a few hundred ms on a busy machine) delayed the next.</remarks>
+    private async Task AnnounceAsync(long me) =>
+        await Task.WhenAll(roster.LiveReplicas().Select(roster.SiloOf).OfType<SiloAddress>().Select(async silo =>
         {
-            if (roster.SiloOf(replica) is not { } silo) continue;
             try
             {
                 await hosts.For(silo).LeaveRosterAsync(me);
@@ -115,14 +156,13 @@ internal sealed partial class Decommission(
             {
                 // That silo is going too or unreachable; the others suffice.
             }
-        }
-    }
+        }));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its {Held} groups over before the silo stops")]
     private static partial void LogLeaving(ILogger logger, long replica, int held);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is handing over: {Left} of its {Held} groups still name it or are led from here, such as {Examples}")]
-    private static partial void LogHandingOver(ILogger logger, long replica, int left, int held, string examples);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is handing over: {Left} of its {Held} groups still name it or are led from here after {ElapsedMs} ms, such as {Examples}")]
+    private static partial void LogHandingOver(ILogger logger, long replica, int left, int held, double elapsedMs, string examples);
 
     // Information: a cluster of exactly R silos stopping (or one restarting for maintenance) is normal; the replica keeps its data.
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} cannot leave the roster: it has {Members} members, no more than the replication factor, and no live silo can replace it")]
@@ -134,6 +174,6 @@ internal sealed partial class Decommission(
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed all {Held} groups over in {ElapsedMs} ms")]
     private static partial void LogHandedOver(ILogger logger, long replica, int held, double elapsedMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} did not hand everything over within {Timeout}: {Left} groups still name it and recover as after a failure")]
-    private static partial void LogIncomplete(ILogger logger, long replica, TimeSpan timeout, int left);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} did not hand everything over within {Timeout}: {Left} groups still name it (counted at the timeout) and recover as after a failure, such as {Examples}")]
+    private static partial void LogIncomplete(ILogger logger, long replica, TimeSpan timeout, int left, string examples);
 }

@@ -21,4 +21,20 @@ internal static class PeerView
     /// </remarks>
     public static bool SaysGroupLeft(GroupStatus peer, GroupStatus mine, long me) =>
         !peer.Latest.Contains(me) && !peer.InForce.Contains(me) && peer.CommitIndex >= mine.LatestFromSlot - 1;
+
+    /// <summary>
+    /// Whether replica <paramref name="me"/>'s own view <paramref name="mine"/> shows that the group left it, without
+    /// asking a peer: only a leader's. A leader has every chosen entry (its phase 1 gathered them), so its newest
+    /// configuration is the group's; a follower's may be one it is replaying.
+    /// </summary>
+    /// <remarks>
+    /// A replica created on first contact starts from its sender's newest configuration, which names it, then replays
+    /// the log, and each configuration it applies on the way is older: a new member catching up shows a configuration
+    /// from before it was added (session 10, traced in a rolling replacement). Its silo's rebalancer forgot the replica
+    /// on that view while the move that added it waited for its catch-up; the forgotten-groups rule then refused every
+    /// later message for the group, the move never finished, and once the leaving member stopped the group had two of
+    /// four members and no majority, for good. A follower asks its peers instead (<see cref="SaysGroupLeft"/>).
+    /// </remarks>
+    public static bool OwnViewSaysGroupLeft(GroupStatus mine, long me) =>
+        mine.Leader && !mine.Latest.Contains(me) && !mine.InForce.Contains(me);
 }

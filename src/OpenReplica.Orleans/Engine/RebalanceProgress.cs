@@ -20,4 +20,11 @@ internal sealed record RebalanceProgress(
     long MovesFailed,
     long ReplicasDropped,
     long Passes,
-    string? Example = null);
+    string? Example = null)
+{
+    /// <summary>
+    /// Groups whose move this silo drove itself after the driver it deferred to made no progress (see
+    /// <see cref="DeferralWatch"/>); each is also logged.
+    /// </summary>
+    public long TakeOvers { get; init; }
+}

@@ -41,7 +41,19 @@ internal sealed partial class Rebalancer(
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly ConcurrentDictionary<string, byte> _stepping = new(); // groups a pass is stepping now
     private readonly ConcurrentDictionary<string, int> _misplacedPasses = new(); // consecutive passes a group was found misplaced
-    private long _moves, _failures, _dropped, _passes;
+    private readonly DeferralWatch _deferrals = new(QuietPasses, QuietTime); // groups deferred to another driver, and since when
+    private long _moves, _failures, _dropped, _passes, _takeovers;
+
+    // A driver at work changes what the members know at least every StepTimeout (a move waits at most that long for one
+    // configuration change or catch-up); a deferred group unchanged for longer than that, and for some passes, is
+    // stalled. Scaled by the member's rank; a peer that leads is waited for PeerLeadsFactor times longer, and paced moves
+    // (a join) PacedFactor times longer.
+    private const int QuietPasses = 3;
+    private static readonly TimeSpan QuietTime = TimeSpan.FromSeconds(12);
+    private const int PeerLeadsFactor = 4;
+    // Moves onto a silo that joined are paced on purpose (RebalanceConcurrency): their drivers reach a group late in a
+    // long pass, which is no stall. Waited for this many times longer than urgent moves (a silo left).
+    private const int PacedFactor = 4;
 
     // The roster version at which a whole pass found every held group in place. Until the roster changes again no
     // pass runs: a pass loads every held group, which would keep idle groups from ever being evicted (issue 12) and
@@ -63,7 +75,20 @@ internal sealed partial class Rebalancer(
         MovesCompleted = Interlocked.Read(ref _moves),
         MovesFailed = Interlocked.Read(ref _failures),
         ReplicasDropped = Interlocked.Read(ref _dropped),
+        TakeOvers = Interlocked.Read(ref _takeovers),
     };
+
+    /// <summary>
+    /// Fault-injection seam for tests: while set, this silo's background passes do not run, so the groups it would drive
+    /// are driven by nobody here (a driver that does not drive; in the traced case, an activation that could not win).
+    /// </summary>
+    internal bool Paused { get; set; }
+
+    /// <summary>
+    /// Set while this silo's graceful stop steps its groups itself (<see cref="Decommission"/>): the background passes
+    /// would step the same groups beside it, each at the decommission's width.
+    /// </summary>
+    internal volatile bool HandingOver;
 
     /// <summary>The roster version at which a whole pass last found every held group in place (-1: none yet).</summary>
     public long SettledVersion => Interlocked.Read(ref _settledVersion);
@@ -118,7 +143,7 @@ internal sealed partial class Rebalancer(
             try
             {
                 await _wake.WaitAsync(options.Value.RebalanceInterval, _stopping.Token);
-                if (roster.Current is not null && roster.Version != Interlocked.Read(ref _settledVersion)) await PassAsync(_stopping.Token);
+                if (roster.Current is not null && roster.Version != Interlocked.Read(ref _settledVersion) && !Paused && !HandingOver) await PassAsync(_stopping.Token);
             }
             catch (OperationCanceledException)
             {
@@ -150,32 +175,24 @@ internal sealed partial class Rebalancer(
             await slots.EnterAsync(cancellationToken);
             running.Add(Task.Run(async () =>
             {
-                // One step per group at a time on this silo: a decommission's passes run beside the background loop.
-                bool mine = _stepping.TryAdd(groupId, 0);
                 try
                 {
-                    var (outcome, why) = mine ? await BoundedStepAsync(groupId, cancellationToken) : (Outcome.DrivenElsewhere, "another pass on this silo is stepping it");
-                    mine = false; // BoundedStepAsync releases the group once its step really ended
+                    var (outcome, why) = await StepOnceAsync(groupId, version, cancellationToken);
                     if (outcome != Outcome.InPlace)
                     {
                         Interlocked.Increment(ref misplaced);
                         example ??= $"{groupId}: {outcome} ({why})";
-                        NoteMisplaced(groupId, version, outcome, why);
-                    }
-                    else
-                    {
-                        _misplacedPasses.TryRemove(groupId, out _);
                     }
                 }
                 finally
                 {
-                    if (mine) _stepping.TryRemove(groupId, out _);
                     slots.Exit();
                 }
             }, cancellationToken));
         }
         await Task.WhenAll(running);
         foreach (string gone in _misplacedPasses.Keys.Except(held)) _misplacedPasses.TryRemove(gone, out _);
+        _deferrals.Retain(held);
         long passes = Interlocked.Increment(ref _passes);
         if (misplaced == 0 && roster.Version == version && Interlocked.Read(ref _requests) == requests)
         {
@@ -187,10 +204,40 @@ internal sealed partial class Rebalancer(
     }
 
     /// <summary>
+    /// Steps one group unless a pass or a hand-over on this silo steps it now, and notes the outcome (misplaced passes,
+    /// deferrals).
+    /// </summary>
+    private async Task<(Outcome, string Why)> StepOnceAsync(string groupId, long version, CancellationToken cancellationToken)
+    {
+        // One step per group at a time on this silo: a decommission's steps run beside the background loop.
+        bool mine = _stepping.TryAdd(groupId, 0);
+        try
+        {
+            var (outcome, why) = mine ? await BoundedStepAsync(groupId, cancellationToken) : (Outcome.DrivenElsewhere, "another pass on this silo is stepping it");
+            mine = false; // BoundedStepAsync releases the group once its step really ended
+            if (outcome is Outcome.InPlace or Outcome.Moved or Outcome.Dropped) _deferrals.Settled(groupId);
+            if (outcome != Outcome.InPlace) NoteMisplaced(groupId, version, outcome, why);
+            else _misplacedPasses.TryRemove(groupId, out _);
+            return (outcome, why);
+        }
+        finally
+        {
+            if (mine) _stepping.TryRemove(groupId, out _);
+        }
+    }
+
+    /// <summary>
+    /// One step of one group outside a pass: a leaving silo's hand-over steps each group it holds again as soon as its
+    /// last step ended, instead of in passes that each wait for their slowest move (<see cref="Decommission"/>).
+    /// </summary>
+    public async Task StepAsync(string groupId, CancellationToken cancellationToken) =>
+        await StepOnceAsync(groupId, roster.Version, cancellationToken);
+
+    /// <summary>
     /// Groups with an activation here first (this silo drives their moves), then the others in memory, then those only
     /// on disk (each costs a load): a pass's first slots go to moves rather than to groups that others move.
     /// </summary>
-    private IEnumerable<string> DriversFirst(IReadOnlyList<string> held) =>
+    public IEnumerable<string> DriversFirst(IReadOnlyList<string> held) =>
         held.OrderBy(id => runtime.GroupOrNull(id) switch { { Listener: not null } => 0, { Evicted: false } => 1, _ => 2 });
 
     /// <summary>
@@ -234,10 +281,12 @@ internal sealed partial class Rebalancer(
     private int ConcurrencyFor(IReadOnlyCollection<long>? members)
     {
         var o = options.Value;
-        bool leaving = roster.IsLeaving(roster.LocalReplicaId);
-        bool lostMember = members is not null && _settledMembers is { } settled && settled.Any(m => !members.Contains(m));
-        return leaving || lostMember ? Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency) : o.RebalanceConcurrency;
+        return IsUrgent(members) ? Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency) : o.RebalanceConcurrency;
     }
+
+    /// <summary>Whether the moves are urgent: this silo is leaving, or a member left the roster since the last settled pass.</summary>
+    private bool IsUrgent(IReadOnlyCollection<long>? members) =>
+        roster.IsLeaving(roster.LocalReplicaId) || (members is not null && _settledMembers is { } settled && settled.Any(m => !members.Contains(m)));
 
     /// <summary>
     /// The pace of a pass: urgent moves (see <see cref="ConcurrencyFor"/>) at a fixed width; moves onto a silo that
@@ -260,18 +309,29 @@ internal sealed partial class Rebalancer(
         var here = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(runtime.HeldGroupIds(), new ParallelOptions { MaxDegreeOfParallelism = ConcurrencyFor(roster.Current?.Members), CancellationToken = cancellationToken }, async (groupId, _) =>
         {
-            if (runtime.LoadHeld(groupId) is not { } group) return;
-            try
-            {
-                var status = await StatusAsync(group);
-                if (status.Latest.Contains(roster.LocalReplicaId)) here.Add($"{groupId} (member of {{{string.Join(",", status.Latest)}}})");
-                else if (status.Leader) here.Add($"{groupId} (led from here{(status.HasActivation ? " by an activation" : "")})");
-            }
-            catch (Exception e) when (e is ReplicaUnavailableException or TimeoutException)
-            {
-            }
+            if (await StillHereAsync(groupId) is { } why) here.Add($"{groupId} ({why})");
         });
         return [.. here];
+    }
+
+    /// <summary>
+    /// Why this silo's replica of the group still keeps it here: its newest configuration names this replica, or it
+    /// leads the group; null when neither (or it holds no replica, or the replica stopped).
+    /// </summary>
+    public async Task<string?> StillHereAsync(string groupId)
+    {
+        if (runtime.LoadHeld(groupId) is not { } group) return null;
+        try
+        {
+            var status = await StatusAsync(group);
+            if (status.Latest.Contains(roster.LocalReplicaId)) return $"member of {{{string.Join(",", status.Latest)}}}";
+            if (status.Leader) return $"led from here{(status.HasActivation ? " by an activation" : "")}";
+            return null;
+        }
+        catch (Exception e) when (e is ReplicaUnavailableException or TimeoutException)
+        {
+            return null;
+        }
     }
 
     private enum Outcome { InPlace, Moved, Dropped, DrivenElsewhere, Failed }
@@ -302,7 +362,9 @@ internal sealed partial class Rebalancer(
         // the roster, the group follows its moves): it leads, so it drives the move that adds this silo. Stepping it
         // aside would only start it here again, and the group's members leave a group led elsewhere alone.
         bool joiningLeader = status.HasActivation && target.Contains(me);
-        if (!latest.Contains(me) && !inForce.Contains(me) && !joiningLeader)
+        // A follower's view may be one it is replaying (a new member catching up): it asks its peers below.
+        bool notMember = !latest.Contains(me) && !inForce.Contains(me) && !joiningLeader;
+        if (notMember && PeerView.OwnViewSaysGroupLeft(status, me))
         {
             // The group moved away from this silo and its new configuration is in force: this replica is not needed.
             if (status.Leader && status.HasActivation)
@@ -317,16 +379,30 @@ internal sealed partial class Rebalancer(
             LogDropped(logger, groupId, latest.ToString());
             return (Outcome.Dropped, "");
         }
-        if (latest.Equals(target) && inForce.Equals(target))
+        if (!notMember && latest.Equals(target) && inForce.Equals(target))
         {
             // In place. Led by an earlier move of this silo without an activation: give the leadership up.
             if (status.Leader && !status.HasActivation) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
             return (Outcome.InPlace, "");
         }
 
+        if (!latest.Contains(me) && latest.Equals(target) && status.Leader && status.HasActivation)
+        {
+            // The last change of a move this silo drove is chosen, not yet in force, and its activation here still
+            // leads (it was asked to step aside when the move ended, and the next activation fills the window): ask
+            // again rather than count and log the move once more (a leaving silo steps such a group every few
+            // hundred ms until its activation is gone).
+            HandOver(group, grainId, movedTo: latest, target, before: inForce); // in force: the members before the removal, as at the first ask
+            return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}");
+        }
         bool campaigned = false;
-        if (joiningLeader && !status.Leader && !latest.Contains(me)) return (Outcome.DrivenElsewhere, "its activation here has not taken the lead yet");
-        if (!status.Leader && target.Contains(me) && !IsDesignatedDriver(grainId, latest, me))
+        // Set once this member stops deferring to a driver that makes no progress (DeferralWatch): it drives the move.
+        DeferralWatch.Stall? takeOver = null;
+        int rank = TakeOverRank(grainId, latest, me) * (IsUrgent(roster.Current?.Members) ? 1 : PacedFactor);
+        // A replica whose group does not name it (it asks its peers whether the group left it) never campaigns for it.
+        bool Defers(int factor) => notMember || !NoProgress(groupId, status, rank * factor, out takeOver);
+        if (joiningLeader && !status.Leader && !latest.Contains(me) && Defers(1)) return (Outcome.DrivenElsewhere, "its activation here has not taken the lead yet");
+        if (takeOver is null && !status.Leader && target.Contains(me) && !IsDesignatedDriver(grainId, latest, me) && Defers(1))
         {
             // Stays a member and another member drives the move: nothing to ask the peers (a pass over thousands of
             // groups would spend its concurrency on these asks instead of on the moves this silo drives).
@@ -349,8 +425,17 @@ internal sealed partial class Rebalancer(
                 return (Outcome.Dropped, "");
             }
             string view = $"latest {latest}, in force {inForce}, target {target}, commit {status.CommitIndex}; peers: {Describe(peers)}";
-            if (peers.Any(p => p.Leader)) return (Outcome.DrivenElsewhere, $"a peer leads it; {view}");
-            if (!IsDesignatedDriver(grainId, latest, me)) return (Outcome.DrivenElsewhere, $"another member drives it; {view}");
+            // A leader that neither serves calls nor moves the group is waited for longer than a driver nobody has
+            // seen lead: its silo's pass may just not have reached the group yet, and taking the lead from an
+            // activation ends that activation.
+            if (takeOver is null && peers.Any(p => p.Leader) && Defers(PeerLeadsFactor)) return (Outcome.DrivenElsewhere, $"a peer leads it; {view}");
+            if (takeOver is null && !IsDesignatedDriver(grainId, latest, me) && Defers(1)) return (Outcome.DrivenElsewhere, $"another member drives it; {view}");
+            if (takeOver is not null)
+            {
+                _deferrals.TookOver(groupId);
+                Interlocked.Increment(ref _takeovers);
+                LogTakingOver(logger, groupId, takeOver.ToString(), view);
+            }
             group.Post(core => core.IsLeader ? new Ready() : core.Campaign());
             campaigned = true;
             if (!await UntilAsync(group, core => core.IsLeader, cancellationToken))
@@ -380,6 +465,32 @@ internal sealed partial class Rebalancer(
             // A leader without an activation only moved the group: resign so the next activation leads cheaply.
             if (campaigned) group.Post(core => group.Listener is null && core.IsLeader ? core.Resign() : new Ready());
         }
+    }
+
+    /// <summary>
+    /// Whether group <paramref name="groupId"/>, deferred again, has shown no progress long enough for this member of
+    /// rank <paramref name="rank"/> to drive it (see <see cref="DeferralWatch"/>).
+    /// </summary>
+    private bool NoProgress(string groupId, GroupStatus status, int rank, out DeferralWatch.Stall? stall)
+    {
+        bool stalled = _deferrals.NoProgress(groupId, status, rank, TimeSpan.FromMilliseconds(HostClock.Now), out var seen);
+        stall = stalled ? seen : null;
+        return stalled;
+    }
+
+    /// <summary>
+    /// This member's place among those that may take a stalled group's move over: the designated driver's successors in
+    /// the preference order of the newest configuration, live and not leaving, from 1; a member not in that
+    /// configuration (a joining activation's silo) or leaving comes after all of them.
+    /// </summary>
+    private int TakeOverRank(GrainId grainId, ClusterConfig latest, long me)
+    {
+        if (!latest.Contains(me) || roster.IsLeaving(me)) return latest.Members.Count + 1;
+        int place = roster.PreferenceOrder(grainId, latest)
+            .Where(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m)))
+            .TakeWhile(m => m != me)
+            .Count();
+        return Math.Max(1, place);
     }
 
     private static string Describe(List<GroupStatus> peers) =>
@@ -536,38 +647,43 @@ internal sealed partial class Rebalancer(
     private async Task<bool> CaughtUpAsync(GroupReplica group, ClusterConfig config, long slot, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + StepTimeout;
-        foreach (long member in config.Members.Where(m => m != roster.LocalReplicaId))
+        // All members at once: one after the other, each member's answer (a call to its silo, slow on a busy machine)
+        // added to the move's time although the members that stay hold the slot already and only the new one waits.
+        var members = await Task.WhenAll(config.Members.Where(m => m != roster.LocalReplicaId).Select(m => MemberCaughtUpAsync(group, m, slot, deadline, cancellationToken)));
+        return members.All(caughtUp => caughtUp);
+    }
+
+    /// <summary>Waits until <paramref name="member"/> reports a commit index of at least <paramref name="slot"/>, or the deadline.</summary>
+    private async Task<bool> MemberCaughtUpAsync(GroupReplica group, long member, long slot, DateTime deadline, CancellationToken cancellationToken)
+    {
+        while (true)
         {
-            while (true)
+            cancellationToken.ThrowIfCancellationRequested();
+            var remaining = deadline - DateTime.UtcNow;
+            // One call that returns once the member holds the slot (or after a second), instead of a poll per 100 ms:
+            // a joining silo receives hundreds of moves at once, and the polls were calls onto that one silo.
+            var answer = WaitCommittedAsync(member, group.GroupId, slot, remaining < CatchUpWait ? remaining : CatchUpWait);
+            while (!answer.IsCompleted)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var remaining = deadline - DateTime.UtcNow;
-                // One call that returns once the member holds the slot (or after a second), instead of a poll per 100 ms:
-                // a joining silo receives hundreds of moves at once, and the polls were calls onto that one silo.
-                var answer = WaitCommittedAsync(member, group.GroupId, slot, remaining < CatchUpWait ? remaining : CatchUpWait);
-                while (!answer.IsCompleted)
-                {
-                    // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
-                    group.Post(core => core.AnnounceCommit());
-                    await Task.WhenAny(answer, Task.Delay(PollInterval * 5, cancellationToken));
-                }
-                try
-                {
-                    if (await answer >= slot) break;
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // Not reachable now: ask again until the deadline.
-                    await Task.Delay(PollInterval * 2, cancellationToken);
-                }
-                if (DateTime.UtcNow > deadline)
-                {
-                    LogNotCaughtUp(logger, group.GroupId, member, slot);
-                    return false;
-                }
+                // A new member learns the commit index from the leader's heartbeat and fetches what it misses.
+                group.Post(core => core.AnnounceCommit());
+                await Task.WhenAny(answer, Task.Delay(PollInterval * 5, cancellationToken));
+            }
+            try
+            {
+                if (await answer >= slot) return true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Not reachable now: ask again until the deadline.
+                await Task.Delay(PollInterval * 2, cancellationToken);
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                LogNotCaughtUp(logger, group.GroupId, member, slot);
+                return false;
             }
         }
-        return true;
     }
 
     private static readonly TimeSpan CatchUpWait = TimeSpan.FromSeconds(1);
@@ -624,6 +740,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId} found off its replica set {Passes} passes in a row (roster version {Version}): {Outcome}, {Why}")]
     private static partial void LogStillMisplaced(ILogger logger, string groupId, int passes, long version, Outcome outcome, string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: the driver this member deferred to made no progress ({Stall}); this member drives the move itself ({View})")]
+    private static partial void LogTakingOver(ILogger logger, string groupId, string stall, string view);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Group {GroupId}: its rebalance step did not end within {Bound}; the pass goes on without it and the next pass retries once it ends")]
     private static partial void LogStepOverdue(ILogger logger, string groupId, TimeSpan bound);
