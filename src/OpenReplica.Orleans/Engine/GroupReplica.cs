@@ -109,6 +109,9 @@ internal sealed partial class GroupReplica
 
     public bool Failed => _failed;
 
+    /// <summary>The commit index this replica's disk holds (read on the worker: inside <see cref="AskAsync{T}"/>).</summary>
+    internal long DurableCommit => _durableCommit;
+
     /// <summary>The group left memory (see <see cref="TryEvict"/>); a new replica must be built from disk.</summary>
     public bool Evicted => _evicted;
 
@@ -316,18 +319,42 @@ internal sealed partial class GroupReplica
     /// loses it in a crash or an eviction learns it again from a leader's phase 1. But a peer that was TOLD a commit
     /// index may ask this replica for those slots (catch-up), which only a replica that knows them chosen can serve,
     /// so a commit index leaves in a message only once it is durable (<see cref="HardStateToPersist"/> writes it with
-    /// the group's next append). A raised promise always waits.
+    /// the group's next append). A raised promise always waits. So does a commit index that brings a configuration
+    /// into force (<see cref="BringsConfigIntoForce"/>).
     /// </summary>
     internal bool NeedsNoFsync(Ready ready)
     {
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
-        if (_core.CommitIndex <= _durableCommit || !ready.HasMessages) return true;
+        if (_core.CommitIndex <= _durableCommit) return true;
+        if (Environment.GetEnvironmentVariable("NOWRITE") is null && BringsConfigIntoForce()) return false;
+        if (!ready.HasMessages) return true;
         foreach (var m in ready.Messages)
         {
             if (m.To != _core.Id) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether the commit index moved, since the last one written, over the slot before a configuration comes into
+    /// force: it is then written at once (one fsync per member and configuration change), not with the group's next
+    /// append. A member that a move removes drops its replica once a majority of the configuration that removed it
+    /// holds that slot's commit on disk (<see cref="PeerView.RemovalIsDurable"/>); until then the window's last slots
+    /// are governed by the configuration with the removed member, and a replica whose commit index is behind them
+    /// needs that configuration's quorum to lead. An idle group never appends again, so without this write the removed
+    /// member would wait for ever, and a follower rebuilt after eviction or a crash would forget the commit index.
+    /// </summary>
+    private bool BringsConfigIntoForce()
+    {
+        var epochs = _core.Configs.Epochs;
+        for (int i = epochs.Count - 1; i >= 0; i--)
+        {
+            long before = epochs[i].FromSlot - 1;
+            if (before <= _durableCommit) return false;
+            if (before <= _core.CommitIndex) return true;
+        }
+        return false;
     }
 
     /// <summary>
