@@ -93,7 +93,14 @@ internal sealed partial class GroupReplica
         _proposalCapacity = proposalCapacity;
         _logger = logger;
         LastActiveTick = worker.Clock.Now;
-        Post(c => c.Start());
+        Post(c =>
+        {
+            var ready = c.Start();
+            // The commit index a restarted core reaches by replaying its log is on disk too (its chosen entries are):
+            // a rebuilt replica writes it again only when it learns a higher one.
+            _durableCommit = Math.Max(_durableCommit, c.CommitIndex);
+            return ready;
+        });
     }
 
     public string GroupId { get; }
@@ -347,7 +354,7 @@ internal sealed partial class GroupReplica
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
         if (_core.CommitIndex <= _durableCommit) return true;
-        if (Environment.GetEnvironmentVariable("NOWRITE") is null && BringsConfigIntoForce()) return false;
+        if (BringsConfigIntoForce()) return false;
         if (!ready.HasMessages) return true;
         foreach (var m in ready.Messages)
         {
