@@ -10,12 +10,17 @@ public sealed partial class PaxosReplica
     /// </summary>
     private void LearnCommit(Ballot ballot, long commitIndex, long from)
     {
+        // A commit index that this ballot's leader told before also covers entries accepted since under the same
+        // ballot: a heartbeat saying slot s is chosen may overtake the accept for s, and by the time the accept comes
+        // the leader may be gone for good and no member left that knows s chosen (engine seed 106 of the short sweep
+        // with a longer commit flush, session 11: the follower asked a member that held s only accepted, for ever).
+        long upTo = _knownCommitBallot == ballot ? Math.Max(commitIndex, _knownCommit) : commitIndex;
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= commitIndex).ToList())
+        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= upTo).ToList())
         {
             if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
         }
-        NoteCommit(commitIndex, from);
+        NoteCommit(commitIndex, from, ballot);
         // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
         // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
         // from it), and an idle leader's commit index does not grow past what we heard before, so without this we
@@ -42,12 +47,13 @@ public sealed partial class PaxosReplica
         _leader?.Recovered.Remove(e.Slot);
     }
 
-    private void NoteCommit(long commitIndex, long from)
+    private void NoteCommit(long commitIndex, long from, Ballot? ballot = null)
     {
         if (commitIndex > _knownCommit)
         {
             _knownCommit = commitIndex;
             _knownCommitFrom = from;
+            _knownCommitBallot = ballot;
             _catchUpMisses = 0;
         }
     }
@@ -68,6 +74,7 @@ public sealed partial class PaxosReplica
         if (++_catchUpMisses < 2 * Math.Max(1, others)) return true;
         _catchUpMisses = 0;
         _knownCommit = _log.CommitIndex;
+        _knownCommitBallot = null;
         return false;
     }
 

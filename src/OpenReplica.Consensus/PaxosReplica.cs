@@ -37,6 +37,7 @@ public sealed partial class PaxosReplica
     // Catch-up: the highest commit index heard of, from whom, and when we last asked.
     private long _knownCommit;
     private long _knownCommitFrom;
+    private Ballot? _knownCommitBallot; // the ballot whose leader told _knownCommit (null: a promise, a catch-up answer or a snapshot did)
     private long _catchUpAskedAtTick = long.MinValue;
     private int _catchUpMisses; // asks in a row that no member served (see MissedCatchUp)
 

@@ -208,4 +208,28 @@ public class CatchUpTests
         Assert.True(c[2].IsLeader);
         Assert.Equal(["a"], c.StateOf(2));
     }
+    [Fact]
+    public void An_accept_that_arrives_after_the_heartbeat_that_said_its_slot_is_chosen_is_taken_as_chosen()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        c.Propose(1, "a");
+        c.DeliverAll();
+        c.Propose(1, "b");
+        // Slot 2 is chosen by r1 and r2; r3's accept for it is overtaken by the leader's next heartbeat.
+        c.DeliverQueued(m => m is Accept { To: 2 });
+        c.DeliverQueued(m => m is Accepted);
+        Assert.Equal(2, c[1].CommitIndex);
+        var lateAccept = c.Queue.OfType<Accept>().Single(m => m.To == 3);
+        c.Queue.Remove(lateAccept);
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat { To: 3 });
+        // The leader's silo then stops for good, and r2's answers are lost: nobody left serves slot 2 to r3.
+        c.Crash(1);
+        c.Drop(m => m.To == 1 || m is CatchUpResponse);
+        c.Deliver(lateAccept);
+
+        Assert.Equal(2, c[3].CommitIndex);
+        Assert.Equal(["a", "b"], c.StateOf(3));
+    }
 }
