@@ -15,25 +15,13 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
 {
     /// <summary>
-    /// Ticks between commit-flush sweeps (200 ms). A sweep flushes a leader's commit index to its followers only once
-    /// the group has been quiet (no step) for <see cref="CommitFlushQuietTicks"/>, so its followers learn it at most a
-    /// quiet period plus a sweep late. A group written again within the quiet period needs no flush: its next accepts
-    /// carry the commit index, so a spread load pays a heartbeat per call only where a grain's calls are further apart
-    /// than the quiet period (flushing every leader with an unsent commit at each sweep sent one about every other
-    /// spread write).
+    /// Ticks between commit flushes. A leader's commit index is flushed to its followers once the group has been quiet
+    /// for that long (no step), so its followers learn it two flush periods late at most. A group written again
+    /// within the period needs no flush: its next accepts carry the commit index, so a spread load pays a heartbeat
+    /// per call only where a grain's calls are further apart than the period (flushing every leader with an unsent
+    /// commit at each flush tick sent one about every other spread write).
     /// </summary>
     public const int CommitFlushTicks = 10;
-
-    /// <summary>
-    /// Ticks a leader's group must be quiet before a sweep flushes its commit index (1 s). Spread writes come a few
-    /// hundred milliseconds apart per grain (5 writes/s per grain at 5,000 writes/s over 1,000 grains; 1.6 at factor
-    /// 5): with 200 ms most of them were followed by a flush, a heartbeat to every follower and a step on each (about
-    /// a third of a factor-5 write's messages); with 1 s about one in five at factor 5 and almost none at factor 3.
-    /// Nothing waits for a follower to know the commit index: a leader's phase 1 learns the chosen values again, a
-    /// move announces it (<see cref="OpenReplica.Consensus.PaxosReplica.AnnounceCommit"/>) and a resigning
-    /// activation tells it.
-    /// </summary>
-    public const int CommitFlushQuietTicks = 50;
 
     // The simulator passes a hash that is the same in every process, so the order ticks visit groups (and so a whole
     // run) replays exactly from its seed; a silo keeps the default, randomized string hash.
@@ -130,7 +118,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
 
     /// <summary>
     /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,
-    /// leaders with unsent commits quiet for <see cref="CommitFlushQuietTicks"/> flush them every <see cref="CommitFlushTicks"/>, and every
+    /// leaders with unsent commits flush them every <see cref="CommitFlushTicks"/>, and every
     /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never); lease
     /// renewals that reads asked for go out in rounds (<see cref="LeaseRenewals"/>).
     /// </summary>
@@ -138,7 +126,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     {
         engine.PostDueRenewals(clock.Now, tickInterval);
         bool flush = tick % CommitFlushTicks == 0;
-        long quietSince = clock.Now - CommitFlushQuietTicks * tickInterval;
+        long quietSince = clock.Now - CommitFlushTicks * tickInterval;
         // The dictionary's enumerator, not .Values: that copies every group under all of the dictionary's locks, 50
         // times a second.
         foreach (var (_, group) in _groups)
