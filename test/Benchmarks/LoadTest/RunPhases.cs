@@ -116,8 +116,16 @@ internal sealed class RunPhases(ProgressContext ctx, Settings s, RunReport repor
     private async Task WarmUpAsync(ProcessCluster cluster, string[] grainClasses)
     {
         var task = ctx.AddTask("warm up the silo processes", maxValue: 1);
-        var targets = grainClasses.Select(c => GrainTarget.Of(cluster.Client, c, 64, prefix: "warm-up")).ToArray();
-        await Runner.WarmUpAsync(targets, TimeSpan.FromSeconds(s.Quick ? 2 : 5), callers: 64);
+        // Spread and hot: a grain that many callers share batches dozens of calls per slot, code the spread calls (one
+        // per grain at a time) never reach, so the first hot-grain cell of a fresh cluster was the first to run it. In
+        // one loaded run its silos still jitted 3-10 s into that cell (0.6-3.5 s of JIT time per second, after a 12 s
+        // warm-up; docs/benchmarks.md, "Session 11").
+        var targets = grainClasses.SelectMany(c => new ILoadTarget[]
+        {
+            GrainTarget.Of(cluster.Client, c, 64, prefix: "warm-up"),
+            new GrainTarget([cluster.Client.GetGrain<ICounterGrain>("warm-up-hot", c)]), // not the cells' hot grain
+        }).ToArray();
+        await Runner.WarmUpAsync(targets, TimeSpan.FromSeconds(s.Quick ? 2 : 8), callers: 64);
         task.Value = 1;
     }
 
