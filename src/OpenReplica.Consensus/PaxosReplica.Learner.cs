@@ -61,7 +61,23 @@ public sealed partial class PaxosReplica
 
     private void MaybeRetryCatchUp()
     {
-        if (_log.CommitIndex < _knownCommit) AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+        if (_log.CommitIndex >= _knownCommit) return;
+        // The last ask went unanswered for a retransmission period: its peer may have stopped for good (and no leader
+        // may be left to tell us the commit index again). Any member that knows the slots chosen serves them: ask the
+        // next one (engine seeds of session 10: a group with such a member never left memory).
+        if (_catchUpAskedAtTick != long.MinValue && _catchUpAskedAtTick + _options.RetransmitTicks <= _now)
+        {
+            _knownCommitFrom = NextCatchUpSource(_knownCommitFrom);
+        }
+        AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
+    }
+
+    /// <summary>The member after <paramref name="after"/> (in id order, wrapping) of the configurations this replica knows, itself excluded.</summary>
+    private long NextCatchUpSource(long after)
+    {
+        var members = _configs.Latest.Members.Union(Config.Members).Where(m => m != Id).Order().ToList();
+        if (members.Count == 0) return after;
+        return members.FirstOrDefault(m => m > after, members[0]);
     }
 
     private void HandleCatchUpRequest(CatchUpRequest m)
@@ -93,6 +109,9 @@ public sealed partial class PaxosReplica
         foreach (var e in m.Entries) LearnChosen(e);
         _catchUpAskedAtTick = long.MinValue;
         NoteCommit(m.CommitIndex, m.From);
+        // The peer we asked does not know what we wait for (its commit index, rebuilt from its disk, may be behind the
+        // one it once told): the next ask goes to another member.
+        if (m.Entries.Count == 0 && m.From == _knownCommitFrom && m.CommitIndex < _knownCommit) _knownCommitFrom = NextCatchUpSource(m.From);
         DeliverCommitted();
         AfterCatchUp();
         if (_log.CommitIndex < _knownCommit && m.Entries.Count > 0) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);

@@ -146,4 +146,29 @@ public class CatchUpTests
         Assert.Equal(["a", "b"], c.StateOf(3));
         Assert.Contains(c.Delivered.OfType<CatchUpRequest>(), r => r is { From: 3, To: 2 });
     }
+
+    [Fact]
+    public void A_follower_asks_another_member_when_its_catch_up_source_is_gone_and_no_leader_is_left()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        c.Isolate(3);
+        c.Propose(1, "a", "b");
+        c.DeliverAll();
+        c.Heal();
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat);
+        Assert.Equal(2, c[2].CommitIndex);
+        c.Crash(1);
+        c.Drop(m => m.To == 1);
+
+        // Nobody leads (an idle group whose leader's silo stopped for good): r3 must fetch from r2 on its own.
+        for (int i = 0; i < 10 && c[3].CommitIndex < 2; i++)
+        {
+            c.Tick(3, 5);
+            c.DeliverAll();
+        }
+        Assert.Equal(2, c[3].CommitIndex);
+        Assert.Contains(c.Delivered.OfType<CatchUpRequest>(), r => r is { From: 3, To: 2 });
+    }
 }

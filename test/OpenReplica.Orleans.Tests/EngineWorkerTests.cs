@@ -231,6 +231,41 @@ public class EngineWorkerTests
         return (follower, listener);
     }
 
+    [Fact]
+    public async Task A_second_activation_attaching_to_a_replica_displaces_the_first_which_then_gets_nothing_more()
+    {
+        var (worker, disk, _) = NewWorker();
+        var (follower, first, ballot) = FollowerGivenSlot1(worker);
+        await StepThroughAsync(worker, disk);
+        Assert.Null(first.Failure);
+
+        // Orleans keeps one activation of a grain per silo, but an older one whose Stop has not reached the worker yet
+        // (or a model of the cluster that allows two) must not keep serving: it would miss what the newer one applies.
+        var second = new RecordingListener();
+        var attach = follower.AskAsync(_ => Attach(follower, second, (true, new Ready())));
+        await StepThroughAsync(worker, disk);
+        await attach;
+        var displaced = Assert.IsType<ReplicaUnavailableException>(first.Failure);
+        Assert.Contains("another activation", displaced.Message);
+        Assert.Null(second.Failure);
+
+        follower.Post(core => core.Step(new Heartbeat(1, 2, ballot, 1, 0)));
+        await StepThroughAsync(worker, disk);
+        Assert.Empty(first.Committed);
+        Assert.Equal([1L], second.Committed);
+
+        // Attaching the same listener again, or detaching, displaces nobody.
+        await Task.WhenAll(follower.AskAsync(_ => Attach(follower, second, (true, new Ready()))), StepThroughAsync(worker, disk));
+        await Task.WhenAll(follower.AskAsync(_ => Attach(follower, null, (true, new Ready()))), StepThroughAsync(worker, disk));
+        Assert.Null(second.Failure);
+    }
+
+    private static (bool, Ready) Attach(GroupReplica group, IGroupListener? listener, (bool, Ready) result)
+    {
+        group.SetListener(listener);
+        return result;
+    }
+
     private static async Task StepThroughAsync(EngineWorker worker, GatedDisk disk)
     {
         var step = worker.StepAsync();

@@ -376,6 +376,13 @@ internal sealed partial class GrainSession(
         _pump.Writer.TryWrite(ready);
     }
 
+    public void OnDisplaced(Exception reason)
+    {
+        LoseLeadership(reason);
+        grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "another activation of this replicated grain on this silo took its group"));
+        _pump.Writer.TryComplete();
+    }
+
     public void OnFailed(Exception exception)
     {
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.Message}", exception));

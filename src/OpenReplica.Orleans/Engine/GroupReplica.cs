@@ -15,6 +15,12 @@ internal interface IGroupListener
 
     /// <summary>The replica stopped (a failed fsync, a broken invariant): fail waiting calls; nothing more will come.</summary>
     void OnFailed(Exception exception);
+
+    /// <summary>
+    /// Another listener (a newer activation of the same grain on this silo) took the group: nothing more will come to
+    /// this one, so it must stop serving, reads under the lease included.
+    /// </summary>
+    void OnDisplaced(Exception reason) => OnFailed(reason);
 }
 
 /// <summary>Whether <see cref="GroupReplica.Propose"/> queued a command.</summary>
@@ -286,8 +292,22 @@ internal sealed partial class GroupReplica
         Volatile.Write(ref _renewalPosted, 0);
     }
 
-    /// <summary>Attaches the activation; must run on the worker (inside <see cref="AskAsync{T}"/>).</summary>
-    public void SetListener(IGroupListener? listener) => _listener = listener;
+    /// <summary>
+    /// Attaches the activation (or detaches, with null); must run on the worker (inside <see cref="AskAsync{T}"/>).
+    /// A listener still attached when another attaches is told it was displaced: the replica's lease and committed
+    /// entries now serve the newer one only, so the older one's state falls behind and its local reads would be stale
+    /// (engine seed 529 of the short sweep: a second activation on the silo of a displaced one that still held the
+    /// group's lease applied a write the first never saw, and the first answered a read without it).
+    /// </summary>
+    public void SetListener(IGroupListener? listener)
+    {
+        var previous = _listener;
+        _listener = listener;
+        if (previous is not null && listener is not null && !ReferenceEquals(previous, listener))
+        {
+            previous.OnDisplaced(new ReplicaUnavailableException($"group {GroupId}: another activation on this silo took the group"));
+        }
+    }
 
     public IGroupListener? Listener => _listener;
 

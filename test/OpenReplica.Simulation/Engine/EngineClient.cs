@@ -82,6 +82,7 @@ internal sealed class EngineClient(int index, EngineSimulation world)
                         output = new KvOutput(activation.Grain.Read(input.Key));
                     }
                     _history.Add(new Operation<KvInput, KvOutput>(Index, input, output, callTime, world.Scheduler.Now));
+                    if (world.Tracing) world.Trace($"client {Index} {input.Op} {input.Key} -> {(input.Op == KvOp.Get ? output.Value ?? "nil" : output.Ok ? "ok" : $"refused ({output.Value ?? "nil"})")} via activation #{activation.Number} on silo {activation.Silo.Id}{(viaLog ? "" : " (read)")}");
                     if (input.Op != KvOp.Get && output.Ok) world.NoteWritten(input.Key, input.Value!);
                     _current = null;
                     return;

@@ -142,6 +142,9 @@ public sealed partial class EngineSimulation
 
     public bool Tracing => _trace is not null;
 
+    /// <summary>Activations made so far (numbers them in traces).</summary>
+    internal int ActivationsMade { get; set; }
+
     public void Trace(string line) => _trace?.Invoke($"[t={Scheduler.Now,6}] {line}");
 
     internal ClusterConfig ConfigOf(string groupId) => _configs[groupId];
@@ -364,7 +367,7 @@ public sealed partial class EngineSimulation
         var activation = new SimActivation(this, silo, groupId);
         if (_directory.TryGetValue(groupId, out var displaced) && displaced.Alive) _displaced.Add(displaced);
         _directory[groupId] = activation;
-        Trace($"activate {groupId} on silo {silo.Id}");
+        Trace($"activate {groupId} on silo {silo.Id} (activation #{activation.Number})");
         Scheduler.At(0, () => _ = activation.StartAsync(this, ActivationTimeout), silo.Context);
         return activation;
     }

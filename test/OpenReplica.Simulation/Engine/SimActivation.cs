@@ -12,8 +12,12 @@ internal sealed class SimActivation
 {
     private readonly TaskCompletionSource _started = new();
 
+    private readonly EngineSimulation _world;
+
     public SimActivation(EngineSimulation world, SimSilo silo, string groupId)
     {
+        _world = world;
+        Number = ++world.ActivationsMade;
         Silo = silo;
         GroupId = groupId;
         Incarnation = silo.Incarnation;
@@ -28,6 +32,9 @@ internal sealed class SimActivation
     }
 
     public SimSilo Silo { get; }
+
+    /// <summary>A number for traces.</summary>
+    public int Number { get; }
 
     public string GroupId { get; }
 
@@ -72,6 +79,7 @@ internal sealed class SimActivation
     {
         if (Stopped) return;
         Stopped = true;
+        if (_world.Tracing) _world.Trace($"activation #{Number} of {GroupId} on silo {Silo.Id} stops: {reason}");
         if (Silo.IsUp && Silo.Incarnation == Incarnation) Session.Stop();
         _started.TrySetException(new OpenReplica.Orleans.ReplicaUnavailableException($"activation stopped: {reason}"));
     }
