@@ -48,7 +48,27 @@ public sealed partial class PaxosReplica
         {
             _knownCommit = commitIndex;
             _knownCommitFrom = from;
+            _catchUpMisses = 0;
         }
+    }
+
+    /// <summary>
+    /// The member asked did not serve the slots we wait for (no answer in a retransmission period, or an empty one):
+    /// the next ask goes to the next member. After two rounds over the other members none has served them: only
+    /// members that are gone knew them chosen (a leader whose silo stopped for good right after it chose them, its
+    /// followers holding the entry accepted at most). Then this replica stops asking and forgets the commit index it
+    /// heard (false): the next leader's phase 1 recovers those slots, and a commit index heard again starts the asks
+    /// again. Asking for ever kept an idle group busy, so it never left memory (engine seed 55 of the short sweep,
+    /// session 11: a follower alternated between the gone leader and a member that had the slot only accepted).
+    /// </summary>
+    private bool MissedCatchUp()
+    {
+        _knownCommitFrom = NextCatchUpSource(_knownCommitFrom);
+        int others = _configs.Latest.Members.Union(Config.Members).Count(m => m != Id);
+        if (++_catchUpMisses < 2 * Math.Max(1, others)) return true;
+        _catchUpMisses = 0;
+        _knownCommit = _log.CommitIndex;
+        return false;
     }
 
     private void AskCatchUp(long peer, long fromSlot, long toSlot)
@@ -65,10 +85,7 @@ public sealed partial class PaxosReplica
         // The last ask went unanswered for a retransmission period: its peer may have stopped for good (and no leader
         // may be left to tell us the commit index again). Any member that knows the slots chosen serves them: ask the
         // next one (engine seeds of session 10: a group with such a member never left memory).
-        if (_catchUpAskedAtTick != long.MinValue && _catchUpAskedAtTick + _options.RetransmitTicks <= _now)
-        {
-            _knownCommitFrom = NextCatchUpSource(_knownCommitFrom);
-        }
+        if (_catchUpAskedAtTick != long.MinValue && _catchUpAskedAtTick + _options.RetransmitTicks <= _now && !MissedCatchUp()) return;
         AskCatchUp(_knownCommitFrom, _log.CommitIndex + 1, _knownCommit);
     }
 
@@ -111,7 +128,8 @@ public sealed partial class PaxosReplica
         NoteCommit(m.CommitIndex, m.From);
         // The peer we asked does not know what we wait for (its commit index, rebuilt from its disk, may be behind the
         // one it once told): the next ask goes to another member.
-        if (m.Entries.Count == 0 && m.From == _knownCommitFrom && m.CommitIndex < _knownCommit) _knownCommitFrom = NextCatchUpSource(m.From);
+        if (m.Entries.Count > 0) _catchUpMisses = 0;
+        else if (m.From == _knownCommitFrom && m.CommitIndex < _knownCommit) MissedCatchUp();
         DeliverCommitted();
         AfterCatchUp();
         if (_log.CommitIndex < _knownCommit && m.Entries.Count > 0) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);

@@ -38,6 +38,7 @@ public sealed partial class PaxosReplica
     private long _knownCommit;
     private long _knownCommitFrom;
     private long _catchUpAskedAtTick = long.MinValue;
+    private int _catchUpMisses; // asks in a row that no member served (see MissedCatchUp)
 
     private Ready _ready = new();
 

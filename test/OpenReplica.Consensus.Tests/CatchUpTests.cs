@@ -171,4 +171,41 @@ public class CatchUpTests
         Assert.Equal(2, c[3].CommitIndex);
         Assert.Contains(c.Delivered.OfType<CatchUpRequest>(), r => r is { From: 3, To: 2 });
     }
+
+    [Fact]
+    public void A_follower_stops_asking_for_slots_that_only_a_gone_leader_knew_chosen_and_the_next_leader_recovers_them()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        // "a" is chosen by r1 and r3; r2 misses its accept, and only r2 hears the commit index before r1 stops for good.
+        c.Propose(1, "a");
+        c.DeliverQueued(m => m is Accept { To: 3 });
+        c.Drop(m => m is Accept { To: 2 });
+        c.DeliverQueued(m => m is Accepted);
+        Assert.Equal(1, c[1].CommitIndex);
+        c.Heal();
+        c.Drop(m => m.To == 3 && m.From == 1);
+        c.Tick(1, 2);
+        c.DeliverQueued(m => m is Heartbeat { To: 2 });
+        c.Crash(1);
+        c.Heal();
+        c.Drop(m => m.To == 1);
+        Assert.Equal(0, c[2].CommitIndex);
+        Assert.Equal(0, c[3].CommitIndex);
+
+        // Nobody can serve slot 1 (r3 holds it accepted, not chosen): r2 stops asking after two rounds over the others,
+        // so its group counts as idle (a silo's engine lets it leave memory) instead of asking for ever.
+        for (int i = 0; i < 20 && c[2].HasInFlightWork; i++)
+        {
+            c.Tick(2, 5);
+            c.DeliverAll();
+        }
+        Assert.False(c[2].HasInFlightWork, c[2].ToString());
+
+        // The next leader's phase 1 recovers the slot from r3.
+        c.Campaign(2);
+        c.DeliverAll();
+        Assert.True(c[2].IsLeader);
+        Assert.Equal(["a"], c.StateOf(2));
+    }
 }

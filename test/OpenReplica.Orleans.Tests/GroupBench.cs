@@ -23,10 +23,12 @@ internal sealed class GroupBench
 
     private readonly Dictionary<long, BenchSilo> _silos = [];
     private readonly ReplicatedGrainsOptions _options = new();
+    private readonly ClusterConfig _genesis;
 
     /// <summary>Silos <paramref name="ids"/>; those in <paramref name="genesis"/> start with a replica of the group on it.</summary>
     public GroupBench(IEnumerable<long> ids, ClusterConfig genesis)
     {
+        _genesis = genesis;
         foreach (long id in ids) _silos[id] = new BenchSilo(id, _options.MaxQueuedProposals);
         foreach (long id in genesis.Members) CreateReplica(_silos[id], genesis);
     }
@@ -34,8 +36,8 @@ internal sealed class GroupBench
     /// <summary>Replicas whose incoming messages wait in their silo's queue until <see cref="ReleaseAsync"/>.</summary>
     public HashSet<long> Held { get; } = [];
 
-    /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none.</summary>
-    public GroupReplica? Replica(long id) => _silos[id].Table.Peek(GroupId);
+    /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none (or stopped for good).</summary>
+    public GroupReplica? Replica(long id) => _silos.TryGetValue(id, out var silo) ? silo.Table.Peek(GroupId) : null;
 
     /// <summary>What replica <paramref name="id"/> knows of the group, as its silo answers a peer.</summary>
     public Task<GroupStatus> StatusAsync(long id) => AskAsync(id, ReplicationRuntime.StatusOfAsync);
@@ -100,6 +102,20 @@ internal sealed class GroupBench
         if (silo.Table.TryRemove(GroupId, out var group)) group.Post(core => core.Resign());
         await silo.Store.ForgetAsync(GroupId);
     }
+
+    /// <summary>
+    /// Silo <paramref name="id"/>'s replica leaves memory and is built again from what its log holds, as after an
+    /// eviction or a restart (messages it had not stepped yet are lost with it).
+    /// </summary>
+    public void Rebuild(long id)
+    {
+        var silo = _silos[id];
+        Invariant.Assert(silo.Table.TryRemove(GroupId, out _));
+        CreateReplica(silo, _genesis);
+    }
+
+    /// <summary>Silo <paramref name="id"/> stops for good: it steps nothing more, and messages to it are lost.</summary>
+    public void StopForGood(long id) => _silos.Remove(id);
 
     /// <summary>Drops every message waiting for replica <paramref name="id"/>.</summary>
     public void Drop(long id) => _silos[id].Inbox.Clear();

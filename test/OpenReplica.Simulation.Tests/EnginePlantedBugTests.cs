@@ -18,6 +18,7 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.PromiseWithoutFsync), "durability")]
     [InlineData(nameof(EngineBug.TwiceInOneStep), "durability|engine error")] // early votes, or commits handed out of slot order
     [InlineData(nameof(EngineBug.FirstContactFromSlotOne), "liveness")]
+    [InlineData(nameof(EngineBug.ForgetBeforeRemovalDurable), "liveness")]
     public void PlantedEngineBugIsCaught(string plant, string? invariant)
     {
         var bug = Enum.Parse<EngineBug>(plant);

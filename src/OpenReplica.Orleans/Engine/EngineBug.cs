@@ -45,4 +45,13 @@ internal enum EngineBug
     /// runtime's needs Orleans), which otherwise starts from the sender's whole history as the runtime does.
     /// </summary>
     FirstContactFromSlotOne = 32,
+
+    /// <summary>
+    /// A member that a move removed drops its replica on the word of one member that has the removal in force (the
+    /// leader), as the rebalancer did before session 11, without waiting until a majority of the configuration that
+    /// removed it holds that configuration's window on disk (<see cref="PeerView.RemovalIsDurable"/>). When the
+    /// leader's silo then stops for good, the window's last slots need a quorum of the configuration with the dropped
+    /// member and the group never elects a leader again. Planted in the simulator's mover (the rebalancer needs Orleans).
+    /// </summary>
+    ForgetBeforeRemovalDurable = 64,
 }

@@ -95,7 +95,14 @@ internal sealed partial class GroupReplica
         _proposalCapacity = proposalCapacity;
         _logger = logger;
         LastActiveTick = worker.Clock.Now;
-        Post(c => c.Start());
+        Post(c =>
+        {
+            var ready = c.Start();
+            // The commit index a restarted core reaches by replaying its log is on disk too (its chosen entries are):
+            // a rebuilt replica writes it again only when it learns a higher one.
+            _durableCommit = Math.Max(_durableCommit, c.CommitIndex);
+            return ready;
+        });
     }
 
     public string GroupId { get; }
@@ -146,6 +153,9 @@ internal sealed partial class GroupReplica
         Post(static _ => new Ready());
     }
 
+    /// <summary>The commit index this replica's disk holds (read on the worker: inside <see cref="AskAsync{T}"/>).</summary>
+    internal long DurableCommit => _durableCommit;
+
     /// <summary>The group left memory (see <see cref="TryEvict"/>); a new replica must be built from disk.</summary>
     public bool Evicted => _evicted;
 
@@ -160,11 +170,11 @@ internal sealed partial class GroupReplica
     /// index): the commit flush waits until the group has sent nothing for a while (<see cref="GroupTable.CommitFlushTicks"/>).
     /// </summary>
     /// <remarks>
-    /// Not <see cref="LastActiveTick"/>: every input counts there, and a status ask is one. In session 11 a rebalance
-    /// pass asked each held group's status every 200 ms (a test's interval; a pass never ends while a group is
-    /// misplaced), so the leaders that had just filled a removal's window never went quiet, never told their followers
-    /// the window's commits, and the followers kept the old configuration in force, their groups misplaced, their
-    /// passes asking: <c>DecommissionTests</c> found four-member configurations in force 15 s after a graceful stop.
+    /// Not <see cref="LastActiveTick"/>: every input counts there, and a status ask is one. Rebalance passes ask each
+    /// held group's status every pass (200 ms in the tests), and a follower whose group looks misplaced asks its
+    /// leader pass after pass: an idle leader asked that often never went quiet and never told its followers its last
+    /// commits (<c>IdleCommitTests</c>; found while tracing session 11's <c>DecommissionTests</c> failure, whose
+    /// traced cause was the eviction of <see cref="PersistCommitBeforeEviction"/>).
     /// </remarks>
     public long LastSentTick { get; private set; }
 
@@ -391,19 +401,43 @@ internal sealed partial class GroupReplica
     /// loses it in a crash or an eviction learns it again from a leader's phase 1. But a peer that was TOLD a commit
     /// index may ask this replica for those slots (catch-up), which only a replica that knows them chosen can serve,
     /// so a commit index leaves in a message only once it is durable (<see cref="HardStateToPersist"/> writes it with
-    /// the group's next append). A raised promise always waits.
+    /// the group's next append). A raised promise always waits. So does a commit index that brings a configuration
+    /// into force (<see cref="BringsConfigIntoForce"/>).
     /// </summary>
     internal bool NeedsNoFsync(Ready ready)
     {
         if (_persistCommit && _core.CommitIndex > _durableCommit) return false;
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
-        if (_core.CommitIndex <= _durableCommit || !ready.HasMessages) return true;
+        if (_core.CommitIndex <= _durableCommit) return true;
+        if (BringsConfigIntoForce()) return false;
+        if (!ready.HasMessages) return true;
         foreach (var m in ready.Messages)
         {
             if (m.To != _core.Id) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether the commit index moved, since the last one written, over the slot before a configuration comes into
+    /// force: it is then written at once (one fsync per member and configuration change), not with the group's next
+    /// append. A member that a move removes drops its replica once a majority of the configuration that removed it
+    /// holds that slot's commit on disk (<see cref="PeerView.RemovalIsDurable"/>); until then the window's last slots
+    /// are governed by the configuration with the removed member, and a replica whose commit index is behind them
+    /// needs that configuration's quorum to lead. An idle group never appends again, so without this write the removed
+    /// member would wait for ever, and a follower rebuilt after eviction or a crash would forget the commit index.
+    /// </summary>
+    private bool BringsConfigIntoForce()
+    {
+        var epochs = _core.Configs.Epochs;
+        for (int i = epochs.Count - 1; i >= 0; i--)
+        {
+            long before = epochs[i].FromSlot - 1;
+            if (before <= _durableCommit) return false;
+            if (before <= _core.CommitIndex) return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using OpenReplica.Consensus;
+
 namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
@@ -37,4 +39,44 @@ internal static class PeerView
     /// </remarks>
     public static bool OwnViewSaysGroupLeft(GroupStatus mine, long me) =>
         mine.Leader && !mine.Latest.Contains(me) && !mine.InForce.Contains(me);
+
+    /// <summary>
+    /// The configuration that removed replica <paramref name="me"/>, per the history <paramref name="witness"/>
+    /// reports: the first epoch after the last one that names <paramref name="me"/>, with the slot it is in force from.
+    /// When no epoch names it (the history was trimmed at a snapshot taken after the removal, or an older peer sent its
+    /// newest configuration alone), the first epoch known, which is the removal's or a later one; null when the newest
+    /// configuration names <paramref name="me"/>.
+    /// </summary>
+    public static ConfigEpoch? RemovalOf(GroupStatus witness, long me)
+    {
+        var epochs = witness.Epochs is { Length: > 0 } known ? known : [new ConfigEpoch(witness.LatestFromSlot, witness.Latest)];
+        int lastNamingMe = Array.FindLastIndex(epochs, e => e.Members.Contains(me));
+        return lastNamingMe == epochs.Length - 1 ? null : epochs[lastNamingMe + 1];
+    }
+
+    /// <summary>
+    /// Whether the group can go on without replica <paramref name="me"/>, whose removal <paramref name="witness"/>
+    /// knows in force: a majority of the configuration that removed it (<see cref="RemovalOf"/>, in force from slot
+    /// <c>f</c>) report (<paramref name="members"/>, by replica id) a commit index of at least <c>f - 1</c> on disk
+    /// (<see cref="GroupStatus.DurableCommitIndex"/>). Only then may <paramref name="me"/> drop its replica.
+    /// </summary>
+    /// <remarks>
+    /// The slots before <c>f</c> are governed by the configuration with <paramref name="me"/> (a configuration chosen
+    /// at slot <c>s</c> is in force from <c>s + Window</c>). A candidate whose commit index is below <c>f - 1</c> needs
+    /// a quorum of that configuration to lead, unless a promiser tells it those slots are chosen (a promise carries
+    /// the chosen entries above the candidate's commit index; its commit index then passes <c>f - 1</c> and only the
+    /// new configuration's quorum counts). Any quorum of the new configuration includes a member of such a majority,
+    /// so every later candidate hears it. Without the rule the member dropped as soon as one member (the leader) had
+    /// the removal in force; when the leader's silo then stopped for good before the others held that commit index
+    /// on disk (a follower's commit index reached its disk only with its next append; one rebuilt after eviction
+    /// forgot the rest), no quorum of the window's configuration was left and the group never elected a leader again
+    /// (session 10's engine seeds 333, 358 and 1252). On disk, not in memory: a member rebuilt from its log after an
+    /// eviction or a crash knows only what its log holds.
+    /// </remarks>
+    public static bool RemovalIsDurable(GroupStatus witness, IReadOnlyDictionary<long, GroupStatus> members, long me)
+    {
+        if (RemovalOf(witness, me) is not { } removal) return false;
+        var holding = removal.Members.Where(m => members.TryGetValue(m, out var status) && status.DurableCommitIndex >= removal.FromSlot - 1);
+        return MajorityQuorum.Instance.IsQuorum(new ClusterConfig(removal.Members), holding.ToHashSet());
+    }
 }

@@ -374,6 +374,13 @@ internal sealed partial class Rebalancer(
                 HandOver(group, grainId, movedTo: latest, target, before: null);
                 return (Outcome.Moved, $"its activation here steps aside ({(group.Listener as GrainSession)?.Describe()}); latest {latest}, in force {inForce}, target {target}");
             }
+            if (await RemovalNotDurableAsync(groupId, status, new Dictionary<long, GroupStatus>(), me) is { } waiting)
+            {
+                // This replica leads: tell the members the commit index again (they write it at once, see
+                // GroupReplica.BringsConfigIntoForce), so the next pass finds the removal durable.
+                group.Post(core => core.AnnounceCommit());
+                return (Outcome.DrivenElsewhere, waiting);
+            }
             await runtime.ForgetAsync(groupId);
             Interlocked.Increment(ref _dropped);
             LogDropped(logger, groupId, latest.ToString());
@@ -410,9 +417,14 @@ internal sealed partial class Rebalancer(
         }
         if (!status.Leader)
         {
-            var peers = await PeerStatusesAsync(groupId, latest, me);
+            var asked = await PeerStatusesAsync(groupId, latest.Members, me);
+            var peers = asked.Values.ToList();
             if (peers.Where(p => PeerView.SaysGroupLeft(p, status, me)).MaxBy(p => p.LatestFromSlot) is { } witness)
             {
+                // The group left this replica, but it keeps its replica until a majority of the configuration that
+                // removed it holds that configuration's window on disk (PeerView.RemovalIsDurable): the leader (the
+                // witness, usually) may stop for good before its followers wrote the commit index.
+                if (await RemovalNotDurableAsync(groupId, witness, asked, me) is { } waiting) return (Outcome.DrivenElsewhere, waiting);
                 // A member knows a configuration without this replica in force, and it has committed past the slot
                 // from which this replica's newest configuration is in force: the group left this silo while this
                 // replica, no longer sent anything, did not hear of it. A member that has not committed that far may
@@ -496,21 +508,38 @@ internal sealed partial class Rebalancer(
     private static string Describe(List<GroupStatus> peers) =>
         peers.Count == 0 ? "none reachable" : string.Join("; ", peers.Select(p => $"latest {{{string.Join(",", p.Latest)}}} commit {p.CommitIndex}{(p.Leader ? " leader" : "")}"));
 
-    /// <summary>What the other reachable members of the group's newest configuration know of it.</summary>
-    private async Task<List<GroupStatus>> PeerStatusesAsync(string groupId, ClusterConfig latest, long me)
+    /// <summary>What the other reachable members among <paramref name="members"/> (the group's newest configuration) know of it, by member.</summary>
+    private async Task<Dictionary<long, GroupStatus>> PeerStatusesAsync(string groupId, IEnumerable<long> members, long me)
     {
-        var answers = await Task.WhenAll(latest.Members.Where(m => m != me).Select(async member =>
+        var answers = await Task.WhenAll(members.Where(m => m != me).Select(AskAsync));
+        return answers.Where(a => a.Status is not null).ToDictionary(a => a.Member, a => a.Status!);
+
+        async Task<(long Member, GroupStatus? Status)> AskAsync(long member)
         {
             try
             {
-                return await AskPeerAsync(member, groupId);
+                return (member, await AskPeerAsync(member, groupId));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                return null; // unreachable: it cannot lead a move now either
+                return (member, null); // unreachable: it cannot lead a move now either
             }
-        }));
-        return [.. answers.OfType<GroupStatus>()];
+        }
+    }
+
+    /// <summary>
+    /// Null when replica <paramref name="me"/> may drop its replica of a group that <paramref name="witness"/> says
+    /// removed it (<see cref="PeerView.RemovalIsDurable"/>); else why it waits. Asks the members of the removing
+    /// configuration that <paramref name="asked"/> does not hold yet.
+    /// </summary>
+    private async Task<string?> RemovalNotDurableAsync(string groupId, GroupStatus witness, IReadOnlyDictionary<long, GroupStatus> asked, long me)
+    {
+        if (PeerView.RemovalOf(witness, me) is not { } removal) return "the group's newest configuration names this replica";
+        var members = new Dictionary<long, GroupStatus>(asked);
+        foreach (var (member, status) in await PeerStatusesAsync(groupId, removal.Members.Where(m => !asked.ContainsKey(m)), me)) members[member] = status;
+        if (PeerView.RemovalIsDurable(witness, members, me)) return null;
+        return $"kept until a majority of {{{string.Join(",", removal.Members)}}} holds slot {removal.FromSlot - 1} on disk " +
+            $"({string.Join(", ", removal.Members.Select(m => $"{m}: {(members.TryGetValue(m, out var st) ? st.DurableCommitIndex.ToString() : "no answer")}"))})";
     }
 
     /// <summary>What the silo of <paramref name="member"/> knows of the group (null: it holds no replica); throws when it is unknown or does not answer in time.</summary>

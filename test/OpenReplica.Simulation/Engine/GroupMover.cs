@@ -189,30 +189,20 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
     }
 
     /// <summary>
-    /// Members that left the configuration in force drop their replicas (each silo's next rebalance pass does, on a
-    /// member's word), once a majority of that configuration has committed the slot before it came into force. The
-    /// silo's rebalancer drops as soon as one member (the leader) has: session 10's engine seeds 333 and 1252 stalled
-    /// for good when the leader's silo then stopped before the others learned the last slots of the window, which the
-    /// configuration with the dropped member still governs (a quorum of it was no longer reachable). Simulated with the
-    /// stricter rule, so that the sweep looks for other failures; docs/determinism.md says so.
+    /// Members that left the configuration in force drop their replicas, as each silo's rebalancer does: on the word of
+    /// a member that has the removal in force (<see cref="PeerView.SaysGroupLeft"/>, with the statuses the removed
+    /// member's silo would be answered), once a majority of the configuration that removed it holds that
+    /// configuration's window on disk (<see cref="PeerView.RemovalIsDurable"/>). Until then the leader announces its
+    /// commit index (members write one that brings a configuration into force at once), as the driver of a move does
+    /// while it waits for a member. The planted <see cref="EngineBug.ForgetBeforeRemovalDurable"/> drops on the
+    /// witness's word alone, as the rebalancer did before session 11 (engine seeds 333, 358 and 1252 then stalled for
+    /// good: the leader's silo stopped before the others held the window's last slots, which the configuration with
+    /// the dropped member still governs).
     /// </summary>
     private async Task ForgetLeftAsync(GroupReplica leader, ClusterConfig latest, ClusterConfig inForce, long inForceFrom)
     {
         var left = _leaving.Where(m => !inForce.Contains(m)).ToList();
         if (left.Count == 0 || !latest.Equals(inForce)) return;
-        int committed = 0;
-        foreach (long member in inForce.Members)
-        {
-            var silo = world.Silo(member);
-            var (answered, commit) = silo.IsUp && silo.Holds(groupId) ? await AskAsync(silo.GroupFor(groupId), core => core.CommitIndex) : (false, 0);
-            if (answered && commit >= inForceFrom - 1) committed++;
-        }
-        if (2 * committed <= inForce.Members.Count)
-        {
-            Doing = $"waiting for a majority of {inForce} to commit slot {inForceFrom - 1} before {string.Join(",", left)} drop the group";
-            leader.Post(core => core.AnnounceCommit());
-            return;
-        }
         foreach (long gone in left)
         {
             var silo = world.Silo(gone);
@@ -223,11 +213,44 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
                 continue;
             }
             if (!silo.IsUp || silo.Context is not { } context) continue;
+            if (!world.Bugs.HasFlag(EngineBug.ForgetBeforeRemovalDurable) && await RemovalNotDurableAsync(gone, inForce) is { } waiting)
+            {
+                Doing = $"waiting for a majority of {inForce} to hold slot {inForceFrom - 1} on disk before {gone} drops the group ({waiting})";
+                leader.Post(core => core.AnnounceCommit());
+                continue;
+            }
             Doing = $"waiting for silo {gone} to drop its replica";
             var done = new TaskCompletionSource();
             world.Scheduler.At(0, () => _ = ForgetOnAsync(silo, inForceFrom, done), context);
             await Task.WhenAny(done.Task, world.Scheduler.Delay(StepTimeout));
         }
+    }
+
+    /// <summary>
+    /// Null when silo <paramref name="gone"/> may drop its replica by the rebalancer's rule, with the statuses its silo
+    /// would be answered by the members of <paramref name="inForce"/>; else what the members hold on disk. A silo that
+    /// holds no replica (it never built one) has nothing to keep.
+    /// </summary>
+    private async Task<string?> RemovalNotDurableAsync(long gone, ClusterConfig inForce)
+    {
+        if (await StatusAsync(gone) is not { } mine) return null;
+        var members = new Dictionary<long, GroupStatus>();
+        foreach (long member in inForce.Members)
+        {
+            if (await StatusAsync(member) is { } status) members[member] = status;
+        }
+        var witness = members.Values.Where(p => PeerView.SaysGroupLeft(p, mine, gone)).MaxBy(p => p.LatestFromSlot);
+        if (witness is not null && PeerView.RemovalIsDurable(witness, members, gone)) return null;
+        return witness is null ? "no member says the group left it" : string.Join(", ", members.Select(m => $"{m.Key}: {m.Value.DurableCommitIndex}"));
+    }
+
+    /// <summary>What silo <paramref name="member"/>'s replica knows of the group, as its silo answers a peer (null: it holds none, or did not answer).</summary>
+    private async Task<GroupStatus?> StatusAsync(long member)
+    {
+        var silo = world.Silo(member);
+        if (!silo.IsUp || !silo.Holds(groupId)) return null;
+        var (answered, status) = await BoundedAsync(() => ReplicationRuntime.StatusOfAsync(silo.GroupFor(groupId)));
+        return answered ? status : null;
     }
 
     private async Task ForgetOnAsync(SimSilo silo, long knownFromSlot, TaskCompletionSource done)
@@ -280,7 +303,11 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
     }
 
     /// <summary>Asks a replica, bounded (a crashed silo's replica never answers).</summary>
-    private async Task<(bool Answered, T Value)> AskAsync<T>(GroupReplica group, Func<PaxosReplica, T> question)
+    private Task<(bool Answered, T Value)> AskAsync<T>(GroupReplica group, Func<PaxosReplica, T> question) =>
+        BoundedAsync(() => group.AskAsync(core => (question(core), new Ready())));
+
+    /// <summary>Runs an ask of a replica, bounded (a crashed silo's replica never answers).</summary>
+    private async Task<(bool Answered, T Value)> BoundedAsync<T>(Func<Task<T>> ask)
     {
         if (_activation is { } activation) activation.LastUsed = world.Scheduler.Now;
         // Not Task.WhenAny over the ask: its task resumes its continuations on the thread pool (they must come back
@@ -294,7 +321,7 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
         {
             try
             {
-                done.TrySetResult((true, await group.AskAsync(core => (question(core), new Ready()))));
+                done.TrySetResult((true, await ask()));
             }
             catch (ReplicaUnavailableException)
             {

@@ -1,0 +1,149 @@
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// When a member that a move removed may drop its replica (<see cref="PeerView.RemovalIsDurable"/>), with real engine
+/// replicas. The slots before the removing configuration comes into force are still governed by the configuration
+/// with the removed member; a replica whose commit index is below them needs a quorum of that configuration to lead.
+/// Session 10's engine seed 358: the removed member dropped its replica once the leader had the removal in force, the
+/// leader's silo stopped for good, and the two members that stayed held the window's last slot accepted with a commit
+/// index one below it: three of the four old members were needed, two were left, and the group never elected a
+/// leader again. The removed member now waits until a majority of the new configuration holds that commit on disk.
+/// </summary>
+public class RemovedMemberTests
+{
+    private const long Leader = 1, Stays = 2, AlsoStays = 3, Removed = 4;
+    private static readonly ClusterConfig Before = new([Leader, Stays, AlsoStays, Removed]);
+    private static readonly ClusterConfig After = new([Leader, Stays, AlsoStays]);
+
+    [Fact]
+    public async Task A_removed_member_keeps_its_replica_while_the_members_that_stay_lack_the_removal_on_disk_so_the_group_outlives_its_leader()
+    {
+        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+
+        // The removal is chosen and comes into force at the leader; the members that stay get its accepts one message
+        // at a time, and nothing the leader sends once it has the removal in force (the commit index of the window's
+        // last slot) reaches them: its silo stops for good right then.
+        bench.Held.UnionWith([Stays, AlsoStays]);
+        Replica(bench, Leader).Post(core => core.ProposeConfig(After));
+        await bench.SettleAsync();
+        for (int released = 0; !await InForceAsync(bench, Leader); released++)
+        {
+            Assert.True(released < 1_000, "the removal did not come into force at the leader");
+            long to = released % 2 == 0 ? Stays : AlsoStays;
+            if (!await bench.ReleaseAsync(to)) Assert.True(await bench.ReleaseAsync(Stays + AlsoStays - to), "nothing left to deliver");
+        }
+        var leader = await bench.StatusAsync(Leader);
+        long lastOfWindow = leader.LatestFromSlot - 1;
+        Assert.True((await bench.StatusAsync(Stays)).CommitIndex < lastOfWindow);
+
+        // The rule the removed member's silo applies, with what its peers answer: the leader says the group left it,
+        // but the members that stay do not hold the window's last slot's commit on disk, so it keeps its replica.
+        var members = await StatusesAsync(bench, After);
+        var mine = await bench.StatusAsync(Removed);
+        Assert.True(PeerView.SaysGroupLeft(leader, mine, Removed));
+        Assert.False(PeerView.RemovalIsDurable(leader, members, Removed),
+            $"slot {lastOfWindow} on disk: {string.Join(", ", members.Select(m => $"{m.Key}: {m.Value.DurableCommitIndex}"))}");
+        await ForgetIfAllowedAsync(bench, leader, members, Removed);
+        Assert.NotNull(bench.Replica(Removed));
+
+        // The leader's silo stops for good; the members that stay leave memory and come back from their logs. One of
+        // them campaigns: the window's last slots need three of the four old members, the removed one among them.
+        bench.StopForGood(Leader);
+        bench.Held.Clear();
+        bench.Drop(Stays);
+        bench.Drop(AlsoStays);
+        bench.Rebuild(Stays);
+        bench.Rebuild(AlsoStays);
+        Assert.True(await bench.CampaignAsync(Stays), $"no leader: {await bench.AskAsync(Stays, g => g.AskAsync(core => (core.ToString(), new Ready())))}");
+
+        // The new leader finished the window and told the others (its commit flush: no append); now the removed member
+        // may go, and the two members left elect a leader from their logs alone.
+        var witness = await bench.StatusAsync(Stays);
+        members = await StatusesAsync(bench, After);
+        Assert.True(PeerView.RemovalIsDurable(witness, members, Removed),
+            $"slot {lastOfWindow} on disk: {string.Join(", ", members.Select(m => $"{m.Key}: {m.Value.DurableCommitIndex}"))}");
+        await ForgetIfAllowedAsync(bench, witness, members, Removed);
+        Assert.Null(bench.Replica(Removed));
+        bench.Rebuild(Stays);
+        bench.Rebuild(AlsoStays);
+        Assert.True(await bench.CampaignAsync(AlsoStays));
+    }
+
+    [Fact]
+    public async Task Members_write_a_commit_index_that_brings_a_configuration_into_force_at_once_so_an_idle_group_lets_the_removed_member_go()
+    {
+        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync(); // the leader's commit flush: a heartbeat, no append (the group is idle from here on)
+        long lastOfWindow = (await bench.StatusAsync(Leader)).LatestFromSlot - 1;
+
+        // Before session 11 a follower wrote a commit index only with its next append, which an idle group never
+        // makes: the removed member would wait for ever, and a follower rebuilt from its log forgot the commit index.
+        bench.Rebuild(Stays);
+        bench.Rebuild(AlsoStays);
+        var members = await StatusesAsync(bench, After);
+        Assert.All(members.Values, s => Assert.True(s.DurableCommitIndex >= lastOfWindow, $"slot {lastOfWindow}: {s.DurableCommitIndex} on disk"));
+        var leader = await bench.StatusAsync(Leader);
+        Assert.True(PeerView.SaysGroupLeft(leader, await bench.StatusAsync(Removed), Removed));
+        Assert.True(PeerView.RemovalIsDurable(leader, members, Removed));
+        await ForgetIfAllowedAsync(bench, leader, members, Removed);
+        Assert.Null(bench.Replica(Removed));
+
+        // The group outlives its leader without the removed member.
+        bench.StopForGood(Leader);
+        Assert.True(await bench.CampaignAsync(Stays));
+    }
+
+    [Fact]
+    public void The_removing_configuration_is_the_first_one_after_the_last_that_names_the_member()
+    {
+        // 4 left, came back, and left again: the second removal counts, and its window (slot 30) must be on disk.
+        var status = new GroupStatus([1, 2, 3], [1, 2, 3], Leader: true, HasActivation: false, CommitIndex: 40, LatestFromSlot: 31,
+            Epochs: [new(1, [1, 2, 4]), new(9, [1, 2]), new(17, [1, 2, 4]), new(25, [1, 2, 3, 4]), new(31, [1, 2, 3])]);
+        Assert.Equal(31, PeerView.RemovalOf(status, 4)!.FromSlot);
+        Assert.Null(PeerView.RemovalOf(status, 3));
+        GroupStatus Holding(long commit) => status with { Leader = false, DurableCommitIndex = commit };
+        Assert.False(PeerView.RemovalIsDurable(status, new Dictionary<long, GroupStatus> { [1] = Holding(30), [2] = Holding(29), [3] = Holding(29) }, 4));
+        Assert.True(PeerView.RemovalIsDurable(status, new Dictionary<long, GroupStatus> { [1] = Holding(30), [3] = Holding(30) }, 4));
+        // The removed member's own disk does not count.
+        Assert.False(PeerView.RemovalIsDurable(status, new Dictionary<long, GroupStatus> { [1] = Holding(30), [4] = Holding(30) }, 4));
+
+        // A history that no longer names the member (trimmed at a snapshot, or an older peer's newest configuration
+        // alone): its first configuration stands in, with the slot it is in force from.
+        var trimmed = status with { Epochs = [new(31, [1, 2, 3])] };
+        Assert.Equal(31, PeerView.RemovalOf(trimmed, 4)!.FromSlot);
+        Assert.Equal(31, PeerView.RemovalOf(status with { Epochs = null }, 4)!.FromSlot);
+    }
+
+    private static GroupReplica Replica(GroupBench bench, long id) => bench.Replica(id) ?? throw new InvalidOperationException($"silo {id} holds no replica");
+
+    private static async Task<bool> InForceAsync(GroupBench bench, long id)
+    {
+        var status = await bench.StatusAsync(id);
+        return new ClusterConfig(status.InForce).Equals(After);
+    }
+
+    private static async Task<Dictionary<long, GroupStatus>> StatusesAsync(GroupBench bench, ClusterConfig config)
+    {
+        var statuses = new Dictionary<long, GroupStatus>();
+        foreach (long member in config.Members)
+        {
+            if (bench.Replica(member) is not null) statuses[member] = await bench.StatusAsync(member);
+        }
+        return statuses;
+    }
+
+    /// <summary>What the removed member's silo does on its peers' answers (<c>Rebalancer</c>): drop the replica once the rule allows.</summary>
+    private static async Task ForgetIfAllowedAsync(GroupBench bench, GroupStatus witness, IReadOnlyDictionary<long, GroupStatus> members, long me)
+    {
+        var mine = await bench.StatusAsync(me);
+        if (PeerView.SaysGroupLeft(witness, mine, me) && PeerView.RemovalIsDurable(witness, members, me)) await bench.ForgetAsync(me);
+    }
+}
