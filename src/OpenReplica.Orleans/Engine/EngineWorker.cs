@@ -91,7 +91,7 @@ internal sealed partial class EngineWorker(int index, IEngineStorage storage, IE
         {
             try
             {
-                if (group.RunInputs() is { } ready && !ready.IsEmpty) batch.Add((group, ready));
+                if (group.RunInputs() is { } ready && (!ready.IsEmpty || group.PersistsCommit)) batch.Add((group, ready));
                 else group.Advance();
             }
             catch (Exception e)

@@ -63,6 +63,8 @@ internal sealed partial class GroupReplica
     private volatile bool _isLeader;
     private volatile bool _unsentCommit;
     private volatile bool _idle;
+    private volatile bool _commitNotDurable; // the commit index in memory is past the one on disk (learned without an append)
+    private volatile bool _persistCommit; // the next step appends the commit index, even if nothing else needs it
     private readonly bool _alwaysTick;
     private volatile bool _failed;
     private readonly bool _leases;
@@ -122,6 +124,35 @@ internal sealed partial class GroupReplica
 
     public bool Failed => _failed;
 
+    /// <summary>
+    /// Whether the next step must append even if it has nothing else to write: the commit index is to go to disk before
+    /// the group leaves memory (<see cref="PersistCommitBeforeEviction"/>).
+    /// </summary>
+    internal bool PersistsCommit => _persistCommit;
+
+    /// <summary>
+    /// The replica knows a commit index its disk does not: it learned it from a step that needed no append (a leader's
+    /// heartbeat or commit flush to an idle follower), and a rebuild from disk would know an older one.
+    /// </summary>
+    public bool CommitNotDurable => _commitNotDurable;
+
+    /// <summary>
+    /// Has the group's next step append its commit index (batched with the worker's other groups), so that an eviction
+    /// after it loses nothing this replica knew. Not counted as use of the group by callers; the step itself is.
+    /// </summary>
+    /// <remarks>
+    /// Why: a follower that learned the last commits of an idle group from the leader's commit flush holds them in
+    /// memory only (nothing waits for a follower's commit index on disk, so that step appends nothing). Evicted so, it
+    /// was rebuilt with the commit index of its last append, and an idle group's leader tells it no more: in session 11
+    /// a follower that had learned the window after a removal (slots 35-65) came back at slot 34, showing the
+    /// configuration with the removed member in force for good (<c>DecommissionTests</c>, traced).
+    /// </remarks>
+    public void PersistCommitBeforeEviction()
+    {
+        _persistCommit = true;
+        Post(static _ => new Ready());
+    }
+
     /// <summary>The commit index this replica's disk holds (read on the worker: inside <see cref="AskAsync{T}"/>).</summary>
     internal long DurableCommit => _durableCommit;
 
@@ -133,6 +164,19 @@ internal sealed partial class GroupReplica
 
     /// <summary>Host clock of the last input, step or hand-out: groups idle long enough may leave memory.</summary>
     public long LastActiveTick { get; private set; }
+
+    /// <summary>
+    /// Host clock of the last step that sent a peer a message (a leader's accepts and heartbeats carry its commit
+    /// index): the commit flush waits until the group has sent nothing for a while (<see cref="GroupTable.CommitFlushTicks"/>).
+    /// </summary>
+    /// <remarks>
+    /// Not <see cref="LastActiveTick"/>: every input counts there, and a status ask is one. Rebalance passes ask each
+    /// held group's status every pass (200 ms in the tests), and a follower whose group looks misplaced asks its
+    /// leader pass after pass: an idle leader asked that often never went quiet and never told its followers its last
+    /// commits (<c>IdleCommitTests</c>; found while tracing session 11's <c>DecommissionTests</c> failure, whose
+    /// traced cause was the eviction of <see cref="PersistCommitBeforeEviction"/>).
+    /// </remarks>
+    public long LastSentTick { get; private set; }
 
     /// <summary>Marks the group as just handed out (it is not evicted for an idle period); false if it already left memory.</summary>
     public bool Touch()
@@ -321,7 +365,18 @@ internal sealed partial class GroupReplica
             else ready.Append(next);
         }
         if (_leases) PublishLease();
+        if (ready is not null && SendsToPeer(ready)) LastSentTick = _worker.Clock.Now;
         return ready;
+    }
+
+    private bool SendsToPeer(Ready ready)
+    {
+        if (!ready.HasMessages) return false;
+        foreach (var m in ready.Messages)
+        {
+            if (m.To != _core.Id) return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -351,6 +406,7 @@ internal sealed partial class GroupReplica
     /// </summary>
     internal bool NeedsNoFsync(Ready ready)
     {
+        if (_persistCommit && _core.CommitIndex > _durableCommit) return false;
         if (ready.HasEntries || ready.SnapshotToPersist is not null) return false;
         if (ready.HardState is { } hs && hs.Promised != _durablePromised && !_worker.PlantedBugs.HasFlag(EngineBug.PromiseWithoutFsync)) return false;
         if (_core.CommitIndex <= _durableCommit) return true;
@@ -400,6 +456,7 @@ internal sealed partial class GroupReplica
             _durableCommit = Math.Max(_durableCommit, w.CommitIndex);
         }
         _writing = null;
+        if (written) _persistCommit = false;
         if (written && ready.HardState is { } hs)
         {
             // A new ballot of this replica's own is a campaign it started (an activation, the rebalancer, an election).
@@ -465,6 +522,7 @@ internal sealed partial class GroupReplica
         _unsentCommit = _core.HasUnsentCommit;
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
+        _commitNotDurable = _core.CommitIndex > _durableCommit;
         bool schedule;
         lock (_gate)
         {

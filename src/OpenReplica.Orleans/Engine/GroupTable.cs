@@ -15,11 +15,12 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
 {
     /// <summary>
-    /// Ticks between commit flushes. A leader's commit index is flushed to its followers once the group has been quiet
-    /// for that long (no step), so its followers learn it two flush periods late at most. A group written again
-    /// within the period needs no flush: its next accepts carry the commit index, so a spread load pays a heartbeat
-    /// per call only where a grain's calls are further apart than the period (flushing every leader with an unsent
-    /// commit at each flush tick sent one about every other spread write).
+    /// Ticks between commit flushes. A leader's commit index is flushed to its followers once the group has sent its
+    /// peers nothing for that long (<see cref="GroupReplica.LastSentTick"/>), so its followers learn it two flush
+    /// periods late at most. A group written again within the period needs no flush: its next accepts carry the
+    /// commit index, so a spread load pays a heartbeat per call only where a grain's calls are further apart than the
+    /// period (flushing every leader with an unsent commit at each flush tick sent one about every other spread
+    /// write). Inputs that send nothing (status asks, local reads) do not put the flush off.
     /// </summary>
     public const int CommitFlushTicks = 10;
 
@@ -132,7 +133,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         foreach (var (_, group) in _groups)
         {
             if (group.NeedsTicks) group.Post(static core => core.Tick());
-            else if (flush && group.HasUnsentCommit && group.LastActiveTick <= quietSince) group.Post(static core => core.FlushCommit());
+            else if (flush && group.HasUnsentCommit && group.LastSentTick <= quietSince) group.Post(static core => core.FlushCommit());
         }
         long sweepEvery = Math.Max(1, evictAfter / 4 / tickInterval);
         if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdle(clock.Now - evictAfter);
@@ -144,6 +145,12 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         foreach (var (groupId, group) in _groups)
         {
             if (group.LastActiveTick > idleSince) continue;
+            if (group.CommitNotDurable)
+            {
+                // Its commit index goes to disk first (one append, batched); it leaves memory after another idle period.
+                if (!group.PersistsCommit) group.PersistCommitBeforeEviction();
+                continue;
+            }
             lock (_groups)
             {
                 // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.

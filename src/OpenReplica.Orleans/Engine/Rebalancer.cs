@@ -589,17 +589,17 @@ internal sealed partial class Rebalancer(
             var (latest, inForce, leader, inForceFrom) = await group.AskAsync(core =>
                 ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
             if (!leader) return Stalled(group, "this replica no longer leads the group");
-            if (latest.Equals(target) && inForce.Equals(target)) return true;
-            // Chosen, not yet in force: the leader fills the window with no-ops.
-            bool removalNext = !latest.Equals(target) && target.Members.All(latest.Contains);
-            if (!latest.Equals(inForce) && latest.Equals(target) && group.Listener is GrainSession)
+            var change = MoveStep.For(latest, inForce, target);
+            if (change.Kind == MoveStepKind.InPlace) return true;
+            if (change.Kind == MoveStepKind.AwaitInForce)
             {
-                // The last change is chosen and an activation leads: its leadership fills the window (a move without
-                // an activation waits, since its driver resigns once done).
-                return true;
-            }
-            if (!latest.Equals(inForce) && !removalNext)
-            {
+                // Chosen, not yet in force: the leader fills the window with no-ops.
+                if (latest.Equals(target) && group.Listener is GrainSession)
+                {
+                    // The last change is chosen and an activation leads: its leadership fills the window (a move
+                    // without an activation waits, since its driver resigns once done).
+                    return true;
+                }
                 if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken))
                 {
                     return Stalled(group, $"configuration {latest} chosen at slot {inForceFrom - 1} did not come into force");
@@ -607,24 +607,17 @@ internal sealed partial class Rebalancer(
                 phases.Mark("in force");
                 continue;
             }
-            ClusterConfig next;
-            long? adding = target.Members.Where(m => !latest.Contains(m)).Select(m => (long?)m).FirstOrDefault();
-            if (!removalNext && latest.Members.Count <= target.Members.Count && adding is { } added)
-            {
-                next = latest.With(added);
-            }
-            else
+            if (change.Kind == MoveStepKind.Remove)
             {
                 // Before a member leaves, every member that stays must hold the log up to where it joined (members
                 // the target wants that are not in the group yet are added after this removal). That a new member
                 // holds it implies the leader committed that far, so the configuration that added it is in force: the
                 // catch-up and the window's no-ops overlap instead of running one after the other.
-                var staying = new ClusterConfig(latest.Members.Where(target.Contains).DefaultIfEmpty(roster.LocalReplicaId));
+                var staying = new ClusterConfig(change.Staying!.DefaultIfEmpty(roster.LocalReplicaId));
                 if (!await CaughtUpAsync(group, staying, inForceFrom - 1, cancellationToken)) return false;
                 phases.Mark("caught up");
-                long removed = latest.Members.First(m => !target.Contains(m));
-                next = latest.Without(removed);
             }
+            var next = change.Next!;
             group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
             if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next), cancellationToken))
             {

@@ -120,33 +120,28 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             await ForgetLeftAsync(group, latest, inForce, inForceFrom);
             var target = world.TargetOf(groupId);
             if (world.Tracing) world.Trace($"move {groupId}: latest {latest}, in force {inForce}, target {target}, leaving {string.Join(",", _leaving)}");
-            if (latest.Equals(target) && inForce.Equals(target) && _leaving.Count == 0) return;
-            if (latest.Equals(target) && inForce.Equals(target))
+            // The step the silo's rebalancer takes (its MoveAsync), from the same function.
+            var step = MoveStep.For(latest, inForce, target);
+            if (step.Kind == MoveStepKind.InPlace)
             {
+                if (_leaving.Count == 0) return;
                 await world.Scheduler.Delay(20);
                 continue;
             }
-            bool removalNext = !latest.Equals(target) && target.Members.All(latest.Contains);
-            if (!latest.Equals(inForce) && !removalNext)
+            if (step.Kind == MoveStepKind.AwaitInForce)
             {
                 Doing = $"waiting for {latest} to come into force";
                 await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest));
                 continue;
             }
-            ClusterConfig next;
-            long? adding = target.Members.Where(m => !latest.Contains(m)).Select(m => (long?)m).FirstOrDefault();
-            if (!removalNext && latest.Members.Count <= target.Members.Count && adding is { } added)
-            {
-                next = latest.With(added);
-            }
-            else
+            if (step.Kind == MoveStepKind.Remove)
             {
                 // Every member that stays must hold the log up to where it joined before a member leaves.
-                var staying = latest.Members.Where(target.Contains).Where(m => m != activation.Silo.Id).ToList();
+                var staying = step.Staying!.Where(m => m != activation.Silo.Id).ToList();
                 Doing = $"waiting for {string.Join(",", staying)} to catch up to slot {inForceFrom - 1}";
                 if (!await CaughtUpAsync(group, staying, inForceFrom - 1)) continue;
-                next = latest.Without(latest.Members.First(m => !target.Contains(m)));
             }
+            var next = step.Next!;
             Doing = $"proposing {next}";
             group.Post(core => core.IsLeader && core.Configs.Latest.Equals(latest) ? core.ProposeConfig(next) : new Ready());
             if (!await UntilAsync(group, core => core.Configs.Latest.Equals(next))) continue;
