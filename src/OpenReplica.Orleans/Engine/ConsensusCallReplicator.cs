@@ -56,16 +56,6 @@ internal sealed partial class ConsensusCallReplicator(
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
             options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
         _sessions[grain] = session;
-        if (grain.GrainInstance is IReplicatedStateMachine { ArrivedByMigration: true })
-        {
-            // Moved here by a hand-over (GrainSession.StepAside): Orleans' AcceptMigratingGrains answers the old silo
-            // only once every activation of its batch (up to 1,000 grains) is valid, and the old silo holds the
-            // grains' queued calls until then. Waiting for the lead here made every grain of a batch wait for the
-            // slowest campaign of the batch (session 10's rolls: a 2.2-4.7 s gap). The activation finishes activating
-            // now and takes the lead meanwhile; its calls wait for the lead in the call path (GrainSession).
-            _ = StartAfterMigrationAsync(grain, session, group, target, started);
-            return;
-        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);
         try
@@ -78,27 +68,6 @@ internal sealed partial class ConsensusCallReplicator(
         {
             Detach(grain);
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Takes the lead for an activation that arrived by migration, on its scheduler (this runs from
-    /// <see cref="RecoverAsync"/> there), while the activation already takes calls; a lead not won within
-    /// <see cref="ReplicatedGrainsOptions.CallTimeout"/> fails the waiting calls and ends the activation.
-    /// </summary>
-    private async Task StartAfterMigrationAsync(IGrainContext grain, GrainSession session, GroupReplica group, ClusterConfig? target, long started)
-    {
-        using var timeout = new CancellationTokenSource(options.Value.CallTimeout);
-        try
-        {
-            await session.StartAsync(timeout.Token);
-            LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, session.StartPhases());
-            if (target is not null) _ = RequestMoveIfMisplacedAsync(grain.GrainId, group, target);
-        }
-        catch (Exception e)
-        {
-            Detach(grain);
-            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationError, $"replicated grain did not take the lead after it migrated: {e.Message}"));
         }
     }
 

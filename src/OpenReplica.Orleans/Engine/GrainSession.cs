@@ -146,25 +146,8 @@ internal sealed partial class GrainSession(
 
     private string Since(long at) => at == 0 ? "–" : $"{Stopwatch.GetElapsedTime(_startedAt, at).TotalMilliseconds:0} ms";
 
-    /// <summary>
-    /// Waits until this activation serves (it leads and has applied what was chosen before): an activation that
-    /// arrived by migration takes calls before it leads (see <c>ConsensusCallReplicator.RecoverAsync</c>).
-    /// </summary>
-    private async Task UntilServingAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _leading.Task.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException) when (!_leading.Task.IsCompleted)
-        {
-            throw new TimeoutException($"grain {grain.GrainId}: its activation did not take the lead of its group in time; retry with the same stamp");
-        }
-    }
-
     public async Task<object?> ReplicateAsync(byte[] invokable, CallStamp stamp, CancellationToken cancellationToken)
     {
-        if (!_leading.Task.IsCompleted) await UntilServingAsync(cancellationToken);
         ThrowIfLost();
         _divergence.ThrowIfDiverged();
         var command = stamp.IsNone
@@ -221,7 +204,6 @@ internal sealed partial class GrainSession(
     /// </summary>
     public async Task AcceptDivergenceAsync(string reason, CancellationToken cancellationToken)
     {
-        if (!_leading.Task.IsCompleted) await UntilServingAsync(cancellationToken);
         ThrowIfLost();
         if (_divergence.Diverged is null) throw new InvalidOperationException($"grain {grain.GrainId} has no divergence to accept");
         var command = DivergenceRecord.Acceptance(CommandPayload.Position(_appliedSlot + 1, 0), reason);
@@ -238,7 +220,6 @@ internal sealed partial class GrainSession(
     /// </summary>
     public async Task<CallResolution> ResolveCallAsync(CallStamp stamp, CancellationToken cancellationToken)
     {
-        if (!_leading.Task.IsCompleted) await UntilServingAsync(cancellationToken);
         ThrowIfLost();
         if (stamp.IsNone) throw new ArgumentException("an unstamped call has no outcome to resolve: nothing identifies it", nameof(stamp));
         var id = new CommandId(stamp.ClientId, stamp.Sequence);
@@ -292,7 +273,6 @@ internal sealed partial class GrainSession(
     /// </summary>
     public async Task ReadBarrierAsync(CancellationToken cancellationToken)
     {
-        if (!_leading.Task.IsCompleted) await UntilServingAsync(cancellationToken);
         ThrowIfLost();
         _divergence.ThrowIfDiverged();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

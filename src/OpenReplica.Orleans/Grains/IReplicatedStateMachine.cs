@@ -27,10 +27,4 @@ internal interface IReplicatedStateMachine
 
     /// <summary>The digest of State (<see cref="StateDigest"/>): equal states give equal digests on every replica.</summary>
     ulong DigestState();
-
-    /// <summary>
-    /// This activation was started by Orleans' migration (a graceful hand-over moved the grain here), not by a call:
-    /// it finishes activating before it leads (see <c>ConsensusCallReplicator.RecoverAsync</c>).
-    /// </summary>
-    bool ArrivedByMigration => false;
 }

@@ -125,31 +125,8 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     /// Rebuilds the state before <c>OnActivateAsync</c> runs, at the stage where <c>Grain&lt;TState&gt;</c> reads storage.
     /// A derived class that overrides this must call the base implementation.
     /// </summary>
-    public virtual void Participate(IGrainLifecycle lifecycle)
-    {
+    public virtual void Participate(IGrainLifecycle lifecycle) =>
         lifecycle.Subscribe(GetType().FullName ?? nameof(ReplicatedGrain<TState>), GrainLifecycleStage.SetupState, RecoverAsync, DetachAsync);
-        lifecycle.AddMigrationParticipant(_migration);
-    }
-
-    private readonly MigrationMark _migration = new();
-
-    /// <inheritdoc/>
-    bool IReplicatedStateMachine.ArrivedByMigration => _migration.Arrived;
-
-    /// <summary>
-    /// Notes that the activation arrived by migration (Orleans rehydrates only a migrated activation, before its
-    /// lifecycle starts). Nothing of the grain travels: the new activation rebuilds State from its own replica.
-    /// </summary>
-    private sealed class MigrationMark : IGrainMigrationParticipant
-    {
-        public bool Arrived { get; private set; }
-
-        public void OnDehydrate(IDehydrationContext dehydrationContext)
-        {
-        }
-
-        public void OnRehydrate(IRehydrationContext rehydrationContext) => Arrived = true;
-    }
 
     /// <summary>
     /// Runs a side effect a call declared with <see cref="ReplicatedContext.AfterCommit"/>, after that call was chosen
