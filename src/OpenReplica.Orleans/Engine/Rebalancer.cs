@@ -315,8 +315,9 @@ internal sealed partial class Rebalancer(
     }
 
     /// <summary>
-    /// Why this silo's replica of the group still keeps it here: its newest configuration names this replica, or it
-    /// leads the group; null when neither (or it holds no replica, or the replica stopped).
+    /// Why this silo's replica of the group still keeps it here: its newest configuration names this replica, it leads
+    /// the group, or the configuration that removed it is not yet on disk at a majority of its members; null when none
+    /// of these (or it holds no replica, or the replica stopped).
     /// </summary>
     public async Task<string?> StillHereAsync(string groupId)
     {
@@ -326,7 +327,10 @@ internal sealed partial class Rebalancer(
             var status = await StatusAsync(group);
             if (status.Latest.Contains(roster.LocalReplicaId)) return $"member of {{{string.Join(",", status.Latest)}}}";
             if (status.Leader) return $"led from here{(status.HasActivation ? " by an activation" : "")}";
-            return null;
+            // Removed from the group: this silo stops only once a majority of the configuration that removed it holds
+            // that configuration's window on disk, as a dropped replica must wait (PeerView.RemovalIsDurable); else a
+            // crash of the new leader right after this stop could leave the window short of a quorum.
+            return await RemovalNotDurableAsync(groupId, status, new Dictionary<long, GroupStatus>(), roster.LocalReplicaId);
         }
         catch (Exception e) when (e is ReplicaUnavailableException or TimeoutException)
         {
