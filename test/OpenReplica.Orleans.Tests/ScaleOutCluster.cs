@@ -105,6 +105,18 @@ internal sealed class ScaleOutCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Per group, the holders once every group has at least <paramref name="replicas"/> of them. A follower's replica is
+    /// created by the first message that reaches it: a write acknowledged by two of three replicas can leave the third
+    /// one still to be created for a moment (a group that never gets it fails the wait).
+    /// </summary>
+    public async Task<Dictionary<string, SortedSet<long>>> HoldersOnceCreatedAsync(IReadOnlyCollection<string> groupIds, int replicas)
+    {
+        await Poll.UntilAsync(() => Task.FromResult(Holders(groupIds).Values.All(h => h.Count >= replicas)),
+            "every group's replicas created", TimeSpan.FromSeconds(30));
+        return Holders(groupIds);
+    }
+
     /// <summary>Per group (of the given grain keys), the replica ids of the silos that hold a replica of it.</summary>
     public Dictionary<string, SortedSet<long>> Holders(IEnumerable<string> groupIds)
     {

@@ -31,7 +31,7 @@ public sealed class ScaleOutTests
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
 
-        var holders = cluster.Holders(keys.Select(GroupOf));
+        var holders = await cluster.HoldersOnceCreatedAsync([.. keys.Select(GroupOf)], Replicas);
         Assert.All(holders.Values, h => Assert.Equal(Replicas, h.Count));
         var replicasPerSilo = cluster.Silos.Select(s => holders.Values.Count(h => h.Contains(cluster.ReplicaIdOf(s)))).ToList();
         var activations = new ConcurrentDictionary<SiloAddress, int>();
@@ -50,7 +50,7 @@ public sealed class ScaleOutTests
         var keys = Keys("join", Long ? 1200 : 300);
         await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
         await cluster.WaitBalancedAsync();
-        var before = cluster.Holders(keys.Select(GroupOf));
+        var before = await cluster.HoldersOnceCreatedAsync([.. keys.Select(GroupOf)], Replicas);
 
         await using var load = new Writers(cluster.Client, keys);
         var newcomerSilo = await cluster.Cluster.StartAdditionalSiloAsync();
@@ -58,7 +58,7 @@ public sealed class ScaleOutTests
         await cluster.WaitBalancedAsync();
         var stats = await load.StopAsync();
 
-        var after = cluster.Holders(keys.Select(GroupOf));
+        var after = await cluster.HoldersOnceCreatedAsync([.. keys.Select(GroupOf)], Replicas);
         Assert.All(after.Values, h => Assert.Equal(Replicas, h.Count));
         int moved = keys.Count(k => !before[GroupOf(k)].SetEquals(after[GroupOf(k)]));
         double ideal = keys.Count * Replicas / (double)(silos + 1);
@@ -109,12 +109,7 @@ public sealed class ScaleOutTests
         await cluster.WaitBalancedAsync();
 
         var domainOf = cluster.Silos.ToDictionary(cluster.ReplicaIdOf, s => cluster.Service<ReplicaRoster>(s).LocalDomain);
-        // A follower's replica is created by the first message that reaches it: a write acknowledged by two of three
-        // replicas can leave the third one still to be created for a moment.
-        var groups = keys.Select(GroupOf).ToList();
-        await Poll.UntilAsync(() => Task.FromResult(cluster.Holders(groups).Values.All(h => h.Count >= Replicas)),
-            "every group's replicas created", TimeSpan.FromSeconds(30));
-        var holders = cluster.Holders(groups);
+        var holders = await cluster.HoldersOnceCreatedAsync([.. keys.Select(GroupOf)], Replicas);
         Assert.All(holders, pair =>
         {
             Assert.Equal(Replicas, pair.Value.Count);
