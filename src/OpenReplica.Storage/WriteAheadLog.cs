@@ -238,7 +238,14 @@ public sealed class WriteAheadLog : IReplicaLog
 
     private ValueTask Enqueue(AppendRequest request, CancellationToken ct)
     {
-        ThrowIfUnusable();
+        // A failed or disposed log faults the returned task rather than throwing here: callers that start many
+        // appends and await them later (the engine's step does) see every one fail the same way, whether it was
+        // queued before or after the failure.
+        if (Unusable() is { } unusable)
+        {
+            return ValueTask.FromException(unusable);
+        }
+
         if (_queue.Writer.TryWrite(request))
         {
             return Await(request, ct);
@@ -267,11 +274,20 @@ public sealed class WriteAheadLog : IReplicaLog
 
     private void ThrowIfUnusable()
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_writer.Failure is { } failure)
+        if (Unusable() is { } unusable)
         {
-            throw new WalFailedException(failure.Message, failure.InnerException);
+            throw unusable;
         }
+    }
+
+    private Exception? Unusable()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return new ObjectDisposedException(nameof(WriteAheadLog));
+        }
+
+        return _writer.Failure is { } failure ? new WalFailedException(failure.Message, failure.InnerException) : null;
     }
 
     private EncodedRecord Encode(in WalRecord record)

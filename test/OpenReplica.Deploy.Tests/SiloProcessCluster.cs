@@ -72,6 +72,25 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
     /// </summary>
     public async Task StartSiloAsync(int number, CancellationToken cancellationToken, params string[] extraArgs)
     {
+        // A port the kernel just handed out as free can be taken again before the silo binds it (ephemeral ports go to
+        // outgoing connections of every test process running in parallel): a silo that fails for that reason alone is
+        // started again on other ports, in the same data directory, as an operator would.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartSiloOnceAsync(number, cancellationToken, extraArgs);
+                return;
+            }
+            catch (InvalidOperationException e) when (attempt < 4 && e.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                Note(number, $"port taken before the silo bound it; starting it again on other ports (attempt {attempt + 1})");
+            }
+        }
+    }
+
+    private async Task StartSiloOnceAsync(int number, CancellationToken cancellationToken, string[] extraArgs)
+    {
         var ports = FreePorts(3);
         if (Settings.Clustering == ClusteringKind.Localhost && number == 1)
         {
@@ -136,8 +155,13 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException(
-            $"silo-{number} exited with code {SafeExitCode(process)} before it was ready:\n{Tail(number, 40)}"));
+        process.Exited += (_, _) =>
+        {
+            // Wait for the last lines of output (they can arrive after the exit event): the reason is in them.
+            process.WaitForExit();
+            ready.TrySetException(new InvalidOperationException(
+                $"silo-{number} exited with code {SafeExitCode(process)} before it was ready:\n{Tail(number, 40)}"));
+        };
         process.Start();
         _silos[number] = new Silo(number, process, data, ports[2], ports[1]);
         process.BeginOutputReadLine();
