@@ -19,6 +19,12 @@ public sealed class HeldGroupsTests
         foreach (var grain in grains) await grain.Deposit(1);
         var victim = cluster.Silos.Last(); // not the first silo: the client's gateway and the membership host stay
 
+        // A write needs two of the three replicas: wait until the victim's own log has each group's vote too (on a
+        // loaded machine its replica can still be on its way when the calls return).
+        var victimLog = cluster.Service<ReplicationRuntime>(victim).Log!;
+        await Poll.UntilAsync(
+            () => grains.All(g => victimLog.ReadAll(FaultCluster.GroupOf(g.GetGrainId())).Any()),
+            "the victim's log holds every group", TimeSpan.FromSeconds(30));
         await cluster.KillAsync(victim);
         var reborn = await cluster.RestartAsync(victim);
         var runtime = cluster.Service<ReplicationRuntime>(reborn);

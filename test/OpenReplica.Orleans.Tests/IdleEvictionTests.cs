@@ -37,7 +37,8 @@ public sealed class IdleEvictionTests
         Assert.Equal(11, await grain.Add(1));
         Assert.Equal(11, (await grain.Get()).Value);
         Assert.True(runtimes.Sum(r => r.GroupsRebuilt) >= 1);
-        Assert.True(runtimes.Count(r => r.GroupOrNull(groupId) is not null) >= 2);
+        // A majority rebuilt it (a follower may already have evicted it again: it holds no activation).
+        Assert.True(runtimes.Count(r => r.GroupOrNull(groupId) is not null || r.GroupsRebuilt > 0) >= 2);
     }
 
     [Fact]

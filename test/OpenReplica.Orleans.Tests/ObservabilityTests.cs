@@ -93,8 +93,11 @@ public sealed class ObservabilityTests
         Assert.Equal(0, metrics.Sum(R.ClientRetries));
         Assert.Equal(0, metrics.Sum(R.ClientOutcomeUnknown));
         Assert.Equal(1, metrics.Gauge(R.GroupsActive));
-        Assert.Equal(6, metrics.Gauge(R.GroupsHeld)); // 3 replicas of the grain's group and 3 of the roster group
-        Assert.Equal(0, metrics.Gauge(R.GroupsEvicted));
+        // 3 replicas of the grain's group and 3 of the roster group. A follower's replica holds no activation: on a
+        // loaded machine it may already have left memory (a second after the last read) and counts as evicted.
+        long evictedEarly = metrics.Gauge(R.GroupsEvicted);
+        Assert.InRange(evictedEarly, 0, 2);
+        Assert.Equal(6 - evictedEarly, metrics.Gauge(R.GroupsHeld));
         Assert.Equal(3, metrics.Points(R.GroupsHeld).Count(p => HasTag(p, R.SiloTag, null)));
         // Persisted: every accept reaches three WALs; group commit may join them, so at least one fsync per write.
         Assert.True(metrics.Sum(R.WalAppends) >= 3 * Writes);
