@@ -43,7 +43,10 @@ internal sealed class FileLoggerProvider(string path, Func<string> silo) : ILogg
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug && category.StartsWith("OpenReplica", StringComparison.Ordinal);
+        // OpenReplica's lines from Debug; Orleans' own (membership, gateways, messaging) from Information.
+        public bool IsEnabled(LogLevel logLevel) => category.StartsWith("OpenReplica", StringComparison.Ordinal)
+            ? logLevel >= LogLevel.Debug
+            : logLevel >= LogLevel.Information && category.StartsWith("Orleans", StringComparison.Ordinal);
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

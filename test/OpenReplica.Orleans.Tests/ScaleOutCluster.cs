@@ -65,6 +65,10 @@ internal sealed class ScaleOutCluster : IAsyncDisposable
                 o.MaxBackoff = TimeSpan.FromMilliseconds(250);
             });
             client.Services.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromMilliseconds(500));
+            if (FileLoggerProvider.PathFromEnvironment is { } log)
+            {
+                client.Services.AddLogging(l => l.AddProvider(new FileLoggerProvider(log, "client")).SetMinimumLevel(LogLevel.Debug));
+            }
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -342,6 +342,9 @@ internal sealed partial class GrainSession(
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId}: this activation lost the lead before it served (a transient campaigner took it); it campaigns again ({Attempt} of {Max})")]
+    private static partial void LogCampaignsAgain(ILogger logger, GrainId grainId, int attempt, int max);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} could not snapshot its state as it deactivated; its next activation replays the log")]
     private static partial void LogDeactivationSnapshotFailed(ILogger logger, Exception exception, GrainId grainId);
 
@@ -508,8 +511,23 @@ internal sealed partial class GrainSession(
         TryStartServing();
         if (ready.LostLeadership)
         {
-            LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
-            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
+            if (!_leading.Task.IsCompleted && _lost is null && _startCampaigns < MaxStartCampaigns)
+            {
+                // Not serving yet: the lead went to a transient campaigner (a rebalancer driving the group's move while
+                // this activation arrived, by migration or a call), not to an activation that serves. Campaign again
+                // rather than fail the activation: a failed activation that arrived by migration held Orleans'
+                // migration batch to this silo, and every migration queued behind it, for the 30 s response timeout
+                // (ScaleOutTests' rolling replacement: calls to the grains queued behind it went unanswered for 25 s).
+                _startCampaigns++;
+                _leaderFloor = null;
+                LogCampaignsAgain(effectLogger, grain.GrainId, _startCampaigns, MaxStartCampaigns);
+                group.Post(core => ReferenceEquals(group.Listener, this) && !core.IsLeader ? core.Campaign() : new Ready());
+            }
+            else
+            {
+                LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: a newer activation took over; retry"));
+                grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "replicated grain lost leadership of its group"));
+            }
         }
         StartEffects();
         if (_appliedSinceSnapshot >= snapshotEveryCommands)
@@ -542,6 +560,11 @@ internal sealed partial class GrainSession(
     /// </summary>
     /// <summary>This replica leads the group (it may still be catching up): its digests are worth writing into the log.</summary>
     private bool Leads => _leaderFloor is not null && _lost is null;
+
+    /// <summary>Campaigns again after losing the lead before serving; past this, the activation fails as before (two activations dueling).</summary>
+    private const int MaxStartCampaigns = 3;
+
+    private int _startCampaigns;
 
     private void TryStartServing()
     {
