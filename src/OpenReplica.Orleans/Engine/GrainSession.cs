@@ -511,7 +511,8 @@ internal sealed partial class GrainSession(
         TryStartServing();
         if (ready.LostLeadership)
         {
-            if (!_leading.Task.IsCompleted && _lost is null && _startCampaigns < MaxStartCampaigns)
+            // Only an unambiguous loss (a Ready that merged a gain and a loss does not say which came last).
+            if (!_leading.Task.IsCompleted && _lost is null && !ready.BecameLeader && _startCampaigns < MaxStartCampaigns)
             {
                 // Not serving yet: the lead went to a transient campaigner (a rebalancer driving the group's move while
                 // this activation arrived, by migration or a call), not to an activation that serves. Campaign again

@@ -562,7 +562,12 @@ internal sealed partial class Rebalancer(
     {
         if (group.Listener is not GrainSession session) return;
         LogSteppingAside(logger, group.GroupId, movedTo.ToString());
-        session.StepAside("its group moved to other silos", NextHome(grainId, target, before));
+        // While this silo hands everything over before it stops, the activation deactivates rather than migrates:
+        // Orleans migrates to a silo one batch at a time and answers a batch once all its activations are valid, so
+        // one slow or failed activation held every grain queued to that silo for the 30 s response timeout (the
+        // full rolling replacement of session 12: calls of six grains took 30.5 s as their silo stopped). Deactivated,
+        // each grain's queued calls are forwarded on their own and placement puts it on its replica set.
+        session.StepAside("its group moved to other silos", HandingOver ? null : NextHome(grainId, target, before));
     }
 
     /// <summary>
