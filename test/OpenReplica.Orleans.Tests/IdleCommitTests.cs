@@ -7,7 +7,7 @@ namespace OpenReplica.Orleans.Tests;
 
 /// <summary>
 /// What an idle group's replicas know of its commits: an idle leader tells its followers what it chose once it has sent
-/// them nothing for <see cref="GroupTable.CommitFlushTicks"/> ticks (the silo's commit flush), and inputs that send
+/// them nothing for <see cref="GroupTable.CommitFlushQuietTicks"/> ticks (the silo's commit flush), and inputs that send
 /// nothing (a rebalancer's status asks) do not put that off; a follower that learned commits so keeps them when it
 /// leaves memory. One silo's real table, engine and store; the other replicas are the test.
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class IdleCommitTests
         // Each tick, the group is asked for its status (what a rebalance pass and the peers' passes do, every 200 ms
         // in the tests, and more often when several silos ask): session 11's DecommissionTests failure.
         int flushedAt = -1;
-        for (int tick = 1; tick <= 3 * GroupTable.CommitFlushTicks && flushedAt < 0; tick++)
+        for (int tick = 1; tick <= GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks && flushedAt < 0; tick++)
         {
             silo.Clock.Now += TickInterval;
             var status = ReplicationRuntime.StatusOfAsync(leader);
@@ -36,7 +36,7 @@ public sealed class IdleCommitTests
             await silo.StepAsync();
             if (silo.Net.Sent.Any(m => m.Message is Heartbeat { To: 2, CommitIndex: >= 1 })) flushedAt = tick;
         }
-        Assert.True(flushedAt > 0, $"the leader did not tell replica 2 that slot 1 is chosen within {3 * GroupTable.CommitFlushTicks} ticks");
+        Assert.True(flushedAt > 0, $"the leader did not tell replica 2 that slot 1 is chosen within {GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks} ticks");
         Assert.Contains(silo.Net.Sent, m => m.Message is Heartbeat { To: 3, CommitIndex: >= 1 });
         Assert.False(leader.HasUnsentCommit);
     }
@@ -46,7 +46,7 @@ public sealed class IdleCommitTests
     {
         var silo = new OneSilo();
         var leader = await silo.LeaderWithAnUnsentCommitAsync();
-        for (int tick = 1; tick <= 3 * GroupTable.CommitFlushTicks; tick++)
+        for (int tick = 1; tick <= GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks; tick++)
         {
             silo.Clock.Now += TickInterval;
             Assert.Equal(ProposeResult.Queued, leader.Propose(new Command(Guid.NewGuid(), 1, 1, [(byte)tick])));

@@ -167,7 +167,7 @@ internal sealed partial class GroupReplica
 
     /// <summary>
     /// Host clock of the last step that sent a peer a message (a leader's accepts and heartbeats carry its commit
-    /// index): the commit flush waits until the group has sent nothing for a while (<see cref="GroupTable.CommitFlushTicks"/>).
+    /// index): the commit flush waits until the group has sent nothing for a while (<see cref="GroupTable.CommitFlushQuietTicks"/>).
     /// </summary>
     /// <remarks>
     /// Not <see cref="LastActiveTick"/>: every input counts there, and a status ask is one. Rebalance passes ask each

@@ -15,14 +15,24 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     IEqualityComparer<string>? groupIdComparer = null, Diagnostics.GroupMetrics? metrics = null)
 {
     /// <summary>
-    /// Ticks between commit flushes. A leader's commit index is flushed to its followers once the group has sent its
-    /// peers nothing for that long (<see cref="GroupReplica.LastSentTick"/>), so its followers learn it two flush
-    /// periods late at most. A group written again within the period needs no flush: its next accepts carry the
-    /// commit index, so a spread load pays a heartbeat per call only where a grain's calls are further apart than the
-    /// period (flushing every leader with an unsent commit at each flush tick sent one about every other spread
-    /// write). Inputs that send nothing (status asks, local reads) do not put the flush off.
+    /// Ticks between commit-flush sweeps (200 ms at the silo's 20 ms tick).
     /// </summary>
     public const int CommitFlushTicks = 10;
+
+    /// <summary>
+    /// Ticks a leader must have sent its peers nothing before its commit index is flushed to them
+    /// (<see cref="GroupReplica.LastSentTick"/>; 1 s at the silo's 20 ms tick), so its followers learn it that long
+    /// plus a sweep late at most. A group written again within the period needs no flush: its next accepts carry the
+    /// commit index. Spread load writes each grain every few hundred milliseconds, so with a 200 ms period most
+    /// spread writes were still followed by a flush (a heartbeat to every follower and a step on each: 0.4–0.7 of the
+    /// 4.5–5 messages of a factor-3 write and 1.6–1.9 of 11 at factor 5, docs/benchmarks.md, session 11). Nothing waits for a follower to
+    /// learn a commit: reads and writes are the leader's, a new leader learns commits in its phase 1, a move asks
+    /// for the commit index itself (<c>AnnounceCommit</c>), and a follower whose commit index is behind catches up
+    /// from the next accept or heartbeat (the core takes an entry accepted under the ballot of the leader that told
+    /// it the commit index as chosen, <c>CatchUpTests</c>). Inputs that send nothing (status asks, local reads) do
+    /// not put the flush off.
+    /// </summary>
+    public const int CommitFlushQuietTicks = 50;
 
     // The simulator passes a hash that is the same in every process, so the order ticks visit groups (and so a whole
     // run) replays exactly from its seed; a silo keeps the default, randomized string hash.
@@ -119,7 +129,8 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
 
     /// <summary>
     /// One engine tick (every <see cref="ReplicationRuntime.TickInterval"/>): groups with work in flight get a tick,
-    /// leaders with unsent commits flush them every <see cref="CommitFlushTicks"/>, and every
+    /// leaders with unsent commits quiet for <see cref="CommitFlushQuietTicks"/> flush them (swept every
+    /// <see cref="CommitFlushTicks"/>), and every
     /// <paramref name="evictAfter"/> / 4 groups idle for <paramref name="evictAfter"/> leave memory (0: never); lease
     /// renewals that reads asked for go out in rounds (<see cref="LeaseRenewals"/>).
     /// </summary>
@@ -127,7 +138,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     {
         engine.PostDueRenewals(clock.Now, tickInterval);
         bool flush = tick % CommitFlushTicks == 0;
-        long quietSince = clock.Now - CommitFlushTicks * tickInterval;
+        long quietSince = clock.Now - CommitFlushQuietTicks * tickInterval;
         // The dictionary's enumerator, not .Values: that copies every group under all of the dictionary's locks, 50
         // times a second.
         foreach (var (_, group) in _groups)
