@@ -26,6 +26,9 @@ internal static class ScaleOutSilo
             .AddFilter("OpenReplica.Orleans.Replication.Decommission", LogLevel.Information)
             .AddFilter("OpenReplica.Orleans.Replication.ConsensusCallReplicator", LogLevel.Debug)
             // How each campaign went (the only Debug lines of the replication runtime's groups).
-            .AddFilter("OpenReplica.Orleans.Replication.ReplicationRuntime", LogLevel.Debug));
+            .AddFilter("OpenReplica.Orleans.Replication.ReplicationRuntime", LogLevel.Debug)
+            // How long each part of Orleans' own start and stop took: after a graceful stop's hand-over, calls to the
+            // grains whose directory entries the stopping silo held wait until it has exited (docs/placement.md).
+            .AddFilter("Orleans.Runtime.SiloLifecycleSubject", LogLevel.Debug));
     }
 }
