@@ -37,6 +37,9 @@ public sealed class IdleCommitTests
             if (silo.Net.Sent.Any(m => m.Message is Heartbeat { To: 2, CommitIndex: >= 1 })) flushedAt = tick;
         }
         Assert.True(flushedAt > 0, $"the leader did not tell replica 2 that slot 1 is chosen within {GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks} ticks");
+        // Not before a second of quiet: a spread load writes each grain every few hundred ms, and must not pay a flush
+        // (a heartbeat to every follower) per write (docs/benchmarks.md, session 13).
+        Assert.True(flushedAt * TickInterval >= 1_000, $"the leader flushed after {flushedAt * TickInterval} ms of quiet, before 1 s");
         Assert.Contains(silo.Net.Sent, m => m.Message is Heartbeat { To: 3, CommitIndex: >= 1 });
         Assert.False(leader.HasUnsentCommit);
     }
