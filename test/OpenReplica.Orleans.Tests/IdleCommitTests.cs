@@ -16,6 +16,9 @@ public sealed class IdleCommitTests
     private const string GroupId = "3|flushgrain/g";
     private const long TickInterval = 20;
 
+    // Ticks within which an idle leader must have flushed: its quiet period, plus two sweeps of slack.
+    private const int FlushWithinTicks = GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks;
+
     [Fact]
     public async Task A_leader_asked_for_its_status_every_tick_still_tells_its_followers_what_it_chose()
     {
@@ -26,7 +29,7 @@ public sealed class IdleCommitTests
         // Each tick, the group is asked for its status (what a rebalance pass and the peers' passes do, every 200 ms
         // in the tests, and more often when several silos ask): session 11's DecommissionTests failure.
         int flushedAt = -1;
-        for (int tick = 1; tick <= GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks && flushedAt < 0; tick++)
+        for (int tick = 1; tick <= FlushWithinTicks && flushedAt < 0; tick++)
         {
             silo.Clock.Now += TickInterval;
             var status = ReplicationRuntime.StatusOfAsync(leader);
@@ -36,7 +39,7 @@ public sealed class IdleCommitTests
             await silo.StepAsync();
             if (silo.Net.Sent.Any(m => m.Message is Heartbeat { To: 2, CommitIndex: >= 1 })) flushedAt = tick;
         }
-        Assert.True(flushedAt > 0, $"the leader did not tell replica 2 that slot 1 is chosen within {GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks} ticks");
+        Assert.True(flushedAt > 0, $"the leader did not tell replica 2 that slot 1 is chosen within {FlushWithinTicks} ticks");
         // Not before a second of quiet: a spread load writes each grain every few hundred ms, and must not pay a flush
         // (a heartbeat to every follower) per write (docs/benchmarks.md, session 13).
         Assert.True(flushedAt * TickInterval >= 1_000, $"the leader flushed after {flushedAt * TickInterval} ms of quiet, before 1 s");
@@ -49,7 +52,7 @@ public sealed class IdleCommitTests
     {
         var silo = new OneSilo();
         var leader = await silo.LeaderWithAnUnsentCommitAsync();
-        for (int tick = 1; tick <= GroupTable.CommitFlushQuietTicks + 2 * GroupTable.CommitFlushTicks; tick++)
+        for (int tick = 1; tick <= FlushWithinTicks; tick++)
         {
             silo.Clock.Now += TickInterval;
             Assert.Equal(ProposeResult.Queued, leader.Propose(new Command(Guid.NewGuid(), 1, 1, [(byte)tick])));

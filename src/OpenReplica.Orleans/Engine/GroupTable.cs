@@ -25,12 +25,12 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     /// plus a sweep late at most. A group written again within the period needs no flush: its next accepts carry the
     /// commit index. Spread load writes each grain every few hundred milliseconds, so with a 200 ms period most
     /// spread writes were still followed by a flush (a heartbeat to every follower and a step on each: 0.4–0.7 of the
-    /// 4.5–5 messages of a factor-3 write and 1.6–1.9 of 11 at factor 5, docs/benchmarks.md, session 11). Nothing waits for a follower to
-    /// learn a commit: reads and writes are the leader's, a new leader learns commits in its phase 1, a move asks
-    /// for the commit index itself (<c>AnnounceCommit</c>), and a follower whose commit index is behind catches up
-    /// from the next accept or heartbeat (the core takes an entry accepted under the ballot of the leader that told
-    /// it the commit index as chosen, <c>CatchUpTests</c>). Inputs that send nothing (status asks, local reads) do
-    /// not put the flush off.
+    /// 4.5–5 messages of a factor-3 write and 1.6–1.9 of 11 at factor 5, docs/benchmarks.md, session 11). Nothing
+    /// waits for a follower to learn a commit: reads and writes are the leader's, a new leader learns commits in its
+    /// phase 1, a move asks for the commit index itself (<c>AnnounceCommit</c>), and a follower whose commit index is
+    /// behind catches up from the next accept or heartbeat (the core takes an entry accepted under the ballot of the
+    /// leader that told it the commit index as chosen, <c>CatchUpTests</c>). Inputs that send nothing (status asks,
+    /// local reads) do not put the flush off.
     /// </summary>
     public const int CommitFlushQuietTicks = 50;
 
