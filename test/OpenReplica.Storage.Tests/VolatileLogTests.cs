@@ -63,4 +63,42 @@ public sealed class VolatileLogTests
 
         Assert.Equal(5000, log.ReadAll().Single().BallotRound);
     }
+
+    [Fact]
+    public async Task Memory_tracks_the_retained_records_of_each_group()
+    {
+        await using var log = new VolatileLog();
+        // Many groups, each rewriting its hard state: only the latest per group is retained, and what is held beyond
+        // it is bounded per group (each group's list is pruned once it doubled), whatever the other groups do.
+        for (int round = 1; round <= 200; round++)
+        {
+            for (int g = 0; g < 50; g++)
+            {
+                await log.AppendAsync(Logs.HardState($"g{g}", round), Ct);
+            }
+        }
+
+        Assert.Equal(50, log.ReadAll().Count());
+        Assert.InRange(log.RecordsHeld, 50, 50 * 16);
+
+        // Entries stay until a snapshot covers them; the snapshot drops them at once.
+        for (int slot = 1; slot <= 100; slot++)
+        {
+            await log.AppendAsync(Logs.Accept("g0", slot), Ct);
+        }
+
+        Assert.Equal(101, log.ReadAll("g0").Count());
+        await log.SaveSnapshotAsync("g0", 100, new byte[] { 1 }, Ct);
+        Assert.Single(log.ReadAll("g0"));
+        Assert.InRange(log.RecordsHeld, 50, 50 * 16);
+
+        // A deleted group leaves nothing behind.
+        for (int g = 0; g < 50; g++)
+        {
+            await log.DeleteGroupAsync($"g{g}", Ct);
+        }
+
+        Assert.Equal(0, log.RecordsHeld);
+        Assert.Empty(log.ReadAll());
+    }
 }

@@ -19,6 +19,9 @@ internal sealed partial class ReplicationRuntime
     /// <summary>How often a failed log is checked for a reopen.</summary>
     public static readonly TimeSpan LogReopenInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>Ticks between the tick loop's looks at the log (200 ms at the 20 ms tick): a failure is reported within that.</summary>
+    private const int LogCheckTicks = 10;
+
     /// <summary>Free bytes the data directory's device must have before a log that failed on a full disk is reopened.</summary>
     public const long ReopenFreeBytesMin = 8L * 1024 * 1024;
 

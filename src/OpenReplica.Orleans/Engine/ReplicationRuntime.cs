@@ -384,7 +384,7 @@ internal sealed partial class ReplicationRuntime(
             long evictAfter = HostClock.ToTicks(options.Value.IdleGroupEvictionAfter);
             for (long tick = 1; await timer.WaitForNextTickAsync(_stopping.Token); tick++)
             {
-                if (tick % GroupTable.CommitFlushTicks == 0) MaybeReopenLog();
+                if (tick % LogCheckTicks == 0) MaybeReopenLog();
                 Table.OnTick(tick, evictAfter, (long)TickInterval.TotalMilliseconds);
             }
         }
