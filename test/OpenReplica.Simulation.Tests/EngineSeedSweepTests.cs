@@ -33,6 +33,22 @@ public sealed class EngineSeedSweepTests
         Assert.True(results.Sum(r => r.Decommissions) >= CiSeeds / 50, $"{results.Sum(r => r.Decommissions)} silos stopped for good");
     }
 
+    /// <summary>
+    /// Seed 8860 (found by a sweep of seeds 6,301–9,300): a silo dropped its replica of a group while the activation
+    /// there was saving a snapshot; the save landed after the deletion's tombstone, so the WAL still counted a snapshot
+    /// at slot 46 whose file the deletion then removed. When a move added the silo back, every attempt to start the
+    /// new replica from the sender's view failed (a slot-0 snapshot below slot 46 is refused) and the move waited for
+    /// ever. A silo now deletes such leftovers before it learns a group it dropped. The seed pins the case only as long
+    /// as the simulator's choices stay as they are; the sweeps look for others.
+    /// </summary>
+    [Fact]
+    public void A_dropped_replicas_late_snapshot_does_not_block_adding_the_silo_back()
+    {
+        var result = EngineSimulation.Run(8860);
+        Assert.True(result.Passed, result.Failure?.Message);
+        Assert.True(result.ReAdds > 0, "the seed no longer adds a member back");
+    }
+
     [Fact]
     public void AnEngineSeedReplaysExactly()
     {

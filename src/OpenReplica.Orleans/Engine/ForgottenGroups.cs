@@ -38,6 +38,9 @@ internal sealed class ForgottenGroups
         return ConfigEpoch.History(sender.Epochs, sender.Latest, sender.LatestFromSlot);
     }
 
+    /// <summary>Whether this silo dropped its replica of the group and holds none again.</summary>
+    public bool Contains(string groupId) => _lastKnownFromSlot.ContainsKey(groupId);
+
     /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>
     public void Held(string groupId) => _lastKnownFromSlot.TryRemove(groupId, out _);
 }

@@ -217,6 +217,9 @@ internal sealed partial class ReplicationRuntime(
                 if (sender.Latest.Contains(roster.LocalReplicaId)) LogStaleView(_logger, groupId, from, sender.LatestFromSlot);
                 return;
             }
+            // A replica dropped here may have written after its drop (a snapshot its activation was saving then): the
+            // log then still counts a snapshot of the old replica, and the slot-0 one below would be refused for ever.
+            if (_forgotten.Contains(groupId)) await Store.ForgetAsync(groupId);
             // The configurations are an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
             await Store.SaveInitialConfigAsync(groupId, configs);

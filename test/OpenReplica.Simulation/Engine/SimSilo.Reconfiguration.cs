@@ -82,6 +82,8 @@ internal sealed partial class SimSilo
             // Planted: what LearnGroupAsync did before 83c67b2 (the sender's newest configuration as the one in force
             // from slot 1, so each configuration the new replica replays becomes its newest).
             if (world.Bugs.HasFlag(EngineBug.FirstContactFromSlotOne)) configs = ConfigHistory.Start(configs.Latest);
+            if (_forgotten.Contains(groupId)) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
+            if (!IsUp || learning != _learning) return;
             await Table.Store.SaveInitialConfigAsync(groupId, configs);
             if (!IsUp || learning != _learning) return;
             world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {configs}");
