@@ -13,7 +13,7 @@ public sealed class VolatileLog : IReplicaLog
     private const int MinPruneAt = 16;
 
     private readonly object _sync = new();
-    private readonly RetentionIndex _index = new();
+    // Each group's retention state with its records (no separate RetentionIndex: every group stays in memory here).
     private readonly Dictionary<string, GroupRecords> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Slot, byte[] Data)> _snapshots = new(StringComparer.Ordinal);
     private long _nextLsn = 1;
@@ -162,7 +162,7 @@ public sealed class VolatileLog : IReplicaLog
     {
         if (!_groups.TryGetValue(groupId, out GroupRecords? group))
         {
-            group = new GroupRecords(_index.GetOrAdd(groupId));
+            group = new GroupRecords(new GroupState(groupId, GroupKey.Of(groupId)));
             _groups.Add(groupId, group);
         }
 
@@ -180,7 +180,6 @@ public sealed class VolatileLog : IReplicaLog
         if (group.State.IsEmpty)
         {
             // A deleted group leaves no trace; appended to again, it starts a new state (its old records are gone).
-            _index.RemoveIfEmpty(group.State);
             _groups.Remove(group.State.GroupId);
             return;
         }

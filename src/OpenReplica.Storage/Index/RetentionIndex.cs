@@ -2,7 +2,7 @@ namespace OpenReplica.Storage;
 
 /// <summary>
 /// The retention state of the groups resident in memory. The running log keeps only the groups in use here (the
-/// rest are cold: found on disk through the segments' indexes when needed); the inspector and the volatile log keep
+/// rest are cold: found on disk through the segments' indexes when needed); recovery and the inspector keep
 /// every group. Not thread-safe: owners lock around it.
 /// </summary>
 internal sealed class RetentionIndex(int bound = int.MaxValue)
