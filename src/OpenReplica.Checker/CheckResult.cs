@@ -9,7 +9,7 @@ public enum Verdict
     /// <summary>No linearization exists: a definite consistency violation.</summary>
     NotLinearizable,
 
-    /// <summary>The time budget ran out (or the check was cancelled) before the search could decide. Never a guess.</summary>
+    /// <summary>The time or step budget ran out (or the check was cancelled) before the search could decide. Never a guess.</summary>
     Unknown,
 }
 
@@ -18,6 +18,14 @@ public sealed record CheckOptions
 {
     /// <summary>Time allowed to decide the verdict (all partitions together).</summary>
     public TimeSpan Budget { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Search steps allowed per partition (null: no limit but <see cref="Budget"/>). A partition still undecided after
+    /// this many steps stays <see cref="Verdict.Unknown"/>. Unlike the time budget, this limit does not depend on the
+    /// machine, its load or the number of threads: the same history gets the same verdict everywhere (what a
+    /// deterministic simulator needs, whose failing seed must fail again when replayed).
+    /// </summary>
+    public long? MaxStepsPerPartition { get; init; }
 
     /// <summary>Whether to minimise a violation into an explanation (smallest failing prefix + operations involved).</summary>
     public bool Explain { get; init; } = true;

@@ -41,13 +41,19 @@ public static class Linearizability
             throw new ArgumentOutOfRangeException(nameof(options), options.Parallelism, $"{nameof(CheckOptions)}.{nameof(CheckOptions.Parallelism)} must be at least 1.");
         }
 
+        if (options.MaxStepsPerPartition is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxStepsPerPartition, $"{nameof(CheckOptions)}.{nameof(CheckOptions.MaxStepsPerPartition)} must be at least 1 (or null for no limit).");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         var deadline = new Deadline(options.Budget, options.CancellationToken);
         var partitions = Partition(model, history);
         var scheduler = new PartitionScheduler(
             partitions.Count,
             p => new PartitionSearch<TState, TInput, TOutput>(model, partitions[p].Indices.Select(i => history[i]).ToArray(), options.RecordLinearizations),
-            options.Parallelism);
+            options.Parallelism,
+            options.MaxStepsPerPartition);
         scheduler.Run(deadline, options.CancellationToken);
 
         var results = new PartitionResult[partitions.Count];
@@ -79,7 +85,9 @@ public static class Linearizability
         var undecided = results.Where(r => r.Verdict == Verdict.Unknown).Select(r => r.Key).ToArray();
         if (undecided.Length > 0)
         {
-            var why = options.CancellationToken.IsCancellationRequested ? "the check was cancelled" : $"the time budget ({Seconds(options.Budget)}) ran out";
+            var why = options.CancellationToken.IsCancellationRequested ? "the check was cancelled"
+                : scheduler.OutOfSteps == undecided.Length ? $"the step budget ({options.MaxStepsPerPartition:N0} per partition) ran out"
+                : $"the time budget ({Seconds(options.Budget)}) ran out";
             return new CheckResult(
                 Verdict.Unknown,
                 $"unknown: {why} after {scheduler.Steps:N0} search steps; {undecided.Length} of {partitions.Count} partition(s) undecided{DescribeUndecided(undecided)}, the other {partitions.Count - undecided.Length} linearizable",

@@ -21,7 +21,7 @@ internal interface IResumableSearch
 /// partition cannot starve the others and an easy one finishes within a few of its own slices. The first partition
 /// found not linearizable stops every worker.
 /// </summary>
-internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumableSearch> create, int parallelism)
+internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumableSearch> create, int parallelism, long? maxStepsPerPartition = null)
 {
     /// <summary>Steps of a partition's first slice (well under a millisecond).</summary>
     internal const long FirstSliceSteps = 1 << 12;
@@ -41,12 +41,16 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
     private int? _violating;
     private ExceptionDispatchInfo? _failure;
     private long _steps;
+    private int _outOfSteps;
 
     /// <summary>Per partition: its verdict, or null when it was not decided (time ran out, or another partition failed first).</summary>
     public IReadOnlyList<SearchOutcome?> Outcomes => _outcomes;
 
     /// <summary>The partition found not linearizable, if any.</summary>
     public int? Violating => _violating;
+
+    /// <summary>Partitions left undecided because they used up their steps (<see cref="CheckOptions.MaxStepsPerPartition"/>).</summary>
+    public int OutOfSteps => _outOfSteps;
 
     /// <summary>Search steps over all partitions.</summary>
     public long Steps => Interlocked.Read(ref _steps);
@@ -103,7 +107,9 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
             {
                 search = _searches[partition] ??= create(partition);
                 var before = search.Steps;
-                outcome = search.Advance(slice, deadline);
+                // A slice never takes a partition past its step limit, so where it stops does not depend on the
+                // slices' sizes (which depend on timing); the search itself is deterministic.
+                outcome = search.Advance(maxStepsPerPartition is { } max ? Math.Min(slice, Math.Max(1, max - before)) : slice, deadline);
                 Interlocked.Add(ref _steps, search.Steps - before);
             }
             catch (Exception e)
@@ -126,6 +132,9 @@ internal sealed class PartitionScheduler(int partitionCount, Func<int, IResumabl
                 _running--;
                 switch (outcome)
                 {
+                    case SearchOutcome.Paused when search.Steps >= maxStepsPerPartition:
+                        _outOfSteps++; // undecided for good: its outcome stays null
+                        break;
                     case SearchOutcome.Paused:
                         _queue.Enqueue((partition, Math.Min(slice * 2, MaxSliceSteps)));
                         break;

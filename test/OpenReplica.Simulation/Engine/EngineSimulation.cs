@@ -225,7 +225,7 @@ public sealed partial class EngineSimulation
 
             CheckAgreement();
             ThrowIfFailed();
-            SafetyChecks.CheckLinearizable(FinalHistory(), TimeSpan.FromSeconds(60));
+            SafetyChecks.CheckLinearizable(FinalHistory());
         }
         catch (SimulationFailure f)
         {
