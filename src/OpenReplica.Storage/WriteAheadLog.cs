@@ -101,7 +101,8 @@ public sealed class WriteAheadLog : IReplicaLog
         ThrowIfUnusable();
         var key = GroupKey.Of(groupId);
         SemaphoreSlim gate = SnapshotLock(key);
-        await gate.WaitAsync(ct).ConfigureAwait(false);
+        // On the caller's context, like the deletion that may hold this lock (the simulator stays on its thread).
+        await gate.WaitAsync(ct).ConfigureAwait(true);
         try
         {
             // Taken before writing: a deletion that completes later gets a higher LSN and so outranks this snapshot.
@@ -153,13 +154,18 @@ public sealed class WriteAheadLog : IReplicaLog
         // The durable tombstone is what makes the deletion stick; the snapshot file is removed afterwards and
         // recovery discards any snapshot older than the tombstone if a crash comes in between.
         var tombstone = new WalRecord(groupId, WalRecordKind.GroupDeleted, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
-        // On the caller's context: the engine simulator completes appends from its one thread and must get the rest of
-        // the deletion back there (a silo has no context, so it continues on the thread pool as with ConfigureAwait(false)).
-        await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(true);
+        // The group's snapshot lock is held from before the tombstone until its file is gone, so a snapshot saved
+        // meanwhile comes either wholly before the deletion (stamped below the tombstone: discarded with the group)
+        // or wholly after it (stamped above it: kept, file and index alike). Taken only after the tombstone, a save
+        // in between got installed in the index and then lost its file to this deletion, and the index went on
+        // refusing older snapshots that no file backed (engine seed 8860).
+        // Awaits on the caller's context: the engine simulator completes appends from its one thread and must get the
+        // rest of the deletion back there (a silo has no context, so it continues on the thread pool).
         SemaphoreSlim gate = SnapshotLock(GroupKey.Of(groupId));
-        await gate.WaitAsync(ct).ConfigureAwait(false);
+        await gate.WaitAsync(ct).ConfigureAwait(true);
         try
         {
+            await Enqueue(new AppendRequest([EncodeUnchecked(tombstone)]), ct).ConfigureAwait(true);
             _snapshots.Delete(groupId);
         }
         finally
