@@ -127,6 +127,11 @@ public sealed class CheckResult
     /// <summary>For <see cref="Verdict.Unknown"/>: the keys of the partitions the search could not decide in time.</summary>
     public IReadOnlyList<string?> UndecidedPartitions { get; }
 
+    /// <summary>For <see cref="Verdict.Unknown"/>: every undecided partition used up its steps
+    /// (<see cref="CheckOptions.MaxStepsPerPartition"/>), so the same history is undecided on any machine; false when
+    /// time ran out or the check was cancelled.</summary>
+    public bool OutOfSteps { get; init; }
+
     /// <summary>Shorthand for <c>Verdict == Verdict.Linearizable</c>.</summary>
     public bool IsLinearizable => Verdict == Verdict.Linearizable;
 

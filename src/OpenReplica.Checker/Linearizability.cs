@@ -85,8 +85,9 @@ public static class Linearizability
         var undecided = results.Where(r => r.Verdict == Verdict.Unknown).Select(r => r.Key).ToArray();
         if (undecided.Length > 0)
         {
+            bool outOfSteps = !options.CancellationToken.IsCancellationRequested && scheduler.OutOfSteps == undecided.Length;
             var why = options.CancellationToken.IsCancellationRequested ? "the check was cancelled"
-                : scheduler.OutOfSteps == undecided.Length ? $"the step budget ({options.MaxStepsPerPartition:N0} per partition) ran out"
+                : outOfSteps ? $"the step budget ({options.MaxStepsPerPartition:N0} per partition) ran out"
                 : $"the time budget ({Seconds(options.Budget)}) ran out";
             return new CheckResult(
                 Verdict.Unknown,
@@ -94,7 +95,10 @@ public static class Linearizability
                 stopwatch.Elapsed,
                 undecided[0],
                 partitions: results,
-                undecidedPartitions: undecided);
+                undecidedPartitions: undecided)
+            {
+                OutOfSteps = outOfSteps,
+            };
         }
 
         return new CheckResult(Verdict.Linearizable, null, stopwatch.Elapsed, partitions: results);

@@ -65,6 +65,18 @@ public static class CheckCommand
             }
         });
 
+        var maxSteps = new Option<long?>("--max-steps")
+        {
+            Description = "Search steps allowed per key (partition); one still undecided after them is 'unknown'. Unlike --timeout, the verdict does not depend on the machine or its load",
+        };
+        maxSteps.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && long.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v < 1)
+            {
+                r.AddError("--max-steps must be at least 1");
+            }
+        });
+
         var explain = new Option<bool>("--explain", "-e")
         {
             Description = "Explain violations: smallest failing prefix and the operations involved",
@@ -83,7 +95,7 @@ public static class CheckCommand
 
         var command = new Command("check", "Check that recorded histories are linearizable")
         {
-            model, format, initial, timeout, explain, timing, html, parallelism, files,
+            model, format, initial, timeout, maxSteps, explain, timing, html, parallelism, files,
         };
 
         command.Validators.Add(r =>
@@ -104,6 +116,7 @@ public static class CheckCommand
             new CheckOptions
             {
                 Budget = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                MaxStepsPerPartition = parse.GetValue(maxSteps),
                 Explain = parse.GetValue(explain) || parse.GetValue(html) is not null,
                 Parallelism = parse.GetValue(parallelism),
                 RecordLinearizations = parse.GetValue(html) is not null,
@@ -164,8 +177,8 @@ public static class CheckCommand
                 Verdict.Linearizable => "linearizable",
                 Verdict.NotLinearizable => "not linearizable",
                 _ => result.UndecidedPartitions.All(k => k is null)
-                    ? "unknown (time budget)"
-                    : $"unknown (time budget; undecided: {Undecided(result.UndecidedPartitions)})",
+                    ? $"unknown ({BudgetName(result)})"
+                    : $"unknown ({BudgetName(result)}; undecided: {Undecided(result.UndecidedPartitions)})",
             };
             if (timing)
             {
@@ -205,6 +218,8 @@ public static class CheckCommand
     };
 
     /// <summary>The undecided partitions' keys, the first few of them.</summary>
+    private static string BudgetName(CheckResult result) => result.OutOfSteps ? "step budget" : "time budget";
+
     private static string Undecided(IReadOnlyList<string?> keys)
     {
         const int Shown = 5;

@@ -25,6 +25,7 @@ public class BudgetAndExplainTests
         var result = Linearizability.Check(Models.CasRegister, Pathological(), TimeSpan.FromMilliseconds(50));
         Assert.Equal(Verdict.Unknown, result.Verdict);
         Assert.Contains("time budget", result.Explanation);
+        Assert.False(result.OutOfSteps);
     }
 
     [Fact]

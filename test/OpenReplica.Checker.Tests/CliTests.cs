@@ -76,6 +76,19 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void AStepBudgetSaysSoAndDecidesWhatItCan()
+    {
+        string good = Good(), slow = Slow();
+        var (exit, output, _) = Run("check", "--model", "cas-register", "--format", "jsonl", "--max-steps", "1000", "--timeout", "600", good, slow);
+        Assert.Equal(3, exit);
+        Assert.Equal([$"{good}: linearizable", $"{slow}: unknown (step budget)"], output.Trim().Split(Environment.NewLine));
+
+        (exit, _, var error) = Run("check", "--model", "cas-register", "--format", "jsonl", "--max-steps", "0", good);
+        Assert.Equal(2, exit);
+        Assert.Contains("--max-steps must be at least 1", error);
+    }
+
+    [Fact]
     public void OneLinePerFileAndWorstExitCodeWins()
     {
         string good = Good(), bad = Bad(), slow = Slow();

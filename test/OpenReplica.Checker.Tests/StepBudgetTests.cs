@@ -31,6 +31,7 @@ public class StepBudgetTests
 
         Assert.Equal(Verdict.Unknown, result.Verdict);
         Assert.Contains("step budget (50,000 per partition) ran out", result.Explanation);
+        Assert.True(result.OutOfSteps);
         Assert.Equal(
             [("hard-1", Verdict.Unknown), ("hard-2", Verdict.Unknown), ("easy", Verdict.Linearizable)],
             result.Partitions.Select(p => (p.Key, p.Verdict)).ToArray());
