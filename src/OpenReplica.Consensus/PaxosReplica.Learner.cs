@@ -130,16 +130,22 @@ public sealed partial class PaxosReplica
 
     private void HandleCatchUpResponse(CatchUpResponse m)
     {
+        long committedBefore = _log.CommitIndex;
         foreach (var e in m.Entries) LearnChosen(e);
         _catchUpAskedAtTick = long.MinValue;
         NoteCommit(m.CommitIndex, m.From);
-        // The peer we asked does not know what we wait for (its commit index, rebuilt from its disk, may be behind the
-        // one it once told): the next ask goes to another member.
-        if (m.Entries.Count > 0) _catchUpMisses = 0;
-        else if (m.From == _knownCommitFrom && m.CommitIndex < _knownCommit) MissedCatchUp();
         DeliverCommitted();
+        // Served means our commit index moved: entries that only repeat later slots we hold do not fill the gap. Two
+        // followers that both missed slot s but know s+1 chosen answered each other with s+1, each answer counted as
+        // served, and they asked each other for ever while the member holding s sat unasked (engine seeds 15877 and
+        // 16117 of session 15's sweep at --safety-ms 2500: the group never left memory). The peer we asked does not
+        // know what we wait for (its commit index, rebuilt from its disk, may be behind the one it once told): the next
+        // ask goes to another member.
+        bool served = _log.CommitIndex > committedBefore;
+        if (served) _catchUpMisses = 0;
+        else if (m.From == _knownCommitFrom && _log.CommitIndex < _knownCommit) MissedCatchUp();
         AfterCatchUp();
-        if (_log.CommitIndex < _knownCommit && m.Entries.Count > 0) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);
+        if (_log.CommitIndex < _knownCommit && served) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);
     }
 
     private void HandleInstallSnapshot(InstallSnapshot m)

@@ -114,6 +114,62 @@ public class CatchUpTests
         Assert.Equal(["a", "b", "c"], c.StateOf(2));
     }
 
+    /// <summary>
+    /// Two followers both miss slot 1 but know slot 2 chosen; the one member holding slot 1 chosen (the leader) does not
+    /// answer at first. Each follower's answer to the other repeats slot 2 and fills nothing: that must count as a
+    /// miss, so the asks move on to the member that has slot 1. Counted as served, the two asked each other for ever
+    /// (engine seeds 15877 and 16117, session 15: the group never left memory).
+    /// </summary>
+    [Fact]
+    public void An_answer_that_fills_no_gap_sends_the_next_ask_to_another_member()
+    {
+        var c = new Cluster(3, o => o.MaxBatchCommands = 1);
+        c.Elect(1);
+        // Slot 1 is chosen by r1 and r2 under r1's first ballot; r3 never sees it.
+        c.Drop(m => m is Accept { To: 3 });
+        c.Propose(1, "a");
+        c.DeliverAll();
+        Assert.Equal(1, c[1].CommitIndex);
+        c.Heal();
+
+        // r1 restarts and leads again under a new ballot, so r2's accept of slot 1 (older ballot) does not tell it slot 1 is chosen;
+        // slot 2 is chosen under the new ballot by all three. r1 serves no catch-up for now (asks to it and what it
+        // would push to laggards are lost).
+        c.Drop(m => m is CatchUpRequest { To: 1 } or CatchUpResponse { From: 1 });
+        c.Crash(1);
+        c.Restart(1);
+        c.Campaign(1);
+        c.DeliverAll();
+        Assert.True(c[1].IsLeader);
+        c.Propose(1, "b");
+        c.DeliverAll();
+        c.Tick(1, 2); // the heartbeat tells both followers that slot 2 is chosen
+        c.DeliverAll();
+        Assert.Equal(0, c[2].CommitIndex);
+        Assert.Equal(0, c[3].CommitIndex);
+
+        // The followers retry; their asks to r1 are lost, so they turn to each other; neither has slot 1 chosen.
+        for (int i = 0; i < 4; i++)
+        {
+            c.Tick(2, 4);
+            c.Tick(3, 4);
+            c.DeliverAll(limit: 1_000); // asking each other for ever would never end a delivery round
+        }
+        Assert.Contains(c.Delivered.OfType<CatchUpResponse>(), r => r is { From: 2, To: 3 } || r is { From: 3, To: 2 });
+
+        // r1 answers again: the followers' asks reach it and they learn slot 1.
+        c.Heal();
+        for (int i = 0; i < 12 && (c[2].CommitIndex < 2 || c[3].CommitIndex < 2); i++)
+        {
+            c.Tick(1, 2);
+            c.Tick(2, 4);
+            c.Tick(3, 4);
+            c.DeliverAll(limit: 1_000);
+        }
+        Assert.Equal(["a", "b"], c.StateOf(2));
+        Assert.Equal(["a", "b"], c.StateOf(3));
+    }
+
     [Fact]
     public void A_follower_whose_catch_up_source_is_gone_asks_the_leader_that_reports_the_same_commit_index()
     {

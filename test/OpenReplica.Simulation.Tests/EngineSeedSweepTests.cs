@@ -49,6 +49,22 @@ public sealed class EngineSeedSweepTests
         Assert.True(result.ReAdds > 0, "the seed no longer adds a member back");
     }
 
+    /// <summary>
+    /// Seeds 15877 and 16117 at the CI sweep's fault phase (found by a sweep of seeds 14,801–17,800, session 15): two
+    /// followers that both missed a slot but knew the next one chosen asked each other for ever, each answer (the
+    /// next slot, again) counted as served, while the member holding the slot was never asked; the group never left
+    /// memory. An answer now counts only if it moves the asker's commit index (<c>CatchUpTests</c> has the case
+    /// without the simulator). The seeds pin it only while the simulator's choices stay as they are.
+    /// </summary>
+    [Theory]
+    [InlineData(15877UL)]
+    [InlineData(16117UL)]
+    public void Followers_missing_the_same_slot_do_not_ask_each_other_for_ever(ulong seed)
+    {
+        var result = EngineSimulation.Run(seed, safetyPhase: EngineSimulation.ShortSafetyPhaseTime);
+        Assert.True(result.Passed, result.Failure?.Message);
+    }
+
     [Fact]
     public void AnEngineSeedReplaysExactly()
     {
