@@ -8,7 +8,8 @@ namespace OpenReplica.Coordination.Tests;
 /// Found by the chaos tool (PauseLeader × Lock, seed 2026): a lock handed over while such a stale entry was applied
 /// got a lease that had already run out by the next entry's time, so the next command passed the lock to a third
 /// session while the second still held it — two holders. The silos' clock is shifted back here to write stale entries
-/// on purpose; the hand-over must still give the new holder a full lease from the newest time the log has seen.
+/// on purpose; the hand-over must still give the new holder a full lease from the newest time the log has seen. A
+/// clock stepped forward must not end a lease early either.
 /// </summary>
 [Collection(OwnClusterCollection.Name)]
 public sealed class StaleEntryTimeTests
@@ -42,6 +43,31 @@ public sealed class StaleEntryTimeTests
         clock.Offset = TimeSpan.Zero; // fresh entries again: a minute later than the hand-over's entry
         Assert.False(await third.TryAcquire(TimeSpan.Zero), "a third session got the lock while the second one held it");
         Assert.Equal(await second.GetSessionId(), await third.Owner());
+        await second.Release();
+    }
+
+    /// <summary>
+    /// The wall clock of the silos steps forward by minutes while the lock is held (an NTP step; the chaos tool's
+    /// ClockJump × Lock, seed 1515, saw two holders): entry times follow the step no faster than real time passes, so
+    /// the holder's lease does not run out at the next entry.
+    /// </summary>
+    [Fact]
+    public async Task A_wall_clock_stepped_forward_does_not_end_a_held_lease()
+    {
+        var clock = new ShiftableClock();
+        await using var cluster = await CoordinationCluster.StartAsync(services => services.AddSingleton<TimeProvider>(clock));
+        var sessions = cluster.Sessions();
+        const string key = "stepped-clock-lock";
+        var first = sessions[1].GetGrain<ILockGrain>(key);
+        var second = sessions[2].GetGrain<ILockGrain>(key);
+        await first.SetLeaseDuration(TimeSpan.FromSeconds(20));
+        await first.Acquire();
+
+        clock.Offset = TimeSpan.FromMinutes(5); // the wall clock steps forward; the monotonic clock does not
+        Assert.False(await second.TryAcquire(TimeSpan.Zero), "a second session got the lock while the first held it");
+        Assert.Equal(await first.GetSessionId(), await second.Owner());
+        await first.Release();
+        Assert.True(await second.TryAcquire(TimeSpan.Zero));
         await second.Release();
     }
 }

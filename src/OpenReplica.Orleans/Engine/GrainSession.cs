@@ -30,6 +30,7 @@ internal sealed partial class GrainSession(
     ILogger effectLogger) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
+    private readonly EntryClock _entryClock = new(time);
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);
@@ -152,7 +153,7 @@ internal sealed partial class GrainSession(
         _divergence.ThrowIfDiverged();
         var command = stamp.IsNone
             ? NewLocalCommand(invokable)
-            : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(time.GetUtcNow(), invokable));
+            : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(_entryClock.Now(), invokable));
         TaskCompletionSource<CommandOutcome> waiter;
         lock (_waiters)
         {
@@ -589,7 +590,7 @@ internal sealed partial class GrainSession(
     {
         // An unstamped call still needs an identity to find its caller; its floor lets the session forget it at once.
         long sequence = Interlocked.Increment(ref _localSequence);
-        return new Command(_localClient, sequence, sequence, CommandPayload.Encode(time.GetUtcNow(), invokable));
+        return new Command(_localClient, sequence, sequence, CommandPayload.Encode(_entryClock.Now(), invokable));
     }
 
     /// <summary>

@@ -543,9 +543,14 @@ public sealed partial class EngineSimulation
         _ => string.Join(",", value.Commands.Select(c => $"{c.Id}/{Convert.ToHexString(c.Payload)}")),
     };
 
+    /// <summary>Simulated time for wall clock and monotonic clock alike (entry times are bounded by the latter), in ms.</summary>
     private sealed class SimTimeProvider(SimScheduler scheduler) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => DateTimeOffset.UnixEpoch.AddMilliseconds(scheduler.Now);
+
+        public override long TimestampFrequency => 1000;
+
+        public override long GetTimestamp() => scheduler.Now;
     }
 
     private sealed class SimMeterFactory : IMeterFactory
