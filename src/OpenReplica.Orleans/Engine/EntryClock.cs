@@ -25,7 +25,11 @@ internal sealed class EntryClock(TimeProvider time)
         {
             // Measured from the latest stamp, not the last one: after a step back is undone the wall clock is back on
             // that line and is followed again, rather than lagging by the step for the activation's life.
-            if (_stamped && _high + time.GetElapsedTime(_highTimestamp, timestamp) is var bound && wall > bound) wall = bound;
+            // A thousandth of slack lets a wall clock that runs a little fast against the monotonic one (a few ppm is
+            // common) keep its lead instead of dragging entry times behind it over a long-lived activation; a step
+            // leaks through at 1 ms per second at most.
+            if (_stamped && time.GetElapsedTime(_highTimestamp, timestamp) is var elapsed
+                && _high + elapsed + elapsed / 1000 is var bound && wall > bound) wall = bound;
             if (!_stamped || wall >= _high)
             {
                 _high = wall;
