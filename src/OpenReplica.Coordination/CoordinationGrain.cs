@@ -243,7 +243,7 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
 
     /// <summary>Activation-local (not state): schedules the timer for the next due time; does nothing during replay before activation.</summary>
     [SuppressMessage("OpenReplica.Determinism", "ORD001", Justification = "Activation-local expiry timer: it never changes State and does nothing during replay (_active); expiry itself is a new command (ExpireWaiters) chosen into the log.")]
-    private void ArmTimer()
+    private void ArmTimer(bool activating = false)
     {
         if (!_active) return;
         var due = NextDue();
@@ -255,7 +255,12 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
             return;
         }
 
-        var delay = due.Value - Time.GetUtcNow();
+        // Counted from log time (the command that just ran), which runs at the pace of real time, not from this silo's
+        // wall clock: after a wall clock step forward, entry times no longer follow the wall clock (EntryClock), and a
+        // delay counted from it would fire at once, again and again, until log time caught up. A new activation's
+        // log time is that of the last entry, maybe long ago: then the wall clock says sooner, and is taken.
+        var delay = due.Value - State.Clock;
+        if (activating && due.Value - Time.GetUtcNow() is var byWallClock && byWallClock < delay) delay = byWallClock;
         if (delay < MinTimerDelay) delay = MinTimerDelay;
         Schedule(delay);
     }
@@ -293,7 +298,7 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _active = true;
-        ArmTimer(); // waiters and leases replayed from the log keep expiring on the new activation
+        ArmTimer(activating: true); // waiters and leases replayed from the log keep expiring on the new activation
         return base.OnActivateAsync(cancellationToken);
     }
 

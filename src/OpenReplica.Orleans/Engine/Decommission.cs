@@ -40,7 +40,7 @@ internal sealed partial class Decommission(
         }
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(options.Value.DecommissionTimeout);
-        var started = DateTime.UtcNow;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp(); // monotonic: a wall clock step must not cut the hand-over short
         int held = runtime.HeldGroupIds().Count;
         bool leftRoster = false;
         var outcome = DecommissionOutcome.TimedOut;
@@ -71,7 +71,7 @@ internal sealed partial class Decommission(
                     await queue.RunAsync(rebalancer.DriversFirst(runtime.HeldGroupIds()), bounded.Token);
                     while (await rebalancer.GroupsStillHereAsync(bounded.Token) is { Count: > 0 } here)
                     {
-                        LogHandingOver(logger, me, here.Count, held, (DateTime.UtcNow - started).TotalMilliseconds, string.Join("; ", here.Take(3)));
+                        LogHandingOver(logger, me, here.Count, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join("; ", here.Take(3)));
                         await (queue = new HandOverQueue(rebalancer, queue.Width, DrivenHere)).RunAsync(runtime.HeldGroupIds(), bounded.Token);
                     }
                 }
@@ -83,7 +83,7 @@ internal sealed partial class Decommission(
             }
             left = 0;
             outcome = DecommissionOutcome.HandedOver;
-            LogHandedOver(logger, me, held, (DateTime.UtcNow - started).TotalMilliseconds);
+            LogHandedOver(logger, me, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (OperationCanceledException)
         {
@@ -95,7 +95,7 @@ internal sealed partial class Decommission(
         finally
         {
             rebalancer.HandingOver = false;
-            LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, (DateTime.UtcNow - started).TotalMilliseconds);
+            LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -107,14 +107,14 @@ internal sealed partial class Decommission(
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(2);
 
     /// <summary>Logs how many groups still name this silo every <see cref="ProgressEvery"/> until the hand-over ends.</summary>
-    private async Task ReportProgressAsync(long me, int held, DateTime started, HandOverQueue queue, CancellationToken cancellationToken)
+    private async Task ReportProgressAsync(long me, int held, long started, HandOverQueue queue, CancellationToken cancellationToken)
     {
         try
         {
             while (true)
             {
                 await Task.Delay(ProgressEvery, cancellationToken);
-                LogHandingOver(logger, me, queue.Count, held, (DateTime.UtcNow - started).TotalMilliseconds, queue.Examples(3));
+                LogHandingOver(logger, me, queue.Count, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, queue.Examples(3));
             }
         }
         catch (OperationCanceledException)
@@ -123,7 +123,7 @@ internal sealed partial class Decommission(
     }
 
     /// <summary>Asks to leave the roster and waits until the meta group chose a roster without this replica; false when nobody can take its place.</summary>
-    private async Task<bool> LeaveRosterAsync(long me, DateTime started, CancellationToken cancellationToken)
+    private async Task<bool> LeaveRosterAsync(long me, long started, CancellationToken cancellationToken)
     {
         roster.MarkLeaving(me);
         await AnnounceAsync(me);
@@ -138,7 +138,7 @@ internal sealed partial class Decommission(
             await Task.Delay(PollInterval, cancellationToken);
             // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
             await roster.LearnNewerFromPeersAsync();
-            if (DateTime.UtcNow - started > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
         }
         return true;
     }

@@ -677,7 +677,9 @@ internal sealed partial class Rebalancer(
     /// <summary>Waits until every member of <paramref name="config"/> other than this silo reports a commit index of at least <paramref name="slot"/>.</summary>
     private async Task<bool> CaughtUpAsync(GroupReplica group, ClusterConfig config, long slot, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + StepTimeout;
+        // Deadlines on the monotonic clock: a wall clock stepped forward would end every step at once, one stepped back
+        // would let a stuck step wait for the size of the step.
+        long deadline = HostClock.Now + HostClock.ToTicks(StepTimeout);
         // All members at once: one after the other, each member's answer (a call to its silo, slow on a busy machine)
         // added to the move's time although the members that stay hold the slot already and only the new one waits.
         var members = await Task.WhenAll(config.Members.Where(m => m != roster.LocalReplicaId).Select(m => MemberCaughtUpAsync(group, m, slot, deadline, cancellationToken)));
@@ -685,12 +687,12 @@ internal sealed partial class Rebalancer(
     }
 
     /// <summary>Waits until <paramref name="member"/> reports a commit index of at least <paramref name="slot"/>, or the deadline.</summary>
-    private async Task<bool> MemberCaughtUpAsync(GroupReplica group, long member, long slot, DateTime deadline, CancellationToken cancellationToken)
+    private async Task<bool> MemberCaughtUpAsync(GroupReplica group, long member, long slot, long deadline, CancellationToken cancellationToken)
     {
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = TimeSpan.FromMilliseconds(deadline - HostClock.Now);
             // One call that returns once the member holds the slot (or after a second), instead of a poll per 100 ms:
             // a joining silo receives hundreds of moves at once, and the polls were calls onto that one silo.
             var answer = WaitCommittedAsync(member, group.GroupId, slot, remaining < CatchUpWait ? remaining : CatchUpWait);
@@ -709,7 +711,7 @@ internal sealed partial class Rebalancer(
                 // Not reachable now: ask again until the deadline.
                 await Task.Delay(PollInterval * 2, cancellationToken);
             }
-            if (DateTime.UtcNow > deadline)
+            if (HostClock.Now > deadline)
             {
                 LogNotCaughtUp(logger, group.GroupId, member, slot);
                 return false;
@@ -731,8 +733,8 @@ internal sealed partial class Rebalancer(
 
     private static async Task<bool> UntilAsync(GroupReplica group, Func<PaxosReplica, bool> condition, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + StepTimeout;
-        while (DateTime.UtcNow < deadline)
+        long deadline = HostClock.Now + HostClock.ToTicks(StepTimeout);
+        while (HostClock.Now < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try

@@ -22,8 +22,10 @@ internal sealed partial class RosterGroup(
     public const string GroupId = "roster";
     public static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly Dictionary<long, DateTimeOffset> _goneSince = [];
-    private readonly Dictionary<long, DateTimeOffset> _liveSince = [];
+    // Monotonic timestamps (TimeProvider.GetTimestamp): a wall clock stepped forward must not end a member's grace
+    // period (replacing a live member) or a silo's settling period at once.
+    private readonly Dictionary<long, long> _goneSince = [];
+    private readonly Dictionary<long, long> _liveSince = [];
     private GroupReplica? _group;
 
     /// <summary>Core options of the meta group: elections, and a window of 1 so a new roster is in force at the next slot.</summary>
@@ -62,11 +64,11 @@ internal sealed partial class RosterGroup(
     public void CheckRoster()
     {
         if (_group is not { IsLeader: true } group || roster.Current is not { } current) return;
-        var now = time.GetUtcNow();
+        long now = time.GetTimestamp();
         var spares = roster.Spares();
         foreach (long spare in _liveSince.Keys.Except(spares).ToList()) _liveSince.Remove(spare);
         foreach (long spare in spares) _liveSince.TryAdd(spare, now);
-        var settled = spares.Where(s => now - _liveSince[s] >= options.Value.RosterSettlingPeriod).ToList();
+        var settled = spares.Where(s => time.GetElapsedTime(_liveSince[s], now) >= options.Value.RosterSettlingPeriod).ToList();
 
         if (current.Members.FirstOrDefault(roster.IsLeaving) is > 0 and var leaving)
         {
@@ -81,7 +83,7 @@ internal sealed partial class RosterGroup(
                 continue;
             }
             if (!_goneSince.TryGetValue(member, out var since)) _goneSince[member] = since = now;
-            if (now - since < options.Value.ReplacementGracePeriod) continue;
+            if (time.GetElapsedTime(since, now) < options.Value.ReplacementGracePeriod) continue;
             if (Shrink(group, current, member, settled, "it was gone past the grace period")) _goneSince.Remove(member);
             return; // one change at a time
         }
