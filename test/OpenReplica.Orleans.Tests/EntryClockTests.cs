@@ -21,9 +21,7 @@ public sealed class EntryClockTests
     [Fact]
     public void A_wall_clock_stepped_forward_moves_entry_time_only_by_the_real_time_elapsed()
     {
-        var real = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 9, 0, 0, TimeSpan.Zero));
-        var wall = new SteppableClock(real);
-        var clock = new EntryClock(wall);
+        var (real, wall, clock) = Start();
         var first = clock.Now();
         Assert.Equal(real.GetUtcNow(), first);
 
@@ -32,6 +30,13 @@ public sealed class EntryClockTests
         AssertAbout(first + TimeSpan.FromMilliseconds(50), clock.Now());
         real.Advance(TimeSpan.FromSeconds(2));
         AssertAbout(first + TimeSpan.FromMilliseconds(2050), clock.Now());
+    }
+
+    private static (FakeTimeProvider Real, SteppableClock Wall, EntryClock Clock) Start()
+    {
+        var real = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 9, 0, 0, TimeSpan.Zero));
+        var wall = new SteppableClock(real);
+        return (real, wall, new EntryClock(wall));
     }
 
     /// <summary>Real time elapsed since <paramref name="expected"/>'s origin, with at most the clock's slack of a thousandth.</summary>
@@ -43,9 +48,7 @@ public sealed class EntryClockTests
     [Fact]
     public void A_wall_clock_stepped_back_is_followed_and_so_is_its_return()
     {
-        var real = new FakeTimeProvider(new DateTimeOffset(2026, 12, 3, 9, 0, 0, TimeSpan.Zero));
-        var wall = new SteppableClock(real);
-        var clock = new EntryClock(wall);
+        var (real, wall, clock) = Start();
         var first = clock.Now();
 
         wall.Step = -TimeSpan.FromMinutes(1);
