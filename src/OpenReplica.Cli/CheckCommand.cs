@@ -217,9 +217,10 @@ public static class CheckCommand
         _ => $"--initial for the {model} model is nil or an integer, not '{value}'",
     };
 
-    /// <summary>The undecided partitions' keys, the first few of them.</summary>
+    /// <summary>Which budget left the verdict unknown.</summary>
     private static string BudgetName(CheckResult result) => result.OutOfSteps ? "step budget" : "time budget";
 
+    /// <summary>The undecided partitions' keys, the first few of them.</summary>
     private static string Undecided(IReadOnlyList<string?> keys)
     {
         const int Shown = 5;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace OpenReplica.Coordination.Tests;
 
@@ -21,18 +22,25 @@ public sealed class StaleEntryTimeTests
         public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
     }
 
+    private static Task<InProcessTestCluster> StartAsync(ShiftableClock clock) =>
+        CoordinationCluster.StartAsync(services => services.AddSingleton<TimeProvider>(clock));
+
+    /// <summary>The lock <paramref name="key"/> as three silos' sessions see it, held by the first under a 20 s lease.</summary>
+    private static async Task<(ILockGrain First, ILockGrain Second, ILockGrain Third)> HoldLockAsync(InProcessTestCluster cluster, string key)
+    {
+        var sessions = cluster.Sessions();
+        var first = sessions[1].GetGrain<ILockGrain>(key);
+        await first.SetLeaseDuration(TimeSpan.FromSeconds(20));
+        await first.Acquire();
+        return (first, sessions[2].GetGrain<ILockGrain>(key), sessions[3].GetGrain<ILockGrain>(key));
+    }
+
     [Fact]
     public async Task A_lock_handed_over_by_a_stale_entry_keeps_a_full_lease_from_the_newest_log_time()
     {
         var clock = new ShiftableClock();
-        await using var cluster = await CoordinationCluster.StartAsync(services => services.AddSingleton<TimeProvider>(clock));
-        var sessions = cluster.Sessions();
-        const string key = "stale-entry-lock";
-        var first = sessions[1].GetGrain<ILockGrain>(key);
-        var second = sessions[2].GetGrain<ILockGrain>(key);
-        var third = sessions[3].GetGrain<ILockGrain>(key);
-        await first.SetLeaseDuration(TimeSpan.FromSeconds(20));
-        await first.Acquire();
+        await using var cluster = await StartAsync(clock);
+        var (first, second, third) = await HoldLockAsync(cluster, "stale-entry-lock");
         var secondAcquire = second.TryAcquire(TimeSpan.FromMinutes(5));
         await Poll.UntilAsync(async () => await first.WaitingCount() == 1, "the second session queued");
 
@@ -55,13 +63,8 @@ public sealed class StaleEntryTimeTests
     public async Task A_wall_clock_stepped_forward_does_not_end_a_held_lease()
     {
         var clock = new ShiftableClock();
-        await using var cluster = await CoordinationCluster.StartAsync(services => services.AddSingleton<TimeProvider>(clock));
-        var sessions = cluster.Sessions();
-        const string key = "stepped-clock-lock";
-        var first = sessions[1].GetGrain<ILockGrain>(key);
-        var second = sessions[2].GetGrain<ILockGrain>(key);
-        await first.SetLeaseDuration(TimeSpan.FromSeconds(20));
-        await first.Acquire();
+        await using var cluster = await StartAsync(clock);
+        var (first, second, _) = await HoldLockAsync(cluster, "stepped-clock-lock");
 
         clock.Offset = TimeSpan.FromMinutes(5); // the wall clock steps forward; the monotonic clock does not
         Assert.False(await second.TryAcquire(TimeSpan.Zero), "a second session got the lock while the first held it");

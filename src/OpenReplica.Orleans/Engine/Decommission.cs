@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
@@ -40,7 +41,7 @@ internal sealed partial class Decommission(
         }
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(options.Value.DecommissionTimeout);
-        long started = System.Diagnostics.Stopwatch.GetTimestamp(); // monotonic: a wall clock step must not cut the hand-over short
+        long started = Stopwatch.GetTimestamp(); // monotonic: a wall clock step must not cut the hand-over short
         int held = runtime.HeldGroupIds().Count;
         bool leftRoster = false;
         var outcome = DecommissionOutcome.TimedOut;
@@ -71,7 +72,7 @@ internal sealed partial class Decommission(
                     await queue.RunAsync(rebalancer.DriversFirst(runtime.HeldGroupIds()), bounded.Token);
                     while (await rebalancer.GroupsStillHereAsync(bounded.Token) is { Count: > 0 } here)
                     {
-                        LogHandingOver(logger, me, here.Count, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join("; ", here.Take(3)));
+                        LogHandingOver(logger, me, here.Count, held, Stopwatch.GetElapsedTime(started).TotalMilliseconds, string.Join("; ", here.Take(3)));
                         await (queue = new HandOverQueue(rebalancer, queue.Width, DrivenHere)).RunAsync(runtime.HeldGroupIds(), bounded.Token);
                     }
                 }
@@ -83,7 +84,7 @@ internal sealed partial class Decommission(
             }
             left = 0;
             outcome = DecommissionOutcome.HandedOver;
-            LogHandedOver(logger, me, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            LogHandedOver(logger, me, held, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (OperationCanceledException)
         {
@@ -95,7 +96,7 @@ internal sealed partial class Decommission(
         finally
         {
             rebalancer.HandingOver = false;
-            LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -114,7 +115,7 @@ internal sealed partial class Decommission(
             while (true)
             {
                 await Task.Delay(ProgressEvery, cancellationToken);
-                LogHandingOver(logger, me, queue.Count, held, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, queue.Examples(3));
+                LogHandingOver(logger, me, queue.Count, held, Stopwatch.GetElapsedTime(started).TotalMilliseconds, queue.Examples(3));
             }
         }
         catch (OperationCanceledException)
@@ -138,7 +139,7 @@ internal sealed partial class Decommission(
             await Task.Delay(PollInterval, cancellationToken);
             // Once removed, the meta group sends this replica nothing more: ask a member for the new roster.
             await roster.LearnNewerFromPeersAsync();
-            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(1)) await AnnounceAsync(me); // a new meta leader may not know
         }
         return true;
     }
