@@ -33,6 +33,13 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_negative_log_memory_budget_is_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.LogMemoryBudget = -1);
+        Assert.Contains("ReplicatedGrainsOptions.LogMemoryBudget is -1; it must not be negative", message);
+    }
+
+    [Fact]
     public async Task A_decommission_concurrency_of_zero_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.DecommissionConcurrency = 0);

@@ -96,6 +96,8 @@ public sealed class ObservabilityTests
         Assert.Equal(snapshots, metrics.Count(R.SnapshotBytes));
         Assert.Equal(snapshots, metrics.Count(R.SnapshotDuration));
         Assert.True(metrics.HistogramSum(R.SnapshotBytes) > 0);
+        // The leader's log holds the 2 calls since its last snapshot, on 3 replicas: payload + overhead each (LogMemoryBudget).
+        Assert.InRange(metrics.Gauge(R.LogMemoryHeld), 2 * 3 * Replication.LogMemoryBudget.CommandOverheadBytes, 2 * 3 * (Replication.LogMemoryBudget.CommandOverheadBytes + 1024));
         Assert.Equal(1, metrics.Count(R.ReplayDuration));
         Assert.Equal(0, metrics.HistogramSum(R.ReplayCommands)); // a new grain has nothing to replay
         Assert.Equal(0, metrics.Sum(R.ClientRetries));
@@ -148,6 +150,7 @@ public sealed class ObservabilityTests
         }, "the grain's three replicas leave memory");
         Assert.Equal(3, metrics.Gauge(R.GroupsHeld)); // the roster group stays
         Assert.Equal(0, metrics.Gauge(R.GroupsActive));
+        Assert.Equal(0, metrics.Gauge(R.LogMemoryHeld)); // a deactivated grain is charged nothing
         Assert.Equal(1, metrics.Sum(R.LeaderChanges, (R.ChangeTag, "lost"), (R.GroupKindTag, GroupMetrics.Grain)));
         // The meta group elects its leader in the background once the silos are active (grain calls do not wait for it).
         await Eventually(() =>

@@ -34,6 +34,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string GroupsHeld = "openreplica-groups-held";
     public const string GroupsActive = "openreplica-groups-active";
     public const string GroupsEvicted = "openreplica-groups-evicted";
+    public const string LogMemoryHeld = "openreplica-log-memory-held";
     public const string SnapshotDuration = "openreplica-snapshot-duration";
     public const string SnapshotBytes = "openreplica-snapshot-bytes";
     public const string ReplayDuration = "openreplica-replay-duration";
@@ -180,6 +181,11 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _meter.CreateObservableGauge(GroupsActive, () => new Measurement<long>(counts().Active, tag), "{group}", "Groups led by an activation on this silo.");
         _meter.CreateObservableGauge(GroupsEvicted, () => new Measurement<long>(counts().Evicted, tag), "{group}", "Groups with a replica in this silo's log that are not in memory.");
     }
+
+    /// <summary>Reports the log memory charged to the silo's budget (<see cref="Replication.LogMemoryBudget"/>) as a gauge.</summary>
+    public void ObserveLogMemory(string silo, Func<long> held) =>
+        _meter.CreateObservableGauge(LogMemoryHeld, () => new Measurement<long>(held(), new KeyValuePair<string, object?>(SiloTag, silo)),
+            Bytes, "Estimated bytes the logs of groups led on this silo hold since their last snapshots, on all their replicas.");
 
     public void Dispose() => _meter.Dispose();
 }

@@ -20,6 +20,7 @@ internal sealed partial class ConsensusCallReplicator(
     TimeProvider time,
     IOptions<ReplicatedGrainsOptions> options,
     DivergenceMonitor divergence,
+    LogMemoryBudget logMemory,
     Rebalancer rebalancer,
     Diagnostics.ReplicationInstruments instruments,
     ILogger<EffectRunner> effectLogger,
@@ -54,7 +55,7 @@ internal sealed partial class ConsensusCallReplicator(
         LogRecovering(logger, grain.GrainId, grain.ActivationId);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
-            options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, divergence, instruments, effectLogger);
+            options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, logMemory, replicas, divergence, instruments, effectLogger);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.CallTimeout);

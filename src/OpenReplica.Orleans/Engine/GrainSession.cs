@@ -25,6 +25,8 @@ internal sealed partial class GrainSession(
     int snapshotEveryCommands,
     int snapshotOnDeactivationAfterCommands,
     int maxUnappliedCommands,
+    LogMemoryBudget logMemory,
+    int replicas,
     DivergenceMonitor divergenceMonitor,
     ReplicationInstruments instruments,
     ILogger effectLogger) : IGroupListener
@@ -52,6 +54,11 @@ internal sealed partial class GrainSession(
     private long _localSequence;
     private long _nextReadId;
     private long _appliedSinceSnapshot;
+    // What this activation's commands since its last snapshot hold in the group's logs, charged to the silo's budget
+    // (under its own lock: the engine's thread releases it when the activation is displaced or fails).
+    private readonly Lock _logMemoryLock = new();
+    private long _logMemoryHeld;
+    private bool _logMemoryClosed;
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
     private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
@@ -316,6 +323,32 @@ internal sealed partial class GrainSession(
         });
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: the activation is deactivating"));
         _pump.Writer.TryComplete();
+        ReleaseLogMemory(closing: true);
+    }
+
+    private void ChargeLogMemory(long bytes)
+    {
+        lock (_logMemoryLock)
+        {
+            if (_logMemoryClosed) return;
+            logMemory.Charge(_logMemoryHeld, bytes);
+            Volatile.Write(ref _logMemoryHeld, _logMemoryHeld + bytes);
+        }
+    }
+
+    /// <summary>
+    /// After a snapshot the group's logs no longer hold those commands; once this activation ends it can no longer
+    /// snapshot them (they stay until a later activation's snapshot or the group's eviction), so they leave the
+    /// budget too, which is what the budget can act on.
+    /// </summary>
+    private void ReleaseLogMemory(bool closing)
+    {
+        lock (_logMemoryLock)
+        {
+            logMemory.Release(_logMemoryHeld);
+            Volatile.Write(ref _logMemoryHeld, 0);
+            _logMemoryClosed |= closing;
+        }
     }
 
     /// <summary>
@@ -333,6 +366,7 @@ internal sealed partial class GrainSession(
         {
             var bytes = SaveAppSnapshot(writeCheckpoint: false);
             _appliedSinceSnapshot = 0;
+            ReleaseLogMemory(closing: false);
             return (_appliedSlot, bytes);
         }
         catch (Exception e)
@@ -365,12 +399,14 @@ internal sealed partial class GrainSession(
         LoseLeadership(reason);
         grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "another activation of this replicated grain on this silo took its group"));
         _pump.Writer.TryComplete();
+        ReleaseLogMemory(closing: true);
     }
 
     public void OnFailed(Exception exception)
     {
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.Message}", exception));
         grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationError, "replicated grain detached from its group"));
+        ReleaseLogMemory(closing: true);
     }
 
     private async Task PumpAsync()
@@ -532,10 +568,12 @@ internal sealed partial class GrainSession(
             }
         }
         StartEffects();
-        if (_appliedSinceSnapshot >= snapshotEveryCommands)
+        if (_appliedSinceSnapshot >= snapshotEveryCommands || logMemory.ShouldCompact(Volatile.Read(ref _logMemoryHeld), _appliedSinceSnapshot))
         {
             _appliedSinceSnapshot = 0;
-            return SaveAppSnapshot();
+            var bytes = SaveAppSnapshot();
+            ReleaseLogMemory(closing: false);
+            return bytes;
         }
         return null;
     }
@@ -549,6 +587,7 @@ internal sealed partial class GrainSession(
         _replies.Record(command, outcome);
         foreach (var answered in outcome.Completions) _replies.RecordCompletion(answered);
         _appliedSinceSnapshot++;
+        ChargeLogMemory(LogMemoryBudget.SizeOf(command, replicas));
         // A digest is due: the leading activation writes it into the log for later replays to compare (while replaying,
         // the digest is only kept, to compare with the checkpoint the earlier activation wrote).
         if (_divergence.OnApplied(position) is { } checkpoint && Leads) group.Propose(checkpoint);

@@ -83,6 +83,13 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<IReplicaSetLocator, Replication.RosterReplicaSetLocator>();
         services.AddMetrics();
         services.TryAddSingleton<Replication.DivergenceMonitor>();
+        services.TryAddSingleton(sp =>
+        {
+            var budget = new Replication.LogMemoryBudget(sp.GetRequiredService<IOptions<ReplicatedGrainsOptions>>().Value.LogMemoryBudget);
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>().ObserveLogMemory(
+                sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString(), () => budget.HeldBytes);
+            return budget;
+        });
         services.TryAddSingleton<Replication.ConsensusCallReplicator>();
         services.TryAddSingleton<ICallReplicator>(sp => sp.GetRequiredService<Replication.ConsensusCallReplicator>());
         services.TryAddSingleton<ReplicatedGrainServices>();

@@ -12,6 +12,8 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultSnapshotEveryCommands = 4096;
     /// <summary>Default for <see cref="SnapshotOnDeactivationAfterCommands"/>.</summary>
     public const int DefaultSnapshotOnDeactivationAfterCommands = 64;
+    /// <summary>Default for <see cref="LogMemoryBudget"/>: 256 MiB.</summary>
+    public const long DefaultLogMemoryBudget = 256L * 1024 * 1024;
     /// <summary>Default for <see cref="DigestEveryCommands"/>.</summary>
     public const int DefaultDigestEveryCommands = 1024;
     /// <summary>Default for <see cref="TransportQueueCapacity"/>.</summary>
@@ -75,6 +77,16 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>A grain's log is snapshotted and truncated every this many commands (bounds replay on failover).</summary>
     public int SnapshotEveryCommands { get; set; } = DefaultSnapshotEveryCommands;
+
+    /// <summary>
+    /// Bytes of log a silo's groups may hold between snapshots, in all, before their largest snapshot early (estimated:
+    /// each command's payload plus a fixed overhead, times the replication factor, since in a balanced cluster a silo
+    /// holds replicas of R groups for each one it leads). Without it, only <see cref="SnapshotEveryCommands"/> bounds
+    /// the log, per group: thousands of working grains would each keep thousands of entries. While the total is over
+    /// the budget, an activation holding at least the average snapshots at its next call (at most every 32 commands).
+    /// 0 turns it off.
+    /// </summary>
+    public long LogMemoryBudget { get; set; } = DefaultLogMemoryBudget;
 
     /// <summary>
     /// An activation that deactivates (idle collection, a move) snapshots its State first if it applied at least this
@@ -245,6 +257,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.SnapshotEveryCommands < 1)
         {
             Fail($"{Prefix}{nameof(o.SnapshotEveryCommands)} is {o.SnapshotEveryCommands}; it must be at least 1.");
+        }
+
+        if (o.LogMemoryBudget < 0)
+        {
+            Fail($"{Prefix}{nameof(o.LogMemoryBudget)} is {o.LogMemoryBudget}; it must not be negative (0 turns the budget off).");
         }
 
         if (o.DigestEveryCommands < 0)

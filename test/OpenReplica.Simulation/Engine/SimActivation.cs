@@ -28,7 +28,7 @@ internal sealed class SimActivation
         var options = world.Options;
         Group = silo.GroupFor(groupId);
         Session = new GrainSession(context, Group, world.Serializer, world.Time, options.SnapshotEveryCommands,
-            options.SnapshotOnDeactivationAfterCommands, options.MaxUnappliedCommands, world.Divergence, world.Instruments, world.Logger);
+            options.SnapshotOnDeactivationAfterCommands, options.MaxUnappliedCommands, silo.LogMemory, world.Faults.Replicas, world.Divergence, world.Instruments, world.Logger);
     }
 
     public SimSilo Silo { get; }

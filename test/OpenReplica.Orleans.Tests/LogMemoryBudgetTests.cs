@@ -1,0 +1,105 @@
+using OpenReplica.Consensus;
+using OpenReplica.Orleans.Replication;
+
+namespace OpenReplica.Orleans.Tests;
+
+/// <summary>
+/// <see cref="ReplicatedGrainsOptions.LogMemoryBudget"/>: the rule (<see cref="LogMemoryBudget"/>) and, on a cluster,
+/// that working grains snapshot long before <see cref="ReplicatedGrainsOptions.SnapshotEveryCommands"/> once their
+/// silo's logs hold more than the budget, with every call kept.
+/// </summary>
+public sealed class LogMemoryBudgetTests
+{
+    private const int Grains = 8;
+    private const int CallsPerGrain = 300;
+
+    [Fact]
+    public void Only_a_group_holding_at_least_the_average_compacts_and_only_while_the_silo_is_over_budget()
+    {
+        var budget = new LogMemoryBudget(10_000);
+        long big = 0, small = 0;
+        Charge(budget, ref big, 6_000);
+        Charge(budget, ref small, 3_000);
+        Assert.Equal(9_000, budget.HeldBytes);
+        Assert.False(budget.ShouldCompact(big, commands: 1_000), "under budget: nobody compacts");
+
+        Charge(budget, ref small, 2_000); // 11,000 held by two groups: the average is 5,500
+        Assert.True(budget.ShouldCompact(big, commands: 1_000));
+        Assert.False(budget.ShouldCompact(small - 1, commands: 1_000), "below the average");
+        Assert.False(budget.ShouldCompact(big, commands: LogMemoryBudget.MinCommandsBetweenSnapshots - 1), "too few commands since the last snapshot");
+
+        budget.Release(big); // the big group snapshotted
+        Assert.Equal(5_000, budget.HeldBytes);
+        Assert.False(budget.ShouldCompact(small, commands: 1_000));
+
+        var off = new LogMemoryBudget(0);
+        off.Charge(0, 1_000_000);
+        Assert.False(off.ShouldCompact(1_000_000, commands: 1_000), "a budget of 0 is off");
+    }
+
+    [Fact]
+    public void A_command_costs_its_payload_and_the_overhead_on_every_replica() =>
+        Assert.Equal(3L * (100 + LogMemoryBudget.CommandOverheadBytes), LogMemoryBudget.SizeOf(new Command(Guid.NewGuid(), 1, 1, new byte[100]), 3));
+
+    [Theory]
+    [InlineData(256 * 1024)]
+    [InlineData(0)]
+    public async Task Working_grains_snapshot_early_while_their_silo_is_over_its_log_memory_budget(long budgetBytes)
+    {
+        var kit = await Testing.ReplicatedTestCluster.StartAsync(o =>
+        {
+            o.Mode = ReplicationMode.Persisted;
+            o.ConfigureReplication = r => r.LogMemoryBudget = budgetBytes; // SnapshotEveryCommands stays 4,096
+        });
+        await using var _ = kit;
+        var cluster = kit.Cluster;
+        var budgets = cluster.Silos.Select(s => cluster.Service<LogMemoryBudget>(s.SiloAddress)).ToList();
+        var grains = Enumerable.Range(0, Grains).Select(i => cluster.Client.GetGrain<ICounterGrain>($"budgeted-{budgetBytes}-{i}")).ToList();
+
+        long peak = 0;
+        for (int round = 0; round < CallsPerGrain; round++)
+        {
+            await Task.WhenAll(grains.Select(g => g.Add(1)));
+            peak = Math.Max(peak, budgets.Max(b => b.HeldBytes));
+        }
+
+        var snapshotSlots = new List<long>();
+        foreach (var grain in grains)
+        {
+            string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+            var home = cluster.Service<ReplicationRuntime>(await grain.GetSilo());
+            snapshotSlots.Add(home.Log!.LoadSnapshot(groupId)?.Slot ?? 0);
+        }
+        if (budgetBytes > 0)
+        {
+            // Every grain snapshotted (300 commands, far below 4,096), and no silo held much more than the budget:
+            // one round of calls beyond it at most, while the groups above the average compact.
+            Assert.All(snapshotSlots, slot => Assert.True(slot > 0, "a working grain snapshotted for the budget"));
+            long oneRound = Grains * LogMemoryBudget.SizeOf(new Command(Guid.Empty, 0, 0, new byte[512]), 3);
+            Assert.InRange(peak, budgetBytes / 2, budgetBytes + oneRound);
+        }
+        else
+        {
+            Assert.All(snapshotSlots, slot => Assert.Equal(0, slot));
+            // The same calls, unbudgeted, charge a silo ≈ 1 MB (8 grains' 300 commands over 3 silos).
+            Assert.True(peak > 512 * 1024, $"without a budget the logs grow: {peak} bytes charged");
+        }
+
+        // Every call is in every counter, through a deactivation (the next activation starts from the snapshot).
+        foreach (var grain in grains)
+        {
+            await grain.Deactivate();
+        }
+        await Poll.UntilAsync(() => budgets.All(b => b.HeldBytes == 0), "deactivated grains hold no budget", TimeSpan.FromSeconds(30));
+        foreach (var grain in grains)
+        {
+            Assert.Equal(CallsPerGrain + 1, await grain.Add(1));
+        }
+    }
+
+    private static void Charge(LogMemoryBudget budget, ref long group, long bytes)
+    {
+        budget.Charge(group, bytes);
+        group += bytes;
+    }
+}
