@@ -40,6 +40,12 @@ public sealed class WalOptions
     /// </summary>
     internal int HeadIndexEntries { get; set; } = 16_384;
 
+    /// <summary>
+    /// Bytes of a segment's records that reclamation judges (and copies, the live ones) between two of the writer's
+    /// batches; tests make it small so that appends, snapshots and deletions interleave with a reclamation.
+    /// </summary>
+    internal int ReclaimStepBytes { get; set; } = SegmentReclaimer.StepBytes;
+
     /// <summary>Replaces the real file system, for fault injection in tests.</summary>
     public IFileSystem? FileSystem { get; set; }
 

@@ -221,6 +221,9 @@ public sealed class WriteAheadLog : IReplicaLog
     /// <summary>The simulator's writer step (<see cref="WalOptions.ManualWriter"/>): one batch written and fsynced, if any waits.</summary>
     internal bool RunWriterOnce() => _writer.RunOnce();
 
+    /// <summary>Whether the writer is in the middle of reclaiming a segment.</summary>
+    internal bool ReclaimInProgress => _writer.ReclaimInProgress;
+
     /// <summary>Reclaims every reclaimable segment now (normally done in the background).</summary>
     internal ValueTask CompactAsync() => Enqueue(new AppendRequest([], reclaim: true), CancellationToken.None);
 

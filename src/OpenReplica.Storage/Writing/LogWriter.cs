@@ -36,7 +36,7 @@ internal sealed class LogWriter
         _directory = directory;
         _options = options;
         _queue = queue;
-        _reclaimer = new SegmentReclaimer(state, fs, directory, this);
+        _reclaimer = new SegmentReclaimer(state, fs, directory, this, readInBackground: !options.ManualWriter);
         _thread = new Thread(Run) { IsBackground = true, Name = "OpenReplica WAL writer" };
     }
 
@@ -64,6 +64,9 @@ internal sealed class LogWriter
         ProcessBatch();
         return true;
     }
+
+    /// <summary>Whether a segment's reclamation is under way (for tests: it takes several passes).</summary>
+    internal bool ReclaimInProgress => _reclaimer.InProgress;
 
     /// <summary>Asks for a reclamation pass soon (after a snapshot, deletion or rotation).</summary>
     public void RequestReclaim() => _reclaimPending = true;
@@ -95,6 +98,14 @@ internal sealed class LogWriter
         {
             if (_reclaimPending && _failure is null)
             {
+                if (_reclaimer.Reading is { IsCompleted: false } reading)
+                {
+                    // The next victim is still being read on the thread pool: wait for it or for an append.
+                    Task.WaitAny(reading, _queue.WaitToReadAsync().AsTask());
+                    if (_queue.Completion.IsCompleted) reading.ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
+                    continue;
+                }
+
                 // Idle: a good moment to reclaim, nobody is waiting for an fsync.
                 Guard(() => ReclaimInBackground(force: true));
                 continue;
@@ -333,14 +344,15 @@ internal sealed class LogWriter
 
     private void ReclaimInBackground(bool force)
     {
-        if (!force && !_options.ManualWriter && _sinceReclaimScan.Elapsed < ReclaimScanInterval)
+        // A segment in progress takes one step per batch; looking for a new one waits for the scan interval.
+        if (!force && !_options.ManualWriter && !_reclaimer.InProgress && _sinceReclaimScan.Elapsed < ReclaimScanInterval)
         {
             return;
         }
 
-        _sinceReclaimScan.Restart();
-        // One segment per pass keeps the pause short; the flag stays set while there may be more.
-        _reclaimPending = _reclaimer.ReclaimOne();
+        if (!_reclaimer.InProgress) _sinceReclaimScan.Restart();
+        // One step per pass keeps the pause short; the flag stays set while there may be more.
+        _reclaimPending = _reclaimer.ReclaimSome(_options.ReclaimStepBytes);
     }
 
     /// <summary>Any I/O failure is final: after a failed fsync the page cache can no longer be trusted.</summary>

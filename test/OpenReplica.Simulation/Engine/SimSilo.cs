@@ -27,6 +27,9 @@ internal sealed partial class SimSilo(long id, EngineSimulation world) : IEngine
 
     public SimFileSystem Disk { get; } = new();
 
+    /// <summary>The silo's log memory budget (the production default: far above what a simulation's logs hold).</summary>
+    public LogMemoryBudget LogMemory { get; } = new(world.Options.LogMemoryBudget);
+
     public SimContext? Context { get; private set; }
 
     public bool IsUp => Context is { Dead: false } && _table is not null;
@@ -51,7 +54,9 @@ internal sealed partial class SimSilo(long id, EngineSimulation world) : IEngine
         world.Scheduler.At(0, () =>
         {
             var faults = world.Faults;
-            _wal = WriteAheadLog.Open(new WalOptions { Directory = DataDirectory, FileSystem = Disk, ManualWriter = true, SegmentBytes = faults.SegmentBytes });
+            _wal = WriteAheadLog.Open(new WalOptions { Directory = DataDirectory, FileSystem = Disk, ManualWriter = true, SegmentBytes = faults.SegmentBytes,
+                // Segments are reclaimed a few records at a time, so appends and crashes fall between the steps.
+                ReclaimStepBytes = 2 * 1024 });
             var store = new GroupStore(_wal);
             var engine = new ReplicationEngine(faults.Workers, faults.MaxGroupsPerStep, store, this, this, world.Logger);
             _stopping = new CancellationTokenSource();

@@ -9,7 +9,8 @@ internal static class Logs
     /// <summary>
     /// Options of the tests' logs. At most 4 groups stay resident, so every test with more groups also runs the cold
     /// path: states dropped and rebuilt from the segments' indexes on the next read or write; and the head segment's
-    /// in-memory index goes to an index file every 8 records, so heads are looked up through several files too.
+    /// in-memory index goes to an index file every 8 records, so heads are looked up through several files too; and a
+    /// segment is reclaimed a few records at a time.
     /// </summary>
     public static WalOptions Options(IFileSystem fs, long segmentBytes = 64 * 1024, int maxBatchRecords = 4096) => new()
     {
@@ -19,6 +20,8 @@ internal static class Logs
         MaxBatchRecords = maxBatchRecords,
         MaxResidentGroups = 4,
         HeadIndexEntries = 8,
+        // A few records per reclamation step, so appends and snapshots interleave with every reclamation.
+        ReclaimStepBytes = 256,
     };
 
     public static WriteAheadLog Open(FaultyFileSystem fs, long segmentBytes = 64 * 1024) => WriteAheadLog.Open(Options(fs, segmentBytes));
