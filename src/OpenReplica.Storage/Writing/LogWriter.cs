@@ -65,6 +65,20 @@ internal sealed class LogWriter
         return true;
     }
 
+    /// <summary>
+    /// Reclamation's copies were written to the head without an fsync of their own: the next batch's fsync, the
+    /// head's sealing, or the reclamation's end (before it deletes the old segment) makes them durable.
+    /// </summary>
+    internal bool HeadHasUnsyncedCopies { get; set; }
+
+    /// <summary>Makes reclamation's copies in <paramref name="head"/> durable, if it holds any not yet fsynced.</summary>
+    internal void SyncCopies(Segment head)
+    {
+        if (!HeadHasUnsyncedCopies) return;
+        head.Writer?.Flush();
+        HeadHasUnsyncedCopies = false;
+    }
+
     /// <summary>Whether a segment's reclamation is under way (for tests: it takes several passes).</summary>
     internal bool ReclaimInProgress => _reclaimer.InProgress;
 
@@ -233,6 +247,7 @@ internal sealed class LogWriter
         {
             head.Writer!.Write(_buffer.AsSpan(0, total), offset);
             head.Writer.Flush();
+            HeadHasUnsyncedCopies = false; // the fsync covers the reclamation's copies written before the batch
         }
         catch (Exception e) when (e is not WalFailedException)
         {
@@ -305,6 +320,8 @@ internal sealed class LogWriter
             _state.Segments.Add(next);
         }
 
+        // A sealed segment is never written again: reclamation's copies in it become durable now.
+        SyncCopies(head);
         head.Writer?.Dispose();
         head.Writer = null;
         WriteIndexOf(head, seal: true);

@@ -4,7 +4,7 @@ namespace OpenReplica.Storage;
 /// Deletes sealed segments whose records are mostly no longer needed (by the live tally). The segment is read back,
 /// each record is judged by its group's retention state (a cold group's is loaded from disk for the occasion and
 /// released again), and the still-needed records (a group's latest HardState, accepts above its snapshot, ...) are
-/// copied byte for byte, LSN and CRC unchanged, to the head segment and fsynced; only then is the old file deleted
+/// copied byte for byte, LSN and CRC unchanged, to the head segment and made durable; only then is the old file deleted
 /// and the directory fsynced. A crash in between leaves two copies with the same LSN, which recovery treats as one
 /// record. Runs only on the writer thread.
 /// The work is done in steps of at most <see cref="StepBytes"/> of records judged (and so at most that much copied
@@ -143,6 +143,7 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
     private void Finish(Job job)
     {
         _job = null;
+        writer.SyncCopies(state.Head);
         lock (state.Sync)
         {
             state.Segments.Remove(job.Victim);
@@ -203,7 +204,9 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
         Segment head = writer.EnsureRoom(total);
         long offset = head.Length;
         head.Writer!.Write(buffer, offset);
-        head.Writer.Flush();
+        // No fsync per step: the writer's next batch, the head's sealing or the end of this segment's reclamation
+        // makes the copies durable, always before the old segment is deleted (a crash before then keeps it).
+        writer.HeadHasUnsyncedCopies = true;
 
         lock (state.Sync)
         {
