@@ -14,7 +14,7 @@ public sealed class LogMemoryBudgetTests
     private const int CallsPerGrain = 300;
 
     [Fact]
-    public void Only_a_group_holding_at_least_the_average_compacts_and_only_while_the_silo_is_over_budget()
+    public void Only_a_group_holding_at_least_the_average_and_its_snapshot_compacts_and_only_while_the_silo_is_over_budget()
     {
         var budget = new LogMemoryBudget(10_000);
         long big = 0, small = 0;
@@ -27,6 +27,9 @@ public sealed class LogMemoryBudgetTests
         Assert.True(budget.ShouldCompact(big, commands: 1_000));
         Assert.False(budget.ShouldCompact(small - 1, commands: 1_000), "below the average");
         Assert.False(budget.ShouldCompact(big, commands: LogMemoryBudget.MinCommandsBetweenSnapshots - 1), "too few commands since the last snapshot");
+
+        Assert.False(budget.ShouldCompact(big, commands: 1_000, snapshotHeld: big + 1), "its snapshot would cost more than its log frees");
+        Assert.True(budget.ShouldCompact(big, commands: 1_000, snapshotHeld: big));
 
         budget.Release(big); // the big group snapshotted
         Assert.Equal(5_000, budget.HeldBytes);

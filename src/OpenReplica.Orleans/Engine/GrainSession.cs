@@ -59,6 +59,7 @@ internal sealed partial class GrainSession(
     private readonly Lock _logMemoryLock = new();
     private long _logMemoryHeld;
     private bool _logMemoryClosed;
+    private long _lastSnapshotBytes; // the size of State's last snapshot (taken or loaded): what compacting costs
     private long _appliedSlot; // on the activation's scheduler: the last slot State reflects
     private long? _leaderFloor; // set when this replica became leader: serve once State reflects this slot
     private volatile Exception? _lost;
@@ -568,7 +569,7 @@ internal sealed partial class GrainSession(
             }
         }
         StartEffects();
-        if (_appliedSinceSnapshot >= snapshotEveryCommands || logMemory.ShouldCompact(Volatile.Read(ref _logMemoryHeld), _appliedSinceSnapshot))
+        if (_appliedSinceSnapshot >= snapshotEveryCommands || logMemory.ShouldCompact(Volatile.Read(ref _logMemoryHeld), _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes))
         {
             _appliedSinceSnapshot = 0;
             var bytes = SaveAppSnapshot();
@@ -651,11 +652,13 @@ internal sealed partial class GrainSession(
             OutboxNextSequence = _machine.Outbox.NextSequence,
         });
         instruments.SnapshotTaken(Stopwatch.GetElapsedTime(started), bytes.Length);
+        _lastSnapshotBytes = bytes.Length;
         return bytes;
     }
 
     private void LoadAppSnapshot(byte[] bytes, long slot)
     {
+        _lastSnapshotBytes = bytes.Length;
         if (bytes.Length == 0) return; // a snapshot taken before any command: nothing to load
         var snapshot = serializer.Deserialize<ReplicatedAppSnapshot>(bytes)
             ?? throw new InvalidDataException($"grain {grain.GrainId}: its log snapshot holds no state");

@@ -10,7 +10,8 @@ namespace OpenReplica.Orleans.Replication;
 /// load tool's spread writes left ≈ 290,000 entries per silo after 45 s). Each leading activation charges here what
 /// its applied commands hold on all its group's replicas since its last snapshot; while the silo's total is over the
 /// budget, an activation holding at least the average of the holders snapshots at its next apply (so the largest go
-/// first and at least one always qualifies), which truncates the log on the leader and, shipped, on the followers.
+/// first and at least one always qualifies) unless its snapshot would outweigh its log, which truncates the log on
+/// the leader and, shipped, on the followers.
 /// In a balanced cluster each silo leads about 1/N of the groups and holds replicas of about R/N of them, so the
 /// charge (R copies per command) approximates the silo's own total. Only an estimate: what a command costs is its
 /// payload plus <see cref="CommandOverheadBytes"/> per replica, not a measurement of the heap.
@@ -57,10 +58,15 @@ internal sealed class LogMemoryBudget(long budgetBytes)
         Interlocked.Add(ref _held, -groupHeld);
     }
 
-    /// <summary>Whether a group holding <paramref name="groupHeld"/> bytes over <paramref name="commands"/> commands should snapshot now.</summary>
-    public bool ShouldCompact(long groupHeld, long commands)
+    /// <summary>
+    /// Whether a group holding <paramref name="groupHeld"/> bytes over <paramref name="commands"/> commands should
+    /// snapshot now. <paramref name="snapshotHeld"/> is what its last snapshot takes on all its replicas: a group
+    /// whose log is still smaller than that would pay more for the snapshot (serialized, shipped, written R times)
+    /// than it frees, so it waits (a grain with a large State and small calls snapshots rarely).
+    /// </summary>
+    public bool ShouldCompact(long groupHeld, long commands, long snapshotHeld = 0)
     {
-        if (budgetBytes <= 0 || commands < MinCommandsBetweenSnapshots) return false;
+        if (budgetBytes <= 0 || commands < MinCommandsBetweenSnapshots || groupHeld < snapshotHeld) return false;
         long held = HeldBytes;
         if (held <= budgetBytes) return false;
         long holders = Math.Max(1, Interlocked.Read(ref _holders));

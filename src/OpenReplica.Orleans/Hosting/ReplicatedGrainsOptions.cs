@@ -83,7 +83,8 @@ public sealed class ReplicatedGrainsOptions
     /// each command's payload plus a fixed overhead, times the replication factor, since in a balanced cluster a silo
     /// holds replicas of R groups for each one it leads). Without it, only <see cref="SnapshotEveryCommands"/> bounds
     /// the log, per group: thousands of working grains would each keep thousands of entries. While the total is over
-    /// the budget, an activation holding at least the average snapshots at its next call (at most every 32 commands).
+    /// the budget, an activation holding at least the average snapshots at its next call (at most every 32 commands,
+    /// and only once its log outweighs its last snapshot).
     /// 0 turns it off.
     /// </summary>
     public long LogMemoryBudget { get; set; } = DefaultLogMemoryBudget;
