@@ -7,9 +7,10 @@ namespace OpenReplica.Storage;
 /// copied byte for byte, LSN and CRC unchanged, to the head segment and made durable; only then is the old file deleted
 /// and the directory fsynced. A crash in between leaves two copies with the same LSN, which recovery treats as one
 /// record. Runs only on the writer thread.
-/// The work is done in steps of at most <see cref="StepBytes"/> of records judged (and so at most that much copied
-/// and fsynced), and the writer appends its queued batches between steps: copying half of a 64 MiB segment in one go
-/// held every append for 1.5 s (`Micro -- wal-reclaim`). Judging a record later than the scan is safe: a record that
+/// The segment is read and scanned on the thread pool (sealed segments never change), then judged and copied in steps
+/// of at most <see cref="WalOptions.ReclaimStepBytes"/> of its records, with the writer's batches between the steps;
+/// the copies become durable with the writer's next fsync. Copying half of a 64 MiB segment in one go, with its own
+/// fsync, held every append for 1.5 s (`Micro -- wal-reclaim`). Judging a record later than the scan is safe: a record that
 /// is not needed never becomes needed again, and one copied just before it stops being needed is only garbage.
 /// </summary>
 internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string directory, LogWriter writer, bool readInBackground)
