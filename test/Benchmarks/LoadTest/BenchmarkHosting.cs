@@ -16,7 +16,8 @@ internal sealed record SiloSpec(
     ReplicationMode Mode,
     string? DataDirectory,
     int Replicas,
-    TimeSpan Lease = default);
+    TimeSpan Lease = default,
+    long? LogMemoryBudget = null);
 
 /// <summary>
 /// The silo and client configuration every benchmark cluster shares, in-process (<see cref="LocalCluster"/>) or one
@@ -55,6 +56,7 @@ internal static class BenchmarkHosting
             o.CallTimeout = LocalCluster.CallTimeout;
             o.DataDirectory = spec.Mode == ReplicationMode.Persisted ? spec.DataDirectory : null;
             o.LeaseDuration = spec.Lease;
+            if (spec.LogMemoryBudget is { } budget) o.LogMemoryBudget = budget;
         });
         return silo;
     }

@@ -14,7 +14,8 @@ internal sealed record Settings(
     TimeSpan Budget,
     TimeSpan Lease,
     string Command,
-    bool SpreadWritesOnly = false)
+    bool SpreadWritesOnly = false,
+    long? LogMemoryBudgetMb = null)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(Scenarios.Key(s));
 
