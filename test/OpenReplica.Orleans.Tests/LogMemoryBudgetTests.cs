@@ -1,5 +1,6 @@
 using OpenReplica.Consensus;
 using OpenReplica.Orleans.Replication;
+using Orleans.Runtime;
 
 namespace OpenReplica.Orleans.Tests;
 
@@ -66,13 +67,7 @@ public sealed class LogMemoryBudgetTests
             peak = Math.Max(peak, budgets.Max(b => b.HeldBytes));
         }
 
-        var snapshotSlots = new List<long>();
-        foreach (var grain in grains)
-        {
-            string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
-            var home = cluster.Service<ReplicationRuntime>(await grain.GetSilo());
-            snapshotSlots.Add(home.Log!.LoadSnapshot(groupId)?.Slot ?? 0);
-        }
+        var snapshotSlots = await SnapshotSlotsAsync(cluster, grains);
         if (budgetBytes > 0)
         {
             // Every grain snapshotted (300 commands, far below 4,096), and no silo held much more than the budget:
@@ -98,6 +93,50 @@ public sealed class LogMemoryBudgetTests
         {
             Assert.Equal(CallsPerGrain + 1, await grain.Add(1));
         }
+    }
+
+    [Fact]
+    public async Task Grains_no_longer_called_snapshot_once_working_grains_push_their_silo_over_budget()
+    {
+        // 3 grains of 40 calls (≈ 44 KB charged each) fit a 192 KiB budget on any silo; then 60 grains of 20 calls
+        // (too few to snapshot themselves) push every silo over it, and only the budget's sweep reaches the 3.
+        var kit = await Testing.ReplicatedTestCluster.StartAsync(o =>
+        {
+            o.Mode = ReplicationMode.Persisted;
+            o.ConfigureReplication = r => r.LogMemoryBudget = 192 * 1024;
+        });
+        await using var _ = kit;
+        var cluster = kit.Cluster;
+        var idle = Enumerable.Range(0, 3).Select(i => cluster.Client.GetGrain<ICounterGrain>($"no-longer-called-{i}")).ToList();
+        foreach (var grain in idle)
+        {
+            for (int i = 0; i < 40; i++) await grain.Add(1);
+        }
+        // Where they live, asked now: any call later (a read too) would run the check at apply and snapshot them.
+        var homes = new List<SiloAddress>();
+        foreach (var grain in idle) homes.Add(await grain.GetSilo());
+        List<long> Slots() => [.. idle.Select((grain, i) => cluster.Service<ReplicationRuntime>(homes[i]).Log!.LoadSnapshot(ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3))?.Slot ?? 0)];
+        Assert.All(Slots(), slot => Assert.Equal(0, slot));
+
+        var working = Enumerable.Range(0, 60).Select(i => cluster.Client.GetGrain<ICounterGrain>($"working-{i}")).ToList();
+        await Task.WhenAll(working.Select(async grain =>
+        {
+            for (int i = 0; i < 20; i++) await grain.Add(1);
+        }));
+        await Poll.UntilAsync(() => Slots().All(slot => slot > 0), "every grain no longer called snapshotted for the budget", TimeSpan.FromSeconds(30));
+        foreach (var grain in idle) Assert.Equal(41, await grain.Add(1));
+    }
+
+    private static async Task<List<long>> SnapshotSlotsAsync(global::Orleans.TestingHost.InProcessTestCluster cluster, IEnumerable<ICounterGrain> grains)
+    {
+        var slots = new List<long>();
+        foreach (var grain in grains)
+        {
+            string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+            var home = cluster.Service<ReplicationRuntime>(await grain.GetSilo());
+            slots.Add(home.Log!.LoadSnapshot(groupId)?.Slot ?? 0);
+        }
+        return slots;
     }
 
     private static void Charge(LogMemoryBudget budget, ref long group, long bytes)

@@ -27,6 +27,7 @@ internal sealed partial class ConsensusCallReplicator(
     ILogger<ConsensusCallReplicator> logger) : ICallReplicator
 {
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
+    private int _sweepSet;
 
     public async Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken)
     {
@@ -54,6 +55,7 @@ internal sealed partial class ConsensusCallReplicator(
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         LogRecovering(logger, grain.GrainId, grain.ActivationId);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
+        if (Interlocked.Exchange(ref _sweepSet, 1) == 0) logMemory.Sweep = SweepForBudget;
         var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
             options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, logMemory, replicas, divergence, instruments, effectLogger);
         _sessions[grain] = session;
@@ -69,6 +71,24 @@ internal sealed partial class ConsensusCallReplicator(
         {
             Detach(grain);
             throw;
+        }
+    }
+
+    /// <summary>The log memory budget's sweep: activations holding at least the average are asked to snapshot.</summary>
+    private void SweepForBudget()
+    {
+        long average = logMemory.HeldBytes / Math.Max(1, logMemory.Holders);
+        foreach (var session in _sessions.Values)
+        {
+            if (session.LogMemoryHeld < average) continue;
+            try
+            {
+                session.CompactForBudget();
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                // The activation stopped meanwhile: its log is released with it.
+            }
         }
     }
 

@@ -327,6 +327,25 @@ internal sealed partial class GrainSession(
         ReleaseLogMemory(closing: true);
     }
 
+    /// <summary>What this activation's commands since its last snapshot hold, charged to the silo's budget.</summary>
+    public long LogMemoryHeld => Volatile.Read(ref _logMemoryHeld);
+
+    /// <summary>
+    /// The silo's budget sweep: snapshots now if the budget still asks for it, for a grain that is no longer called
+    /// (the check at each apply never runs for it). On the activation's scheduler and only between the pump's Readys,
+    /// so State is exactly the applied slot, as for the periodic snapshot.
+    /// </summary>
+    public void CompactForBudget() => grain.Scheduler.QueueAction(() =>
+    {
+        if (_processing || _lost is not null || !_leading.Task.IsCompletedSuccessfully || _divergence.Diverged is not null) return;
+        if (!logMemory.ShouldCompact(LogMemoryHeld, _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes)) return;
+        _appliedSinceSnapshot = 0;
+        var bytes = SaveAppSnapshot();
+        ReleaseLogMemory(closing: false);
+        long slot = _appliedSlot;
+        group.Post(core => core.CompactLog(slot, bytes));
+    });
+
     private void ChargeLogMemory(long bytes)
     {
         lock (_logMemoryLock)

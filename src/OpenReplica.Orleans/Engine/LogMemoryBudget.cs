@@ -30,8 +30,22 @@ internal sealed class LogMemoryBudget(long budgetBytes)
     /// </summary>
     public const int MinCommandsBetweenSnapshots = 32;
 
+    /// <summary>Least time between two sweeps (<see cref="Sweep"/>), in milliseconds of the monotonic clock.</summary>
+    public const long SweepIntervalMs = 1000;
+
     private long _held;
     private long _holders;
+    private long _lastSweep = long.MinValue / 2;
+
+    /// <summary>
+    /// Asks the silo's activations that hold at least the average to snapshot (the call replicator's): run on the
+    /// thread pool, at most once per <see cref="SweepIntervalMs"/>, when a charge finds the silo over budget. It
+    /// reaches the grains that are no longer called, which the check at each apply does not. Null: none (the simulator).
+    /// </summary>
+    public Action? Sweep { get; set; }
+
+    /// <summary>Grains holding log since their last snapshot now (the divisor of the average).</summary>
+    public long Holders => Interlocked.Read(ref _holders);
 
     /// <summary>The budget in bytes; 0 means none (only <see cref="ReplicatedGrainsOptions.SnapshotEveryCommands"/>).</summary>
     public long BudgetBytes => budgetBytes;
@@ -47,7 +61,16 @@ internal sealed class LogMemoryBudget(long budgetBytes)
     {
         if (bytes <= 0) return;
         if (groupBefore == 0) Interlocked.Increment(ref _holders);
-        Interlocked.Add(ref _held, bytes);
+        long held = Interlocked.Add(ref _held, bytes);
+        if (budgetBytes > 0 && held > budgetBytes && Sweep is { } sweep) MaybeSweep(sweep);
+    }
+
+    private void MaybeSweep(Action sweep)
+    {
+        long now = Environment.TickCount64;
+        long last = Interlocked.Read(ref _lastSweep);
+        if (now - last < SweepIntervalMs || Interlocked.CompareExchange(ref _lastSweep, now, last) != last) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static s => ((Action)s!)(), sweep);
     }
 
     /// <summary>A group snapshotted or its activation stopped: what it held is no longer charged here.</summary>
