@@ -338,13 +338,22 @@ internal sealed partial class GrainSession(
     public void CompactForBudget() => grain.Scheduler.QueueAction(() =>
     {
         if (_processing || _lost is not null || !_leading.Task.IsCompletedSuccessfully || _divergence.Diverged is not null) return;
-        if (!logMemory.ShouldCompact(LogMemoryHeld, _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes)) return;
-        _appliedSinceSnapshot = 0;
-        var bytes = SaveAppSnapshot();
-        ReleaseLogMemory(closing: false);
+        if (!BudgetWantsSnapshot()) return;
+        var bytes = SnapshotForCompaction();
         long slot = _appliedSlot;
         group.Post(core => core.CompactLog(slot, bytes));
     });
+
+    private bool BudgetWantsSnapshot() => logMemory.ShouldCompact(LogMemoryHeld, _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes);
+
+    /// <summary>State at the applied slot for the group's compaction; what the log held since the last one leaves the budget.</summary>
+    private byte[] SnapshotForCompaction()
+    {
+        _appliedSinceSnapshot = 0;
+        var bytes = SaveAppSnapshot();
+        ReleaseLogMemory(closing: false);
+        return bytes;
+    }
 
     private void ChargeLogMemory(long bytes)
     {
@@ -588,14 +597,7 @@ internal sealed partial class GrainSession(
             }
         }
         StartEffects();
-        if (_appliedSinceSnapshot >= snapshotEveryCommands || logMemory.ShouldCompact(Volatile.Read(ref _logMemoryHeld), _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes))
-        {
-            _appliedSinceSnapshot = 0;
-            var bytes = SaveAppSnapshot();
-            ReleaseLogMemory(closing: false);
-            return bytes;
-        }
-        return null;
+        return _appliedSinceSnapshot >= snapshotEveryCommands || BudgetWantsSnapshot() ? SnapshotForCompaction() : null;
     }
 
     private async Task<CommandOutcome> ApplyAsync(Command command, long slot, int index)
