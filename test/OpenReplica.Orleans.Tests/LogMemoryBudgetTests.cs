@@ -67,7 +67,7 @@ public sealed class LogMemoryBudgetTests
             peak = Math.Max(peak, budgets.Max(b => b.HeldBytes));
         }
 
-        var snapshotSlots = await SnapshotSlotsAsync(cluster, grains);
+        var snapshotSlots = SnapshotSlots(cluster, grains, await HomesAsync(grains));
         if (budgetBytes > 0)
         {
             // Every grain snapshotted (300 commands, far below 4,096), and no silo held much more than the budget:
@@ -113,9 +113,8 @@ public sealed class LogMemoryBudgetTests
             for (int i = 0; i < 40; i++) await grain.Add(1);
         }
         // Where they live, asked now: any call later (a read too) would run the check at apply and snapshot them.
-        var homes = new List<SiloAddress>();
-        foreach (var grain in idle) homes.Add(await grain.GetSilo());
-        List<long> Slots() => [.. idle.Select((grain, i) => cluster.Service<ReplicationRuntime>(homes[i]).Log!.LoadSnapshot(ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3))?.Slot ?? 0)];
+        var homes = await HomesAsync(idle);
+        List<long> Slots() => SnapshotSlots(cluster, idle, homes);
         Assert.All(Slots(), slot => Assert.Equal(0, slot));
 
         var working = Enumerable.Range(0, 60).Select(i => cluster.Client.GetGrain<ICounterGrain>($"working-{i}")).ToList();
@@ -127,17 +126,17 @@ public sealed class LogMemoryBudgetTests
         foreach (var grain in idle) Assert.Equal(41, await grain.Add(1));
     }
 
-    private static async Task<List<long>> SnapshotSlotsAsync(global::Orleans.TestingHost.InProcessTestCluster cluster, IEnumerable<ICounterGrain> grains)
+    /// <summary>Each grain's silo (a read: it runs the budget's check on the grain, so ask before the silo is over budget).</summary>
+    private static async Task<List<SiloAddress>> HomesAsync(IEnumerable<ICounterGrain> grains)
     {
-        var slots = new List<long>();
-        foreach (var grain in grains)
-        {
-            string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
-            var home = cluster.Service<ReplicationRuntime>(await grain.GetSilo());
-            slots.Add(home.Log!.LoadSnapshot(groupId)?.Slot ?? 0);
-        }
-        return slots;
+        var homes = new List<SiloAddress>();
+        foreach (var grain in grains) homes.Add(await grain.GetSilo());
+        return homes;
     }
+
+    /// <summary>The slot of each grain's snapshot on its silo (0: none), read from the silos without calling the grains.</summary>
+    private static List<long> SnapshotSlots(global::Orleans.TestingHost.InProcessTestCluster cluster, IReadOnlyList<ICounterGrain> grains, IReadOnlyList<SiloAddress> homes) =>
+        [.. grains.Select((grain, i) => cluster.Service<ReplicationRuntime>(homes[i]).Log!.LoadSnapshot(ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3))?.Slot ?? 0)];
 
     private static void Charge(LogMemoryBudget budget, ref long group, long bytes)
     {

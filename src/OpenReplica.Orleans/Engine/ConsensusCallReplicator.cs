@@ -77,7 +77,7 @@ internal sealed partial class ConsensusCallReplicator(
     /// <summary>The log memory budget's sweep: activations holding at least the average are asked to snapshot.</summary>
     private void SweepForBudget()
     {
-        long average = logMemory.HeldBytes / Math.Max(1, logMemory.Holders);
+        long average = logMemory.AverageHeld;
         foreach (var session in _sessions.Values)
         {
             if (session.LogMemoryHeld < average) continue;

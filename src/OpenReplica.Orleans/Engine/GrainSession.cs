@@ -337,22 +337,34 @@ internal sealed partial class GrainSession(
     /// </summary>
     public void CompactForBudget() => grain.Scheduler.QueueAction(() =>
     {
-        if (_processing || _lost is not null || !_leading.Task.IsCompletedSuccessfully || _divergence.Diverged is not null) return;
-        if (!BudgetWantsSnapshot()) return;
-        var bytes = SnapshotForCompaction();
-        long slot = _appliedSlot;
-        group.Post(core => core.CompactLog(slot, bytes));
+        if (SnapshotsBetweenReadys && BudgetWantsSnapshot()) PostCompaction(SnapshotForCompaction());
     });
 
     private bool BudgetWantsSnapshot() => logMemory.ShouldCompact(LogMemoryHeld, _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes);
 
+    /// <summary>
+    /// Outside the pump (a deactivation, the budget's sweep) State may be snapshotted only between two of its Readys,
+    /// and only by an activation that serves as the leader and did not diverge.
+    /// </summary>
+    private bool SnapshotsBetweenReadys => !_processing && _lost is null && _leading.Task.IsCompletedSuccessfully && _divergence.Diverged is null;
+
     /// <summary>State at the applied slot for the group's compaction; what the log held since the last one leaves the budget.</summary>
-    private byte[] SnapshotForCompaction()
+    private byte[] SnapshotForCompaction(bool writeCheckpoint = true)
     {
+        var bytes = SaveAppSnapshot(writeCheckpoint);
         _appliedSinceSnapshot = 0;
-        var bytes = SaveAppSnapshot();
         ReleaseLogMemory(closing: false);
         return bytes;
+    }
+
+    /// <summary>
+    /// Compaction is an ordinary input of the group: the core snapshots at the slot the bytes stand for, whatever it
+    /// committed since.
+    /// </summary>
+    private void PostCompaction(byte[] snapshot)
+    {
+        long slot = _appliedSlot;
+        group.Post(core => core.CompactLog(slot, snapshot));
     }
 
     private void ChargeLogMemory(long bytes)
@@ -390,13 +402,10 @@ internal sealed partial class GrainSession(
     private (long Slot, byte[] Bytes)? DeactivationSnapshot()
     {
         if (snapshotOnDeactivationAfterCommands <= 0 || _appliedSinceSnapshot < snapshotOnDeactivationAfterCommands) return null;
-        if (_processing || _lost is not null || !_leading.Task.IsCompletedSuccessfully || _divergence.Diverged is not null) return null;
+        if (!SnapshotsBetweenReadys) return null;
         try
         {
-            var bytes = SaveAppSnapshot(writeCheckpoint: false);
-            _appliedSinceSnapshot = 0;
-            ReleaseLogMemory(closing: false);
-            return (_appliedSlot, bytes);
+            return (_appliedSlot, SnapshotForCompaction(writeCheckpoint: false));
         }
         catch (Exception e)
         {
@@ -450,13 +459,7 @@ internal sealed partial class GrainSession(
             _processing = true;
             try
             {
-                if (await ProcessAsync(ready) is { } snapshot)
-                {
-                    // Compaction is an ordinary input of the group: the core snapshots at the slot the bytes stand for,
-                    // whatever it committed since.
-                    long slot = _appliedSlot;
-                    group.Post(core => core.CompactLog(slot, snapshot));
-                }
+                if (await ProcessAsync(ready) is { } snapshot) PostCompaction(snapshot);
             }
             catch (Exception e)
             {

@@ -44,8 +44,8 @@ internal sealed class LogMemoryBudget(long budgetBytes)
     /// </summary>
     public Action? Sweep { get; set; }
 
-    /// <summary>Grains holding log since their last snapshot now (the divisor of the average).</summary>
-    public long Holders => Interlocked.Read(ref _holders);
+    /// <summary>What the grains holding log since their last snapshot hold on average: the larger ones compact first.</summary>
+    public long AverageHeld => HeldBytes / Math.Max(1, Interlocked.Read(ref _holders));
 
     /// <summary>The budget in bytes; 0 means none (only <see cref="ReplicatedGrainsOptions.SnapshotEveryCommands"/>).</summary>
     public long BudgetBytes => budgetBytes;
@@ -90,9 +90,6 @@ internal sealed class LogMemoryBudget(long budgetBytes)
     public bool ShouldCompact(long groupHeld, long commands, long snapshotHeld = 0)
     {
         if (budgetBytes <= 0 || commands < MinCommandsBetweenSnapshots || groupHeld < snapshotHeld) return false;
-        long held = HeldBytes;
-        if (held <= budgetBytes) return false;
-        long holders = Math.Max(1, Interlocked.Read(ref _holders));
-        return groupHeld >= held / holders;
+        return HeldBytes > budgetBytes && groupHeld >= AverageHeld;
     }
 }

@@ -116,7 +116,7 @@ internal sealed class LogWriter
                 {
                     // The next victim is still being read on the thread pool: wait for it or for an append.
                     Task.WaitAny(reading, _queue.WaitToReadAsync().AsTask());
-                    if (_queue.Completion.IsCompleted) reading.ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
+                    if (_queue.Completion.IsCompleted) _reclaimer.WaitForRead();
                     continue;
                 }
 

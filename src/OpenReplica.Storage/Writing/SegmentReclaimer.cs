@@ -27,11 +27,8 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
     public bool ReclaimOne()
     {
         if (!InProgress && !Start()) return false;
-        if (Reading is { } reading)
-        {
-            ((IAsyncResult)reading).AsyncWaitHandle.WaitOne();
-            _job = TakeRead();
-        }
+        WaitForRead();
+        _job ??= TakeRead();
         while (Step(int.MaxValue)) { }
         return true;
     }
@@ -81,6 +78,12 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
 
     /// <summary>The background read of the next victim, while it runs (the writer waits on it when it has nothing else to do).</summary>
     public Task<Job>? Reading { get; private set; }
+
+    /// <summary>Blocks until the background read, if one runs, is done (its failure is left for <see cref="TakeRead"/>).</summary>
+    public void WaitForRead()
+    {
+        if (Reading is { } reading) ((IAsyncResult)reading).AsyncWaitHandle.WaitOne();
+    }
 
     /// <summary>The read job once its background read is done (its failure is thrown here, on the writer thread); null before.</summary>
     private Job? TakeRead()
