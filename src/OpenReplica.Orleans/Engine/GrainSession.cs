@@ -337,8 +337,20 @@ internal sealed partial class GrainSession(
     /// </summary>
     public void CompactForBudget() => grain.Scheduler.QueueAction(() =>
     {
-        if (SnapshotsBetweenReadys && BudgetWantsSnapshot()) PostCompaction(SnapshotForCompaction());
+        if (!SnapshotsBetweenReadys || !BudgetWantsSnapshot()) return;
+        try
+        {
+            PostCompaction(SnapshotForCompaction());
+        }
+        catch (Exception e)
+        {
+            // Only an optimization, run outside any call: the grain keeps its log until its next snapshot.
+            LogBudgetSnapshotFailed(effectLogger, e, grain.GrainId);
+        }
     });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} could not snapshot its state for the silo's log memory budget; it keeps its log until its next snapshot")]
+    private static partial void LogBudgetSnapshotFailed(ILogger logger, Exception exception, GrainId grainId);
 
     private bool BudgetWantsSnapshot() => logMemory.ShouldCompact(LogMemoryHeld, _appliedSinceSnapshot, (long)replicas * _lastSnapshotBytes);
 
