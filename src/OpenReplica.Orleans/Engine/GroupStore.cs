@@ -73,7 +73,7 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
     public ValueTask ForgetAsync(string groupId) => log.DeleteGroupAsync(groupId);
 
-    /// <summary>Makes the step's records durable: snapshots first, then every group's entries and hard state in one append.</summary>
+    /// <summary>Makes the step's records durable: snapshots first (together), then every group's entries and hard state in one append.</summary>
     public async ValueTask PersistAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
     {
         Interlocked.Increment(ref _persisting);
@@ -89,15 +89,20 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
 
     private async ValueTask PersistLiveAsync(IReadOnlyList<(GroupReplica Group, Ready Ready)> batch)
     {
-        List<WalRecord>? records = null;
+        // Snapshots first, all of the step's together (their files share one directory fsync).
+        List<SnapshotSave>? snapshots = null;
         foreach (var (group, ready) in batch)
         {
             // A group retired by a log reopen: its memory may hold promises the failed log lost; it writes and sends nothing.
+            if (group.Failed || ready.SnapshotToPersist is not { } snapshot) continue;
+            (snapshots ??= []).Add(new SnapshotSave(group.GroupId, snapshot.Slot, WireCodec.Encode(snapshot)));
+        }
+        if (snapshots is not null) await log.SaveSnapshotsAsync(snapshots);
+
+        List<WalRecord>? records = null;
+        foreach (var (group, ready) in batch)
+        {
             if (group.Failed) continue;
-            if (ready.SnapshotToPersist is { } snapshot)
-            {
-                await log.SaveSnapshotAsync(group.GroupId, snapshot.Slot, WireCodec.Encode(snapshot));
-            }
             var hardState = group.HardStateToPersist(ready);
             if (!ready.HasEntries && hardState is null) continue;
             records ??= new List<WalRecord>(batch.Count * 2); // about an entry and a hard state per group

@@ -20,6 +20,30 @@ internal static class AtomicFile
         fs.FlushDirectory(directory);
     }
 
+    /// <summary>
+    /// Replaces several files of one directory, each as <see cref="Write"/> would, with one directory fsync for all:
+    /// every new content is durable before any rename, and the renames become durable together. A crash leaves each
+    /// file old or new, whole (some may be new and others old). (Fsyncing the new files from several threads at once
+    /// was measured too, `Micro -- wal-snapshots`: no faster on the test machine, where creating the files waits for
+    /// the journal as much as their fsyncs do.)
+    /// </summary>
+    public static void WriteAll(IFileSystem fs, string directory, IReadOnlyList<(string Path, byte[] Content)> files)
+    {
+        foreach ((string path, byte[] content) in files)
+        {
+            using IFile file = fs.Open(path + TempSuffix, FileMode.Create);
+            file.Write(content, 0);
+            file.Flush();
+        }
+
+        foreach ((string path, _) in files)
+        {
+            fs.Move(path + TempSuffix, path);
+        }
+
+        fs.FlushDirectory(directory);
+    }
+
     public static byte[] ReadAll(IFileSystem fs, string path)
     {
         using IFile file = fs.OpenRead(path);

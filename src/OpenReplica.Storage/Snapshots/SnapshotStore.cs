@@ -11,6 +11,10 @@ internal sealed class SnapshotStore(IFileSystem fs, string directory)
     public void Save(string groupId, long slot, long stamp, ReadOnlySpan<byte> data) =>
         AtomicFile.Write(fs, PathFor(groupId), SnapshotFile.Encode(groupId, slot, stamp, data));
 
+    /// <summary>Several groups' snapshots with one directory fsync (see <see cref="AtomicFile.WriteAll"/>).</summary>
+    public void SaveAll(IReadOnlyList<SnapshotSave> saves, long stamp) =>
+        AtomicFile.WriteAll(fs, directory, [.. saves.Select(s => (PathFor(s.GroupId), SnapshotFile.Encode(s.GroupId, s.Slot, stamp, s.Snapshot.Span)))]);
+
     public SnapshotContent? Load(string groupId)
     {
         string path = PathFor(groupId);

@@ -6,6 +6,7 @@ using BenchmarkDotNet.Running;
 //   dotnet run -c Release --project test/Benchmarks/Micro -- wal-index-memory --groups 20000
 //   dotnet run -c Release --project test/Benchmarks/Micro -- wal-cold-read
 //   dotnet run -c Release --project test/Benchmarks/Micro -- wal-reclaim [--segment-mb 64]
+//   dotnet run -c Release --project test/Benchmarks/Micro -- wal-snapshots [--rounds 3]
 if (args.Length > 0 && args[0] == "wal-cold-read")
 {
     await OpenReplica.Benchmarks.WalColdRead.RunAsync();
@@ -14,6 +15,11 @@ if (args.Length > 0 && args[0] == "wal-cold-read")
 if (args.Length > 0 && args[0] == "wal-reclaim")
 {
     await OpenReplica.Benchmarks.WalReclaimPause.RunAsync(args);
+    return;
+}
+if (args.Length > 0 && args[0] == "wal-snapshots")
+{
+    await OpenReplica.Benchmarks.WalSnapshotBatch.RunAsync(args);
     return;
 }
 if (args.Length > 0 && args[0] == "wal-index-memory")
