@@ -23,6 +23,11 @@ internal static class CellPlan
             // --spread-writes: the first target only (short before/after runs of a change).
             return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, Workload.Write, c, s.Grains))])];
         }
+        if (s.SpreadReadsOnly)
+        {
+            // --spread-reads: the read target only (each grain written once by the activation, then read).
+            return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, Workload.Read, c, s.Grains))])];
+        }
         if (scenario == Scenario.Persisted5)
         {
             return

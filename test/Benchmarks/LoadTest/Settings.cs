@@ -15,7 +15,8 @@ internal sealed record Settings(
     TimeSpan Lease,
     string Command,
     bool SpreadWritesOnly = false,
-    long? LogMemoryBudgetMb = null)
+    long? LogMemoryBudgetMb = null,
+    bool SpreadReadsOnly = false)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(Scenarios.Key(s));
 
