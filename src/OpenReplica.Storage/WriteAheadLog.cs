@@ -131,13 +131,14 @@ public sealed class WriteAheadLog : IReplicaLog
     public async ValueTask SaveSnapshotsAsync(IReadOnlyList<SnapshotSave> snapshots, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(snapshots);
-        if (snapshots.Count <= 1)
+        if (snapshots.Count == 0)
         {
-            if (snapshots.Count == 1)
-            {
-                await SaveSnapshotAsync(snapshots[0].GroupId, snapshots[0].Slot, snapshots[0].Snapshot, ct).ConfigureAwait(true);
-            }
+            return;
+        }
 
+        if (snapshots.Count == 1)
+        {
+            await SaveSnapshotAsync(snapshots[0].GroupId, snapshots[0].Slot, snapshots[0].Snapshot, ct).ConfigureAwait(true);
             return;
         }
 

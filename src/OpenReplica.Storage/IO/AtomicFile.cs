@@ -7,17 +7,9 @@ internal static class AtomicFile
 
     public static void Write(IFileSystem fs, string path, ReadOnlySpan<byte> content)
     {
-        string directory = Path.GetDirectoryName(path)!;
-        string temp = path + TempSuffix;
-        using (IFile file = fs.Open(temp, FileMode.Create))
-        {
-            file.Write(content, 0);
-            // Content must be durable before the rename can be, or a crash could expose a renamed empty file.
-            file.Flush();
-        }
-
-        fs.Move(temp, path);
-        fs.FlushDirectory(directory);
+        WriteTemp(fs, path, content);
+        fs.Move(path + TempSuffix, path);
+        fs.FlushDirectory(Path.GetDirectoryName(path)!);
     }
 
     /// <summary>
@@ -31,9 +23,7 @@ internal static class AtomicFile
     {
         foreach ((string path, byte[] content) in files)
         {
-            using IFile file = fs.Open(path + TempSuffix, FileMode.Create);
-            file.Write(content, 0);
-            file.Flush();
+            WriteTemp(fs, path, content);
         }
 
         foreach ((string path, _) in files)
@@ -42,6 +32,15 @@ internal static class AtomicFile
         }
 
         fs.FlushDirectory(directory);
+    }
+
+    /// <summary>Writes the content to the path's temp file and makes it durable.</summary>
+    private static void WriteTemp(IFileSystem fs, string path, ReadOnlySpan<byte> content)
+    {
+        using IFile file = fs.Open(path + TempSuffix, FileMode.Create);
+        file.Write(content, 0);
+        // Content must be durable before the rename can be, or a crash could expose a renamed empty file.
+        file.Flush();
     }
 
     public static byte[] ReadAll(IFileSystem fs, string path)
