@@ -18,15 +18,12 @@ internal static class CellPlan
     public static IReadOnlyList<CellGroup> For(Scenario scenario, Settings s)
     {
         int anchor = AnchorCallers(s);
-        if (s.SpreadWritesOnly)
+        if (s.SpreadWritesOnly || s.SpreadReadsOnly)
         {
-            // --spread-writes: the first target only (short before/after runs of a change).
-            return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, Workload.Write, c, s.Grains))])];
-        }
-        if (s.SpreadReadsOnly)
-        {
-            // --spread-reads: the read target only (each grain written once by the activation, then read).
-            return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, Workload.Read, c, s.Grains))])];
+            // --spread-writes / --spread-reads: one of the targets only (short before/after runs of a change);
+            // the grains are written once first either way. --spread-writes wins when both are given.
+            var workload = s.SpreadWritesOnly ? Workload.Write : Workload.Read;
+            return [new CellGroup(s.Grains, true, [.. s.Callers.Select(c => new CellSpec(scenario, workload, c, s.Grains))])];
         }
         if (scenario == Scenario.Persisted5)
         {
