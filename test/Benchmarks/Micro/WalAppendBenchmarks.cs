@@ -19,7 +19,7 @@ public class WalAppendBenchmarks
 {
     private const int AppendsPerInvoke = 1024;
 
-    private string _directory = "";
+    private ScratchDirectory _scratch = null!;
     private WriteAheadLog _wal = null!;
     private CountingFileSystem _fs = null!;
     private WalRecord[] _records = [];
@@ -34,11 +34,11 @@ public class WalAppendBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _directory = Path.Combine(Path.GetTempPath(), "openreplica-walbench-" + Guid.NewGuid().ToString("N"));
+        _scratch = new ScratchDirectory("walbench");
         _fs = new CountingFileSystem(PhysicalFileSystem.Instance);
         _wal = WriteAheadLog.Open(new WalOptions
         {
-            Directory = _directory,
+            Directory = _scratch.Path,
             FileSystem = _fs,
             MaxBatchRecords = Mode == CommitMode.GroupCommit ? 4096 : 1,
         });
@@ -67,7 +67,7 @@ public class WalAppendBenchmarks
     {
         _wal.DisposeAsync().AsTask().GetAwaiter().GetResult();
         FsyncColumns.Record($"{Appenders}/{Mode}", _fs.FileFsyncs / (double)_appends);
-        Directory.Delete(_directory, recursive: true);
+        _scratch.Dispose();
     }
 
     public enum CommitMode

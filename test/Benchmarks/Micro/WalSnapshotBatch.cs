@@ -17,34 +17,28 @@ internal static class WalSnapshotBatch
     public static async Task RunAsync(string[] args)
     {
         int rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3);
-        string directory = Path.Combine(Path.GetTempPath(), "openreplica-walsnapshots-" + Guid.NewGuid().ToString("N"));
-        try
+        using var scratch = new ScratchDirectory("walsnapshots");
+        string directory = scratch.Path;
+        await using var log = WriteAheadLog.Open(new WalOptions { Directory = directory });
+        var data = new byte[1024];
+        long slot = 0;
+        for (int round = 1; round <= rounds; round++)
         {
-            await using var log = WriteAheadLog.Open(new WalOptions { Directory = directory });
-            var data = new byte[1024];
-            long slot = 0;
-            for (int round = 1; round <= rounds; round++)
+            slot++;
+            var single = Stopwatch.StartNew();
+            for (int g = 0; g < Groups; g++) await log.SaveSnapshotAsync(GroupId(g), slot, data);
+            single.Stop();
+
+            slot++;
+            var batched = Stopwatch.StartNew();
+            for (int g = 0; g < Groups; g += Batch)
             {
-                slot++;
-                var single = Stopwatch.StartNew();
-                for (int g = 0; g < Groups; g++) await log.SaveSnapshotAsync(GroupId(g), slot, data);
-                single.Stop();
-
-                slot++;
-                var batched = Stopwatch.StartNew();
-                for (int g = 0; g < Groups; g += Batch)
-                {
-                    await log.SaveSnapshotsAsync([.. Enumerable.Range(g, Batch).Select(i => new SnapshotSave(GroupId(i), slot, data))]);
-                }
-                batched.Stop();
-
-                Console.WriteLine($"round {round}: one at a time {Groups / single.Elapsed.TotalSeconds:N0} snapshots/s; " +
-                    $"in batches of {Batch} {Groups / batched.Elapsed.TotalSeconds:N0} snapshots/s ({single.Elapsed / batched.Elapsed:0.00}x)");
+                await log.SaveSnapshotsAsync([.. Enumerable.Range(g, Batch).Select(i => new SnapshotSave(GroupId(i), slot, data))]);
             }
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
+            batched.Stop();
+
+            Console.WriteLine($"round {round}: one at a time {Groups / single.Elapsed.TotalSeconds:N0} snapshots/s; " +
+                $"in batches of {Batch} {Groups / batched.Elapsed.TotalSeconds:N0} snapshots/s ({single.Elapsed / batched.Elapsed:0.00}x)");
         }
     }
 
