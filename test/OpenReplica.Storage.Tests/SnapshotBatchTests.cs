@@ -54,35 +54,14 @@ public sealed class SnapshotBatchTests
     public async Task A_crash_at_any_point_of_a_batch_leaves_each_group_its_previous_or_its_new_snapshot_whole()
     {
         var outcomes = new HashSet<string>();
-        for (int crashAt = 1; ; crashAt++)
-        {
-            var fs = new FaultyFileSystem();
-            await using (WriteAheadLog wal = Logs.Open(fs))
+        await Logs.AtEveryCrashPointAsync(
+            async wal =>
             {
                 await WriteRecordsAsync(wal, slots: 12);
                 await wal.SaveSnapshotsAsync([.. Groups.Select(g => new SnapshotSave(g, 3, SnapshotOf(g, 1)))], Ct);
-                fs.CrashAfterOperations = crashAt;
-                fs.TornWriteRandom = new Random(crashAt);
-                try
-                {
-                    await wal.SaveSnapshotsAsync([.. Groups.Select(g => new SnapshotSave(g, 8, SnapshotOf(g, 2)))], Ct);
-                }
-                catch (IOException)
-                {
-                }
-            }
-
-            bool crashed = fs.HasCrashed;
-            if (crashed)
-            {
-                fs.Restart();
-            }
-            else
-            {
-                fs.CrashAfterOperations = null; // the batch ran whole: reopen without a crash
-            }
-
-            await using (WriteAheadLog reopened = Logs.Open(fs))
+            },
+            async wal => await wal.SaveSnapshotsAsync([.. Groups.Select(g => new SnapshotSave(g, 8, SnapshotOf(g, 2)))], Ct),
+            (reopened, fs) =>
             {
                 var outcome = new List<long>();
                 foreach (string g in Groups)
@@ -97,13 +76,7 @@ public sealed class SnapshotBatchTests
 
                 outcomes.Add(string.Join(",", outcome));
                 Assert.Empty(fs.Files("snap-*.tmp"));
-            }
-
-            if (!crashed)
-            {
-                break;
-            }
-        }
+            });
 
         // The crash points cover the old state, the new one and some in between.
         Assert.Contains(string.Join(",", Groups.Select(_ => 3)), outcomes);

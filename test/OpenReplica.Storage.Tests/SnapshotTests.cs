@@ -35,42 +35,16 @@ public sealed class SnapshotTests
         byte[] previous = [1, 1, 1];
         byte[] next = Enumerable.Repeat((byte)2, 5000).ToArray();
         var outcomes = new HashSet<long>();
-        for (int crashAt = 1; ; crashAt++)
-        {
-            var fs = new FaultyFileSystem();
-            await using (WriteAheadLog wal = Logs.Open(fs))
-            {
-                await wal.SaveSnapshotAsync("g", 10, previous, Ct);
-                fs.CrashAfterOperations = crashAt;
-                fs.TornWriteRandom = new Random(crashAt);
-                try
-                {
-                    await wal.SaveSnapshotAsync("g", 20, next, Ct);
-                }
-                catch (IOException)
-                {
-                }
-            }
-
-            bool crashed = fs.HasCrashed;
-            if (crashed)
-            {
-                fs.Restart();
-            }
-
-            await using (WriteAheadLog reopened = Logs.Open(fs))
+        await Logs.AtEveryCrashPointAsync(
+            async wal => await wal.SaveSnapshotAsync("g", 10, previous, Ct),
+            async wal => await wal.SaveSnapshotAsync("g", 20, next, Ct),
+            (reopened, fs) =>
             {
                 (long slot, byte[] data) = reopened.LoadSnapshot("g")!.Value;
                 Assert.Equal(slot == 10 ? previous : next, data);
                 outcomes.Add(slot);
                 Assert.Empty(fs.Files("snap-*.tmp"));
-            }
-
-            if (!crashed)
-            {
-                break;
-            }
-        }
+            });
 
         Assert.Equal([10L, 20L], outcomes.Order());
     }

@@ -26,6 +26,52 @@ internal static class Logs
 
     public static WriteAheadLog Open(FaultyFileSystem fs, long segmentBytes = 64 * 1024) => WriteAheadLog.Open(Options(fs, segmentBytes));
 
+    /// <summary>
+    /// Runs <paramref name="act"/> on a log <paramref name="arrange"/> prepared, once for every point at which a power
+    /// cut can interrupt it (the Nth file operation from the start, torn writes seeded by N), and once more where it
+    /// runs whole; <paramref name="check"/> sees the log reopened after each (after the reboot, when it crashed).
+    /// </summary>
+    public static async Task AtEveryCrashPointAsync(Func<WriteAheadLog, Task> arrange, Func<WriteAheadLog, Task> act, Action<WriteAheadLog, FaultyFileSystem> check)
+    {
+        for (int crashAt = 1; ; crashAt++)
+        {
+            var fs = new FaultyFileSystem();
+            await using (WriteAheadLog wal = Open(fs))
+            {
+                await arrange(wal);
+                fs.CrashAfterOperations = crashAt;
+                fs.TornWriteRandom = new Random(crashAt);
+                try
+                {
+                    await act(wal);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
+            bool crashed = fs.HasCrashed;
+            if (crashed)
+            {
+                fs.Restart();
+            }
+            else
+            {
+                fs.CrashAfterOperations = null; // it ran whole: reopen without a crash
+            }
+
+            await using (WriteAheadLog reopened = Open(fs))
+            {
+                check(reopened, fs);
+            }
+
+            if (!crashed)
+            {
+                return;
+            }
+        }
+    }
+
     public static WalRecord Accept(string group, long slot, int payloadBytes = 16) =>
         new(group, WalRecordKind.Accept, slot, BallotRound: slot / 3 + 1, BallotReplica: 2, Payload: PayloadFor(group, slot, payloadBytes));
 
