@@ -58,4 +58,34 @@ public sealed class CallStampSourceTests
         source.Complete(call);
         Assert.False(source.EndEarly(call)); // a completed call has nothing to end
     }
+
+    [Fact]
+    public void A_call_whose_attempts_keep_going_stale_may_pend_longer_each_time_up_to_four_times_the_age()
+    {
+        var time = new FakeTimeProvider();
+        var source = new CallStampSource(time);
+        var age = TimeSpan.FromMilliseconds(500);
+        var call = source.Begin();
+        var other = source.Begin();
+
+        // Pending age before each successive attempt is ended for its age: 0.5 s twice (routing), then 1 s, 2 s, 2 s.
+        foreach (var allowed in new[] { 500, 500, 1000, 2000, 2000 })
+        {
+            time.Advance(TimeSpan.FromMilliseconds(allowed));
+            Assert.False(source.EndEarly(call, age)); // exactly the allowed age: left alone
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.True(source.EndEarly(call, age));
+            Assert.True(source.TakeEndedEarly(call));
+            source.AttemptStarted(call);
+            source.AttemptStarted(other); // the other call is never ended here: its count stays at zero
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(501));
+        Assert.True(source.EndEarly(other, age)); // another call's stale ends do not lengthen this one's
+        Assert.True(source.EndEarly(call)); // a gateway loss ends any attempt at once, whatever its count
+        Assert.True(source.TakeEndedEarly(call));
+        source.AttemptStarted(call);
+        time.Advance(TimeSpan.FromMilliseconds(1500));
+        Assert.False(source.EndEarly(call, age)); // and does not reset it: still four times the age
+    }
 }

@@ -29,7 +29,7 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         lock (_inFlight)
         {
             var sequence = ++_next;
-            _inFlight.Add(sequence, new Attempt(now, EndedEarly: false));
+            _inFlight.Add(sequence, new Attempt(now, EndedEarly: false, StaleEnds: 0));
             return new CallStamp(ClientId, sequence, FloorLocked());
         }
     }
@@ -66,25 +66,41 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         long now = _time.GetTimestamp();
         lock (_inFlight)
         {
-            if (_inFlight.ContainsKey(stamp.Sequence)) _inFlight[stamp.Sequence] = new Attempt(now, EndedEarly: false);
+            // The count of stale ends stays with the call: it sets how long its next attempts may pend.
+            if (_inFlight.TryGetValue(stamp.Sequence, out var previous)) _inFlight[stamp.Sequence] = previous with { Started = now, EndedEarly = false };
         }
     }
 
     /// <summary>
     /// Whether <paramref name="stamp"/> is this session's call in flight whose current attempt has been pending longer
     /// than <paramref name="age"/> (any age when null); if so, the attempt is marked as ended early by this client
-    /// (<see cref="TakeEndedEarly"/>): the caller is about to end it.
+    /// (<see cref="TakeEndedEarly"/>): the caller is about to end it. An end for age counts against the call: from its
+    /// third one on, the age an attempt may reach doubles with each, up to <see cref="MaxStaleAgeFactor"/> times
+    /// <paramref name="age"/>. The first two are routing (a retry sent before every silo learnt of a death can land on
+    /// the dead silo once more); after that the cluster is slow or cannot answer, and ending attempts early at the same
+    /// pace only adds load (each end also makes Orleans log the "target silo unavailable" warning for the attempt).
     /// </summary>
     public bool EndEarly(CallStamp stamp, TimeSpan? age = null)
     {
         if (stamp.ClientId != ClientId) return false;
         lock (_inFlight)
         {
-            if (!_inFlight.TryGetValue(stamp.Sequence, out var attempt) || (age is { } older && _time.GetElapsedTime(attempt.Started) <= older)) return false;
-            _inFlight[stamp.Sequence] = attempt with { EndedEarly = true };
+            if (!_inFlight.TryGetValue(stamp.Sequence, out var attempt)) return false;
+            if (age is not { } older)
+            {
+                _inFlight[stamp.Sequence] = attempt with { EndedEarly = true };
+                return true;
+            }
+            if (_time.GetElapsedTime(attempt.Started) <= older * StaleAgeFactor(attempt.StaleEnds)) return false;
+            _inFlight[stamp.Sequence] = attempt with { EndedEarly = true, StaleEnds = attempt.StaleEnds + 1 };
             return true;
         }
     }
+
+    /// <summary>How many times the base age an attempt may pend after the call's attempts were ended that often for age.</summary>
+    public const int MaxStaleAgeFactor = 4;
+
+    private static int StaleAgeFactor(int staleEnds) => Math.Min(1 << Math.Clamp(staleEnds - 1, 0, 30), MaxStaleAgeFactor);
 
     /// <summary>
     /// Whether the call's current attempt was ended by this client (<see cref="EndEarly"/>) rather than refused by a
@@ -135,6 +151,9 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         foreach (var (sequence, _) in _abandoned) _abandonedFloor = Math.Min(_abandonedFloor, sequence);
     }
 
-    /// <summary>When a call's current attempt was sent, and whether this client ended it early.</summary>
-    private readonly record struct Attempt(long Started, bool EndedEarly);
+    /// <summary>
+    /// When a call's current attempt was sent, whether this client ended it early, and how many of the call's attempts
+    /// this client ended for their age.
+    /// </summary>
+    private readonly record struct Attempt(long Started, bool EndedEarly, int StaleEnds);
 }

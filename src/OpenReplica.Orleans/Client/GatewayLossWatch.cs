@@ -18,7 +18,9 @@ namespace OpenReplica.Orleans;
 /// dead, and such an attempt gets no answer; the client's own gateway list may show the death before the gateways
 /// act on it (a test saw exactly that), so the settling period does not trust the list alone. A slow call that was
 /// doing fine costs one more retry per <see cref="StaleAttempt"/> during the period, answered from the command in
-/// flight. Once the gateway list drops a gateway (a graceful stop takes the silo off the list before it closes its
+/// flight; a call ended that way more than twice may pend longer each time (up to four times as long,
+/// <see cref="CallStampSource.EndEarly"/>), so a cluster that cannot answer at all is not asked again twice a second
+/// by every pending call. Once the gateway list drops a gateway (a graceful stop takes the silo off the list before it closes its
 /// connections; a crash, once membership declares it dead), every pending call is ended once more, and the settling
 /// period ends <see cref="AfterDropGrace"/> later: the silos read the same membership and stop routing to the silo within
 /// about a probe period, after which a slow attempt is just slow. (Without a list that changes, e.g. a static gateway
@@ -49,7 +51,10 @@ internal sealed partial class GatewayLossWatch : IClusterConnectionStatusObserve
     /// <summary>How often pending attempts and the gateway list are checked while settling after a gateway loss.</summary>
     public static readonly TimeSpan SettlePollInterval = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>While settling, an attempt pending longer than this is ended and retried with its stamp.</summary>
+    /// <summary>
+    /// While settling, an attempt pending longer than this is ended and retried with its stamp (longer for a call whose
+    /// attempts were ended that way more than twice).
+    /// </summary>
     public static readonly TimeSpan StaleAttempt = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long the settling period lasts after the gateway list dropped a gateway.</summary>
