@@ -6,7 +6,8 @@ using OpenReplica.Orleans;
 namespace OpenReplica.Chaos;
 
 /// <summary>Settings of one chaos run (every cell uses them). <paramref name="Redis"/>: Orleans membership in Redis, or null for localhost clustering.</summary>
-internal sealed record ChaosSettings(int Seed, TimeSpan Duration, int Clients, int Registers, TimeSpan Lease, string WorkDirectory, string? Redis);
+internal sealed record ChaosSettings(int Seed, TimeSpan Duration, int Clients, int Registers, TimeSpan Lease, string WorkDirectory, string? Redis,
+    double ClockSkew = Schedule.DefaultClockSkew);
 
 /// <summary>What one cell measured: each workload's result, the faults as applied and the recovery of the grains each hit.</summary>
 internal sealed record CellReport(
@@ -34,7 +35,7 @@ internal static class CellRunner
     {
         NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew when !Partitions.Available =>
             "iptables is not available (apt-get install iptables, run as root)",
-        NemesisKind.ClockJump or NemesisKind.ClockSkew when !Clocks.Available => "libfaketime is not installed (apt-get install libfaketime)",
+        NemesisKind.ClockJump when !Clocks.Available => "libfaketime is not installed (apt-get install libfaketime)",
         NemesisKind.DiskFull when !DiskVolumes.Available => "mounting a tmpfs needs root",
         _ => null,
     };
@@ -54,7 +55,11 @@ internal static class CellRunner
         if (partitioned && cgroups is null) return Skip("no writable cgroup2 mount (partitions tell silos apart by cgroup)");
         using var partitions = cgroups is not null ? new Partitions(cgroups, Silos) : null;
         var clocks = nemesis is NemesisKind.ClockJump or NemesisKind.ClockSkew ? new Clocks(cellDirectory) : null;
-        if (nemesis == NemesisKind.ClockSkew) foreach (var (silo, rate) in Schedule.SkewRates) clocks!.Rates[silo] = rate;
+        if (nemesis == NemesisKind.ClockSkew)
+        {
+            foreach (var (silo, rate) in Schedule.SkewRates(settings.ClockSkew)) clocks!.Rates[silo] = rate;
+            log($"engine clocks (leases): {string.Join(", ", clocks!.Rates.Select(r => $"silo {r.Key} at {r.Value:0.###}x"))}, silo 0 true");
+        }
         using var volumes = nemesis == NemesisKind.DiskFull ? new DiskVolumes() : null;
         for (int i = 0; volumes is not null && i < Silos; i++) volumes.Mount(DataOf(i));
 

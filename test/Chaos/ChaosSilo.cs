@@ -23,18 +23,23 @@ public enum MembershipSettings
 /// <summary>
 /// The chaos tool's own options of the <c>silo</c> subcommand (the load tool's silo host): membership settings, Redis
 /// membership (so silo 0 can be faulted like any other: with localhost clustering it holds the membership table),
-/// and the fsync fault seam.
+/// the fsync fault seam and the engine clock's rate.
 /// </summary>
 internal static class ChaosSilo
 {
     public static readonly Option<MembershipSettings> Membership = new("--membership") { Description = "Membership settings" };
     public static readonly Option<string?> RedisMembership = new("--redis-membership") { Description = "Redis for Orleans membership (else localhost clustering)" };
     public static readonly Option<bool> FsyncFaults = new("--fsync-faults") { Description = $"While <data directory>{FsyncTriggerSuffix} exists, every WAL fsync fails (EIO)" };
+    public static readonly Option<double> ClockRate = new("--clock-rate")
+    {
+        Description = "Rate of the replication engine's monotonic clock (leases, lease guards, birth claims) against the machine's, e.g. 1.06",
+        DefaultValueFactory = _ => 1.0,
+    };
 
     /// <summary>The fsync fault trigger of a silo is its data directory's path with this suffix (a sibling, off its volume).</summary>
     public const string FsyncTriggerSuffix = ".fail-fsync";
 
-    public static IReadOnlyList<Option> Options => [Membership, RedisMembership, FsyncFaults];
+    public static IReadOnlyList<Option> Options => [Membership, RedisMembership, FsyncFaults, ClockRate];
 
     public static void Configure(ParseResult parse, ISiloBuilder silo)
     {
@@ -49,6 +54,9 @@ internal static class ChaosSilo
             // Runs after the benchmark configuration, which set the data directory.
             silo.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = new FsyncFaultFileSystem(Path.GetFullPath(o.DataDirectory!) + FsyncTriggerSuffix));
         }
+        double rate = parse.GetValue(ClockRate);
+        if (!(rate > 0)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "--clock-rate must be positive");
+        if (rate != 1.0) silo.Configure<ReplicatedGrainsOptions>(o => o.MonotonicClock = new RateClock(rate));
     }
 
     /// <summary>The values samples/Deploy sets with both of its failure-detection switches on.</summary>

@@ -4,15 +4,18 @@ using System.Globalization;
 namespace OpenReplica.Chaos;
 
 /// <summary>
-/// Clock faults on one silo with libfaketime (Debian's <c>libfaketime</c>, preloaded into the silo process):
+/// Clock faults of silos:
 /// <list type="bullet">
-/// <item>a jump: the silo's wall clock (CLOCK_REALTIME) steps forward or back by minutes, then back to true time, as an
-/// NTP step does; its monotonic clock (leases, timers) keeps running. Each silo reads its offset from its own file
-/// (re-read every second), so the tool moves one silo's clock while the others keep true time;</item>
-/// <item>a rate skew: the silo's wall clock runs at a fixed rate (e.g. 1.5×) for the silo's whole life; its monotonic
-/// clock (leases, timers) is left true, because libfaketime's faked monotonic clock mistimes .NET's timed waits.</item>
+/// <item>a jump, with libfaketime (Debian's <c>libfaketime</c>, preloaded into the silo process): the silo's wall clock
+/// (CLOCK_REALTIME) steps forward or back by minutes, then back to true time, as an NTP step does; its monotonic clock
+/// (leases, timers) keeps running. Each silo reads its offset from its own file (re-read every second), so the tool
+/// moves one silo's clock while the others keep true time. Unavailable without the library: the nemesis is then
+/// skipped with a message;</item>
+/// <item>a rate skew: the replication engine's monotonic clock (leases, lease guards, birth claims) runs at a fixed
+/// rate for the silo's whole life, through the engine's clock seam (<c>--clock-rate</c>, <see cref="RateClock"/>).
+/// Not with libfaketime: its rate mode mistimes .NET's own waits and Orleans' membership (a skewed silo stopped
+/// writing its membership row), which measured the library's C shim rather than the leases.</item>
 /// </list>
-/// Unavailable without the library: the clock nemeses are then skipped with a message.
 /// </summary>
 internal sealed class Clocks(string directory)
 {
@@ -27,27 +30,36 @@ internal sealed class Clocks(string directory)
 
     public static bool Available => Library is not null;
 
-    /// <summary>Rate of each silo's clock for a skew run (silo index → rate); others run true.</summary>
+    /// <summary>Rate of each silo's engine clock for a skew run (silo index → rate); others run true.</summary>
     public Dictionary<int, double> Rates { get; } = [];
+
+    /// <summary>
+    /// The silo whose engine clock runs slowest in a skew run, if slower than true time: the one to isolate while it
+    /// leads, since a slow leader's lease outlasts its followers' promises once the skew is past the lease's bound.
+    /// </summary>
+    public int? Slowest => Rates.Count > 0 && Rates.MinBy(r => r.Value) is { Value: < 1 } slowest ? slowest.Key : null;
 
     private string OffsetFile(int silo) => Path.Combine(directory, $"silo-{silo}.faketime");
 
-    /// <summary>Preloads libfaketime into silo <paramref name="silo"/>'s process (at every start and restart).</summary>
+    /// <summary>
+    /// Prepares silo <paramref name="silo"/>'s process (at every start and restart): a skew run passes its rate to the
+    /// silo; a jump run preloads libfaketime.
+    /// </summary>
     public void Prepare(int silo, ProcessStartInfo psi)
     {
+        if (Rates.Count > 0)
+        {
+            if (Rates.TryGetValue(silo, out double rate)) psi.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"--clock-rate={rate:0.####}"));
+            return;
+        }
         psi.Environment["LD_PRELOAD"] = Library ?? throw new InvalidOperationException("libfaketime is not installed (apt-get install libfaketime)");
         // .NET waits on condition variables bound to the monotonic clock; the library's glibc workaround for them mistimes
         // those waits (silos crawl), and the monotonic clock is not faked for jumps anyway.
         psi.Environment["FAKETIME_FORCE_MONOTONIC_FIX"] = "0";
         // Only the wall clock is faked: with the monotonic clock faked too, .NET's timed waits (condition variables
         // bound to the monotonic clock) are mistimed by the library and the silo stops making progress, which would
-        // measure libfaketime, not us. A monotonic rate skew (the lease's clock) is therefore not injected here.
+        // measure libfaketime, not us.
         psi.Environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
-        if (Rates.TryGetValue(silo, out double rate))
-        {
-            psi.Environment["FAKETIME"] = string.Create(CultureInfo.InvariantCulture, $"+0 x{rate:0.###}");
-            return;
-        }
         // Jumps: only the wall clock moves, read from the silo's own file (cached for a second).
         File.WriteAllText(OffsetFile(silo), "+0\n");
         psi.Environment["FAKETIME_TIMESTAMP_FILE"] = OffsetFile(silo);

@@ -6,14 +6,15 @@ namespace OpenReplica.Chaos;
 /// <summary>
 /// Finds the silo that leads the workload's grains, through the public status API
 /// (<see cref="IReplicatedClusterStatus"/>, what <c>openreplica status</c> shows): the silo whose replicas lead the
-/// most of the groups the workloads own. Silos a fault may not hit (the membership holder of a localhost cluster) are
-/// left out.
+/// most of the groups the workloads own, or a preferred silo when it leads any of them. Silos a fault may not hit (the
+/// membership holder of a localhost cluster) are left out.
 /// </summary>
 internal static class LeaderFinder
 {
     public sealed record Target(int Silo, bool IsLeader, IReadOnlyList<string> Groups);
 
-    public static async Task<Target> FindAsync(ProcessCluster cluster, IReadOnlyList<IChaosWorkload> workloads, IReadOnlySet<int> targetable, Random random)
+    public static async Task<Target> FindAsync(ProcessCluster cluster, IReadOnlyList<IChaosWorkload> workloads, IReadOnlySet<int> targetable, Random random,
+        int? prefer = null)
     {
         try
         {
@@ -23,7 +24,7 @@ internal static class LeaderFinder
                 .Select(l => (Silo: cluster.IndexOf(l.Silo), l.Group))
                 .Where(l => l.Silo >= 0)
                 .GroupBy(l => l.Silo)
-                .OrderByDescending(g => g.Count()).ThenBy(g => g.Key)
+                .OrderByDescending(g => g.Key == prefer).ThenByDescending(g => g.Count()).ThenBy(g => g.Key)
                 .ToList();
             if (led.FirstOrDefault(g => targetable.Contains(g.Key)) is { } best)
                 return new Target(best.Key, true, [.. best.Select(l => l.Group)]);

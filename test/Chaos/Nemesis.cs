@@ -64,7 +64,7 @@ internal sealed class Nemesis(
             if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
             var target = fault.Kind == NemesisKind.KillAll
                 ? new LeaderFinder.Target(-1, false, [])
-                : await LeaderFinder.FindAsync(cluster, workloads, targetable, _random);
+                : await LeaderFinder.FindAsync(cluster, workloads, targetable, _random, fault.Kind == NemesisKind.ClockSkew ? clocks?.Slowest : null);
             var applied = new AppliedFault(fault, target.Silo, target.IsLeader, target.Groups, clock.Elapsed);
             Applied.Add(applied);
             log($"{clock.Elapsed.TotalSeconds,6:0.0}s {applied.Describe()}");

@@ -28,11 +28,16 @@ var redis = new Option<string>("--redis")
     Description = "Redis for Orleans membership, so every silo can be faulted ('none': localhost clustering, silo 0 holds membership and is never faulted)",
     DefaultValueFactory = _ => Environment.GetEnvironmentVariable("OPENREPLICA_REDIS") ?? "127.0.0.1:6379",
 };
+var skew = new Option<double>("--clock-skew")
+{
+    Description = "ClockSkew: silo 1's engine clock runs at 1+x, silo 2's at 1-x (leases are safe for x below 1/15; larger x shows what breaks)",
+    DefaultValueFactory = _ => Schedule.DefaultClockSkew,
+};
 var output = new Option<string?>("--output") { Description = "Also write the markdown table to this file" };
 
 var root = new RootCommand("OpenReplica chaos tool: silo processes under kill -9, SIGSTOP, partitions, clock faults, full disks and failed fsyncs; histories checked")
 {
-    seed, profile, duration, nemeses, workloads, membership, clients, registers, lease, redis, output,
+    seed, profile, duration, nemeses, workloads, membership, clients, registers, lease, redis, skew, output,
     SiloCommand.Create(ChaosSilo.Options, ChaosSilo.Configure),
 };
 root.SetAction(async (parse, cancellationToken) =>
@@ -42,7 +47,8 @@ root.SetAction(async (parse, cancellationToken) =>
     string? invalid = d <= TimeSpan.Zero ? "--duration must be positive"
         : parse.GetValue(clients) < 1 ? "--clients must be at least 1"
         : parse.GetValue(registers) < 1 ? "--registers must be at least 1"
-        : parse.GetValue(lease) < 0 ? "--lease-ms must not be negative" : null;
+        : parse.GetValue(lease) < 0 ? "--lease-ms must not be negative"
+        : parse.GetValue(skew) is < 0 or >= 1 ? "--clock-skew must be at least 0 and below 1" : null;
     if (invalid is not null)
     {
         await Console.Error.WriteLineAsync(invalid);
@@ -53,7 +59,8 @@ root.SetAction(async (parse, cancellationToken) =>
     var cells = Profiles.Cells(p, parse.GetValue(nemeses), parse.GetValue(membership));
     var loads = parse.GetValue(workloads) is { Length: > 0 } w ? w : [WorkloadKind.Register, WorkloadKind.Bank, WorkloadKind.Append, WorkloadKind.Lock];
     string work = Path.Combine(Path.GetTempPath(), $"openreplica-chaos-{s}-{Environment.ProcessId}");
-    var settings = new ChaosSettings(s, d, parse.GetValue(clients), parse.GetValue(registers), TimeSpan.FromMilliseconds(parse.GetValue(lease)), work, redisMembership);
+    var settings = new ChaosSettings(s, d, parse.GetValue(clients), parse.GetValue(registers), TimeSpan.FromMilliseconds(parse.GetValue(lease)), work, redisMembership,
+        parse.GetValue(skew));
     Console.WriteLine($"seed {s} (replay: --seed {s}); profile {p}, {d.TotalSeconds:0} s per cell; membership in {(redisMembership is null ? "silo 0 (localhost clustering: silo 0 is never faulted)" : "Redis " + redisMembership)}; logs and data under {work}");
 
     var table = new ResultTable(s);

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Time.Testing;
 using OpenReplica.Orleans.Replication;
+using OpenReplica.Orleans.Testing;
 using Orleans.Runtime;
 
 namespace OpenReplica.Orleans.Tests;
@@ -55,5 +57,48 @@ public sealed class IdleEvictionTests
         await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
         Assert.NotNull(runtime.GroupOrNull(groupId));
         Assert.Equal(2, await grain.Add(1));
+    }
+
+    /// <summary>
+    /// The idle period is measured on the engine's monotonic clock (<see cref="ReplicatedGrainsOptions.MonotonicClock"/>,
+    /// the seam the chaos tool's clock skew runs leases through), not on any clock of its own: while that clock stands
+    /// still no group leaves memory however long the silos run, and once it moves past the period they do.
+    /// </summary>
+    [Fact]
+    public async Task Idle_periods_run_on_the_engine_clock_so_a_stopped_clock_keeps_every_group()
+    {
+        var clock = new FakeTimeProvider();
+        var kit = await ReplicatedTestCluster.StartAsync(o =>
+        {
+            o.Silos = 3;
+            o.ConfigureReplication = r =>
+            {
+                r.IdleGroupEvictionAfter = TimeSpan.FromSeconds(1);
+                r.MonotonicClock = clock;
+            };
+            o.ConfigureSilo = FileLoggerProvider.AddTo;
+        });
+        await using var _ = kit;
+        var cluster = kit.Cluster;
+        var grain = cluster.Client.GetGrain<ICounterGrain>("engine-clock");
+        for (int i = 1; i <= 3; i++) Assert.Equal(i, await grain.Add(1));
+        string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+        var runtimes = cluster.Silos.Select(s => cluster.Service<ReplicationRuntime>(s.SiloAddress)).ToList();
+        await Poll.UntilAsync(() => runtimes.Count(r => r.GroupOrNull(groupId) is not null) == 3, "every silo holds a replica", TimeSpan.FromSeconds(30));
+        await grain.Deactivate();
+
+        // Three real seconds, three times the idle period, with the engine clock standing still: nothing leaves.
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        Assert.All(runtimes, r => Assert.NotNull(r.GroupOrNull(groupId)));
+        Assert.Equal(0, runtimes.Sum(r => r.GroupsEvicted));
+
+        // The clock runs again (ten times real time): the replicas flush their last commit after a quiet second and leave
+        // memory a second after that, all on this clock.
+        await Poll.UntilAsync(() =>
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(200)); // every 20 ms of the poll
+            return runtimes.All(r => r.GroupOrNull(groupId) is null);
+        }, "the idle group left every silo once the engine clock moved", TimeSpan.FromSeconds(30));
+        Assert.Equal(4, await grain.Add(1)); // rebuilt with its state
     }
 }

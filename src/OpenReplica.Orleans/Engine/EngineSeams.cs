@@ -28,10 +28,14 @@ internal interface IEngineClock
     long Now { get; }
 }
 
-/// <summary>The silo's monotonic clock.</summary>
-internal sealed class SystemEngineClock : IEngineClock
+/// <summary>
+/// The silo's monotonic clock in milliseconds, read from a <see cref="TimeProvider"/>'s timestamps (the system's, or a
+/// test's clock that runs at another rate: <see cref="ReplicatedGrainsOptions.MonotonicClock"/>).
+/// </summary>
+internal sealed class MonotonicEngineClock(TimeProvider time) : IEngineClock
 {
-    public static readonly SystemEngineClock Instance = new();
+    public static readonly MonotonicEngineClock System = new(TimeProvider.System);
 
-    public long Now => HostClock.Now;
+    // Int128: a nanosecond timestamp times 1,000 overflows a long after about 106 days of uptime.
+    public long Now => (long)((Int128)time.GetTimestamp() * 1000 / time.TimestampFrequency);
 }

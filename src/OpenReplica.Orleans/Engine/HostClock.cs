@@ -1,8 +1,9 @@
 namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
-/// The clock the silo gives the consensus core for leases: monotonic milliseconds (it never jumps with the wall
-/// clock). The core itself never reads a clock.
+/// The silo's monotonic milliseconds for its own deadlines (rebalance steps, log reopening, birth rounds): it never
+/// jumps with the wall clock. Leases, lease guards, birth claims and idle periods use the engine's clock instead
+/// (<see cref="MonotonicEngineClock"/>), which tests can make run at another rate; the core itself never reads a clock.
 /// </summary>
 internal static class HostClock
 {

@@ -41,7 +41,12 @@ internal sealed partial class ReplicationRuntime(
     private readonly Diagnostics.GroupMetrics _rosterMetrics = new(instruments, rosterGroup: true);
     private GroupStore? _store;
     private ReplicationEngine? _engine;
-    private long _startedAt;
+    private long _startedAt; // on EngineClock: a restarted silo's lease guard runs from here
+
+    /// <summary>The clock of leases, lease guards, birth claims and idle periods (a test may give one at another rate).</summary>
+    private MonotonicEngineClock EngineClock => _engineClock ??= options.Value.MonotonicClock is { } clock ? new(clock) : MonotonicEngineClock.System;
+
+    private MonotonicEngineClock? _engineClock;
 
     public ReplicaRoster Roster => roster;
 
@@ -81,11 +86,11 @@ internal sealed partial class ReplicationRuntime(
         _held = _store.TakeRecoveredGroups();
         _held.Remove(RosterGroup.GroupId);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
-        _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, SystemEngineClock.Instance, _logger);
+        _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, EngineClock, _logger);
         _birthClaims = OpenBirthClaims();
-        _table = new GroupTable(_store, _engine, SystemEngineClock.Instance, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
+        _table = new GroupTable(_store, _engine, EngineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
-        _startedAt = HostClock.Now;
+        _startedAt = EngineClock.Now;
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
         return Task.CompletedTask;
