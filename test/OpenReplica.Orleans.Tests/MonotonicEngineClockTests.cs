@@ -16,17 +16,19 @@ public sealed class MonotonicEngineClockTests
         Assert.Equal(before + 1500, clock.Now);
     }
 
-    [Fact]
-    public void A_nanosecond_clock_after_two_hundred_days_of_uptime_does_not_overflow()
+    [Theory]
+    [InlineData(1_000_000_000)] // nanoseconds (Linux): whole ticks per millisecond
+    [InlineData(1_024_000_007)] // not: the Int128 path
+    public void A_clock_after_two_hundred_days_of_uptime_does_not_overflow(long frequency)
     {
         var uptime = TimeSpan.FromDays(200); // 1.7e16 ns: times 1,000 would overflow a long
-        var clock = new MonotonicEngineClock(new NanosecondClock((long)uptime.TotalSeconds * 1_000_000_000));
+        var clock = new MonotonicEngineClock(new FixedClock(frequency, (long)uptime.TotalSeconds * frequency));
         Assert.Equal((long)uptime.TotalMilliseconds, clock.Now);
     }
 
-    private sealed class NanosecondClock(long timestamp) : TimeProvider
+    private sealed class FixedClock(long frequency, long timestamp) : TimeProvider
     {
-        public override long TimestampFrequency => 1_000_000_000;
+        public override long TimestampFrequency => frequency;
 
         public override long GetTimestamp() => timestamp;
     }

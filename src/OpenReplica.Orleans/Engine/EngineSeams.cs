@@ -36,6 +36,10 @@ internal sealed class MonotonicEngineClock(TimeProvider time) : IEngineClock
 {
     public static readonly MonotonicEngineClock System = new(TimeProvider.System);
 
-    // Int128: a nanosecond timestamp times 1,000 overflows a long after about 106 days of uptime.
-    public long Now => (long)((Int128)time.GetTimestamp() * 1000 / time.TimestampFrequency);
+    private readonly long _frequency = time.TimestampFrequency;
+    private readonly long _ticksPerMs = time.TimestampFrequency % 1000 == 0 ? time.TimestampFrequency / 1000 : 0;
+
+    // Read on every input of every group: a division when the frequency is whole ticks per millisecond (the system's
+    // is), else Int128, since a nanosecond timestamp times 1,000 overflows a long after about 106 days of uptime.
+    public long Now => _ticksPerMs > 0 ? time.GetTimestamp() / _ticksPerMs : (long)((Int128)time.GetTimestamp() * 1000 / _frequency);
 }
