@@ -73,4 +73,24 @@ public sealed class StaleEntryTimeTests
         Assert.True(await second.TryAcquire(TimeSpan.Zero));
         await second.Release();
     }
+
+    /// <summary>
+    /// The same step, and then the lock's activation is collected, so the next call starts a new one: its first entry
+    /// must not carry the stepped time either (the bound is the silo's, taken from its start, not the activation's).
+    /// </summary>
+    [Fact]
+    public async Task A_new_activation_after_a_wall_clock_step_does_not_end_a_held_lease()
+    {
+        var clock = new ShiftableClock();
+        await using var cluster = await StartAsync(clock);
+        var (first, second, _) = await HoldLockAsync(cluster, "stepped-clock-new-activation");
+
+        clock.Offset = TimeSpan.FromMinutes(5);
+        await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero, TestContext.Current.CancellationToken);
+        Assert.False(await second.TryAcquire(TimeSpan.Zero), "a second session got the lock from a new activation while the first held it");
+        Assert.Equal(await first.GetSessionId(), await second.Owner());
+        await first.Release();
+        Assert.True(await second.TryAcquire(TimeSpan.Zero));
+        await second.Release();
+    }
 }

@@ -17,7 +17,7 @@ internal sealed partial class ConsensusCallReplicator(
     ReplicationRuntime runtime,
     GrainPropertiesResolver properties,
     Serializer serializer,
-    TimeProvider time,
+    EntryClock entryClock,
     IOptions<ReplicatedGrainsOptions> options,
     DivergenceMonitor divergence,
     LogMemoryBudget logMemory,
@@ -56,7 +56,7 @@ internal sealed partial class ConsensusCallReplicator(
         LogRecovering(logger, grain.GrainId, grain.ActivationId);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
         if (Interlocked.Exchange(ref _sweepSet, 1) == 0) logMemory.Sweep = SweepForBudget;
-        var session = new GrainSession(grain, group, serializer, time, options.Value.SnapshotEveryCommands,
+        var session = new GrainSession(grain, group, serializer, entryClock, options.Value.SnapshotEveryCommands,
             options.Value.SnapshotOnDeactivationAfterCommands, options.Value.MaxUnappliedCommands, logMemory, replicas, divergence, instruments, effectLogger);
         _sessions[grain] = session;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

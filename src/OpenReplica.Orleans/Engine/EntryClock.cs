@@ -1,21 +1,27 @@
 namespace OpenReplica.Orleans.Replication;
 
 /// <summary>
-/// The time an activation stamps on the calls it proposes (the entry's time, <c>Replicated.Now</c> when it runs): the
-/// silo's wall clock, but never further ahead of this activation's latest stamp than the real time elapsed since it
-/// (the monotonic clock). A wall clock stepped forward while the activation leads (an NTP step, an operator's correction)
-/// would otherwise move log time forward by the step at once, and everything reckoned on log time with it: a lock
-/// held under a 10 s lease expired at the first entry after a +330 s step and was granted to a second session while
-/// the first still held it (the chaos tool, ClockJump × Lock, seed 1515). A step back is left as it is: log time that
-/// steps back is already handled where it matters (the coordination objects reckon on the newest time seen).
-/// A silo whose clock is already wrong when the activation starts still stamps its wrong time (docs/reliability.md).
+/// The time a silo's activations stamp on the calls they propose (the entry's time, <c>Replicated.Now</c> when it
+/// runs): the silo's wall clock, but never further ahead of the silo's latest stamp than the real time elapsed since it
+/// (the monotonic clock). A wall clock stepped forward (an NTP step, an operator's correction) would otherwise move log
+/// time forward by the step at once, and everything reckoned on log time with it: a lock held under a 10 s lease
+/// expired at the first entry after a +330 s step and was granted to a second session while the first still held it
+/// (the chaos tool, ClockJump × Lock, seed 1515). One clock per silo, first read as the silo starts, so an
+/// activation that starts after the step is bounded too, not only one that was already stamping (a lock whose
+/// activation was collected after the step went to a second session at its next call: StaleEntryTimeTests). A step back
+/// is left as it is: log time that steps back is already handled where it matters (the coordination objects reckon on
+/// the newest time seen). A silo whose clock is already wrong when it starts still stamps its wrong time
+/// (docs/reliability.md).
 /// </summary>
-internal sealed class EntryClock(TimeProvider time)
+internal sealed class EntryClock
 {
+    private readonly TimeProvider time;
     private readonly Lock _gate = new();
     private DateTimeOffset _high; // the latest time stamped so far, and when (monotonic) it was stamped
     private long _highTimestamp;
     private bool _stamped;
+
+    public EntryClock(TimeProvider time) => this.time = time;
 
     public DateTimeOffset Now()
     {

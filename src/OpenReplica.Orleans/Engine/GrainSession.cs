@@ -21,7 +21,7 @@ internal sealed partial class GrainSession(
     IGrainContext grain,
     GroupReplica group,
     Serializer serializer,
-    TimeProvider time,
+    EntryClock entryClock,
     int snapshotEveryCommands,
     int snapshotOnDeactivationAfterCommands,
     int maxUnappliedCommands,
@@ -32,7 +32,7 @@ internal sealed partial class GrainSession(
     ILogger effectLogger) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
-    private readonly EntryClock _entryClock = new(time);
+    private readonly EntryClock _entryClock = entryClock; // the silo's: shared by its activations
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);

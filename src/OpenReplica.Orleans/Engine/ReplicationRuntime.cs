@@ -25,6 +25,7 @@ internal sealed partial class ReplicationRuntime(
     GroupBirth birth,
     Diagnostics.ReplicationInstruments instruments,
     ILocalSiloDetails localSilo,
+    EntryClock entryClock,
     ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
@@ -91,6 +92,7 @@ internal sealed partial class ReplicationRuntime(
         _table = new GroupTable(_store, _engine, EngineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
         _startedAt = EngineClock.Now;
+        entryClock.Now(); // its first mark: a wall clock stepped forward from now on is bounded for every activation here
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
         return Task.CompletedTask;

@@ -69,6 +69,7 @@ public static class ReplicatedGrainsHostingExtensions
         // Consensus: the roster of replicas, the groups this silo holds replicas of, and the activation-side replicator.
         services.TryAddSingleton<Replication.ReplicaRoster>();
         services.TryAddSingleton<Replication.RosterGroup>();
+        services.TryAddSingleton<Replication.EntryClock>(); // one per silo, shared by its activations
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         // Scale-out: new groups' first configuration, the rebalancer, and the hand-over on a graceful stop.

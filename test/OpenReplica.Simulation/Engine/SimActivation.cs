@@ -27,7 +27,7 @@ internal sealed class SimActivation
         var context = SimGrainContext.Create(grainId, Grain, reason => world.Scheduler.At(0, () => Stop(reason), silo.Context));
         var options = world.Options;
         Group = silo.GroupFor(groupId);
-        Session = new GrainSession(context, Group, world.Serializer, world.Time, options.SnapshotEveryCommands,
+        Session = new GrainSession(context, Group, world.Serializer, silo.EntryClock, options.SnapshotEveryCommands,
             options.SnapshotOnDeactivationAfterCommands, options.MaxUnappliedCommands, silo.LogMemory, world.Faults.Replicas, world.Divergence, world.Instruments, world.Logger);
     }
 

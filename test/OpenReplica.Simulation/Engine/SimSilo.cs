@@ -30,6 +30,9 @@ internal sealed partial class SimSilo(long id, EngineSimulation world) : IEngine
     /// <summary>The silo's log memory budget (the production default: far above what a simulation's logs hold).</summary>
     public LogMemoryBudget LogMemory { get; } = new(world.Options.LogMemoryBudget);
 
+    /// <summary>The entry times its activations stamp (one per silo, as a real silo has; simulated time).</summary>
+    public EntryClock EntryClock { get; } = new(world.Time);
+
     public SimContext? Context { get; private set; }
 
     public bool IsUp => Context is { Dead: false } && _table is not null;
