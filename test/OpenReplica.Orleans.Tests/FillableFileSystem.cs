@@ -4,13 +4,19 @@ namespace OpenReplica.Orleans.Tests;
 
 /// <summary>
 /// The real file system, except that writes under <see cref="FullUnder"/> fail as a full disk does (a short write,
-/// then ENOSPC). Clearing it is the operator freeing space.
+/// then ENOSPC), and fsyncs under <see cref="FsyncFailsUnder"/> fail as a failing device does (EIO). Clearing them
+/// is the operator freeing space or replacing the device.
 /// </summary>
 internal sealed class FillableFileSystem : IFileSystem
 {
     private readonly IFileSystem _real = PhysicalFileSystem.Instance;
 
     public volatile string? FullUnder;
+
+    /// <summary>Files under this prefix fail every fsync that has new data to make durable (EIO), as a failing device does.</summary>
+    public volatile string? FsyncFailsUnder;
+
+    private bool FsyncFails(string path) => FsyncFailsUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
 
     private bool IsFull(string path) => FullUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
 
@@ -42,6 +48,8 @@ internal sealed class FillableFileSystem : IFileSystem
 
         public int Read(Span<byte> buffer, long offset) => real.Read(buffer, offset);
 
+        private bool _writtenSinceFlush;
+
         public void Write(ReadOnlySpan<byte> data, long offset)
         {
             if (fs.IsFull(path))
@@ -50,11 +58,22 @@ internal sealed class FillableFileSystem : IFileSystem
                 throw DiskFull();
             }
             real.Write(data, offset);
+            _writtenSinceFlush = true;
         }
 
         public void SetLength(long length) => real.SetLength(length);
 
-        public void Flush() => real.Flush();
+        public void Flush()
+        {
+            // Only an fsync with new data fails: the log's cut-back (truncate, then fsync) goes through.
+            if (_writtenSinceFlush && fs.FsyncFails(path))
+            {
+                _writtenSinceFlush = false;
+                throw new IOException("Input/output error (fsync failed: injected by the test)", 5);
+            }
+            real.Flush();
+            _writtenSinceFlush = false;
+        }
 
         public void Dispose() => real.Dispose();
     }

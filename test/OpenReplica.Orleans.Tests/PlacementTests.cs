@@ -93,6 +93,19 @@ public sealed class PlacementTests
     }
 
     [Fact]
+    public async Task Director_does_not_place_on_itself_while_its_log_is_failing_unless_no_other_replica_silo_is_live()
+    {
+        var director = Director(new FixedLocator(S1, S2, S3), localFit: false);
+
+        // S1 places (the call came through its gateway) and holds a replica, but its log is failing: the next one.
+        Assert.Equal(S2, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S1 }));
+        // Another silo's unfitness is not this director's to know: S4 (no replica) places on the first replica silo.
+        Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S4 }));
+        // The only live replica silo is this one: better a failing log than no activation at all.
+        Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S4) { Local = S1 }));
+    }
+
+    [Fact]
     public async Task Director_uses_the_strategys_replica_count()
     {
         var locator = new FixedLocator(S1, S2, S3);
@@ -135,8 +148,13 @@ public sealed class PlacementTests
         Assert.All(firsts.Values, count => Assert.InRange(count, 50, 150));
     }
 
-    private static ReplicatedPlacementDirector Director(IReplicaSetLocator locator, int replicationFactor = 3) =>
-        new(locator, Options.Create(new ReplicatedGrainsOptions { ReplicationFactor = replicationFactor }));
+    private static ReplicatedPlacementDirector Director(IReplicaSetLocator locator, int replicationFactor = 3, bool localFit = true) =>
+        new(locator, Options.Create(new ReplicatedGrainsOptions { ReplicationFactor = replicationFactor }), new FixedHealth(localFit));
+
+    private sealed class FixedHealth(bool fit) : ILocalReplicaHealth
+    {
+        public bool StartsActivations => fit;
+    }
 
     private static PlacementTarget Target(SiloAddress? hint = null) =>
         new(Grain, hint is null ? [] : new Dictionary<string, object> { [IPlacementDirector.PlacementHintKey] = hint }, default, 0);

@@ -22,6 +22,8 @@ internal sealed partial class ConsensusCallReplicator(
     DivergenceMonitor divergence,
     LogMemoryBudget logMemory,
     Rebalancer rebalancer,
+    IReplicaSetLocator locator,
+    IClusterMembershipService membership,
     Diagnostics.ReplicationInstruments instruments,
     ILogger<EffectRunner> effectLogger,
     ILogger<ConsensusCallReplicator> logger) : ICallReplicator
@@ -52,6 +54,16 @@ internal sealed partial class ConsensusCallReplicator(
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is not in the grain's replica set: the grain starts there"));
             return;
         }
+        if (!runtime.StartsActivations && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
+        {
+            // This silo's log is failing (or failed moments ago): the activation would fail at its first write, and
+            // placement would put the next attempt here again if the calls come through this silo's gateway. A silo
+            // that placed it here did not know; this silo's own placement skips itself, so deactivating before the
+            // grain runs makes Orleans forward the call to a healthy replica silo.
+            LogLogFailing(logger, grain.GrainId);
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo's write-ahead log is failing: the grain starts on another replica silo"));
+            return;
+        }
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         LogRecovering(logger, grain.GrainId, grain.ActivationId);
         var group = await runtime.GetOrCreateAsync(grain.GrainId, replicas, cancellationToken);
@@ -72,6 +84,17 @@ internal sealed partial class ConsensusCallReplicator(
             Detach(grain);
             throw;
         }
+    }
+
+    /// <summary>Whether a replica silo of the grain other than this one is active (else a failing log here is still the best chance).</summary>
+    private async Task<bool> OtherReplicaSiloLiveAsync(GrainId grainId, int replicas)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        foreach (var silo in await locator.GetReplicaSilosAsync(grainId, replicas))
+        {
+            if (!silo.Equals(runtime.LocalSilo) && snapshot.GetSiloStatus(silo) == SiloStatus.Active) return true;
+        }
+        return false;
     }
 
     /// <summary>The log memory budget's sweep: activations holding at least the average are asked to snapshot.</summary>
@@ -171,6 +194,9 @@ internal sealed partial class ConsensusCallReplicator(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
     private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grain {GrainId} was placed on this silo while its write-ahead log is failing: it deactivates and Orleans forwards the call to another replica silo")]
+    private static partial void LogLogFailing(ILogger logger, GrainId grainId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was routed to this silo, outside its replica set {Target} (a stale directory cache): it deactivates and Orleans forwards the call")]
     private static partial void LogNotOnReplicaSet(ILogger logger, GrainId grainId, string target);

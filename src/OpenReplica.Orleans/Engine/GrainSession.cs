@@ -454,7 +454,9 @@ internal sealed partial class GrainSession(
 
     public void OnFailed(Exception exception)
     {
-        LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.Message}", exception));
+        // No inner exception: this one goes back to callers, and the cause (e.g. the WAL's WalFailedException) has no
+        // Orleans codec, so the caller got a CodecNotFoundException instead of a retriable error. The silo logs the cause.
+        LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: its replica on this silo stopped: {exception.GetType().Name}: {exception.Message}"));
         grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationError, "replicated grain detached from its group"));
         ReleaseLogMemory(closing: true);
     }

@@ -42,6 +42,35 @@ internal sealed partial class ReplicationRuntime
     /// <summary>Why the silo's log stopped accepting appends (a full disk, a failed fsync), or null while it works.</summary>
     public WalFailedException? LogFailure => (_store?.Log as WriteAheadLog)?.Failure;
 
+    /// <summary>
+    /// How long after its log last failed a silo starts no activations. A reopened log looks healthy until its next
+    /// append fails, and on a device that keeps failing fsyncs that is the first one: without a probation every
+    /// reopen (once a second) would invite new activations that fail at their first write.
+    /// </summary>
+    public static readonly TimeSpan LogProbation = TimeSpan.FromSeconds(5);
+
+    private long _logFailedAt; // HostClock of the last look that found the log failed; 0: never
+
+    /// <summary>
+    /// Whether this silo should host replicated grains' activations: not while its log is failing, nor for
+    /// <see cref="LogProbation"/> after it last was. Placement puts activations on other replica silos meanwhile, and
+    /// an activation that starts here anyway (placed by a silo that does not know) steps aside before it runs.
+    /// </summary>
+    public bool StartsActivations
+    {
+        get
+        {
+            long now = HostClock.Now;
+            if (LogFailure is not null)
+            {
+                Volatile.Write(ref _logFailedAt, now);
+                return false;
+            }
+            long failedAt = Volatile.Read(ref _logFailedAt);
+            return failedAt == 0 || now - failedAt >= HostClock.ToTicks(LogProbation);
+        }
+    }
+
     private WriteAheadLog OpenPersistedLog() => WriteAheadLog.Open(new WalOptions
     {
         Directory = Path.Combine(options.Value.DataDirectory!, "wal"),
@@ -54,6 +83,7 @@ internal sealed partial class ReplicationRuntime
     {
         if (LogFailure is not { } failure) return;
         LastLogFailure = failure;
+        Volatile.Write(ref _logFailedAt, HostClock.Now);
         if (Interlocked.Exchange(ref _reportedFailure, 1) == 0) LogLogFailed(_logger, failure);
         if (!failure.TailDiscarded)
         {

@@ -26,7 +26,7 @@ internal sealed partial class ReplicationRuntime(
     Diagnostics.ReplicationInstruments instruments,
     ILocalSiloDetails localSilo,
     EntryClock entryClock,
-    ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>
+    ILoggerFactory loggerFactory) : IReplicaMessageSink, IEngineNetwork, ILifecycleParticipant<ISiloLifecycle>, ILocalReplicaHealth
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
@@ -50,6 +50,9 @@ internal sealed partial class ReplicationRuntime(
     private MonotonicEngineClock? _engineClock;
 
     public ReplicaRoster Roster => roster;
+
+    /// <summary>This silo's address.</summary>
+    public SiloAddress LocalSilo => localSilo.SiloAddress;
 
     /// <summary>Groups held in memory now.</summary>
     public int GroupCount => _table?.Count ?? 0;

@@ -72,6 +72,7 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<Replication.EntryClock>(); // one per silo, shared by its activations
         services.TryAddSingleton<Replication.ReplicationRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
+        services.TryAddSingleton<ILocalReplicaHealth>(sp => sp.GetRequiredService<Replication.ReplicationRuntime>());
         // Scale-out: new groups' first configuration, the rebalancer, and the hand-over on a graceful stop.
         services.TryAddSingleton<Replication.GroupBirth>();
         services.TryAddSingleton<Replication.Rebalancer>();

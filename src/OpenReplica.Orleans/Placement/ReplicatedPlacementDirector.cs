@@ -7,9 +7,11 @@ namespace OpenReplica.Orleans;
 /// <summary>
 /// Places a replicated grain's activation on a live, compatible silo of its replica set, so the activation (the Paxos
 /// leader) has the log locally: the silo placing it (where the call arrived) if it holds a replica, else the first
-/// live replica silo. A placement hint is honoured only if it names a replica silo.
+/// live replica silo. A placement hint is honoured only if it names a replica silo. Silos in a graceful stop, and the
+/// placing silo itself while its write-ahead log is failing, are taken only when no other replica silo is live.
 /// </summary>
-internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IOptions<ReplicatedGrainsOptions> options) : IPlacementDirector
+internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IOptions<ReplicatedGrainsOptions> options,
+    ILocalReplicaHealth health) : IPlacementDirector
 {
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
@@ -25,21 +27,24 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
         // Like Orleans' default placement of plain grains: the silo that received the call (for a client's call, its
         // gateway) hosts the activation when it holds a replica, so calls run where they arrive, with no hop between
         // silos. Leadership follows the activation (its replica campaigns), so any live replica silo may host it.
-        if (replicaSilos.Contains(context.LocalSilo) && Array.IndexOf(compatible, context.LocalSilo) >= 0 && !locator.IsLeaving(context.LocalSilo))
+        // A silo whose log is failing knows it of itself only; an activation that another silo places there steps
+        // aside before it runs (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
+        bool localFit = health.StartsActivations;
+        if (localFit && replicaSilos.Contains(context.LocalSilo) && Array.IndexOf(compatible, context.LocalSilo) >= 0 && !locator.IsLeaving(context.LocalSilo))
         {
             return context.LocalSilo;
         }
 
-        // A silo in a graceful stop only if no other replica silo is live (it then forwards the calls once its
-        // groups have moved).
-        SiloAddress? leaving = null;
+        // A silo in a graceful stop, or this one with a failing log, only if no other replica silo is live (a leaving
+        // silo forwards the calls once its groups have moved).
+        SiloAddress? unfit = null;
         foreach (var silo in replicaSilos)
         {
             if (Array.IndexOf(compatible, silo) < 0) continue;
-            if (!locator.IsLeaving(silo)) return silo;
-            leaving ??= silo;
+            if (!locator.IsLeaving(silo) && (localFit || !silo.Equals(context.LocalSilo))) return silo;
+            unfit ??= silo;
         }
-        if (leaving is not null) return leaving;
+        if (unfit is not null) return unfit;
 
         throw new ReplicaSetUnavailableException(
             $"Cannot place replicated grain {target.GrainIdentity}: none of its {replicas} replica silos "
