@@ -84,12 +84,14 @@ public sealed class IdleEvictionTests
         for (int i = 1; i <= 3; i++) Assert.Equal(i, await grain.Add(1));
         string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
         var runtimes = cluster.Silos.Select(s => cluster.Service<ReplicationRuntime>(s.SiloAddress)).ToList();
-        await Poll.UntilAsync(() => runtimes.Count(r => r.GroupOrNull(groupId) is not null) == 3, "every silo holds a replica", TimeSpan.FromSeconds(30));
+        // A majority holds a replica (the calls were chosen); the third may get its own later, from a later message.
+        await Poll.UntilAsync(() => runtimes.Count(r => r.GroupOrNull(groupId) is not null) >= 2, "a majority holds a replica", TimeSpan.FromSeconds(30));
         await grain.Deactivate();
+        var holders = runtimes.Where(r => r.GroupOrNull(groupId) is not null).ToList();
 
         // Three real seconds, three times the idle period, with the engine clock standing still: nothing leaves.
         await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
-        Assert.All(runtimes, r => Assert.NotNull(r.GroupOrNull(groupId)));
+        Assert.All(holders, r => Assert.NotNull(r.GroupOrNull(groupId)));
         Assert.Equal(0, runtimes.Sum(r => r.GroupsEvicted));
 
         // The clock runs again (ten times real time): the replicas flush their last commit after a quiet second and leave
