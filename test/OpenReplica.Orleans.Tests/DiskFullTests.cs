@@ -55,4 +55,54 @@ public sealed class DiskFullTests
         await cluster.AssertLogsAgreeAsync(groupId);
         Assert.Equal(22m, await grain.GetBalance());
     }
+
+    /// <summary>
+    /// The disks of a majority (the grain's leader's and one follower's) fill up: no call can be chosen, so callers
+    /// get the documented "outcome unknown" error at their deadline, never a success that was not made durable; once
+    /// space returns both silos reopen their logs by themselves and the grain serves again with every acknowledged
+    /// call, and each call of unknown outcome applied at most once.
+    /// </summary>
+    [Fact]
+    public async Task A_full_disk_on_a_majority_stops_the_grain_with_outcome_unknown_errors_and_it_resumes_with_every_acknowledged_call()
+    {
+        var disk = new FillableFileSystem();
+        await using var cluster = await FaultCluster.StartAsync(3, clientDeadline: TimeSpan.FromSeconds(3),
+            configureSilo: silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = disk));
+        var grain = await cluster.Cluster.AccountAwayFromFirstSiloAsync("majority-full");
+        for (int i = 0; i < 5; i++) await grain.Deposit(1);
+        var leader = cluster.HandleOf(await grain.GetSilo());
+        var follower = cluster.Silos.Last(s => !s.Equals(leader));
+        disk.AlsoFullUnder = [Path.Combine(cluster.DataRoot, leader.Name), Path.Combine(cluster.DataRoot, follower.Name)];
+
+        int unknown = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            var error = await Assert.ThrowsAsync<CallOutcomeUnknownException>(() => grain.Deposit(1));
+            Assert.Contains("may or may not have been applied", error.Message);
+            unknown++;
+        }
+        var runtimes = new[] { leader, follower }.Select(s => cluster.Service<ReplicationRuntime>(s)).ToList();
+        Assert.All(runtimes, r => Assert.True(r.LastLogFailure is { DiskFull: true } || r.LogFailure is { DiskFull: true }, "a silo of the majority did not see its disk full"));
+
+        disk.AlsoFullUnder = []; // the operator frees space on both
+        // Until the logs reopen a call may still end unknown; each such call counts as one that may have applied.
+        decimal afterwards;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                afterwards = await grain.Deposit(1);
+                break;
+            }
+            catch (CallOutcomeUnknownException) when (DateTime.UtcNow < until)
+            {
+                unknown++;
+            }
+        }
+        // 5 acknowledged before, this one, and each of the unknown ones at most once.
+        Assert.InRange(afterwards, 6m, 6m + unknown);
+        Assert.Equal(afterwards, await grain.GetBalance());
+        Assert.All(runtimes, r => Assert.True(r.LogReopens > 0, "a silo did not reopen its log"));
+    }
 }

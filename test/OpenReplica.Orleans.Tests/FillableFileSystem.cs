@@ -13,12 +13,17 @@ internal sealed class FillableFileSystem : IFileSystem
 
     public volatile string? FullUnder;
 
+    /// <summary>More full directories at once (e.g. two silos' of three).</summary>
+    public volatile string[] AlsoFullUnder = [];
+
     /// <summary>Files under this prefix fail every fsync that has new data to make durable (EIO), as a failing device does.</summary>
     public volatile string? FsyncFailsUnder;
 
     private bool FsyncFails(string path) => FsyncFailsUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
 
-    private bool IsFull(string path) => FullUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
+    private bool IsFull(string path) =>
+        (FullUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal))
+        || Array.Exists(AlsoFullUnder, p => path.StartsWith(p, StringComparison.Ordinal));
 
     public void CreateDirectory(string path) => _real.CreateDirectory(path);
 
