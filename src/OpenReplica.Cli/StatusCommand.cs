@@ -12,7 +12,7 @@ namespace OpenReplica.Cli;
 /// <c>openreplica status</c>: connects as an Orleans client (localhost, Redis or PostgreSQL clustering, as
 /// samples/Deploy) and prints the cluster's <see cref="ReplicatedClusterStatus"/> as tables, or as JSON with
 /// <c>--json</c>. Exit codes: 0 healthy, 1 not healthy (a roster replica down, a silo not answering, a replica
-/// lagging), 2 bad input, 5 the cluster could not be reached.
+/// lagging, a silo's log failing), 2 bad input, 5 the cluster could not be reached.
 /// </summary>
 internal static class StatusCommand
 {
@@ -94,7 +94,7 @@ internal static class StatusCommand
         {
             var grains = host.Services.GetRequiredService<IGrainFactory>();
             var status = await grains.GetReplicatedClusterStatusAsync(timeout);
-            if (json) output.WriteLine(JsonSerializer.Serialize(new { status.Healthy, status.ReplacementPending, status.RebalancePending, Status = status }, Json));
+            if (json) output.WriteLine(JsonSerializer.Serialize(new { status.Healthy, status.ReplacementPending, status.RebalancePending, status.LogFailing, Status = status }, Json));
             else Print(status, output);
             return status.Healthy ? ExitCodes.Ok : ExitCodes.Failed;
         }
@@ -117,6 +117,11 @@ internal static class StatusCommand
         }
     }
 
+    /// <summary>"ok", or why the silo's log is failing and that its grains are served elsewhere meanwhile.</summary>
+    private static string LogCell(SiloReplicationStatus s) => s.LogFailure is { } failure
+        ? $"[red]failing: {Markup.Escape(failure)}[/] (activations elsewhere)"
+        : s.HostsActivations ? "ok" : "[yellow]recovering[/] (activations elsewhere for a few seconds)";
+
     private static void Print(ReplicatedClusterStatus status, TextWriter output)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -129,6 +134,7 @@ internal static class StatusCommand
         console.MarkupLine(status.Healthy ? "[green]healthy[/]" : "[red]NOT healthy[/]");
         console.WriteLine($"roster version {status.RosterVersion} (meta-group slot), {status.Roster.Length} replicas" +
             (status.ReplacementPending ? "; replacement pending: a roster replica runs on no live silo" : "; no replacement pending"));
+        if (status.LogFailing) console.MarkupLine("[red]a silo's write-ahead log is failing[/]: its grains are served from their other replica silos (see the log column)");
         console.WriteLine(status.RebalancePending
             ? "rebalance pending: groups are moving to their replica sets in the current roster (grains keep working)"
             : "rebalance: every group is on its replica set");
@@ -138,12 +144,12 @@ internal static class StatusCommand
         console.Write(roster);
 
         // Two tables (identity, then groups) so each fits a terminal; a redirected output gets a wide page.
-        var silos = new Table().AddColumns("silo", "replica", "identity", "mode", "data directory", "in roster");
+        var silos = new Table().AddColumns("silo", "replica", "identity", "mode", "data directory", "in roster", "log");
         var groups = new Table().AddColumns("silo", "held", "active", "evicted", "led", "rebalanced at", "misplaced", "moves ok/failed");
         foreach (var s in status.Silos)
         {
             silos.AddRow(Markup.Escape(s.Silo), s.ReplicaId.ToString(), s.ReplicaIdentity.ToString(), s.Mode.ToString(),
-                Markup.Escape(s.DataDirectory ?? "-") + (s.Restored ? " (restored)" : ""), s.InRoster ? "yes" : "no");
+                Markup.Escape(s.DataDirectory ?? "-") + (s.Restored ? " (restored)" : ""), s.InRoster ? "yes" : "no", LogCell(s));
             groups.AddRow(Markup.Escape(s.Silo), s.GroupsHeld.ToString(), s.GroupsActive.ToString(), s.GroupsEvicted.ToString(), s.GroupsLed.ToString(),
                 s.RebalancedRosterVersion < 0 ? "-" : s.RebalancedRosterVersion.ToString(), s.GroupsMisplaced.ToString(), $"{s.MovesCompleted}/{s.MovesFailed}");
         }

@@ -46,10 +46,17 @@ public sealed class FailingLogPlacementTests
             TimeSpan.FromSeconds(10), describe: null);
         Assert.Equal(26m, await grain.Deposit(0));
         Assert.False(runtime.StartsActivations, "the failing silo still counts itself fit to host activations");
+        // What an operator sees: the status names the silo and says the cluster is not healthy.
+        var status = await cluster.Client.GetReplicatedClusterStatusAsync();
+        var reported = status.Silos.Single(s => s.Silo == failing.SiloAddress.ToString());
+        Assert.False(reported.HostsActivations);
+        Assert.True(status.LogFailing);
+        Assert.False(status.Healthy);
 
         disk.FsyncFailsUnder = null; // the device is replaced
         await Poll.UntilAsync(() => Task.FromResult(runtime.StartsActivations), "the silo hosts activations again once its log works",
             TimeSpan.FromSeconds(60), describe: null);
         Assert.Equal(26m, await grain.GetBalance());
+        Assert.False((await cluster.Client.GetReplicatedClusterStatusAsync()).LogFailing);
     }
 }

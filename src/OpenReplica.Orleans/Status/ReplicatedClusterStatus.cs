@@ -41,8 +41,14 @@ public sealed record ReplicatedClusterStatus
     /// </summary>
     public bool RebalancePending => Silos.Any(s => s.RebalancePending);
 
-    /// <summary>Every roster member runs, no silo is unreachable and no replica lags (a pending rebalance is not unhealthy).</summary>
-    public bool Healthy => RosterVersion >= 0 && !ReplacementPending && Unreachable.Length == 0 && Lagging.Length == 0;
+    /// <summary>A silo's write-ahead log is failing, or failed moments ago: it hosts no activations meanwhile.</summary>
+    public bool LogFailing => Silos.Any(s => s.LogFailure is not null || !s.HostsActivations);
+
+    /// <summary>
+    /// Every roster member runs, no silo is unreachable, no replica lags and no silo's log is failing (a pending
+    /// rebalance is not unhealthy).
+    /// </summary>
+    public bool Healthy => RosterVersion >= 0 && !ReplacementPending && Unreachable.Length == 0 && Lagging.Length == 0 && !LogFailing;
 }
 
 /// <summary>One replica of the roster.</summary>

@@ -55,6 +55,15 @@ public sealed record SiloReplicationStatus
     /// <summary>Moves that did not finish since the silo started (retried on the next pass).</summary>
     [Id(15)] public long MovesFailed { get; init; }
 
+    /// <summary>Why this silo's write-ahead log stopped accepting appends (a full disk, a failed fsync), or null while it works.</summary>
+    [Id(16)] public string? LogFailure { get; init; }
+
+    /// <summary>
+    /// Whether the silo hosts replicated grains' activations: false while its log is failing and for a few seconds
+    /// after it last failed (its grains are served from their other replica silos meanwhile).
+    /// </summary>
+    [Id(17)] public bool HostsActivations { get; init; } = true;
+
     /// <summary>The roster changed and this silo's groups are not all on their new replica sets yet.</summary>
     public bool RebalancePending => RosterVersion >= 0 && (RebalancedRosterVersion != RosterVersion || GroupsMisplaced > 0);
 }

@@ -43,6 +43,8 @@ internal sealed class SiloStatusService(
             GroupsMisplaced = rebalancer.Progress.GroupsMisplaced,
             MovesCompleted = rebalancer.Progress.MovesCompleted,
             MovesFailed = rebalancer.Progress.MovesFailed,
+            LogFailure = runtime.LogFailure?.Message,
+            HostsActivations = runtime.StartsActivations,
         };
         return new SiloStatusReport(status, current is null ? [] : [.. current.Members], groups);
     }
