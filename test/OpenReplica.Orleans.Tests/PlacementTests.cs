@@ -101,6 +101,8 @@ public sealed class PlacementTests
         Assert.Equal(S2, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S1 }));
         // Another silo's unfitness is not this director's to know: S4 (no replica) places on the first replica silo.
         Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S2, S3) { Local = S4 }));
+        // Nor where a placement hint says, when the hint names it.
+        Assert.Equal(S2, await director.OnAddActivation(new ReplicatedPlacement(), Target(hint: S1), new FakeContext(S1, S2, S3) { Local = S1 }));
         // The only live replica silo is this one: better a failing log than no activation at all.
         Assert.Equal(S1, await director.OnAddActivation(new ReplicatedPlacement(), Target(), new FakeContext(S1, S4) { Local = S1 }));
     }

@@ -18,8 +18,12 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
         var replicas = strategy is ReplicatedPlacement { Replicas: > 0 } placement ? placement.Replicas : options.Value.ReplicationFactor;
         var replicaSilos = await locator.GetReplicaSilosAsync(target.GrainIdentity, replicas);
         var compatible = context.GetCompatibleSilos(target);
+        // A silo whose log is failing knows it of itself only; an activation that another silo places there steps
+        // aside before it runs (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
+        bool localFit = health.StartsActivations;
 
-        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint && replicaSilos.Contains(hint))
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint && replicaSilos.Contains(hint)
+            && (localFit || !hint.Equals(context.LocalSilo)))
         {
             return hint;
         }
@@ -27,9 +31,6 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
         // Like Orleans' default placement of plain grains: the silo that received the call (for a client's call, its
         // gateway) hosts the activation when it holds a replica, so calls run where they arrive, with no hop between
         // silos. Leadership follows the activation (its replica campaigns), so any live replica silo may host it.
-        // A silo whose log is failing knows it of itself only; an activation that another silo places there steps
-        // aside before it runs (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
-        bool localFit = health.StartsActivations;
         if (localFit && replicaSilos.Contains(context.LocalSilo) && Array.IndexOf(compatible, context.LocalSilo) >= 0 && !locator.IsLeaving(context.LocalSilo))
         {
             return context.LocalSilo;
