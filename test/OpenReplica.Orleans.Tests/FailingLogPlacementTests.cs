@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Orleans.Replication;
 
@@ -46,6 +47,7 @@ public sealed class FailingLogPlacementTests
             TimeSpan.FromSeconds(10), describe: null);
         Assert.Equal(26m, await grain.Deposit(0));
         Assert.False(runtime.StartsActivations, "the failing silo still counts itself fit to host activations");
+        Assert.Equal(1, WalFailingGauge(failing.SiloAddress.ToString()));
         // What an operator sees: the status names the silo and says the cluster is not healthy.
         var status = await cluster.Client.GetReplicatedClusterStatusAsync();
         var reported = status.Silos.Single(s => s.Silo == failing.SiloAddress.ToString());
@@ -58,5 +60,30 @@ public sealed class FailingLogPlacementTests
             TimeSpan.FromSeconds(60), describe: null);
         Assert.Equal(26m, await grain.GetBalance());
         Assert.False((await cluster.Client.GetReplicatedClusterStatusAsync()).LogFailing);
+        Assert.Equal(0, WalFailingGauge(failing.SiloAddress.ToString()));
+    }
+
+    /// <summary>The silo's <c>openreplica-wal-failing</c> gauge, read through a listener of the library's meter.</summary>
+    private static long WalFailingGauge(string silo)
+    {
+        long? value = null;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == OpenReplicaTelemetry.MeterName && instrument.Name == Diagnostics.ReplicationInstruments.WalFailing)
+                    l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, measurement, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == Diagnostics.ReplicationInstruments.SiloTag && (string?)tag.Value == silo) value = measurement;
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value ?? throw new InvalidOperationException($"no {Diagnostics.ReplicationInstruments.WalFailing} gauge for silo {silo}");
     }
 }

@@ -35,6 +35,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string GroupsActive = "openreplica-groups-active";
     public const string GroupsEvicted = "openreplica-groups-evicted";
     public const string LogMemoryHeld = "openreplica-log-memory-held";
+    public const string WalFailing = "openreplica-wal-failing";
     public const string SnapshotDuration = "openreplica-snapshot-duration";
     public const string SnapshotBytes = "openreplica-snapshot-bytes";
     public const string ReplayDuration = "openreplica-replay-duration";
@@ -181,6 +182,14 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _meter.CreateObservableGauge(GroupsActive, () => new Measurement<long>(counts().Active, tag), "{group}", "Groups led by an activation on this silo.");
         _meter.CreateObservableGauge(GroupsEvicted, () => new Measurement<long>(counts().Evicted, tag), "{group}", "Groups with a replica in this silo's log that are not in memory.");
     }
+
+    /// <summary>
+    /// Reports 1 while the silo's write-ahead log is failing, or failed moments ago (it hosts no activations then:
+    /// <see cref="Replication.ReplicationRuntime.StartsActivations"/>), else 0; tagged with the silo. An alert belongs here.
+    /// </summary>
+    public void ObserveLogHealth(string silo, Func<bool> startsActivations) =>
+        _meter.CreateObservableGauge(WalFailing, () => new Measurement<long>(startsActivations() ? 0 : 1, new KeyValuePair<string, object?>(SiloTag, silo)),
+            "{silo}", "1 while this silo's write-ahead log is failing or failed moments ago (its grains are served from other replica silos), else 0.");
 
     /// <summary>Reports the log memory charged to the silo's budget (<see cref="Replication.LogMemoryBudget"/>) as a gauge.</summary>
     public void ObserveLogMemory(string silo, Func<long> held) =>

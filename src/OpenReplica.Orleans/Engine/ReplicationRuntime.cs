@@ -90,6 +90,7 @@ internal sealed partial class ReplicationRuntime(
         _held = _store.TakeRecoveredGroups();
         _held.Remove(RosterGroup.GroupId);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
+        instruments.ObserveLogHealth(localSilo.SiloAddress.ToString(), () => StartsActivations);
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, EngineClock, _logger);
         _birthClaims = OpenBirthClaims();
         _table = new GroupTable(_store, _engine, EngineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
