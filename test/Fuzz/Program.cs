@@ -57,26 +57,18 @@ namespace OpenReplica.Fuzz
         private static void Wire(byte[] input)
         {
             if (input.Length == 0) return;
-            var body = input.AsSpan(1);
+            Func<byte[], byte[]> roundTrip = (input[0] % 5) switch
+            {
+                0 => b => WireCodec.Encode(WireCodec.DecodeMessage(b)),
+                1 => b => WireCodec.Encode(WireCodec.DecodeEntry(b)),
+                2 => b => WireCodec.Encode(WireCodec.DecodeHardState(b)),
+                3 => b => WireCodec.Encode(WireCodec.DecodeSnapshot(b)),
+                _ => b => WireCodec.Encode(WireCodec.DecodeConfig(b)),
+            };
             try
             {
-                byte[] encoded = (input[0] % 5) switch
-                {
-                    0 => WireCodec.Encode(WireCodec.DecodeMessage(body)),
-                    1 => WireCodec.Encode(WireCodec.DecodeEntry(body)),
-                    2 => WireCodec.Encode(WireCodec.DecodeHardState(body)),
-                    3 => WireCodec.Encode(WireCodec.DecodeSnapshot(body)),
-                    _ => WireCodec.Encode(WireCodec.DecodeConfig(body)),
-                };
-                byte[] again = (input[0] % 5) switch
-                {
-                    0 => WireCodec.Encode(WireCodec.DecodeMessage(encoded)),
-                    1 => WireCodec.Encode(WireCodec.DecodeEntry(encoded)),
-                    2 => WireCodec.Encode(WireCodec.DecodeHardState(encoded)),
-                    3 => WireCodec.Encode(WireCodec.DecodeSnapshot(encoded)),
-                    _ => WireCodec.Encode(WireCodec.DecodeConfig(encoded)),
-                };
-                if (!encoded.AsSpan().SequenceEqual(again)) throw new InvalidOperationException("unstable round trip");
+                byte[] encoded = roundTrip(input[1..]);
+                if (!encoded.AsSpan().SequenceEqual(roundTrip(encoded))) throw new InvalidOperationException("unstable round trip");
             }
             catch (FormatException)
             {

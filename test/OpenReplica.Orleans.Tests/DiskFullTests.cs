@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Orleans.Replication;
 
 namespace OpenReplica.Orleans.Tests;
@@ -17,7 +16,7 @@ public sealed class DiskFullTests
     {
         var disk = new FillableFileSystem();
         await using var cluster = await FaultCluster.StartAsync(3,
-            configureSilo: silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = disk));
+            configureSilo: FaultCluster.WalOn(disk));
         var grain = await cluster.Cluster.AccountAwayFromFirstSiloAsync("disk-full");
         string groupId = FaultCluster.GroupOf(grain.GetGrainId());
         decimal acknowledged = await grain.Deposit(1);
@@ -67,7 +66,7 @@ public sealed class DiskFullTests
     {
         var disk = new FillableFileSystem();
         await using var cluster = await FaultCluster.StartAsync(3, clientDeadline: TimeSpan.FromSeconds(3),
-            configureSilo: silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = disk));
+            configureSilo: FaultCluster.WalOn(disk));
         var grain = await cluster.Cluster.AccountAwayFromFirstSiloAsync("majority-full");
         for (int i = 0; i < 5; i++) await grain.Deposit(1);
         var leader = cluster.HandleOf(await grain.GetSilo());

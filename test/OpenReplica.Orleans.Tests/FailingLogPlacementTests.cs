@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using OpenReplica.Orleans.Replication;
 
 namespace OpenReplica.Orleans.Tests;
@@ -20,7 +19,7 @@ public sealed class FailingLogPlacementTests
     {
         var disk = new FillableFileSystem();
         await using var cluster = await FaultCluster.StartAsync(3, clientDeadline: TimeSpan.FromSeconds(20),
-            configureSilo: silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = disk));
+            configureSilo: FaultCluster.WalOn(disk));
         var grain = await cluster.Cluster.AccountAwayFromFirstSiloAsync("failing-log");
         decimal acknowledged = 0;
         for (int i = 0; i < 5; i++) acknowledged = await grain.Deposit(1);

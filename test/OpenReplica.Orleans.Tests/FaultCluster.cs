@@ -93,6 +93,10 @@ internal sealed class FaultCluster : IAsyncDisposable
         return handle;
     }
 
+    /// <summary>Silo configuration that puts every silo's WAL on <paramref name="fileSystem"/> (a disk that fills up or fails fsyncs).</summary>
+    public static Action<ISiloBuilder> WalOn(OpenReplica.Storage.IFileSystem fileSystem) =>
+        silo => silo.Services.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = fileSystem);
+
     /// <summary>The group id of a grain (its replica count is the cluster's replication factor).</summary>
     public static string GroupOf(GrainId grain, int replicas = 3) => ReplicationRuntime.GroupIdOf(grain, replicas);
 

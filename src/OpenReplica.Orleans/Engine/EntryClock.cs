@@ -13,15 +13,12 @@ namespace OpenReplica.Orleans.Replication;
 /// the newest time seen). A silo whose clock is already wrong when it starts still stamps its wrong time
 /// (docs/reliability.md).
 /// </summary>
-internal sealed class EntryClock
+internal sealed class EntryClock(TimeProvider time)
 {
-    private readonly TimeProvider time;
     private readonly Lock _gate = new();
     private DateTimeOffset _high; // the latest time stamped so far, and when (monotonic) it was stamped
     private long _highTimestamp;
     private bool _stamped;
-
-    public EntryClock(TimeProvider time) => this.time = time;
 
     public DateTimeOffset Now()
     {

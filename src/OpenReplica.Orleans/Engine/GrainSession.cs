@@ -21,7 +21,7 @@ internal sealed partial class GrainSession(
     IGrainContext grain,
     GroupReplica group,
     Serializer serializer,
-    EntryClock entryClock,
+    EntryClock entryClock, // the silo's: shared by its activations
     int snapshotEveryCommands,
     int snapshotOnDeactivationAfterCommands,
     int maxUnappliedCommands,
@@ -32,7 +32,6 @@ internal sealed partial class GrainSession(
     ILogger effectLogger) : IGroupListener
 {
     private readonly CallTracing _tracing = new(instruments, grain.GrainId.ToString());
-    private readonly EntryClock _entryClock = entryClock; // the silo's: shared by its activations
     private readonly IReplicatedStateMachine _machine = (IReplicatedStateMachine)grain.GrainInstance!;
     private readonly DivergenceDetector _divergence = divergenceMonitor.Track(grain.GrainId, ((IReplicatedStateMachine)grain.GrainInstance!).DigestState);
     private readonly EffectRunner _effects = new(grain.GrainId, (IReplicatedStateMachine)grain.GrainInstance!, group.Propose, effectLogger);
@@ -161,7 +160,7 @@ internal sealed partial class GrainSession(
         _divergence.ThrowIfDiverged();
         var command = stamp.IsNone
             ? NewLocalCommand(invokable)
-            : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(_entryClock.Now(), invokable));
+            : new Command(stamp.ClientId, stamp.Sequence, stamp.FirstUnacknowledged, CommandPayload.Encode(entryClock.Now(), invokable));
         TaskCompletionSource<CommandOutcome> waiter;
         lock (_waiters)
         {
@@ -668,7 +667,7 @@ internal sealed partial class GrainSession(
     {
         // An unstamped call still needs an identity to find its caller; its floor lets the session forget it at once.
         long sequence = Interlocked.Increment(ref _localSequence);
-        return new Command(_localClient, sequence, sequence, CommandPayload.Encode(_entryClock.Now(), invokable));
+        return new Command(_localClient, sequence, sequence, CommandPayload.Encode(entryClock.Now(), invokable));
     }
 
     /// <summary>

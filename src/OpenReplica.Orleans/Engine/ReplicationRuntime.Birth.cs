@@ -26,16 +26,16 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
     private BirthClaims OpenBirthClaims()
     {
         long lifetimeMs = (long)options.Value.BirthClaimLifetime.TotalMilliseconds;
-        if (options.Value.DataDirectory is not { } dir) return new BirthClaims(EngineClock, lifetimeMs);
+        if (options.Value.DataDirectory is not { } dir) return new BirthClaims(_engineClock, lifetimeMs);
         string path = Path.Combine(dir, BirthClaimsFile.FileName);
         var saved = File.Exists(path) ? BirthClaimsFile.Decode(File.ReadAllBytes(path)) : null;
         long grantsFrom = long.MinValue;
         if (identity.Restored && saved is null)
         {
-            grantsFrom = EngineClock.Now + lifetimeMs;
+            grantsFrom = _engineClock.Now + lifetimeMs;
             LogClaimsForgotten(_logger, options.Value.BirthClaimLifetime);
         }
-        var claims = new BirthClaims(EngineClock, lifetimeMs, grantsFrom);
+        var claims = new BirthClaims(_engineClock, lifetimeMs, grantsFrom);
         foreach (var (groupId, claim, remainingMs) in saved ?? []) claims.Restore(groupId, claim, remainingMs);
         OpenReplica.Storage.DurableFile.WriteAtomically(path, BirthClaimsFile.Granting); // before any grant: a crash from here on is not clean
         return claims;

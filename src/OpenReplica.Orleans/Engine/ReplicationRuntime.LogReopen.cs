@@ -49,7 +49,7 @@ internal sealed partial class ReplicationRuntime
     /// </summary>
     public static readonly TimeSpan LogProbation = TimeSpan.FromSeconds(5);
 
-    private long _logFailedAt; // HostClock of the last look that found the log failed; 0: never
+    private long _logFailedAt; // HostClock of the tick loop's last look that found the log failed; 0: never
 
     /// <summary>
     /// Whether this silo should host replicated grains' activations: not while its log is failing, nor for
@@ -60,14 +60,10 @@ internal sealed partial class ReplicationRuntime
     {
         get
         {
-            long now = HostClock.Now;
-            if (LogFailure is not null)
-            {
-                Volatile.Write(ref _logFailedAt, now);
-                return false;
-            }
+            if (LogFailure is not null) return false;
+            // The tick loop looks every 200 ms while the log is failed, and a reopen starts only from such a look.
             long failedAt = Volatile.Read(ref _logFailedAt);
-            return failedAt == 0 || now - failedAt >= HostClock.ToTicks(LogProbation);
+            return failedAt == 0 || HostClock.Now - failedAt >= HostClock.ToTicks(LogProbation);
         }
     }
 

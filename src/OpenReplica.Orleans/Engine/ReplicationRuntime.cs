@@ -42,12 +42,10 @@ internal sealed partial class ReplicationRuntime(
     private readonly Diagnostics.GroupMetrics _rosterMetrics = new(instruments, rosterGroup: true);
     private GroupStore? _store;
     private ReplicationEngine? _engine;
-    private long _startedAt; // on EngineClock: a restarted silo's lease guard runs from here
+    private long _startedAt; // on _engineClock: a restarted silo's lease guard runs from here
 
     /// <summary>The clock of leases, lease guards, birth claims and idle periods (a test may give one at another rate).</summary>
-    private MonotonicEngineClock EngineClock => _engineClock ??= options.Value.MonotonicClock is { } clock ? new(clock) : MonotonicEngineClock.System;
-
-    private MonotonicEngineClock? _engineClock;
+    private readonly MonotonicEngineClock _engineClock = options.Value.MonotonicClock is { } clock ? new(clock) : MonotonicEngineClock.System;
 
     public ReplicaRoster Roster => roster;
 
@@ -91,11 +89,11 @@ internal sealed partial class ReplicationRuntime(
         _held.Remove(RosterGroup.GroupId);
         instruments.ObserveGroups(localSilo.SiloAddress.ToString(), () => new(GroupCount, ActiveGroupCount, EvictedGroupCount));
         instruments.ObserveLogHealth(localSilo.SiloAddress.ToString(), () => StartsActivations);
-        _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, EngineClock, _logger);
+        _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, _engineClock, _logger);
         _birthClaims = OpenBirthClaims();
-        _table = new GroupTable(_store, _engine, EngineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
+        _table = new GroupTable(_store, _engine, _engineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
         _engine.Start(_stopping.Token);
-        _startedAt = EngineClock.Now;
+        _startedAt = _engineClock.Now;
         entryClock.Now(); // its first mark: a wall clock stepped forward from now on is bounded for every activation here
         _ = Task.Run(TickLoopAsync);
         _ = Task.Run(WatchMembershipAsync);
