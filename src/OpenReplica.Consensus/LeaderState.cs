@@ -85,6 +85,24 @@ internal sealed class LeaderState(Ballot ballot)
     /// <summary>A configuration proposed at this slot: no lease is used until it is chosen.</summary>
     public long LeaseBlockedThrough { get; set; }
 
+    /// <summary>
+    /// Thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): the members in the order accepts prefer them: ring
+    /// order from this replica's id when the ballot begins; a member that let a slot wait for a retransmission moves to the back.
+    /// </summary>
+    public List<long> AcceptOrder { get; } = [];
+
+    /// <summary>The accept targets last worked out, for <see cref="AcceptTargetsConfig"/> (the order changes rarely).</summary>
+    public List<long>? AcceptTargets { get; set; }
+
+    /// <summary>The configuration <see cref="AcceptTargets"/> was worked out for.</summary>
+    public ClusterConfig? AcceptTargetsConfig { get; set; }
+
+    /// <summary>
+    /// Thrifty accepts: per member left out of some accept, the first slot it may lack. The leader pushes it the chosen
+    /// entries from there with its next heartbeat (or commit flush).
+    /// </summary>
+    public Dictionary<long, long> Lagging { get; } = [];
+
     /// <summary>Slots up to here may hold values chosen before this ballot: reads wait until they are applied.</summary>
     public long ReadFloor { get; set; }
 }

@@ -324,6 +324,7 @@ public sealed partial class PaxosReplica
         var config = _configs.At(slot);
         // The log's own entry is the one sent (records are immutable); made here when this leader is no member.
         var entry = config.Contains(Id) ? _log.Accept(slot, leader.Ballot, value) : new LogEntry(slot, leader.Ballot, value, Chosen: false);
+        var targets = AcceptTargets(leader, config);
         foreach (long member in config.MemberSpan)
         {
             if (member == Id)
@@ -332,12 +333,89 @@ public sealed partial class PaxosReplica
                 if (!_options.ParallelPersist) inFlight.Acks.Add(Id);
                 else AddOutgoing(outgoing, Id, entry);
             }
-            else
+            else if (targets is null || targets.Contains(member))
             {
                 AddOutgoing(outgoing, member, entry);
             }
+            else
+            {
+                // Left out (thrifty accepts): it gets the chosen entry pushed with the next heartbeat.
+                leader.Lagging.TryAdd(member, slot);
+            }
         }
         MaybeChosen(slot, inFlight);
+    }
+
+    /// <summary>
+    /// The members a slot's accept goes to with thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): the first
+    /// ones in the leader's order of preference that make a quorum with its own vote, plus the spares. Null: every member.
+    /// </summary>
+    private List<long>? AcceptTargets(LeaderState leader, ClusterConfig config)
+    {
+        int others = config.Contains(Id) ? config.MemberSpan.Length - 1 : config.MemberSpan.Length;
+        if (_options.AcceptSpares >= others) return null;
+        if (leader.AcceptTargets is { } cached && ReferenceEquals(leader.AcceptTargetsConfig, config)) return cached;
+        // Members new to the order join it in ring order: the ids above ours first, then from the lowest. Every group a
+        // replica leads then prefers the same next members, so an engine step's accepts for many groups go to fewer
+        // peer silos (fewer transport batches), while over a ring of leaders each member follows as often as the others.
+        var missing = new List<long>();
+        foreach (long member in config.MemberSpan)
+        {
+            if (member != Id && !leader.AcceptOrder.Contains(member)) missing.Add(member);
+        }
+        missing.Sort((a, b) => (a < Id) == (b < Id) ? a.CompareTo(b) : a < Id ? 1 : -1);
+        leader.AcceptOrder.AddRange(missing);
+        var voters = new HashSet<long>();
+        if (config.Contains(Id)) voters.Add(Id);
+        var targets = new List<long>();
+        int spares = _options.AcceptSpares;
+        foreach (long member in leader.AcceptOrder)
+        {
+            if (!config.Contains(member)) continue;
+            if (IsQuorum(config, voters) && spares-- == 0) break;
+            targets.Add(member);
+            voters.Add(member);
+        }
+        leader.AcceptTargets = targets;
+        leader.AcceptTargetsConfig = config;
+        return targets;
+    }
+
+    /// <summary>Thrifty accepts: members that let a slot wait for a retransmission go to the back of the order.</summary>
+    private static void DemoteSilent(LeaderState leader, HashSet<long> silent)
+    {
+        foreach (long member in silent)
+        {
+            if (leader.AcceptOrder.Remove(member)) leader.AcceptOrder.Add(member);
+        }
+        leader.AcceptTargets = null;
+    }
+
+    /// <summary>
+    /// Thrifty accepts: sends <paramref name="member"/> the chosen entries it may lack (left out of their accepts),
+    /// through <paramref name="commit"/>, as an unasked catch-up answer; chosen entries are facts, safe to send anyone.
+    /// False when it lacks nothing. More than <see cref="ReplicaOptions.MaxCatchUpEntries"/> behind, it asks for the rest.
+    /// </summary>
+    private bool PushChosen(LeaderState leader, long member, long commit)
+    {
+        if (!leader.Lagging.TryGetValue(member, out long from) || from > commit) return false;
+        var entries = ChosenEntries(from, commit);
+        Send(new CatchUpResponse(Id, member, entries, commit));
+        long next = entries.Count > 0 ? entries[^1].Slot + 1 : commit + 1;
+        // Slots above the commit index may have been left out too: the member stays lagging while any is in flight.
+        if (next > commit && leader.InFlight.Count == 0) leader.Lagging.Remove(member);
+        else leader.Lagging[member] = next;
+        return true;
+    }
+
+    /// <summary>Whether a member left out of some accept has not been pushed every slot through <paramref name="commit"/>.</summary>
+    private static bool HasLagging(LeaderState leader, long commit)
+    {
+        foreach (long from in leader.Lagging.Values)
+        {
+            if (from <= commit) return true;
+        }
+        return false;
     }
 
     private static void AddOutgoing(Dictionary<long, List<LogEntry>> outgoing, long member, LogEntry entry)
@@ -427,18 +505,30 @@ public sealed partial class PaxosReplica
     private void RetransmitAccepts(LeaderState leader)
     {
         var outgoing = new Dictionary<long, List<LogEntry>>();
+        HashSet<long>? silent = null;
         foreach (var (slot, inFlight) in leader.InFlight)
         {
             if (inFlight.SentAtTick + _options.RetransmitTicks > _now) continue;
             inFlight.SentAtTick = _now;
             var entry = new LogEntry(slot, leader.Ballot, inFlight.Value, Chosen: false);
-            foreach (long member in _configs.At(slot).Members)
+            var config = _configs.At(slot);
+            // Thrifty accepts: the retransmission goes to every member, and the preferred ones that did not answer
+            // lose their place, so the next slots do not wait for them too.
+            if (AcceptTargets(leader, config) is { } targets)
+            {
+                foreach (long member in targets)
+                {
+                    if (!inFlight.Acks.Contains(member)) (silent ??= []).Add(member);
+                }
+            }
+            foreach (long member in config.Members)
             {
                 if (member == Id || inFlight.Acks.Contains(member)) continue;
                 if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
                 list.Add(entry);
             }
         }
+        if (silent is not null) DemoteSilent(leader, silent);
         foreach (var (peer, entries) in outgoing) Send(new Accept(Id, peer, leader.Ballot, entries, _log.CommitIndex));
     }
 
@@ -453,9 +543,18 @@ public sealed partial class PaxosReplica
         var leader = _leader!;
         if (probeLease) readContext = LeaseProbeContext(leader, readContext);
         long commit = _log.CommitIndex;
-        foreach (long member in _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot)))
+        var members = _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot));
+        foreach (long member in members)
         {
-            if (member != Id) Send(new Heartbeat(Id, member, leader.Ballot, commit, readContext));
+            if (member == Id) continue;
+            // A member left out of accepts gets the chosen entries it lacks, which carry the commit index; it needs
+            // the heartbeat as well only when the heartbeat asks for an answer (a read or a lease probe).
+            if (!PushChosen(leader, member, commit) || readContext != 0) Send(new Heartbeat(Id, member, leader.Ballot, commit, readContext));
+        }
+        if (leader.Lagging.Count > 0)
+        {
+            // A member that left the configurations in force needs nothing more from this leader.
+            foreach (long gone in leader.Lagging.Keys.Where(m => !members.Contains(m)).ToList()) leader.Lagging.Remove(gone);
         }
         leader.CommitSentThrough = commit;
     }

@@ -40,8 +40,18 @@ public sealed partial class PaxosReplica
         if (e.Slot <= _log.SnapshotSlot || _log.IsChosen(e.Slot)) return;
         if (_leader is { } leader && leader.InFlight.Remove(e.Slot, out var inFlight))
         {
-            // Paxos: what this leader proposed after phase 1 is the only value that can be chosen there.
-            Invariant.Assert(ReplicaLog.SameValue(inFlight.Value, e.Value));
+            if (e.Ballot > leader.Ballot)
+            {
+                // A later ballot chose the slot (its leader pushed the entry unasked; thrifty accepts do, as does a
+                // new member's catch-up): this leader was superseded, and what it proposed there was not chosen.
+                _ready.Abandoned.AddRange(inFlight.Value.Commands);
+                StepDown(e.Ballot.ReplicaId);
+            }
+            else
+            {
+                // Paxos: what this leader proposed after phase 1 is the only value a ballot up to its own can choose there.
+                Invariant.Assert(ReplicaLog.SameValue(inFlight.Value, e.Value));
+            }
         }
         Persist(_log.Choose(e.Slot, e.Ballot, e.Value));
         _leader?.Recovered.Remove(e.Slot);

@@ -132,7 +132,8 @@ public sealed partial class PaxosReplica
     /// flight call <see cref="FlushCommit"/> now and then, so that an idle group's replicas all learn what is chosen
     /// (and any of them can lead next with a current view) without a heartbeat per call.
     /// </summary>
-    public bool HasUnsentCommit => _role == ReplicaRole.Leader && _leader!.CommitSentThrough < _log.CommitIndex;
+    public bool HasUnsentCommit => _role == ReplicaRole.Leader
+        && (_leader!.CommitSentThrough < _log.CommitIndex || HasLagging(_leader, _log.CommitIndex));
 
     /// <summary>Tells the followers the commit index, if they have not heard it (a heartbeat they need not answer).</summary>
     public Ready FlushCommit()

@@ -33,6 +33,13 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task Negative_accept_spares_are_rejected_at_start_up()
+    {
+        var message = await StartFailure(o => o.AcceptSpares = -1);
+        Assert.Contains("ReplicatedGrainsOptions.AcceptSpares is -1; it must be 0 or more", message);
+    }
+
+    [Fact]
     public async Task A_negative_log_memory_budget_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.LogMemoryBudget = -1);

@@ -29,7 +29,8 @@ public sealed record FaultModel(
     double DuelRate,
     int SnapshotEverySlots,
     int Keys,
-    long LeaseDuration)
+    long LeaseDuration,
+    int AcceptSpares = int.MaxValue)
 {
     public static FaultModel FromSeed(ulong seed)
     {
@@ -51,12 +52,25 @@ public sealed record FaultModel(
             SnapshotEverySlots: r.Chance(0.2) ? int.MaxValue : r.Next(5, 200),
             Keys: r.Next(1, 6),
             // Drawn last, so the other faults of a seed are those it had before leases existed.
-            LeaseDuration: r.Chance(0.5) ? 0 : r.Next(60, 400));
+            LeaseDuration: r.Chance(0.5) ? 0 : r.Next(60, 400),
+            AcceptSpares: DrawAcceptSpares(seed));
+    }
+
+    /// <summary>
+    /// Thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): a bare quorum on 4 seeds in 10, one spare on 3,
+    /// every member on 3. From a generator of its own, so every other parameter of a seed is what it was before.
+    /// </summary>
+    public static int DrawAcceptSpares(ulong seed)
+    {
+        var r = new DeterministicRandom(seed ^ 0xACCE975_5EEDUL);
+        double x = r.NextDouble();
+        return x < 0.4 ? 0 : x < 0.7 ? 1 : int.MaxValue;
     }
 
     public override string ToString() =>
         $"replicas={Replicas} clients={Clients} mode={(ElectionMode ? "election" : "campaign")} window={Window} batch={MaxBatchCommands} " +
         $"drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} partition={PartitionRate:F4} crash={CrashRate:F4} " +
         $"reconfig={ReconfigRate:F4} duel={DuelRate:F4} snapshotEvery={(SnapshotEverySlots == int.MaxValue ? "never" : SnapshotEverySlots)} keys={Keys}" +
-        (LeaseDuration > 0 ? $" lease={LeaseDuration}" : "");
+        (LeaseDuration > 0 ? $" lease={LeaseDuration}" : "") +
+        (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}");
 }

@@ -60,6 +60,7 @@ public sealed class Simulation
             MaxSessions = MaxSessions,
             RandomSeed = seed,
             LeaseDuration = Faults.LeaseDuration,
+            AcceptSpares = Faults.AcceptSpares,
             PlantedBugs = bugs,
             AllowPlantedBugs = bugs != PlantedBug.None,
         };

@@ -322,6 +322,7 @@ internal sealed partial class ReplicationRuntime(
         InitialConfig = config,
         Window = o.Window,
         MaxBatchCommands = o.MaxBatchCommands,
+        AcceptSpares = o.AcceptSpares,
         ElectionTimeoutTicks = 0, // grain groups lead on request: the activation campaigns
         // Nobody waits for a grain group's heartbeats (no elections): a busy group's accepts carry the commit index
         // and a read sends its own round at once, so the heartbeat on a tick only retransmits, like an accept.

@@ -8,6 +8,8 @@ public sealed class ReplicatedGrainsOptions
 {
     /// <summary>Default for <see cref="ReplicationFactor"/>.</summary>
     public const int DefaultReplicationFactor = 3;
+    /// <summary>Default for <see cref="AcceptSpares"/>.</summary>
+    public const int DefaultAcceptSpares = 1;
     /// <summary>Default for <see cref="SnapshotEveryCommands"/>.</summary>
     public const int DefaultSnapshotEveryCommands = 4096;
     /// <summary>Default for <see cref="SnapshotOnDeactivationAfterCommands"/>.</summary>
@@ -122,6 +124,15 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>Calls batched into one log slot at most, when more are waiting than the window allows.</summary>
     public int MaxBatchCommands { get; set; } = DefaultMaxBatchCommands;
+
+    /// <summary>
+    /// Thrifty accepts: how many replicas beyond a bare majority each log slot's accept is sent to (the rest get the
+    /// chosen entries pushed a heartbeat later). 1 (the default) sends to every replica at factor 3, and to three of the
+    /// four followers at factor 5; 0 sends to a bare majority only (two followers at factor 5, one at factor 3: fewer
+    /// messages, appends and fsyncs per write, at the price of a retransmission period, about 100 ms, whenever a chosen
+    /// follower is slow). Durability is the same either way: a call is acknowledged only once a majority has it.
+    /// </summary>
+    public int AcceptSpares { get; set; } = DefaultAcceptSpares;
 
     /// <summary>
     /// Leader leases for <c>[ReadOnly]</c> methods; <see cref="TimeSpan.Zero"/> (the default) turns them off and every
@@ -292,6 +303,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.Window is < 1 or > 10_000)
         {
             Fail($"{Prefix}{nameof(o.Window)} is {o.Window}; it must be between 1 and 10000.");
+        }
+
+        if (o.AcceptSpares < 0)
+        {
+            Fail($"{Prefix}{nameof(o.AcceptSpares)} is {o.AcceptSpares}; it must be 0 or more.");
         }
 
         if (o.MaxBatchCommands is < 1 or > ReplicatedGrainsOptions.MaxMaxBatchCommands)

@@ -17,7 +17,8 @@ internal sealed record SiloSpec(
     string? DataDirectory,
     int Replicas,
     TimeSpan Lease = default,
-    long? LogMemoryBudget = null);
+    long? LogMemoryBudget = null,
+    int? AcceptSpares = null);
 
 /// <summary>
 /// The silo and client configuration every benchmark cluster shares, in-process (<see cref="LocalCluster"/>) or one
@@ -57,6 +58,7 @@ internal static class BenchmarkHosting
             o.DataDirectory = spec.Mode == ReplicationMode.Persisted ? spec.DataDirectory : null;
             o.LeaseDuration = spec.Lease;
             if (spec.LogMemoryBudget is { } budget) o.LogMemoryBudget = budget;
+            if (spec.AcceptSpares is { } spares) o.AcceptSpares = spares;
         });
         return silo;
     }

@@ -13,7 +13,7 @@ namespace OpenReplica.LoadTest;
 internal sealed record ProcessClusterSpec(string Name, int Silos, ReplicationMode Mode, int Replicas, string? DataRoot, TimeSpan Lease,
     string? Redis = null, string? Postgres = null, IReadOnlyList<string>? ExtraSiloArguments = null,
     Action<int, System.Diagnostics.ProcessStartInfo>? CustomizeSilo = null, Action<IClientBuilder>? ConfigureClient = null,
-    Action<ILoggingBuilder>? ConfigureClientLogging = null, long? LogMemoryBudgetMb = null);
+    Action<ILoggingBuilder>? ConfigureClientLogging = null, long? LogMemoryBudgetMb = null, int? AcceptSpares = null);
 
 /// <summary>
 /// Silos as separate processes on loopback TCP (one <see cref="SiloProcess"/> each), started one after the other so
@@ -96,6 +96,7 @@ internal sealed class ProcessCluster : IAsyncDisposable
         if (spec.Redis is not null) { yield return "--redis"; yield return spec.Redis; }
         if (spec.Postgres is not null) { yield return "--postgres"; yield return spec.Postgres; }
         if (spec.LogMemoryBudgetMb is { } mb) { yield return "--log-memory-budget-mb"; yield return mb.ToString(CultureInfo.InvariantCulture); }
+        if (spec.AcceptSpares is { } spares) { yield return "--accept-spares"; yield return I(spares); }
         foreach (string extra in spec.ExtraSiloArguments ?? []) yield return extra;
     }
 

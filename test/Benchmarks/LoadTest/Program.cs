@@ -19,11 +19,12 @@ var lease = new Option<int>("--lease-ms") { Description = "Leader lease of the r
 var spreadWrites = new Option<bool>("--spread-writes") { Description = "Only the writes spread over the grains (no hot grain, no reads): short before/after runs" };
 var spreadReads = new Option<bool>("--spread-reads") { Description = "Only the [ReadOnly] reads spread over the grains (each grain written once first; no hot grain, no writes): short before/after runs" };
 var logMemoryBudget = new Option<long?>("--log-memory-budget-mb") { Description = "ReplicatedGrainsOptions.LogMemoryBudget of the load scenarios' silos, in MiB (default: the library's, 256)" };
+var acceptSpares = new Option<int?>("--accept-spares") { Description = "ReplicatedGrainsOptions.AcceptSpares of the load scenarios' silos (thrifty accepts; default: the library's, 1)" };
 var budget = new Option<double?>("--budget") { Description = "Minutes the run may take; cells that do not fit are skipped (default 18.5, quick 2.75)" };
 
 var root = new RootCommand("OpenReplica load test: plain, persistent-state, replicated grains and etcd: throughput, latency, failover")
 {
-    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget, lease, spreadWrites, spreadReads, logMemoryBudget,
+    quick, duration, warmup, grains, callers, doc, chart, noDoc, skipFailover, only, keepTemp, budget, lease, spreadWrites, spreadReads, logMemoryBudget, acceptSpares,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -45,7 +46,8 @@ root.SetAction(async (parse, cancellationToken) =>
         "dotnet run -c Release --project test/Benchmarks/LoadTest --" + (args.Length == 0 ? "" : " " + string.Join(' ', args)),
         parse.GetValue(spreadWrites),
         parse.GetValue(logMemoryBudget),
-        parse.GetValue(spreadReads));
+        parse.GetValue(spreadReads),
+        parse.GetValue(acceptSpares));
     return await BenchmarkRun.RunAsync(settings, cancellationToken);
 });
 // `silo`: one silo process of a ProcessCluster (started by the tool itself); --redis-membership for the scaleout run

@@ -32,7 +32,7 @@ internal sealed class RunPhases(ProgressContext ctx, Settings s, RunReport repor
         await using var stores = await PersistenceStores.StartAsync(s, report, Path.Combine(tempRoot, "servers"), status => serversTask.Description = status);
         serversTask.Value = 1;
         serversTask.Description = "servers: " + Markup.Escape(string.Join(", ", report.Versions.DefaultIfEmpty("none needed")));
-        var spec = new ProcessClusterSpec("volatile", 3, ReplicationMode.Volatile, 3, null, s.Lease, stores.Redis, stores.Postgres, LogMemoryBudgetMb: s.LogMemoryBudgetMb);
+        var spec = new ProcessClusterSpec("volatile", 3, ReplicationMode.Volatile, 3, null, s.Lease, stores.Redis, stores.Postgres, LogMemoryBudgetMb: s.LogMemoryBudgetMb, AcceptSpares: s.AcceptSpares);
         await WithClusterAsync(spec, "3 silo processes, Volatile (also plain, Redis, PostgreSQL grains)", async cluster =>
         {
             await WarmUpAsync(cluster, [GrainClasses.Plain, GrainClasses.Replicated]);
@@ -48,7 +48,7 @@ internal sealed class RunPhases(ProgressContext ctx, Settings s, RunReport repor
     }
 
     private Task PersistedAsync() =>
-        WithClusterAsync(new ProcessClusterSpec("persisted", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "persisted"), s.Lease, LogMemoryBudgetMb: s.LogMemoryBudgetMb),
+        WithClusterAsync(new ProcessClusterSpec("persisted", 3, ReplicationMode.Persisted, 3, Path.Combine(tempRoot, "persisted"), s.Lease, LogMemoryBudgetMb: s.LogMemoryBudgetMb, AcceptSpares: s.AcceptSpares),
             "3 silo processes, Persisted (fsync)", async cluster =>
             {
                 await WarmUpAsync(cluster, [GrainClasses.Replicated]);
@@ -61,7 +61,7 @@ internal sealed class RunPhases(ProgressContext ctx, Settings s, RunReport repor
             });
 
     private Task Factor5Async() =>
-        WithClusterAsync(new ProcessClusterSpec("factor5", 5, ReplicationMode.Persisted, 5, Path.Combine(tempRoot, "factor5"), s.Lease, LogMemoryBudgetMb: s.LogMemoryBudgetMb),
+        WithClusterAsync(new ProcessClusterSpec("factor5", 5, ReplicationMode.Persisted, 5, Path.Combine(tempRoot, "factor5"), s.Lease, LogMemoryBudgetMb: s.LogMemoryBudgetMb, AcceptSpares: s.AcceptSpares),
             "5 silo processes, Persisted, replication factor 5", async cluster =>
             {
                 await WarmUpAsync(cluster, [GrainClasses.Replicated]);

@@ -16,7 +16,8 @@ internal sealed record Settings(
     string Command,
     bool SpreadWritesOnly = false,
     long? LogMemoryBudgetMb = null,
-    bool SpreadReadsOnly = false)
+    bool SpreadReadsOnly = false,
+    int? AcceptSpares = null)
 {
     public bool Runs(Scenario s) => Only is null || Only.Contains(Scenarios.Key(s));
 

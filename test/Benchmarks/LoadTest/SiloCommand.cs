@@ -41,17 +41,18 @@ internal static class SiloCommand
         var lease = new Option<int>("--lease-ms") { Description = "Leader lease for [ReadOnly] methods in milliseconds (0: off, read-index per read)" };
         var log = new Option<string>("--log") { Description = "File for the silo's warnings and errors", Required = true };
         var logMemoryBudget = new Option<long?>("--log-memory-budget-mb") { Description = "ReplicatedGrainsOptions.LogMemoryBudget in MiB (default: the library's)" };
+        var acceptSpares = new Option<int?>("--accept-spares") { Description = "ReplicatedGrainsOptions.AcceptSpares (default: the library's)" };
 
         var command = new Command("silo", "Host one benchmark silo (started by the load tool as a child process)")
         {
-            port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, lease, log, logMemoryBudget,
+            port, gateway, primary, index, clusterId, mode, data, replicas, redis, postgres, lease, log, logMemoryBudget, acceptSpares,
         };
         foreach (var option in extraOptions ?? []) command.Options.Add(option);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var spec = new SiloSpec(parse.GetValue(index), parse.GetValue(port), parse.GetValue(gateway), parse.GetValue(primary),
                 parse.GetValue(clusterId)!, parse.GetValue(mode), parse.GetValue(data), parse.GetValue(replicas),
-                TimeSpan.FromMilliseconds(parse.GetValue(lease)), parse.GetValue(logMemoryBudget) * 1024 * 1024);
+                TimeSpan.FromMilliseconds(parse.GetValue(lease)), parse.GetValue(logMemoryBudget) * 1024 * 1024, parse.GetValue(acceptSpares));
             return await RunAsync(spec, parse.GetValue(redis), parse.GetValue(postgres), parse.GetValue(log)!,
                 configure is null ? null : silo => configure(parse, silo), cancellationToken);
         });

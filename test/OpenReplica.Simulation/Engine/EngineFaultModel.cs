@@ -54,7 +54,8 @@ public sealed record EngineFaultModel(
     int MovesPerGroup = 0,
     int CatchUpEntries = 0,
     bool RareSnapshots = false,
-    double DecommissionRate = 0)
+    double DecommissionRate = 0,
+    int AcceptSpares = 1)
 {
     public static EngineFaultModel FromSeed(ulong seed)
     {
@@ -94,6 +95,7 @@ public sealed record EngineFaultModel(
             MidStepArrivalRate: r.Chance(0.2) ? 0 : r.NextDouble() * 0.5);
         // Drawn after everything else, so every other parameter of a seed is what it was before reconfiguration was
         // simulated (session 10): on about 4 seeds in 10, some groups move between silos while the seed runs.
+        drawn = drawn with { AcceptSpares = FaultModel.DrawAcceptSpares(seed) };
         int moved = r.Chance(0.6) ? 0 : r.Next(2, 6);
         if (moved == 0) return drawn;
         return drawn with
@@ -126,5 +128,6 @@ public sealed record EngineFaultModel(
         $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
         $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs} midStep={MidStepArrivalRate:F2}" +
         (MovedGroups == 0 ? "" : $" moved={MovedGroups} spares={SpareSilos} moves/group={MovesPerGroup} catchUp={CatchUpEntries} " +
-            $"rareSnapshots={RareSnapshots} decommission={DecommissionRate:F2}");
+            $"rareSnapshots={RareSnapshots} decommission={DecommissionRate:F2}") +
+        (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}");
 }

@@ -92,6 +92,7 @@ public sealed partial class EngineSimulation
             DigestEveryCommands = Faults.DigestEveryCommands,
             LeaseDuration = TimeSpan.FromMilliseconds(Faults.LeaseMs),
             IdleGroupEvictionAfter = TimeSpan.FromMilliseconds(Faults.EvictAfter),
+            AcceptSpares = Faults.AcceptSpares,
         };
         Time = new SimTimeProvider(Scheduler);
         Oracle = new DurabilityOracle(this);

@@ -26,13 +26,15 @@ internal static class EngineCostCommand
         var groups = new Option<int>("--groups") { Description = "Groups (grains), each with a replica on each of 3 silos", DefaultValueFactory = _ => 1000 };
         var writes = new Option<int>("--writes") { Description = "Measured writes (after as many for warm-up)", DefaultValueFactory = _ => 50_000 };
         var inFlight = new Option<int>("--in-flight") { Description = "Writes in flight at once (the load tool's callers)", DefaultValueFactory = _ => 64 };
+        var silos = new Option<int>("--silos") { Description = "Silos, each holding a replica of every group (the replication factor: 3 or 5)", DefaultValueFactory = _ => 3 };
+        var acceptSpares = new Option<int>("--accept-spares") { Description = "ReplicatedGrainsOptions.AcceptSpares (thrifty accepts)", DefaultValueFactory = _ => ReplicatedGrainsOptions.DefaultAcceptSpares };
         var command = new System.CommandLine.Command("engine", "Allocations and CPU per spread write in three silos' replication engines in one process (no Orleans, Volatile log)")
         {
-            groups, writes, inFlight,
+            groups, writes, inFlight, silos, acceptSpares,
         };
         command.SetAction(async (parse, _) =>
         {
-            var run = new EngineCostRun(parse.GetValue(groups), parse.GetValue(inFlight));
+            var run = new EngineCostRun(parse.GetValue(groups), parse.GetValue(inFlight), parse.GetValue(silos), parse.GetValue(acceptSpares));
             await run.StartAsync();
             await run.WriteAsync(parse.GetValue(writes)); // warm-up: JIT, tiering, the logs' first growth
             var result = await run.MeasureAsync(parse.GetValue(writes));
@@ -46,10 +48,9 @@ internal static class EngineCostCommand
 /// <summary>One run of <see cref="EngineCostCommand"/>: the silos, their network and the writes in flight.</summary>
 internal sealed class EngineCostRun : IGroupListener
 {
-    private const int Silos = 3;
     private const int RoundsPerTick = 4; // a tick (20 ms on a silo) every few rounds of steps and deliveries
 
-    private readonly EngineSilo[] _silos = new EngineSilo[Silos];
+    private readonly EngineSilo[] _silos;
     private readonly string[] _groupIds;
     private readonly int _inFlight;
     private readonly Guid _client = Guid.NewGuid();
@@ -60,12 +61,13 @@ internal sealed class EngineCostRun : IGroupListener
     private long _tick;
     private int _waiting;
 
-    public EngineCostRun(int groups, int inFlight)
+    public EngineCostRun(int groups, int inFlight, int silos, int acceptSpares)
     {
         _inFlight = inFlight;
-        var options = new ReplicatedGrainsOptions { LeaseDuration = TimeSpan.FromSeconds(2) }; // as the load tool's cells
-        var config = new ClusterConfig([1, 2, 3]);
-        for (int i = 0; i < Silos; i++) _silos[i] = new EngineSilo(i + 1, options);
+        _silos = new EngineSilo[silos];
+        var options = new ReplicatedGrainsOptions { LeaseDuration = TimeSpan.FromSeconds(2), AcceptSpares = acceptSpares }; // as the load tool's cells
+        var config = new ClusterConfig(Enumerable.Range(1, silos).Select(i => (long)i));
+        for (int i = 0; i < silos; i++) _silos[i] = new EngineSilo(i + 1, options);
         _groupIds = [.. Enumerable.Range(0, groups).Select(i => $"3|enginecost/{i}")];
         foreach (var silo in _silos)
         {
@@ -78,7 +80,7 @@ internal sealed class EngineCostRun : IGroupListener
         }
     }
 
-    private EngineSilo LeaderOf(string groupId) => _silos[(int)((uint)groupId.GetHashCode(StringComparison.Ordinal) % Silos)];
+    private EngineSilo LeaderOf(string groupId) => _silos[(int)((uint)groupId.GetHashCode(StringComparison.Ordinal) % (uint)_silos.Length)];
 
     /// <summary>Every group's leader campaigns; returns once all lead.</summary>
     public async Task StartAsync()
@@ -118,7 +120,7 @@ internal sealed class EngineCostRun : IGroupListener
         wall.Stop();
         double cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         double allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
-        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, 3 silos' engines in one process (Volatile log): "
+        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, {_silos.Length} silos' engines in one process (Volatile log, accept spares {_silos[0].Spares}): "
             + $"{allocated / writes:N0} bytes allocated, {cpuUs / writes:N1} us CPU ({wall.Elapsed.TotalMicroseconds / writes:N1} us wall) per write; "
             + $"{(double)(_silos.Sum(s => s.Messages) - messages) / writes:N2} messages, {(double)(_silos.Sum(s => s.Engine.GroupSteps) - groupSteps) / writes:N2} group steps "
             + $"in {(double)(_silos.Sum(s => s.Engine.Steps) - steps) / writes:N3} engine steps per write; {GC.CollectionCount(0) - gen0} gen0 GCs";
@@ -173,12 +175,15 @@ internal sealed class EngineCostRun : IGroupListener
         public EngineSilo(long id, ReplicatedGrainsOptions options)
         {
             Id = id;
+            Spares = options.AcceptSpares;
             Store = new GroupStore(new VolatileLog());
             Engine = new ReplicationEngine(1, options.EngineMaxGroupsPerStep, Store, this, Clock, NullLogger.Instance);
             Table = new GroupTable(Store, Engine, Clock, options.MaxQueuedProposals, NullLogger.Instance);
         }
 
         public long Id { get; }
+
+        public int Spares { get; }
 
         public ManualEngineClock Clock { get; } = new();
 
