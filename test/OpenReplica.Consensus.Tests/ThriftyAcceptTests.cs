@@ -13,13 +13,8 @@ public class ThriftyAcceptTests
     {
         var c = new Cluster(5, o => { o.AcceptSpares = 0; o.MaxBatchCommands = 1; o.Window = 8; });
         c.Elect(1);
-        int sentBefore = c.Sent.Count;
 
-        c.Propose(1, "a", "b", "c");
-        c.DeliverAll();
-
-        var accepts = c.Sent.Skip(sentBefore).OfType<Accept>().ToList();
-        var targets = accepts.Select(a => a.To).Distinct().Order().ToList();
+        var targets = AcceptTargetsOf(c, 1, "a", "b", "c");
         Assert.Equal(2, targets.Count); // leader + 2 of 4 followers = 3 of 5
         Assert.Equal(3, c[1].CommitIndex);
         Assert.Equal(["a", "b", "c"], c.StateOf(1));
@@ -43,12 +38,8 @@ public class ThriftyAcceptTests
     {
         var c = new Cluster(5, o => o.AcceptSpares = 1);
         c.Elect(1);
-        int sentBefore = c.Sent.Count;
 
-        c.Propose(1, "a");
-        c.DeliverAll();
-
-        Assert.Equal(3, c.Sent.Skip(sentBefore).OfType<Accept>().Select(a => a.To).Distinct().Count());
+        Assert.Equal(3, AcceptTargetsOf(c, 1, "a").Count);
     }
 
     [Fact]
@@ -56,12 +47,8 @@ public class ThriftyAcceptTests
     {
         var c = new Cluster(3, o => o.AcceptSpares = 1);
         c.Elect(1);
-        int sentBefore = c.Sent.Count;
 
-        c.Propose(1, "a");
-        c.DeliverAll();
-
-        Assert.Equal([2L, 3L], c.Sent.Skip(sentBefore).OfType<Accept>().Select(a => a.To).Distinct().Order());
+        Assert.Equal([2L, 3L], AcceptTargetsOf(c, 1, "a"));
         c.Tick(1, 2);
         c.DeliverAll();
         Assert.Empty(c.Sent.OfType<CatchUpResponse>()); // nobody was left out, so nothing is pushed
@@ -150,9 +137,7 @@ public class ThriftyAcceptTests
         // Ring order from the leader's id: r4 of five prefers r5, then r1 (a bare majority with its own vote).
         var c = new Cluster(5, o => o.AcceptSpares = 0);
         c.Elect(4);
-        int sentBefore = c.Sent.Count;
-        c.Propose(4, "a");
-        Assert.Equal([1L, 5L], c.Sent.Skip(sentBefore).OfType<Accept>().Select(a => a.To).Order());
+        Assert.Equal([1L, 5L], AcceptTargetsOf(c, 4, "a"));
     }
 
     [Fact]
@@ -163,5 +148,14 @@ public class ThriftyAcceptTests
             ReplicaId = 1, InitialConfig = new ClusterConfig([1, 2, 3]), AcceptSpares = -1,
         }));
         Assert.Contains("AcceptSpares", e.Message);
+    }
+
+    /// <summary>Proposes <paramref name="payloads"/> on <paramref name="leader"/>, delivers everything, and returns whom its accepts went to.</summary>
+    private static List<long> AcceptTargetsOf(Cluster c, long leader, params string[] payloads)
+    {
+        int sentBefore = c.Sent.Count;
+        c.Propose(leader, payloads);
+        c.DeliverAll();
+        return [.. c.Sent.Skip(sentBefore).OfType<Accept>().Where(a => a.From == leader).Select(a => a.To).Distinct().Order()];
     }
 }

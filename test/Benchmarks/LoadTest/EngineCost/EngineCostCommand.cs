@@ -51,6 +51,7 @@ internal sealed class EngineCostRun : IGroupListener
     private const int RoundsPerTick = 4; // a tick (20 ms on a silo) every few rounds of steps and deliveries
 
     private readonly EngineSilo[] _silos;
+    private readonly int _acceptSpares;
     private readonly string[] _groupIds;
     private readonly int _inFlight;
     private readonly Guid _client = Guid.NewGuid();
@@ -65,6 +66,7 @@ internal sealed class EngineCostRun : IGroupListener
     {
         _inFlight = inFlight;
         _silos = new EngineSilo[silos];
+        _acceptSpares = acceptSpares;
         var options = new ReplicatedGrainsOptions { LeaseDuration = TimeSpan.FromSeconds(2), AcceptSpares = acceptSpares }; // as the load tool's cells
         var config = new ClusterConfig(Enumerable.Range(1, silos).Select(i => (long)i));
         for (int i = 0; i < silos; i++) _silos[i] = new EngineSilo(i + 1, options);
@@ -120,7 +122,7 @@ internal sealed class EngineCostRun : IGroupListener
         wall.Stop();
         double cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         double allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
-        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, {_silos.Length} silos' engines in one process (Volatile log, accept spares {_silos[0].Spares}): "
+        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, {_silos.Length} silos' engines in one process (Volatile log, accept spares {_acceptSpares}): "
             + $"{allocated / writes:N0} bytes allocated, {cpuUs / writes:N1} us CPU ({wall.Elapsed.TotalMicroseconds / writes:N1} us wall) per write; "
             + $"{(double)(_silos.Sum(s => s.Messages) - messages) / writes:N2} messages, {(double)(_silos.Sum(s => s.Engine.GroupSteps) - groupSteps) / writes:N2} group steps "
             + $"in {(double)(_silos.Sum(s => s.Engine.Steps) - steps) / writes:N3} engine steps per write; {GC.CollectionCount(0) - gen0} gen0 GCs";
@@ -175,15 +177,12 @@ internal sealed class EngineCostRun : IGroupListener
         public EngineSilo(long id, ReplicatedGrainsOptions options)
         {
             Id = id;
-            Spares = options.AcceptSpares;
             Store = new GroupStore(new VolatileLog());
             Engine = new ReplicationEngine(1, options.EngineMaxGroupsPerStep, Store, this, Clock, NullLogger.Instance);
             Table = new GroupTable(Store, Engine, Clock, options.MaxQueuedProposals, NullLogger.Instance);
         }
 
         public long Id { get; }
-
-        public int Spares { get; }
 
         public ManualEngineClock Clock { get; } = new();
 
