@@ -13,6 +13,8 @@ namespace OpenReplica.Orleans.Testing;
 /// await cluster.Client.GetGrain&lt;IAccount&gt;("alice").Deposit(10);
 /// var dead = await cluster.KillSiloAsync(cluster.Silos[1]);   // abrupt; returns once membership declared it dead
 /// await cluster.RestartSiloAsync(dead);                        // same name and data directory: the same replica
+/// var added = await cluster.StartSiloAsync();                  // one more silo (a rolling deployment's new instance)
+/// await cluster.StopSiloAsync(cluster.Silos[0]);               // graceful: hands its grains over first
 /// </code>
 /// Failure detection is fast (a killed silo is declared dead in about a second), the client retries stamped calls
 /// quickly, and Persisted silos write to a temporary directory that <see cref="DisposeAsync"/> deletes.
@@ -39,7 +41,7 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     /// <summary>The temporary directory holding each silo's data directory (Persisted mode), else null.</summary>
     public string? DataRoot { get; }
 
-    /// <summary>Live silos: those the cluster started plus those restarted by <see cref="RestartSiloAsync"/>.</summary>
+    /// <summary>Live silos: those the cluster started or added plus those restarted by <see cref="RestartSiloAsync"/>.</summary>
     public IReadOnlyList<InProcessSiloHandle> Silos
     {
         get
@@ -151,13 +153,58 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     {
         var handle = await Cluster.StartSiloAsync(dead.InstanceNumber, Cluster.Options);
         lock (_restarted) _restarted.Add(handle);
+        await WaitUntilSeenAsync(handle, $"restarted silo {handle.Name} answers the cluster status");
+        return handle;
+    }
+
+    /// <summary>
+    /// Starts one more silo under a new name (Persisted mode: a new, empty data directory), as scaling out or a rolling
+    /// deployment's new instance does, and returns once it is a member of the replica roster (after
+    /// <c>RosterSettlingPeriod</c>, 10 s by default: lower it in <see cref="ReplicatedTestClusterOptions.ConfigureReplication"/>
+    /// for faster tests), so a silo stopped next has a successor. The rebalancers then move to it, in the background,
+    /// the grains' groups that placement gives it.
+    /// </summary>
+    public async Task<InProcessSiloHandle> StartSiloAsync()
+    {
+        var handle = await Cluster.StartAdditionalSiloAsync();
         string address = handle.SiloAddress.ToString();
         await WaitUntilAsync(async () =>
         {
             var status = await Client.GetReplicatedClusterStatusAsync();
-            return status.Silos.Any(s => s.Silo == address) && status.Unreachable.Length == 0;
-        }, $"restarted silo {handle.Name} answers the cluster status");
+            return status.Roster.Any(m => m.Silo == address && m.Live) && status.Unreachable.Length == 0;
+        }, $"new silo {handle.Name} joins the replica roster");
         return handle;
+    }
+
+    /// <summary>
+    /// Stops a silo gracefully, as a planned shutdown or a rolling deployment does: it first hands its grains' groups
+    /// and activations over to other silos (at most <c>DecommissionTimeout</c>), so its grains' callers see no failover
+    /// gap, then Orleans stops it. Returns once it has stopped. Its replica has left the roster: replace it with
+    /// <see cref="StartSiloAsync"/> rather than restarting it.
+    /// </summary>
+    public async Task StopSiloAsync(InProcessSiloHandle silo)
+    {
+        bool own;
+        lock (_restarted) own = _restarted.Remove(silo);
+        if (own)
+        {
+            await silo.StopSiloAsync(stopGracefully: true);
+            await silo.DisposeAsync();
+        }
+        else
+        {
+            await Cluster.StopSiloAsync(silo);
+        }
+    }
+
+    private Task WaitUntilSeenAsync(InProcessSiloHandle silo, string what)
+    {
+        string address = silo.SiloAddress.ToString();
+        return WaitUntilAsync(async () =>
+        {
+            var status = await Client.GetReplicatedClusterStatusAsync();
+            return status.Silos.Any(s => s.Silo == address) && status.Unreachable.Length == 0;
+        }, what);
     }
 
     /// <summary>Stops the client and every silo, and deletes the data directories.</summary>

@@ -178,6 +178,13 @@ public interface ICounterGrain : IGrainWithStringKey
     [ReadOnly]
     Task Deactivate();
 
+    /// <summary>Adds, then asks Orleans to deactivate this activation once idle, from a logged call: replay sees it too.</summary>
+    Task<long> AddThenDeactivate(long amount);
+
+    /// <summary>This activation's id (a deactivated grain's next activation has another).</summary>
+    [ReadOnly]
+    Task<string> GetActivation();
+
     [ReadOnly]
     Task<SiloAddress> GetSilo();
 }
@@ -205,6 +212,14 @@ public sealed class CounterGrain(ILocalSiloDetails silo) : ReplicatedGrain<Count
         DeactivateOnIdle();
         return Task.CompletedTask;
     }
+
+    public Task<long> AddThenDeactivate(long amount)
+    {
+        DeactivateOnIdle();
+        return Add(amount);
+    }
+
+    public Task<string> GetActivation() => Task.FromResult(GrainContext.ActivationId.ToString());
 
     public Task<SiloAddress> GetSilo() => Task.FromResult(silo.SiloAddress);
 }

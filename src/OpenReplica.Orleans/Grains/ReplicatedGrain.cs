@@ -45,6 +45,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
     private long _lastSlot = long.MinValue;
     private readonly EffectOutbox _outbox = new();
     private bool _activationReported;
+    private bool _recovering; // the activation replays the log before it serves (lifecycle requests of replayed calls are ignored)
     private MethodInfo? _lastMethod; // the method of this activation's last call, and its kind: most calls repeat one
     private MethodKind _lastKind;
 
@@ -195,7 +196,30 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         return method.IsDefined(typeof(ReadOnlyAttribute), inherit: true) ? MethodKind.ReadOnly : MethodKind.Replicated;
     }
 
-    private Task RecoverAsync(CancellationToken cancellationToken) => Services.Replicator.RecoverAsync(GrainContext, cancellationToken);
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        _recovering = true;
+        try
+        {
+            await Services.Replicator.RecoverAsync(GrainContext, cancellationToken);
+        }
+        finally
+        {
+            _recovering = false;
+        }
+    }
+
+    /// <summary>
+    /// Deactivates this activation once it is idle, as Orleans' <c>Grain.DeactivateOnIdle</c> does, when a call asks
+    /// for it live; ignored while a new activation replays the log to rebuild <see cref="State"/>. The call that asked
+    /// already deactivated the activation it ran on; replaying it must not deactivate every later activation as it
+    /// starts (each would stop before serving, and the grain's callers would be forwarded from one stopping activation
+    /// to the next until they give up).
+    /// </summary>
+    protected new void DeactivateOnIdle()
+    {
+        if (!_recovering) base.DeactivateOnIdle();
+    }
 
     private Task DetachAsync(CancellationToken cancellationToken) => Services.Replicator.DetachAsync(GrainContext);
 
