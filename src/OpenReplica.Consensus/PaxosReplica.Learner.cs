@@ -125,15 +125,23 @@ public sealed partial class PaxosReplica
         if (chosen.Count > 0 || _log.CommitIndex > 0) Send(new CatchUpResponse(Id, m.From, chosen, _log.CommitIndex));
     }
 
-    /// <summary>The chosen entries this log holds in [<paramref name="fromSlot"/>, <paramref name="toSlot"/>], at most <see cref="ReplicaOptions.MaxCatchUpEntries"/>.</summary>
+    /// <summary>
+    /// The chosen entries this log holds in [<paramref name="fromSlot"/>, <paramref name="toSlot"/>], at most
+    /// <see cref="ReplicaOptions.MaxCatchUpEntries"/> and <see cref="ReplicaOptions.MaxMessageBytes"/> (the peer asks
+    /// again for the rest, or is pushed it with the next heartbeat).
+    /// </summary>
     private List<LogEntry> ChosenEntries(long fromSlot, long toSlot)
     {
         var chosen = new List<LogEntry>();
+        long bytes = 0;
         // Over the entries this log holds, not over slot numbers: the range comes from a peer and may be anything.
         foreach (var e in _log.After(Math.Max(fromSlot - 1, _log.SnapshotSlot)))
         {
             if (e.Slot > toSlot || chosen.Count >= _options.MaxCatchUpEntries) break;
-            if (_log.IsChosen(e.Slot)) chosen.Add(e with { Chosen = true });
+            if (!_log.IsChosen(e.Slot)) continue;
+            bytes += e.Value.SizeBytes;
+            if (chosen.Count > 0 && bytes > _options.MaxMessageBytes) break;
+            chosen.Add(e with { Chosen = true });
         }
         return chosen;
     }

@@ -17,6 +17,8 @@ public sealed class ReplicaOptions
     public const int DefaultElectionTimeoutTicks = 10;
     /// <summary>Default for <see cref="MaxCatchUpEntries"/>.</summary>
     public const int DefaultMaxCatchUpEntries = 256;
+    /// <summary>Default for <see cref="MaxMessageBytes"/> (4 MiB).</summary>
+    public const int DefaultMaxMessageBytes = 4 << 20;
     /// <summary>Default for <see cref="RetransmitTicks"/>.</summary>
     public const int DefaultRetransmitTicks = 4;
 
@@ -71,6 +73,14 @@ public sealed class ReplicaOptions
 
     /// <summary>Chosen entries sent in one catch-up response at most.</summary>
     public int MaxCatchUpEntries { get; set; } = DefaultMaxCatchUpEntries;
+
+    /// <summary>
+    /// Bytes of log entries (<see cref="LogValue.SizeBytes"/>) one accept or catch-up answer carries at most; the first
+    /// entry of each goes even if larger, and more entries go as more messages. A message is carried whole: 256 full
+    /// 1 MiB slots in one catch-up answer, or three 40 MB slots retransmitted in one accept, made one that Orleans
+    /// refuses (over its 100 MB <c>MaxMessageBodySize</c>, dropping the connection with everything queued on it).
+    /// </summary>
+    public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
 
     /// <summary>Clients remembered by the session table.</summary>
     public int MaxSessions { get; set; } = SessionTable.DefaultMaxSessions;
@@ -145,6 +155,7 @@ public sealed class ReplicaOptions
         Require(RetransmitTicks >= 1, nameof(RetransmitTicks), "must be at least 1");
         Require(AcceptSpares >= 0, nameof(AcceptSpares), "must be 0 or more");
         Require(MaxCatchUpEntries >= 1, nameof(MaxCatchUpEntries), "must be at least 1");
+        Require(MaxMessageBytes >= 1, nameof(MaxMessageBytes), "must be at least 1");
         Require(MaxSessions >= 1, nameof(MaxSessions), "must be at least 1");
         Require(LeaseDuration >= 0, nameof(LeaseDuration), "must be 0 (no leases) or positive");
         Require(LeaseSafetyMargin >= 0 && (LeaseDuration == 0 || LeaseSafetyMargin < LeaseDuration), nameof(LeaseSafetyMargin),

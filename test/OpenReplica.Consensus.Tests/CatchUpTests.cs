@@ -54,6 +54,33 @@ public class CatchUpTests
     }
 
     [Fact]
+    public void Catch_up_is_paged_by_max_message_bytes_and_a_larger_entry_goes_alone()
+    {
+        // A response is one message: bounded in bytes, or a long log of full slots made one the transport refused.
+        var c = new Cluster(3, o => { o.MaxMessageBytes = 2_500; o.MaxBatchCommands = 1; o.Window = 8; });
+        c.Elect(1);
+        c.Isolate(3);
+        string[] values = [new('a', 1_000), new('b', 1_000), new('c', 5_000), new('d', 1_000), new('e', 1_000)];
+        c.Propose(1, values);
+        c.DeliverAll();
+        c.Heal();
+
+        for (int round = 0; round < 6; round++)
+        {
+            c.Tick(1, 2);
+            c.Tick(3, 4);
+            c.DeliverAll();
+        }
+
+        var pages = c.Delivered.OfType<CatchUpResponse>().Where(r => r.To == 3 && r.Entries.Count > 0).ToList();
+        Assert.All(pages, p => Assert.True(p.Entries.Count == 1 || p.Entries.Sum(e => e.Value.SizeBytes) <= 2_500,
+            $"a page of {p.Entries.Count} entries and {p.Entries.Sum(e => e.Value.SizeBytes)} bytes"));
+        Assert.Contains(pages, p => p.Entries.Count >= 2);
+        Assert.Contains(pages, p => p.Entries.Count == 1 && p.Entries[0].Value.SizeBytes > 2_500);
+        Assert.Equal(values, c.StateOf(3));
+    }
+
+    [Fact]
     public void A_replica_behind_the_peers_compacted_log_installs_a_snapshot()
     {
         var c = new Cluster(3);

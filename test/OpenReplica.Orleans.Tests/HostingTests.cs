@@ -40,6 +40,13 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task Message_and_call_size_bounds_below_a_kilobyte_are_rejected_at_start_up()
+    {
+        Assert.Contains("ReplicatedGrainsOptions.TransportMaxBatchBytes is 100; it must be at least 1024", await StartFailure(o => o.TransportMaxBatchBytes = 100));
+        Assert.Contains("ReplicatedGrainsOptions.MaxCallBytes is 0; it must be at least 1024", await StartFailure(o => o.MaxCallBytes = 0));
+    }
+
+    [Fact]
     public async Task A_negative_log_memory_budget_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.LogMemoryBudget = -1);

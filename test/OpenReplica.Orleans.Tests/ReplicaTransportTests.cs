@@ -48,6 +48,29 @@ public sealed class ReplicaTransportTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Large_messages_leave_in_batches_bounded_in_bytes_and_in_order()
+    {
+        // Five 3 MiB messages sent at once: each call carries at most TransportMaxBatchBytes (8 MiB), so two at most,
+        // not one call of 15 MiB (three 40 MB accepts in one call went over Orleans' MaxMessageBodySize, which refuses
+        // the call and drops the connection with everything queued on it).
+        const int Size = 3 << 20;
+        var a = Cluster.Silos[2].SiloAddress;
+        var b = Cluster.Silos[0].SiloAddress;
+        var sink = (RecordingSink)Cluster.Service<IReplicaMessageSink>(b);
+        var transport = Cluster.Service<ReplicaTransport>(a);
+
+        transport.Send(b, Enumerable.Range(0, 5).Select(i => new ReplicaEnvelopeItem($"big/{i}", Enumerable.Repeat((byte)i, Size).ToArray())).ToList());
+
+        await Poll.UntilAsync(() => sink.Items.Count(x => x.Item.GroupId.StartsWith("big/", StringComparison.Ordinal)) == 5, "all large messages delivered");
+        var batches = sink.Batches.Where(batch => batch.Any(i => i.GroupId.StartsWith("big/", StringComparison.Ordinal))).ToList();
+        Assert.All(batches, batch => Assert.True(batch.Sum(i => (long)i.Payload.Length) <= ReplicatedGrainsOptions.DefaultTransportMaxBatchBytes,
+            $"a batch of {batch.Sum(i => (long)i.Payload.Length):N0} bytes"));
+        Assert.InRange(batches.Count, 3, 5);
+        var order = sink.Items.Where(x => x.Item.GroupId.StartsWith("big/", StringComparison.Ordinal)).Select(x => x.Item.Payload[0]);
+        Assert.Equal([0, 1, 2, 3, 4], order);
+    }
+
+    [Fact]
     public async Task Each_replica_host_reports_its_own_replica_id()
     {
         var client = Cluster.Service<ReplicaHostClient>(Cluster.Silos[0].SiloAddress);

@@ -17,9 +17,13 @@ internal sealed class RecordingSink : IReplicaMessageSink
 
     public int Calls => Volatile.Read(ref _calls);
 
+    /// <summary>Every delivered batch, as it arrived.</summary>
+    public ConcurrentQueue<IReadOnlyList<ReplicaEnvelopeItem>> Batches { get; } = new();
+
     public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
     {
         Interlocked.Increment(ref _calls);
+        Batches.Enqueue(items);
         foreach (var item in items)
         {
             Items.Enqueue((from, item));

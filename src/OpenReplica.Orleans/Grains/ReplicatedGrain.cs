@@ -115,6 +115,14 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         long started = Stopwatch.GetTimestamp();
         // First: the request object is pooled and reused once this call's turn ends.
         var invokable = Services.Serializer.SerializeToArray<IInvokable>(context.Request);
+        if (invokable.Length > Services.MaxCallBytes)
+        {
+            throw new ArgumentException(
+                $"The call {context.InterfaceMethod?.DeclaringType?.Name}.{context.InterfaceMethod?.Name} to grain {GrainContext.GrainId} serializes to "
+                + $"{invokable.Length:N0} bytes, more than ReplicatedGrainsOptions.MaxCallBytes ({Services.MaxCallBytes:N0}): a replicated call's "
+                + "arguments travel in the grain's log and in one message to each replica. Pass large data by reference (a blob's key), "
+                + "or raise the limit (below Orleans' MaxMessageBodySize). The call was not applied.");
+        }
         var stamp = CallStamp.Current;
         using var timeout = new CancellationTokenSource(Services.CallTimeout);
         var result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);

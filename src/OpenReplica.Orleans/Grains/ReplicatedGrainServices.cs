@@ -21,4 +21,6 @@ internal sealed class ReplicatedGrainServices(
     public DeepCopier Copier { get; } = copier;
 
     public TimeSpan CallTimeout { get; } = options.Value.CallTimeout;
+
+    public int MaxCallBytes { get; } = options.Value.MaxCallBytes;
 }

@@ -22,6 +22,10 @@ public sealed class ReplicatedGrainsOptions
     public const int DefaultTransportQueueCapacity = 16_384;
     /// <summary>Default for <see cref="TransportMaxBatchMessages"/>.</summary>
     public const int DefaultTransportMaxBatchMessages = 1024;
+    /// <summary>Default for <see cref="TransportMaxBatchBytes"/> (8 MiB).</summary>
+    public const int DefaultTransportMaxBatchBytes = 8 << 20;
+    /// <summary>Default for <see cref="MaxCallBytes"/> (64 MiB).</summary>
+    public const int DefaultMaxCallBytes = 64 << 20;
     /// <summary>Default for <see cref="Window"/>.</summary>
     public const int DefaultWindow = 32;
     /// <summary>Default for <see cref="MaxBatchCommands"/>.</summary>
@@ -112,6 +116,21 @@ public sealed class ReplicatedGrainsOptions
 
     /// <summary>Most messages delivered to one silo in one call.</summary>
     public int TransportMaxBatchMessages { get; set; } = DefaultTransportMaxBatchMessages;
+
+    /// <summary>
+    /// Most payload bytes delivered to one silo in one call (a larger single message still goes, alone). Orleans refuses
+    /// a message body over its <c>MaxMessageBodySize</c> (100 MB by default) and drops the connection with everything
+    /// queued on it: keep this well below that.
+    /// </summary>
+    public int TransportMaxBatchBytes { get; set; } = DefaultTransportMaxBatchBytes;
+
+    /// <summary>
+    /// Largest replicated call, as Orleans serializes its method and arguments. A call's arguments travel in the
+    /// grain's log and in one consensus message to each replica, which Orleans must carry (<c>MaxMessageBodySize</c>,
+    /// 100 MB by default); a larger call fails at once with an <see cref="ArgumentException"/> that names its size,
+    /// rather than being retried until its deadline. Pass large data by reference (a blob's key) instead.
+    /// </summary>
+    public int MaxCallBytes { get; set; } = DefaultMaxCallBytes;
 
     /// <summary>
     /// How long a roster replica's silo may be gone (declared dead by Orleans, or not seen) before the meta group
@@ -388,6 +407,16 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.TransportMaxBatchMessages < 1)
         {
             Fail($"{Prefix}{nameof(o.TransportMaxBatchMessages)} is {o.TransportMaxBatchMessages}; it must be at least 1.");
+        }
+
+        if (o.TransportMaxBatchBytes < 1024)
+        {
+            Fail($"{Prefix}{nameof(o.TransportMaxBatchBytes)} is {o.TransportMaxBatchBytes}; it must be at least 1024.");
+        }
+
+        if (o.MaxCallBytes < 1024)
+        {
+            Fail($"{Prefix}{nameof(o.MaxCallBytes)} is {o.MaxCallBytes}; it must be at least 1024.");
         }
     }
 

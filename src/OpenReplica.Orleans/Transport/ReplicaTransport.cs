@@ -10,7 +10,8 @@ namespace OpenReplica.Orleans;
 /// Sends consensus messages to peer silos' <see cref="IReplicaHost"/>s, coalescing: <see cref="Send(SiloAddress, IReadOnlyList{ReplicaEnvelopeItem})"/>
 /// only enqueues (an engine step enqueues all its messages for a silo at once); one loop per destination silo drains
 /// everything queued for it and delivers it as ONE one-way <see cref="IReplicaHost.DeliverAsync"/> call (at most
-/// <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/> messages), numbered so that the receiver delivers
+/// <see cref="ReplicatedGrainsOptions.TransportMaxBatchMessages"/> messages and <see cref="ReplicatedGrainsOptions.TransportMaxBatchBytes"/>
+/// bytes), numbered so that the receiver delivers
 /// them in order per silo pair (<see cref="InOrderDelivery"/>).
 /// Delivery is best effort, like a network: when a destination's queue
 /// (<see cref="ReplicatedGrainsOptions.TransportQueueCapacity"/>) is full the OLDEST queued message is dropped and
@@ -137,16 +138,33 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private async Task RunSenderAsync(SiloAddress silo, ChannelReader<ReplicaEnvelopeItem> reader)
     {
         var maxBatch = _options.TransportMaxBatchMessages;
+        long maxBytes = _options.TransportMaxBatchBytes;
         var host = _hosts.For(silo);
         long sequence = 0; // numbers this loop's batches so the receiver can restore their order
+        ReplicaEnvelopeItem? carried = null; // read, but over the previous batch's byte bound: the next batch's first
         try
         {
-            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            while (carried is not null || await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
-                var items = new List<ReplicaEnvelopeItem>(Math.Min(reader.Count, maxBatch));
+                var items = new List<ReplicaEnvelopeItem>(Math.Min(reader.Count + 1, maxBatch));
+                long bytes = 0;
+                if (carried is { } first)
+                {
+                    items.Add(first);
+                    bytes = first.Payload.Length;
+                    carried = null;
+                }
+                // Bounded in bytes too: one call over Orleans' MaxMessageBodySize would be refused, and the connection
+                // dropped with everything else queued on it (three 40 MB accepts in one batch did that).
                 while (items.Count < maxBatch && reader.TryRead(out var item))
                 {
+                    if (items.Count > 0 && bytes + item.Payload.Length > maxBytes)
+                    {
+                        carried = item;
+                        break;
+                    }
                     items.Add(item);
+                    bytes += item.Payload.Length;
                 }
 
                 try
