@@ -71,6 +71,24 @@ public sealed class ReplicaTransportTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_message_larger_than_one_Orleans_call_can_carry_is_dropped_and_counted_and_the_rest_still_arrives()
+    {
+        // Orleans refuses a call over MaxMessageBodySize (100 MB here) and drops the connection with everything queued
+        // on it; the transport drops that one message instead (a State or call this large cannot be replicated).
+        var a = Cluster.Silos[0].SiloAddress; // a sender no other test counts drops of
+        var b = Cluster.Silos[2].SiloAddress;
+        var sink = (RecordingSink)Cluster.Service<IReplicaMessageSink>(b);
+        var transport = Cluster.Service<ReplicaTransport>(a);
+        long droppedBefore = transport.Dropped;
+
+        transport.Send(b, [new ReplicaEnvelopeItem("huge/0", new byte[ReplicaTransport.DefaultMaxMessageBodySize]), new ReplicaEnvelopeItem("huge/after", [7])]);
+
+        await Poll.UntilAsync(() => sink.Items.Any(x => x.Item.GroupId == "huge/after"), "the message after the oversized one delivered");
+        Assert.DoesNotContain(sink.Items, x => x.Item.GroupId == "huge/0");
+        Assert.Equal(droppedBefore + 1, transport.Dropped);
+    }
+
+    [Fact]
     public async Task Each_replica_host_reports_its_own_replica_id()
     {
         var client = Cluster.Service<ReplicaHostClient>(Cluster.Silos[0].SiloAddress);

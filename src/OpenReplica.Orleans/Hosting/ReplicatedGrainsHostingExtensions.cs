@@ -61,7 +61,8 @@ public static class ReplicatedGrainsHostingExtensions
             sp.GetRequiredService<ILocalSiloDetails>(),
             sp.GetRequiredService<IOptions<ReplicatedGrainsOptions>>(),
             sp.GetRequiredService<ILogger<ReplicaTransport>>(),
-            sp.GetRequiredService<Diagnostics.ReplicationInstruments>()));
+            sp.GetRequiredService<Diagnostics.ReplicationInstruments>(),
+            sp.GetService<IOptions<global::Orleans.Configuration.SiloMessagingOptions>>()?.Value.MaxMessageBodySize ?? ReplicaTransport.DefaultMaxMessageBodySize));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicaTransport>());
 
         services.TryAddSingleton(TimeProvider.System);

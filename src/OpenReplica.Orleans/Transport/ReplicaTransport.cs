@@ -32,14 +32,23 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
     private long _batchesDelivered;
     private long _messagesDelivered;
     private long _batchesFailed;
+    private readonly int _largestPayload;
+
+    /// <summary>Orleans' default <c>MaxMessageBodySize</c> (100 MB): no call carries a larger body.</summary>
+    internal const int DefaultMaxMessageBodySize = 100 * 1024 * 1024;
+
+    private const int EnvelopeHeadroom = 1 << 20;
 
     internal ReplicaTransport(
         ReplicaHostClient hosts,
         ILocalSiloDetails localSilo,
         IOptions<ReplicatedGrainsOptions> options,
         ILogger<ReplicaTransport> logger,
-        Diagnostics.ReplicationInstruments instruments)
+        Diagnostics.ReplicationInstruments instruments,
+        int maxMessageBodySize = DefaultMaxMessageBodySize)
     {
+        // Room for the envelope and Orleans' own headers around one message's payload.
+        _largestPayload = maxMessageBodySize - EnvelopeHeadroom;
         _instruments = instruments;
         instruments.ObserveTransportQueue(localSilo.SiloAddress.ToString(), () => _destinations.Values.Sum(d => (long)d.Queue.Reader.Count));
         _hosts = hosts;
@@ -98,6 +107,14 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
         Interlocked.Add(ref _enqueued, items.Count);
         foreach (var item in items)
         {
+            if (item.Payload.Length > _largestPayload)
+            {
+                // Orleans would refuse the call that carried it and drop the connection with everything queued on it.
+                Interlocked.Increment(ref _dropped);
+                _instruments.MessagesDropped(1);
+                LogMessageTooLarge(_logger, item.Payload.Length, item.GroupId, to, _largestPayload);
+                continue;
+            }
             if (item.GroupId == Replication.RosterGroup.GroupId) Interlocked.Increment(ref _metaEnqueued);
             _instruments.MessageQueued(item.Payload.Length);
 
@@ -207,6 +224,11 @@ public sealed partial class ReplicaTransport : ILifecycleParticipant<ISiloLifecy
             // Shutdown deadline reached; sender loops end on their own once their current call returns.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A consensus message of {Bytes} bytes for group {GroupId} to {Silo} is larger than one Orleans call can carry "
+        + "({Largest} bytes under SiloMessagingOptions.MaxMessageBodySize); it is dropped. A grain whose State (its snapshot) or one call this large "
+        + "cannot be replicated to that silo: keep them smaller, or raise MaxMessageBodySize on every silo and client")]
+    private static partial void LogMessageTooLarge(ILogger logger, int bytes, string groupId, SiloAddress silo, int largest);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering {Count} replica messages to {Silo} failed; they are dropped (consensus retransmits)")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception, int count, SiloAddress silo);
