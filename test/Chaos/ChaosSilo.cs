@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenReplica.Orleans;
 using OpenReplica.Storage;
+using OpenReplica.Testing;
 using Orleans.Configuration;
 
 namespace OpenReplica.Chaos;
@@ -52,12 +53,19 @@ internal static class ChaosSilo
         if (parse.GetValue(FsyncFaults))
         {
             // Runs after the benchmark configuration, which set the data directory.
-            silo.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = new FsyncFaultFileSystem(Path.GetFullPath(o.DataDirectory!) + FsyncTriggerSuffix));
+            silo.Configure<ReplicatedGrainsOptions>(o => o.WalFileSystem = FsyncFaultsWhileTriggered(Path.GetFullPath(o.DataDirectory!) + FsyncTriggerSuffix));
         }
         double rate = parse.GetValue(ClockRate);
         if (!(rate > 0)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "--clock-rate must be positive");
         if (rate != 1.0) silo.Configure<ReplicatedGrainsOptions>(o => o.MonotonicClock = new RateClock(rate));
     }
+
+    /// <summary>
+    /// The real file system, except that while <paramref name="trigger"/> exists every fsync of a WAL file with new data
+    /// fails with EIO, as a failing device does. The log must cut the failed batch off and never fsync it again (it
+    /// reopens later and the replicas recover from peers).
+    /// </summary>
+    private static IFileSystem FsyncFaultsWhileTriggered(string trigger) => new FillableFileSystem { FsyncFailsWhen = _ => File.Exists(trigger) };
 
     /// <summary>The values samples/Deploy sets with both of its failure-detection switches on.</summary>
     private static void DetectPauses(ClusterMembershipOptions o)
@@ -84,70 +92,5 @@ internal static class ChaosSilo
         o.EnableIndirectProbes = d.EnableIndirectProbes;
         o.EnableConnectionLivenessCheck = d.EnableConnectionLivenessCheck;
         o.ExtendProbeTimeoutDuringDegradation = d.ExtendProbeTimeoutDuringDegradation;
-    }
-}
-
-/// <summary>
-/// The real file system, except that while <paramref name="trigger"/> exists every fsync of a WAL file fails with EIO
-/// after the data was written, as a failing device does. The log must cut the failed batch off and never fsync it
-/// again (it reopens later and the replicas recover from peers).
-/// </summary>
-internal sealed class FsyncFaultFileSystem(string trigger) : IFileSystem
-{
-    private readonly IFileSystem _real = PhysicalFileSystem.Instance;
-    private long _failed;
-
-    /// <summary>fsyncs failed so far.</summary>
-    public long Failed => Interlocked.Read(ref _failed);
-
-    private bool Failing => File.Exists(trigger);
-
-    public void CreateDirectory(string path) => _real.CreateDirectory(path);
-
-    public bool FileExists(string path) => _real.FileExists(path);
-
-    public IEnumerable<string> EnumerateFiles(string directory, string searchPattern) => _real.EnumerateFiles(directory, searchPattern);
-
-    public IFile Open(string path, FileMode mode) => new FaultyFile(this, _real.Open(path, mode));
-
-    public IFile OpenRead(string path) => _real.OpenRead(path);
-
-    public void Delete(string path) => _real.Delete(path);
-
-    public void Move(string source, string destination) => _real.Move(source, destination);
-
-    public void FlushDirectory(string directory) => _real.FlushDirectory(directory);
-
-    private sealed class FaultyFile(FsyncFaultFileSystem fs, IFile real) : IFile
-    {
-        private bool _writtenSinceFlush;
-
-        public long Length => real.Length;
-
-        public int Read(Span<byte> buffer, long offset) => real.Read(buffer, offset);
-
-        public void Write(ReadOnlySpan<byte> data, long offset)
-        {
-            real.Write(data, offset);
-            _writtenSinceFlush = true;
-        }
-
-        public void SetLength(long length) => real.SetLength(length);
-
-        public void Flush()
-        {
-            // Only an fsync that has new data to make durable fails: the log's cut-back (truncate + fsync) goes through,
-            // as it does on a device whose failed writeback is dropped.
-            if (_writtenSinceFlush && fs.Failing)
-            {
-                _writtenSinceFlush = false;
-                Interlocked.Increment(ref fs._failed);
-                throw new IOException("Input/output error (fsync failed: injected by the chaos tool)", 5);
-            }
-            real.Flush();
-            _writtenSinceFlush = false;
-        }
-
-        public void Dispose() => real.Dispose();
     }
 }

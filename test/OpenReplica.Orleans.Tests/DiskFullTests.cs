@@ -1,4 +1,5 @@
 using OpenReplica.Orleans.Replication;
+using OpenReplica.Testing;
 
 namespace OpenReplica.Orleans.Tests;
 

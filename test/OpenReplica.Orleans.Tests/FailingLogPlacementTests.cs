@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using OpenReplica.Orleans.Replication;
+using OpenReplica.Testing;
 
 namespace OpenReplica.Orleans.Tests;
 

@@ -1,25 +1,30 @@
 using OpenReplica.Storage;
 
-namespace OpenReplica.Orleans.Tests;
+namespace OpenReplica.Testing;
 
 /// <summary>
 /// The real file system, except that writes under <see cref="FullUnder"/> fail as a full disk does (a short write,
-/// then ENOSPC), and fsyncs under <see cref="FsyncFailsUnder"/> fail as a failing device does (EIO). Clearing them
-/// is the operator freeing space or replacing the device.
+/// then ENOSPC), and fsyncs under <see cref="FsyncFailsUnder"/> (or wherever <see cref="FsyncFailsWhen"/> says) fail
+/// as a failing device does (EIO). Clearing them is the operator freeing space or replacing the device. Shared by the
+/// Orleans tests and the chaos tool's silos (<c>--fsync-faults</c>).
 /// </summary>
 internal sealed class FillableFileSystem : IFileSystem
 {
     private readonly IFileSystem _real = PhysicalFileSystem.Instance;
 
-    public volatile string? FullUnder;
+    public string? FullUnder { get; set; }
 
     /// <summary>More full directories at once (e.g. two silos' of three).</summary>
-    public volatile string[] AlsoFullUnder = [];
+    public string[] AlsoFullUnder { get; set; } = [];
 
     /// <summary>Files under this prefix fail every fsync that has new data to make durable (EIO), as a failing device does.</summary>
-    public volatile string? FsyncFailsUnder;
+    public string? FsyncFailsUnder { get; set; }
 
-    private bool FsyncFails(string path) => FsyncFailsUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
+    /// <summary>Also fail such an fsync of a file while this says so (the chaos tool: while a trigger file exists).</summary>
+    public Func<string, bool>? FsyncFailsWhen { get; set; }
+
+    private bool FsyncFails(string path) =>
+        (FsyncFailsUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal)) || FsyncFailsWhen?.Invoke(path) == true;
 
     private bool IsFull(string path) =>
         (FullUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal))
@@ -74,7 +79,7 @@ internal sealed class FillableFileSystem : IFileSystem
             if (_writtenSinceFlush && fs.FsyncFails(path))
             {
                 _writtenSinceFlush = false;
-                throw new IOException("Input/output error (fsync failed: injected by the test)", 5);
+                throw new IOException("Input/output error (fsync failed: injected fault)", 5);
             }
             real.Flush();
             _writtenSinceFlush = false;
