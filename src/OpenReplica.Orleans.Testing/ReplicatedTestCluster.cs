@@ -127,17 +127,7 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     /// </summary>
     public async Task<InProcessSiloHandle> KillSiloAsync(InProcessSiloHandle silo)
     {
-        bool own;
-        lock (_restarted) own = _restarted.Remove(silo);
-        if (own)
-        {
-            await silo.StopSiloAsync(stopGracefully: false);
-            await silo.DisposeAsync();
-        }
-        else
-        {
-            await Cluster.KillSiloAsync(silo);
-        }
+        await StopAsync(silo, gracefully: false);
 
         var management = Client.GetGrain<IManagementGrain>(0);
         await WaitUntilAsync(async () => !(await management.GetHosts(onlyActive: true)).ContainsKey(silo.SiloAddress),
@@ -182,18 +172,25 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     /// gap, then Orleans stops it. Returns once it has stopped. Its replica has left the roster: replace it with
     /// <see cref="StartSiloAsync"/> rather than restarting it.
     /// </summary>
-    public async Task StopSiloAsync(InProcessSiloHandle silo)
+    public Task StopSiloAsync(InProcessSiloHandle silo) => StopAsync(silo, gracefully: true);
+
+    /// <summary>A silo restarted here is ours to stop and dispose; the others belong to the TestingHost cluster.</summary>
+    private async Task StopAsync(InProcessSiloHandle silo, bool gracefully)
     {
         bool own;
         lock (_restarted) own = _restarted.Remove(silo);
         if (own)
         {
-            await silo.StopSiloAsync(stopGracefully: true);
+            await silo.StopSiloAsync(stopGracefully: gracefully);
             await silo.DisposeAsync();
+        }
+        else if (gracefully)
+        {
+            await Cluster.StopSiloAsync(silo);
         }
         else
         {
-            await Cluster.StopSiloAsync(silo);
+            await Cluster.KillSiloAsync(silo);
         }
     }
 
