@@ -445,6 +445,7 @@ public sealed class WriteAheadLog : IReplicaLog
     {
         var key = GroupKey.Of(groupId);
         GroupState? group = _state.Index.Find(key);
+        if (group is null && !_state.KnownGroups.Contains(key)) return; // never written here: nothing on disk
         List<SegmentEntry>[] found;
         if (group is null)
         {

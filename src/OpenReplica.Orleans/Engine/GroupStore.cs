@@ -31,10 +31,14 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     {
         var entries = new List<LogEntry>();
         HardState? hard = null;
+        Snapshot? initial = null;
         foreach (var record in log.ReadAll(groupId))
         {
             switch (record.Kind)
             {
+                case WalRecordKind.Accept when record.Slot == InitialConfigSlot:
+                    initial = WireCodec.DecodeSnapshot(record.Payload.Span);
+                    break;
                 case WalRecordKind.Accept:
                     entries.Add(WireCodec.DecodeEntry(record.Payload.Span));
                     break;
@@ -43,7 +47,8 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
                     break;
             }
         }
-        var snapshot = log.LoadSnapshot(groupId) is { } s ? WireCodec.DecodeSnapshot(s.Data) : null;
+        // A snapshot file is newer than the initial configurations (and, before session 21, held them itself).
+        var snapshot = (log.LoadSnapshot(groupId) is { } s ? WireCodec.DecodeSnapshot(s.Data) : null) ?? initial;
         if (entries.Count == 0 && hard is null && snapshot is null) return null;
         var kept = entries.Where(e => snapshot is null || e.Slot > snapshot.Slot).ToList();
         return new PersistentState(hard ?? PersistentState.Empty.HardState, snapshot, kept);
@@ -61,14 +66,23 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
 
     /// <summary>
     /// Records the configurations a new replica starts from (a new group's first one from slot 1, or the history of the
-    /// existing replica it learned the group from) as a slot-0 snapshot before it votes, so the replica is rebuilt
-    /// from it after a restart or eviction whatever the roster is then.
+    /// existing replica it learned the group from) before it votes, so the replica is rebuilt from them after a restart
+    /// or eviction whatever the roster is then: an empty slot-0 snapshot, kept as a WAL record at slot 0 (the log keeps
+    /// it until a snapshot compacts the slots up to it, and every snapshot carries the configurations). Until session 21
+    /// it was a snapshot file of its own: a file created, fsynced, renamed and its directory fsynced for every replica of
+    /// every new grain, one after the other on the leader and then the followers, which made a grain's first write
+    /// eight times slower than its second (Persisted, 8.8 ms against 1.1 ms at the median) and left three files per
+    /// grain on disk; the record shares the WAL's group-committed append.
     /// </summary>
     public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs)
     {
         if (log.LoadSnapshot(groupId) is not null) return;
-        await log.SaveSnapshotAsync(groupId, 0, WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, [])));
+        var initial = WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, []));
+        await log.AppendAsync(new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, 0, 0, initial));
     }
+
+    /// <summary>The slot of the record that holds a replica's initial configurations (log entries start at 1).</summary>
+    private const long InitialConfigSlot = 0;
 
     /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
     public ValueTask ForgetAsync(string groupId) => log.DeleteGroupAsync(groupId);

@@ -87,12 +87,14 @@ internal static class LogRecovery
         // The groups found are handed to the log's owner (WriteAheadLog.TakeRecoveredGroups), so that it never reads
         // the whole log a second time to learn them.
         var recovered = new GroupIdSet();
+        var known = new HashSet<GroupKey>();
         foreach (GroupState group in index.Groups)
         {
             if (group.HoldsData) recovered.Add(group.GroupId);
+            known.Add(group.Key);
         }
 
-        return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots) { RecoveredGroups = recovered };
+        return new LogState(segments, new RetentionIndex(maxResidentGroups), tally, nextLsn, fs, snapshots) { RecoveredGroups = recovered, KnownGroups = known };
     }
 
     /// <summary>

@@ -36,8 +36,24 @@ internal sealed class LogState(List<Segment> segments, RetentionIndex index, Liv
     }
 
     /// <summary>
-    /// The group's retention state, loaded from disk and made resident if it was cold (a group never written gets an
-    /// empty one). Caller holds <see cref="Sync"/>.
+    /// Keys of every group this log has held anything of: found by recovery, then each group written or snapshotted
+    /// (under <see cref="Sync"/>). Any other group has nothing here, so its lookups — every new grain's, a few on each
+    /// of its silos — answer at once instead of reading every segment's index file from disk (they did: 4.4x more
+    /// CPU per first write than per later write, session 21). About 30 bytes per group.
     /// </summary>
-    public GroupState Resident(string groupId, GroupKey key) => Index.Find(key) ?? ColdGroups.Load(this, groupId, key, keepEmpty: true, out _);
+    public HashSet<GroupKey> KnownGroups { get; init; } = [];
+
+    /// <summary>
+    /// The group's retention state, loaded from disk and made resident if it was cold (a group never written gets an
+    /// empty one). Called on the write paths only: the group becomes known. Caller holds <see cref="Sync"/>.
+    /// </summary>
+    public GroupState Resident(string groupId, GroupKey key)
+    {
+        if (Index.Find(key) is { } resident) return resident;
+        if (!KnownGroups.Add(key)) return ColdGroups.Load(this, groupId, key, keepEmpty: true, out _);
+        // New to this log: no segment or snapshot holds anything of it.
+        var group = new GroupState(groupId, key) { Tally = Tally };
+        Index.Add(group);
+        return group;
+    }
 }

@@ -55,4 +55,5 @@ root.Subcommands.Add(SiloCommand.Create(OpenReplica.LoadTest.ScaleOut.ScaleOutSi
 root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scale`: idle grain memory and reactivation (Scale/)
 root.Subcommands.Add(OpenReplica.LoadTest.ScaleOut.ScaleOutCommand.Create()); // `scaleout`: spread, join, rolling replacement (ScaleOut/)
 root.Subcommands.Add(OpenReplica.LoadTest.EngineCost.EngineCostCommand.Create()); // `engine`: allocations and CPU per spread write in the engines alone (EngineCost/)
+root.Subcommands.Add(OpenReplica.LoadTest.Births.BirthsCommand.Create()); // `births`: a new grain's first write against its second and a plain grain's first call (Births/)
 return await root.Parse(args).InvokeAsync();
