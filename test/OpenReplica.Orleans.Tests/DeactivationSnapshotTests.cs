@@ -39,6 +39,28 @@ public sealed class DeactivationSnapshotTests
     }
 
     [Fact]
+    public async Task A_new_grains_replicas_keep_their_first_configuration_in_the_log_and_are_rebuilt_from_it()
+    {
+        // Session 21: a snapshot file per replica of every new grain (two fsyncs each) was most of a first write's time.
+        var (cluster, _) = await ConsensusCluster.StartAsync(3, idleGroupEviction: TimeSpan.FromSeconds(1));
+        await using var _ = cluster;
+        var grain = cluster.Client.GetGrain<ICounterGrain>("born-in-the-log");
+        Assert.Equal(1, await grain.Add(1));
+        string groupId = ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+        var runtimes = cluster.Silos.Select(s => cluster.Service<ReplicationRuntime>(s.SiloAddress)).ToList();
+        await Poll.UntilAsync(() => runtimes.All(r => r.HeldGroupIds().Contains(groupId)), "every silo holds a replica", TimeSpan.FromSeconds(30));
+        Assert.All(runtimes, r => Assert.Null(r.Log!.LoadSnapshot(groupId)));
+
+        await grain.Deactivate();
+        await Poll.UntilAsync(() => runtimes.All(r => r.GroupOrNull(groupId) is null), "the idle group left every silo", TimeSpan.FromSeconds(30));
+        // Rebuilt from the WAL alone (the slot-0 record holds the first configuration), on the leader and the followers.
+        Assert.Equal(2, await grain.Add(1));
+        Assert.Equal(3, await grain.Add(1));
+        Assert.Equal(3, (await grain.Get()).Value);
+        Assert.All(runtimes, r => Assert.Null(r.Log!.LoadSnapshot(groupId)));
+    }
+
+    [Fact]
     public async Task A_grain_deactivated_twice_keeps_its_state_through_two_deactivation_snapshots()
     {
         var (cluster, _) = await ConsensusCluster.StartAsync(3, idleGroupEviction: TimeSpan.FromSeconds(1), snapshotOnDeactivationAfter: 8);

@@ -14,6 +14,33 @@ public sealed class ColdIndexTests
 
     public static TheoryData<int> Seeds => new(Enumerable.Range(1, 8));
 
+    [Fact]
+    public async Task A_group_the_log_never_held_is_answered_without_opening_any_index_file_before_and_after_reopening()
+    {
+        // Every new grain's group is looked up a few times on each of its silos before its first record.
+        var fs = new FaultyFileSystem();
+        WriteAheadLog wal = Logs.Open(fs, WalOptions.MinSegmentBytes);
+        for (int g = 0; g < 40; g++)
+        {
+            for (long slot = 1; slot <= 5; slot++) await wal.AppendAsync(Logs.Accept($"held-{g}", slot, 200), Ct);
+            wal.ReleaseGroup($"held-{g}"); // cold: found again through the segments' index files
+        }
+        Assert.True(fs.Files("wal-*.log").Count > 2, "the records should span several segments");
+
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int opens = fs.Opens;
+            Assert.Empty(wal.ReadAll("never-written"));
+            Assert.Equal(opens, fs.Opens);
+            Assert.Equal(5, wal.ReadAll("held-7").Count()); // a group it held is still read back from disk
+            Assert.True(fs.Opens > opens, "a cold group's records are found through the index files");
+
+            await wal.DisposeAsync();
+            wal = Logs.Open(fs, WalOptions.MinSegmentBytes); // recovery learns the same groups
+        }
+        await wal.DisposeAsync();
+    }
+
     [Theory]
     [MemberData(nameof(Seeds))]
     public async Task Cold_groups_read_back_what_the_volatile_log_holds_across_reclamation_reopen_and_power_loss(int seed)

@@ -148,11 +148,15 @@ internal sealed class FaultyFileSystem : IFileSystem
         }
     }
 
+    /// <summary>Files opened so far (a lookup that searches the segments' index files opens them).</summary>
+    public int Opens { get; private set; }
+
     public IFile Open(string path, FileMode mode)
     {
         lock (_sync)
         {
             ThrowIfCrashed();
+            Opens++;
             bool exists = _names.TryGetValue(path, out Node? node);
             switch (mode)
             {
