@@ -116,6 +116,12 @@ internal sealed partial class GroupReplica
     /// <summary>The core has work that needs ticks (retransmissions, phase 1, reads): the runtime ticks only such groups.</summary>
     public bool NeedsTicks => _alwaysTick || _needsTicks;
 
+    /// <summary>
+    /// Told after a step that leaves the group needing ticks or a commit flush: the table's tick visits only the groups
+    /// it was told about, not every group in memory (an idle group costs no CPU per tick).
+    /// </summary>
+    internal Action<GroupReplica>? WantsTicks { get; set; }
+
     /// <summary>Whether this replica led the group after its last step (a hint for timers; the core decides).</summary>
     public bool IsLeader => _isLeader;
 
@@ -523,6 +529,7 @@ internal sealed partial class GroupReplica
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
         _commitNotDurable = _core.CommitIndex > _durableCommit;
+        if ((NeedsTicks || _unsentCommit) && WantsTicks is { } wantsTicks) wantsTicks(this);
         bool schedule;
         lock (_gate)
         {

@@ -38,6 +38,12 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     // run) replays exactly from its seed; a silo keeps the default, randomized string hash.
     private readonly ConcurrentDictionary<string, GroupReplica> _groups = 
         groupIdComparer is null ? new() : new(groupIdComparer);
+
+    // The groups that need ticks or a commit flush (a step told so, GroupReplica.WantsTicks): a tick visits these, not
+    // every group in memory. Idle groups stay in memory for IdleGroupEvictionAfter (30 s), so a burst of new grains
+    // made every tick visit tens of thousands of groups, 50 times a second (7 % of a run of births, session 21).
+    private readonly ConcurrentDictionary<string, GroupReplica> _ticking =
+        groupIdComparer is null ? new() : new(groupIdComparer);
     private long _evicted;
     private long _rebuilt;
 
@@ -84,6 +90,8 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             var group = make?.Invoke(groupId, core, worker) ?? new GroupReplica(groupId, core, worker, proposalCapacity, logger, metrics: metrics);
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
+            group.WantsTicks = WantsTicks;
+            if (group.NeedsTicks) _ticking[groupId] = group;
             return group;
         }
     }
@@ -98,12 +106,25 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         {
             foreach (var group in _groups.Values) group.Retire(failure);
             _groups.Clear();
+            _ticking.Clear();
             underLock();
         }
     }
 
     /// <summary>Drops the group from memory (it no longer has a replica here); false if it was not held.</summary>
-    public bool TryRemove(string groupId, out GroupReplica group) => _groups.TryRemove(groupId, out group!);
+    public bool TryRemove(string groupId, out GroupReplica group)
+    {
+        if (!_groups.TryRemove(groupId, out group!)) return false;
+        _ticking.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+        return true;
+    }
+
+    /// <summary>A step left <paramref name="group"/> needing ticks: it joins the set the tick visits, if it is still the group's replica here.</summary>
+    private void WantsTicks(GroupReplica group)
+    {
+        // A replica retired or dropped while its last step ran must not take the place of the one built after it.
+        if (_groups.TryGetValue(group.GroupId, out var current) && ReferenceEquals(current, group)) _ticking[group.GroupId] = group;
+    }
 
     /// <summary>
     /// Hands <paramref name="input"/> to the group's replica, built by <paramref name="load"/> when it is not in memory
@@ -141,10 +162,15 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         long quietSince = clock.Now - CommitFlushQuietTicks * tickInterval;
         // The dictionary's enumerator, not .Values: that copies every group under all of the dictionary's locks, 50
         // times a second.
-        foreach (var (_, group) in _groups)
+        foreach (var (groupId, group) in _ticking)
         {
             if (group.NeedsTicks) group.Post(static core => core.Tick());
             else if (flush && group.HasUnsentCommit && group.LastSentTick <= quietSince) group.Post(static core => core.FlushCommit());
+            if (!group.Failed && (group.NeedsTicks || group.HasUnsentCommit)) continue;
+            // Nothing left to tick: out of the set until a step needs ticks again. Looked at again after the removal: a
+            // step that ended meanwhile found the group still in the set and did not add it.
+            _ticking.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+            if (!group.Failed && (group.NeedsTicks || group.HasUnsentCommit)) WantsTicks(group);
         }
         long sweepEvery = Math.Max(1, evictAfter / 4 / tickInterval);
         if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdle(clock.Now - evictAfter);
@@ -172,6 +198,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
                 Interlocked.Increment(ref _evicted);
                 store.Release(groupId);
                 _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
+                _ticking.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
             }
         }
     }

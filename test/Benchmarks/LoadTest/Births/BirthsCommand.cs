@@ -39,10 +39,14 @@ internal static class BirthsCommand
             double born = await WriteAllAsync(client, "born", n, GrainClasses.Replicated);
             double again = await WriteAllAsync(client, "born", n, GrainClasses.Replicated);
             double plainNew = await WriteAllAsync(client, "plain", n, GrainClasses.Plain);
+            // Then idle: every grain just written still has its groups in memory (IdleGroupEvictionAfter, 30 s).
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            double idleCpu = await ProcessCpuPerSecondAsync(TimeSpan.FromSeconds(5));
             Console.WriteLine($"births ({mode}, {parse.GetValue(silos)} silos in one process, {n:N0} grains, 64 callers)");
             Console.WriteLine($"  first writes (new grains)    {born,9:N0}/s   1 caller p50 {first:0.00} ms");
             Console.WriteLine($"  second writes (same grains)  {again,9:N0}/s   1 caller p50 {second:0.00} ms   first/second {born / again:0.00}x");
             Console.WriteLine($"  plain grains' first calls    {plainNew,9:N0}/s   1 caller p50 {plain:0.00} ms   first writes/plain {born / plainNew:0.00}x");
+            Console.WriteLine($"  then idle, {n + 500 + parse.GetValue(sequential):N0} replicated grains' groups in memory: {idleCpu:0} ms of CPU per second (silos and client)");
             return 0;
         });
         return command;
@@ -82,6 +86,16 @@ internal static class BirthsCommand
             plain.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         return (Median(first), Median(second), Median(plain));
+    }
+
+    private static async Task<double> ProcessCpuPerSecondAsync(TimeSpan period)
+    {
+        using var process = Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        var stopwatch = Stopwatch.StartNew();
+        await Task.Delay(period);
+        process.Refresh();
+        return (process.TotalProcessorTime - before).TotalMilliseconds / stopwatch.Elapsed.TotalSeconds;
     }
 
     private static double Median(List<double> values)
