@@ -48,6 +48,39 @@ public sealed class IdleCommitTests
     }
 
     [Fact]
+    public async Task A_group_leaves_the_ticks_once_flushed_and_a_step_with_new_work_brings_it_back()
+    {
+        // The tick visits only the groups a step left needing ticks or a flush, not every group in memory (session 21).
+        var silo = new OneSilo();
+        var leader = await silo.LeaderWithAnUnsentCommitAsync();
+        Assert.Equal(1, silo.Table.TickingGroups);
+        for (int tick = 1; tick <= FlushWithinTicks && leader.HasUnsentCommit; tick++)
+        {
+            silo.Clock.Now += TickInterval;
+            silo.Table.OnTick(tick, evictAfter: 0, TickInterval);
+            await silo.StepAsync();
+        }
+        Assert.False(leader.HasUnsentCommit);
+        silo.Table.OnTick(FlushWithinTicks + 1, evictAfter: 0, TickInterval); // finds nothing to do: the group leaves
+        Assert.Equal(0, silo.Table.TickingGroups);
+        Assert.Equal(1, silo.Table.Count); // still in memory
+
+        // A proposal puts an accept in flight: the step that sent it brings the group back, and its retransmission comes.
+        Assert.Equal(ProposeResult.Queued, leader.Propose(new Command(Guid.NewGuid(), 1, 1, [7])));
+        await silo.StepAsync();
+        Assert.True(leader.NeedsTicks);
+        Assert.Equal(1, silo.Table.TickingGroups);
+        int acceptsBefore = silo.Net.Sent.Count(m => m.Message is Accept { To: 2 });
+        for (int tick = 1; tick <= 10; tick++)
+        {
+            silo.Clock.Now += TickInterval;
+            silo.Table.OnTick(FlushWithinTicks + 1 + tick, evictAfter: 0, TickInterval);
+            await silo.StepAsync();
+        }
+        Assert.True(silo.Net.Sent.Count(m => m.Message is Accept { To: 2 }) > acceptsBefore, "the unanswered accept was not retransmitted");
+    }
+
+    [Fact]
     public async Task A_leader_that_keeps_proposing_is_not_flushed_its_accepts_carry_the_commit()
     {
         var silo = new OneSilo();

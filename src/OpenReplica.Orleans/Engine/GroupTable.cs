@@ -54,6 +54,9 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     /// <summary>Groups held in memory now.</summary>
     public int Count => _groups.Count;
 
+    /// <summary>Groups the tick visits now (work in flight or a commit to flush); the others cost nothing per tick.</summary>
+    public int TickingGroups => _ticking.Count;
+
     /// <summary>Groups that left memory after their idle period.</summary>
     public long Evicted => Interlocked.Read(ref _evicted);
 
