@@ -143,7 +143,8 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     {
         var handle = await Cluster.StartSiloAsync(dead.InstanceNumber, Cluster.Options);
         lock (_restarted) _restarted.Add(handle);
-        await WaitUntilSeenAsync(handle, $"restarted silo {handle.Name} answers the cluster status");
+        string address = handle.SiloAddress.ToString();
+        await WaitForStatusAsync(status => status.Silos.Any(s => s.Silo == address), $"restarted silo {handle.Name} answers the cluster status");
         return handle;
     }
 
@@ -158,11 +159,7 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     {
         var handle = await Cluster.StartAdditionalSiloAsync();
         string address = handle.SiloAddress.ToString();
-        await WaitUntilAsync(async () =>
-        {
-            var status = await Client.GetReplicatedClusterStatusAsync();
-            return status.Roster.Any(m => m.Silo == address && m.Live) && status.Unreachable.Length == 0;
-        }, $"new silo {handle.Name} joins the replica roster");
+        await WaitForStatusAsync(status => status.Roster.Any(m => m.Silo == address && m.Live), $"new silo {handle.Name} joins the replica roster");
         return handle;
     }
 
@@ -194,15 +191,12 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
         }
     }
 
-    private Task WaitUntilSeenAsync(InProcessSiloHandle silo, string what)
+    /// <summary>Waits until the cluster status, with every live silo answering, meets <paramref name="condition"/>.</summary>
+    private Task WaitForStatusAsync(Func<ReplicatedClusterStatus, bool> condition, string what) => WaitUntilAsync(async () =>
     {
-        string address = silo.SiloAddress.ToString();
-        return WaitUntilAsync(async () =>
-        {
-            var status = await Client.GetReplicatedClusterStatusAsync();
-            return status.Silos.Any(s => s.Silo == address) && status.Unreachable.Length == 0;
-        }, what);
-    }
+        var status = await Client.GetReplicatedClusterStatusAsync();
+        return condition(status) && status.Unreachable.Length == 0;
+    }, what);
 
     /// <summary>Stops the client and every silo, and deletes the data directories.</summary>
     public async ValueTask DisposeAsync()

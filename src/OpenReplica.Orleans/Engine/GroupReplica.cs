@@ -122,6 +122,9 @@ internal sealed partial class GroupReplica
     /// </summary>
     internal Action<GroupReplica>? WantsTicks { get; set; }
 
+    /// <summary>The tick has something to do for this group: work in flight, or a commit index to flush.</summary>
+    internal bool Ticks => !_failed && (NeedsTicks || _unsentCommit);
+
     /// <summary>Whether this replica led the group after its last step (a hint for timers; the core decides).</summary>
     public bool IsLeader => _isLeader;
 
@@ -529,7 +532,7 @@ internal sealed partial class GroupReplica
         _isLeader = _core.IsLeader;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
         _commitNotDurable = _core.CommitIndex > _durableCommit;
-        if ((NeedsTicks || _unsentCommit) && WantsTicks is { } wantsTicks) wantsTicks(this);
+        if (Ticks && WantsTicks is { } wantsTicks) wantsTicks(this);
         bool schedule;
         lock (_gate)
         {

@@ -94,7 +94,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             if (persisted is not null) Interlocked.Increment(ref _rebuilt);
             _groups[groupId] = group;
             group.WantsTicks = WantsTicks;
-            if (group.NeedsTicks) _ticking[groupId] = group;
+            if (group.Ticks) _ticking[groupId] = group;
             return group;
         }
     }
@@ -169,11 +169,11 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         {
             if (group.NeedsTicks) group.Post(static core => core.Tick());
             else if (flush && group.HasUnsentCommit && group.LastSentTick <= quietSince) group.Post(static core => core.FlushCommit());
-            if (!group.Failed && (group.NeedsTicks || group.HasUnsentCommit)) continue;
+            if (group.Ticks) continue;
             // Nothing left to tick: out of the set until a step needs ticks again. Looked at again after the removal: a
             // step that ended meanwhile found the group still in the set and did not add it.
             _ticking.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));
-            if (!group.Failed && (group.NeedsTicks || group.HasUnsentCommit)) WantsTicks(group);
+            if (group.Ticks) WantsTicks(group);
         }
         long sweepEvery = Math.Max(1, evictAfter / 4 / tickInterval);
         if (evictAfter > 0 && tick % sweepEvery == 0) EvictIdle(clock.Now - evictAfter);
