@@ -47,6 +47,12 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_negative_decommission_majority_timeout_is_rejected_at_start_up()
+    {
+        Assert.Contains("ReplicatedGrainsOptions.DecommissionMajorityTimeout is -00:00:01; it must not be negative", await StartFailure(o => o.DecommissionMajorityTimeout = TimeSpan.FromSeconds(-1)));
+    }
+
+    [Fact]
     public async Task A_negative_log_memory_budget_is_rejected_at_start_up()
     {
         var message = await StartFailure(o => o.LogMemoryBudget = -1);

@@ -70,4 +70,37 @@ public sealed class MoveStepTests
         Assert.Equal(1, step.Member);
         Assert.Equal([2L, 3L], step.Staying);
     }
+
+    [Fact]
+    public void A_gone_member_is_removed_before_its_replacement_is_added()
+    {
+        // Member 1 is dead (its silo stopped and left the roster): adding 4 first would make the group need 3 of
+        // {1,2,3,4} — 2, 3 and the new 4 before it caught up — and one more departure would stop it for good.
+        Func<long, bool> gone = m => m == 1;
+        var remove = MoveStep.For(C(1, 2, 3), C(1, 2, 3), C(2, 3, 4), gone);
+        Assert.Equal(MoveStepKind.Remove, remove.Kind);
+        Assert.Equal(1, remove.Member);
+        Assert.Equal(C(2, 3), remove.Next);
+        Assert.Equal([2L, 3L], remove.Staying);
+
+        var add = MoveStep.For(C(2, 3), C(2, 3), C(2, 3, 4), gone);
+        Assert.Equal(MoveStepKind.Add, add.Kind);
+        Assert.Equal(C(2, 3, 4), add.Next);
+
+        // A member that is alive (a silo handing its groups over before it stops) is still replaced add-first.
+        Assert.Equal(MoveStepKind.Add, MoveStep.For(C(1, 2, 3), C(1, 2, 3), C(2, 3, 4), _ => false).Kind);
+        // A change not yet in force is waited for first, as without gone members.
+        Assert.Equal(MoveStepKind.AwaitInForce, MoveStep.For(C(2, 3), C(1, 2, 3), C(2, 3, 4), gone).Kind);
+    }
+
+    [Fact]
+    public void A_group_stuck_with_a_gone_member_and_a_half_added_one_removes_the_gone_one_first()
+    {
+        // {1,2,3,4}: 4 was added for 1's replacement, then 1 stopped. Removing 1 needs 3 of 4 (2, 3 and 4); it comes
+        // before anything else the target wants.
+        var step = MoveStep.For(C(1, 2, 3, 4), C(1, 2, 3, 4), C(2, 3, 5), m => m == 1);
+        Assert.Equal(MoveStepKind.Remove, step.Kind);
+        Assert.Equal(1, step.Member);
+        Assert.Equal(C(2, 3, 4), step.Next);
+    }
 }

@@ -88,6 +88,7 @@ internal sealed partial class Decommission(
         }
         catch (OperationCanceledException)
         {
+            if (queue is not null && !cancellationToken.IsCancellationRequested) await HandOverMajoritiesAsync(me, queue, started, cancellationToken);
             // Counted now, not at the start of the last round: groups keep moving until the end.
             using var recount = new CancellationTokenSource(RecountBound);
             left = queue is null ? held : await queue.RecountAsync(recount.Token);
@@ -97,6 +98,31 @@ internal sealed partial class Decommission(
         {
             rebalancer.HandingOver = false;
             LastReport = new DecommissionReport(me, held, left, leftRoster, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// After <see cref="ReplicatedGrainsOptions.DecommissionTimeout"/>: goes on, for at most
+    /// <see cref="ReplicatedGrainsOptions.DecommissionMajorityTimeout"/> (and never past the host's deadline), with the
+    /// groups still here that would be left without a majority of staying members; the others keep one and move later.
+    /// </summary>
+    private async Task HandOverMajoritiesAsync(long me, HandOverQueue queue, long started, CancellationToken cancellationToken)
+    {
+        var extra = options.Value.DecommissionMajorityTimeout;
+        if (extra <= TimeSpan.Zero) return;
+        var critical = rebalancer.WouldLoseMajority(queue.Remaining);
+        if (critical.Count == 0) return;
+        LogHandingOverMajorities(logger, me, critical.Count, queue.Count, extra, string.Join("; ", critical.Take(3)));
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(extra);
+        var last = new HandOverQueue(rebalancer, queue.Width, DrivenHere);
+        try
+        {
+            await last.RunAsync(critical, bounded.Token);
+            LogMajoritiesHandedOver(logger, me, critical.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -171,6 +197,12 @@ internal sealed partial class Decommission(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} left the roster (version {Version}); moving its groups")]
     private static partial void LogLeftRoster(ILogger logger, long replica, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {Replica} ran out of its hand-over time with {Left} groups left; {Critical} of them would have no majority of live members without it and are handed over for up to {Extra} more, such as {Examples}")]
+    private static partial void LogHandingOverMajorities(ILogger logger, long replica, int critical, int left, TimeSpan extra, string examples);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed over the {Critical} groups that needed it for a majority after {ElapsedMs} ms")]
+    private static partial void LogMajoritiesHandedOver(ILogger logger, long replica, int critical, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} handed all {Held} groups over in {ElapsedMs} ms")]
     private static partial void LogHandedOver(ILogger logger, long replica, int held, double elapsedMs);

@@ -61,6 +61,7 @@ internal sealed partial class GroupReplica
     private IGroupListener? _listener;
     private volatile bool _needsTicks;
     private volatile bool _isLeader;
+    private volatile ClusterConfig? _latestConfig;
     private volatile bool _unsentCommit;
     private volatile bool _idle;
     private volatile bool _commitNotDurable; // the commit index in memory is past the one on disk (learned without an append)
@@ -127,6 +128,12 @@ internal sealed partial class GroupReplica
 
     /// <summary>Whether this replica led the group after its last step (a hint for timers; the core decides).</summary>
     public bool IsLeader => _isLeader;
+
+    /// <summary>
+    /// The group's newest configuration as of its last step (null before the first): a hint for ordering moves, read
+    /// without a step (a graceful stop and a rebalance pass look at every group held; the core decides).
+    /// </summary>
+    public ClusterConfig? LatestConfig => _latestConfig;
 
     /// <summary>This replica leads and chose slots its followers have not been told about yet (see <see cref="PaxosReplica.FlushCommit"/>).</summary>
     public bool HasUnsentCommit => _unsentCommit;
@@ -530,6 +537,7 @@ internal sealed partial class GroupReplica
         _needsTicks = _core.HasInFlightWork;
         _unsentCommit = _core.HasUnsentCommit;
         _isLeader = _core.IsLeader;
+        _latestConfig = _core.Configs.Latest;
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
         _commitNotDurable = _core.CommitIndex > _durableCommit;
         if (Ticks && WantsTicks is { } wantsTicks) wantsTicks(this);

@@ -44,6 +44,9 @@ internal sealed class HandOverQueue(Rebalancer rebalancer, int width, Func<strin
     /// <summary>Groups that named this silo, or were led from it, at their last check.</summary>
     public int Count => _left.Count;
 
+    /// <summary>The groups counted by <see cref="Count"/>.</summary>
+    public IReadOnlyList<string> Remaining => [.. _left.Keys];
+
     /// <summary>A few groups still here and why (for the log).</summary>
     public string Examples(int count) => string.Join("; ", _left.Take(count).Select(p => $"{p.Key} ({p.Value.Why})"));
 

@@ -58,6 +58,11 @@ internal sealed partial class ReplicaRoster(
         lock (_addresses)
         {
             if (version <= _version) return;
+            if (_current is not null)
+            {
+                _recent.Enqueue(_current);
+                if (_recent.Count > RecentRosters) _recent.Dequeue();
+            }
             _current = roster;
             _version = version;
         }
@@ -98,6 +103,27 @@ internal sealed partial class ReplicaRoster(
     }
 
     public ClusterConfig? GenesisConfigFor(GrainId grainId, int replicas) => Genesis is { } genesis ? Pick(grainId, replicas, genesis) : null;
+
+    // Rosters this silo held before the current one (newest last), at most RecentRosters.
+    private readonly Queue<ClusterConfig> _recent = new();
+    private const int RecentRosters = 16;
+
+    /// <summary>
+    /// Whether one of the last rosters before the current one placed the grain's replica set here. A move chooses the
+    /// member it adds from the roster it knew; the roster may change before that member hears from the group (in a
+    /// rolling replacement it changes every few seconds), and a member that then refused the group's messages, because
+    /// today's roster places the group elsewhere, left the group needing a vote it would never cast (session 22).
+    /// </summary>
+    public bool PlacedHereRecently(GrainId grainId, int replicas, long replicaId)
+    {
+        ClusterConfig[] recent;
+        lock (_addresses) recent = [.. _recent];
+        foreach (var roster in recent)
+        {
+            if (replicas <= roster.Members.Count && Pick(grainId, replicas, roster).Contains(replicaId)) return true;
+        }
+        return false;
+    }
 
     /// <summary>The grain's replica set in <paramref name="roster"/>: its top members by rendezvous weight, spread over fault domains.</summary>
     public ClusterConfig Pick(GrainId grainId, int replicas, ClusterConfig roster)
@@ -181,6 +207,27 @@ internal sealed partial class ReplicaRoster(
     {
         lock (_addresses) return _addresses.GetValueOrDefault(replicaId);
     }
+
+    /// <summary>
+    /// Whether a replica stays: it is in the current roster, live and not leaving (a group's copy
+    /// on it survives the roster changes under way).
+    /// </summary>
+    public bool Stays(long replicaId)
+    {
+        var current = Current;
+        lock (_addresses) return current is not null && current.Contains(replicaId) && _addresses.ContainsKey(replicaId) && !_leaving.Contains(replicaId);
+    }
+
+    /// <summary>A group with this configuration has a member that does not stay (gone, out of the roster, or leaving): it needs a move to keep its copies.</summary>
+    public bool NeedsRepair(ClusterConfig config) => config.Members.Any(m => !Stays(m));
+
+    /// <summary>
+    /// Whether a group with this configuration would be left without a majority of members that stay if
+    /// <paramref name="replicaId"/> went too (its other members gone or leaving): that replica must hand it over before
+    /// it stops, or the group stops until a member comes back, and in a rolling replacement none does.
+    /// </summary>
+    public bool LosesMajorityWithout(ClusterConfig config, long replicaId) =>
+        config.Members.Count(m => m != replicaId && Stays(m)) < config.Members.Count / 2 + 1;
 
     /// <summary>Asks the roster's members for a newer roster (and their fault domains) and adopts it.</summary>
     public async Task LearnNewerFromPeersAsync()

@@ -48,6 +48,8 @@ public sealed class ReplicatedGrainsOptions
     public static readonly TimeSpan DefaultRebalanceInterval = TimeSpan.FromSeconds(1);
     /// <summary>Default for <see cref="DecommissionTimeout"/>.</summary>
     public static readonly TimeSpan DefaultDecommissionTimeout = TimeSpan.FromSeconds(20);
+    /// <summary>Default for <see cref="DecommissionMajorityTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultDecommissionMajorityTimeout = TimeSpan.FromSeconds(20);
     /// <summary>Longest allowed <see cref="FaultDomain"/>, in characters.</summary>
     public const int MaxFaultDomainLength = 128;
     /// <summary>Default for <see cref="EngineWorkers"/>: one per processor.</summary>
@@ -222,6 +224,15 @@ public sealed class ReplicatedGrainsOptions
     public TimeSpan DecommissionTimeout { get; set; } = DefaultDecommissionTimeout;
 
     /// <summary>
+    /// On a graceful stop, how much longer than <see cref="DecommissionTimeout"/> the silo goes on handing over the
+    /// groups that would be left without a majority of live members if it stopped now (their other members are gone or
+    /// leaving too, as when silos are replaced one after another faster than their groups move). Those groups are
+    /// handed over first; the others keep a majority and are recovered like a failure. The host's own shutdown
+    /// deadline still wins (a stop cancelled by the host ends at once); zero stops at <see cref="DecommissionTimeout"/>.
+    /// </summary>
+    public TimeSpan DecommissionMajorityTimeout { get; set; } = DefaultDecommissionMajorityTimeout;
+
+    /// <summary>
     /// Workers of the silo's replication engine (default: one per core). Every group belongs to one worker, which
     /// steps all its ready groups together: one WAL append and one message batch per peer silo per step.
     /// </summary>
@@ -372,6 +383,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.DecommissionTimeout < TimeSpan.Zero)
         {
             Fail($"{Prefix}{nameof(o.DecommissionTimeout)} is {o.DecommissionTimeout}; it must not be negative (zero skips the hand-over).");
+        }
+
+        if (o.DecommissionMajorityTimeout < TimeSpan.Zero)
+        {
+            Fail($"{Prefix}{nameof(o.DecommissionMajorityTimeout)} is {o.DecommissionMajorityTimeout}; it must not be negative (zero stops at {nameof(o.DecommissionTimeout)}).");
         }
 
         if (o.EngineWorkers is < 1 or > 1024)

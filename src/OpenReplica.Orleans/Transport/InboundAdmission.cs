@@ -94,8 +94,9 @@ internal sealed partial class InboundAdmission(
     /// <summary>
     /// Whether this silo is, or may be about to become, a replica of the group. The meta group admits any roster
     /// silo and spares (a spare learns it was added from the group's own messages). A grain group is admitted where
-    /// this silo already holds a replica of it, or where the genesis or current roster places it here (a member the
-    /// rebalancer is adding); while the roster is unknown the runtime resolves it first.
+    /// this silo already holds a replica of it, or where the genesis, current or a recent roster places it here (a
+    /// member the rebalancer is adding, chosen from the roster its driver knew); while the roster is unknown the
+    /// runtime resolves it first. Whether a replica starts is then decided by the sender's own view of the group.
     /// </summary>
     private bool MayHoldGroup(string groupId)
     {
@@ -108,7 +109,8 @@ internal sealed partial class InboundAdmission(
         try
         {
             return roster.GenesisConfigFor(grainId, replicas)!.Contains(self)
-                || (roster.TargetConfigFor(grainId, replicas)?.Contains(self) ?? false);
+                || (roster.TargetConfigFor(grainId, replicas)?.Contains(self) ?? false)
+                || roster.PlacedHereRecently(grainId, replicas, self);
         }
         catch (InvalidOperationException)
         {

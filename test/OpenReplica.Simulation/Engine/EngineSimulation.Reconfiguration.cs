@@ -19,6 +19,9 @@ public sealed partial class EngineSimulation
         _preferred[groupId] = preferred;
     }
 
+    /// <summary>Whether the silo stopped for good (a move removes its replica before it adds another, as a silo's rebalancer does for a dead member).</summary>
+    internal bool IsGone(long silo) => _silos.Any(s => s.Id == silo && s.Gone);
+
     /// <summary>Silos that have not stopped for good.</summary>
     internal IEnumerable<long> LiveSiloIds() => _silos.Where(s => !s.Gone).Select(s => s.Id);
 

@@ -121,7 +121,7 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             var target = world.TargetOf(groupId);
             if (world.Tracing) world.Trace($"move {groupId}: latest {latest}, in force {inForce}, target {target}, leaving {string.Join(",", _leaving)}");
             // The step the silo's rebalancer takes (its MoveAsync), from the same function.
-            var step = MoveStep.For(latest, inForce, target);
+            var step = MoveStep.For(latest, inForce, target, world.IsGone);
             if (step.Kind == MoveStepKind.InPlace)
             {
                 if (_leaving.Count == 0) return;
