@@ -88,7 +88,7 @@ internal sealed partial class Decommission(
         }
         catch (OperationCanceledException)
         {
-            if (queue is not null && !cancellationToken.IsCancellationRequested) await HandOverMajoritiesAsync(me, queue, started, cancellationToken);
+            if (!cancellationToken.IsCancellationRequested) leftRoster = await HandOverMajoritiesAsync(me, queue, leftRoster, started, cancellationToken);
             // Counted now, not at the start of the last round: groups keep moving until the end.
             using var recount = new CancellationTokenSource(RecountBound);
             left = queue is null ? held : await queue.RecountAsync(recount.Token);
@@ -105,25 +105,30 @@ internal sealed partial class Decommission(
     /// After <see cref="ReplicatedGrainsOptions.DecommissionTimeout"/>: goes on, for at most
     /// <see cref="ReplicatedGrainsOptions.DecommissionMajorityTimeout"/> (and never past the host's deadline), with the
     /// groups still here that would be left without a majority of staying members; the others keep one and move later.
+    /// If the timeout came while the silo was still leaving the roster, it finishes leaving first (until then no move
+    /// takes a group off it). Returns whether it left the roster.
     /// </summary>
-    private async Task HandOverMajoritiesAsync(long me, HandOverQueue queue, long started, CancellationToken cancellationToken)
+    private async Task<bool> HandOverMajoritiesAsync(long me, HandOverQueue? queue, bool leftRoster, long started, CancellationToken cancellationToken)
     {
         var extra = options.Value.DecommissionMajorityTimeout;
-        if (extra <= TimeSpan.Zero) return;
-        var critical = rebalancer.WouldLoseMajority(queue.Remaining);
-        if (critical.Count == 0) return;
-        LogHandingOverMajorities(logger, me, critical.Count, queue.Count, extra, string.Join("; ", critical.Take(3)));
+        if (extra <= TimeSpan.Zero) return leftRoster;
+        var critical = rebalancer.WouldLoseMajority(queue?.Remaining ?? runtime.HeldGroupIds());
+        if (critical.Count == 0) return leftRoster;
+        LogHandingOverMajorities(logger, me, critical.Count, queue?.Count ?? runtime.HeldGroupIds().Count, extra, string.Join("; ", critical.Take(3)));
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(extra);
-        var last = new HandOverQueue(rebalancer, queue.Width, DrivenHere);
+        var last = new HandOverQueue(rebalancer, queue?.Width ?? Math.Max(options.Value.RebalanceConcurrency, options.Value.DecommissionConcurrency), DrivenHere);
         try
         {
+            if (!leftRoster && !(leftRoster = await LeaveRosterAsync(me, started, bounded.Token))) return false;
+            rebalancer.HandingOver = true;
             await last.RunAsync(critical, bounded.Token);
             LogMajoritiesHandedOver(logger, me, critical.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (OperationCanceledException)
         {
         }
+        return leftRoster;
     }
 
     /// <summary>Whether this silo drives the group's move: an activation here leads it.</summary>
