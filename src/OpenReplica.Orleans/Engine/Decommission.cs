@@ -62,10 +62,9 @@ internal sealed partial class Decommission(
             // woken by the roster change, drive the rest. A last count over every held group catches a replica that
             // a late message started here meanwhile.
             rebalancer.HandingOver = true;
-            var o = options.Value;
             using (var progress = new CancellationTokenSource())
             {
-                queue = new HandOverQueue(rebalancer, Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency), DrivenHere);
+                queue = new HandOverQueue(rebalancer, rebalancer.UrgentConcurrency, DrivenHere);
                 var reporting = ReportProgressAsync(me, held, started, queue, progress.Token);
                 try
                 {
@@ -112,12 +111,13 @@ internal sealed partial class Decommission(
     {
         var extra = options.Value.DecommissionMajorityTimeout;
         if (extra <= TimeSpan.Zero) return leftRoster;
-        var critical = rebalancer.WouldLoseMajority(queue?.Remaining ?? runtime.HeldGroupIds());
+        var left = queue?.Remaining ?? runtime.HeldGroupIds();
+        var critical = rebalancer.WouldLoseMajority(left);
         if (critical.Count == 0) return leftRoster;
-        LogHandingOverMajorities(logger, me, critical.Count, queue?.Count ?? runtime.HeldGroupIds().Count, extra, string.Join("; ", critical.Take(3)));
+        LogHandingOverMajorities(logger, me, critical.Count, left.Count, extra, string.Join("; ", critical.Take(3)));
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(extra);
-        var last = new HandOverQueue(rebalancer, queue?.Width ?? Math.Max(options.Value.RebalanceConcurrency, options.Value.DecommissionConcurrency), DrivenHere);
+        var last = new HandOverQueue(rebalancer, rebalancer.UrgentConcurrency, DrivenHere);
         try
         {
             if (!leftRoster && !(leftRoster = await LeaveRosterAsync(me, started, bounded.Token))) return false;

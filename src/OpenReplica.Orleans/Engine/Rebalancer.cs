@@ -309,8 +309,11 @@ internal sealed partial class Rebalancer(
     private int ConcurrencyFor(IReadOnlyCollection<long>? members)
     {
         var o = options.Value;
-        return IsUrgent(members) ? Math.Max(o.RebalanceConcurrency, o.DecommissionConcurrency) : o.RebalanceConcurrency;
+        return IsUrgent(members) ? UrgentConcurrency : o.RebalanceConcurrency;
     }
+
+    /// <summary>Groups moved at once when the moves are urgent (a silo left or this one is leaving; see <see cref="ConcurrencyFor"/>).</summary>
+    public int UrgentConcurrency => Math.Max(options.Value.RebalanceConcurrency, options.Value.DecommissionConcurrency);
 
     /// <summary>Whether the moves are urgent: this silo is leaving, or a member left the roster since the last settled pass.</summary>
     private bool IsUrgent(IReadOnlyCollection<long>? members) =>
@@ -626,7 +629,7 @@ internal sealed partial class Rebalancer(
             var (latest, inForce, leader, inForceFrom) = await group.AskAsync(core =>
                 ((core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot), new Ready()));
             if (!leader) return Stalled(group, "this replica no longer leads the group");
-            var change = MoveStep.For(latest, inForce, target, isGone: m => m != roster.LocalReplicaId && roster.SiloOf(m) is null);
+            var change = MoveStep.For(latest, inForce, target, roster.IsGone);
             if (change.Kind == MoveStepKind.InPlace) return true;
             if (change.Kind == MoveStepKind.AwaitInForce)
             {

@@ -218,6 +218,12 @@ internal sealed partial class ReplicaRoster(
         lock (_addresses) return current is not null && current.Contains(replicaId) && _addresses.ContainsKey(replicaId) && !_leaving.Contains(replicaId);
     }
 
+    /// <summary>
+    /// Whether a replica is gone for now: not this silo's, and its silo is not live in membership (dead, or stopped
+    /// after leaving). A move removes such a member before it adds another (<see cref="MoveStep.For"/>).
+    /// </summary>
+    public bool IsGone(long replicaId) => replicaId != LocalReplicaId && SiloOf(replicaId) is null;
+
     /// <summary>A group with this configuration has a member that does not stay (gone, out of the roster, or leaving): it needs a move to keep its copies.</summary>
     public bool NeedsRepair(ClusterConfig config) => config.Members.Any(m => !Stays(m));
 
