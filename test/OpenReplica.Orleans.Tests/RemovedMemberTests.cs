@@ -122,6 +122,56 @@ public class RemovedMemberTests
         Assert.Equal(31, PeerView.RemovalOf(status with { Epochs = null }, 4)!.FromSlot);
     }
 
+    [Fact]
+    public void A_later_configurations_window_on_disk_lets_the_removed_member_go_when_the_removing_one_has_left_too()
+    {
+        // {1,2,4}: 4 was removed for {1,2,3} (in force from slot 9), then the group moved on to {1,3,5} (from 17) and 2
+        // dropped its replica. Before session 23 only a majority of {1,2,3} counted, and with 2 gone for good 4 kept its
+        // replica for ever; a majority of {1,3,5} holding slot 16 on disk is enough.
+        var witness = new GroupStatus([1, 3, 5], [1, 3, 5], Leader: true, HasActivation: false, CommitIndex: 20, LatestFromSlot: 17,
+            Epochs: [new(1, [1, 2, 4]), new(9, [1, 2, 3]), new(17, [1, 3, 5])]);
+        GroupStatus Holding(long commit) => witness with { Leader = false, DurableCommitIndex = commit };
+        Assert.Equal(9, PeerView.RemovalOf(witness, 4)!.FromSlot);
+        Assert.Equal([9, 17], PeerView.SinceRemovalOf(witness, 4).Select(e => e.FromSlot));
+        Assert.True(PeerView.RemovalIsDurable(witness, new Dictionary<long, GroupStatus> { [1] = Holding(20), [5] = Holding(16) }, 4));
+        // Neither window on disk at a majority: {1,3,5} has one member at slot 16, {1,2,3} one at slot 8.
+        Assert.False(PeerView.RemovalIsDurable(witness, new Dictionary<long, GroupStatus> { [1] = Holding(20), [5] = Holding(15) }, 4));
+        // The removing configuration alone still does, as before.
+        Assert.True(PeerView.RemovalIsDurable(witness, new Dictionary<long, GroupStatus> { [1] = Holding(8), [3] = Holding(8) }, 4));
+    }
+
+    /// <summary>
+    /// The rebalancer decides to drop a removed member's replica from a status taken seconds before the drop. Session
+    /// 23 traced a rolling replacement where the group added that member back meanwhile (the roster changed again); the
+    /// member caught up, its votes counted, and then its silo dropped it on the old decision: the group was left with
+    /// one live member of three. The drop is now checked in the replica's own step against what the decision saw.
+    /// </summary>
+    [Fact]
+    public async Task A_member_added_back_after_its_silo_decided_to_drop_it_keeps_its_replica()
+    {
+        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync();
+        var decidedOn = await bench.StatusAsync(Removed);
+        Assert.DoesNotContain(Removed, decidedOn.Latest);
+
+        // Added back before its silo acts on the decision: the check refuses, and the replica keeps voting.
+        Assert.True(await bench.ChangeConfigAsync(Leader, Before));
+        await bench.SettleAsync();
+        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, Removed))));
+        Assert.False(bench.Replica(Removed)!.Failed);
+        await bench.ProposeAsync(Leader, 1);
+
+        // Removed again, and nothing newer since the decision: the same check stops it in its own step.
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync();
+        decidedOn = await bench.StatusAsync(Removed);
+        Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, Removed))));
+        Assert.True(bench.Replica(Removed)!.Failed);
+    }
+
     private static GroupReplica Replica(GroupBench bench, long id) => bench.Replica(id) ?? throw new InvalidOperationException($"silo {id} holds no replica");
 
     private static async Task<bool> InForceAsync(GroupBench bench, long id)

@@ -42,6 +42,35 @@ public sealed class ScaleOutTests
         AssertWithin(activationsPerSilo, keys.Count, 1.0 / silos, "activations per silo");
     }
 
+    /// <summary>
+    /// Grains written while the roster still has its first R silos (a cluster written in its first seconds, before
+    /// the others joined) spread their activations, not only their replicas, once their groups move; and every silo
+    /// lets go of the replicas its groups moved off. Session 23, 6 silos, 10,000 grains written at once: replicas spread
+    /// evenly, but 90 % of the activations stayed on the first three silos (an activation stayed where it was while its
+    /// silo stayed in the group, and one that had to leave went to another of the first three), and 274 to 421
+    /// replicas per run were held for ever on a silo whose group had moved on before it asked whether it could let go.
+    /// </summary>
+    [Fact]
+    public async Task Grains_written_before_silos_joined_spread_their_activations_once_their_groups_move()
+    {
+        const int first = Replicas, silos = 2 * Replicas;
+        await using var cluster = await ScaleOutCluster.StartAsync(first, ReplicationMode.Volatile);
+        var keys = Keys("early", Long ? 3000 : 600);
+        await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
+
+        for (int i = first; i < silos; i++) await cluster.Cluster.StartAdditionalSiloAsync();
+        await cluster.WaitRosterIsEveryLiveSiloAsync();
+        await cluster.WaitBalancedAsync(TimeSpan.FromSeconds(180));
+
+        var activations = new ConcurrentDictionary<SiloAddress, int>();
+        await ForEachAsync(keys, async key => activations.AddOrUpdate(await cluster.Client.GetGrain<IAccountGrain>(key).GetSilo(), 1, (_, n) => n + 1));
+        var activationsPerSilo = cluster.Silos.Select(s => activations.GetValueOrDefault(s.SiloAddress)).ToList();
+        AssertWithin(activationsPerSilo, keys.Count, 1.0 / silos, "activations per silo");
+        var holders = await cluster.HoldersOnceCreatedAsync([.. keys.Select(GroupOf)], Replicas);
+        Assert.All(holders.Values, h => Assert.Equal(Replicas, h.Count));
+        foreach (var key in keys) Assert.Equal(1m, await cluster.Client.GetGrain<IAccountGrain>(key).GetBalance());
+    }
+
     [Fact]
     public async Task A_new_silo_takes_about_its_share_and_no_call_fails()
     {

@@ -371,9 +371,10 @@ internal sealed partial class GroupReplica
                 var next = input.Message is { } message ? _core.Step(message) : input.Work!(_core);
                 if (ready is null) ready = next;
                 else ready.Append(next);
+                if (_failed) break; // retired by this input (RetireIfAsync): what follows must not reach the core
             }
         }
-        if (proposals is not null)
+        if (proposals is not null && !_failed)
         {
             _metrics?.ProposalBatch(proposals.Count);
             var next = _core.Propose(proposals);
@@ -569,6 +570,25 @@ internal sealed partial class GroupReplica
     {
         lock (_gate) _failed = true;
         _listener?.OnFailed(reason);
+    }
+
+    /// <summary>
+    /// Stops this replica for good, in one step of its own, if <paramref name="left"/> holds for its core then; returns
+    /// the slot its newest configuration is in force from when it stopped, null when it did not. Nothing that arrives
+    /// after the check reaches the core, so a replica dropped because its group left it cannot have voted since in a
+    /// configuration that names it again (the rebalancer decides from a status taken seconds earlier; session 23 traced
+    /// a member re-added meanwhile, caught up, counted, then dropped: its group lost a majority).
+    /// </summary>
+    internal async Task<long?> RetireIfAsync(Func<PaxosReplica, bool> left)
+    {
+        long? from = await AskAsync(core =>
+        {
+            if (!left(core)) return ((long?)null, new Ready());
+            lock (_gate) _failed = true;
+            return (core.Configs.LatestFromSlot, new Ready());
+        });
+        if (from is not null) _listener?.OnFailed(new ReplicaUnavailableException($"group {GroupId} left this silo"));
+        return from;
     }
 
     /// <summary>

@@ -25,6 +25,15 @@ internal static class PeerView
         !peer.Latest.Contains(me) && !peer.InForce.Contains(me) && peer.CommitIndex >= mine.LatestFromSlot - 1;
 
     /// <summary>
+    /// Whether replica <paramref name="me"/>'s core, when it is about to be dropped, still shows what the decision to
+    /// drop it was made from (<paramref name="decidedOn"/>, its status seconds earlier): it learned no configuration newer
+    /// than that one, and its newest does not name it. A member re-added meanwhile has learned the configuration that
+    /// adds it back.
+    /// </summary>
+    public static bool StillLeft(PaxosReplica core, GroupStatus decidedOn, long me) =>
+        core.Configs.LatestFromSlot <= decidedOn.LatestFromSlot && !core.Configs.Latest.Contains(me);
+
+    /// <summary>
     /// Whether replica <paramref name="me"/>'s own view <paramref name="mine"/> shows that the group left it, without
     /// asking a peer: only a leader's. A leader has every chosen entry (its phase 1 gathered them), so its newest
     /// configuration is the group's; a follower's may be one it is replaying.
@@ -47,11 +56,17 @@ internal static class PeerView
     /// newest configuration alone), the first epoch known, which is the removal's or a later one; null when the newest
     /// configuration names <paramref name="me"/>.
     /// </summary>
-    public static ConfigEpoch? RemovalOf(GroupStatus witness, long me)
+    public static ConfigEpoch? RemovalOf(GroupStatus witness, long me) => SinceRemovalOf(witness, me).FirstOrDefault();
+
+    /// <summary>
+    /// The configuration that removed replica <paramref name="me"/> (<see cref="RemovalOf"/>) and every later one
+    /// <paramref name="witness"/> knows, oldest first; empty when its newest configuration names <paramref name="me"/>.
+    /// </summary>
+    public static IReadOnlyList<ConfigEpoch> SinceRemovalOf(GroupStatus witness, long me)
     {
         var epochs = witness.Epochs is { Length: > 0 } known ? known : [new ConfigEpoch(witness.LatestFromSlot, witness.Latest)];
         int lastNamingMe = Array.FindLastIndex(epochs, e => e.Members.Contains(me));
-        return lastNamingMe == epochs.Length - 1 ? null : epochs[lastNamingMe + 1];
+        return epochs[(lastNamingMe + 1)..];
     }
 
     /// <summary>
@@ -73,10 +88,21 @@ internal static class PeerView
     /// (session 10's engine seeds 333, 358 and 1252). On disk, not in memory: a member rebuilt from its log after an
     /// eviction or a crash knows only what its log holds.
     /// </remarks>
-    public static bool RemovalIsDurable(GroupStatus witness, IReadOnlyDictionary<long, GroupStatus> members, long me)
+    /// <remarks>
+    /// A later configuration's window on disk at a majority of its own members does as well (its window ends after the
+    /// removal's): every candidate that can still lead needs a quorum of it, which includes one of that majority, so the
+    /// removal's window is chosen for it too. Without this, a group that moved on again before the removed member asked
+    /// (a silo joined, the group went from {A,B,C} to {A,D,E} one member at a time, and B and D dropped out on the way)
+    /// kept that member's replica for ever: the members of the removing configuration that had left since answered that
+    /// they held no replica (session 23, 274 and 421 groups held past their move after six silos formed).
+    /// </remarks>
+    public static bool RemovalIsDurable(GroupStatus witness, IReadOnlyDictionary<long, GroupStatus> members, long me) =>
+        SinceRemovalOf(witness, me).Any(epoch => WindowOnDisk(epoch, members));
+
+    /// <summary>Whether a majority of <paramref name="epoch"/>'s members hold, on disk, the commit of the slot before it is in force.</summary>
+    private static bool WindowOnDisk(ConfigEpoch epoch, IReadOnlyDictionary<long, GroupStatus> members)
     {
-        if (RemovalOf(witness, me) is not { } removal) return false;
-        var holding = removal.Members.Where(m => members.TryGetValue(m, out var status) && status.DurableCommitIndex >= removal.FromSlot - 1);
-        return MajorityQuorum.Instance.IsQuorum(new ClusterConfig(removal.Members), holding.ToHashSet());
+        var holding = epoch.Members.Where(m => members.TryGetValue(m, out var status) && status.DurableCommitIndex >= epoch.FromSlot - 1);
+        return MajorityQuorum.Instance.IsQuorum(new ClusterConfig(epoch.Members), holding.ToHashSet());
     }
 }

@@ -27,4 +27,10 @@ internal sealed record RebalanceProgress(
     /// <see cref="DeferralWatch"/>); each is also logged.
     /// </summary>
     public long TakeOvers { get; init; }
+
+    /// <summary>
+    /// Activations this silo sent to the first silo of their grain's replica set after a move onto silos that joined
+    /// (the group kept this silo, and another silo comes first).
+    /// </summary>
+    public long ActivationsRehomed { get; init; }
 }

@@ -42,7 +42,7 @@ internal sealed partial class Rebalancer(
     private readonly ConcurrentDictionary<string, byte> _stepping = new(); // groups a pass is stepping now
     private readonly ConcurrentDictionary<string, int> _misplacedPasses = new(); // consecutive passes a group was found misplaced
     private readonly DeferralWatch _deferrals = new(QuietPasses, QuietTime); // groups deferred to another driver, and since when
-    private long _moves, _failures, _dropped, _passes, _takeovers;
+    private long _moves, _failures, _dropped, _passes, _takeovers, _rehomed;
 
     // A driver at work changes what the members know at least every StepTimeout (a move waits at most that long for one
     // configuration change or catch-up); a deferred group unchanged for longer than that, and for some passes, is
@@ -76,6 +76,7 @@ internal sealed partial class Rebalancer(
         MovesFailed = Interlocked.Read(ref _failures),
         ReplicasDropped = Interlocked.Read(ref _dropped),
         TakeOvers = Interlocked.Read(ref _takeovers),
+        ActivationsRehomed = Interlocked.Read(ref _rehomed),
     };
 
     /// <summary>
@@ -416,7 +417,10 @@ internal sealed partial class Rebalancer(
                 group.Post(core => core.AnnounceCommit());
                 return (Outcome.DrivenElsewhere, waiting);
             }
-            await runtime.ForgetAsync(groupId);
+            if (!await runtime.ForgetAsync(groupId, stillLeft: core => PeerView.StillLeft(core, status, me)))
+            {
+                return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass decided to drop it");
+            }
             Interlocked.Increment(ref _dropped);
             LogDropped(logger, groupId, latest.ToString());
             return (Outcome.Dropped, "");
@@ -466,7 +470,10 @@ internal sealed partial class Rebalancer(
                 // only lag (a replica re-created for a member added back, still knowing the configuration before
                 // this one joined): forgetting on its word dropped a member the group still counted on, and the
                 // group, one replica short of its majority, stopped for good (a rolling replacement, traced).
-                await runtime.ForgetAsync(groupId, witness.LatestFromSlot);
+                if (!await runtime.ForgetAsync(groupId, witness.LatestFromSlot, core => PeerView.StillLeft(core, status, me)))
+                {
+                    return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass asked its peers");
+                }
                 Interlocked.Increment(ref _dropped);
                 LogDropped(logger, groupId, "(learned from a peer)");
                 return (Outcome.Dropped, "");
@@ -503,7 +510,11 @@ internal sealed partial class Rebalancer(
                 LogMoved(logger, groupId, target.ToString(), phases.ToString());
                 // The group left this silo and its activation here still leads it: hand it to a member now rather
                 // than at the next pass (which, in a graceful stop, starts only once every move of this pass ended).
-                if (!target.Contains(me)) HandOver(group, grainId, movedTo: target, target, before: latest);
+                // Urgent moves (a silo left) prefer a member that held the group before; paced ones (a silo joined)
+                // send it to the replica set's first silo, which spreads activations as evenly as the replicas.
+                bool urgent = IsUrgent(roster.Current?.Members);
+                if (!target.Contains(me)) HandOver(group, grainId, movedTo: target, target, before: urgent ? latest : null);
+                else if (!urgent && latest.Contains(me) && Environment.GetEnvironmentVariable("NOREHOME") != "1") Rehome(group, grainId, target);
             }
             return done ? (Outcome.Moved, "") : (Outcome.Failed, $"the move from {latest} to {target} stopped (logged above)");
         }
@@ -571,7 +582,8 @@ internal sealed partial class Rebalancer(
     {
         if (PeerView.RemovalOf(witness, me) is not { } removal) return "the group's newest configuration names this replica";
         var members = new Dictionary<long, GroupStatus>(asked);
-        foreach (var (member, status) in await PeerStatusesAsync(groupId, removal.Members.Where(m => !asked.ContainsKey(m)), me)) members[member] = status;
+        var since = PeerView.SinceRemovalOf(witness, me).SelectMany(e => e.Members).Distinct();
+        foreach (var (member, status) in await PeerStatusesAsync(groupId, since.Where(m => !asked.ContainsKey(m)), me)) members[member] = status;
         if (PeerView.RemovalIsDurable(witness, members, me)) return null;
         return $"kept until a majority of {{{string.Join(",", removal.Members)}}} holds slot {removal.FromSlot - 1} on disk " +
             $"({string.Join(", ", removal.Members.Select(m => $"{m}: {(members.TryGetValue(m, out var st) ? st.DurableCommitIndex.ToString() : "no answer")}"))})";
@@ -599,6 +611,24 @@ internal sealed partial class Rebalancer(
         // full rolling replacement of session 12: calls of six grains took 30.5 s as their silo stopped). Deactivated,
         // each grain's queued calls are forwarded on their own and placement puts it on its replica set.
         session.StepAside("its group moved to other silos", HandingOver ? null : NextHome(grainId, target, before));
+    }
+
+    /// <summary>
+    /// A move onto silos that joined kept this silo in the group, and the grain's activation here: it moves to the
+    /// replica set's first live silo (rendezvous order) when that is another one. Without this, activations stayed
+    /// where the grains were born: a cluster written in its first seconds, while the roster still had its first R
+    /// silos, kept 90 % of its activations on those silos after its replicas had spread evenly over six (session 23,
+    /// 10,000 grains). Each silo is first for 1/N of the grains, so activations spread like replicas.
+    /// </summary>
+    private void Rehome(GroupReplica group, GrainId grainId, ClusterConfig target)
+    {
+        if (group.Listener is not GrainSession session) return;
+        long me = roster.LocalReplicaId;
+        long first = roster.PreferenceOrder(grainId, target).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m)));
+        if (first == me || first == 0 || roster.SiloOf(first) is not { } home) return;
+        Interlocked.Increment(ref _rehomed);
+        LogRehoming(logger, group.GroupId, first);
+        session.StepAside("its group moved onto silos that joined, and another one comes first in its replica set", home);
     }
 
     /// <summary>
@@ -813,6 +843,9 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} moved to {Config}: its activation here, which still leads it, steps aside")]
     private static partial void LogSteppingAside(ILogger logger, string groupId, string config);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId} moved and stays here; its activation goes to replica {Replica}, first in its replica set")]
+    private static partial void LogRehoming(ILogger logger, string groupId, long replica);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

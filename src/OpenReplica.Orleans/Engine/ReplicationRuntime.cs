@@ -194,10 +194,28 @@ internal sealed partial class ReplicationRuntime(
     /// only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/> (the slot from which
     /// the newest configuration of the peer that said the group left is in force; see <see cref="ForgottenGroups"/>).
     /// </summary>
-    internal async Task ForgetAsync(string groupId, long knownFromSlot = 0)
+    /// <remarks>
+    /// With <paramref name="stillLeft"/>, the replica is dropped only if that still holds for it when it stops (see
+    /// <see cref="GroupReplica.RetireIfAsync"/>); returns whether it was dropped.
+    /// </remarks>
+    internal async Task<bool> ForgetAsync(string groupId, long knownFromSlot = 0, Func<PaxosReplica, bool>? stillLeft = null)
     {
+        if (stillLeft is not null && LoadHeld(groupId) is { } held)
+        {
+            long? from;
+            try
+            {
+                from = await held.RetireIfAsync(stillLeft);
+            }
+            catch (ReplicaUnavailableException)
+            {
+                from = 0; // failed meanwhile: it votes no more
+            }
+            if (from is null) return false;
+            _forgotten.Forgot(groupId, Math.Max(from.Value, knownFromSlot));
+        }
         if (knownFromSlot > 0) _forgotten.Forgot(groupId, knownFromSlot);
-        if (Table.Find(groupId) is { } group)
+        if (stillLeft is null && Table.Find(groupId) is { } group)
         {
             // Before it leaves the table (a message arriving then starts a new replica): what it knew last.
             try
@@ -212,6 +230,7 @@ internal sealed partial class ReplicationRuntime(
         _held.Remove(groupId);
         if (Table.TryRemove(groupId, out var removed)) removed.Post(core => core.Resign());
         await Store.ForgetAsync(groupId);
+        return true;
     }
 
     /// <summary>Starts a replica of a group a peer's message names, from the configuration that peer knows.</summary>
