@@ -155,9 +155,12 @@ public sealed class CounterFaultTests
         // Bring one back from its data directory: two of three replicas, a majority.
         await cluster.RestartAsync(others[0]);
         long value = await Eventually.CallAsync(() => counter.Add(1), "call after the majority is back");
-        Assert.True(value is 4 or 5, $"counter at {value}: the failed call may or may not have been chosen, nothing else"); 
+        Assert.True(value is 4 or 5, $"counter at {value}: the failed call may or may not have been chosen, nothing else");
+        // The failed call's outcome is unknown, so it may also take effect after the call above (an attempt of it still
+        // queued at the grain when the client gave up; CI once read 4, then 5): at most once, and nothing else.
         var state = await counter.Get();
-        Assert.Equal(value, state.Value);
+        Assert.True(state.Value == value || state.Value == 5, $"counter at {state.Value} after a call that returned {value}");
+        Assert.Equal(state.Value, state.Commands);
     }
 
     [Fact]

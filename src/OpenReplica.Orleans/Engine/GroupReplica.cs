@@ -68,6 +68,7 @@ internal sealed partial class GroupReplica
     private volatile bool _persistCommit; // the next step appends the commit index, even if nothing else needs it
     private readonly bool _alwaysTick;
     private volatile bool _failed;
+    private bool _retired; // set by RetireIfAsync, on the worker, in the step that checked it
     private readonly bool _leases;
     private volatile LeaseView _lease = LeaseView.None;
     private int _renewalPosted;
@@ -368,13 +369,19 @@ internal sealed partial class GroupReplica
         {
             foreach (var input in inputs)
             {
+                if (_retired)
+                {
+                    // Retired by an earlier input of this step (RetireIfAsync): no message reaches the core any more;
+                    // asks still get their answer, and nothing they produce leaves the step.
+                    if (input.Work is { } work) work(_core);
+                    continue;
+                }
                 var next = input.Message is { } message ? _core.Step(message) : input.Work!(_core);
                 if (ready is null) ready = next;
                 else ready.Append(next);
-                if (_failed) break; // retired by this input (RetireIfAsync): what follows must not reach the core
             }
         }
-        if (proposals is not null && !_failed)
+        if (proposals is not null && !_retired)
         {
             _metrics?.ProposalBatch(proposals.Count);
             var next = _core.Propose(proposals);
@@ -584,6 +591,7 @@ internal sealed partial class GroupReplica
         long? from = await AskAsync(core =>
         {
             if (!left(core)) return ((long?)null, new Ready());
+            _retired = true;
             lock (_gate) _failed = true;
             return (core.Configs.LatestFromSlot, new Ready());
         });
