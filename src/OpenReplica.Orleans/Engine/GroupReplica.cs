@@ -586,18 +586,15 @@ internal sealed partial class GroupReplica
     /// configuration that names it again (the rebalancer decides from a status taken seconds earlier; session 23 traced
     /// a member re-added meanwhile, caught up, counted, then dropped: its group lost a majority).
     /// </summary>
-    internal async Task<long?> RetireIfAsync(Func<PaxosReplica, bool> left)
+    internal Task<long?> RetireIfAsync(Func<PaxosReplica, bool> left) => AskAsync(core =>
     {
-        long? from = await AskAsync(core =>
-        {
-            if (!left(core)) return ((long?)null, new Ready());
-            _retired = true;
-            lock (_gate) _failed = true;
-            return (core.Configs.LatestFromSlot, new Ready());
-        });
-        if (from is not null) _listener?.OnFailed(new ReplicaUnavailableException($"group {GroupId} left this silo"));
-        return from;
-    }
+        if (!left(core)) return ((long?)null, new Ready());
+        _retired = true;
+        lock (_gate) _failed = true;
+        // In the step, as a failed fsync's Fail: the ask's task is complete when the step ends.
+        _listener?.OnFailed(new ReplicaUnavailableException($"group {GroupId} left this silo"));
+        return (core.Configs.LatestFromSlot, new Ready());
+    });
 
     /// <summary>
     /// Leaves memory if the group has had no activation, nothing in flight, its commit told to followers and no input
