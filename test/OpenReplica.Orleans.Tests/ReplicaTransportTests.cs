@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Services;
 using Orleans.TestingHost;
 
 namespace OpenReplica.Orleans.Tests;
@@ -58,6 +60,8 @@ public sealed class ReplicaTransportTests(ClusterFixture fixture)
         var b = Cluster.Silos[0].SiloAddress;
         var sink = (RecordingSink)Cluster.Service<IReplicaMessageSink>(b);
         var transport = Cluster.Service<ReplicaTransport>(a);
+        var receiver = Cluster.GetSiloServiceProvider(b).GetServices<IGrainService>().OfType<ReplicaHost>().Single();
+        long lateBefore = receiver.LateBatches;
 
         transport.Send(b, Enumerable.Range(0, 5).Select(i => new ReplicaEnvelopeItem($"big/{i}", Enumerable.Repeat((byte)i, Size).ToArray())).ToList());
 
@@ -66,8 +70,14 @@ public sealed class ReplicaTransportTests(ClusterFixture fixture)
         Assert.All(batches, batch => Assert.True(batch.Sum(i => (long)i.Payload.Length) <= ReplicatedGrainsOptions.DefaultTransportMaxBatchBytes,
             $"a batch of {batch.Sum(i => (long)i.Payload.Length):N0} bytes"));
         Assert.InRange(batches.Count, 3, 5);
-        var order = sink.Items.Where(x => x.Item.GroupId.StartsWith("big/", StringComparison.Ordinal)).Select(x => x.Item.Payload[0]);
-        Assert.Equal([0, 1, 2, 3, 4], order);
+        Assert.All(batches, batch => Assert.Equal(batch.OrderBy(i => i.Payload[0]).Select(i => i.Payload[0]), batch.Select(i => i.Payload[0])));
+        var order = sink.Items.Where(x => x.Item.GroupId.StartsWith("big/", StringComparison.Ordinal)).Select(x => x.Item.Payload[0]).ToList();
+        // The receiver restores the send order unless a batch came more than InOrderDelivery.GapWait (50 ms) after the
+        // one behind it: then it gives up on the gap and counts the batch as late (CI, with the simulator running
+        // beside it, once took longer than that to bring a 6 MiB batch in). Out of order only with a late batch.
+        byte[] sent = [0, 1, 2, 3, 4];
+        if (receiver.LateBatches == lateBefore) Assert.Equal(sent, order);
+        else Assert.Equal(sent, order.Order());
     }
 
     [Fact]
