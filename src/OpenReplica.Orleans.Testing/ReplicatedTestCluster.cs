@@ -216,20 +216,27 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
         DeleteQuietly(DataRoot);
     }
 
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(3);
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow + MembershipTimeout;
+        Exception? last = null;
         while (true)
         {
             try
             {
-                if (await condition()) return;
+                // Each ask is bounded: a call pending on the connection to a gateway that just died (or to the
+                // management grain's dead silo) waits for the client's whole ResponseTimeout, which once outlasted
+                // the deadline; the next ask goes through a live gateway.
+                if (await condition().WaitAsync(AskTimeout)) return;
+                last = null;
             }
-            catch (Exception) when (DateTime.UtcNow < deadline)
+            catch (Exception e)
             {
-                // The cluster is still settling (the gateway died, the silo is starting): ask again.
+                last = e; // the cluster is still settling (the gateway died, the silo is starting): ask again
             }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {MembershipTimeout.TotalSeconds:0} s waiting for: {what}.");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {MembershipTimeout.TotalSeconds:0} s waiting for: {what}.", last);
             await Task.Delay(50);
         }
     }

@@ -25,13 +25,15 @@ internal static class PeerView
         !peer.Latest.Contains(me) && !peer.InForce.Contains(me) && peer.CommitIndex >= mine.LatestFromSlot - 1;
 
     /// <summary>
-    /// Whether replica <paramref name="me"/>'s core, when it is about to be dropped, still shows what the decision to
-    /// drop it was made from (<paramref name="decidedOn"/>, its status seconds earlier): it learned no configuration newer
-    /// than that one, and its newest does not name it. A member re-added meanwhile has learned the configuration that
-    /// adds it back.
+    /// Whether a replica's core, when it is about to be dropped, still shows what the decision to drop it was made from
+    /// (<paramref name="decidedOn"/>, its status seconds earlier): it learned no configuration newer than that one. A
+    /// member re-added meanwhile has learned the configuration that adds it back. Its newest configuration may still name
+    /// it: a member removed while its accepts went to the others only (a leader sends accepts to a majority) never
+    /// hears of its removal, and its peers' word is what the decision rests on then (session 24: such a replica was
+    /// refused its drop on every pass, and its silo's rebalancer never settled).
     /// </summary>
-    public static bool StillLeft(PaxosReplica core, GroupStatus decidedOn, long me) =>
-        core.Configs.LatestFromSlot <= decidedOn.LatestFromSlot && !core.Configs.Latest.Contains(me);
+    public static bool StillLeft(PaxosReplica core, GroupStatus decidedOn) =>
+        core.Configs.LatestFromSlot <= decidedOn.LatestFromSlot && core.Configs.Latest.Equals(new ClusterConfig(decidedOn.Latest));
 
     /// <summary>
     /// Whether replica <paramref name="me"/>'s own view <paramref name="mine"/> shows that the group left it, without

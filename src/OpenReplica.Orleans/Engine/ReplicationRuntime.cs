@@ -190,17 +190,16 @@ internal sealed partial class ReplicationRuntime(
             core.Configs.LatestFromSlot, ConfigEpoch.Of(core.Configs), group.DurableCommit), new Ready()));
 
     /// <summary>
-    /// Drops this silo's replica of a group it is no longer a member of (memory and disk). The group is learned again
-    /// only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/> (the slot from which
-    /// the newest configuration of the peer that said the group left is in force; see <see cref="ForgottenGroups"/>).
+    /// Drops this silo's replica of a group it is no longer a member of (memory and disk), if
+    /// <paramref name="stillLeft"/> still holds for it when it stops (see <see cref="GroupReplica.RetireIfAsync"/>: the
+    /// decision was read before asking peers, and the group may have added this silo back meanwhile). The group is
+    /// learned again only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/> (the
+    /// slot from which the newest configuration of the peer that said the group left is in force; see
+    /// <see cref="ForgottenGroups"/>). Returns whether it was dropped.
     /// </summary>
-    /// <remarks>
-    /// With <paramref name="stillLeft"/>, the replica is dropped only if that still holds for it when it stops (see
-    /// <see cref="GroupReplica.RetireIfAsync"/>); returns whether it was dropped.
-    /// </remarks>
-    internal async Task<bool> ForgetAsync(string groupId, long knownFromSlot = 0, Func<PaxosReplica, bool>? stillLeft = null)
+    internal async Task<bool> ForgetAsync(string groupId, long knownFromSlot, Func<PaxosReplica, bool> stillLeft)
     {
-        if (stillLeft is not null && LoadHeld(groupId) is { } held)
+        if (LoadHeld(groupId) is { } held)
         {
             long? from;
             try
@@ -214,18 +213,9 @@ internal sealed partial class ReplicationRuntime(
             if (from is null) return false;
             _forgotten.Forgot(groupId, Math.Max(from.Value, knownFromSlot));
         }
-        if (knownFromSlot > 0) _forgotten.Forgot(groupId, knownFromSlot);
-        if (stillLeft is null && Table.Find(groupId) is { } group)
+        else if (knownFromSlot > 0)
         {
-            // Before it leaves the table (a message arriving then starts a new replica): what it knew last.
-            try
-            {
-                _forgotten.Forgot(groupId, await group.AskAsync(core => (core.Configs.LatestFromSlot, new Ready())));
-            }
-            catch (ReplicaUnavailableException)
-            {
-                // Failed meanwhile: it votes no more.
-            }
+            _forgotten.Forgot(groupId, knownFromSlot);
         }
         _held.Remove(groupId);
         if (Table.TryRemove(groupId, out var removed)) removed.Post(core => core.Resign());
