@@ -213,7 +213,8 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
                 continue;
             }
             if (!silo.IsUp || silo.Context is not { } context) continue;
-            if (!world.Bugs.HasFlag(EngineBug.ForgetBeforeRemovalDurable) && await RemovalNotDurableAsync(gone, inForce) is { } waiting)
+            var decidedOn = await StatusAsync(gone); // what its silo's decision rests on (null: it holds no replica)
+            if (!world.Bugs.HasFlag(EngineBug.ForgetBeforeRemovalDurable) && await RemovalNotDurableAsync(gone, decidedOn, inForce) is { } waiting)
             {
                 Doing = $"waiting for a majority of {inForce} to hold slot {inForceFrom - 1} on disk before {gone} drops the group ({waiting})";
                 leader.Post(core => core.AnnounceCommit());
@@ -221,7 +222,7 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             }
             Doing = $"waiting for silo {gone} to drop its replica";
             var done = new TaskCompletionSource();
-            world.Scheduler.At(0, () => _ = ForgetOnAsync(silo, inForceFrom, done), context);
+            world.Scheduler.At(0, () => _ = ForgetOnAsync(silo, inForceFrom, decidedOn, done), context);
             await Task.WhenAny(done.Task, world.Scheduler.Delay(StepTimeout));
         }
     }
@@ -231,9 +232,9 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
     /// would be answered by the members of <paramref name="inForce"/>; else what the members hold on disk. A silo that
     /// holds no replica (it never built one) has nothing to keep.
     /// </summary>
-    private async Task<string?> RemovalNotDurableAsync(long gone, ClusterConfig inForce)
+    private async Task<string?> RemovalNotDurableAsync(long gone, GroupStatus? mine, ClusterConfig inForce)
     {
-        if (await StatusAsync(gone) is not { } mine) return null;
+        if (mine is null) return null;
         var members = new Dictionary<long, GroupStatus>();
         foreach (long member in inForce.Members)
         {
@@ -253,9 +254,9 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
         return answered ? status : null;
     }
 
-    private async Task ForgetOnAsync(SimSilo silo, long knownFromSlot, TaskCompletionSource done)
+    private async Task ForgetOnAsync(SimSilo silo, long knownFromSlot, GroupStatus? decidedOn, TaskCompletionSource done)
     {
-        await silo.ForgetAsync(groupId, knownFromSlot);
+        await silo.ForgetAsync(groupId, knownFromSlot, decidedOn);
         done.TrySetResult();
     }
 

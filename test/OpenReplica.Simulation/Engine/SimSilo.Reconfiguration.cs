@@ -104,24 +104,37 @@ internal sealed partial class SimSilo
 
     /// <summary>
     /// Drops this silo's replica of a group that moved away (memory and disk), as <c>ReplicationRuntime.ForgetAsync</c>:
-    /// it is learned again only from a view newer than both what the replica knew and <paramref name="knownFromSlot"/>.
+    /// in the replica's own step, only if it learned no configuration since <paramref name="decidedOn"/> (its status
+    /// when the decision was made; <see cref="PeerView.StillLeft"/>), and it is learned again only from a view newer
+    /// than both what the replica knew and <paramref name="knownFromSlot"/>.
     /// </summary>
-    public async Task ForgetAsync(string groupId, long knownFromSlot)
+    public async Task ForgetAsync(string groupId, long knownFromSlot, GroupStatus? decidedOn)
     {
         if (!IsUp || HasForgotten(groupId)) return;
-        if (knownFromSlot > 0) _forgotten.Forgot(groupId, knownFromSlot);
-        _dropped.Add(groupId);
-        world.Trace($"silo {Id} drops its replica of {groupId}");
-        if (Table.Find(groupId) is { } group)
+        if (decidedOn is not null && Holds(groupId))
         {
+            long? from;
             try
             {
-                _forgotten.Forgot(groupId, await group.AskAsync(core => (core.Configs.LatestFromSlot, new Ready())));
+                from = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn));
             }
             catch (ReplicaUnavailableException)
             {
+                from = 0; // failed meanwhile: it votes no more
             }
+            if (from is null)
+            {
+                world.Trace($"silo {Id} keeps its replica of {groupId}: it learned a configuration since the decision to drop it");
+                return;
+            }
+            _forgotten.Forgot(groupId, Math.Max(knownFromSlot, from.Value));
         }
+        else if (knownFromSlot > 0)
+        {
+            _forgotten.Forgot(groupId, knownFromSlot);
+        }
+        _dropped.Add(groupId);
+        world.Trace($"silo {Id} drops its replica of {groupId}");
         if (!IsUp) return;
         if (Table.TryRemove(groupId, out var removed)) removed.Post(core => core.Resign());
         world.Oracle.Forgot(Id, groupId);
