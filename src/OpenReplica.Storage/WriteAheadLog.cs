@@ -386,7 +386,10 @@ public sealed class WriteAheadLog : IReplicaLog
             return new ObjectDisposedException(nameof(WriteAheadLog));
         }
 
-        return _writer.Failure is { } failure ? new WalFailedException(failure.Message, failure.InnerException) : null;
+        // A new exception per refused call (its own stack), saying what the failure said: a full disk, a cut-off batch.
+        return _writer.Failure is { } failure
+            ? new WalFailedException(failure.Message, failure.InnerException) { DiskFull = failure.DiskFull, TailDiscarded = failure.TailDiscarded }
+            : null;
     }
 
     private EncodedRecord Encode(in WalRecord record)

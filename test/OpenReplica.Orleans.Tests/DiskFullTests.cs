@@ -105,4 +105,27 @@ public sealed class DiskFullTests
         Assert.Equal(afterwards, await grain.GetBalance());
         Assert.All(runtimes, r => Assert.True(r.LogReopens > 0, "a silo did not reopen its log"));
     }
+    /// <summary>
+    /// A grain started while every replica silo's disk is full: its start fails at the log's first write. The caller
+    /// gets the documented "outcome unknown" error at its deadline (its retries were the retriable kind), not the
+    /// serialization error Orleans raised for the log's own exception, which has no codec (twice in CI, session 24).
+    /// </summary>
+    [Fact]
+    public async Task A_grain_started_while_every_disk_is_full_fails_with_the_retriable_error_and_works_once_space_returns()
+    {
+        var disk = new FillableFileSystem();
+        await using var cluster = await FaultCluster.StartAsync(3, clientDeadline: TimeSpan.FromSeconds(3),
+            configureSilo: FaultCluster.WalOn(disk));
+        await cluster.Client.GetGrain<IAccountGrain>("before-full").Deposit(1); // the roster and its group are written
+        disk.AlsoFullUnder = [.. cluster.Silos.Select(s => Path.Combine(cluster.DataRoot, s.Name))];
+
+        var grain = cluster.Client.GetGrain<IAccountGrain>("born-on-full-disks");
+        var error = await Assert.ThrowsAsync<CallOutcomeUnknownException>(() => grain.Deposit(1));
+        Assert.Contains("may or may not have been applied", error.Message);
+
+        disk.AlsoFullUnder = [];
+        decimal balance = await Eventually.CallAsync(() => grain.Deposit(1), "deposit after space returned");
+        Assert.InRange(balance, 1m, 2m); // the first call at most once
+        Assert.Equal(balance, await grain.GetBalance());
+    }
 }

@@ -34,10 +34,12 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
 
     /// <summary>
     /// The configurations a new local replica of the grain's group starts from (see the class comment): a new group's
-    /// first configuration from slot 1, or the history of the existing replica it adopts.
-    /// <paramref name="local"/> answers and releases this silo's own claim (the silo is one of the silos asked).
+    /// first configuration from slot 1, or the history of the existing replica it adopts, saved by
+    /// <paramref name="save"/> before this returns. <paramref name="local"/> answers and releases this silo's own
+    /// claim (the silo is one of the silos asked).
     /// </summary>
-    public async Task<ConfigHistory> InitialConfigAsync(string groupId, GrainId grainId, int replicas, IBirthAcceptor local, CancellationToken cancellationToken)
+    public async Task<ConfigHistory> InitialConfigAsync(string groupId, GrainId grainId, int replicas, IBirthAcceptor local,
+        Func<ConfigHistory, Task> save, CancellationToken cancellationToken)
     {
         await roster.ResolveAsync(cancellationToken);
         var roundBudget = options.Value.BirthClaimLifetime / 3;
@@ -71,10 +73,25 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
                 {
                     case BirthStep.Proceed:
                         LogNew(logger, groupId, verdict.Config!.ToString(), verdict.Reason);
+                        var first = ConfigHistory.Start(verdict.Config!);
+                        try
+                        {
+                            await save(first);
+                        }
+                        catch (Exception e)
+                        {
+                            // Nothing of the group reached the disk (the log cut the failed batch off) and no replica
+                            // started: the claim is withdrawn below, as a birth that did not proceed withdraws it. Kept,
+                            // it held every other silo's birth of the grain off for its lifetime (30 s by default) after
+                            // a full disk had room again. Anything else may have left the first configuration on disk.
+                            if (!LogFailure.NothingWritten(e)) claim = null;
+                            throw;
+                        }
                         claim = null; // its grants stay until they expire or each silo holds a replica
-                        return ConfigHistory.Start(verdict.Config!);
+                        return first;
                     case BirthStep.Adopt:
                         LogFound(logger, groupId, verdict.Config!.ToString(), verdict.Reason);
+                        await save(verdict.Adopted!);
                         return verdict.Adopted!;
                     case BirthStep.Claim:
                         watching = false;

@@ -68,8 +68,8 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
         {
             try
             {
-                var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this, cancellationToken);
-                await Store.SaveInitialConfigAsync(groupId, initial);
+                var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this,
+                    history => Store.SaveInitialConfigAsync(groupId, history).AsTask(), cancellationToken);
                 SettleBirth(groupId);
                 var group = GetOrCreate(groupId, initial.Latest);
                 _forgotten.Held(groupId);

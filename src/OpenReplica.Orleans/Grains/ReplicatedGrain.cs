@@ -104,7 +104,14 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         long started = Stopwatch.GetTimestamp();
         using (var readTimeout = new CancellationTokenSource(Services.CallTimeout))
         {
-            await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
+            try
+            {
+                await Services.Replicator.ReadBarrierAsync(GrainContext, readTimeout.Token);
+            }
+            catch (Exception exception) when (Replication.LogFailure.Is(exception))
+            {
+                throw Replication.LogFailure.ForCallers(GrainContext.GrainId, exception);
+            }
         }
         await context.Invoke();
         Services.Instruments.CallCompleted(readOnly: true, Stopwatch.GetElapsedTime(started));
@@ -125,7 +132,15 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         }
         var stamp = CallStamp.Current;
         using var timeout = new CancellationTokenSource(Services.CallTimeout);
-        var result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);
+        object? result;
+        try
+        {
+            result = await Services.Replicator.ReplicateAsync(GrainContext, invokable, stamp, timeout.Token);
+        }
+        catch (Exception exception) when (Replication.LogFailure.Is(exception))
+        {
+            throw Replication.LogFailure.ForCallers(GrainContext.GrainId, exception);
+        }
         context.Result = Services.Copier.Copy(result);
         Services.Instruments.CallCompleted(readOnly: false, Stopwatch.GetElapsedTime(started));
     }
@@ -210,6 +225,10 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
         try
         {
             await Services.Replicator.RecoverAsync(GrainContext, cancellationToken);
+        }
+        catch (Exception exception) when (Replication.LogFailure.Is(exception))
+        {
+            throw Replication.LogFailure.ForCallers(GrainContext.GrainId, exception);
         }
         finally
         {
