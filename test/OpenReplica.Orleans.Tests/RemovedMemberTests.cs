@@ -21,9 +21,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_removed_member_keeps_its_replica_while_the_members_that_stay_lack_the_removal_on_disk_so_the_group_outlives_its_leader()
     {
-        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
-        Assert.True(await bench.CampaignAsync(Leader));
-        await bench.ProposeAsync(Leader, 3);
+        var bench = await LedBenchAsync();
 
         // The removal is chosen and comes into force at the leader; the members that stay get its accepts one message
         // at a time, and nothing the leader sends once it has the removal in force (the commit index of the window's
@@ -77,9 +75,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task Members_write_a_commit_index_that_brings_a_configuration_into_force_at_once_so_an_idle_group_lets_the_removed_member_go()
     {
-        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
-        Assert.True(await bench.CampaignAsync(Leader));
-        await bench.ProposeAsync(Leader, 3);
+        var bench = await LedBenchAsync();
         Assert.True(await bench.ChangeConfigAsync(Leader, After));
         await bench.SettleAsync(); // the leader's commit flush: a heartbeat, no append (the group is idle from here on)
         long lastOfWindow = (await bench.StatusAsync(Leader)).LatestFromSlot - 1;
@@ -149,9 +145,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_member_added_back_after_its_silo_decided_to_drop_it_keeps_its_replica()
     {
-        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
-        Assert.True(await bench.CampaignAsync(Leader));
-        await bench.ProposeAsync(Leader, 3);
+        var bench = await LedBenchAsync();
         Assert.True(await bench.ChangeConfigAsync(Leader, After));
         await bench.SettleAsync();
         var decidedOn = await bench.StatusAsync(Removed);
@@ -181,9 +175,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_member_that_never_heard_of_its_removal_is_dropped_on_its_peers_word()
     {
-        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
-        Assert.True(await bench.CampaignAsync(Leader));
-        await bench.ProposeAsync(Leader, 3);
+        var bench = await LedBenchAsync();
         bench.Held.Add(Removed);
         Assert.True(await bench.ChangeConfigAsync(Leader, After));
         await bench.SettleAsync();
@@ -196,6 +188,15 @@ public class RemovedMemberTests
         Assert.True(PeerView.SaysGroupLeft(witness, decidedOn, Removed));
         Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn))));
         Assert.True(bench.Replica(Removed)!.Failed);
+    }
+
+    /// <summary>The four members of <see cref="Before"/>, <see cref="Leader"/> leading, three commands chosen.</summary>
+    private static async Task<GroupBench> LedBenchAsync()
+    {
+        var bench = new GroupBench([Leader, Stays, AlsoStays, Removed], Before);
+        Assert.True(await bench.CampaignAsync(Leader));
+        await bench.ProposeAsync(Leader, 3);
+        return bench;
     }
 
     private static GroupReplica Replica(GroupBench bench, long id) => bench.Replica(id) ?? throw new InvalidOperationException($"silo {id} holds no replica");

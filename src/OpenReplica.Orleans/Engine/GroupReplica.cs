@@ -590,9 +590,8 @@ internal sealed partial class GroupReplica
     {
         if (!left(core)) return ((long?)null, new Ready());
         _retired = true;
-        lock (_gate) _failed = true;
         // In the step, as a failed fsync's Fail: the ask's task is complete when the step ends.
-        _listener?.OnFailed(new ReplicaUnavailableException($"group {GroupId} left this silo"));
+        Retire(new ReplicaUnavailableException($"group {GroupId} left this silo"));
         return (core.Configs.LatestFromSlot, new Ready());
     });
 
