@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 using OpenReplica.Orleans.Replication;
 using Orleans.Runtime;
 
@@ -164,6 +165,49 @@ public sealed class ScaleOutTests
         Assert.True(stats.Errors == 0, $"{stats.Errors} calls failed (hand-overs: {handOvers}):{Environment.NewLine}{stats.FirstErrors}");
         Assert.True(stats.Acknowledged > 0);
         await load.AssertEveryAcknowledgedWriteAsync(keys, initial: 1);
+    }
+
+    /// <summary>
+    /// A silo that starts once every genesis member is gone knows only the genesis roster until it learns a newer one,
+    /// and the meta group tells roster members only. It asked the genesis members alone, so it placed every grain on
+    /// dead silos ("none of its 3 replica silos [] is alive") until the meta group took it in after the settling
+    /// period: in a user-style rolling replacement the client's calls through the new gateway failed for 10 s and were
+    /// retried (session 25). It now asks every live silo when none of the roster it knows answers.
+    /// </summary>
+    [Fact]
+    public async Task A_silo_that_starts_after_every_genesis_member_left_learns_the_roster_before_it_is_taken_in()
+    {
+        await using var cluster = await ScaleOutCluster.StartAsync(3, ReplicationMode.Volatile);
+        var keys = Keys("late-gateway", 30);
+        await ForEachAsync(keys, key => cluster.Client.GetGrain<IAccountGrain>(key).Deposit(1));
+        foreach (var genesis in cluster.Silos.ToList())
+        {
+            await cluster.Cluster.StartAdditionalSiloAsync();
+            await cluster.WaitRosterIsEveryLiveSiloAsync();
+            await cluster.StopGracefullyAsync(genesis);
+        }
+        await cluster.WaitRosterIsEveryLiveSiloAsync();
+        var members = cluster.Silos.ToList();
+        var known = cluster.Service<ReplicaRoster>(members[0]);
+
+        // The meta group would take the next silo in only after ten minutes: what it knows, it learned by asking.
+        foreach (var member in members) cluster.Service<IOptions<ReplicatedGrainsOptions>>(member).Value.RosterSettlingPeriod = TimeSpan.FromMinutes(10);
+        var late = await cluster.Cluster.StartAdditionalSiloAsync();
+        var roster = cluster.Service<ReplicaRoster>(late);
+        await Poll.UntilAsync(() => Task.FromResult(roster.Version == known.Version), "the new silo learns the roster", TimeSpan.FromSeconds(10),
+            () => Task.FromResult($"the new silo knows roster version {roster.Version} ({roster.Current}), the members {known.Version} ({known.Current})"));
+        Assert.Equal(known.Current, roster.Current);
+        Assert.DoesNotContain(roster.LocalReplicaId, roster.Current!.Members);
+
+        // Placement there finds live replica silos for every grain.
+        var locator = cluster.Service<IReplicaSetLocator>(late);
+        var live = members.Select(m => m.SiloAddress).ToHashSet();
+        foreach (var key in keys)
+        {
+            var silos = await locator.GetReplicaSilosAsync(GrainId.Create("account", key), 3);
+            Assert.Equal(3, silos.Count);
+            Assert.All(silos, silo => Assert.Contains(silo, live));
+        }
     }
 
     [Fact]

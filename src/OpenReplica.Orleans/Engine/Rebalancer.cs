@@ -62,7 +62,11 @@ internal sealed partial class Rebalancer(
     // Bumped when a group this silo did not hold at its last pass needs a move (an activation started here on a group
     // whose configuration is not its replica set): a pass that began before it must not call the roster settled.
     private long _requests;
-    private volatile IReadOnlyCollection<long>? _settledMembers; // the roster's members at that version
+    // Every roster member this silo's passes saw since the last settled pass (the settled roster's members included): a
+    // silo that left since is still named by groups here. Kept from the first pass on, not only after a settled one: a
+    // silo that stopped while the passes that spread a new cluster's grains ran had its groups moved at the pace of a
+    // join, behind thousands of other moves (the first stop of a user-style rolling replacement ran out of its 20 s).
+    private volatile IReadOnlyCollection<long> _membersSinceSettled = [];
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
 
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
@@ -166,6 +170,7 @@ internal sealed partial class Rebalancer(
         long version = roster.Version;
         long requests = Interlocked.Read(ref _requests);
         var members = roster.Current?.Members;
+        if (members is not null) _membersSinceSettled = [.. _membersSinceSettled.Union(members)];
         var held = runtime.HeldGroupIds();
         int misplaced = 0;
         string? example = null;
@@ -174,6 +179,14 @@ internal sealed partial class Rebalancer(
         foreach (string groupId in DriversFirst(held))
         {
             await slots.EnterAsync(cancellationToken);
+            if (roster.Version != version)
+            {
+                // The roster changed: the next pass (already woken) orders and paces the moves by the new one. A pass
+                // that went on spreading a join at a join's pace kept a silo that left meanwhile named by its groups
+                // until the whole pass ended.
+                slots.Exit();
+                break;
+            }
             running.Add(Task.Run(async () =>
             {
                 try
@@ -198,7 +211,7 @@ internal sealed partial class Rebalancer(
         if (misplaced == 0 && roster.Version == version && Interlocked.Read(ref _requests) == requests)
         {
             Interlocked.Exchange(ref _settledVersion, version);
-            _settledMembers = members;
+            if (members is not null) _membersSinceSettled = [.. members];
         }
         _progress = new RebalanceProgress(version, held.Count, misplaced, Interlocked.Read(ref _moves), Interlocked.Read(ref _failures), Interlocked.Read(ref _dropped), passes, example);
         if (misplaced > 0) LogPass(logger, version, held.Count, misplaced, _progress.MovesCompleted, _progress.MovesFailed, _progress.ReplicasDropped, slots.Limit);
@@ -316,9 +329,9 @@ internal sealed partial class Rebalancer(
     /// <summary>Groups moved at once when the moves are urgent (a silo left or this one is leaving; see <see cref="ConcurrencyFor"/>).</summary>
     public int UrgentConcurrency => Math.Max(options.Value.RebalanceConcurrency, options.Value.DecommissionConcurrency);
 
-    /// <summary>Whether the moves are urgent: this silo is leaving, or a member left the roster since the last settled pass.</summary>
+    /// <summary>Whether the moves are urgent: this silo is leaving, or a member left the roster since the last settled pass (or since this silo's first pass).</summary>
     private bool IsUrgent(IReadOnlyCollection<long>? members) =>
-        roster.IsLeaving(roster.LocalReplicaId) || (members is not null && _settledMembers is { } settled && settled.Any(m => !members.Contains(m)));
+        roster.IsLeaving(roster.LocalReplicaId) || (members is not null && _membersSinceSettled.Any(m => !members.Contains(m)));
 
     /// <summary>
     /// The pace of a pass: urgent moves (see <see cref="ConcurrencyFor"/>) at a fixed width; moves onto a silo that
@@ -457,6 +470,14 @@ internal sealed partial class Rebalancer(
         if (!status.Leader)
         {
             var asked = await PeerStatusesAsync(groupId, latest.Members, me);
+            if (asked.Count == 0)
+            {
+                // No member of this replica's newest configuration holds the group any more: it moved on without this
+                // replica, and those members left it too. The grain's replica set in the roster holds the group now;
+                // its word is as good as theirs (PeerView.SaysGroupLeft). Without it such a replica, left behind since
+                // the grains' first spread, named this silo for ever and held its graceful stop for 30 s (session 25).
+                foreach (var (member, answer) in await PeerStatusesAsync(groupId, target.Members.Except(latest.Members), me)) asked[member] = answer;
+            }
             var peers = asked.Values.ToList();
             if (peers.Where(p => PeerView.SaysGroupLeft(p, status, me)).MaxBy(p => p.LatestFromSlot) is { } witness)
             {
@@ -483,6 +504,9 @@ internal sealed partial class Rebalancer(
             // seen lead: its silo's pass may just not have reached the group yet, and taking the lead from an
             // activation ends that activation.
             if (takeOver is null && peers.Any(p => p.Leader) && Defers(PeerLeadsFactor)) return (Outcome.DrivenElsewhere, $"a peer leads it; {view}");
+            // An activation starting on a peer (moved there, or placed there by a call) campaigns and then drives the
+            // group: a campaign from here would end that activation.
+            if (takeOver is null && peers.Any(p => p.HasActivation) && Defers(PeerLeadsFactor)) return (Outcome.DrivenElsewhere, $"an activation on a peer takes the lead; {view}");
             if (takeOver is null && !IsDesignatedDriver(grainId, latest, me) && Defers(1)) return (Outcome.DrivenElsewhere, $"another member drives it; {view}");
             if (takeOver is not null)
             {
@@ -671,10 +695,14 @@ internal sealed partial class Rebalancer(
             if (change.Kind == MoveStepKind.AwaitInForce)
             {
                 // Chosen, not yet in force: the leader fills the window with no-ops.
-                if (latest.Equals(target) && group.Listener is GrainSession)
+                if (latest.Equals(target) && group.Listener is GrainSession && target.Contains(roster.LocalReplicaId))
                 {
-                    // The last change is chosen and an activation leads: its leadership fills the window (a move
-                    // without an activation waits, since its driver resigns once done).
+                    // The last change is chosen and an activation that stays leads: its leadership fills the window (a
+                    // move without an activation waits, since its driver resigns once done). One that leaves with this
+                    // silo waits too: once it stepped aside the group had no leader while the window was open, and the
+                    // new configuration's designated driver campaigned to fill it, beating the activation that had
+                    // just started on a member (it failed; Orleans' migration of the grain waited 30 s for it, with
+                    // the grain's calls; session 25).
                     return true;
                 }
                 if (!await UntilAsync(group, core => core.Config.Equals(core.Configs.Latest), cancellationToken))

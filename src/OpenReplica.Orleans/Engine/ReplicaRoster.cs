@@ -235,25 +235,50 @@ internal sealed partial class ReplicaRoster(
     public bool LosesMajorityWithout(ClusterConfig config, long replicaId) =>
         config.Members.Count(m => m != replicaId && Stays(m)) < config.Members.Count / 2 + 1;
 
-    /// <summary>Asks the roster's members for a newer roster (and their fault domains) and adopts it.</summary>
-    public async Task LearnNewerFromPeersAsync()
+    /// <summary>
+    /// Asks the roster's members for a newer roster (and their fault domains) and adopts it; when none of them answers,
+    /// asks every other live silo. A silo that joined knows only the genesis roster until it learns a newer one, and in
+    /// a rolling replacement every genesis member may be gone by then: asking them alone left a new silo, already a
+    /// client's gateway, placing grains on a roster of dead silos until the meta group took it in (10 s of failed
+    /// placements in a user-style rolling replacement, session 25).
+    /// </summary>
+    public Task LearnNewerFromPeersAsync()
     {
-        foreach (long member in Current!.Members)
+        // Callers at the same moment (placements of many grains on a stale roster) share one round of asks.
+        lock (_addresses) return _learning is { IsCompleted: false } running ? running : _learning = LearnAsync();
+    }
+
+    private Task? _learning;
+
+    private async Task LearnAsync()
+    {
+        await Task.Yield(); // started under the lock: ask outside it
+        var members = Current!.Members;
+        if (await AskForRosterAsync(members)) return;
+        await AskForRosterAsync(LiveReplicas().Where(r => !members.Contains(r)));
+    }
+
+    /// <summary>Asks each replica's silo for its roster, adopting any newer one; whether any of them answered.</summary>
+    private async Task<bool> AskForRosterAsync(IEnumerable<long> replicas)
+    {
+        bool answered = false;
+        foreach (long replica in replicas.ToList())
         {
-            if (member == LocalReplicaId || SiloOf(member) is not { } silo) continue;
+            if (replica == LocalReplicaId || SiloOf(replica) is not { } silo) continue;
             try
             {
-                if (await hosts.For(silo).GetCurrentRosterAsync() is { } info && info.Version >= Version)
-                {
-                    LearnDomains(info.Domains);
-                    SetCurrent(new ClusterConfig(info.Members), info.Version);
-                }
+                if (await hosts.For(silo).GetCurrentRosterAsync() is not { } info) continue;
+                answered = true;
+                if (info.Version < Version) continue;
+                LearnDomains(info.Domains);
+                SetCurrent(new ClusterConfig(info.Members), info.Version);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Try the next member; addresses are hints.
+                // Try the next one; addresses are hints.
             }
         }
+        return answered;
     }
 
     /// <summary>Learns which silo each replica runs on (called on membership changes; addresses are hints).</summary>

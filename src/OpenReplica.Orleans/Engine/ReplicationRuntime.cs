@@ -433,7 +433,8 @@ internal sealed partial class ReplicationRuntime(
                 rosterGroup.CheckRoster();
                 // Scale-out: a silo outside the roster (or just removed from it: the meta group sends it nothing) asks a member.
                 bool outside = rosterGroup.Group is null || !roster.Current!.Contains(roster.LocalReplicaId);
-                if ((outside || roster.MissesDomains) && ++tick % 4 == 0) await roster.LearnNewerFromPeersAsync();
+                // At once on the first pass: until then a new silo places grains on the genesis roster.
+                if ((outside || roster.MissesDomains) && tick++ % 4 == 0) await roster.LearnNewerFromPeersAsync();
                 await Task.Delay(RosterGroup.CheckInterval, _stopping.Token);
             }
         }

@@ -17,6 +17,14 @@ internal sealed class RosterReplicaSetLocator(ReplicaRoster roster) : IReplicaSe
             await roster.RefreshAddressesAsync();
             silos = Silos();
         }
+        if (silos.Count == 0)
+        {
+            // None of the replica set is live: this silo's roster may be stale (a silo outside the roster learns it by
+            // asking; the meta group tells members only). Learn the newest and place by it.
+            await roster.LearnNewerFromPeersAsync();
+            config = roster.TargetConfigFor(grainId, replicas) ?? config;
+            silos = Silos();
+        }
         return silos;
 
         List<SiloAddress> Silos() => roster.PreferenceOrder(grainId, config)
