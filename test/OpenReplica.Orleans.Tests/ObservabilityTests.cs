@@ -64,11 +64,13 @@ public sealed class ObservabilityTests
 
         // 3 replicas of the grain's group and 3 of the roster group, in memory or evicted. On a loaded machine one may
         // appear late (the roster group starts in the background; a full suite once saw 4 of 6 here), so wait for them.
+        string seen = "";
         await Eventually(() =>
         {
             metrics.Flush();
+            seen = $"{metrics.Gauge(R.GroupsHeld)} held + {metrics.Gauge(R.GroupsEvicted)} evicted";
             return metrics.Gauge(R.GroupsHeld) + metrics.Gauge(R.GroupsEvicted) == 6;
-        }, "all six replicas of the grain's group and the roster group exist");
+        }, () => $"all six replicas of the grain's group and the roster group exist (last seen: {seen})");
 
         var transports = cluster.Silos.Select(s => cluster.Service<ReplicaTransport>(s)).ToList();
         long queuedBefore = transports.Sum(t => t.Enqueued), deliveredBefore = transports.Sum(t => t.BatchesDelivered), droppedBefore = transports.Sum(t => t.Dropped);
@@ -185,12 +187,14 @@ public sealed class ObservabilityTests
         return false;
     }
 
-    private static async Task Eventually(Func<bool> condition, string what)
+    private static Task Eventually(Func<bool> condition, string what) => Eventually(condition, () => what);
+
+    private static async Task Eventually(Func<bool> condition, Func<string> what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for: {what}.");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for: {what()}.");
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
