@@ -31,6 +31,9 @@ internal sealed partial class ConsensusCallReplicator(
     private readonly ConcurrentDictionary<IGrainContext, GrainSession> _sessions = new();
     private int _sweepSet;
 
+    // A move's driver takes a few hundred ms (Volatile) to a second or two (Persisted catch-up) and then resigns.
+    private static readonly TimeSpan RecampaignAfter = TimeSpan.FromSeconds(1);
+
     public async Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken)
     {
         if (runtime.Roster.IsLeaving(runtime.Roster.LocalReplicaId))
@@ -75,7 +78,11 @@ internal sealed partial class ConsensusCallReplicator(
         timeout.CancelAfter(options.Value.CallTimeout);
         try
         {
-            await session.StartAsync(timeout.Token);
+            var start = session.StartAsync(timeout.Token);
+            // A campaign beaten before the activation served is not retried by the session itself (see
+            // GrainSession.CampaignAgainIfIdleAsync): look again every RecampaignAfter until it serves or times out.
+            while (await Task.WhenAny(start, Task.Delay(RecampaignAfter, CancellationToken.None)) != start) await session.CampaignAgainIfIdleAsync();
+            await start;
             LogServing(logger, grain.GrainId, grain.ActivationId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, session.StartPhases());
             if (target is not null) _ = RequestMoveIfMisplacedAsync(grain.GrainId, group, target);
         }

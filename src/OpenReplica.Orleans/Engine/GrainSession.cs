@@ -640,6 +640,33 @@ internal sealed partial class GrainSession(
     /// <summary>This replica leads the group (it may still be catching up): its digests are worth writing into the log.</summary>
     private bool Leads => _leaderFloor is not null && _lost is null;
 
+    /// <summary>
+    /// Campaigns again if this activation does not serve yet and its replica neither leads nor campaigns: its campaign
+    /// was beaten by a transient campaigner (a rebalancer moving the group as the activation arrived, which resigns once
+    /// done). It never led, so no loss of the lead tells it to campaign again, and it waited for its start's timeout
+    /// (5 s in the test kit) while every call to the grain waited with it (session 25, a silo that had just joined).
+    /// Called by the host on a timer (the simulator does not); bounded like the campaigns after a lost lead. Returns
+    /// whether it campaigned.
+    /// </summary>
+    public async Task<bool> CampaignAgainIfIdleAsync()
+    {
+        if (_leading.Task.IsCompleted || _lost is not null || _startCampaigns >= MaxStartCampaigns) return false;
+        bool again = await group.AskAsync(core =>
+        {
+            bool idle = ReferenceEquals(group.Listener, this) && core.Role == ReplicaRole.Follower;
+            return (idle, idle ? core.Campaign() : new Ready());
+        });
+        if (again)
+        {
+            _startCampaigns++;
+            LogCampaignsAfterDefeat(effectLogger, grain.GrainId, _startCampaigns, MaxStartCampaigns);
+        }
+        return again;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId}: this activation's campaign was beaten before it served and nobody leads from here; it campaigns again ({Attempt} of {Max})")]
+    private static partial void LogCampaignsAfterDefeat(ILogger logger, GrainId grainId, int attempt, int max);
+
     /// <summary>Campaigns again after losing the lead before serving; past this, the activation fails as before (two activations dueling).</summary>
     private const int MaxStartCampaigns = 3;
 
