@@ -32,7 +32,7 @@ internal sealed partial class ConsensusCallReplicator(
     private int _sweepSet;
 
     // A move's driver takes a few hundred ms (Volatile) to a second or two (Persisted catch-up) and then resigns.
-    private static readonly TimeSpan RecampaignAfter = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan RecampaignAfter = TimeSpan.FromSeconds(1);
 
     public async Task RecoverAsync(IGrainContext grain, CancellationToken cancellationToken)
     {

@@ -62,6 +62,7 @@ internal sealed class SimActivation
     {
         var cancel = new CancellationTokenSource();
         world.Scheduler.At(timeout, cancel.Cancel, Silo.Context);
+        LookAgainLater(world, timeout / 4);
         try
         {
             await Session.StartAsync(cancel.Token);
@@ -73,6 +74,19 @@ internal sealed class SimActivation
             _started.TrySetException(e);
         }
     }
+
+    /// <summary>
+    /// As the silo's host does while an activation starts (every <see cref="ConsensusCallReplicator.RecampaignAfter"/>,
+    /// a fifth of the test kit's start timeout; a quarter of the simulated one here): every <paramref name="every"/> simulated ms it lets a session whose
+    /// campaign was beaten campaign again.
+    /// </summary>
+    private void LookAgainLater(EngineSimulation world, long every) =>
+        world.Scheduler.At(every, () =>
+        {
+            if (_started.Task.IsCompleted || !Alive) return;
+            _ = Session.CampaignAgainIfIdleAsync();
+            LookAgainLater(world, every);
+        }, Silo.Context);
 
     /// <summary>Deactivation (idle, lost leadership, failure): the session detaches and resigns, as on a silo.</summary>
     public void Stop(string reason)
