@@ -68,8 +68,9 @@ public sealed class ObservabilityTests
         await Eventually(() =>
         {
             metrics.Flush();
-            seen = $"{metrics.Gauge(R.GroupsHeld)} held + {metrics.Gauge(R.GroupsEvicted)} evicted";
-            return metrics.Gauge(R.GroupsHeld) + metrics.Gauge(R.GroupsEvicted) == 6;
+            long held = metrics.Gauge(R.GroupsHeld), evicted = metrics.Gauge(R.GroupsEvicted);
+            seen = $"{held} held + {evicted} evicted";
+            return held + evicted == 6;
         }, () => $"all six replicas of the grain's group and the roster group exist (last seen: {seen})");
 
         var transports = cluster.Silos.Select(s => cluster.Service<ReplicaTransport>(s)).ToList();

@@ -645,8 +645,8 @@ internal sealed partial class GrainSession(
     /// was beaten by a transient campaigner (a rebalancer moving the group as the activation arrived, which resigns once
     /// done). It never led, so no loss of the lead tells it to campaign again, and it waited for its start's timeout
     /// (5 s in the test kit) while every call to the grain waited with it (session 25, a silo that had just joined).
-    /// Called by the host on a timer (the simulator does not); bounded like the campaigns after a lost lead. Returns
-    /// whether it campaigned.
+    /// Called on a timer by the host (<see cref="ConsensusCallReplicator"/>) and, on simulated time, by the engine
+    /// simulator's activations; bounded like the campaigns after a lost lead. Returns whether it campaigned.
     /// </summary>
     public async Task<bool> CampaignAgainIfIdleAsync()
     {

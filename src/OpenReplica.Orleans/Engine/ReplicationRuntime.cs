@@ -431,7 +431,8 @@ internal sealed partial class ReplicationRuntime(
                 bool member = roster.Current!.Contains(roster.LocalReplicaId) || roster.Genesis!.Contains(roster.LocalReplicaId);
                 if (member && rosterGroup.Group is null) GetOrCreate(RosterGroup.GroupId, roster.Genesis!);
                 rosterGroup.CheckRoster();
-                // Scale-out: a silo outside the roster (or just removed from it: the meta group sends it nothing) asks a member.
+                // Scale-out: a silo outside the roster (or just removed from it: the meta group sends it nothing) asks a member,
+                // or any live silo when no member answers.
                 bool outside = rosterGroup.Group is null || !roster.Current!.Contains(roster.LocalReplicaId);
                 // At once on the first pass: until then a new silo places grains on the genesis roster.
                 if ((outside || roster.MissesDomains) && tick++ % 4 == 0) await roster.LearnNewerFromPeersAsync();

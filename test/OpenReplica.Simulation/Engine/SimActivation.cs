@@ -77,8 +77,8 @@ internal sealed class SimActivation
 
     /// <summary>
     /// As the silo's host does while an activation starts (every <see cref="ConsensusCallReplicator.RecampaignAfter"/>,
-    /// a fifth of the test kit's start timeout; a quarter of the simulated one here): every <paramref name="every"/> simulated ms it lets a session whose
-    /// campaign was beaten campaign again.
+    /// a fifth of the test kit's start timeout; a quarter of the simulated one here): every <paramref name="every"/>
+    /// simulated ms it lets a session whose campaign was beaten campaign again.
     /// </summary>
     private void LookAgainLater(EngineSimulation world, long every) =>
         world.Scheduler.At(every, () =>
