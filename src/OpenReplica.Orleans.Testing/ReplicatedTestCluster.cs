@@ -136,8 +136,9 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts a killed silo again under its name, so with its data directory (Persisted mode: the same replica, its
-    /// WAL and roster), and returns once every live silo sees it in the cluster status.
+    /// Starts a killed or gracefully stopped silo again under its name, so with its data directory (Persisted mode: the
+    /// same replica, its WAL and roster), and returns once every live silo sees it in the cluster status. A silo that
+    /// left the roster when it stopped is a spare again and is taken back in after <c>RosterSettlingPeriod</c>.
     /// </summary>
     public async Task<InProcessSiloHandle> RestartSiloAsync(InProcessSiloHandle dead)
     {
@@ -166,8 +167,9 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     /// <summary>
     /// Stops a silo gracefully, as a planned shutdown or a rolling deployment does: it first hands its grains' groups
     /// and activations over to other silos (at most <c>DecommissionTimeout</c>), so its grains' callers see no failover
-    /// gap, then Orleans stops it. Returns once it has stopped. Its replica has left the roster: replace it with
-    /// <see cref="StartSiloAsync"/> rather than restarting it.
+    /// gap, then Orleans stops it. Returns once it has stopped. Its replica has left the roster if another silo could
+    /// take its place (else it stays a member, as after a failure): replace it with <see cref="StartSiloAsync"/>, or
+    /// restart it with <see cref="RestartSiloAsync"/> (a rolling restart).
     /// </summary>
     public Task StopSiloAsync(InProcessSiloHandle silo) => StopAsync(silo, gracefully: true);
 

@@ -193,8 +193,11 @@ internal sealed partial class GrainSession(
         {
             // A call that was chosen and deferred its reply (a blocking call) waits for its answer, not for the timeout.
             lock (_deferred) if (_deferred.Contains(command.Id)) return;
-            waiter.TrySetException(new TimeoutException(
-                $"grain {grain.GrainId}: the call was not chosen in time (no majority of its replicas answered); it may still take effect, retry with the same stamp"));
+            if (waiter.TrySetException(new TimeoutException(
+                $"grain {grain.GrainId}: the call was not chosen in time (no majority of its replicas answered); it may still take effect, retry with the same stamp")))
+            {
+                _ = LogNotChosenAsync();
+            }
         });
         var outcome = await waiter.Task;
         return outcome.GetResultOrThrow();
@@ -428,6 +431,29 @@ internal sealed partial class GrainSession(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId}: this activation lost the lead before it served (a transient campaigner took it); it campaigns again ({Attempt} of {Max})")]
     private static partial void LogCampaignsAgain(ILogger logger, GrainId grainId, int attempt, int max);
+
+    /// <summary>Warning with what this replica knew of its group when a call here timed out (what did not answer).</summary>
+    private async Task LogNotChosenAsync()
+    {
+        string state;
+        try
+        {
+            state = await group.AskAsync(core => (
+                $"role {core.Role}, promised {core.Promised}, leading with {core.LeaderBallot?.ToString() ?? "none"}, commit {core.CommitIndex}, "
+                + $"applied {core.AppliedIndex}, configuration [{string.Join(",", core.Config.Members)}], latest [{string.Join(",", core.Configs.Latest.Members)}], "
+                + $"work in flight {core.HasInFlightWork}", new Ready())).WaitAsync(NotChosenAskBound);
+        }
+        catch (Exception e)
+        {
+            state = $"not known ({e.GetType().Name})";
+        }
+        LogNotChosen(effectLogger, grain.GrainId, grain.ActivationId, state, Describe());
+    }
+
+    private static readonly TimeSpan NotChosenAskBound = TimeSpan.FromSeconds(1);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} activation {ActivationId}: a call was not chosen within the call timeout; its replica here: {State}; {Activation}")]
+    private static partial void LogNotChosen(ILogger logger, GrainId grainId, ActivationId activationId, string state, string activation);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} could not snapshot its state as it deactivated; its next activation replays the log")]
     private static partial void LogDeactivationSnapshotFailed(ILogger logger, Exception exception, GrainId grainId);

@@ -385,9 +385,9 @@ internal sealed partial class ReplicationRuntime(
         foreach (var (group, message) in messages)
         {
             string groupId = group.GroupId;
-            if (roster.SiloOf(message.To) is not { } silo)
+            if (roster.RouteOf(message.To) is not { } silo)
             {
-                // Unknown address (the replica's silo is down or not yet seen): drop; the core retransmits.
+                // Unknown address (the replica's silo is dead or not yet seen): drop; the core retransmits.
                 unknown = true;
                 continue;
             }
