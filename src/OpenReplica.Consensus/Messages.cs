@@ -33,6 +33,13 @@ public sealed record Heartbeat(long From, long To, Ballot Ballot, long CommitInd
 /// <summary>An acceptor still honours <paramref name="Ballot"/> (it has promised nothing higher).</summary>
 public sealed record HeartbeatAck(long From, long To, Ballot Ballot, long ReadContext, long CommitIndex) : Message(From, To);
 
+/// <summary>
+/// The sender stopped leading at <paramref name="Ballot"/> on its own (an activation deactivated, a move's driver
+/// resigned) and serves no lease read under it any more: a follower that guards that lease may end its guard, so the
+/// next leader need not wait out the lease.
+/// </summary>
+public sealed record LeaseRelease(long From, long To, Ballot Ballot) : Message(From, To);
+
 /// <summary>"Send me the chosen entries in [FromSlot, ToSlot]" (or a snapshot if you truncated them).</summary>
 public sealed record CatchUpRequest(long From, long To, long FromSlot, long ToSlot) : Message(From, To);
 

@@ -66,7 +66,7 @@ public sealed partial class PaxosReplica
         // An answer confirms reads (a context) and feeds check-quorum (election mode); a heartbeat that only carries
         // the commit index needs none.
         bool wanted = m.ReadContext != 0 || _options.ElectionTimeoutTicks > 0;
-        if (GrantLease(m.From) && wanted) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
+        if (GrantLease(m.From, m.Ballot) && wanted) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
     }
 

@@ -49,7 +49,14 @@ public sealed partial class PaxosReplica
     {
         SendUnsentCommit();
         _campaignPending = false;
-        if (_leader is not null) StepDown(null);
+        if (_leader is { } leader)
+        {
+            // Who may guard this leader's lease, taken before stepping down (the leader's window names them).
+            var guards = LeasesOn && _role == ReplicaRole.Leader ? LeaseGrantors(leader) : null;
+            StepDown(null);
+            // Only now, with no lease read possible here under this ballot: the guards may end early.
+            if (guards is not null) ReleaseLease(leader.Ballot, guards);
+        }
         return TakeReady();
     }
 

@@ -20,6 +20,7 @@ public sealed partial class PaxosReplica
     private long _clock;
     private long _guardUntil;
     private long _guardFor; // 0: nobody, i.e. a restarted replica guarding against every candidate
+    private Ballot? _guardBallot; // the ballot of the heartbeat that granted the guard (a release names it)
     private bool _campaignPending;
 
     private bool LeasesOn => _options.LeaseDuration > 0;
@@ -85,13 +86,47 @@ public sealed partial class PaxosReplica
     /// A heartbeat of <paramref name="leaderId"/> was admitted: grant or renew its lease. False when this replica
     /// must not acknowledge it, because it is about to campaign and must not lengthen a lease it will break.
     /// </summary>
-    private bool GrantLease(long leaderId)
+    private bool GrantLease(long leaderId, Ballot ballot)
     {
         if (!LeasesOn) return true;
         if (_campaignPending) return false;
         _guardFor = leaderId;
+        _guardBallot = ballot;
         _guardUntil = Math.Max(_guardUntil, _clock + _options.LeaseDuration);
         return true;
+    }
+
+    /// <summary>
+    /// The replicas that may have acknowledged this leader's lease probes: the members of every configuration that
+    /// may be in force in its window (<see cref="NoteLeaseAck"/> counts the same ones), itself excluded.
+    /// </summary>
+    private HashSet<long> LeaseGrantors(LeaderState leader)
+    {
+        long commit = _log.CommitIndex;
+        var members = new HashSet<long>();
+        foreach (var config in _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot) + _options.Window)) members.UnionWith(config.Members);
+        members.UnionWith(_configs.Latest.Members);
+        members.Remove(Id);
+        return members;
+    }
+
+    /// <summary>Tells the replicas that may guard this (former) leader's lease at <paramref name="ballot"/> that it ended.</summary>
+    private void ReleaseLease(Ballot ballot, HashSet<long> grantors)
+    {
+        foreach (long member in grantors) Send(new LeaseRelease(Id, member, ballot));
+    }
+
+    /// <summary>
+    /// A leader that resigned on its own ended the lease it held at a ballot: a guard granted to that leader at that
+    /// ballot ends now. A guard the same replica holds at a later ballot (it led again) is kept, so a late release
+    /// cannot shorten a newer lease.
+    /// </summary>
+    private void HandleLeaseRelease(LeaseRelease m)
+    {
+        if (!LeasesOn || _guardFor != m.From || _guardBallot != m.Ballot) return;
+        _guardUntil = 0;
+        _guardBallot = null;
+        MaybeStartPendingCampaign();
     }
 
     /// <summary>Starts a pending campaign once the guard it waited for has ended (checked on every tick).</summary>

@@ -203,6 +203,7 @@ public sealed partial class PaxosReplica
             case CatchUpRequest m: HandleCatchUpRequest(m); break;
             case CatchUpResponse m: HandleCatchUpResponse(m); break;
             case InstallSnapshot m: HandleInstallSnapshot(m); break;
+            case LeaseRelease m: HandleLeaseRelease(m); break;
             default: throw new ArgumentException($"unknown message type {message.GetType().Name}", nameof(message));
         }
         return TakeReady();
@@ -219,6 +220,7 @@ public sealed partial class PaxosReplica
             Rejected m => m.Promised,
             Heartbeat m => m.Ballot,
             HeartbeatAck m => m.Ballot,
+            LeaseRelease m => m.Ballot,
             _ => null,
         };
         if (ballot is { } b) _maxRoundSeen = Math.Max(_maxRoundSeen, b.Round);

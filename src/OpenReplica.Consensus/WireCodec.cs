@@ -13,7 +13,7 @@ public static class WireCodec
 
     private enum MessageTag : byte
     {
-        Prepare = 1, Promise, Accept, Accepted, Rejected, Heartbeat, HeartbeatAck, CatchUpRequest, CatchUpResponse, InstallSnapshot,
+        Prepare = 1, Promise, Accept, Accepted, Rejected, Heartbeat, HeartbeatAck, CatchUpRequest, CatchUpResponse, InstallSnapshot, LeaseRelease,
     }
 
     /// <summary>Encodes a consensus message for the wire.</summary>
@@ -37,6 +37,7 @@ public static class WireCodec
             case CatchUpRequest m: Header(w, MessageTag.CatchUpRequest, m); w.Write(m.FromSlot); w.Write(m.ToSlot); break;
             case CatchUpResponse m: Header(w, MessageTag.CatchUpResponse, m); WriteEntries(w, m.Entries); w.Write(m.CommitIndex); break;
             case InstallSnapshot m: Header(w, MessageTag.InstallSnapshot, m); WriteSnapshot(w, m.Snapshot); break;
+            case LeaseRelease m: Header(w, MessageTag.LeaseRelease, m); WriteBallot(w, m.Ballot); break;
             default: throw new ArgumentException($"cannot encode message type {message.GetType().Name}", nameof(message));
         }
     });
@@ -58,6 +59,7 @@ public static class WireCodec
             MessageTag.CatchUpRequest => new CatchUpRequest(from, to, r.ReadInt64(), r.ReadInt64()),
             MessageTag.CatchUpResponse => new CatchUpResponse(from, to, ReadEntries(r), r.ReadInt64()),
             MessageTag.InstallSnapshot => new InstallSnapshot(from, to, ReadSnapshot(r)),
+            MessageTag.LeaseRelease => new LeaseRelease(from, to, ReadBallot(r)),
             _ => throw new FormatException($"unknown message tag {(byte)tag}"),
         };
     });

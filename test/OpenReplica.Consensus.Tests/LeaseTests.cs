@@ -118,6 +118,45 @@ public class LeaseTests
     }
 
     [Fact]
+    public void A_leader_that_resigns_releases_its_lease_so_another_candidate_leads_at_once()
+    {
+        var c = LeaderWithLease();
+        var ready = c.Handle(1, c[1].Resign());
+        Assert.Equal(long.MinValue, c[1].LeaseExpiresAt); // no lease read here from the moment it resigned
+        Assert.Equal(new long[] { 2, 3 }, ready.Messages.OfType<LeaseRelease>().Select(m => m.To).Order());
+
+        c.Campaign(3); // before the release arrives: r3 still guards r1's lease
+        Assert.True(c[3].CampaignPending);
+        c.DeliverAll();
+        Assert.True(c[3].IsLeader, "the guards ended with the release, long before the lease would have run out (clock still 0)");
+    }
+
+    [Fact]
+    public void A_release_of_an_earlier_ballot_does_not_end_the_guard_of_a_newer_lease()
+    {
+        var c = LeaderWithLease();
+        var stale = new LeaseRelease(1, 2, c[1].LeaderBallot!.Value);
+        c.Handle(1, c[1].Resign());
+        c.DropQueued(m => m is LeaseRelease);
+        c.Elect(1); // r1 leads again, at a higher ballot, and r2 guards that lease
+        c.DeliverAll();
+        Assert.True(c[1].LeaseExpiresAt > 0);
+
+        c[2].Step(stale); // late: the release of r1's first lease
+        var ready = c[2].Step(new Prepare(3, 2, new Ballot(99, 3), 0));
+        Assert.Empty(ready.Messages); // still guarding r1's current lease: no promise to r3
+    }
+
+    [Fact]
+    public void A_release_from_another_replica_than_the_guarded_leader_changes_nothing()
+    {
+        var c = LeaderWithLease();
+        c[2].Step(new LeaseRelease(3, 2, new Ballot(1, 1)));
+        var ready = c[2].Step(new Prepare(3, 2, new Ballot(9, 3), 0));
+        Assert.Empty(ready.Messages);
+    }
+
+    [Fact]
     public void A_guarding_follower_sends_no_promise_to_a_prepare()
     {
         var c = LeaderWithLease();

@@ -31,6 +31,7 @@ internal static class TraceFormat
         CatchUpRequest m => $"CatchUpRequest [{m.FromSlot},{m.ToSlot}]",
         CatchUpResponse m => $"CatchUpResponse commit={m.CommitIndex} {Entries(m.Entries)}",
         InstallSnapshot m => $"InstallSnapshot slot={m.Snapshot.Slot} configs={m.Snapshot.Configs}",
+        LeaseRelease m => $"LeaseRelease b={m.Ballot}",
         _ => message.GetType().Name,
     };
 

@@ -95,7 +95,7 @@ public sealed class WireCodecFuzzTests
     private static Message RandomMessage(Random r)
     {
         long from = r.Next(1, 4), to = r.Next(1, 4);
-        return r.Next(10) switch
+        return r.Next(11) switch
         {
             0 => new Prepare(from, to, RandomBallot(r), r.Next(0, 20)),
             1 => new Promise(from, to, RandomBallot(r), r.Next(0, 20), r.Next(0, 5), RandomEntries(r)),
@@ -106,6 +106,7 @@ public sealed class WireCodecFuzzTests
             6 => new HeartbeatAck(from, to, RandomBallot(r), r.Next(0, 9), r.Next(0, 20)),
             7 => new CatchUpRequest(from, to, r.Next(1, 10), r.Next(10, 20)),
             8 => new CatchUpResponse(from, to, RandomEntries(r), r.Next(0, 20)),
+            9 => new LeaseRelease(from, to, RandomBallot(r)),
             _ => new InstallSnapshot(from, to, RandomSnapshot(r)),
         };
     }

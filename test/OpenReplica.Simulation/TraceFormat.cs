@@ -17,6 +17,7 @@ public static class TraceFormat
         CatchUpRequest m => $"r{m.From}->r{m.To} CatchUpRequest [{m.FromSlot},{m.ToSlot}]",
         CatchUpResponse m => $"r{m.From}->r{m.To} CatchUpResponse commit={m.CommitIndex} [{string.Join(" ", m.Entries)}]",
         InstallSnapshot m => $"r{m.From}->r{m.To} InstallSnapshot slot={m.Snapshot.Slot}",
+        LeaseRelease m => $"r{m.From}->r{m.To} LeaseRelease b={m.Ballot}",
         ClientRequest m => $"c{m.ClientEndpoint}->? Request #{m.Sequence} {m.Input.Op} {m.Input.Key} {m.Input.Expected}->{m.Input.Value}{(m.ViaLog ? " (log)" : "")}",
         ClientReply m => m.Output is null ? $"Reply #{m.Sequence} redirect to {m.LeaderHint}" : $"Reply #{m.Sequence} {m.Output.Value} ok={m.Output.Ok}",
         _ => message.ToString() ?? "?",

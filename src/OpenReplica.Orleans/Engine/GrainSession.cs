@@ -432,7 +432,10 @@ internal sealed partial class GrainSession(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId}: this activation lost the lead before it served (a transient campaigner took it); it campaigns again ({Attempt} of {Max})")]
     private static partial void LogCampaignsAgain(ILogger logger, GrainId grainId, int attempt, int max);
 
-    /// <summary>Warning with what this replica knew of its group when a call here timed out (what did not answer).</summary>
+    /// <summary>
+    /// Warning with what this replica knew of its group when a call here timed out (what did not answer). No timer of
+    /// its own: the ask runs on the group's worker (simulated time in the engine simulator), and a failed group throws.
+    /// </summary>
     private async Task LogNotChosenAsync()
     {
         string state;
@@ -441,7 +444,7 @@ internal sealed partial class GrainSession(
             state = await group.AskAsync(core => (
                 $"role {core.Role}, promised {core.Promised}, leading with {core.LeaderBallot?.ToString() ?? "none"}, commit {core.CommitIndex}, "
                 + $"applied {core.AppliedIndex}, configuration [{string.Join(",", core.Config.Members)}], latest [{string.Join(",", core.Configs.Latest.Members)}], "
-                + $"work in flight {core.HasInFlightWork}", new Ready())).WaitAsync(NotChosenAskBound);
+                + $"work in flight {core.HasInFlightWork}", new Ready()));
         }
         catch (Exception e)
         {
@@ -449,8 +452,6 @@ internal sealed partial class GrainSession(
         }
         LogNotChosen(effectLogger, grain.GrainId, grain.ActivationId, state, Describe());
     }
-
-    private static readonly TimeSpan NotChosenAskBound = TimeSpan.FromSeconds(1);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} activation {ActivationId}: a call was not chosen within the call timeout; its replica here: {State}; {Activation}")]
     private static partial void LogNotChosen(ILogger logger, GrainId grainId, ActivationId activationId, string state, string activation);
