@@ -102,12 +102,18 @@ public sealed partial class PaxosReplica
     /// </summary>
     private HashSet<long> LeaseGrantors(LeaderState leader)
     {
-        long commit = _log.CommitIndex;
         var members = new HashSet<long>();
-        foreach (var config in _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot) + _options.Window)) members.UnionWith(config.Members);
+        foreach (var config in LeaseConfigs(leader)) members.UnionWith(config.Members);
         members.UnionWith(_configs.Latest.Members);
         members.Remove(Id);
         return members;
+    }
+
+    /// <summary>Every configuration that may be in force in the leader's window: a lease needs a quorum of each.</summary>
+    private IEnumerable<ClusterConfig> LeaseConfigs(LeaderState leader)
+    {
+        long commit = _log.CommitIndex;
+        return _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot) + _options.Window);
     }
 
     /// <summary>Tells the replicas that may guard this (former) leader's lease at <paramref name="ballot"/> that it ended.</summary>
@@ -150,8 +156,7 @@ public sealed partial class PaxosReplica
     {
         if (!LeasesOn || (leader.AckedContext.TryGetValue(from, out long known) && known >= context)) return;
         leader.AckedContext[from] = context;
-        long commit = _log.CommitIndex;
-        var configs = _configs.ConfigsBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot) + _options.Window).ToList();
+        var configs = LeaseConfigs(leader).ToList();
         for (int i = leader.LeaseProbes.Count - 1; i >= 0; i--)
         {
             var (probe, sentAt) = leader.LeaseProbes[i];
