@@ -28,17 +28,22 @@ internal static class EngineCostCommand
         var inFlight = new Option<int>("--in-flight") { Description = "Writes in flight at once (the load tool's callers)", DefaultValueFactory = _ => 64 };
         var silos = new Option<int>("--silos") { Description = "Silos, each holding a replica of every group (the replication factor: 3 or 5)", DefaultValueFactory = _ => 3 };
         var acceptSpares = new Option<int>("--accept-spares") { Description = "ReplicatedGrainsOptions.AcceptSpares (thrifty accepts)", DefaultValueFactory = _ => ReplicatedGrainsOptions.DefaultAcceptSpares };
+        var allocations = new Option<bool>("--allocations") { Description = "Also print the types allocated during the measured writes (sampled by the runtime)" };
         var command = new System.CommandLine.Command("engine", "Allocations and CPU per spread write in three silos' replication engines in one process (no Orleans, Volatile log)")
         {
-            groups, writes, inFlight, silos, acceptSpares,
+            groups, writes, inFlight, silos, acceptSpares, allocations,
         };
         command.SetAction(async (parse, _) =>
         {
             var run = new EngineCostRun(parse.GetValue(groups), parse.GetValue(inFlight), parse.GetValue(silos), parse.GetValue(acceptSpares));
             await run.StartAsync();
             await run.WriteAsync(parse.GetValue(writes)); // warm-up: JIT, tiering, the logs' first growth
+            using var sampler = parse.GetValue(allocations) ? new AllocationSampler() : null;
+            sampler?.Start();
             var result = await run.MeasureAsync(parse.GetValue(writes));
+            sampler?.Stop();
             Console.WriteLine(result);
+            if (sampler is not null) Console.WriteLine(sampler.Report(25));
             return 0;
         });
         return command;
