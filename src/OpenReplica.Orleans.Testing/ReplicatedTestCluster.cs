@@ -138,7 +138,9 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     /// <summary>
     /// Starts a killed or gracefully stopped silo again under its name, so with its data directory (Persisted mode: the
     /// same replica, its WAL and roster), and returns once every live silo sees it in the cluster status. A silo that
-    /// left the roster when it stopped is a spare again and is taken back in after <c>RosterSettlingPeriod</c>.
+    /// left the roster when it stopped is a spare again and is taken back in after <c>RosterSettlingPeriod</c>. With
+    /// leader leases on, a silo restarted with its data completes its start one <c>LeaseDuration</c> after it began
+    /// (its replicas promise nobody until then), so this returns about that much later.
     /// </summary>
     public async Task<InProcessSiloHandle> RestartSiloAsync(InProcessSiloHandle dead)
     {

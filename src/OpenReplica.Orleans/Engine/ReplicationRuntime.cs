@@ -77,6 +77,26 @@ internal sealed partial class ReplicationRuntime(
         lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.RuntimeServices, StartAsync, StopAsync);
         // The roster is formed from membership through the management grain: only once this silo is active.
         lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.Active, StartRosterLoop, static _ => Task.CompletedTask);
+        lifecycle.Subscribe(nameof(ReplicationRuntime), ServiceLifecycleStage.Active, HoldStartForLeaseGuardAsync, static _ => Task.CompletedTask);
+    }
+
+    /// <summary>
+    /// A silo restarted with its data directory finishes starting only once its replicas' lease guard has ended
+    /// (<see cref="CoreOptions"/>: they may have promised a lease before the restart and forgot it, so until any such
+    /// promise has run out they promise nobody, themselves included). The silo serves meanwhile (observers of one
+    /// lifecycle stage run side by side; membership and the gateway are up); only the end of its start waits.
+    /// Whoever rolls a cluster one silo at a time and stops the next silo when this start returns (the test kit's
+    /// <c>RestartSiloAsync</c>, a host's readiness) therefore never stops it while the restarted replicas still
+    /// abstain. Before, a grain of the next stopping silo whose activation landed here, or whose other replica was
+    /// the one stopping, waited out the lease (8.0-8.3 s with 8 s leases in 4 of 12 runs of the rolling-restart test).
+    /// </summary>
+    private async Task HoldStartForLeaseGuardAsync(CancellationToken cancellationToken)
+    {
+        if (LeaseTicks <= 0 || !identity.Restored) return;
+        long remaining = _startedAt + LeaseTicks - _engineClock.Now;
+        if (remaining <= 0) return;
+        LogHoldingStart(_logger, remaining);
+        await Task.Delay(TimeSpan.FromMilliseconds(remaining), options.Value.MonotonicClock ?? TimeProvider.System, cancellationToken);
     }
 
     private Task StartAsync(CancellationToken cancellationToken)
@@ -471,4 +491,7 @@ internal sealed partial class ReplicationRuntime(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Replica address watcher stopped")]
     private static partial void LogMembershipWatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This silo restarted with its identity and leases are on: its start completes in {Milliseconds} ms, when its replicas' lease guard ends (they promise nobody until then)")]
+    private static partial void LogHoldingStart(ILogger logger, long milliseconds);
 }
