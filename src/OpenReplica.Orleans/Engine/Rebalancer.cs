@@ -21,6 +21,7 @@ internal sealed partial class Rebalancer(
     ReplicationRuntime runtime,
     ReplicaRoster roster,
     ReplicaHostClient hosts,
+    IGrainFactory grains,
     IOptions<ReplicatedGrainsOptions> options,
     ILogger<Rebalancer> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -633,12 +634,40 @@ internal sealed partial class Rebalancer(
     {
         if (group.Listener is not GrainSession session) return;
         LogSteppingAside(logger, group.GroupId, movedTo.ToString());
-        // While this silo hands everything over before it stops, the activation deactivates rather than migrates:
-        // Orleans migrates to a silo one batch at a time and answers a batch once all its activations are valid, so
-        // one slow or failed activation held every grain queued to that silo for the 30 s response timeout (the
-        // full rolling replacement of session 12: calls of six grains took 30.5 s as their silo stopped). Deactivated,
-        // each grain's queued calls are forwarded on their own and placement puts it on its replica set.
-        session.StepAside("its group moved to other silos", HandingOver ? null : NextHome(grainId, target, before));
+        // The activation deactivates rather than migrates, unless a silo left the roster (below): Orleans migrates to
+        // a silo one batch at a time and answers a batch once all its activations are valid, so each grain waits for
+        // the slowest of its batch and for the batches before it. While this silo hands everything over before it
+        // stops, one slow or failed activation held every grain queued to that silo for the 30 s response timeout
+        // (the full rolling replacement of session 12: calls of six grains took 30.5 s as their silo stopped). At a
+        // join the target is mostly the silo that joined, busy taking in its groups: in session 27's roll the next
+        // activations started there 1.0-2.5 s after the old ones stopped, the slowest calls of the roll. Deactivated,
+        // each grain's queued calls are forwarded on their own, and placement puts the grain on the first live silo of
+        // its replica set (this silo is no longer in it), where a move's rehome would have sent it.
+        // When a silo left (a failure or a decommission elsewhere) the activation migrates to a member, one that held
+        // the group before where known (it has the whole log): no silo is taking in a join's share of groups then.
+        bool migrate = !HandingOver && IsUrgent(roster.Current?.Members);
+        session.StepAside("its group moved to other silos", migrate ? NextHome(grainId, target, before) : null);
+        if (!migrate && !HandingOver) _ = StartAtHomeAsync(grainId);
+    }
+
+    /// <summary>
+    /// Starts a grain whose activation deactivated at a join on its replica set now, with a call that runs outside the
+    /// log (<see cref="IReplicatedGrainDivergence.GetDivergence"/>). This silo no longer lists an activation of it,
+    /// so its placement picks the replica set. Without this, callers' directory caches still named this silo: the next
+    /// call started the grain here, it found itself outside its replica set and deactivated again, and the call was
+    /// forwarded only then (86 such calls in the Volatile roll of session 27, each a few hundred ms slower). With the
+    /// grain registered on its replica set, such a call is forwarded at once.
+    /// </summary>
+    private async Task StartAtHomeAsync(GrainId grainId)
+    {
+        try
+        {
+            await grains.GetGrain(grainId).AsReference<IReplicatedGrainDivergence>().GetDivergence();
+        }
+        catch (Exception e)
+        {
+            LogStartAtHomeFailed(logger, grainId, e.Message); // the grain's next call starts it instead
+        }
     }
 
     /// <summary>
@@ -653,24 +682,28 @@ internal sealed partial class Rebalancer(
     /// next silo leaves moments later, and moving leadership meanwhile only adds campaigns to the hand-overs (a group
     /// stalled once in CI with it).
     /// </remarks>
-    private void Rehome(GroupReplica group, GrainId grainId, ClusterConfig target)
+    private long Rehome(GroupReplica group, GrainId grainId, ClusterConfig target)
     {
-        if (group.Listener is not GrainSession session) return;
+        if (group.Listener is not GrainSession session) return 0;
         long me = roster.LocalReplicaId;
         long first = roster.PreferenceOrder(grainId, target).FirstOrDefault(m => m == me || (roster.SiloOf(m) is not null && !roster.IsLeaving(m)));
-        if (first == me || first == 0 || roster.SiloOf(first) is not { } home) return;
+        if (first == me || first == 0 || roster.SiloOf(first) is not { } home) return 0;
         Interlocked.Increment(ref _rehomed);
         LogRehoming(logger, group.GroupId, first);
         session.StepAside("its group moved onto silos that joined, and another one comes first in its replica set", home);
+        return first;
     }
 
     /// <summary>
-    /// Moves the activations queued by this pass's paced moves to their replica sets' first silos, one every
-    /// <see cref="RehomeSpacing"/>, once the pass's moves are done, while the roster stays calm. They are moved for
+    /// Moves the activations queued by this pass's paced moves to their replica sets' first silos once the pass's
+    /// moves are done, while the roster stays calm: one at a time, the next once the last one leads its group on its
+    /// new silo (at most <see cref="RehomeWait"/>) and at least <see cref="RehomeSpacing"/> later. They are moved for
     /// balance only. Moved as each group's move ended, they reached a silo that had just joined while it was still
     /// taking in its share of groups, in Orleans migration batches to that silo. In both full-size rolls of session 26
     /// every one of the slowest calls was such a grain: its next activation started 0.85-3.0 s after the old one
-    /// stopped.
+    /// stopped. Sent every 50 ms after the pass, they still left in batches (Orleans answers a batch to a silo once
+    /// all its activations are valid, and sends the next one only then): in session 27's roll one started 2.0 s after
+    /// the old one stopped. One at a time, each batch holds one grain, and the pace follows the new silo's.
     /// </summary>
     private async Task RehomeQueuedAsync(long version, CancellationToken cancellationToken)
     {
@@ -682,8 +715,30 @@ internal sealed partial class Rebalancer(
                 return;
             }
             if (!Equals(item.Group.LatestConfig, item.Target)) continue; // moved again meanwhile
-            Rehome(item.Group, item.GrainId, item.Target);
-            await Task.Delay(RehomeSpacing, cancellationToken);
+            long sentTo = Rehome(item.Group, item.GrainId, item.Target);
+            var spacing = Task.Delay(RehomeSpacing, cancellationToken);
+            if (sentTo != 0) await LeadsThereAsync(sentTo, item.Group.GroupId, cancellationToken);
+            await spacing;
+        }
+    }
+
+    private static readonly TimeSpan RehomeWait = TimeSpan.FromSeconds(3);
+
+    /// <summary>Waits, at most <see cref="RehomeWait"/>, until replica <paramref name="member"/> leads the group with an activation.</summary>
+    private async Task LeadsThereAsync(long member, string groupId, CancellationToken cancellationToken)
+    {
+        long deadline = HostClock.Now + (long)RehomeWait.TotalMilliseconds;
+        while (HostClock.Now < deadline && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await AskPeerAsync(member, groupId) is { Leader: true, HasActivation: true }) return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return; // the peer cannot say (gone, or slow): the pace falls back to the spacing
+            }
+            await Task.Delay(PollInterval, cancellationToken);
         }
     }
 
@@ -911,4 +966,7 @@ internal sealed partial class Rebalancer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A rebalance pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} did not start on its replica set after its activation here stepped aside ({Error}); its next call starts it")]
+    private static partial void LogStartAtHomeFailed(ILogger logger, GrainId grainId, string error);
 }
