@@ -57,6 +57,15 @@ internal sealed partial class ConsensusCallReplicator(
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is not in the grain's replica set: the grain starts there"));
             return;
         }
+        if (runtime.LeaseGuarded && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
+        {
+            // This silo restarted less than a lease ago: its replica would lose its own campaign to its lease guard
+            // and serve only when the guard ends. A silo that placed the grain here did not know; this silo's own
+            // placement skips itself meanwhile, so deactivating before the grain runs forwards the call elsewhere.
+            LogLeaseGuarded(logger, grain.GrainId);
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo restarted less than a lease ago: the grain starts on another replica silo"));
+            return;
+        }
         if (!runtime.StartsActivations && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
         {
             // This silo's log is failing (or failed moments ago): the activation would fail at its first write, and
@@ -201,6 +210,9 @@ internal sealed partial class ConsensusCallReplicator(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
     private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was placed on this silo less than a lease after it restarted: it deactivates and Orleans forwards the call to another replica silo")]
+    private static partial void LogLeaseGuarded(ILogger logger, GrainId grainId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grain {GrainId} was placed on this silo while its write-ahead log is failing: it deactivates and Orleans forwards the call to another replica silo")]
     private static partial void LogLogFailing(ILogger logger, GrainId grainId);

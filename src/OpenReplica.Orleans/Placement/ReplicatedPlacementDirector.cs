@@ -18,9 +18,10 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
         var replicas = strategy is ReplicatedPlacement { Replicas: > 0 } placement ? placement.Replicas : options.Value.ReplicationFactor;
         var replicaSilos = await locator.GetReplicaSilosAsync(target.GrainIdentity, replicas);
         var compatible = context.GetCompatibleSilos(target);
-        // A silo whose log is failing knows it of itself only; an activation that another silo places there steps
-        // aside before it runs (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
-        bool localFit = health.StartsActivations;
+        // A silo whose log is failing, or whose replicas still guard leases they may have promised before a restart,
+        // knows it of itself only; an activation that another silo places there steps aside before it runs
+        // (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
+        bool localFit = health.StartsActivations && !health.LeaseGuarded;
 
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint && replicaSilos.Contains(hint)
             && (localFit || !hint.Equals(context.LocalSilo)))
