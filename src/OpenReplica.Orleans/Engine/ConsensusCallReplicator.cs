@@ -57,23 +57,19 @@ internal sealed partial class ConsensusCallReplicator(
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo is not in the grain's replica set: the grain starts there"));
             return;
         }
-        if (runtime.LeaseGuarded && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
+        // Placement skips this silo while it is unfit to host activations, but a silo that placed the grain here did
+        // not know; deactivating before the grain runs makes Orleans forward the call, and this silo's placement then
+        // picks another replica silo (unless none is live: better an activation that waits than none).
+        // - Its log is failing (or failed moments ago): the activation would fail at its first write, and placement
+        //   would put the next attempt here again if the calls come through this silo's gateway.
+        // - It restarted less than a lease ago: its replica would lose its own campaign to its lease guard and serve
+        //   only when the guard ends.
+        string? unfit = runtime.LeaseGuarded ? "this silo restarted less than a lease ago"
+            : !runtime.StartsActivations ? "this silo's write-ahead log is failing" : null;
+        if (unfit is not null && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
         {
-            // This silo restarted less than a lease ago: its replica would lose its own campaign to its lease guard
-            // and serve only when the guard ends. A silo that placed the grain here did not know; this silo's own
-            // placement skips itself meanwhile, so deactivating before the grain runs forwards the call elsewhere.
-            LogLeaseGuarded(logger, grain.GrainId);
-            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo restarted less than a lease ago: the grain starts on another replica silo"));
-            return;
-        }
-        if (!runtime.StartsActivations && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
-        {
-            // This silo's log is failing (or failed moments ago): the activation would fail at its first write, and
-            // placement would put the next attempt here again if the calls come through this silo's gateway. A silo
-            // that placed it here did not know; this silo's own placement skips itself, so deactivating before the
-            // grain runs makes Orleans forward the call to a healthy replica silo.
-            LogLogFailing(logger, grain.GrainId);
-            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "this silo's write-ahead log is failing: the grain starts on another replica silo"));
+            LogUnfit(logger, grain.GrainId, unfit);
+            grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"{unfit}: the grain starts on another replica silo"));
             return;
         }
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -211,11 +207,8 @@ internal sealed partial class ConsensusCallReplicator(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} activation {ActivationId}: stopped (deactivating)")]
     private static partial void LogDetached(ILogger logger, GrainId grainId, ActivationId activationId);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was placed on this silo less than a lease after it restarted: it deactivates and Orleans forwards the call to another replica silo")]
-    private static partial void LogLeaseGuarded(ILogger logger, GrainId grainId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Grain {GrainId} was placed on this silo while its write-ahead log is failing: it deactivates and Orleans forwards the call to another replica silo")]
-    private static partial void LogLogFailing(ILogger logger, GrainId grainId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grain {GrainId} was placed on this silo, but {Reason}: it deactivates and Orleans forwards the call to another replica silo")]
+    private static partial void LogUnfit(ILogger logger, GrainId grainId, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Grain {GrainId} was routed to this silo, outside its replica set {Target} (a stale directory cache): it deactivates and Orleans forwards the call")]
     private static partial void LogNotOnReplicaSet(ILogger logger, GrainId grainId, string target);

@@ -93,9 +93,9 @@ internal sealed partial class ReplicationRuntime(
     /// </summary>
     private async Task HoldStartForLeaseGuardAsync(CancellationToken cancellationToken)
     {
-        if (!LeaseGuarded) return;
-        long remaining = _startedAt + LeaseTicks - _engineClock.Now;
-        if (remaining <= 0) return;
+        long now = _engineClock.Now, until = LeaseGuardUntil;
+        if (now >= until) return; // before the subtraction: long.MinValue (no guard) minus now wraps around
+        long remaining = until - now;
         LogHoldingStart(_logger, remaining);
         await Task.Delay(TimeSpan.FromMilliseconds(remaining), options.Value.MonotonicClock ?? TimeProvider.System, cancellationToken);
     }
@@ -343,7 +343,7 @@ internal sealed partial class ReplicationRuntime(
     // A silo back with its data directory may have granted leases before it stopped: it supports no new
     // activation until they have surely ended (a new identity never granted any).
     private ReplicaOptions CoreOptions(ClusterConfig config) =>
-        GrainGroupOptions(roster.LocalReplicaId, config, options.Value, LeaseTicks > 0 && identity.Restored ? _startedAt + LeaseTicks : long.MinValue);
+        GrainGroupOptions(roster.LocalReplicaId, config, options.Value, LeaseGuardUntil);
 
     /// <summary>The core options of a grain's group (the silo and the simulator build them alike).</summary>
     internal static ReplicaOptions GrainGroupOptions(long replicaId, ClusterConfig config, ReplicatedGrainsOptions o, long leaseGuardUntil) => new()
@@ -371,7 +371,10 @@ internal sealed partial class ReplicationRuntime(
     /// off this silo meanwhile: one placed here campaigned, lost to its own guard and served only when the guard ended
     /// (7.6 s with 8 s leases, the rolling-restart test without its pause under load in session 27).
     /// </summary>
-    public bool LeaseGuarded => LeaseTicks > 0 && identity.Restored && _engineClock.Now < _startedAt + LeaseTicks;
+    public bool LeaseGuarded => _engineClock.Now < LeaseGuardUntil;
+
+    /// <summary>Until when (engine clock) this silo's replicas guard against every candidate; long.MinValue: never.</summary>
+    private long LeaseGuardUntil => LeaseTicks > 0 && identity.Restored ? _startedAt + LeaseTicks : long.MinValue;
 
     public void OnMessages(SiloAddress from, IReadOnlyList<ReplicaEnvelopeItem> items)
     {
