@@ -21,6 +21,7 @@ public sealed partial class PaxosReplica
     private long _guardUntil;
     private long _guardFor; // 0: nobody, i.e. a restarted replica guarding against every candidate
     private Ballot? _guardBallot; // the ballot of the heartbeat that granted the guard (a release names it)
+    private Ballot? _released; // the highest ballot whose leader released its lease: its late heartbeats grant nothing
     private bool _campaignPending;
 
     private bool LeasesOn => _options.LeaseDuration > 0;
@@ -90,6 +91,11 @@ public sealed partial class PaxosReplica
     {
         if (!LeasesOn) return true;
         if (_campaignPending) return false;
+        // A heartbeat its leader sent before it resigned can arrive after the release: a host may send a step's
+        // messages in two parts (before and after its fsync), and a receiver that gave up on a gap in a peer's batches
+        // delivers the late batch out of order. Granting it would restore the guard that the release ended, for a
+        // whole lease, with nobody left to release it (session 28).
+        if (ballot == _released) return false;
         _guardFor = leaderId;
         _guardBallot = ballot;
         _guardUntil = Math.Max(_guardUntil, _clock + _options.LeaseDuration);
@@ -129,6 +135,7 @@ public sealed partial class PaxosReplica
     /// </summary>
     private void HandleLeaseRelease(LeaseRelease m)
     {
+        if (LeasesOn && m.Ballot.ReplicaId == m.From && (_released is not { } known || m.Ballot > known)) _released = m.Ballot;
         if (!LeasesOn || _guardFor != m.From || _guardBallot != m.Ballot) return;
         _guardUntil = 0;
         _guardBallot = null;

@@ -131,6 +131,29 @@ public class LeaseTests
         Assert.True(c[3].IsLeader, "the guards ended with the release, long before the lease would have run out (clock still 0)");
     }
 
+    /// <summary>
+    /// The resigning leader's last heartbeat can arrive after its release: a host sends a step's messages in two
+    /// parts (some before its fsync, the rest after), and a receiver gives up on a gap in a peer's batches after a
+    /// while and delivers what follows. Granting that heartbeat restored the guard for a whole lease, with nobody left
+    /// to release it (session 28, before the early sends were put back in order).
+    /// </summary>
+    [Fact]
+    public void A_heartbeat_that_arrives_after_its_leaders_release_grants_no_guard()
+    {
+        var c = LeaderWithLease();
+        var ballot = c[1].LeaderBallot!.Value;
+        var late = new Heartbeat(1, 3, ballot, c[1].CommitIndex, ReadContext: 7);
+        c.Handle(1, c[1].Resign());
+        c.DeliverAll(); // the releases
+        var ready = c[3].Step(late);
+        Assert.Empty(ready.Messages.OfType<HeartbeatAck>()); // an acknowledgement would promise a guard
+
+        c.Campaign(3);
+        Assert.False(c[3].CampaignPending, "the late heartbeat restored the guard its release had ended");
+        c.DeliverAll();
+        Assert.True(c[3].IsLeader, "r3 should lead at once (clock still 0)");
+    }
+
     [Fact]
     public void A_release_of_an_earlier_ballot_does_not_end_the_guard_of_a_newer_lease()
     {

@@ -23,6 +23,13 @@ internal sealed class FillableFileSystem : IFileSystem
     /// <summary>Also fail such an fsync of a file while this says so (the chaos tool: while a trigger file exists).</summary>
     public Func<string, bool>? FsyncFailsWhen { get; set; }
 
+    /// <summary>Files under this prefix take <see cref="FsyncDelay"/> longer for every fsync with new data (a slow device).</summary>
+    public string? FsyncSlowUnder { get; set; }
+
+    public TimeSpan FsyncDelay { get; set; }
+
+    private bool FsyncSlow(string path) => FsyncSlowUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal);
+
     private bool FsyncFails(string path) =>
         (FsyncFailsUnder is { } prefix && path.StartsWith(prefix, StringComparison.Ordinal)) || FsyncFailsWhen?.Invoke(path) == true;
 
@@ -81,6 +88,7 @@ internal sealed class FillableFileSystem : IFileSystem
                 _writtenSinceFlush = false;
                 throw new IOException("Input/output error (fsync failed: injected fault)", 5);
             }
+            if (_writtenSinceFlush && fs.FsyncSlow(path)) Thread.Sleep(fs.FsyncDelay); // the log's own writer thread waits, as on a slow device
             real.Flush();
             _writtenSinceFlush = false;
         }

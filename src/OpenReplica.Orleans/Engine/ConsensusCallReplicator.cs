@@ -93,7 +93,7 @@ internal sealed partial class ConsensusCallReplicator(
         }
         catch
         {
-            Detach(grain);
+            _ = Detach(grain);
             throw;
         }
     }
@@ -168,17 +168,31 @@ internal sealed partial class ConsensusCallReplicator(
     public Task AcceptDivergenceAsync(IGrainContext grain, string reason, CancellationToken cancellationToken) =>
         SessionOf(grain).AcceptDivergenceAsync(reason, cancellationToken);
 
-    public Task DetachAsync(IGrainContext grain)
+    /// <summary>
+    /// Stops the activation's session and waits, at most <see cref="ResignSentWait"/>, until its resignation left for
+    /// the followers: a silo's graceful stop deactivates its grains and stops the consensus transport right after, so
+    /// the deactivation must not end before its last messages are queued (see <see cref="GroupReplica.PostUntilSentAsync"/>).
+    /// </summary>
+    public async Task DetachAsync(IGrainContext grain)
     {
-        Detach(grain);
-        return Task.CompletedTask;
+        try
+        {
+            await Detach(grain).WaitAsync(ResignSentWait);
+        }
+        catch (TimeoutException)
+        {
+            // A step stuck on a slow disk: the followers learn from their own timers instead (the lease runs out).
+        }
     }
 
-    private void Detach(IGrainContext grain)
+    /// <summary>How long a deactivation waits for its resignation's step (an fsync on a loaded disk, at worst).</summary>
+    private static readonly TimeSpan ResignSentWait = TimeSpan.FromSeconds(2);
+
+    private Task Detach(IGrainContext grain)
     {
-        if (!_sessions.TryRemove(grain, out var session)) return;
+        if (!_sessions.TryRemove(grain, out var session)) return Task.CompletedTask;
         LogDetached(logger, grain.GrainId, grain.ActivationId);
-        session.Stop();
+        return session.StopAsync();
     }
 
     private GrainSession SessionOf(IGrainContext grain) =>

@@ -310,10 +310,14 @@ internal sealed partial class GrainSession(
         }
     }
 
-    public void Stop()
+    /// <summary>
+    /// Resigns the group for the deactivating activation; the task completes once the resignation's messages (the
+    /// commit index, the lease release) were handed to the transport, or the replica stopped.
+    /// </summary>
+    public Task StopAsync()
     {
         var final = DeactivationSnapshot();
-        group.Post(core =>
+        var sent = group.PostUntilSentAsync(core =>
         {
             if (!ReferenceEquals(group.Listener, this)) return new Ready();
             // The grain is deactivating: nobody here will propose, so give up leadership and the state it holds (an
@@ -327,6 +331,7 @@ internal sealed partial class GrainSession(
         LoseLeadership(new ReplicaUnavailableException($"grain {grain.GrainId}: the activation is deactivating"));
         _pump.Writer.TryComplete();
         ReleaseLogMemory(closing: true);
+        return sent;
     }
 
     /// <summary>What this activation's commands since its last snapshot hold, charged to the silo's budget.</summary>
@@ -506,7 +511,7 @@ internal sealed partial class GrainSession(
                 // Applying failed outside the grain's methods (their exceptions are results): this activation cannot
                 // go on in slot order. Detach it and deactivate; the next activation replays the log.
                 _pump.Writer.TryComplete();
-                Stop();
+                _ = StopAsync();
                 OnFailed(e);
                 return;
             }

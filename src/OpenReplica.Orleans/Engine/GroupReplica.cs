@@ -78,6 +78,7 @@ internal sealed partial class GroupReplica
     private HardState? _writing; // the hard state the step in flight writes (set by the store)
     private readonly GroupMetrics? _metrics;
     private CampaignTrace? _campaign; // only while a campaign of this replica runs, with Debug logging on
+    private List<TaskCompletionSource>? _afterStep; // PostUntilSentAsync's waits for the step in flight (under the gate)
 
     public GroupReplica(string groupId, PaxosReplica core, EngineWorker worker, int proposalCapacity, ILogger logger,
         IGroupListener? listener = null, bool alwaysTick = false, GroupMetrics? metrics = null)
@@ -259,6 +260,39 @@ internal sealed partial class GroupReplica
         if (_scheduled) return false;
         _scheduled = true;
         return !_stepping || _worker.PlantedBugs.HasFlag(EngineBug.TwiceInOneStep);
+    }
+
+    /// <summary>
+    /// Posts <paramref name="input"/> and returns a task that completes once the step that ran it has ended: its
+    /// messages handed to the network (after their fsync, when they needed one), or the replica stopped. A graceful
+    /// stop waits for it: the silo's transport stops soon after the grains' deactivations, and a resigning activation's
+    /// last messages (the commit index, the lease release) queued after that were dropped (session 28: the lease
+    /// release of a grain whose resign step waited for a slow fsync never left, so its next activation waited out the
+    /// whole lease).
+    /// </summary>
+    public Task PostUntilSentAsync(Func<PaxosReplica, Ready> input)
+    {
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool queued = Post(core =>
+        {
+            lock (_gate) (_afterStep ??= []).Add(sent);
+            return input(core);
+        });
+        if (!queued) sent.TrySetResult();
+        return sent.Task;
+    }
+
+    /// <summary>Ends the waits of <see cref="PostUntilSentAsync"/> whose inputs ran in the step that just ended (or the replica stopped).</summary>
+    private void EndStepWaits()
+    {
+        List<TaskCompletionSource>? waits;
+        lock (_gate)
+        {
+            waits = _afterStep;
+            _afterStep = null;
+        }
+        if (waits is null) return;
+        foreach (var wait in waits) wait.TrySetResult();
     }
 
     /// <summary>Runs <paramref name="work"/> on the worker (where the core may be touched) and returns its result.</summary>
@@ -549,6 +583,7 @@ internal sealed partial class GroupReplica
         _idle = _listener is null && !_core.HasInFlightWork && !_core.HasUnsentCommit && !_core.IsLeader && !_alwaysTick;
         _commitNotDurable = _core.CommitIndex > _durableCommit;
         if (Ticks && WantsTicks is { } wantsTicks) wantsTicks(this);
+        EndStepWaits();
         bool schedule;
         lock (_gate)
         {
@@ -567,6 +602,7 @@ internal sealed partial class GroupReplica
         lock (_gate) _failed = true;
         LogGroupFailed(_logger, e, GroupId);
         _listener?.OnFailed(e);
+        EndStepWaits();
     }
 
     /// <summary>
@@ -577,6 +613,7 @@ internal sealed partial class GroupReplica
     {
         lock (_gate) _failed = true;
         _listener?.OnFailed(reason);
+        EndStepWaits();
     }
 
     /// <summary>

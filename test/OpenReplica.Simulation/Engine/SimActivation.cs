@@ -94,7 +94,7 @@ internal sealed class SimActivation
         if (Stopped) return;
         Stopped = true;
         if (_world.Tracing) _world.Trace($"activation #{Number} of {GroupId} on silo {Silo.Id} stops: {reason}");
-        if (Silo.IsUp && Silo.Incarnation == Incarnation) Session.Stop();
+        if (Silo.IsUp && Silo.Incarnation == Incarnation) _ = Session.StopAsync();
         _started.TrySetException(new OpenReplica.Orleans.ReplicaUnavailableException($"activation stopped: {reason}"));
     }
 }
