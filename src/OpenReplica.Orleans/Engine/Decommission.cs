@@ -157,7 +157,7 @@ internal sealed partial class Decommission(
     /// <summary>Asks to leave the roster and waits until the meta group chose a roster without this replica; false when nobody can take its place.</summary>
     private async Task<bool> LeaveRosterAsync(long me, long started, CancellationToken cancellationToken)
     {
-        roster.MarkLeaving(me);
+        roster.MarkLeaving(me, roster.LocalSilo);
         await AnnounceAsync(me);
         while (roster.Current!.Contains(me))
         {
@@ -182,13 +182,29 @@ internal sealed partial class Decommission(
         {
             try
             {
-                await hosts.For(silo).LeaveRosterAsync(me);
+                await TellLeavingAsync(hosts.For(silo), me, roster.LocalSilo);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // That silo is going too or unreachable; the others suffice.
             }
         }));
+
+    /// <summary>
+    /// Tells one silo that replica <paramref name="me"/> leaves from <paramref name="from"/>; a silo of an earlier
+    /// version (a rolling upgrade) does not know that method and answers with an error, so it is told the old way.
+    /// </summary>
+    internal static async Task TellLeavingAsync(IReplicaHost host, long me, SiloAddress from)
+    {
+        try
+        {
+            await host.LeaveRosterFromAsync(me, from);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not TimeoutException)
+        {
+            await host.LeaveRosterAsync(me);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} is leaving: handing its {Held} groups over before the silo stops")]
     private static partial void LogLeaving(ILogger logger, long replica, int held);

@@ -180,11 +180,18 @@ internal sealed partial class ReplicaRoster(
         }
     }
 
-    /// <summary>A replica that is leaving gracefully: never a spare to add, and removed from the roster first.</summary>
-    public void MarkLeaving(long replicaId)
+    /// <summary>
+    /// A replica that is leaving gracefully: never a spare to add, and removed from the roster first.
+    /// <paramref name="from"/> is the silo it said so from, when it said (peers of an older version do not): without
+    /// it, a replica whose address this silo had not learned yet stayed "leaving" after a restart under a new address.
+    /// </summary>
+    public void MarkLeaving(long replicaId, SiloAddress? from = null)
     {
-        lock (_addresses) _leaving[replicaId] = _addresses.GetValueOrDefault(replicaId) ?? _leaving.GetValueOrDefault(replicaId);
+        lock (_addresses) _leaving[replicaId] = from ?? _addresses.GetValueOrDefault(replicaId) ?? _leaving.GetValueOrDefault(replicaId);
     }
+
+    /// <summary>This silo's address (what a leaving replica names itself by).</summary>
+    public SiloAddress LocalSilo => localSilo.SiloAddress;
 
     public bool IsLeaving(long replicaId)
     {

@@ -52,4 +52,13 @@ public interface IReplicaHost : IGrainService
     /// <summary>The replica is leaving gracefully (its silo is stopping): the meta group's leader removes it from the roster.</summary>
     [Alias("LeaveRosterAsync")]
     Task LeaveRosterAsync(long replicaId);
+
+    /// <summary>
+    /// As <see cref="LeaveRosterAsync"/>, naming the silo the replica leaves from: a silo that had not learned that
+    /// address yet would otherwise keep the replica marked as leaving after it restarts under a new one. Silos of
+    /// versions before it do not know this method; a leaving silo falls back to <see cref="LeaveRosterAsync"/> there
+    /// (a rolling upgrade mixes both).
+    /// </summary>
+    [Alias("LeaveRosterFromAsync")]
+    Task LeaveRosterFromAsync(long replicaId, SiloAddress silo);
 }

@@ -102,6 +102,12 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
         return Task.CompletedTask;
     }
 
+    public Task LeaveRosterFromAsync(long replicaId, SiloAddress silo)
+    {
+        _roster.MarkLeaving(replicaId, silo);
+        return Task.CompletedTask;
+    }
+
     public Task<ReplicaHostInfo> GetInfoAsync() => Task.FromResult(new ReplicaHostInfo(_identity.ReplicaId, Silo, _identity.Persisted, _roster.LocalDomain));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica message sink failed on a batch of {Count} messages from {From}; the batch is dropped")]
