@@ -171,9 +171,7 @@ public sealed class PlacementTests
 
     private sealed class FixedHealth(bool fit, bool guarded) : ILocalReplicaHealth
     {
-        public bool StartsActivations => fit;
-
-        public bool LeaseGuarded => guarded;
+        public string? UnfitReason => guarded ? "lease guard" : fit ? null : "failing log";
     }
 
     private static PlacementTarget Target(SiloAddress? hint = null) =>

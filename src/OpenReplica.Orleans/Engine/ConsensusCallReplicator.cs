@@ -64,9 +64,7 @@ internal sealed partial class ConsensusCallReplicator(
         //   would put the next attempt here again if the calls come through this silo's gateway.
         // - It restarted less than a lease ago: its replica would lose its own campaign to its lease guard and serve
         //   only when the guard ends.
-        string? unfit = runtime.LeaseGuarded ? "this silo restarted less than a lease ago"
-            : !runtime.StartsActivations ? "this silo's write-ahead log is failing" : null;
-        if (unfit is not null && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
+        if (runtime.UnfitReason is { } unfit && await OtherReplicaSiloLiveAsync(grain.GrainId, replicas))
         {
             LogUnfit(logger, grain.GrainId, unfit);
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"{unfit}: the grain starts on another replica silo"));

@@ -7,12 +7,10 @@ namespace OpenReplica.Orleans;
 /// </summary>
 internal interface ILocalReplicaHealth
 {
-    /// <summary>False while this silo's log is failing and for a probation period after it last failed.</summary>
-    bool StartsActivations { get; }
-
     /// <summary>
-    /// True for one lease after this silo restarted with its data (leases on): its replicas promise nobody, themselves
-    /// included, so an activation here could not lead until then. Placement skips it like a failing log.
+    /// Why this silo should host no activation now, null when it may. Placement skips the silo while this is set, and
+    /// an activation that another silo placed here anyway steps aside before it runs (ConsensusCallReplicator): both
+    /// ask this one question.
     /// </summary>
-    bool LeaseGuarded { get; }
+    string? UnfitReason { get; }
 }

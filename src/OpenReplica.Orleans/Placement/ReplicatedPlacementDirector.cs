@@ -21,7 +21,7 @@ internal sealed class ReplicatedPlacementDirector(IReplicaSetLocator locator, IO
         // A silo whose log is failing, or whose replicas still guard leases they may have promised before a restart,
         // knows it of itself only; an activation that another silo places there steps aside before it runs
         // (ConsensusCallReplicator), and its forwarded call is placed here again, by that silo.
-        bool localFit = health.StartsActivations && !health.LeaseGuarded;
+        bool localFit = health.UnfitReason is null;
 
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint && replicaSilos.Contains(hint)
             && (localFit || !hint.Equals(context.LocalSilo)))
