@@ -27,6 +27,12 @@ public sealed partial class PaxosReplica
         // Leased to another leader: stay silent until the guard ends; the candidate retransmits.
         if (m.Ballot > _promised && GuardsAgainst(m.From)) return;
         if (!AdmitBallot(m.From, m.Ballot)) return;
+        // A campaign at a ballot whose lease was released is a new incarnation of that replica using the ballot again
+        // (a replica dropped from the group and created anew starts its rounds over): its heartbeats are answered
+        // again. Refused as late ones, none was ever acknowledged, and its reads waited for a confirmation that could
+        // not come (session 29). A late heartbeat of the old incarnation can then grant a guard again: a wait, never a
+        // wrong read.
+        if (m.Ballot == _released) _released = null;
         // A would-be leader is alive: give it time before campaigning ourselves.
         if (_role == ReplicaRole.Follower) ResetElectionTimer();
 

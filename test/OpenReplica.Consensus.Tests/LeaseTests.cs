@@ -154,6 +154,25 @@ public class LeaseTests
         Assert.True(c[3].IsLeader, "r3 should lead at once (clock still 0)");
     }
 
+    /// <summary>
+    /// A replica dropped from its group and created anew starts its ballot rounds over, so it can campaign at the very
+    /// ballot whose lease its earlier incarnation released. Its heartbeats are not late ones: refused as such, no read
+    /// of it was ever confirmed (a rolling restart's read-back waited 60 s for one, session 29).
+    /// </summary>
+    [Fact]
+    public void A_new_campaign_at_a_released_ballot_has_its_heartbeats_answered()
+    {
+        var c = LeaderWithLease();
+        var ballot = c[1].LeaderBallot!.Value;
+        c.Handle(1, c[1].Resign());
+        c.DeliverAll(); // the releases
+        Assert.Empty(c[3].Step(new Heartbeat(1, 3, ballot, 0, ReadContext: 7)).Messages.OfType<HeartbeatAck>());
+
+        c[3].Step(new Prepare(1, 3, ballot, 0)); // the new incarnation's campaign, at the same ballot
+        var ready = c[3].Step(new Heartbeat(1, 3, ballot, 0, ReadContext: 8));
+        Assert.Contains(ready.Messages.OfType<HeartbeatAck>(), a => a.ReadContext == 8);
+    }
+
     [Fact]
     public void A_release_of_an_earlier_ballot_does_not_end_the_guard_of_a_newer_lease()
     {

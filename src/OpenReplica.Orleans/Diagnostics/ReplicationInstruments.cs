@@ -34,6 +34,8 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string GroupsHeld = "openreplica-groups-held";
     public const string GroupsActive = "openreplica-groups-active";
     public const string GroupsEvicted = "openreplica-groups-evicted";
+    public const string GroupLoadsQueued = "openreplica-group-loads-queued";
+    public const string ColdMessagesDropped = "openreplica-cold-messages-dropped";
     public const string LogMemoryHeld = "openreplica-log-memory-held";
     public const string WalFailing = "openreplica-wal-failing";
     public const string SnapshotDuration = "openreplica-snapshot-duration";
@@ -181,6 +183,19 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _meter.CreateObservableGauge(GroupsHeld, () => new Measurement<long>(counts().Held, tag), "{group}", "Groups whose replica on this silo is in memory.");
         _meter.CreateObservableGauge(GroupsActive, () => new Measurement<long>(counts().Active, tag), "{group}", "Groups led by an activation on this silo.");
         _meter.CreateObservableGauge(GroupsEvicted, () => new Measurement<long>(counts().Evicted, tag), "{group}", "Groups with a replica in this silo's log that are not in memory.");
+    }
+
+    /// <summary>
+    /// Reports the group loads (replicas built from the WAL) waiting for the silo's loader threads, and the messages
+    /// dropped while their group's replica was being built (<see cref="Replication.ColdDeliveries"/>).
+    /// </summary>
+    public void ObserveGroupLoads(string silo, Func<long> queued, Func<long> dropped)
+    {
+        var tag = new KeyValuePair<string, object?>(SiloTag, silo);
+        _meter.CreateObservableGauge(GroupLoadsQueued, () => new Measurement<long>(queued(), tag), "{load}",
+            "Group replicas waiting to be built from the write-ahead log on this silo (messages, activations, status asks, rebalancing).");
+        _meter.CreateObservableCounter(ColdMessagesDropped, () => new Measurement<long>(dropped(), tag), "{message}",
+            "Consensus messages dropped because too many waited for their group's replica to be built; the protocol retransmits.");
     }
 
     /// <summary>

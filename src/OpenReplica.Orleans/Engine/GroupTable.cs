@@ -47,6 +47,19 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
     private long _evicted;
     private long _rebuilt;
 
+    // Building a replica reads the group's records from the WAL, so it is serialized per group, not per table: under
+    // one table-wide lock every load of a silo waited for every other (a rebalancer loads tens at a time), and so did
+    // every message for a group not in memory, on the replica host's single turn (1-3 s per batch in a rolling restart
+    // of thousands of groups, session 29). A stripe guards the groups that hash to it: a load and an eviction of one
+    // group still exclude each other.
+    private readonly Lock[] _stripes = Enumerable.Range(0, 64).Select(_ => new Lock()).ToArray();
+    private readonly IEqualityComparer<string> _stripeHash = groupIdComparer ?? StringComparer.Ordinal;
+
+    private Lock StripeOf(string groupId) => _stripes[StripeIndexOf(groupId)];
+
+    /// <summary>The stripe that serializes building <paramref name="groupId"/>'s replica (tests pick groups on distinct stripes).</summary>
+    internal int StripeIndexOf(string groupId) => (int)((uint)_stripeHash.GetHashCode(groupId) % (uint)_stripes.Length);
+
     public GroupStore Store => store;
 
     public ReplicationEngine Engine => engine;
@@ -81,7 +94,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         Func<string, PaxosReplica, EngineWorker, GroupReplica>? make = null)
     {
         if (Find(groupId) is { } existing) return existing;
-        lock (_groups)
+        lock (StripeOf(groupId))
         {
             if (Find(groupId) is { } raced) return raced;
             var options = coreOptions();
@@ -101,16 +114,21 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
 
     /// <summary>
     /// Retires every group (none may vote again: the log under them failed) and drops them from memory, then runs
-    /// <paramref name="underLock"/> under the lock group creation takes, so no replica is built meanwhile.
+    /// <paramref name="underLock"/> under every lock group creation takes, so no replica is built meanwhile.
     /// </summary>
     public void RetireAll(Exception failure, Action underLock)
     {
-        lock (_groups)
+        foreach (var stripe in _stripes) stripe.Enter(); // always in the same order: no deadlock with another RetireAll
+        try
         {
             foreach (var group in _groups.Values) group.Retire(failure);
             _groups.Clear();
             _ticking.Clear();
             underLock();
+        }
+        finally
+        {
+            foreach (var stripe in _stripes) stripe.Exit();
         }
     }
 
@@ -191,13 +209,13 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
                 if (!group.PersistsCommit) group.PersistCommitBeforeEviction();
                 continue;
             }
-            lock (_groups)
+            lock (StripeOf(groupId))
             {
                 // Under the lock that GetOrCreate holds: a group handed out just now is touched and not evicted.
                 if (!group.TryEvict(idleSince)) continue;
                 // Counted, and the WAL's index of the group released (a rebuild finds its records on disk), before the
                 // group leaves the table: whoever sees it gone also sees both. Nothing rebuilds it meanwhile: it is
-                // marked evicted, so a delivery asks GetOrCreate, which waits for this lock.
+                // marked evicted, so a delivery asks GetOrCreate, which waits for this stripe.
                 Interlocked.Increment(ref _evicted);
                 store.Release(groupId);
                 _groups.TryRemove(new KeyValuePair<string, GroupReplica>(groupId, group));

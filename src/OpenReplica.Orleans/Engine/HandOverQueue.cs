@@ -57,7 +57,7 @@ internal sealed class HandOverQueue(Rebalancer rebalancer, int width, Func<strin
         {
             await Parallel.ForEachAsync(_left.Keys, new ParallelOptions { MaxDegreeOfParallelism = Width, CancellationToken = cancellationToken }, async (groupId, _) =>
             {
-                if (await rebalancer.StillHereAsync(groupId) is null) _left.TryRemove(groupId, out Left? _);
+                if (await rebalancer.StillHereAsync(groupId, cancellationToken) is null) _left.TryRemove(groupId, out Left? _);
             });
         }
         catch (OperationCanceledException)
@@ -104,7 +104,7 @@ internal sealed class HandOverQueue(Rebalancer rebalancer, int width, Func<strin
             try
             {
                 await rebalancer.StepAsync(groupId, cancellationToken);
-                why = await rebalancer.StillHereAsync(groupId);
+                why = await rebalancer.StillHereAsync(groupId, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

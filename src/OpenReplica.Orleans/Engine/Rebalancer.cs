@@ -359,7 +359,7 @@ internal sealed partial class Rebalancer(
         var here = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(runtime.HeldGroupIds(), new ParallelOptions { MaxDegreeOfParallelism = ConcurrencyFor(roster.Current?.Members), CancellationToken = cancellationToken }, async (groupId, _) =>
         {
-            if (await StillHereAsync(groupId) is { } why) here.Add($"{groupId} ({why})");
+            if (await StillHereAsync(groupId, cancellationToken) is { } why) here.Add($"{groupId} ({why})");
         });
         return [.. here];
     }
@@ -369,9 +369,9 @@ internal sealed partial class Rebalancer(
     /// the group, or the configuration that removed it is not yet on disk at a majority of its members; null when none
     /// of these (or it holds no replica, or the replica stopped).
     /// </summary>
-    public async Task<string?> StillHereAsync(string groupId)
+    public async Task<string?> StillHereAsync(string groupId, CancellationToken cancellationToken = default)
     {
-        if (runtime.LoadHeld(groupId) is not { } group) return null;
+        if (await runtime.LoadHeldAsync(groupId, background: true, cancellationToken) is not { } group) return null;
         try
         {
             var status = await StatusAsync(group);
@@ -393,7 +393,7 @@ internal sealed partial class Rebalancer(
     private async Task<(Outcome, string Why)> StepGroupAsync(string groupId, CancellationToken cancellationToken)
     {
         var (grainId, replicas) = ReplicationRuntime.GrainOf(groupId);
-        if (roster.TargetConfigFor(grainId, replicas) is not { } target || runtime.LoadHeld(groupId) is not { } group) return (Outcome.InPlace, "");
+        if (roster.TargetConfigFor(grainId, replicas) is not { } target || await runtime.LoadHeldAsync(groupId, background: true, cancellationToken) is not { } group) return (Outcome.InPlace, "");
         long me = roster.LocalReplicaId;
         GroupStatus status;
         try

@@ -30,11 +30,17 @@ internal sealed partial class ReplicationRuntime(
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(20);
 
+    // Loads read the disk under the log's one lock, so more threads would mostly wait for it; two let one decode while
+    // the other reads.
+    private const int LoaderThreads = 2;
+
     private GroupTable? _table;
     // Scale-out: every grain group with a replica here (in memory, evicted, or only on disk; not the meta group). It
     // grows with every group this silo ever held, so it is compact: about the id's UTF-8 length + 8 bytes per group.
     private GroupIdSet _held = new();
     private readonly FirstContact _learning = new(); // groups whose first config is being asked for, with their messages meanwhile
+    private GroupLoaders? _loaders; // a few threads that build replicas from the WAL for callers that must not block
+    private ColdDeliveries? _cold; // messages for groups not in memory, delivered on the loaders
     private readonly ForgottenGroups _forgotten = new(); // groups dropped here: learned again only from a newer view
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
@@ -114,6 +120,9 @@ internal sealed partial class ReplicationRuntime(
         _engine = new ReplicationEngine(o.EngineWorkers, o.EngineMaxGroupsPerStep, _store, this, _engineClock, _logger);
         _birthClaims = OpenBirthClaims();
         _table = new GroupTable(_store, _engine, _engineClock, o.MaxQueuedProposals, _logger, metrics: _grainMetrics);
+        _loaders = new GroupLoaders(LoaderThreads, e => LogLoadFailed(_logger, e));
+        _cold = new ColdDeliveries(DeliverCold, (groupId, e) => LogDeliveryFailed(_logger, e, groupId), _loaders.Schedule);
+        instruments.ObserveGroupLoads(localSilo.SiloAddress.ToString(), () => _loaders?.Queued ?? 0, () => _cold?.Dropped ?? 0);
         _engine.Start(_stopping.Token);
         _startedAt = _engineClock.Now;
         entryClock.Now(); // its first mark: a wall clock stepped forward from now on is bounded for every activation here
@@ -133,6 +142,7 @@ internal sealed partial class ReplicationRuntime(
         _stopping.Cancel();
         CloseBirthClaims();
         if (_engine is { } engine) await engine.StopAsync(cancellationToken);
+        _loaders?.Dispose();
         if (_store is { } store) await store.DisposeAsync();
     }
 
@@ -164,7 +174,11 @@ internal sealed partial class ReplicationRuntime(
         if (Table.Find(groupId) is { } existing) return existing;
         // Scale-out (issue 13): a replica on disk starts from its own records; a group this silo never held starts
         // from what its existing replicas know, or on its replica set in the current roster if it is new.
-        if (_held.Contains(groupId) || Store.HasPersisted(groupId)) return GetOrCreate(groupId, await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken));
+        if (_held.Contains(groupId) || Store.HasPersisted(groupId))
+        {
+            var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
+            return await Loaders.RunAsync(() => GetOrCreate(groupId, genesis)); // reads the disk: not on the activation's thread
+        }
         return await BornAsync(groupId, grainId, replicas, cancellationToken);
     }
 
@@ -187,6 +201,21 @@ internal sealed partial class ReplicationRuntime(
         return GetOrCreate(groupId, roster.GenesisConfigFor(grainId, replicas)!);
     }
 
+    /// <summary>
+    /// <see cref="LoadHeld"/>, reading the disk on a loader thread when the replica is not in memory: peers ask
+    /// status and birth claims on the replica host's single turn, which a load must not hold up, and the rebalancer
+    /// and activations run on the thread pool, which many loads at once starve. <paramref name="background"/>: behind
+    /// the loads callers and peers wait for (the rebalancer's, which visit every group held here).
+    /// </summary>
+    internal async ValueTask<GroupReplica?> LoadHeldAsync(string groupId, bool background = false, CancellationToken cancellationToken = default)
+    {
+        if (Table.Find(groupId) is { } group) return group;
+        if (!_held.Contains(groupId)) return null;
+        return await Loaders.RunAsync(() => LoadHeld(groupId), background, cancellationToken);
+    }
+
+    private GroupLoaders Loaders => _loaders ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
+
     /// <summary>The grain and replica count a group id names.</summary>
     internal static (GrainId GrainId, int Replicas) GrainOf(string groupId) =>
         TryParseGroupId(groupId, out var grainId, out int replicas) ? (grainId, replicas) : throw new FormatException($"'{groupId}' is not a grain group id.");
@@ -194,7 +223,7 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>What this silo's replica of the group knows (a peer asks before it starts a replica of its own).</summary>
     internal async Task<GroupStatus?> StatusOfAsync(string groupId)
     {
-        if (LoadHeld(groupId) is not { } group) return null;
+        if (await LoadHeldAsync(groupId) is not { } group) return null;
         try
         {
             return await StatusOfAsync(group);
@@ -221,7 +250,7 @@ internal sealed partial class ReplicationRuntime(
     /// </summary>
     internal async Task<bool> ForgetAsync(string groupId, long knownFromSlot, Func<PaxosReplica, bool> stillLeft)
     {
-        if (LoadHeld(groupId) is { } held)
+        if (await LoadHeldAsync(groupId, background: true) is { } held)
         {
             long? from;
             try
@@ -286,6 +315,12 @@ internal sealed partial class ReplicationRuntime(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Group {GroupId}: not started from the view of {Silo} (newest configuration in force from slot {FromSlot}): this silo forgot the group at a newer one, so that peer lags")]
     private static partial void LogStaleView(ILogger logger, string groupId, SiloAddress silo, long fromSlot);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A group loader's work failed")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not deliver a message to group {GroupId}: dropped (its sender retransmits)")]
+    private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string groupId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not start a replica of group {GroupId} named by a peer")]
     private static partial void LogLearnGroupFailed(ILogger logger, Exception exception, string groupId);
@@ -400,8 +435,20 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
     internal void Deliver(SiloAddress from, string groupId, Message message)
     {
-        // The common case: the replica is in memory. The input and loader delegates below are made only when not.
+        var cold = _cold ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
+        if (cold.TryJoin(from, groupId, message)) return; // behind its group's earlier messages, which wait for the replica
+        // The common case: the replica is in memory.
         if (Table.TryPost(groupId, message)) return;
+        cold.Enqueue(from, groupId, message);
+    }
+
+    /// <summary>
+    /// A message for a group not in memory, on a loader thread (<see cref="ColdDeliveries"/>): its replica is
+    /// built from the WAL, or learned from the sender for a group new to this silo, and then takes the message.
+    /// </summary>
+    private void DeliverCold(SiloAddress from, string groupId, Message message)
+    {
+        if (_stopping.IsCancellationRequested) return;
         Table.Deliver(groupId, core => core.Step(message), () =>
         {
             if (roster.Genesis is not { } genesisRoster)

@@ -28,6 +28,11 @@ internal sealed class SegmentIndexFile
 
     public string Path { get; }
 
+    private CachedReader? _reader; // kept open between lookups: a cold group's lookup reads every index file
+
+    /// <summary>Closes the kept read handle (before the file is deleted, or when the log closes).</summary>
+    public void CloseReader() => _reader?.Close();
+
     public long Count { get; }
 
     public static string PathFor(string segmentPath) => System.IO.Path.ChangeExtension(segmentPath, ".idx");
@@ -82,8 +87,8 @@ internal sealed class SegmentIndexFile
         }
 
         var buffer = new byte[(end - first) * EntrySize];
-        using IFile file = fs.OpenRead(Path);
-        if (file.Read(buffer, HeaderSize + first * EntrySize) != buffer.Length)
+        _reader ??= new CachedReader(Path);
+        if (_reader.Read(fs, buffer, HeaderSize + first * EntrySize) != buffer.Length)
         {
             throw new WalCorruptionException(Path, HeaderSize + first * EntrySize, "segment index is shorter than its entry count");
         }

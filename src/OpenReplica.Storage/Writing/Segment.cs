@@ -23,6 +23,16 @@ internal sealed class Segment(long sequence, string path, long baseLsn)
     /// <summary>Index files of the segment's older records (all of them once sealed), oldest first.</summary>
     public List<SegmentIndexFile> Indexes { get; } = [];
 
+    /// <summary>A read handle kept open between lookups of cold groups' records (closed before the file is deleted).</summary>
+    public CachedReader Reader { get; } = new(path);
+
+    /// <summary>Closes the kept read handles of the segment and of its index files.</summary>
+    public void CloseReaders()
+    {
+        Reader.Close();
+        foreach (SegmentIndexFile index in Indexes) index.CloseReader();
+    }
+
     /// <summary>Open only on the head segment, the one being appended to.</summary>
     public IFile? Writer { get; set; }
 

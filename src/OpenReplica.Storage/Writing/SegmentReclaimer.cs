@@ -162,6 +162,7 @@ internal sealed class SegmentReclaimer(LogState state, IFileSystem fs, string di
             state.Index.Unpin(job.Pinned);
             foreach (GroupKey key in job.Loaded) state.Index.Release(key);
             // Deleted under the lock so a concurrent read never opens a segment that is going away.
+            job.Victim.CloseReaders();
             fs.Delete(job.Victim.Path);
             foreach (SegmentIndexFile index in job.Victim.Indexes) fs.Delete(index.Path);
         }

@@ -151,6 +151,9 @@ internal sealed class FaultyFileSystem : IFileSystem
     /// <summary>Files opened so far (a lookup that searches the segments' index files opens them).</summary>
     public int Opens { get; private set; }
 
+    /// <summary>Bytes read so far, from any file.</summary>
+    public long BytesRead { get; private set; }
+
     public IFile Open(string path, FileMode mode)
     {
         lock (_sync)
@@ -330,6 +333,7 @@ internal sealed class FaultyFileSystem : IFileSystem
                 fs.ThrowIfCrashed();
                 int count = (int)Math.Clamp(node.Length - offset, 0, buffer.Length);
                 node.Data.AsSpan((int)offset, count).CopyTo(buffer);
+                fs.BytesRead += count;
                 return count;
             }
         }
