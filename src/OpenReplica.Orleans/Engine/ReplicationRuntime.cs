@@ -439,6 +439,9 @@ internal sealed partial class ReplicationRuntime(
         if (cold.TryJoin(from, groupId, message)) return; // behind its group's earlier messages, which wait for the replica
         // The common case: the replica is in memory.
         if (Table.TryPost(groupId, message)) return;
+        // In memory but refused (its inbox is full, or it stopped): dropped here, as before there were loaders, and its
+        // sender retransmits. Only a replica that must be built waits for a loader, not an overloaded one.
+        if (Table.Peek(groupId) is { Evicted: false }) return;
         cold.Enqueue(from, groupId, message);
     }
 

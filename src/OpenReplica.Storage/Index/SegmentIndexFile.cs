@@ -24,14 +24,15 @@ internal sealed class SegmentIndexFile
         Path = path;
         Count = count;
         _fences = fences;
+        _reader = new CachedReader(path);
     }
 
     public string Path { get; }
 
-    private CachedReader? _reader; // kept open between lookups: a cold group's lookup reads every index file
+    private readonly CachedReader _reader; // opened at the first lookup and kept: a cold group's lookup reads every index file
 
     /// <summary>Closes the kept read handle (before the file is deleted, or when the log closes).</summary>
-    public void CloseReader() => _reader?.Close();
+    public void CloseReader() => _reader.Close();
 
     public long Count { get; }
 
@@ -87,7 +88,6 @@ internal sealed class SegmentIndexFile
         }
 
         var buffer = new byte[(end - first) * EntrySize];
-        _reader ??= new CachedReader(Path);
         if (_reader.Read(fs, buffer, HeaderSize + first * EntrySize) != buffer.Length)
         {
             throw new WalCorruptionException(Path, HeaderSize + first * EntrySize, "segment index is shorter than its entry count");
