@@ -29,13 +29,15 @@ internal static class EngineCostCommand
         var silos = new Option<int>("--silos") { Description = "Silos, each holding a replica of every group (the replication factor: 3 or 5)", DefaultValueFactory = _ => 3 };
         var acceptSpares = new Option<int>("--accept-spares") { Description = "ReplicatedGrainsOptions.AcceptSpares (thrifty accepts)", DefaultValueFactory = _ => ReplicatedGrainsOptions.DefaultAcceptSpares };
         var allocations = new Option<bool>("--allocations") { Description = "Also print the types allocated during the measured writes (sampled by the runtime)" };
-        var command = new System.CommandLine.Command("engine", "Allocations and CPU per spread write in three silos' replication engines in one process (no Orleans, Volatile log)")
+        var persisted = new Option<bool>("--persisted") { Description = "Each silo's log is a WriteAheadLog in a temporary directory (fsync), not a VolatileLog" };
+        var command = new System.CommandLine.Command("engine", "Allocations and CPU per spread write in three silos' replication engines in one process (no Orleans; Volatile log, or a WAL with --persisted)")
         {
-            groups, writes, inFlight, silos, acceptSpares, allocations,
+            groups, writes, inFlight, silos, acceptSpares, allocations, persisted,
         };
         command.SetAction(async (parse, _) =>
         {
-            var run = new EngineCostRun(parse.GetValue(groups), parse.GetValue(inFlight), parse.GetValue(silos), parse.GetValue(acceptSpares));
+            await using var run = new EngineCostRun(parse.GetValue(groups), parse.GetValue(inFlight), parse.GetValue(silos), parse.GetValue(acceptSpares),
+                parse.GetValue(persisted));
             await run.StartAsync();
             await run.WriteAsync(parse.GetValue(writes)); // warm-up: JIT, tiering, the logs' first growth
             using var sampler = parse.GetValue(allocations) ? new AllocationSampler() : null;
@@ -51,7 +53,7 @@ internal static class EngineCostCommand
 }
 
 /// <summary>One run of <see cref="EngineCostCommand"/>: the silos, their network and the writes in flight.</summary>
-internal sealed class EngineCostRun : IGroupListener
+internal sealed class EngineCostRun : IGroupListener, IAsyncDisposable
 {
     private const int RoundsPerTick = 4; // a tick (20 ms on a silo) every few rounds of steps and deliveries
 
@@ -67,14 +69,21 @@ internal sealed class EngineCostRun : IGroupListener
     private long _tick;
     private int _waiting;
 
-    public EngineCostRun(int groups, int inFlight, int silos, int acceptSpares)
+    private readonly string? _directory;
+
+    public EngineCostRun(int groups, int inFlight, int silos, int acceptSpares, bool persisted = false)
     {
+        _directory = persisted ? Directory.CreateTempSubdirectory("openreplica-enginecost-").FullName : null;
         _inFlight = inFlight;
         _silos = new EngineSilo[silos];
         _acceptSpares = acceptSpares;
         var options = new ReplicatedGrainsOptions { LeaseDuration = TimeSpan.FromSeconds(2), AcceptSpares = acceptSpares }; // as the load tool's cells
         var config = new ClusterConfig(Enumerable.Range(1, silos).Select(i => (long)i));
-        for (int i = 0; i < silos; i++) _silos[i] = new EngineSilo(i + 1, options);
+        for (int i = 0; i < silos; i++)
+        {
+            IReplicaLog log = _directory is null ? new VolatileLog() : WriteAheadLog.Open(new WalOptions { Directory = Path.Combine(_directory, $"silo-{i + 1}") });
+            _silos[i] = new EngineSilo(i + 1, options, log);
+        }
         _groupIds = [.. Enumerable.Range(0, groups).Select(i => $"3|enginecost/{i}")];
         foreach (var silo in _silos)
         {
@@ -85,6 +94,12 @@ internal sealed class EngineCostRun : IGroupListener
                         listener: LeaderOf(id) == silo ? this : null));
             }
         }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var silo in _silos) await silo.Store.DisposeAsync();
+        if (_directory is not null) Directory.Delete(_directory, recursive: true);
     }
 
     private EngineSilo LeaderOf(string groupId) => _silos[(int)((uint)groupId.GetHashCode(StringComparison.Ordinal) % (uint)_silos.Length)];
@@ -127,7 +142,7 @@ internal sealed class EngineCostRun : IGroupListener
         wall.Stop();
         double cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         double allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
-        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, {_silos.Length} silos' engines in one process (Volatile log, accept spares {_acceptSpares}): "
+        return $"{writes:N0} spread writes over {_groupIds.Length:N0} groups, {_inFlight} in flight, {_silos.Length} silos' engines in one process ({(_directory is null ? "Volatile log" : "WAL with fsync")}, accept spares {_acceptSpares}): "
             + $"{allocated / writes:N0} bytes allocated, {cpuUs / writes:N1} us CPU ({wall.Elapsed.TotalMicroseconds / writes:N1} us wall) per write; "
             + $"{(double)(_silos.Sum(s => s.Messages) - messages) / writes:N2} messages, {(double)(_silos.Sum(s => s.Engine.GroupSteps) - groupSteps) / writes:N2} group steps "
             + $"in {(double)(_silos.Sum(s => s.Engine.Steps) - steps) / writes:N3} engine steps per write; {GC.CollectionCount(0) - gen0} gen0 GCs";
@@ -179,10 +194,10 @@ internal sealed class EngineCostRun : IGroupListener
     {
         private readonly List<(long To, string GroupId, byte[] Payload)> _outbox = [];
 
-        public EngineSilo(long id, ReplicatedGrainsOptions options)
+        public EngineSilo(long id, ReplicatedGrainsOptions options, IReplicaLog log)
         {
             Id = id;
-            Store = new GroupStore(new VolatileLog());
+            Store = new GroupStore(log);
             Engine = new ReplicationEngine(1, options.EngineMaxGroupsPerStep, Store, this, Clock, NullLogger.Instance);
             Table = new GroupTable(Store, Engine, Clock, options.MaxQueuedProposals, NullLogger.Instance);
         }
