@@ -241,8 +241,10 @@ public sealed partial class PaxosReplica
     {
         if (_role != ReplicaRole.Leader) return;
         var leader = _leader!;
-        // Made on the first slot proposed: this runs after every vote and tick, and most of them propose nothing.
-        Dictionary<long, List<LogEntry>>? outgoing = null;
+        // The accepts to send, per member: the replica's own container, emptied after each use (the entry lists go
+        // into messages; the container never leaves this method, and nothing below calls back into it).
+        var outgoing = _outgoing;
+        Invariant.Assert(outgoing.Count == 0);
         while (leader.NextSlot <= _log.CommitIndex + _options.Window)
         {
             long slot = leader.NextSlot;
@@ -260,13 +262,8 @@ public sealed partial class PaxosReplica
             }
             LogValue? value = NextValue(leader);
             if (value is null) break;
-            ProposeAt(slot, value, outgoing ??= []);
+            ProposeAt(slot, value, outgoing);
             leader.NextSlot++;
-        }
-        if (outgoing is null)
-        {
-            DeliverCommitted();
-            return;
         }
         foreach (var (peer, entries) in outgoing)
         {
@@ -281,6 +278,7 @@ public sealed partial class PaxosReplica
             SendAccepts(peer, leader.Ballot, entries);
             leader.CommitSentThrough = _log.CommitIndex;
         }
+        outgoing.Clear();
         DeliverCommitted();
     }
 
@@ -320,7 +318,7 @@ public sealed partial class PaxosReplica
         return batch;
     }
 
-    private void ProposeAt(long slot, LogValue value, Dictionary<long, List<LogEntry>> outgoing)
+    private void ProposeAt(long slot, LogValue value, List<(long Member, List<LogEntry> Entries)> outgoing)
     {
         var leader = _leader!;
         Invariant.Assert(_promised == leader.Ballot);
@@ -425,10 +423,16 @@ public sealed partial class PaxosReplica
         return false;
     }
 
-    private static void AddOutgoing(Dictionary<long, List<LogEntry>> outgoing, long member, LogEntry entry)
+    /// <summary>Adds <paramref name="entry"/> to <paramref name="member"/>'s accepts (a few members: a list walk, in the order first added).</summary>
+    private static void AddOutgoing(List<(long Member, List<LogEntry> Entries)> outgoing, long member, LogEntry entry)
     {
-        if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
-        list.Add(entry);
+        foreach (var (m, entries) in outgoing)
+        {
+            if (m != member) continue;
+            entries.Add(entry);
+            return;
+        }
+        outgoing.Add((member, [entry]));
     }
 
     private void HandleAccepted(Accepted m)
@@ -511,7 +515,8 @@ public sealed partial class PaxosReplica
 
     private void RetransmitAccepts(LeaderState leader)
     {
-        var outgoing = new Dictionary<long, List<LogEntry>>();
+        var outgoing = _outgoing;
+        Invariant.Assert(outgoing.Count == 0);
         HashSet<long>? silent = null;
         foreach (var (slot, inFlight) in leader.InFlight)
         {
@@ -531,12 +536,12 @@ public sealed partial class PaxosReplica
             foreach (long member in config.Members)
             {
                 if (member == Id || inFlight.Acks.Contains(member)) continue;
-                if (!outgoing.TryGetValue(member, out var list)) outgoing[member] = list = [];
-                list.Add(entry);
+                AddOutgoing(outgoing, member, entry);
             }
         }
         if (silent is not null) DemoteSilent(leader, silent);
         foreach (var (peer, entries) in outgoing) SendAccepts(peer, leader.Ballot, entries);
+        outgoing.Clear();
     }
 
     /// <summary>

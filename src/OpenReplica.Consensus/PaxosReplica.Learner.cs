@@ -16,10 +16,9 @@ public sealed partial class PaxosReplica
         // with a longer commit flush, session 11: the follower asked a member that held s only accepted, for ever).
         long upTo = _knownCommitBallot == ballot ? Math.Max(commitIndex, _knownCommit) : commitIndex;
         // Over the entries this log holds, not over slot numbers: the commit index comes from a peer and may be anything.
-        foreach (var e in _log.After(_log.CommitIndex).TakeWhile(e => e.Slot <= upTo).ToList())
-        {
-            if (!e.Chosen && e.Ballot == ballot) _log.Choose(e.Slot, e.Ballot, e.Value);
-        }
+        // In place (every accept and heartbeat runs this): an iterator, a filter and a copy per message were ≈ 7 % of
+        // the engine's allocations per spread write.
+        _log.ChooseAcceptedThrough(ballot, upTo);
         NoteCommit(commitIndex, from, ballot);
         // The leader holds every slot it reports chosen: when it reports the commit index we already wait for, it is
         // the peer to ask. An earlier source may have gone for good (a leader whose silo stopped while we caught up
@@ -222,13 +221,17 @@ public sealed partial class PaxosReplica
         if (committed.Count == 0) return;
         _hardStateDirty = true;
         long appliedBefore = _applied;
-        foreach (var e in committed)
+        // Index loops: a foreach over an IReadOnlyList allocates an enumerator, twice per slot applied here.
+        for (int i = 0; i < committed.Count; i++)
         {
+            var e = committed[i];
             Invariant.Assert(e.Slot == _applied + 1);
             _applied = e.Slot;
-            var applied = new List<AppliedCommand>(e.Value.Commands.Count);
-            foreach (var c in e.Value.Commands)
+            var commands = e.Value.Commands;
+            var applied = new List<AppliedCommand>(commands.Count);
+            for (int j = 0; j < commands.Count; j++)
             {
+                var c = commands[j];
                 bool duplicate = !_sessions.TryMarkApplied(c, e.Slot);
                 applied.Add(new AppliedCommand(c, duplicate));
                 if (c.HasIdentity) _leader?.PendingIds.Remove(c.Id);

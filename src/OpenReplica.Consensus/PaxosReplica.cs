@@ -27,6 +27,9 @@ public sealed partial class PaxosReplica
     private LeaderState? _leader;
     private long? _leaderHint;
     private long _maxRoundSeen;
+    // FlushProposals' and RetransmitAccepts' accepts per member, empty between calls (a dictionary per proposing step
+    // was ≈ 1.5 % of the engine's allocations per spread write).
+    private readonly List<(long Member, List<LogEntry> Entries)> _outgoing = [];
 
     // Time, counted in ticks given by the host.
     private long _now;

@@ -50,6 +50,10 @@ internal sealed partial class GroupReplica
     // idle group is only its core and these few fields.
     private readonly Lock _gate = new();
     private List<GroupInput>? _inputs;
+    // The inputs list of the group's last step, emptied: the next wake-up fills it instead of a new one (a list and its
+    // array per group step were ≈ 5 % of the engine's allocations per spread write). Only small ones are kept.
+    private List<GroupInput>? _spareInputs;
+    private const int SpareInputsCapacity = 32;
     private List<Command>? _proposals;
     private bool _scheduled;
     private bool _stepping; // a step took this group's inputs and has not advanced yet (its append may be in flight)
@@ -222,7 +226,7 @@ internal sealed partial class GroupReplica
         lock (_gate)
         {
             if (_failed || _evicted || _inputs?.Count >= InboxCapacity) return false;
-            (_inputs ??= []).Add(input);
+            (_inputs ??= Interlocked.Exchange(ref _spareInputs, null) ?? []).Add(input);
             schedule = ScheduleLocked();
         }
         if (schedule) _worker.Schedule(this);
@@ -413,6 +417,11 @@ internal sealed partial class GroupReplica
                 var next = input.Message is { } message ? _core.Step(message) : input.Work!(_core);
                 if (ready is null) ready = next;
                 else ready.Append(next);
+            }
+            if (inputs.Capacity <= SpareInputsCapacity)
+            {
+                inputs.Clear();
+                Volatile.Write(ref _spareInputs, inputs);
             }
         }
         if (proposals is not null && !_retired)
