@@ -33,4 +33,10 @@ internal sealed record RebalanceProgress(
     /// (the group kept this silo, and another silo comes first).
     /// </summary>
     public long ActivationsRehomed { get; init; }
+
+    /// <summary>
+    /// Groups the last pass did not step: an earlier pass at the same roster version found them in place, and a group
+    /// in place stays so until the roster changes.
+    /// </summary>
+    public int GroupsSkipped { get; init; }
 }

@@ -177,7 +177,9 @@ internal sealed partial class ReplicationRuntime(
         if (_held.Contains(groupId) || Store.HasPersisted(groupId))
         {
             var genesis = await roster.GenesisConfigForAsync(grainId, replicas, cancellationToken);
-            return await Loaders.RunAsync(() => GetOrCreate(groupId, genesis)); // reads the disk: not on the activation's thread
+            // Reads the disk: not on the activation's thread. The activation's bound ends the wait in the loaders' queue
+            // (a load already running finishes and leaves the replica in memory for the next attempt).
+            return await Loaders.RunAsync(() => GetOrCreate(groupId, genesis), cancellationToken: cancellationToken);
         }
         return await BornAsync(groupId, grainId, replicas, cancellationToken);
     }
