@@ -74,12 +74,12 @@ internal sealed partial class Rebalancer(
     private volatile IReadOnlyCollection<long> _membersSinceSettled = [];
     private volatile RebalanceProgress _progress = new(0, 0, 0, 0, 0, 0, 0);
     // The groups a step found in place (configuration in force and newest both equal to the replica set, this silo a
-    // member) at roster version _inPlaceVersion. The replica set follows the roster alone, so a group in place stays in
+    // member) at the memo's roster version. The replica set follows the roster alone, so a group in place stays in
     // place until the roster changes: later passes at that version skip it. Each pass used to load every group held
     // here, from disk when not in memory, as long as any group anywhere was still misplaced (a rolling restart of
     // thousands of groups loaded them all again pass after pass). A compact set (≈ 40 B per id); a new roster version
     // or a requested pass starts an empty one.
-    private InPlaceMemo _inPlace = new(-1);
+    private volatile InPlaceMemo _inPlace = new(-1);
 
     /// <summary>What the rebalancer has done so far (counters and the last pass).</summary>
     /// <remarks>
