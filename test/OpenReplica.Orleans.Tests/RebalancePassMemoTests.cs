@@ -25,9 +25,9 @@ public sealed class RebalancePassMemoTests
         var silo = cluster.Silos[0];
         var runtime = cluster.Service<ReplicationRuntime>(silo);
         var rebalancer = cluster.Service<Rebalancer>(silo);
-        int held = runtime.HeldGroupIds().Count;
-        Assert.True(held > 0, "the silo holds no replica of the test's groups");
         var heldIds = runtime.HeldGroupIds();
+        int held = heldIds.Count;
+        Assert.True(held > 0, "the silo holds no replica of the test's groups");
         int InMemory() => heldIds.Count(g => runtime.GroupOrNull(g) is { Evicted: false });
         await Poll.UntilAsync(() => Task.FromResult(InMemory() == 0),
             "every grain group left the silo's memory", TimeSpan.FromSeconds(30), () => Task.FromResult($"{InMemory()} of {held} still in memory"));

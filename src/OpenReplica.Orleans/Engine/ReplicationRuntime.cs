@@ -218,6 +218,8 @@ internal sealed partial class ReplicationRuntime(
 
     private GroupLoaders Loaders => _loaders ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
 
+    private ColdDeliveries Cold => _cold ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
+
     /// <summary>The grain and replica count a group id names.</summary>
     internal static (GrainId GrainId, int Replicas) GrainOf(string groupId) =>
         TryParseGroupId(groupId, out var grainId, out int replicas) ? (grainId, replicas) : throw new FormatException($"'{groupId}' is not a grain group id.");
@@ -437,14 +439,13 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Hands one decoded message to this silo's replica of <paramref name="groupId"/>, creating it on first contact.</summary>
     internal void Deliver(SiloAddress from, string groupId, Message message)
     {
-        var cold = _cold ?? throw new InvalidOperationException("replicated grains are not started on this silo yet");
-        if (cold.TryJoin(from, groupId, message)) return; // behind its group's earlier messages, which wait for the replica
+        if (Cold.TryJoin(from, groupId, message)) return; // behind its group's earlier messages, which wait for the replica
         // The common case: the replica is in memory.
         if (Table.TryPost(groupId, message)) return;
         // In memory but refused (its inbox is full, or it stopped): dropped here, as before there were loaders, and its
         // sender retransmits. Only a replica that must be built waits for a loader, not an overloaded one.
         if (Table.Peek(groupId) is { Evicted: false }) return;
-        cold.Enqueue(from, groupId, message);
+        Cold.Enqueue(from, groupId, message);
     }
 
     /// <summary>
