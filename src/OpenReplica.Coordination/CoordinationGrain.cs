@@ -182,8 +182,8 @@ internal abstract class CoordinationGrain<TState> : ReplicatedGrain<TState>, ILe
 
     public Task<TimeSpan> GetLeaseDuration() => Task.FromResult(State.LeaseDuration);
 
-    /// <summary>The caller's session id as seen by the grain (read from the call's stamp; <see cref="Guid.Empty"/> when unstamped).</summary>
-    public Task<Guid> GetSessionId() => Task.FromResult(CallStamp.Current.ClientId);
+    /// <summary>The caller's session id as seen by the grain (the stamp of the chosen call; <see cref="Guid.Empty"/> when unstamped).</summary>
+    public Task<Guid> GetSessionId() => Task.FromResult(Replicated.Call.ClientId);
 
     public Task ExpireWaiters() => Command(() => Task.CompletedTask, renew: false);
 

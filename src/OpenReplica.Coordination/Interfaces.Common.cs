@@ -26,8 +26,11 @@ public interface ILeasedGrain : IGrainWithStringKey
     /// <summary>How long a hold lasts without renewal (see <see cref="SetLeaseDuration"/>).</summary>
     [ReadOnly] Task<TimeSpan> GetLeaseDuration();
 
-    /// <summary>The caller's session id (the owner identity its holds get; <see cref="Guid.Empty"/> for an unstamped caller).</summary>
-    [ReadOnly] Task<Guid> GetSessionId();
+    /// <summary>
+    /// The caller's session id (the owner identity its holds get; <see cref="Guid.Empty"/> for an unstamped caller).
+    /// Not a read: reads carry no stamp, so the grain learns who calls only from a call chosen into its log.
+    /// </summary>
+    Task<Guid> GetSessionId();
 }
 
 /// <summary>

@@ -10,6 +10,7 @@ namespace OpenReplica.Orleans.Tests;
 /// stamps until they are answered, so no caller gets an error for a call that was applied, nothing acknowledged is
 /// lost or applied twice, and after a single-silo kill every call is answered within Orleans' detection time + 1 s.
 /// The client keeps Orleans' default ResponseTimeout (30 s): calls behind the dead gateway or silo must not wait it out.
+/// Reads too: they carry no stamp in their message, and the client finds them pending by their request object.
 /// </summary>
 [Collection(FaultCollection.Name)]
 public sealed class CallerFailoverTests
@@ -41,8 +42,13 @@ public sealed class CallerFailoverTests
         var victim = cluster.Silos.Where(s => s != anchor).MaxBy(s => hosts.Values.Count(h => h.Equals(s.SiloAddress)))!;
         Assert.Contains(hosts.Values, h => h.Equals(victim.SiloAddress));
 
+        // Readers on the client, of the same grains: a pending [ReadOnly] call behind the dead gateway must be retried as
+        // early as a write (it has no stamp in its message), and a counter read later never goes backwards.
+        var readers = writers.Where(w => w.Name.StartsWith("client-", StringComparison.Ordinal))
+            .Select(w => new SequentialReader(w.Name.Replace("client-", "reader-", StringComparison.Ordinal), w.Grain)).ToList();
+
         using var stop = new CancellationTokenSource();
-        var load = writers.Select(w => w.RunAsync(stop.Token)).ToList();
+        var load = writers.Select(w => w.RunAsync(stop.Token)).Concat(readers.Select(r => r.RunAsync(stop.Token))).ToList();
         await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
 
         long killed = Stopwatch.GetTimestamp();
@@ -56,6 +62,7 @@ public sealed class CallerFailoverTests
         // Whether the breaker or Orleans' own death notice ends a pending call first depends on timing (under heavy load
         // the latter can win), so the mechanism is not asserted here; the latency bound below fails without either.
         Assert.All(writers, w => Assert.True(w.Errors.IsEmpty, $"{w.Name}: {string.Join(" | ", w.Errors.Take(3))}"));
+        Assert.All(readers, r => Assert.True(r.Errors.IsEmpty, $"{r.Name}: {string.Join(" | ", r.Errors.Take(3))}"));
         foreach (var w in writers)
         {
             // Exactly once: each Add(1) returned one more than the last acknowledged one (checked by the writer), and the
@@ -67,7 +74,9 @@ public sealed class CallerFailoverTests
 
         var onVictim = writers.Where(w => hosts[w].Equals(victim.SiloAddress)).ToList();
         Assert.All(onVictim, w => Assert.True(w.Calls.Any(c => c.Start > detected), $"{w.Name}: no call acknowledged after the silo died"));
-        var late = writers.SelectMany(w => w.Calls.Select(c => (w.Name, c)))
+        Assert.All(readers, r => Assert.True(r.Calls.Any(c => c.Start > detected), $"{r.Name}: no read answered after the silo died"));
+        var late = writers.Select(w => (w.Name, w.Calls)).Concat(readers.Select(r => (r.Name, r.Calls)))
+            .SelectMany(w => w.Calls.Select(c => (w.Name, c)))
             .Where(x => x.c.End > Math.Max(x.c.Start, detected) + Ticks(Goal))
             .Select(x => $"{x.Name}: issued {Ms(killed, x.c.Start)} ms after the kill, answered {Ms(killed, x.c.End)} ms after it")
             .ToList();
@@ -128,6 +137,40 @@ public sealed class CallerFailoverTests
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private static long Ms(long from, long to) => (long)Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
+
+    /// <summary>
+    /// One caller reading one counter, one read after another: a read never sees less than the read before it (the
+    /// counter only grows), and any exception is an error.
+    /// </summary>
+    private sealed class SequentialReader(string name, ICounterGrain grain)
+    {
+        public string Name { get; } = name;
+
+        public ConcurrentQueue<string> Errors { get; } = new();
+
+        public ConcurrentQueue<(long Start, long End)> Calls { get; } = new();
+
+        public Task RunAsync(CancellationToken stop) => Task.Run(async () =>
+        {
+            long seen = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                long start = Stopwatch.GetTimestamp();
+                try
+                {
+                    var state = await grain.Get();
+                    Calls.Enqueue((start, Stopwatch.GetTimestamp()));
+                    if (state.Value < seen) Errors.Enqueue($"read {state.Value} after reading {seen}");
+                    seen = Math.Max(seen, state.Value);
+                }
+                catch (Exception e)
+                {
+                    Errors.Enqueue($"{e.GetType().Name}: {e.Message}");
+                    return;
+                }
+            }
+        });
+    }
 
     /// <summary>
     /// One caller adding 1 to one counter, one call after another: each answer must be exactly one more than the last

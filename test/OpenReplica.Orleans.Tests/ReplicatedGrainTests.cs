@@ -168,6 +168,18 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_read_carries_no_stamp_in_its_message()
+    {
+        // A read has nothing to deduplicate; its stamp stays in the caller (docs/orleans-plumbing.md, "Reads carry no
+        // stamp in their message"). The write before it still arrives stamped.
+        var grain = Account("read-unstamped");
+        await grain.Deposit(1);
+        var (_, replicator) = await HostOf(grain);
+        Assert.Single(replicator.GetReceivedStamps(grain.GetGrainId()));
+        Assert.True((await grain.PeekStamp()).IsNone);
+    }
+
+    [Fact]
     public async Task A_retry_after_a_lost_reply_carries_the_same_stamp_and_runs_once()
     {
         var grain = Account("retry");

@@ -51,6 +51,10 @@ public interface IAccountGrain : IGrainWithStringKey
 
     [ReadOnly]
     Task<SiloAddress> GetSilo();
+
+    /// <summary>The stamp the read arrived with (<see cref="CallStamp.Current"/> inside a read).</summary>
+    [ReadOnly]
+    Task<CallStamp> PeekStamp();
 }
 
 public sealed class AccountGrain(ILocalSiloDetails silo) : ReplicatedGrain<AccountState>, IAccountGrain
@@ -97,6 +101,8 @@ public sealed class AccountGrain(ILocalSiloDetails silo) : ReplicatedGrain<Accou
     }
 
     public Task<decimal> GetBalance() => Task.FromResult(State.Balance);
+
+    public Task<CallStamp> PeekStamp() => Task.FromResult(CallStamp.Current);
 
     public Task<AccountState> GetState() => Task.FromResult(State);
 

@@ -22,7 +22,11 @@ public readonly record struct CallStamp(
     /// <summary>Whether this is the empty stamp (the call was not stamped: it is not retried and not deduplicated).</summary>
     public bool IsNone => ClientId == Guid.Empty;
 
-    /// <summary>The stamp of the call currently executing, or <see cref="None"/>.</summary>
+    /// <summary>
+    /// The stamp of the call currently executing, or <see cref="None"/>. A <c>[ReadOnly]</c> call carries none (a read
+    /// changes nothing, so there is nothing to deduplicate); inside a replicated grain's write, prefer
+    /// <c>Replicated.Call</c>, which replay reproduces.
+    /// </summary>
     public static CallStamp Current => RequestContext.Get(RequestContextKey) is CallStamp stamp ? stamp : None;
 
     /// <summary>The stamp as <c>clientId#sequence (acked&lt;floor)</c>, or <c>unstamped</c>.</summary>

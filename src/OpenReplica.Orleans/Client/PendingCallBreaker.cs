@@ -23,8 +23,9 @@ namespace OpenReplica.Orleans;
 /// version differs, the seam stays off, a warning is logged, and calls fall back to the response timeout):
 /// <c>OutsideRuntimeClient.callbacks</c> (a dictionary of <c>CallbackData</c>), <c>CallbackData.Message</c>,
 /// <c>CallbackData.OnTargetSiloFail(SiloAddress)</c> (or its parameterless form), <c>Message.RequestContextData</c>,
-/// <c>Message.TargetSilo</c>. Only callbacks whose request context carries one of this process's stamps are touched:
-/// other calls keep Orleans' behaviour.
+/// <c>Message.TargetSilo</c>, <c>Message.BodyObject</c>. Only callbacks whose request context carries one of this
+/// process's stamps, or whose body is one of this process's reads in flight (<see cref="PendingReads"/>: reads carry no
+/// stamp), are touched: other calls keep Orleans' behaviour.
 /// </para>
 /// </summary>
 internal sealed partial class PendingCallBreaker
@@ -35,14 +36,20 @@ internal sealed partial class PendingCallBreaker
     private readonly IDictionary? _callbacks;
     private readonly Func<object, object?>? _messageOf;
     private readonly Func<object, Dictionary<string, object>?>? _requestContextOf;
+    private readonly Func<object, object?>? _bodyOf;
+    private readonly PendingReads? _reads;
     private readonly Action<object, object>? _fail;
     private long _broken;
 
-    private PendingCallBreaker(IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Action<object, object> fail)
+    private PendingCallBreaker(
+        IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Func<object, object?> bodyOf,
+        PendingReads? reads, Action<object, object> fail)
     {
         _callbacks = callbacks;
         _messageOf = messageOf;
         _requestContextOf = requestContextOf;
+        _bodyOf = bodyOf;
+        _reads = reads;
         _fail = fail;
     }
 
@@ -82,8 +89,7 @@ internal sealed partial class PendingCallBreaker
         while (entries.MoveNext())
         {
             if (entries.Value is not { } callback || _messageOf!(callback) is not { } message) continue;
-            if (_requestContextOf!(message) is not { } context || !context.TryGetValue(CallStamp.RequestContextKey, out var value)) continue;
-            if (value is CallStamp stamp && which(stamp))
+            if (StampOf(message) is { } stamp && which(stamp))
             {
                 try
                 {
@@ -100,6 +106,14 @@ internal sealed partial class PendingCallBreaker
 
         Interlocked.Add(ref _broken, broken);
         return broken;
+    }
+
+    /// <summary>The stamp a pending message was sent under: in its request context (writes), or its read's (<see cref="PendingReads"/>).</summary>
+    private CallStamp? StampOf(object message)
+    {
+        if (_requestContextOf!(message) is { } context && context.TryGetValue(CallStamp.RequestContextKey, out var value) && value is CallStamp stamp) return stamp;
+        if (_reads is not null && _bodyOf!(message) is { } body && _reads.TryGet(body, out var readStamp)) return readStamp;
+        return null;
     }
 
     private static PendingCallBreaker TryBind(IServiceProvider services)
@@ -132,12 +146,14 @@ internal sealed partial class PendingCallBreaker
         var failMethod = callbackType.GetMethod("OnTargetSiloFail", Any, [typeof(SiloAddress)])
             ?? callbackType.GetMethod("OnTargetSiloFail", Any, Type.EmptyTypes);
         var contextProperty = messageType.GetProperty("RequestContextData", Any);
+        var bodyProperty = messageType.GetProperty("BodyObject", Any);
         string? missing =
             callbacksField?.GetValue(client) is not IDictionary ? $"OutsideRuntimeClient.callbacks ({callbacksField?.FieldType.Name ?? "absent"})"
             : messageProperty is null || messageProperty.PropertyType != messageType ? $"CallbackData.Message ({messageProperty?.PropertyType.Name ?? "absent"})"
             : failMethod is null ? "CallbackData.OnTargetSiloFail"
             : targetSiloProperty is null || targetSiloProperty.PropertyType != typeof(SiloAddress) ? "Message.TargetSilo"
             : contextProperty is null || contextProperty.PropertyType != typeof(Dictionary<string, object>) ? $"Message.RequestContextData ({contextProperty?.PropertyType.Name ?? "absent"})"
+            : bodyProperty is null || bodyProperty.PropertyType != typeof(object) ? $"Message.BodyObject ({bodyProperty?.PropertyType.Name ?? "absent"})"
             : null;
         if (missing is not null)
         {
@@ -150,6 +166,8 @@ internal sealed partial class PendingCallBreaker
             Expression.Convert(Expression.Property(Expression.Convert(item, callbackType), messageProperty!), typeof(object)), item).Compile();
         var contextOf = Expression.Lambda<Func<object, Dictionary<string, object>?>>(
             Expression.Property(Expression.Convert(item, messageType), contextProperty!), item).Compile();
+        var bodyOf = Expression.Lambda<Func<object, object?>>(
+            Expression.Property(Expression.Convert(item, messageType), bodyProperty!), item).Compile();
         // The silo passed is the one the attempt was sent to (for a client, its gateway): the call is failed as if that
         // silo had died, which is what the caller of this seam has concluded.
         // The message is the one read from the callback before (a completed callback may no longer have one).
@@ -158,7 +176,7 @@ internal sealed partial class PendingCallBreaker
         var sentTo = Expression.Property(Expression.Convert(messageItem, messageType), targetSiloProperty!);
         var fail = Expression.Lambda<Action<object, object>>(
             failMethod!.GetParameters().Length == 1 ? Expression.Call(callback, failMethod, sentTo) : Expression.Call(callback, failMethod), item, messageItem).Compile();
-        return new PendingCallBreaker(callbacks, messageOf, contextOf, fail);
+        return new PendingCallBreaker(callbacks, messageOf, contextOf, bodyOf, services.GetService(typeof(PendingReads)) as PendingReads, fail);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Early retry of calls through a lost gateway is off ({Reason}): such calls are retried after ClientMessagingOptions.ResponseTimeout")]

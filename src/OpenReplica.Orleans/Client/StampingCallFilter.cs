@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Orleans.CodeGeneration;
 using Orleans.Metadata;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
+using Orleans.Serialization.Invocation;
 
 namespace OpenReplica.Orleans;
 
@@ -16,12 +18,20 @@ namespace OpenReplica.Orleans;
 /// Calls to other grains are left alone: a retry could run a plain grain's method twice.
 /// A stamp already in the request context (the caller is itself handling a stamped call) is replaced, never
 /// forwarded: it names a different call.
+/// <para>
+/// A read-only call (<c>[ReadOnly]</c>) is retried the same way but its stamp stays here: a read changes nothing, so the
+/// grain has nothing to deduplicate, and a stamp in the request context made every read pay for a context of its own
+/// on both sides (the copy, the header, the async flow that carries it; about a sixth of a read's cost on silo
+/// processes, docs/benchmarks.md "Session 31"). The breaker finds such a read through <see cref="PendingReads"/>.
+/// Reads an outbox effect makes keep their stamps: an effect's calls are numbered in order, and a read takes its number.
+/// </para>
 /// </summary>
 internal sealed partial class StampingCallFilter(
     CallStampSource stamps,
     ReplicatedGrainTypes replicatedTypes,
     CallRetryPolicy retryPolicy,
     Lazy<PendingCallBreaker> breaker,
+    PendingReads pendingReads,
     Diagnostics.ReplicationInstruments instruments,
     ILogger<StampingCallFilter> logger) : IOutgoingGrainCallFilter
 {
@@ -31,10 +41,13 @@ internal sealed partial class StampingCallFilter(
 
     private async Task InvokeStampedAsync(IOutgoingGrainCallContext context)
     {
-        // Read-only calls are stamped too: the stamp names the caller (a [ReadOnly] method may ask who calls).
         // An outbox effect's calls carry stamps derived from the effect, the same on every retry of the effect.
         var effectScope = EffectStampScope.Current;
         var stamp = effectScope?.Next() ?? stamps.Begin();
+        bool stampInMessage = effectScope is not null || !IsReadOnly(context);
+        // Only a client's breaker looks pending calls up; a silo's calls are ended by Orleans.
+        var readInFlight = !stampInMessage && breaker.Value.IsActive ? context.Request : null;
+        if (readInFlight is not null) pendingReads.Add(readInFlight, stamp);
         bool abandoned = false;
         long started = Stopwatch.GetTimestamp();
         var callerCancellation = context.Request.GetCancellationToken();
@@ -50,7 +63,7 @@ internal sealed partial class StampingCallFilter(
             {
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
-                RequestContext.Set(CallStamp.RequestContextKey, stamp);
+                if (stampInMessage) RequestContext.Set(CallStamp.RequestContextKey, stamp);
                 if (attempt > 0) stamps.AttemptStarted(stamp);
                 Exception failure;
                 try
@@ -95,6 +108,7 @@ internal sealed partial class StampingCallFilter(
         }
         finally
         {
+            if (readInFlight is not null) pendingReads.Remove(readInFlight);
             // A call given up on keeps its stamp unacknowledged for a while: its grain can still say what became of it.
             if (effectScope is null && abandoned) stamps.Abandon(stamp, retryPolicy.OutcomeResolutionWindow);
             else if (effectScope is null) stamps.Complete(stamp);
@@ -108,6 +122,10 @@ internal sealed partial class StampingCallFilter(
         if (!deadlinePassed) return last;
         return previous ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", last);
     }
+
+    /// <summary>Whether the call is a read (the generated request of a <c>[ReadOnly]</c> method says so in its options).</summary>
+    private static bool IsReadOnly(IOutgoingGrainCallContext context) =>
+        context.Request is IRequest request && (request.Options & InvokeMethodOptions.ReadOnly) != 0;
 
     /// <summary>A failure the grain's side gave itself (it says why the call could not run, e.g. no majority).</summary>
     private static bool IsGrainAnswer(Exception failure) => failure is ReplicaUnavailableException or ReplicaSetUnavailableException;

@@ -119,6 +119,7 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddMetrics();
         services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<CallStampSource>();
+        services.AddSingleton<PendingReads>();
         services.AddSingleton(sp => new CallRetryPolicy(sp.GetRequiredService<IOptions<ReplicatedClientOptions>>().Value));
         if (client)
         {
@@ -137,6 +138,7 @@ public static class ReplicatedGrainsHostingExtensions
             new ReplicatedGrainTypes(sp.GetRequiredService<IClusterManifestProvider>(), sp.GetRequiredService<GrainPropertiesResolver>()),
             sp.GetRequiredService<CallRetryPolicy>(),
             new Lazy<PendingCallBreaker>(sp.GetRequiredService<PendingCallBreaker>),
+            sp.GetRequiredService<PendingReads>(),
             sp.GetRequiredService<Diagnostics.ReplicationInstruments>(),
             sp.GetRequiredService<ILogger<StampingCallFilter>>()));
     }
