@@ -110,7 +110,8 @@ internal sealed partial class StampingCallFilter(
         {
             if (readInFlight is not null) pendingReads.Remove(readInFlight);
             // A call given up on keeps its stamp unacknowledged for a while: its grain can still say what became of it.
-            if (effectScope is null && abandoned) stamps.Abandon(stamp, retryPolicy.OutcomeResolutionWindow);
+            // A read's stamp never left this process, so no grain has anything to say about it.
+            if (effectScope is null && abandoned && stampInMessage) stamps.Abandon(stamp, retryPolicy.OutcomeResolutionWindow);
             else if (effectScope is null) stamps.Complete(stamp);
         }
     }
