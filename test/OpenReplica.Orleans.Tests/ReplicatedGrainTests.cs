@@ -180,6 +180,15 @@ public sealed class ReplicatedGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_read_does_not_forward_a_stamp_its_caller_inherited()
+    {
+        var grain = Account("read-inherited");
+        await grain.Deposit(1);
+        var forwarder = Cluster.Client.GetGrain<IForwarderGrain>("stamp-holder");
+        Assert.True((await forwarder.PeekStampWithInheritedStamp("read-inherited")).IsNone);
+    }
+
+    [Fact]
     public async Task A_retry_after_a_lost_reply_carries_the_same_stamp_and_runs_once()
     {
         var grain = Account("retry");

@@ -114,12 +114,21 @@ public interface IForwarderGrain : IGrainWithStringKey
 {
     Task<decimal> DepositTo(string account, decimal amount);
 
+    /// <summary>Reads <paramref name="account"/>'s <c>PeekStamp</c> while this call's context holds another call's stamp.</summary>
+    Task<CallStamp> PeekStampWithInheritedStamp(string account);
+
     Task<SiloAddress> GetSilo();
 }
 
 public sealed class ForwarderGrain(ILocalSiloDetails silo) : Grain, IForwarderGrain
 {
     public Task<decimal> DepositTo(string account, decimal amount) => GrainFactory.GetGrain<IAccountGrain>(account).Deposit(amount);
+
+    public Task<CallStamp> PeekStampWithInheritedStamp(string account)
+    {
+        RequestContext.Set(CallStamp.RequestContextKey, new CallStamp(Guid.NewGuid(), 1, 1));
+        return GrainFactory.GetGrain<IAccountGrain>(account).PeekStamp();
+    }
 
     public Task<SiloAddress> GetSilo() => Task.FromResult(silo.SiloAddress);
 }

@@ -64,6 +64,8 @@ internal sealed partial class StampingCallFilter(
                 // Set on every attempt: the request context is exported into the message when it is sent.
                 // It is this method's own copy (async flow), so the caller's context is untouched.
                 if (stampInMessage) RequestContext.Set(CallStamp.RequestContextKey, stamp);
+                // A read sends no stamp, and never one it inherited (that one names the call being handled).
+                else if (RequestContext.Get(CallStamp.RequestContextKey) is not null) RequestContext.Remove(CallStamp.RequestContextKey);
                 if (attempt > 0) stamps.AttemptStarted(stamp);
                 Exception failure;
                 try
