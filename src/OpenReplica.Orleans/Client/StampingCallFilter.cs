@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Orleans.CodeGeneration;
 using Orleans.Metadata;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
-using Orleans.Serialization.Invocation;
 
 namespace OpenReplica.Orleans;
 
@@ -44,7 +42,7 @@ internal sealed partial class StampingCallFilter(
         // An outbox effect's calls carry stamps derived from the effect, the same on every retry of the effect.
         var effectScope = EffectStampScope.Current;
         var stamp = effectScope?.Next() ?? stamps.Begin();
-        bool stampInMessage = effectScope is not null || !IsReadOnly(context);
+        bool stampInMessage = effectScope is not null || !ReadOnlyRequests.IsMarked(context.Request);
         // Only a client's breaker looks pending calls up; a silo's calls are ended by Orleans.
         var readInFlight = !stampInMessage && breaker.Value.IsActive ? context.Request : null;
         if (readInFlight is not null) pendingReads.Add(readInFlight, stamp);
@@ -125,10 +123,6 @@ internal sealed partial class StampingCallFilter(
         if (!deadlinePassed) return last;
         return previous ?? new TimeoutException($"no answer within the call deadline of {retryPolicy.CallDeadline}", last);
     }
-
-    /// <summary>Whether the call is a read (the generated request of a <c>[ReadOnly]</c> method says so in its options).</summary>
-    private static bool IsReadOnly(IOutgoingGrainCallContext context) =>
-        context.Request is IRequest request && (request.Options & InvokeMethodOptions.ReadOnly) != 0;
 
     /// <summary>A failure the grain's side gave itself (it says why the call could not run, e.g. no majority).</summary>
     private static bool IsGrainAnswer(Exception failure) => failure is ReplicaUnavailableException or ReplicaSetUnavailableException;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 using Orleans.Placement;
 using Orleans.Runtime;
@@ -200,7 +199,7 @@ public abstract class ReplicatedGrain<TState> : Grain, IIncomingGrainCallFilter,
             _lastMethod = method;
         }
         var kind = _lastKind;
-        bool readOnlyRequest = context.Request is IRequest request && request.Options.HasFlag(InvokeMethodOptions.ReadOnly);
+        bool readOnlyRequest = ReadOnlyRequests.IsMarked(context.Request);
         return kind == MethodKind.Replicated && readOnlyRequest ? MethodKind.ReadOnly : kind;
     }
 
