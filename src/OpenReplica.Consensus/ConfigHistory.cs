@@ -33,6 +33,21 @@ public sealed class ConfigHistory
     /// </summary>
     public long KnownFrom => _epochs[0].FromSlot;
 
+    /// <summary>
+    /// The first slot from which <paramref name="member"/> has been a member without a break up to the newest
+    /// configuration: the first slot of the last run of epochs naming it. A replica of that member started from this
+    /// history (a peer's view) votes from there on (<see cref="PaxosReplica.VoteFloor"/>): an earlier replica of the
+    /// same member, which its silo dropped when the group left it, may have voted below, and those votes are gone.
+    /// The slot after the newest configuration's first when that one does not name <paramref name="member"/>.
+    /// </summary>
+    public long MemberSince(long member)
+    {
+        if (!_epochs[^1].Config.Contains(member)) return _epochs[^1].FromSlot + 1;
+        int first = _epochs.Length - 1;
+        while (first > 0 && _epochs[first - 1].Config.Contains(member)) first--;
+        return _epochs[first].FromSlot;
+    }
+
     /// <summary>Every epoch, ordered by the first slot it is in force from.</summary>
     public IReadOnlyList<(long FromSlot, ClusterConfig Config)> Epochs => _epochs;
 

@@ -24,6 +24,13 @@ public sealed partial class PaxosReplica
 
     private void HandlePrepare(Prepare m)
     {
+        if (!VotesAbove(m.CommitIndex))
+        {
+            // Below our vote floor we know nothing of our former votes: a promise would count there. The candidate gets
+            // what we know chosen instead (facts, safe to tell anyone), and asks again with its higher commit index.
+            if (_log.CommitIndex > m.CommitIndex) HandleCatchUpRequest(new CatchUpRequest(m.From, Id, m.CommitIndex + 1, _log.CommitIndex));
+            return;
+        }
         // Leased to another leader: stay silent until the guard ends; the candidate retransmits.
         if (m.Ballot > _promised && GuardsAgainst(m.From)) return;
         if (!AdmitBallot(m.From, m.Ballot)) return;
@@ -54,6 +61,7 @@ public sealed partial class PaxosReplica
         for (int i = 0; i < m.Entries.Count; i++)
         {
             var proposed = m.Entries[i];
+            if (proposed.Slot < Floor) continue; // no vote below the floor (VoteFloor)
             // A slot already chosen (or compacted) keeps its value: by Paxos it equals any later proposal for it.
             if (proposed.Slot > _log.SnapshotSlot && !_log.IsChosen(proposed.Slot))
             {
@@ -61,7 +69,7 @@ public sealed partial class PaxosReplica
             }
             acked.Add(proposed.Slot);
         }
-        Send(new Accepted(Id, m.From, m.Ballot, acked));
+        if (acked.Count > 0 || m.Entries.Count == 0) Send(new Accepted(Id, m.From, m.Ballot, acked));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
     }
 
@@ -72,7 +80,8 @@ public sealed partial class PaxosReplica
         // An answer confirms reads (a context) and feeds check-quorum (election mode); a heartbeat that only carries
         // the commit index needs none.
         bool wanted = m.ReadContext != 0 || _options.ElectionTimeoutTicks > 0;
-        if (GrantLease(m.From, m.Ballot) && wanted) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
+        // Below our vote floor an answer would confirm reads and leases for slots where our former votes are gone.
+        if (VotesAbove(m.CommitIndex) && GrantLease(m.From, m.Ballot) && wanted) Send(new HeartbeatAck(Id, m.From, m.Ballot, m.ReadContext, _log.CommitIndex));
         LearnCommit(m.Ballot, m.CommitIndex, m.From);
     }
 

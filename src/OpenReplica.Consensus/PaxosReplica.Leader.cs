@@ -205,7 +205,19 @@ public sealed partial class PaxosReplica
     }
 
     /// <summary>Phase 1 is done for a slot when a quorum of the configuration in force there has promised.</summary>
-    private bool IsPrepared(long slot) => IsQuorum(_configs.At(slot), _leader!.Promised);
+    private bool IsPrepared(long slot) => IsQuorum(_configs.At(slot), VotersAt(slot, _leader!.Promised));
+
+    /// <summary>
+    /// <paramref name="voters"/> as they count for <paramref name="slot"/>: without this replica below its vote floor,
+    /// where the votes of the replica its silo dropped are gone (<see cref="VoteFloor"/>).
+    /// </summary>
+    private IReadOnlySet<long> VotersAt(long slot, HashSet<long> voters)
+    {
+        if (slot >= Floor || !voters.Contains(Id)) return voters;
+        var others = new HashSet<long>(voters);
+        others.Remove(Id);
+        return others;
+    }
 
     private void TryBecomeLeader()
     {
@@ -215,10 +227,15 @@ public sealed partial class PaxosReplica
         // A replica started from a peer's view does not know the configurations in force before that view's first
         // one until its log tells it: it catches up first (its quorums there would be guesses).
         if (commit + 1 < _configs.KnownFrom && !Has(PlantedBug.LeadBeforeKnownConfig)) return;
-        foreach (var config in _configs.ConfigsBetween(commit + 1, commit + _options.Window))
+        // Phase 1 done for the whole window: the voters change only where a configuration comes into force and at our
+        // vote floor (below it our own promise does not count), so the first slot of each such stretch decides.
+        long last = commit + _options.Window;
+        if (!IsPrepared(commit + 1)) return;
+        foreach (var (from, _) in _configs.Epochs)
         {
-            if (!IsQuorum(config, leader.Promised)) return;
+            if (from > commit + 1 && from <= last && !IsPrepared(from)) return;
         }
+        if (Floor > commit + 1 && Floor <= last && !IsPrepared(Floor)) return;
 
         _role = ReplicaRole.Leader;
         _leaderHint = Id;
@@ -327,13 +344,17 @@ public sealed partial class PaxosReplica
         // A new configuration may need other quorums: no lease is used until it is chosen and confirmed again.
         if (value.Kind == LogValueKind.Config) leader.LeaseBlockedThrough = Math.Max(leader.LeaseBlockedThrough, slot);
         var config = _configs.At(slot);
-        // The log's own entry is the one sent (records are immutable); made here when this leader is no member.
-        var entry = config.Contains(Id) ? _log.Accept(slot, leader.Ballot, value) : new LogEntry(slot, leader.Ballot, value, Chosen: false);
-        var targets = AcceptTargets(leader, config);
+        // Below our vote floor we propose like a leader that is no member of the slot's configuration: our vote does
+        // not count there, so every member gets the accept.
+        bool votesHere = config.Contains(Id) && slot >= Floor;
+        // The log's own entry is the one sent (records are immutable); made here when this leader votes for the slot.
+        var entry = votesHere ? _log.Accept(slot, leader.Ballot, value) : new LogEntry(slot, leader.Ballot, value, Chosen: false);
+        var targets = slot >= Floor ? AcceptTargets(leader, config) : null;
         foreach (long member in config.MemberSpan)
         {
             if (member == Id)
             {
+                if (!votesHere) continue;
                 Persist(entry);
                 if (!_options.ParallelPersist) inFlight.Acks.Add(Id);
                 else AddOutgoing(outgoing, Id, entry);

@@ -161,7 +161,7 @@ public sealed partial class PaxosReplica
         bool served = _log.CommitIndex > committedBefore;
         if (served) _catchUpMisses = 0;
         else if (m.From == _knownCommitFrom && _log.CommitIndex < _knownCommit) MissedCatchUp();
-        AfterCatchUp();
+        AfterCatchUp(committedBefore);
         if (_log.CommitIndex < _knownCommit && served) AskCatchUp(m.From, _log.CommitIndex + 1, _knownCommit);
     }
 
@@ -183,13 +183,14 @@ public sealed partial class PaxosReplica
             return;
         }
         Invariant.Assert(_ready.Committed.Count == 0);
+        long committedBefore = _log.CommitIndex;
         LoadSnapshot(snapshot);
         _ready.SnapshotToInstall = snapshot;
         _ready.SnapshotToPersist = snapshot;
         _hardStateDirty = true;
         NoteCommit(snapshot.Slot, m.From);
         DeliverCommitted();
-        AfterCatchUp();
+        AfterCatchUp(committedBefore);
     }
 
     private void LoadSnapshot(Snapshot snapshot)
@@ -208,10 +209,17 @@ public sealed partial class PaxosReplica
         }
     }
 
-    private void AfterCatchUp()
+    private void AfterCatchUp(long committedBefore)
     {
-        if (_role == ReplicaRole.Candidate) TryBecomeLeader();
-        else FlushProposals();
+        if (_role != ReplicaRole.Candidate)
+        {
+            FlushProposals();
+            return;
+        }
+        TryBecomeLeader();
+        // A member that declined our prepare below its vote floor answered with the log instead: ask the members that
+        // have not promised again, with the commit index the answer brought us, rather than a retransmission later.
+        if (_role == ReplicaRole.Candidate && _log.CommitIndex > committedBefore) SendPrepares();
     }
 
     /// <summary>Applies every newly contiguous chosen slot: configurations, sessions (exactly-once), then the host.</summary>
@@ -346,7 +354,8 @@ public sealed partial class PaxosReplica
         long index = Math.Max(_log.CommitIndex, leader.ReadFloor);
         if (!leased) index = Math.Max(index, leader.NextSlot - 1);
         var read = new PendingRead(requestId, index, ++leader.ReadContext);
-        read.Acks.Add(Id);
+        // Below our vote floor our own word that no higher ballot was promised would speak for the dropped replica too.
+        if (VotesAbove(_log.CommitIndex)) read.Acks.Add(Id);
         leader.Reads.Add(read);
         if (leased)
         {

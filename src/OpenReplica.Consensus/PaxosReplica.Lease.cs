@@ -167,7 +167,8 @@ public sealed partial class PaxosReplica
         for (int i = leader.LeaseProbes.Count - 1; i >= 0; i--)
         {
             var (probe, sentAt) = leader.LeaseProbes[i];
-            var voters = new HashSet<long> { Id };
+            var voters = new HashSet<long>();
+            if (VotesAbove(_log.CommitIndex)) voters.Add(Id); // below our vote floor, as for reads (ReadIndex)
             foreach (var (member, acked) in leader.AckedContext)
             {
                 if (acked >= probe) voters.Add(member);

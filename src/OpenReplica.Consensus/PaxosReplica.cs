@@ -16,6 +16,8 @@ public sealed partial class PaxosReplica
     // Acceptor state that must be durable (HardState): the highest ballot promised.
     private Ballot _promised;
     private bool _hardStateDirty;
+    // The first slot this replica votes for (0: every slot); durable in the hard state. See VoteFloor.
+    private long _voteFloor;
 
     // Learner state, a deterministic function of the chosen log.
     private ConfigHistory _configs;
@@ -58,6 +60,7 @@ public sealed partial class PaxosReplica
         _options = options.Clone();
         _random = new DeterministicRandom(options.RandomSeed ^ (ulong)options.ReplicaId * 0x9E3779B97F4A7C15UL);
         _configs = options.InitialConfigs ?? ConfigHistory.Start(options.InitialConfig);
+        if (options.InitialConfigs is { } view) RaiseVoteFloor(view.MemberSince(Id));
         _sessions = new SessionTable(options.MaxSessions);
         InitLeaseGuard();
         ResetElectionTimer();
@@ -69,7 +72,14 @@ public sealed partial class PaxosReplica
         var replica = new PaxosReplica(options);
         replica._promised = state.HardState.Promised;
         replica._maxRoundSeen = state.HardState.Promised.Round;
-        if (state.Snapshot is { } snapshot) replica.LoadSnapshot(snapshot);
+        replica._voteFloor = Math.Max(replica._voteFloor, state.HardState.VoteFloor);
+        if (state.Snapshot is { } snapshot)
+        {
+            replica.LoadSnapshot(snapshot);
+            // A slot-0 snapshot is the configuration history the replica started from (a host stores a peer's view that
+            // way): its floor holds even if no hard state carried it yet.
+            if (snapshot.Slot == 0) replica.RaiseVoteFloor(snapshot.Configs.MemberSince(replica.Id));
+        }
 
         var lastPerSlot = new SortedDictionary<long, LogEntry>();
         foreach (var entry in state.Entries)
@@ -94,6 +104,30 @@ public sealed partial class PaxosReplica
 
     /// <summary>Whether the replica leads (phase 1 done for its ballot).</summary>
     public bool IsLeader => _role == ReplicaRole.Leader;
+
+    /// <summary>
+    /// The first slot this replica votes for; 0 when it votes for every slot. A replica started from a peer's view of an
+    /// existing group (<see cref="ReplicaOptions.InitialConfigs"/>) may be a member added back after its silo dropped
+    /// an earlier replica of the group, whose votes for earlier slots are gone: an acceptor that forgot its votes would
+    /// let a second value be chosen for a slot. So below the first slot of its current membership
+    /// (<see cref="ConfigHistory.MemberSince"/>) it promises to no leader whose commit index is below it, accepts
+    /// nothing, confirms no read, and leads only once its own commit index has reached it. Durable in the hard state.
+    /// </summary>
+    public long VoteFloor => _voteFloor;
+
+    /// <summary>The floor the rules apply: none with the planted bug that lets a replica vote below it.</summary>
+    private long Floor => Has(PlantedBug.VoteBelowFloor) ? 0 : _voteFloor;
+
+    /// <summary>Whether a leader whose commit index is <paramref name="commit"/> may count this replica's vote (every slot it asks about is at or above the floor).</summary>
+    private bool VotesAbove(long commit) => commit + 1 >= Floor;
+
+    private void RaiseVoteFloor(long slot)
+    {
+        // Slot 1 is every slot: a genesis history keeps the hard state's earlier encoding.
+        if (slot <= 1 || slot <= _voteFloor) return;
+        _voteFloor = slot;
+        _hardStateDirty = true;
+    }
 
     /// <summary>The highest ballot this replica promised (durable once the Ready that raised it is persisted).</summary>
     public Ballot Promised => _promised;
@@ -250,7 +284,7 @@ public sealed partial class PaxosReplica
     {
         if (_hardStateDirty && !Has(PlantedBug.SkipPersistBeforeVote))
         {
-            _ready.HardState = new HardState(_promised, _log.CommitIndex);
+            _ready.HardState = new HardState(_promised, _log.CommitIndex, _voteFloor);
         }
         _hardStateDirty = false;
         var ready = _ready;

@@ -31,4 +31,10 @@ public enum PlantedBug
     /// its quorums for those slots are guesses and need not intersect the real ones.
     /// </summary>
     LeadBeforeKnownConfig = 64,
+    /// <summary>
+    /// A replica started from a peer's view after its silo had dropped an earlier replica of the group (a member added
+    /// back) votes for slots below its vote floor: promises, accepts, read confirmations and its own campaign count
+    /// there, though the votes its earlier replica cast for those slots are gone.
+    /// </summary>
+    VoteBelowFloor = 128,
 }

@@ -1,7 +1,11 @@
 namespace OpenReplica.Consensus;
 
-/// <summary>The acceptor state that must be durable before any message of the same <see cref="Ready"/> leaves.</summary>
-public sealed record HardState(Ballot Promised, long CommitIndex);
+/// <summary>
+/// The acceptor state that must be durable before any message of the same <see cref="Ready"/> leaves. <see cref="VoteFloor"/>
+/// is the first slot this replica may vote for (<see cref="PaxosReplica.VoteFloor"/>); 0 for a replica whose votes all
+/// count (a genesis member, or one restarted from its own disk).
+/// </summary>
+public sealed record HardState(Ballot Promised, long CommitIndex, long VoteFloor = 0);
 
 /// <summary>One command of a committed slot. A duplicate was applied before (same client and sequence) and must not be applied again.</summary>
 public readonly record struct AppliedCommand(Command Command, bool IsDuplicate);

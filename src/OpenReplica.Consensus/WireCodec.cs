@@ -71,10 +71,24 @@ public static class WireCodec
     public static LogEntry DecodeEntry(ReadOnlySpan<byte> bytes) => Read(bytes, ReadEntry);
 
     /// <summary>Encodes the durable promise and commit index.</summary>
-    public static byte[] Encode(HardState state) => Write(state, static (w, state) => { w.Write(Version); WriteBallot(w, state.Promised); w.Write(state.CommitIndex); });
+    public static byte[] Encode(HardState state) => Write(state, static (w, state) =>
+    {
+        w.Write(Version);
+        WriteBallot(w, state.Promised);
+        w.Write(state.CommitIndex);
+        // Only a replica started from a peer's view has a floor: every other hard state keeps its earlier bytes.
+        if (state.VoteFloor != 0) w.Write(state.VoteFloor);
+    });
 
     /// <summary>Decodes a hard state made by <see cref="Encode(HardState)"/>.</summary>
-    public static HardState DecodeHardState(ReadOnlySpan<byte> bytes) => Read(bytes, r => new HardState(ReadBallot(r), r.ReadInt64()));
+    public static HardState DecodeHardState(ReadOnlySpan<byte> bytes) => Read(bytes, static r =>
+    {
+        var promised = ReadBallot(r);
+        long commit = r.ReadInt64();
+        long floor = r.BaseStream.Position < r.BaseStream.Length ? r.ReadInt64() : 0;
+        if (floor < 0) throw new FormatException($"negative vote floor {floor}");
+        return new HardState(promised, commit, floor);
+    });
 
     /// <summary>Encodes a snapshot (configurations, sessions, application state).</summary>
     public static byte[] Encode(Snapshot snapshot) => Write(snapshot, static (w, snapshot) => { w.Write(Version); WriteSnapshot(w, snapshot); });

@@ -57,6 +57,40 @@ public class ForgottenReplicaTests
         Assert.Null(bench.Replica(2)); // silo 2 forgot the group, and 3's view is older than what its replica knew
     }
 
+    [Fact]
+    public async Task A_replica_added_back_votes_from_the_first_slot_of_its_new_membership_and_its_log_keeps_that_floor()
+    {
+        // 3 leaves and forgets the group, then is added back: the message that names the group starts a new replica
+        // from the leader's view, whose votes count only from the slot the configuration that added it back is in
+        // force from (ReAddedMemberTests in the consensus tests show the second value chosen without that).
+        var bench = new GroupBench([1, 2, 3, 4], new ClusterConfig([1, 2, 3]));
+        Assert.True(await bench.CampaignAsync(1));
+        await bench.ProposeAsync(1, 3);
+        await ChangeAsync(bench, [1, 2, 3, 4], [1, 2, 4]);
+        await bench.ForgetAsync(3);
+        await ChangeAsync(bench, [1, 2, 3, 4]);
+        await bench.SettleAsync();
+        long addedBackFrom = (await bench.StatusAsync(1)).LatestFromSlot;
+        Assert.True(addedBackFrom > 1);
+        Assert.Equal(addedBackFrom, await VoteFloorAsync(bench, 3));
+        Assert.Equal(0, await VoteFloorAsync(bench, 1));
+        // A member added once votes from the slot it was added from too (it holds no earlier votes to lose).
+        var epochs = (await bench.StatusAsync(1)).Epochs!;
+        Assert.Equal(epochs.First(e => e.Members.Contains(4)).FromSlot, await VoteFloorAsync(bench, 4));
+
+        // The leader's snapshot replaces the view 3 started from (its slot-0 record); rebuilt from its log, 3 still
+        // knows its floor, from the hard state.
+        await bench.ProposeAsync(1, 5);
+        await bench.CompactAsync(1);
+        Assert.True((await bench.StatusAsync(3)).CommitIndex > addedBackFrom);
+        bench.Rebuild(3);
+        await bench.SettleAsync();
+        Assert.Equal(addedBackFrom, await VoteFloorAsync(bench, 3));
+    }
+
+    private static Task<long> VoteFloorAsync(GroupBench bench, long id) =>
+        bench.AskAsync(id, g => g.AskAsync(core => (core.VoteFloor, new Ready())));
+
     private static async Task ChangeAsync(GroupBench bench, params long[][] configs)
     {
         foreach (var config in configs) Assert.True(await bench.ChangeConfigAsync(1, new ClusterConfig(config)));

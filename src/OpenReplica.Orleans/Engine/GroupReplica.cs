@@ -513,7 +513,7 @@ internal sealed partial class GroupReplica
     /// current one, so that every commit index a message of this step tells is on disk before it leaves.
     /// </summary>
     internal HardState? HardStateToPersist(Ready ready) =>
-        _writing = ready.HardState ?? (_core.CommitIndex > _durableCommit ? new HardState(_core.Promised, _core.CommitIndex) : null);
+        _writing = ready.HardState ?? (_core.CommitIndex > _durableCommit ? new HardState(_core.Promised, _core.CommitIndex, _core.VoteFloor) : null);
 
     /// <summary>The step's records are durable (<paramref name="written"/>: it appended any; a step that needed no fsync may not).</summary>
     internal void Persisted(Ready ready, bool written)

@@ -1,0 +1,192 @@
+using System.Text;
+using OpenReplica.Consensus;
+
+namespace OpenReplica.Consensus.Tests;
+
+/// <summary>
+/// A member added back to a group after its silo dropped its replica gets a new, empty replica under the same id. The
+/// votes the dropped replica cast are gone, so below the first slot of its current membership (its vote floor) the new
+/// replica must not count as an acceptor: before the floor existed, such a replica led the configuration it had left
+/// with one member that had missed a chosen value, and chose a second value for that slot.
+/// </summary>
+public class ReAddedMemberTests
+{
+    private const int Window = 4;
+
+    /// <summary>
+    /// Genesis {1,2,3}, led by r1, with r2 cut off throughout: r1 and r3 choose "v" in the first slot, then {1,2,4}
+    /// (r3's silo drops its replica), then {1,2,3} again with r1 and r4. r3's new replica starts from r1's view; r1 and
+    /// r4 are then cut off and r2 heard again. Returns the cluster and the slot "v" was chosen in.
+    /// </summary>
+    private static (Cluster Cluster, long SlotOfV) GroupThatAddsR3Back(PlantedBug bugs = PlantedBug.None)
+    {
+        var c = new Cluster(3, o => { o.Window = Window; o.MaxBatchCommands = 1; });
+        c.Elect(1);
+        c.Isolate(2);
+        c.Propose(1, "v");
+        c.DeliverAll();
+        long slotOfV = c[1].Entries.Single(e => e.Value.Commands.Any(x => Encoding.UTF8.GetString(x.Payload) == "v")).Slot;
+        c.AddNode(4);
+        Reconfigure(c, new ClusterConfig([1, 2, 4]), "a");
+        c.Crash(3);
+        c.Nodes.Remove(3); // the group left r3's silo, which dropped its replica
+        Reconfigure(c, new ClusterConfig([1, 2, 3]), "b");
+        var view = c[1].Configs;
+        c.Heal();
+        c.Isolate(1);
+        c.Isolate(4);
+        c.AddNode(3, o =>
+        {
+            o.InitialConfigs = view;
+            o.PlantedBugs = bugs;
+            o.AllowPlantedBugs = bugs != PlantedBug.None;
+        });
+        return (c, slotOfV);
+    }
+
+    private static void Reconfigure(Cluster c, ClusterConfig config, string prefix)
+    {
+        c.ProposeConfig(1, config);
+        c.DeliverAll();
+        for (int i = 0; i < 10; i++)
+        {
+            c.Propose(1, $"{prefix}{i}");
+            c.DeliverAll();
+        }
+        Assert.Equal(config, c[1].Config);
+    }
+
+    private static void Run(Cluster c)
+    {
+        c.DeliverAll();
+        c.TickAll(Window * 2);
+        c.DeliverAll();
+    }
+
+    /// <summary>The value <paramref name="id"/> holds as chosen for <paramref name="slot"/>, or null.</summary>
+    private static LogValue? ChosenAt(Cluster c, long id, long slot) =>
+        c[id].Entries.SingleOrDefault(e => e.Slot == slot && (e.Chosen || e.Slot <= c[id].CommitIndex))?.Value;
+
+    [Fact]
+    public void A_replica_started_from_a_view_votes_from_the_first_slot_of_its_current_membership()
+    {
+        var (c, _) = GroupThatAddsR3Back();
+        var epochs = c[3].Configs.Epochs;
+        Assert.Equal(3, epochs.Count);
+        Assert.Equal(epochs[2].FromSlot, c[3].VoteFloor); // {1,2,3} again: the run before it ended at {1,2,4}
+        Assert.Equal(epochs[2].FromSlot, c[3].Configs.MemberSince(3));
+        Assert.Equal(epochs[0].FromSlot, c[3].Configs.MemberSince(1)); // never left
+        Assert.Equal(epochs[1].FromSlot + 1, ConfigHistory.FromEpochs(epochs.Take(2)).MemberSince(3)); // not a member
+        Assert.Equal(0, c[1].VoteFloor); // a genesis member votes everywhere
+    }
+
+    [Fact]
+    public void A_member_added_back_does_not_lead_the_configuration_it_left_with_a_member_that_missed_a_chosen_value()
+    {
+        var (c, slotOfV) = GroupThatAddsR3Back();
+        c.Campaign(3);
+        Run(c);
+        Assert.False(c[3].IsLeader, $"r3 led below its vote floor {c[3].VoteFloor}: {c[3]}");
+        Assert.Null(ChosenAt(c, 3, slotOfV));
+        Assert.Null(ChosenAt(c, 2, slotOfV));
+
+        // Once r1 is heard again, r3 learns the log and leads the newest configuration.
+        c.Heal();
+        c.Campaign(3);
+        Run(c);
+        c.Campaign(3);
+        Run(c);
+        Assert.True(c[3].IsLeader, $"r3 should lead once it knows the log: {c[3]}");
+        c.Propose(3, "from-r3");
+        Run(c);
+        Assert.Equal(ChosenAt(c, 1, slotOfV), ChosenAt(c, 3, slotOfV));
+        Assert.Equal(ChosenAt(c, 1, slotOfV), ChosenAt(c, 2, slotOfV));
+        Assert.Equal("from-r3", c.StateOf(3)[^1]);
+        Assert.Equal(c.StateOf(1), c.StateOf(3));
+    }
+
+    [Fact]
+    public void Without_the_floor_the_member_added_back_chooses_a_second_value_for_a_chosen_slot()
+    {
+        var (c, slotOfV) = GroupThatAddsR3Back(PlantedBug.VoteBelowFloor);
+        c.Campaign(3);
+        Run(c);
+        Assert.True(c[3].IsLeader);
+        var first = ChosenAt(c, 1, slotOfV);
+        var second = ChosenAt(c, 3, slotOfV);
+        Assert.NotNull(second);
+        Assert.NotEqual(first, second); // the planted bug breaks safety: the rule above is what prevents it
+    }
+
+    [Fact]
+    public void A_member_added_back_promises_nothing_to_a_candidate_below_its_floor()
+    {
+        var (c, slotOfV) = GroupThatAddsR3Back();
+        c.Campaign(2); // r2 missed everything since the genesis: its commit index is 0
+        Run(c);
+        Assert.DoesNotContain(c.Delivered, m => m is Promise { From: 3, To: 2 });
+        Assert.False(c[2].IsLeader, $"r2 led with r3's empty promise: {c[2]}");
+        c.Propose(2, "w");
+        Run(c);
+        Assert.Null(ChosenAt(c, 2, slotOfV));
+        Assert.Null(ChosenAt(c, 3, slotOfV));
+    }
+
+    [Fact]
+    public void Without_the_floor_its_empty_promise_lets_a_lagging_candidate_choose_a_second_value()
+    {
+        var (c, slotOfV) = GroupThatAddsR3Back(PlantedBug.VoteBelowFloor);
+        c.Campaign(2);
+        Run(c);
+        Assert.True(c[2].IsLeader);
+        c.Propose(2, "w");
+        Run(c);
+        Assert.NotEqual(ChosenAt(c, 1, slotOfV), ChosenAt(c, 2, slotOfV));
+    }
+
+    [Fact]
+    public void A_member_added_back_accepts_and_confirms_nothing_below_its_floor()
+    {
+        var (c, _) = GroupThatAddsR3Back();
+        long floor = c[3].VoteFloor;
+        var ballot = new Ballot(100, 2);
+        var below = new LogEntry(floor - 1, ballot, LogValue.Noop, false);
+        var at = new LogEntry(floor, ballot, LogValue.Noop, false);
+        var ready = c[3].Step(new Accept(2, 3, ballot, [below, at], 0));
+        var accepted = Assert.Single(ready.Messages.OfType<Accepted>());
+        Assert.Equal([floor], accepted.Slots);
+        Assert.DoesNotContain(c[3].Entries, e => e.Slot == floor - 1);
+
+        // A read confirmation (or lease) from a leader whose commit index is below the floor would speak for slots
+        // where r3's former votes are gone.
+        ready = c[3].Step(new Heartbeat(2, 3, ballot, 0, ReadContext: 7));
+        Assert.Empty(ready.Messages.OfType<HeartbeatAck>());
+        ready = c[3].Step(new Heartbeat(2, 3, ballot, floor - 1, ReadContext: 8));
+        Assert.Single(ready.Messages.OfType<HeartbeatAck>());
+    }
+
+    [Fact]
+    public void The_floor_is_durable_in_the_hard_state_and_a_hard_state_without_one_keeps_its_bytes()
+    {
+        var (c, _) = GroupThatAddsR3Back();
+        long floor = c[3].VoteFloor;
+        c.Tick(3);
+        var hard = c.Node(3).Disk.HardState;
+        Assert.Equal(floor, hard.VoteFloor); // persisted with the first Ready the replica made
+
+        var decoded = WireCodec.DecodeHardState(WireCodec.Encode(new HardState(new Ballot(3, 1), 9, floor)));
+        Assert.Equal(new HardState(new Ballot(3, 1), 9, floor), decoded);
+        var plain = new HardState(new Ballot(3, 1), 9);
+        Assert.Equal(WireCodec.Encode(plain).Length + sizeof(long), WireCodec.Encode(decoded).Length);
+        Assert.Equal(plain, WireCodec.DecodeHardState(WireCodec.Encode(plain)));
+
+        // Restarted from a disk whose options no longer name the view (the host's case): the hard state keeps the floor.
+        var restarted = PaxosReplica.Restart(new ReplicaOptions { ReplicaId = 3, InitialConfig = c[1].Config, Window = Window },
+            new PersistentState(hard, null, []));
+        Assert.Equal(floor, restarted.VoteFloor);
+        // And a host that keeps the view as a slot-0 snapshot finds it there even before any hard state carried it.
+        var fromView = PaxosReplica.Restart(new ReplicaOptions { ReplicaId = 3, InitialConfig = c[1].Config, Window = Window },
+            new PersistentState(PersistentState.Empty.HardState, new Snapshot(0, c[1].Configs, SessionTable.Empty, []), []));
+        Assert.Equal(floor, fromView.VoteFloor);
+    }
+}
