@@ -12,19 +12,38 @@ namespace OpenReplica.Orleans.Replication;
 /// and a campaign on that view could win a majority of such acceptors and choose a second value for a slot the group
 /// had chosen (<c>ForgottenReplicaTests</c>). So a group this silo forgot is learned again only from a view newer than
 /// the last one its replica knew: a move that adds this silo back chooses its configuration after the one that
-/// removed it. Memory only (a Volatile silo that restarts is a new replica; a Persisted one forgets these: see
-/// docs/placement.md, Limits); one entry per group forgotten and not held again.
+/// removed it. One entry per group forgotten and not held again. A Persisted silo keeps the notes in its data
+/// directory (<see cref="ForgottenGroupsJournal"/>), so they outlive a restart under the same identity; a Volatile
+/// silo that restarts is a new replica, with no former votes to protect.
 /// </summary>
-internal sealed class ForgottenGroups
+internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IReadOnlyDictionary<string, long>? notes = null)
 {
-    private readonly ConcurrentDictionary<string, long> _lastKnownFromSlot = new();
+    private readonly ConcurrentDictionary<string, long> _lastKnownFromSlot = new(notes ?? new Dictionary<string, long>());
+
+    /// <summary>The notes of a Persisted silo's data directory, kept there from now on.</summary>
+    public static ForgottenGroups InDirectory(string directory)
+    {
+        var journal = ForgottenGroupsJournal.Open(directory, out var notes);
+        return new ForgottenGroups(journal, notes);
+    }
+
+    /// <summary>Closes the journal (the silo stops); a later <see cref="Forgot"/> throws, so no replica is dropped unnoted.</summary>
+    public void Close() => journal?.Dispose();
 
     /// <summary>Groups forgotten and not held again.</summary>
     public int Count => _lastKnownFromSlot.Count;
 
-    /// <summary>Notes that this silo dropped its replica of <paramref name="groupId"/>, whose newest configuration was in force from <paramref name="latestFromSlot"/>.</summary>
-    public void Forgot(string groupId, long latestFromSlot) =>
-        _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+    /// <summary>
+    /// Notes that this silo dropped its replica of <paramref name="groupId"/>, whose newest configuration was in force
+    /// from <paramref name="latestFromSlot"/>; durable when it returns (the caller deletes the replica's records next).
+    /// </summary>
+    public void Forgot(string groupId, long latestFromSlot)
+    {
+        long note = _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+        if (journal is null) return;
+        journal.Forgot(groupId, note);
+        if (journal.ShouldCompact(_lastKnownFromSlot.Count)) journal.Compact(new Dictionary<string, long>(_lastKnownFromSlot));
+    }
 
     /// <summary>
     /// The configuration history to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the
@@ -42,5 +61,9 @@ internal sealed class ForgottenGroups
     public bool Contains(string groupId) => _lastKnownFromSlot.ContainsKey(groupId);
 
     /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>
-    public void Held(string groupId) => _lastKnownFromSlot.TryRemove(groupId, out _);
+    public void Held(string groupId)
+    {
+        // Every birth passes here: only a group that had a note costs a journal record.
+        if (_lastKnownFromSlot.TryRemove(groupId, out _)) journal?.Held(groupId);
+    }
 }

@@ -41,7 +41,7 @@ internal sealed partial class ReplicationRuntime(
     private readonly FirstContact _learning = new(); // groups whose first config is being asked for, with their messages meanwhile
     private GroupLoaders? _loaders; // a few threads that build replicas from the WAL for callers that must not block
     private ColdDeliveries? _cold; // messages for groups not in memory, delivered on the loaders
-    private readonly ForgottenGroups _forgotten = new(); // groups dropped here: learned again only from a newer view
+    private ForgottenGroups _forgotten = new(); // groups dropped here: learned again only from a newer view (kept on disk when Persisted)
     private readonly ILogger _logger = loggerFactory.CreateLogger<ReplicationRuntime>();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Diagnostics.GroupMetrics _grainMetrics = new(instruments, rosterGroup: false);
@@ -111,6 +111,7 @@ internal sealed partial class ReplicationRuntime(
     {
         var o = options.Value;
         IReplicaLog log = o.EffectiveMode == ReplicationMode.Persisted ? OpenPersistedLog() : new VolatileLog();
+        if (o.EffectiveMode == ReplicationMode.Persisted) _forgotten = ForgottenGroups.InDirectory(o.DataDirectory!);
         _store = new GroupStore(log);
         // What recovery found while it scanned the log anyway: start-up reads the WAL once.
         _held = _store.TakeRecoveredGroups();
@@ -144,6 +145,7 @@ internal sealed partial class ReplicationRuntime(
         if (_engine is { } engine) await engine.StopAsync(cancellationToken);
         _loaders?.Dispose();
         if (_store is { } store) await store.DisposeAsync();
+        _forgotten.Close();
     }
 
     /// <summary>The group name carries what every replica needs to compute the group's first configuration.</summary>

@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+
+namespace OpenReplica.Orleans.Replication;
+
+/// <summary>
+/// <see cref="ForgottenGroups"/>' notes in the silo's data directory, so a Persisted silo back under its identity
+/// still refuses to start an empty replica of a group it dropped from a view no newer than its dropped replica's. A
+/// lagging peer's message after the restart named a configuration in which that replica had voted, and the new empty
+/// one would have been an acceptor there without its votes (docs/placement.md, Limits, before session 32).
+/// An append-only journal: "FG1\n", then records of [payload length][payload][CRC-32 of the payload], where a payload
+/// is a kind (1: forgot, with the slot; 2: held again), the slot, and the group id in UTF-8. A note is fsynced before
+/// the replica's records are deleted (<see cref="Forgot"/>); "held again" rides along with the next fsync (lost, it
+/// only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last record, which
+/// is dropped. Compacted to the live notes when opened and whenever dead records outnumber them.
+/// </summary>
+internal sealed class ForgottenGroupsJournal : IDisposable
+{
+    public const string FileName = "forgotten-groups.journal";
+
+    private static readonly byte[] Magic = Encoding.ASCII.GetBytes("FG1\n");
+    private const byte KindForgot = 1;
+    private const byte KindHeld = 2;
+    private const int MaxGroupIdBytes = 64 * 1024;
+    private const int CompactAfterRecords = 1024;
+
+    private readonly string _path;
+    private readonly Lock _lock = new();
+    private FileStream _stream;
+    private long _records; // records in the file now (live notes after a compaction, plus every append since)
+
+    private ForgottenGroupsJournal(string path, FileStream stream, long records)
+    {
+        _path = path;
+        _stream = stream;
+        _records = records;
+    }
+
+    /// <summary>Opens (or creates) the journal in <paramref name="directory"/> and returns the notes it holds.</summary>
+    /// <exception cref="InvalidDataException">The file is not a journal of forgotten groups.</exception>
+    public static ForgottenGroupsJournal Open(string directory, out Dictionary<string, long> notes)
+    {
+        string path = Path.Combine(directory, FileName);
+        notes = File.Exists(path) ? Read(path, File.ReadAllBytes(path)) : [];
+        // Rewritten whole: drops the dead records and a torn tail, so appends start after a whole record.
+        OpenReplica.Storage.DurableFile.WriteAtomically(path, Encode(notes));
+        return new ForgottenGroupsJournal(path, OpenForAppend(path), notes.Count);
+    }
+
+    /// <summary>Records durably that the silo dropped its replica of <paramref name="groupId"/>, whose note is now <paramref name="slot"/>.</summary>
+    public void Forgot(string groupId, long slot) => Append(KindForgot, groupId, slot, durable: true);
+
+    /// <summary>Records that the silo holds a replica of <paramref name="groupId"/> again (its note is gone).</summary>
+    public void Held(string groupId) => Append(KindHeld, groupId, 0, durable: false);
+
+    /// <summary>Whether the journal holds enough dead records to be worth rewriting with the <paramref name="live"/> notes alone.</summary>
+    public bool ShouldCompact(int live)
+    {
+        lock (_lock) return _records > CompactAfterRecords && _records > 2L * live;
+    }
+
+    /// <summary>Rewrites the journal with the live notes only (atomically: a crash leaves the old journal or the new one).</summary>
+    public void Compact(IReadOnlyDictionary<string, long> live)
+    {
+        lock (_lock)
+        {
+            _stream.Dispose();
+            OpenReplica.Storage.DurableFile.WriteAtomically(_path, Encode(live));
+            _stream = OpenForAppend(_path);
+            _records = live.Count;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock) _stream.Dispose();
+    }
+
+    private void Append(byte kind, string groupId, long slot, bool durable)
+    {
+        byte[] record = EncodeRecord(kind, groupId, slot);
+        lock (_lock)
+        {
+            _stream.Write(record);
+            _stream.Flush(flushToDisk: durable);
+            _records++;
+        }
+    }
+
+    private static FileStream OpenForAppend(string path) =>
+        new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.None);
+
+    private static byte[] Encode(IReadOnlyDictionary<string, long> notes)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write(Magic);
+        foreach (var (groupId, slot) in notes) buffer.Write(EncodeRecord(KindForgot, groupId, slot));
+        return buffer.ToArray();
+    }
+
+    private static byte[] EncodeRecord(byte kind, string groupId, long slot)
+    {
+        int idBytes = Encoding.UTF8.GetByteCount(groupId);
+        var record = new byte[4 + 1 + 8 + idBytes + 4];
+        var payload = record.AsSpan(4, 1 + 8 + idBytes);
+        BinaryPrimitives.WriteInt32LittleEndian(record, payload.Length);
+        payload[0] = kind;
+        BinaryPrimitives.WriteInt64LittleEndian(payload[1..], slot);
+        Encoding.UTF8.GetBytes(groupId, payload[9..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4 + payload.Length), Crc32.HashToUInt32(payload));
+        return record;
+    }
+
+    /// <summary>The live notes of a journal's bytes: records in order up to the first torn or damaged one.</summary>
+    internal static Dictionary<string, long> Read(string path, ReadOnlySpan<byte> content)
+    {
+        if (content.Length < Magic.Length || !content[..Magic.Length].SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"{path} is not a journal of forgotten groups (it does not start with \"FG1\"); move it out of the data directory");
+        }
+        var notes = new Dictionary<string, long>();
+        var rest = content[Magic.Length..];
+        while (rest.Length >= 4)
+        {
+            int length = BinaryPrimitives.ReadInt32LittleEndian(rest);
+            if (length < 9 || length > 9 + MaxGroupIdBytes || rest.Length < 4 + length + 4) break; // torn tail
+            var payload = rest.Slice(4, length);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(rest[(4 + length)..]) != Crc32.HashToUInt32(payload)) break;
+            long slot = BinaryPrimitives.ReadInt64LittleEndian(payload[1..]);
+            string groupId = Encoding.UTF8.GetString(payload[9..]);
+            if (payload[0] == KindForgot) notes[groupId] = Math.Max(slot, notes.GetValueOrDefault(groupId));
+            else if (payload[0] == KindHeld) notes.Remove(groupId);
+            else break;
+            rest = rest[(4 + length + 4)..];
+        }
+        return notes;
+    }
+}
