@@ -172,6 +172,33 @@ public sealed class BirthClaimsTests
     }
 
     [Fact]
+    public void A_silo_that_dropped_a_replica_of_the_group_adopts_only_a_newer_configuration_and_never_starts_it_anew()
+    {
+        // This silo dropped its replica when the configuration from slot 200 was in force (ForgottenGroups' note). A
+        // replica that answers with an older one lags: a replica started from its view would be an empty acceptor where
+        // the dropped one voted. And with no replica answering, a new group would start a second log for the grain.
+        BirthReply Existing(long member, long[] config, long fromSlot) => new(member, new BirthAnswer(BirthAnswerKind.Existing, config, 0, 0, null, fromSlot));
+        var lagging = BirthDecision.Decide(Claim(9, 1), Roster, 3, [Existing(1, [1, 2, 9], 36), Granted(2), Granted(3), Granted(4)], forgottenFromSlot: 200);
+        Assert.Equal(BirthStep.Retry, lagging.Step);
+        Assert.True(lagging.Release);
+        Assert.Contains("lag", lagging.Reason);
+
+        var nobody = BirthDecision.Decide(Claim(9, 1), Roster, 3, [Granted(1), Granted(2), Granted(3), Granted(4), Granted(5)], forgottenFromSlot: 200);
+        Assert.Equal(BirthStep.Retry, nobody.Step); // a majority granted, which proceeds without the note (above)
+        Assert.Contains("none of its replicas answered", nobody.Reason);
+
+        var current = BirthDecision.Decide(Claim(9, 1), Roster, 3, [Existing(1, [1, 2, 9], 36), Existing(3, [3, 4, 9], 232), Granted(2)], forgottenFromSlot: 200);
+        Assert.Equal(BirthStep.Adopt, current.Step); // added back: a configuration chosen after the one that removed it
+        Assert.Equal(new ClusterConfig([3, 4, 9]), current.Config);
+
+        // The configuration that removed this silo, still current: adopted, since it does not name this silo (the new
+        // replica votes only past it, and the activation can lead the move that adds this silo back).
+        var removed = BirthDecision.Decide(Claim(9, 1), Roster, 3, [Existing(3, [3, 4, 5], 200), Granted(2)], forgottenFromSlot: 200);
+        Assert.Equal(BirthStep.Adopt, removed.Step);
+        Assert.Equal(new ClusterConfig([3, 4, 5]), removed.Config);
+    }
+
+    [Fact]
     public void A_newer_roster_withdraws_the_claim_and_is_learned()
     {
         var verdict = BirthDecision.Decide(Claim(1, 1, version: 4), Roster, 3,

@@ -48,18 +48,40 @@ internal readonly record struct BirthReply(long Member, BirthAnswer? Answer);
 ///    other gives way) — so the proposer with priority is not blocked again by the one that gave way;
 /// 4. at least R (the replica count) roster members did not answer: they could hide an existing group, retry;
 /// 5. a majority of the roster granted this claim: proceed; else retry.
+/// A silo that dropped a replica of the group (its note in <see cref="ForgottenGroups"/>) knows the group exists: it
+/// never proceeds to a new group, and adopts a configuration that names it only if it is newer than the one its
+/// dropped replica knew (rule 0).
 /// Safety: a proposer proceeds only with its own grants from a majority of its roster and no other claim seen; two
 /// proposers with the same roster share a silo in their majorities, and a silo holds one claim at a time, released
 /// only by a proposer that does not proceed in that round — so at most one of two different configurations proceeds.
 /// </summary>
 internal static class BirthDecision
 {
-    public static BirthVerdict Decide(BirthClaim own, ClusterConfig roster, int replicas, IReadOnlyList<BirthReply> replies)
+    /// <param name="own">This round's claim (or query).</param>
+    /// <param name="roster">The roster the claim was computed from.</param>
+    /// <param name="replicas">The group's replica count.</param>
+    /// <param name="replies">Every asked silo's answer.</param>
+    /// <param name="forgottenFromSlot">
+    /// This silo dropped a replica of the group whose newest configuration was in force from this slot (null: it never
+    /// held one, or holds one again).
+    /// </param>
+    public static BirthVerdict Decide(BirthClaim own, ClusterConfig roster, int replicas, IReadOnlyList<BirthReply> replies, long? forgottenFromSlot = null)
     {
         var newest = replies
             .Where(r => r.Answer is { Kind: BirthAnswerKind.Existing, Config.Length: > 0 })
             .OrderByDescending(r => r.Answer!.ConfigFromSlot).ThenBy(r => r.Member)
             .FirstOrDefault();
+        if (forgottenFromSlot is { } forgotten
+            && (newest.Answer is not { } known || (known.Config!.Contains(own.Proposer) && known.ConfigFromSlot <= forgotten)))
+        {
+            // Rule 0. The replicas that answered lag (or none did): a replica started from their view, which names this
+            // silo, would be an empty acceptor where the dropped one voted, and a new group would start a second log for
+            // the same grain. A view that does not name this silo is adopted: the new replica votes only from past it
+            // (its vote floor), and the move that adds this silo back needs an activation to lead it.
+            return new(BirthStep.Retry, null, Release: true, null, newest.Answer is { } lagging
+                ? $"this silo dropped its replica of the group when a configuration from slot {forgotten} was in force, and the newest one the answering replicas know is from slot {lagging.ConfigFromSlot}: they lag"
+                : $"this silo held a replica of the group before (dropped when a configuration from slot {forgotten} was in force), so the group exists, but none of its replicas answered");
+        }
         if (newest.Answer is { } existing)
         {
             return new(BirthStep.Adopt, new ClusterConfig(existing.Config!), Release: true, null,

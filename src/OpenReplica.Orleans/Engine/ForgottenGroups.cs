@@ -57,6 +57,9 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
         return ConfigEpoch.History(sender.Epochs, sender.Latest, sender.LatestFromSlot);
     }
 
+    /// <summary>The slot noted when this silo dropped its replica of the group; null when it holds one again or never did.</summary>
+    public long? NoteOf(string groupId) => _lastKnownFromSlot.TryGetValue(groupId, out long slot) ? slot : null;
+
     /// <summary>Whether this silo dropped its replica of the group and holds none again.</summary>
     public bool Contains(string groupId) => _lastKnownFromSlot.ContainsKey(groupId);
 

@@ -39,7 +39,7 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
     /// claim (the silo is one of the silos asked).
     /// </summary>
     public async Task<ConfigHistory> InitialConfigAsync(string groupId, GrainId grainId, int replicas, IBirthAcceptor local,
-        Func<ConfigHistory, Task> save, CancellationToken cancellationToken)
+        Func<ConfigHistory, Task> save, CancellationToken cancellationToken, Func<long?>? forgottenFromSlot = null)
     {
         await roster.ResolveAsync(cancellationToken);
         var roundBudget = options.Value.BirthClaimLifetime / 3;
@@ -68,7 +68,7 @@ internal sealed partial class GroupBirth(ReplicaRoster roster, ReplicaHostClient
                 var replies = await AskAsync(groupId, ask, asked, local, roundBudget, cancellationToken);
                 var verdict = HostClock.Now - started > (long)roundBudget.TotalMilliseconds
                     ? new BirthVerdict(BirthStep.Retry, null, Release: true, null, $"the round took longer than {roundBudget.TotalMilliseconds:0} ms")
-                    : BirthDecision.Decide(ask, current, replicas, replies);
+                    : BirthDecision.Decide(ask, current, replicas, replies, forgottenFromSlot?.Invoke());
                 switch (verdict.Step)
                 {
                     case BirthStep.Proceed:
