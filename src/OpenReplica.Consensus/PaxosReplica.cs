@@ -110,8 +110,9 @@ public sealed partial class PaxosReplica
     /// existing group (<see cref="ReplicaOptions.InitialConfigs"/>) may be a member added back after its silo dropped
     /// an earlier replica of the group, whose votes for earlier slots are gone: an acceptor that forgot its votes would
     /// let a second value be chosen for a slot. So below the first slot of its current membership
-    /// (<see cref="ConfigHistory.MemberSince"/>) it promises to no leader whose commit index is below it, accepts
-    /// nothing, confirms no read, and leads only once its own commit index has reached it. Durable in the hard state.
+    /// (<see cref="ConfigHistory.MemberSince"/>) it promises to no candidate whose commit index is below it (it sends
+    /// that candidate the chosen log instead), accepts nothing, and confirms no read or lease; leading, its own promise,
+    /// accept and read acknowledgement do not count there. Durable in the hard state (docs/consensus.md).
     /// </summary>
     public long VoteFloor => _voteFloor;
 

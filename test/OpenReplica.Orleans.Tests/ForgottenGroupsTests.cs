@@ -61,32 +61,14 @@ public class ForgottenGroupsTests
 
     // ---- a Persisted silo keeps its notes on disk (ForgottenGroupsJournal) ----
 
-    private static string NewDirectory()
+    /// <summary>Runs <paramref name="test"/> with a new, empty data directory, removed afterwards.</summary>
+    private static void WithDataDirectory(Action<string> test)
     {
         string dir = Path.Combine(Path.GetTempPath(), "or-forgotten-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
-        return dir;
-    }
-
-    [Fact]
-    public void The_notes_of_a_persisted_silo_outlive_its_restart()
-    {
-        string dir = NewDirectory();
         try
         {
-            var before = ForgottenGroups.InDirectory(dir);
-            before.Forgot(Group, 200);
-            before.Forgot("3|account/b", 50);
-            before.Held("3|account/b"); // held again: no note
-            before.Close();
-
-            var after = ForgottenGroups.InDirectory(dir); // the restart
-            Assert.Equal(1, after.Count);
-            Assert.Null(after.ConfigToLearn(Group, View(36, 1, 2, 3), Me)); // a lagging peer is still refused
-            Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
-            Assert.NotNull(after.ConfigToLearn(Group, View(232, 1, 3, 4), Me));
-            Assert.NotNull(after.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me));
-            after.Close();
+            test(dir);
         }
         finally
         {
@@ -95,74 +77,69 @@ public class ForgottenGroupsTests
     }
 
     [Fact]
-    public void A_record_torn_by_a_crash_is_dropped_and_the_notes_before_it_are_kept()
+    public void The_notes_of_a_persisted_silo_outlive_its_restart() => WithDataDirectory(dir =>
     {
-        string dir = NewDirectory();
-        try
-        {
-            var before = ForgottenGroups.InDirectory(dir);
-            before.Forgot(Group, 200);
-            before.Forgot("3|account/b", 50);
-            before.Close();
-            string path = Path.Combine(dir, ForgottenGroupsJournal.FileName);
-            using (var file = new FileStream(path, FileMode.Open)) file.SetLength(file.Length - 3); // the last append, cut short
+        var before = ForgottenGroups.InDirectory(dir);
+        before.Forgot(Group, 200);
+        before.Forgot("3|account/b", 50);
+        before.Held("3|account/b"); // held again: no note
+        before.Close();
 
-            var after = ForgottenGroups.InDirectory(dir);
-            Assert.Equal(1, after.Count);
-            Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
-            after.Forgot("3|account/c", 70); // appends go on after the last whole record
-            after.Close();
-            var again = ForgottenGroups.InDirectory(dir);
-            Assert.Equal(2, again.Count);
-            Assert.Null(again.ConfigToLearn("3|account/c", View(70, 1, 2, 3), Me));
-            again.Close();
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+        var after = ForgottenGroups.InDirectory(dir); // the restart
+        Assert.Equal(1, after.Count);
+        Assert.Null(after.ConfigToLearn(Group, View(36, 1, 2, 3), Me)); // a lagging peer is still refused
+        Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
+        Assert.NotNull(after.ConfigToLearn(Group, View(232, 1, 3, 4), Me));
+        Assert.NotNull(after.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me));
+        Assert.Equal(200, after.NoteOf(Group)); // what a birth on this silo checks (BirthDecision rule 0)
+        after.Close();
+    });
 
     [Fact]
-    public void The_journal_is_compacted_to_its_live_notes()
+    public void A_record_torn_by_a_crash_is_dropped_and_the_notes_before_it_are_kept() => WithDataDirectory(dir =>
     {
-        string dir = NewDirectory();
-        try
-        {
-            var forgotten = ForgottenGroups.InDirectory(dir);
-            forgotten.Forgot(Group, 200);
-            for (int i = 0; i < 5_000; i++)
-            {
-                forgotten.Forgot("3|account/moving", i + 1);
-                forgotten.Held("3|account/moving");
-            }
-            string path = Path.Combine(dir, ForgottenGroupsJournal.FileName);
-            Assert.True(new FileInfo(path).Length < 2 * 1024 * 40, $"{new FileInfo(path).Length} bytes for one live note");
-            forgotten.Close();
-            var after = ForgottenGroups.InDirectory(dir);
-            Assert.Equal(1, after.Count);
-            Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
-            after.Close();
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+        var before = ForgottenGroups.InDirectory(dir);
+        before.Forgot(Group, 200);
+        before.Forgot("3|account/b", 50);
+        before.Close();
+        string path = Path.Combine(dir, ForgottenGroupsJournal.FileName);
+        using (var file = new FileStream(path, FileMode.Open)) file.SetLength(file.Length - 3); // the last append, cut short
+
+        var after = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(1, after.Count);
+        Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
+        after.Forgot("3|account/c", 70); // appends go on after the last whole record
+        after.Close();
+        var again = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(2, again.Count);
+        Assert.Null(again.ConfigToLearn("3|account/c", View(70, 1, 2, 3), Me));
+        again.Close();
+    });
 
     [Fact]
-    public void A_file_that_is_not_a_journal_is_refused_by_name()
+    public void The_journal_is_compacted_to_its_live_notes() => WithDataDirectory(dir =>
     {
-        string dir = NewDirectory();
-        try
+        var forgotten = ForgottenGroups.InDirectory(dir);
+        forgotten.Forgot(Group, 200);
+        for (int i = 0; i < 5_000; i++)
         {
-            File.WriteAllText(Path.Combine(dir, ForgottenGroupsJournal.FileName), "something else");
-            var e = Assert.Throws<InvalidDataException>(() => ForgottenGroups.InDirectory(dir));
-            Assert.Contains(ForgottenGroupsJournal.FileName, e.Message);
+            forgotten.Forgot("3|account/moving", i + 1);
+            forgotten.Held("3|account/moving");
         }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+        var file = new FileInfo(Path.Combine(dir, ForgottenGroupsJournal.FileName));
+        Assert.True(file.Length < 80 * 1024, $"{file.Length} bytes for one live note");
+        forgotten.Close();
+        var after = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(1, after.Count);
+        Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
+        after.Close();
+    });
+
+    [Fact]
+    public void A_file_that_is_not_a_journal_is_refused_by_name() => WithDataDirectory(dir =>
+    {
+        File.WriteAllText(Path.Combine(dir, ForgottenGroupsJournal.FileName), "something else");
+        var e = Assert.Throws<InvalidDataException>(() => ForgottenGroups.InDirectory(dir));
+        Assert.Contains(ForgottenGroupsJournal.FileName, e.Message);
+    });
 }
