@@ -5,7 +5,7 @@ namespace OpenReplica.Simulation;
 
 /// <summary>The outcome of one seed.</summary>
 public sealed record SimulationResult(ulong Seed, SimulationFailure? Failure, long CommandsCommitted, long FaultsInjected,
-    long MessagesDelivered, int Operations, FaultModel Faults)
+    long MessagesDelivered, int Operations, FaultModel Faults, int ReAdds = 0)
 {
     public bool Passed => Failure is null;
 }
@@ -126,7 +126,7 @@ public sealed class Simulation
         }
         Trace(failure is null ? "seed passed" : $"seed FAILED: {failure.Message}");
         return new SimulationResult(Seed, failure, Checks.CommandsCommitted, FaultsInjected, MessagesDelivered,
-            _clients.Sum(c => c.History.Count), Faults);
+            _clients.Sum(c => c.History.Count), Faults, ReAdds);
     }
 
     // ----- time and events -----
@@ -292,7 +292,7 @@ public sealed class Simulation
 
     private void Restart(SimNode node)
     {
-        if (node.IsUp) return;
+        if (node.IsUp || !ReferenceEquals(_nodes[node.Id], node)) return; // up, or its silo dropped it (a new replica took its id)
         Trace($"restart r{node.Id} from disk (promised={node.Disk.HardState.Promised}, commit={node.Disk.HardState.CommitIndex})");
         node.Boot(fresh: false);
         ScheduleTick(node);
@@ -306,6 +306,23 @@ public sealed class Simulation
         var current = core.Configs.Latest;
         int kind = Random.Next(0, 3);
         ClusterConfig next;
+        // Decided without a draw when no member can be added back, so that every other seed runs as before this option.
+        var droppable = kind == 0 && current.Members.Count < Faults.Replicas + 1 ? DroppedMembers(core) : [];
+        if (droppable.Count > 0 && Random.Chance(0.75))
+        {
+            long dropped = droppable[Random.Next(0, droppable.Count)];
+            // A member added back after its silo dropped its replica: a new, empty replica under the same id, from the
+            // leader's view (its whole history, or its newest configuration alone), as the host starts one. The votes
+            // of the dropped replica are gone; its vote floor must keep it from counting where they were.
+            _nodes[dropped].Crash();
+            AddNode(dropped, Random.Next(0, 2) == 0 ? core.Configs : ConfigHistory.FromEpochs([(core.Configs.LatestFromSlot, core.Configs.Latest)]));
+            ReAdds++;
+            FaultsInjected++;
+            next = current.With(dropped);
+            Trace($"reconfigure {current} -> {next} via r{leader.Id} (r{dropped} added back with an empty replica)");
+            leader.Handle(core.ProposeConfig(next));
+            return;
+        }
         if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
         else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
         else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
@@ -317,6 +334,34 @@ public sealed class Simulation
         FaultsInjected++;
         Trace($"reconfigure {current} -> {next} via r{leader.Id}");
         leader.Handle(core.ProposeConfig(next));
+    }
+
+    /// <summary>Members added back with an empty replica after their silo dropped the old one.</summary>
+    public int ReAdds { get; private set; }
+
+    /// <summary>
+    /// A replica the group removed whose silo may drop it, as the host's rule allows (docs/placement.md): no configuration
+    /// the leader knows after its removal names it, and a majority of the configuration that removed it holds on disk a
+    /// commit index through the slot before that configuration is in force.
+    /// </summary>
+    private List<long> DroppedMembers(PaxosReplica leader)
+    {
+        var epochs = leader.Configs.Epochs;
+        var candidates = new List<long>();
+        foreach (long id in _nodes.Keys.Order())
+        {
+            int last = -1;
+            for (int i = 0; i < epochs.Count; i++)
+            {
+                if (epochs[i].Config.Contains(id)) last = i;
+            }
+            if (last == epochs.Count - 1) continue; // still a member
+            // Not named by any epoch the leader still knows (a snapshot trimmed its history): removed before the first.
+            var (from, removal) = epochs[last + 1];
+            int durable = removal.Members.Count(m => _nodes.TryGetValue(m, out var n) && n.Disk.HardState.CommitIndex >= from - 1);
+            if (durable > removal.Members.Count / 2 && leader.CommitIndex >= from) candidates.Add(id);
+        }
+        return candidates;
     }
 
     /// <summary>Campaign mode: a second activation of the grain campaigns while the first still runs.</summary>
