@@ -136,6 +136,33 @@ public class ForgottenGroupsTests
     });
 
     [Fact]
+    public void Notes_forgotten_and_held_from_many_threads_while_the_journal_compacts_are_all_on_disk() => WithDataDirectory(dir =>
+    {
+        // Each thread forgets its own groups and holds every other one again: enough dead records to compact many times.
+        var forgotten = ForgottenGroups.InDirectory(dir);
+        Parallel.For(0, 8, t =>
+        {
+            for (int i = 0; i < 600; i++)
+            {
+                string group = $"3|account/t{t}-{i}";
+                forgotten.Forgot(group, i + 1);
+                if (i % 2 == 0) forgotten.Held(group);
+            }
+        });
+        Assert.Equal(8 * 300, forgotten.Count);
+        forgotten.Close();
+
+        var after = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(8 * 300, after.Count);
+        for (int t = 0; t < 8; t++)
+        {
+            Assert.Equal(600, after.NoteOf($"3|account/t{t}-599"));
+            Assert.Null(after.NoteOf($"3|account/t{t}-598"));
+        }
+        after.Close();
+    });
+
+    [Fact]
     public void A_file_that_is_not_a_journal_is_refused_by_name() => WithDataDirectory(dir =>
     {
         File.WriteAllText(Path.Combine(dir, ForgottenGroupsJournal.FileName), "something else");

@@ -19,6 +19,7 @@ namespace OpenReplica.Orleans.Replication;
 internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IReadOnlyDictionary<string, long>? notes = null)
 {
     private readonly ConcurrentDictionary<string, long> _lastKnownFromSlot = new(notes ?? new Dictionary<string, long>());
+    private readonly Lock _journalOrder = new(); // Persisted: a note's change and its journal record, one at a time
 
     /// <summary>The notes of a Persisted silo's data directory, kept there from now on.</summary>
     public static ForgottenGroups InDirectory(string directory)
@@ -39,10 +40,18 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
     /// </summary>
     public void Forgot(string groupId, long latestFromSlot)
     {
-        long note = _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
-        if (journal is null) return;
-        journal.Forgot(groupId, note);
-        if (journal.ShouldCompact(_lastKnownFromSlot.Count)) journal.Compact(new Dictionary<string, long>(_lastKnownFromSlot));
+        if (journal is null)
+        {
+            _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+            return;
+        }
+        // A note and its record change together: a "held" racing with it must not land on disk after it, nor before.
+        lock (_journalOrder)
+        {
+            long note = _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+            journal.Forgot(groupId, note);
+        }
+        if (journal.ShouldCompact(_lastKnownFromSlot.Count)) journal.Compact(() => new Dictionary<string, long>(_lastKnownFromSlot));
     }
 
     /// <summary>
@@ -66,7 +75,16 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
     /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>
     public void Held(string groupId)
     {
-        // Every birth passes here: only a group that had a note costs a journal record.
-        if (_lastKnownFromSlot.TryRemove(groupId, out _)) journal?.Held(groupId);
+        // Every birth passes here: only a group that had a note costs a journal record (and the lock).
+        if (!_lastKnownFromSlot.ContainsKey(groupId)) return;
+        if (journal is null)
+        {
+            _lastKnownFromSlot.TryRemove(groupId, out _);
+            return;
+        }
+        lock (_journalOrder)
+        {
+            if (_lastKnownFromSlot.TryRemove(groupId, out _)) journal.Held(groupId);
+        }
     }
 }

@@ -60,15 +60,20 @@ internal sealed class ForgottenGroupsJournal : IDisposable
         lock (_lock) return _records > CompactAfterRecords && _records > 2L * live;
     }
 
-    /// <summary>Rewrites the journal with the live notes only (atomically: a crash leaves the old journal or the new one).</summary>
-    public void Compact(IReadOnlyDictionary<string, long> live)
+    /// <summary>
+    /// Rewrites the journal with the live notes only (atomically: a crash leaves the old journal or the new one). The
+    /// notes are read under the journal's lock: a note added to them before is in the new file, and one added after
+    /// appends to it (read before the lock, a note appended to the old file in between was lost with it).
+    /// </summary>
+    public void Compact(Func<IReadOnlyDictionary<string, long>> live)
     {
         lock (_lock)
         {
+            var notes = live();
             _stream.Dispose();
-            OpenReplica.Storage.DurableFile.WriteAtomically(_path, Encode(live));
+            OpenReplica.Storage.DurableFile.WriteAtomically(_path, Encode(notes));
             _stream = OpenForAppend(_path);
-            _records = live.Count;
+            _records = notes.Count;
         }
     }
 
