@@ -306,35 +306,39 @@ public sealed class Simulation
         var current = core.Configs.Latest;
         int kind = Random.Next(0, 3);
         ClusterConfig next;
+        string addedBack = "";
         // Decided without a draw when no member can be added back, so that every other seed runs as before this option.
         var droppable = kind == 0 && current.Members.Count < Faults.Replicas + 1 ? DroppedMembers(core) : [];
         if (droppable.Count > 0 && Random.Chance(0.75))
         {
             long dropped = droppable[Random.Next(0, droppable.Count)];
-            // A member added back after its silo dropped its replica: a new, empty replica under the same id, from the
-            // leader's view (its whole history, or its newest configuration alone), as the host starts one. The votes
+            // A member added back after its silo dropped its replica: a new, empty replica under the same id. The votes
             // of the dropped replica are gone; its vote floor must keep it from counting where they were.
             _nodes[dropped].Crash();
-            AddNode(dropped, Random.Next(0, 2) == 0 ? core.Configs : ConfigHistory.FromEpochs([(core.Configs.LatestFromSlot, core.Configs.Latest)]));
+            AddNode(dropped, DrawView(core));
             ReAdds++;
-            FaultsInjected++;
             next = current.With(dropped);
-            Trace($"reconfigure {current} -> {next} via r{leader.Id} (r{dropped} added back with an empty replica)");
-            leader.Handle(core.ProposeConfig(next));
-            return;
+            addedBack = $" (r{dropped} added back with an empty replica)";
         }
-        if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
-        else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
-        else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
-        // A silo added to a group starts from a peer's view of it, as the host does: the peer's whole history, or
-        // (a birth that adopts an existing replica's configuration) its newest configuration alone.
-        if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++, Random.Next(0, 2) == 0
-            ? core.Configs
-            : ConfigHistory.FromEpochs([(core.Configs.LatestFromSlot, core.Configs.Latest)]));
+        else
+        {
+            if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
+            else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
+            else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
+            if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++, DrawView(core));
+        }
         FaultsInjected++;
-        Trace($"reconfigure {current} -> {next} via r{leader.Id}");
+        Trace($"reconfigure {current} -> {next} via r{leader.Id}{addedBack}");
         leader.Handle(core.ProposeConfig(next));
     }
+
+    /// <summary>
+    /// The view a replica added to the group starts from, as the host gives it: the leader's whole history, or (a birth
+    /// that adopts an existing replica's configuration) its newest configuration alone.
+    /// </summary>
+    private ConfigHistory DrawView(PaxosReplica leader) => Random.Next(0, 2) == 0
+        ? leader.Configs
+        : ConfigHistory.FromEpochs([(leader.Configs.LatestFromSlot, leader.Configs.Latest)]);
 
     /// <summary>Members added back with an empty replica after their silo dropped the old one.</summary>
     public int ReAdds { get; private set; }

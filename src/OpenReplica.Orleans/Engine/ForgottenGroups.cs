@@ -42,17 +42,16 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
     {
         if (journal is null)
         {
-            _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
+            Raise(groupId, latestFromSlot);
             return;
         }
         // A note and its record change together: a "held" racing with it must not land on disk after it, nor before.
-        lock (_journalOrder)
-        {
-            long note = _lastKnownFromSlot.AddOrUpdate(groupId, latestFromSlot, (_, known) => Math.Max(known, latestFromSlot));
-            journal.Forgot(groupId, note);
-        }
+        lock (_journalOrder) journal.Forgot(groupId, Raise(groupId, latestFromSlot));
         if (journal.ShouldCompact(_lastKnownFromSlot.Count)) journal.Compact(() => new Dictionary<string, long>(_lastKnownFromSlot));
     }
+
+    /// <summary>The group's note raised to <paramref name="slot"/> (a later note that knew less lowers nothing); returns it.</summary>
+    private long Raise(string groupId, long slot) => _lastKnownFromSlot.AddOrUpdate(groupId, slot, (_, known) => Math.Max(known, slot));
 
     /// <summary>
     /// The configuration history to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the

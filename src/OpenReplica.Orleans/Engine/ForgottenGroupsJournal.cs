@@ -42,9 +42,12 @@ internal sealed class ForgottenGroupsJournal : IDisposable
     public static ForgottenGroupsJournal Open(string directory, out Dictionary<string, long> notes)
     {
         string path = Path.Combine(directory, FileName);
-        notes = File.Exists(path) ? Read(path, File.ReadAllBytes(path)) : [];
-        // Rewritten whole: drops the dead records and a torn tail, so appends start after a whole record.
-        OpenReplica.Storage.DurableFile.WriteAtomically(path, Encode(notes));
+        int records = 0;
+        bool whole = false;
+        notes = File.Exists(path) ? Read(path, File.ReadAllBytes(path), out records, out whole) : [];
+        // Rewritten only when it must be: a new journal, a torn tail (appends start after a whole record), or dead
+        // records (compacted). A clean journal is opened as it is, without a write and two fsyncs at every start.
+        if (!whole || records != notes.Count) OpenReplica.Storage.DurableFile.WriteAtomically(path, Encode(notes));
         return new ForgottenGroupsJournal(path, OpenForAppend(path), notes.Count);
     }
 
@@ -117,9 +120,13 @@ internal sealed class ForgottenGroupsJournal : IDisposable
         return record;
     }
 
-    /// <summary>The live notes of a journal's bytes: records in order up to the first torn or damaged one.</summary>
-    internal static Dictionary<string, long> Read(string path, ReadOnlySpan<byte> content)
+    /// <summary>
+    /// The live notes of a journal's bytes: records in order up to the first torn or damaged one. <paramref name="records"/>
+    /// counts the records read; <paramref name="whole"/> says whether they end where the bytes do.
+    /// </summary>
+    internal static Dictionary<string, long> Read(string path, ReadOnlySpan<byte> content, out int records, out bool whole)
     {
+        records = 0;
         if (content.Length < Magic.Length || !content[..Magic.Length].SequenceEqual(Magic))
         {
             throw new InvalidDataException($"{path} is not a journal of forgotten groups (it does not start with \"FG1\"); move it out of the data directory");
@@ -138,7 +145,9 @@ internal sealed class ForgottenGroupsJournal : IDisposable
             else if (payload[0] == KindHeld) notes.Remove(groupId);
             else break;
             rest = rest[(4 + length + 4)..];
+            records++;
         }
+        whole = rest.IsEmpty;
         return notes;
     }
 }
