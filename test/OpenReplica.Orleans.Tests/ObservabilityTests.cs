@@ -62,16 +62,25 @@ public sealed class ObservabilityTests
         for (int i = 0; i < Writes; i++) await grain.Deposit(1);
         for (int i = 0; i < Reads; i++) Assert.Equal(Writes, await grain.GetBalance());
 
-        // 3 replicas of the grain's group and 3 of the roster group, in memory or evicted. On a loaded machine one may
-        // appear late (the roster group starts in the background; a full suite once saw 4 of 6 here), so wait for them.
+        // The gauges count every replica of the grain's group and of the roster group (3), in memory or only on disk.
+        // The grain's group has a replica on each silo that heard from its leader: a majority at least, which holds every
+        // write. A silo whose first messages for it were dropped (on a loaded machine a fresh silo may not list the
+        // sender as alive yet) builds its replica only when the group next sends to it, and an idle group sends
+        // nothing; the roster group starts in the background. So the test counts the replicas that exist, then waits
+        // until the gauges agree.
+        var runtimes = cluster.Silos.Select(s => cluster.Service<Replication.ReplicationRuntime>(s)).ToList();
+        string groupId = Replication.ReplicationRuntime.GroupIdOf(grain.GetGrainId(), 3);
+        int GrainReplicas() => runtimes.Count(r => r.Holds(groupId));
         string seen = "";
         await Eventually(() =>
         {
+            int replicas = GrainReplicas();
             metrics.Flush();
             long held = metrics.Gauge(R.GroupsHeld), evicted = metrics.Gauge(R.GroupsEvicted);
-            seen = $"{held} held + {evicted} evicted";
-            return held + evicted == 6;
-        }, () => $"all six replicas of the grain's group and the roster group exist (last seen: {seen})");
+            seen = $"{held} held + {evicted} evicted, {replicas} replicas of the grain's group";
+            return replicas >= 2 && held + evicted == 3 + replicas && replicas == GrainReplicas();
+        }, () => $"the gauges count the grain group's replicas (a majority at least) and the roster group's 3 (last seen: {seen})");
+        int grainReplicas = GrainReplicas();
 
         var transports = cluster.Silos.Select(s => cluster.Service<ReplicaTransport>(s)).ToList();
         long queuedBefore = transports.Sum(t => t.Enqueued), deliveredBefore = transports.Sum(t => t.BatchesDelivered), droppedBefore = transports.Sum(t => t.Dropped);
@@ -109,8 +118,8 @@ public sealed class ObservabilityTests
         // A follower's replica holds no activation: it may already have left memory (a second after the last read) and
         // counts as evicted.
         long evictedEarly = metrics.Gauge(R.GroupsEvicted);
-        Assert.InRange(evictedEarly, 0, 2);
-        Assert.Equal(6 - evictedEarly, metrics.Gauge(R.GroupsHeld));
+        Assert.InRange(evictedEarly, 0, grainReplicas - 1); // the leader's replica has the activation
+        Assert.Equal(3 + grainReplicas - evictedEarly, metrics.Gauge(R.GroupsHeld));
         Assert.Equal(3, metrics.Points(R.GroupsHeld).Count(p => HasTag(p, R.SiloTag, null)));
         // Persisted: every accept reaches three WALs; group commit may join them, so at least one fsync per write.
         Assert.True(metrics.Sum(R.WalAppends) >= 3 * Writes);
@@ -148,9 +157,10 @@ public sealed class ObservabilityTests
         await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero, TestContext.Current.CancellationToken);
         await Eventually(() =>
         {
+            int replicas = GrainReplicas(); // the leader's last messages may have reached a silo that missed the first
             metrics.Flush();
-            return metrics.Gauge(R.GroupsEvicted) == 3;
-        }, "the grain's three replicas leave memory");
+            return metrics.Gauge(R.GroupsEvicted) == replicas && replicas == GrainReplicas();
+        }, "every replica of the grain's group leaves memory");
         Assert.Equal(3, metrics.Gauge(R.GroupsHeld)); // the roster group stays
         Assert.Equal(0, metrics.Gauge(R.GroupsActive));
         Assert.Equal(0, metrics.Gauge(R.LogMemoryHeld)); // a deactivated grain is charged nothing

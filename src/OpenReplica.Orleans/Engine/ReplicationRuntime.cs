@@ -61,7 +61,7 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Groups held in memory now.</summary>
     public int GroupCount => _table?.Count ?? 0;
 
-    /// <summary>Groups that left memory after their idle period.</summary>
+    /// <summary>Evictions since the silo started: groups that left memory after their idle period (one evicted twice counts twice).</summary>
     public long GroupsEvicted => _table?.Evicted ?? 0;
 
     /// <summary>Groups built from what the WAL held for them (after a restart, or after they had left memory).</summary>
@@ -370,8 +370,21 @@ internal sealed partial class ReplicationRuntime(
     /// <summary>Groups led by an activation on this silo (their replica here has a listener).</summary>
     public int ActiveGroupCount => _table is null ? 0 : _table.Groups.Count(g => g.Listener is not null and not RosterGroup);
 
-    /// <summary>Groups this silo's engine evicted from memory (rebuilt from disk on demand).</summary>
-    public int EvictedGroupCount => (int)Math.Min(int.MaxValue, GroupsEvicted);
+    /// <summary>
+    /// Grain groups this silo holds a replica of on disk only, now: evicted after their idle period, or not loaded since
+    /// a restart (each is rebuilt from disk on its next message or activation). A gauge, unlike
+    /// <see cref="GroupsEvicted"/>, which counts every eviction since the silo started: a group evicted and rebuilt
+    /// twice counted twice there, and a restarted silo's untouched groups not at all.
+    /// </summary>
+    public int EvictedGroupCount
+    {
+        get
+        {
+            if (_table is not { } table) return 0;
+            int grainGroupsInMemory = table.Count - (table.Peek(RosterGroup.GroupId) is null ? 0 : 1);
+            return Math.Max(0, _held.Count - grainGroupsInMemory); // a group is put in the table just before it is held
+        }
+    }
 
     /// <summary>Status (tools, health checks): up to <paramref name="max"/> group replicas in memory here, each read on its loop.</summary>
     internal Task<GroupReplicaStatus[]> DescribeGroupsAsync(int max) =>
