@@ -20,8 +20,9 @@ internal sealed class FaultCluster : IAsyncDisposable
     private static readonly TimeSpan OrleansResponseTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ReplicatedTestCluster _kit;
+    private readonly RecentLog _recentLog;
 
-    private FaultCluster(ReplicatedTestCluster kit) => _kit = kit;
+    private FaultCluster(ReplicatedTestCluster kit, RecentLog recentLog) => (_kit, _recentLog) = (kit, recentLog);
 
     public InProcessTestCluster Cluster => _kit.Cluster;
 
@@ -43,6 +44,7 @@ internal sealed class FaultCluster : IAsyncDisposable
         Action<ISiloBuilder>? configureSilo = null,
         Action<IClientBuilder>? configureClient = null)
     {
+        var recentLog = new RecentLog();
         var kit = await ReplicatedTestCluster.StartAsync(o =>
         {
             o.Silos = silos;
@@ -53,6 +55,7 @@ internal sealed class FaultCluster : IAsyncDisposable
             o.ConfigureSilo = silo =>
             {
                 FileLoggerProvider.AddTo(silo);
+                recentLog.AddTo(silo);
                 configureSilo?.Invoke(silo);
             };
             o.ConfigureClient = client =>
@@ -66,7 +69,7 @@ internal sealed class FaultCluster : IAsyncDisposable
                 configureClient?.Invoke(client);
             };
         });
-        return new FaultCluster(kit);
+        return new FaultCluster(kit, recentLog);
     }
 
     public InProcessSiloHandle HandleOf(SiloAddress silo) => Silos.Single(s => s.SiloAddress.Equals(silo));
@@ -158,7 +161,11 @@ internal sealed class FaultCluster : IAsyncDisposable
         && a.Commands.Zip(b.Commands).All(p => p.First.Id == p.Second.Id && p.First.Payload.AsSpan().SequenceEqual(p.Second.Payload))
         && Equals(a.Config, b.Config);
 
-    public ValueTask DisposeAsync() => _kit.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _recentLog.WriteToTestOutput(); // before the silos stop: their shutdown lines would push out the failure's
+        await _kit.DisposeAsync();
+    }
 }
 
 /// <summary>Calls a grain until it answers (retrying what the client's own retries gave up on), with a deadline.</summary>
