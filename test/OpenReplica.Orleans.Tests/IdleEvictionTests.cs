@@ -32,6 +32,8 @@ public sealed class IdleEvictionTests
         await grain.Deactivate();
         await Poll.UntilAsync(() => runtimes.All(r => r.GroupOrNull(groupId) is null), "the idle group left every silo", TimeSpan.FromSeconds(30));
         Assert.True(runtimes.Sum(r => r.GroupsEvicted) >= 3);
+        // The status's and the gauge's count of groups held on disk only: this one, wherever it has a replica.
+        Assert.All(runtimes, r => Assert.Equal(r.Holds(groupId) ? 1 : 0, r.EvictedGroupCount));
         // The WAL's index of the group left memory with it (Persisted; the volatile log is the storage itself).
         Assert.All(runtimes, r => Assert.False(r.Log is OpenReplica.Storage.WriteAheadLog wal && wal.IsResident(groupId)));
 
@@ -39,6 +41,8 @@ public sealed class IdleEvictionTests
         Assert.Equal(11, await grain.Add(1));
         Assert.Equal(11, (await grain.Get()).Value);
         Assert.True(runtimes.Sum(r => r.GroupsRebuilt) >= 1);
+        // Back in memory where the activation runs: no longer counted as held on disk only there.
+        Assert.Equal(0, cluster.Service<ReplicationRuntime>(await grain.GetSilo()).EvictedGroupCount);
         // A majority rebuilt it (a follower may already have evicted it again: it holds no activation).
         Assert.True(runtimes.Count(r => r.GroupOrNull(groupId) is not null || r.GroupsRebuilt > 0) >= 2);
     }
