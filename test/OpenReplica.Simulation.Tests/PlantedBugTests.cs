@@ -19,6 +19,7 @@ public sealed class PlantedBugTests
     [InlineData(PlantedBug.SkipPersistBeforeVote)]
     [InlineData(PlantedBug.LeaseWithoutGuard)]
     [InlineData(PlantedBug.NonDeterministicStateMachine)]
+    [InlineData(PlantedBug.VoteBelowFloor)]
     public void PlantedBugIsCaught(PlantedBug bug)
     {
         const int batch = 50;

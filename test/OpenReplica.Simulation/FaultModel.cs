@@ -10,7 +10,9 @@ namespace OpenReplica.Simulation;
 /// - crashes that lose all memory and keep exactly what was persisted, and restarts from it;
 /// - reconfigurations during load (add, remove, replace a replica; a new replica starts with an empty disk);
 /// - in campaign mode (grain activations), a second replica campaigning while the leader lives (duplicate activation);
-/// - with leader leases, clocks that run at slightly different rates (within 1.5 %) from different origins.
+/// - with leader leases, clocks that run at slightly different rates (within 1.5 %) from different origins;
+/// - on some seeds, the re-add nemesis (<see cref="OpenReplica.Simulation.ReAddNemesis"/>): a member cut off while another is removed and
+///   added back with an empty replica, then left alone with it.
 /// Not injected: disk corruption or lost fsyncs (the storage layer's tests cover those), Byzantine behaviour.
 /// </summary>
 public sealed record FaultModel(
@@ -30,7 +32,8 @@ public sealed record FaultModel(
     int SnapshotEverySlots,
     int Keys,
     long LeaseDuration,
-    int AcceptSpares = int.MaxValue)
+    int AcceptSpares = int.MaxValue,
+    bool ReAddNemesis = false)
 {
     public static FaultModel FromSeed(ulong seed)
     {
@@ -53,8 +56,15 @@ public sealed record FaultModel(
             Keys: r.Next(1, 6),
             // Drawn last, so the other faults of a seed are those it had before leases existed.
             LeaseDuration: r.Chance(0.5) ? 0 : r.Next(60, 400),
-            AcceptSpares: DrawAcceptSpares(seed));
+            AcceptSpares: DrawAcceptSpares(seed),
+            ReAddNemesis: DrawReAddNemesis(seed));
     }
+
+    /// <summary>
+    /// The re-add nemesis on 1 seed in 4. From a generator of its own, so every other parameter of a seed is what it
+    /// was before; the seeds without it draw nothing more and run exactly as before.
+    /// </summary>
+    public static bool DrawReAddNemesis(ulong seed) => new DeterministicRandom(seed ^ 0x4EADD5_0F1002UL).Chance(0.25);
 
     /// <summary>
     /// Thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): a bare quorum on 4 seeds in 10, one spare on 3,
@@ -72,5 +82,6 @@ public sealed record FaultModel(
         $"drop={DropRate:F3} dup={DuplicateRate:F3} delay<={MaxDelay} partition={PartitionRate:F4} crash={CrashRate:F4} " +
         $"reconfig={ReconfigRate:F4} duel={DuelRate:F4} snapshotEvery={(SnapshotEverySlots == int.MaxValue ? "never" : SnapshotEverySlots)} keys={Keys}" +
         (LeaseDuration > 0 ? $" lease={LeaseDuration}" : "") +
-        (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}");
+        (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}") +
+        (ReAddNemesis ? " re-add-nemesis" : "");
 }

@@ -28,6 +28,7 @@ public sealed class Simulation
     private readonly List<SimClient> _clients = [];
     private readonly Dictionary<string, string> _lastWritten = [];
     private readonly HashSet<(long From, long To)> _blocked = [];
+    private readonly HashSet<(long From, long To)> _cut = []; // the re-add nemesis's links: a random partition's healing leaves them
     private readonly ClusterConfig _genesis;
     private readonly ReplicaOptions _baseOptions;
     private readonly Action<string>? _trace;
@@ -37,6 +38,7 @@ public sealed class Simulation
     private long _activation; // campaign mode: the replica the "grain directory" last activated
     private long _partitionEndsAt = -1;
     private bool _faultsOn = true;
+    private readonly ReAddNemesis? _reAddNemesis;
 
     public Simulation(ulong seed, PlantedBug bugs = PlantedBug.None, Action<string>? trace = null, FaultModel? faults = null)
     {
@@ -64,6 +66,7 @@ public sealed class Simulation
             PlantedBugs = bugs,
             AllowPlantedBugs = bugs != PlantedBug.None,
         };
+        if (Faults.ReAddNemesis) _reAddNemesis = new ReAddNemesis(this);
     }
 
     public ulong Seed { get; }
@@ -153,7 +156,7 @@ public sealed class Simulation
 
     public void SendReplicaMessage(Message m)
     {
-        if (_blocked.Contains((m.From, m.To))) return;
+        if (_blocked.Contains((m.From, m.To)) || _cut.Contains((m.From, m.To))) return;
         Transmit(m, () =>
         {
             if (_nodes.TryGetValue(m.To, out var node) && node.Core is { } core)
@@ -256,6 +259,7 @@ public sealed class Simulation
         if (_partitionEndsAt < 0 && Random.Chance(Faults.PartitionRate)) StartPartition();
         if (Random.Chance(Faults.CrashRate)) CrashOne();
         if (Random.Chance(Faults.ReconfigRate)) Reconfigure();
+        _reAddNemesis?.Tick();
         if (!Faults.ElectionMode)
         {
             if (Random.Chance(Faults.DuelRate)) Duel();
@@ -301,36 +305,89 @@ public sealed class Simulation
     /// <summary>Adds, removes or replaces a replica through the leader's log; a new replica starts with an empty disk.</summary>
     private void Reconfigure()
     {
-        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
-        if (leader?.Core is not { } core) return;
+        if (Leader is not { Core: { } core } leader) return;
         var current = core.Configs.Latest;
         int kind = Random.Next(0, 3);
-        ClusterConfig next;
-        string addedBack = "";
         // Decided without a draw when no member can be added back, so that every other seed runs as before this option.
         var droppable = kind == 0 && current.Members.Count < Faults.Replicas + 1 ? DroppedMembers(core) : [];
         if (droppable.Count > 0 && Random.Chance(0.75))
         {
-            long dropped = droppable[Random.Next(0, droppable.Count)];
-            // A member added back after its silo dropped its replica: a new, empty replica under the same id. The votes
-            // of the dropped replica are gone; its vote floor must keep it from counting where they were.
-            _nodes[dropped].Crash();
-            AddNode(dropped, DrawView(core));
-            ReAdds++;
-            next = current.With(dropped);
-            addedBack = $" (r{dropped} added back with an empty replica)";
+            AddBack(leader, droppable[Random.Next(0, droppable.Count)]);
+            return;
         }
-        else
-        {
-            if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
-            else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
-            else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
-            if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++, DrawView(core));
-        }
+        ClusterConfig next;
+        if (kind == 0 && current.Members.Count < Faults.Replicas + 1) next = current.With(_nextReplicaId);
+        else if (kind == 1 && current.Members.Count > 3) next = current.Without(current.Members[Random.Next(0, current.Members.Count)]);
+        else next = current.Replace(current.Members[Random.Next(0, current.Members.Count)], _nextReplicaId);
+        ProposeConfig(leader, next);
+    }
+
+    /// <summary>Proposes <paramref name="next"/> through <paramref name="leader"/>, starting an empty replica for a new id it names.</summary>
+    internal void ProposeConfig(SimNode leader, ClusterConfig next, string why = "") => ProposeConfig(leader, leader.Core!, next, why);
+
+    // The core is passed on its own: a leader outside its configuration can be the member added back, whose old replica
+    // AddBack has just crashed (it still proposes, as a leader would whose silo drops it a moment later).
+    private void ProposeConfig(SimNode leader, PaxosReplica core, ClusterConfig next, string why)
+    {
+        if (next.Members.Contains(_nextReplicaId)) AddNode(_nextReplicaId++, DrawView(core));
         FaultsInjected++;
-        Trace($"reconfigure {current} -> {next} via r{leader.Id}{addedBack}");
+        Trace($"reconfigure {core.Configs.Latest} -> {next} via r{leader.Id}{why}");
         leader.Handle(core.ProposeConfig(next));
     }
+
+    /// <summary>
+    /// Adds <paramref name="dropped"/> back (one of <see cref="DroppedMembers"/>) as a silo does after it dropped its
+    /// replica: a new, empty replica under the same id. The votes of the dropped replica are gone; its vote floor must
+    /// keep it from counting where they were.
+    /// </summary>
+    internal void AddBack(SimNode leader, long dropped)
+    {
+        var core = leader.Core!;
+        _nodes[dropped].Crash();
+        AddNode(dropped, DrawView(core));
+        ReAdds++;
+        ProposeConfig(leader, core, core.Configs.Latest.With(dropped), $" (r{dropped} added back with an empty replica)");
+    }
+
+    /// <summary>The id the next new replica gets (a replacement names it).</summary>
+    internal long NextReplicaId => _nextReplicaId;
+
+    /// <summary>A replica that believes it leads, if any (the first found).</summary>
+    internal SimNode? Leader => _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
+
+    internal IReadOnlyDictionary<long, SimNode> Nodes => _nodes;
+
+    /// <summary>Cuts every link between <paramref name="side"/> and the other replicas, until <see cref="Uncut"/>.</summary>
+    internal void Cut(IReadOnlyCollection<long> side)
+    {
+        foreach (long a in side)
+        {
+            foreach (long b in _nodes.Keys.Where(b => !side.Contains(b)))
+            {
+                _cut.Add((a, b));
+                _cut.Add((b, a));
+            }
+        }
+        Trace($"nemesis cuts {{{string.Join(",", side)}}} off");
+    }
+
+    internal void Uncut()
+    {
+        if (_cut.Count == 0) return;
+        _cut.Clear();
+        Trace("nemesis cuts healed");
+    }
+
+    /// <summary>Makes <paramref name="node"/> campaign: in campaign mode, the grain directory activated it there.</summary>
+    internal void CampaignOn(SimNode node)
+    {
+        if (node.Core is not { } core) return;
+        if (!Faults.ElectionMode) _activation = node.Id;
+        Trace($"activate on r{node.Id}");
+        node.Handle(core.Campaign());
+    }
+
+    internal void NoteFault() => FaultsInjected++;
 
     /// <summary>
     /// The view a replica added to the group starts from, as the host gives it: the leader's whole history, or (a birth
@@ -348,7 +405,7 @@ public sealed class Simulation
     /// the leader knows after its removal names it, and a majority of the configuration that removed it holds on disk a
     /// commit index through the slot before that configuration is in force.
     /// </summary>
-    private List<long> DroppedMembers(PaxosReplica leader)
+    internal List<long> DroppedMembers(PaxosReplica leader)
     {
         var epochs = leader.Configs.Epochs;
         var candidates = new List<long>();
@@ -418,6 +475,7 @@ public sealed class Simulation
     {
         _faultsOn = false;
         HealPartition();
+        Uncut();
         foreach (var node in _nodes.Values.Where(n => !n.IsUp)) Restart(node);
         Trace("faults stopped: liveness phase");
         if (!Faults.ElectionMode) Schedule(200, LivenessActivation);
