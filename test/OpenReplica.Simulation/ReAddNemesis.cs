@@ -88,8 +88,7 @@ internal sealed class ReAddNemesis(Simulation sim)
     {
         if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim || !sim.DroppedMembers(core).Contains(_victim)) return;
         sim.AddBack(leader, _victim);
-        sim.Uncut();
-        sim.Cut([_laggard, _victim]);
+        sim.Cut([_laggard, _victim]); // in place of the laggard's own cut
         sim.CampaignOn(sim.Nodes[_laggard]);
         _step = Step.Alone;
         _nextAt = sim.Now + sim.Random.Next(300, 1_500);

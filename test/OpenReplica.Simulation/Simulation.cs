@@ -28,7 +28,7 @@ public sealed class Simulation
     private readonly List<SimClient> _clients = [];
     private readonly Dictionary<string, string> _lastWritten = [];
     private readonly HashSet<(long From, long To)> _blocked = [];
-    private readonly HashSet<(long From, long To)> _cut = []; // the re-add nemesis's links: a random partition's healing leaves them
+    private readonly HashSet<long> _cutOff = []; // the re-add nemesis's side: cut from every other replica, also ones added later
     private readonly ClusterConfig _genesis;
     private readonly ReplicaOptions _baseOptions;
     private readonly Action<string>? _trace;
@@ -156,7 +156,7 @@ public sealed class Simulation
 
     public void SendReplicaMessage(Message m)
     {
-        if (_blocked.Contains((m.From, m.To)) || _cut.Contains((m.From, m.To))) return;
+        if (_blocked.Contains((m.From, m.To)) || (_cutOff.Count > 0 && _cutOff.Contains(m.From) != _cutOff.Contains(m.To))) return;
         Transmit(m, () =>
         {
             if (_nodes.TryGetValue(m.To, out var node) && node.Core is { } core)
@@ -357,24 +357,21 @@ public sealed class Simulation
 
     internal IReadOnlyDictionary<long, SimNode> Nodes => _nodes;
 
-    /// <summary>Cuts every link between <paramref name="side"/> and the other replicas, until <see cref="Uncut"/>.</summary>
+    /// <summary>
+    /// Cuts every link between <paramref name="side"/> and the other replicas, those added later included, until
+    /// <see cref="Uncut"/>; a random partition's healing leaves this cut alone.
+    /// </summary>
     internal void Cut(IReadOnlyCollection<long> side)
     {
-        foreach (long a in side)
-        {
-            foreach (long b in _nodes.Keys.Where(b => !side.Contains(b)))
-            {
-                _cut.Add((a, b));
-                _cut.Add((b, a));
-            }
-        }
+        _cutOff.Clear();
+        _cutOff.UnionWith(side);
         Trace($"nemesis cuts {{{string.Join(",", side)}}} off");
     }
 
     internal void Uncut()
     {
-        if (_cut.Count == 0) return;
-        _cut.Clear();
+        if (_cutOff.Count == 0) return;
+        _cutOff.Clear();
         Trace("nemesis cuts healed");
     }
 
