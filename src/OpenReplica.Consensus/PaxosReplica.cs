@@ -78,7 +78,7 @@ public sealed partial class PaxosReplica
             replica.LoadSnapshot(snapshot);
             // A slot-0 snapshot is the configuration history the replica started from (a host stores a peer's view that
             // way): its floor holds even if no hard state carried it yet.
-            if (snapshot.Slot == 0) replica.RaiseVoteFloor(snapshot.Configs.MemberSince(replica.Id));
+            if (snapshot.Slot == 0 && state.ViewSetsVoteFloor) replica.RaiseVoteFloor(snapshot.Configs.MemberSince(replica.Id));
         }
 
         var lastPerSlot = new SortedDictionary<long, LogEntry>();

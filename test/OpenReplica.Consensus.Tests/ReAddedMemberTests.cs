@@ -189,4 +189,28 @@ public class ReAddedMemberTests
             new PersistentState(PersistentState.Empty.HardState, new Snapshot(0, c[1].Configs, SessionTable.Empty, []), []));
         Assert.Equal(floor, fromView.VoteFloor);
     }
+    /// <summary>
+    /// A host that knows no earlier replica of the group ever ran under this id (its silo never dropped one) stores the
+    /// view without a floor (<see cref="PersistentState.ViewSetsVoteFloor"/>). Such a replica, started from a view whose
+    /// newest configuration no longer names it, still votes in an older configuration that names it and is in force
+    /// above the candidates' commit index: a group whose move had added it and then left it again, with another member
+    /// of that configuration gone for good, needed its vote (a rolling replacement under load stalled so in session 33).
+    /// </summary>
+    [Fact]
+    public void A_replica_that_never_voted_here_before_takes_no_floor_from_a_view_that_no_longer_names_it()
+    {
+        var view = ConfigHistory.FromEpochs([(1, new ClusterConfig([1, 2, 3])), (10, new ClusterConfig([1, 2, 3, 4])), (20, new ClusterConfig([1, 2]))]);
+        var options = new ReplicaOptions { ReplicaId = 4, InitialConfig = new ClusterConfig([1, 2, 3]) };
+        var empty = new PersistentState(new HardState(Ballot.Zero, 0), new Snapshot(0, view, SessionTable.Empty, []), []);
+
+        var dropped = PaxosReplica.Restart(options, empty);
+        Assert.Equal(21, dropped.VoteFloor); // not a member of the newest configuration: no vote up to it
+        dropped.Start();
+        Assert.DoesNotContain(dropped.Step(new Prepare(1, 4, new Ballot(5, 1), 12)).Messages, m => m is Promise);
+
+        var first = PaxosReplica.Restart(options, empty with { ViewSetsVoteFloor = false });
+        Assert.Equal(0, first.VoteFloor);
+        first.Start();
+        Assert.Contains(first.Step(new Prepare(1, 4, new Ballot(5, 1), 12)).Messages, m => m is Promise { From: 4, To: 1 });
+    }
 }

@@ -186,7 +186,7 @@ internal sealed class GroupBench
         var status = ReplicationRuntime.StatusOfAsync(sender);
         await RunUntilAsync(from, status);
         if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } configs) return false;
-        await to.Store.SaveInitialConfigAsync(GroupId, configs);
+        await to.Store.SaveInitialConfigAsync(GroupId, configs, to.Forgotten.Contains(GroupId));
         CreateReplica(to, configs.Latest);
         to.Forgotten.Held(GroupId);
         return true;

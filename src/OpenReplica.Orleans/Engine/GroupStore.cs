@@ -32,12 +32,14 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
         var entries = new List<LogEntry>();
         HardState? hard = null;
         Snapshot? initial = null;
+        bool viewSetsFloor = true;
         foreach (var record in log.ReadAll(groupId))
         {
             switch (record.Kind)
             {
                 case WalRecordKind.Accept when record.Slot == InitialConfigSlot:
                     initial = WireCodec.DecodeSnapshot(record.Payload.Span);
+                    viewSetsFloor = record.BallotRound != NoVoteFloorMark;
                     break;
                 case WalRecordKind.Accept:
                     entries.Add(WireCodec.DecodeEntry(record.Payload.Span));
@@ -51,7 +53,7 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
         var snapshot = (log.LoadSnapshot(groupId) is { } s ? WireCodec.DecodeSnapshot(s.Data) : null) ?? initial;
         if (entries.Count == 0 && hard is null && snapshot is null) return null;
         var kept = entries.Where(e => snapshot is null || e.Slot > snapshot.Slot).ToList();
-        return new PersistentState(hard ?? PersistentState.Empty.HardState, snapshot, kept);
+        return new PersistentState(hard ?? PersistentState.Empty.HardState, snapshot, kept) { ViewSetsVoteFloor = viewSetsFloor };
     }
 
     /// <summary>The group left memory: the log may drop its index of the group too (found on disk when rebuilt).</summary>
@@ -74,15 +76,24 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     /// eight times slower than its second (Persisted, 8.8 ms against 1.1 ms at the median) and left three files per
     /// grain on disk; the record shares the WAL's group-committed append.
     /// </summary>
-    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs)
+    /// <remarks>
+    /// <paramref name="droppedHereBefore"/>: whether this silo dropped an earlier replica of the group (a forgotten-group
+    /// note). Only then does the view set a vote floor (<see cref="PersistentState.ViewSetsVoteFloor"/>): a replica that
+    /// is the first here has no lost votes to keep clear of. The answer rides in the record (its ballot round), so a
+    /// rebuild after a restart or an eviction, when the note is long gone, gives the same floor.
+    /// </remarks>
+    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs, bool droppedHereBefore = true)
     {
         if (log.LoadSnapshot(groupId) is not null) return;
         var initial = WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, []));
-        await log.AppendAsync(new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, 0, 0, initial));
+        await log.AppendAsync(new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, droppedHereBefore ? 0 : NoVoteFloorMark, 0, initial));
     }
 
     /// <summary>The slot of the record that holds a replica's initial configurations (log entries start at 1).</summary>
     private const long InitialConfigSlot = 0;
+
+    /// <summary>The initial configurations' record's ballot round when they set no vote floor (records before session 33 have 0).</summary>
+    private const long NoVoteFloorMark = 1;
 
     /// <summary>Forgets a group this silo no longer holds a replica of (its records and snapshot).</summary>
     public ValueTask ForgetAsync(string groupId) => log.DeleteGroupAsync(groupId);

@@ -294,10 +294,11 @@ internal sealed partial class ReplicationRuntime(
             }
             // A replica dropped here may have written after its drop (a snapshot its activation was saving then): the
             // log then still counts a snapshot of the old replica, and the slot-0 one below would be refused for ever.
-            if (_forgotten.Contains(groupId)) await Store.ForgetAsync(groupId);
+            bool droppedHereBefore = _forgotten.Contains(groupId);
+            if (droppedHereBefore) await Store.ForgetAsync(groupId);
             // The configurations are an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
-            await Store.SaveInitialConfigAsync(groupId, configs);
+            await Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore);
             SettleBirth(groupId);
             GetOrCreate(groupId, configs.Latest);
             _forgotten.Held(groupId);

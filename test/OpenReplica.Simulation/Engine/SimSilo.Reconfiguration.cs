@@ -82,9 +82,10 @@ internal sealed partial class SimSilo
             // Planted: what LearnGroupAsync did before 83c67b2 (the sender's newest configuration as the one in force
             // from slot 1, so each configuration the new replica replays becomes its newest).
             if (world.Bugs.HasFlag(EngineBug.FirstContactFromSlotOne)) configs = ConfigHistory.Start(configs.Latest);
-            if (_forgotten.Contains(groupId)) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
+            bool droppedHereBefore = _forgotten.Contains(groupId);
+            if (droppedHereBefore) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
             if (!IsUp || learning != _learning) return;
-            await Table.Store.SaveInitialConfigAsync(groupId, configs);
+            await Table.Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore);
             if (!IsUp || learning != _learning) return;
             world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {configs}");
             _dropped.Remove(groupId);
