@@ -463,9 +463,7 @@ public sealed class Simulation
             && (awayFrom is not { } old || _blocked.Contains((old, n.Id)) || _blocked.Contains((n.Id, old)))).ToList();
         if (candidates.Count == 0) return;
         var node = candidates[Random.Next(0, candidates.Count)];
-        _activation = node.Id;
-        Trace($"activate on r{node.Id}");
-        node.Handle(node.Core!.Campaign());
+        CampaignOn(node);
     }
 
     private void HealEverything()
@@ -491,8 +489,7 @@ public sealed class Simulation
 
     private bool Converged()
     {
-        var leader = _nodes.Values.FirstOrDefault(n => n.Core is { IsLeader: true });
-        if (leader?.Core is not { } core) return false;
+        if (Leader?.Core is not { } core) return false;
         var members = core.Configs.At(core.CommitIndex + 1);
         return members.Members.All(id => _nodes.TryGetValue(id, out var n) && n.Core is { } c && c.CommitIndex == core.CommitIndex)
             && !core.HasInFlightWork;
