@@ -60,7 +60,7 @@ public sealed partial class PaxosReplica
         _options = options.Clone();
         _random = new DeterministicRandom(options.RandomSeed ^ (ulong)options.ReplicaId * 0x9E3779B97F4A7C15UL);
         _configs = options.InitialConfigs ?? ConfigHistory.Start(options.InitialConfig);
-        if (options.InitialConfigs is { } view) RaiseVoteFloor(view.MemberSince(Id));
+        if (options.InitialConfigs is { } view && options.ViewSetsVoteFloor) RaiseVoteFloor(view.MemberSince(Id));
         _sessions = new SessionTable(options.MaxSessions);
         InitLeaseGuard();
         ResetElectionTimer();
@@ -93,6 +93,23 @@ public sealed partial class PaxosReplica
             if (entry.Chosen || entry.Slot <= state.HardState.CommitIndex) replica._log.Choose(entry.Slot, entry.Ballot, entry.Value);
             else replica._log.Accept(entry.Slot, entry.Ballot, entry.Value);
         }
+        return replica;
+    }
+
+    /// <summary>
+    /// A new, empty replica under the id of one its host dropped (a member added back), started from the view in
+    /// <see cref="ReplicaOptions.InitialConfigs"/>: it keeps <paramref name="former"/>'s promise and votes only above the
+    /// slots that replica held as well as from its view's floor (<see cref="FormerReplica"/>). A host that persists
+    /// the replica writes <see cref="FormerReplica.SuccessorHardState"/> and rebuilds it with <see cref="Restart"/>: the same replica.
+    /// </summary>
+    public static PaxosReplica StartOver(ReplicaOptions options, FormerReplica former)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.InitialConfigs is null) throw new ArgumentException("ReplicaOptions.InitialConfigs is required: the view the replica starts from.", nameof(options));
+        if (former.IsNone || options.PlantedBugs.HasFlag(PlantedBug.ForgetFormerVotes)) return new PaxosReplica(options);
+        var replica = Restart(options, new PersistentState(former.SuccessorHardState, null, []));
+        // Its first Ready carries the promise and the floor: a host that persists only what Readys give keeps them too.
+        replica._hardStateDirty = true;
         return replica;
     }
 
@@ -129,6 +146,9 @@ public sealed partial class PaxosReplica
         _voteFloor = slot;
         _hardStateDirty = true;
     }
+
+    /// <summary>The highest slot this replica holds an entry of, accepted or chosen (its commit index when it holds none above it).</summary>
+    public long HighestSlotHeld => _log.LastSlot;
 
     /// <summary>The highest ballot this replica promised (durable once the Ready that raised it is persisted).</summary>
     public Ballot Promised => _promised;

@@ -37,4 +37,10 @@ public enum PlantedBug
     /// there, though the votes its earlier replica cast for those slots are gone.
     /// </summary>
     VoteBelowFloor = 128,
+    /// <summary>
+    /// A member added back starts as an empty replica that forgot what its dropped predecessor under the same id promised
+    /// and accepted (<see cref="FormerReplica"/>), though that replica may have voted in the configuration that added
+    /// it back before its silo dropped it.
+    /// </summary>
+    ForgetFormerVotes = 256,
 }

@@ -35,6 +35,14 @@ public sealed class ReplicaOptions
     /// </summary>
     public ConfigHistory? InitialConfigs { get; set; }
 
+    /// <summary>
+    /// Whether <see cref="InitialConfigs"/> sets a vote floor (<see cref="PaxosReplica.VoteFloor"/>). True (the cautious
+    /// default) unless the host knows no earlier replica of the group under this id ever voted: a member added for the
+    /// first time has no lost votes to keep clear of, and a floor would keep it from voting in older configurations still
+    /// in force that may need it. The same answer a host that persists the view gives in <see cref="PersistentState.ViewSetsVoteFloor"/>.
+    /// </summary>
+    public bool ViewSetsVoteFloor { get; set; } = true;
+
     /// <summary>In-flight slots beyond the commit index (pipelining); also the delay before a new configuration is in force.</summary>
     public int Window { get; set; } = DefaultWindow;
 

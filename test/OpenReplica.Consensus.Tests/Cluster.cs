@@ -122,6 +122,22 @@ internal sealed class Cluster
         return node;
     }
 
+    /// <summary>
+    /// A member added back after its silo dropped its replica: a new replica under <paramref name="id"/> from
+    /// <paramref name="view"/> that keeps what the dropped one left (<see cref="PaxosReplica.StartOver"/>).
+    /// </summary>
+    public Node StartOver(long id, ConfigHistory view, FormerReplica former, PlantedBug bugs = PlantedBug.None)
+    {
+        var options = BaseOptions.Clone();
+        options.ReplicaId = id;
+        options.InitialConfigs = view;
+        options.PlantedBugs = bugs;
+        options.AllowPlantedBugs = bugs != PlantedBug.None;
+        var node = new Node(id, options) { Core = PaxosReplica.StartOver(options, former) };
+        Nodes[id] = node;
+        return node;
+    }
+
     /// <summary>Persist, then send, then install and apply: the order the core's contract demands.</summary>
     public Ready Handle(long id, Ready ready)
     {

@@ -212,5 +212,119 @@ public class ReAddedMemberTests
         Assert.Equal(0, first.VoteFloor);
         first.Start();
         Assert.Contains(first.Step(new Prepare(1, 4, new Ballot(5, 1), 12)).Messages, m => m is Promise { From: 4, To: 1 });
+
+        // A host that builds the replica from the view in its options says the same there.
+        var viewOptions = options.Clone();
+        viewOptions.InitialConfigs = view;
+        Assert.Equal(21, new PaxosReplica(viewOptions).VoteFloor);
+        viewOptions.ViewSetsVoteFloor = false;
+        Assert.Equal(0, new PaxosReplica(viewOptions).VoteFloor);
+    }
+
+    /// <summary>
+    /// Genesis {1,2,3} led by r1. r3 hears nothing while the group removes it ({1,2,4}) and adds it back ({1,2,3});
+    /// then r2 is cut off and r3 heard again, but only the leader's accepts reach it and only its acknowledgements
+    /// leave it (it learns no configuration: its silo's drop, decided from a peer's word before the add-back, still
+    /// holds). r1 and the old r3 choose "w" in a slot of the configuration that added r3 back; r3's silo then drops
+    /// that replica and starts a new one from r1's view; r1 is cut off and r2 heard again. Returns the cluster, the
+    /// slot of "w" and what the old r3 left.
+    /// </summary>
+    private static (Cluster Cluster, long SlotOfW, FormerReplica Former) GroupThatDropsR3AfterItVotedAgain(PlantedBug bugs = PlantedBug.None)
+    {
+        var c = new Cluster(3, o => { o.Window = Window; o.MaxBatchCommands = 1; });
+        c.Elect(1);
+        c.Isolate(3);
+        c.AddNode(4);
+        Reconfigure(c, new ClusterConfig([1, 2, 4]), "a");
+        Reconfigure(c, new ClusterConfig([1, 2, 3]), "b");
+        long addedBackFrom = c[1].Configs.LatestFromSlot;
+        c.Heal();
+        c.Isolate(2);
+        c.Isolate(4);
+        c.Drop(m => (m.To == 3 && m is not Accept) || (m.From == 3 && m is not Accepted));
+        c.Propose(1, "w");
+        Run(c);
+        long slotOfW = c[1].Entries.Single(e => e.Value.Commands.Any(x => Encoding.UTF8.GetString(x.Payload) == "w")).Slot;
+        Assert.True(slotOfW >= addedBackFrom, $"w in slot {slotOfW}, before {{1,2,3}} is in force again from {addedBackFrom}");
+        Assert.True(c[1].CommitIndex >= slotOfW, $"w not chosen: {c[1]}");
+        Assert.Contains(c[3].Entries, e => e.Slot == slotOfW); // the old r3's vote helped choose it
+        Assert.DoesNotContain(new ClusterConfig([1, 2, 4]), c[3].Configs.Epochs.Select(e => e.Config)); // it learned no configuration
+
+        var former = FormerReplica.Of(c[3]);
+        var view = c[1].Configs;
+        c.Crash(3);
+        c.Nodes.Remove(3);
+        c.StartOver(3, view, former, bugs);
+        c.Heal();
+        c.Isolate(1);
+        c.Isolate(4);
+        return (c, slotOfW, former);
+    }
+
+    [Fact]
+    public void A_member_dropped_after_it_voted_in_the_configuration_that_added_it_back_keeps_those_votes_out_of_reach()
+    {
+        var (c, slotOfW, former) = GroupThatDropsR3AfterItVotedAgain();
+        Assert.Equal(former.Promised, c[3].Promised);
+        Assert.True(c[3].VoteFloor > slotOfW, $"floor {c[3].VoteFloor} at or below the slot the old replica voted in ({slotOfW})");
+        Assert.True(c[2].CommitIndex < slotOfW && c[2].CommitIndex + 1 >= c[3].Configs.MemberSince(3), "r2 must be past the view's floor and short of w");
+
+        c.Campaign(2);
+        Run(c);
+        Assert.False(c[2].IsLeader, $"r2 led with the new r3's promise: {c[2]}");
+        c.Propose(2, "x");
+        Run(c);
+        Assert.Null(ChosenAt(c, 2, slotOfW));
+        Assert.Null(ChosenAt(c, 3, slotOfW));
+
+        // Once r1 is heard again the group goes on, with one value for w's slot everywhere.
+        c.Heal();
+        c.Isolate(4);
+        for (int i = 0; i < 3 && !c.Nodes.Values.Any(n => n.IsUp && n.R.IsLeader && n.Id != 4); i++)
+        {
+            c.Campaign(1);
+            Run(c);
+        }
+        var leader = c.Nodes.Values.First(n => n.IsUp && n.R.IsLeader && n.Id != 4).Id;
+        c.Propose(leader, "after");
+        Run(c);
+        Run(c);
+        Assert.Equal(ChosenAt(c, 1, slotOfW), ChosenAt(c, 2, slotOfW));
+        Assert.Equal(ChosenAt(c, 1, slotOfW), ChosenAt(c, 3, slotOfW));
+        Assert.Contains("after", c.StateOf(1));
+        Assert.Equal(c.StateOf(1), c.StateOf(3));
+    }
+
+    [Fact]
+    public void Without_its_former_votes_the_new_replica_lets_a_candidate_that_missed_the_slot_choose_a_second_value()
+    {
+        var (c, slotOfW, _) = GroupThatDropsR3AfterItVotedAgain(PlantedBug.ForgetFormerVotes);
+        c.Campaign(2);
+        Run(c);
+        Assert.True(c[2].IsLeader, $"r2 should lead with the forgetful r3: {c[2]}");
+        c.Propose(2, "x");
+        Run(c);
+        var first = ChosenAt(c, 1, slotOfW);
+        var second = ChosenAt(c, 2, slotOfW);
+        Assert.NotNull(first);
+        Assert.NotNull(second);
+        Assert.NotEqual(first, second); // the planted bug breaks safety: the former votes are what prevent it
+    }
+
+    [Fact]
+    public void What_a_dropped_replica_leaves_is_its_promise_and_the_highest_slot_it_held()
+    {
+        var log = new List<LogEntry> { new(4, new Ballot(2, 1), LogValue.Noop, false), new(9, new Ballot(3, 2), LogValue.Noop, false) };
+        var state = new PersistentState(new HardState(new Ballot(5, 2), 3), new Snapshot(2, ConfigHistory.Start(new ClusterConfig([1, 2, 3])), SessionTable.Empty, []), log);
+        Assert.Equal(new FormerReplica(new Ballot(5, 2), 9), FormerReplica.Of(state));
+        Assert.Equal(new FormerReplica(new Ballot(5, 2), 3), FormerReplica.Of(state with { Entries = [] }));
+        Assert.Equal(new FormerReplica(new Ballot(6, 1), 9), new FormerReplica(new Ballot(6, 1), 2).Max(new FormerReplica(new Ballot(5, 2), 9)));
+        Assert.Equal(new HardState(new Ballot(5, 2), 0, 10), new FormerReplica(new Ballot(5, 2), 9).SuccessorHardState);
+
+        var options = new ReplicaOptions { ReplicaId = 3, InitialConfig = new ClusterConfig([1, 2, 3]), InitialConfigs = ConfigHistory.Start(new ClusterConfig([1, 2, 3])) };
+        var successor = PaxosReplica.StartOver(options, new FormerReplica(new Ballot(5, 2), 9));
+        Assert.Equal(new Ballot(5, 2), successor.Promised);
+        Assert.Equal(10, successor.VoteFloor);
+        Assert.Equal(0, PaxosReplica.StartOver(options, FormerReplica.None).VoteFloor);
     }
 }

@@ -96,6 +96,31 @@ public class ForgottenGroupsTests
     });
 
     [Fact]
+    public void A_note_keeps_what_the_dropped_replica_promised_and_held_across_a_restart_and_a_compaction() => WithDataDirectory(dir =>
+    {
+        var before = ForgottenGroups.InDirectory(dir);
+        before.Forgot(Group, 200, new FormerReplica(new Ballot(7, 2), 180));
+        before.Forgot(Group, 150, new FormerReplica(new Ballot(8, 1), 120)); // each part rises on its own
+        before.Forgot("3|account/b", 50); // nothing left: the record of before session 34
+        before.Close();
+        long beforeCompaction = new FileInfo(Path.Combine(dir, ForgottenGroupsJournal.FileName)).Length;
+
+        var after = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), after.FormerOf(Group));
+        Assert.Equal(200, after.NoteOf(Group));
+        Assert.Equal(FormerReplica.None, after.FormerOf("3|account/b"));
+        Assert.Equal(FormerReplica.None, after.FormerOf("3|account/never"));
+        after.Close();
+        // Opening compacted the journal (the second note of the group was dead); the compacted notes read the same.
+        Assert.True(new FileInfo(Path.Combine(dir, ForgottenGroupsJournal.FileName)).Length < beforeCompaction);
+        var again = ForgottenGroups.InDirectory(dir);
+        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), again.FormerOf(Group));
+        again.Held(Group);
+        Assert.Equal(FormerReplica.None, again.FormerOf(Group));
+        again.Close();
+    });
+
+    [Fact]
     public void A_record_torn_by_a_crash_is_dropped_and_the_notes_before_it_are_kept() => WithDataDirectory(dir =>
     {
         var before = ForgottenGroups.InDirectory(dir);

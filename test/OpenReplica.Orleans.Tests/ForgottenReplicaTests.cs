@@ -67,12 +67,18 @@ public class ForgottenReplicaTests
         Assert.True(await bench.CampaignAsync(1));
         await bench.ProposeAsync(1, 3);
         await ChangeAsync(bench, [1, 2, 3, 4], [1, 2, 4]);
+        var former = await bench.AskAsync(3, g => g.AskAsync(core => (FormerReplica.Of(core), new Ready())));
         await bench.ForgetAsync(3);
+        Assert.Equal(former, bench.Forgotten(3).FormerOf(GroupBench.GroupId));
         await ChangeAsync(bench, [1, 2, 3, 4]);
         await bench.SettleAsync();
         long addedBackFrom = (await bench.StatusAsync(1)).LatestFromSlot;
         Assert.True(addedBackFrom > 1);
+        Assert.True(former.HeldThrough < addedBackFrom, $"the old replica held slot {former.HeldThrough}, past {addedBackFrom}");
         Assert.Equal(addedBackFrom, await VoteFloorAsync(bench, 3));
+        // The new replica keeps the old one's promise (a ballot it refused stays refused).
+        var promised = await bench.AskAsync(3, g => g.AskAsync(core => (core.Promised, new Ready())));
+        Assert.True(promised.CompareTo(former.Promised) >= 0, $"promised {promised}, the dropped replica {former.Promised}");
         Assert.Equal(0, await VoteFloorAsync(bench, 1));
         // A member added once has no earlier votes to lose: its silo never dropped a replica of the group, so the view
         // it started from sets no floor (one would keep it from voting in an older configuration still in force that
@@ -102,4 +108,36 @@ public class ForgottenReplicaTests
 
     private static Task<Dictionary<long, string>> ChosenAsync(GroupBench bench, long id) =>
         bench.AskAsync(id, g => g.AskAsync(core => (core.Entries.Where(e => e.Chosen || e.Slot <= core.CommitIndex).ToDictionary(e => e.Slot, e => e.Value.ToString()), new Ready())));
+
+    /// <summary>
+    /// The race the vote floor alone leaves open: a silo drops its replica on a decision taken before the group added
+    /// it back, after that replica voted in the configuration that added it back (it learned no configuration from those
+    /// accepts). The note keeps what it promised and held, and the replica the next add-back starts keeps clear of both,
+    /// also after a rebuild from its log.
+    /// </summary>
+    [Fact]
+    public async Task A_replica_started_after_a_drop_keeps_the_promise_and_stays_above_the_slots_of_the_dropped_one()
+    {
+        var bench = new GroupBench([1, 2, 3, 4], new ClusterConfig([1, 2, 3]));
+        Assert.True(await bench.CampaignAsync(1));
+        await bench.ProposeAsync(1, 3);
+        var status = await bench.StatusAsync(3);
+        await ChangeAsync(bench, [1, 2, 3, 4], [1, 2, 4]);
+        var silo = bench.Forgotten(3);
+        // As if the old replica had voted for slot 500 at ballot (9, 1) before its drop (the numbers only need to exceed
+        // anything the group reaches here).
+        var former = new FormerReplica(new Ballot(9, 1), 500);
+        silo.Forgot(GroupBench.GroupId, status.LatestFromSlot, former);
+        await bench.ForgetAsync(3);
+        Assert.Equal(former, silo.FormerOf(GroupBench.GroupId)); // a note only ever rises
+        await ChangeAsync(bench, [1, 2, 3, 4]);
+        await bench.SettleAsync();
+        Assert.NotNull(bench.Replica(3));
+        Assert.Equal(501, await VoteFloorAsync(bench, 3));
+        Assert.Equal(new Ballot(9, 1), await bench.AskAsync(3, g => g.AskAsync(core => (core.Promised, new Ready()))));
+        bench.Rebuild(3);
+        await bench.SettleAsync();
+        Assert.Equal(501, await VoteFloorAsync(bench, 3));
+        Assert.Equal(new Ballot(9, 1), await bench.AskAsync(3, g => g.AskAsync(core => (core.Promised, new Ready()))));
+    }
 }

@@ -37,6 +37,9 @@ internal sealed class GroupBench
     public HashSet<long> Held { get; } = [];
 
     /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none (or stopped for good).</summary>
+    /// <summary>The forgotten-group notes of silo <paramref name="id"/>.</summary>
+    internal ForgottenGroups Forgotten(long id) => _silos[id].Forgotten;
+
     public GroupReplica? Replica(long id) => _silos.TryGetValue(id, out var silo) ? silo.Table.Peek(GroupId) : null;
 
     /// <summary>What replica <paramref name="id"/> knows of the group, as its silo answers a peer.</summary>
@@ -98,7 +101,8 @@ internal sealed class GroupBench
     public async Task ForgetAsync(long id)
     {
         var silo = _silos[id];
-        silo.Forgotten.Forgot(GroupId, (await StatusAsync(id)).LatestFromSlot);
+        var former = await AskAsync(id, g => g.AskAsync(core => (FormerReplica.Of(core), new Ready())));
+        silo.Forgotten.Forgot(GroupId, (await StatusAsync(id)).LatestFromSlot, former);
         if (silo.Table.TryRemove(GroupId, out var group)) group.Post(core => core.Resign());
         await silo.Store.ForgetAsync(GroupId);
     }
@@ -186,7 +190,7 @@ internal sealed class GroupBench
         var status = ReplicationRuntime.StatusOfAsync(sender);
         await RunUntilAsync(from, status);
         if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } configs) return false;
-        await to.Store.SaveInitialConfigAsync(GroupId, configs, to.Forgotten.Contains(GroupId));
+        await to.Store.SaveInitialConfigAsync(GroupId, configs, to.Forgotten.Contains(GroupId), to.Forgotten.FormerOf(GroupId));
         CreateReplica(to, configs.Latest);
         to.Forgotten.Held(GroupId);
         return true;

@@ -20,6 +20,7 @@ public sealed class PlantedBugTests
     [InlineData(PlantedBug.LeaseWithoutGuard)]
     [InlineData(PlantedBug.NonDeterministicStateMachine)]
     [InlineData(PlantedBug.VoteBelowFloor)]
+    [InlineData(PlantedBug.ForgetFormerVotes)]
     public void PlantedBugIsCaught(PlantedBug bug)
     {
         const int batch = 50;

@@ -20,6 +20,9 @@ public sealed class SeedSweepTests
         // Members added back with an empty replica (the re-add nemesis on a quarter of the seeds, and now and then a
         // random reconfiguration): the vote floor's case (PlantedBugTests plants its absence).
         Assert.True(results.Sum(r => r.ReAdds) > CiSeeds / 2, $"{results.Sum(r => r.ReAdds)} members added back");
+        // Old replicas dropped after they voted in the configuration that added them back (the late-drop nemesis): what
+        // a dropped replica leaves is what keeps its successor clear of those votes (PlantedBugTests plants forgetting it).
+        Assert.True(results.Sum(r => r.LateDrops) > CiSeeds / 10, $"{results.Sum(r => r.LateDrops)} late drops");
     }
 
     [Fact]

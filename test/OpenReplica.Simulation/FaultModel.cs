@@ -12,7 +12,9 @@ namespace OpenReplica.Simulation;
 /// - in campaign mode (grain activations), a second replica campaigning while the leader lives (duplicate activation);
 /// - with leader leases, clocks that run at slightly different rates (within 1.5 %) from different origins;
 /// - on some seeds, the re-add nemesis (<see cref="OpenReplica.Simulation.ReAddNemesis"/>): a member cut off while another is removed and
-///   added back with an empty replica, then left alone with it.
+///   added back with an empty replica, then left alone with it; on others, the late-drop nemesis
+///   (<see cref="OpenReplica.Simulation.LateDropNemesis"/>): a member added back whose old replica votes in the
+///   configuration that added it back before its silo drops it.
 /// Not injected: disk corruption or lost fsyncs (the storage layer's tests cover those), Byzantine behaviour.
 /// </summary>
 public sealed record FaultModel(
@@ -33,7 +35,8 @@ public sealed record FaultModel(
     int Keys,
     long LeaseDuration,
     int AcceptSpares = int.MaxValue,
-    bool ReAddNemesis = false)
+    bool ReAddNemesis = false,
+    bool LateDropNemesis = false)
 {
     public static FaultModel FromSeed(ulong seed)
     {
@@ -57,7 +60,8 @@ public sealed record FaultModel(
             // Drawn last, so the other faults of a seed are those it had before leases existed.
             LeaseDuration: r.Chance(0.5) ? 0 : r.Next(60, 400),
             AcceptSpares: DrawAcceptSpares(seed),
-            ReAddNemesis: DrawReAddNemesis(seed));
+            ReAddNemesis: DrawReAddNemesis(seed),
+            LateDropNemesis: DrawLateDropNemesis(seed));
     }
 
     /// <summary>
@@ -65,6 +69,13 @@ public sealed record FaultModel(
     /// was before; the seeds without it draw nothing more and run exactly as before.
     /// </summary>
     public static bool DrawReAddNemesis(ulong seed) => new DeterministicRandom(seed ^ 0x4EADD5_0F1002UL).Chance(0.25);
+
+    /// <summary>
+    /// The late-drop nemesis on a third of the seeds without the re-add nemesis (1 in 4 in all; the two share the cut
+    /// they make), from a generator of its own like it. It needs a group of three: seeds of five replicas never start it.
+    /// </summary>
+    public static bool DrawLateDropNemesis(ulong seed) =>
+        !DrawReAddNemesis(seed) && new DeterministicRandom(seed ^ 0x1A7ED_0C0FFEEUL).Chance(1.0 / 3);
 
     /// <summary>
     /// Thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): a bare quorum on 4 seeds in 10, one spare on 3,
@@ -83,5 +94,6 @@ public sealed record FaultModel(
         $"reconfig={ReconfigRate:F4} duel={DuelRate:F4} snapshotEvery={(SnapshotEverySlots == int.MaxValue ? "never" : SnapshotEverySlots)} keys={Keys}" +
         (LeaseDuration > 0 ? $" lease={LeaseDuration}" : "") +
         (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}") +
-        (ReAddNemesis ? " re-add-nemesis" : "");
+        (ReAddNemesis ? " re-add-nemesis" : "") +
+        (LateDropNemesis ? " late-drop-nemesis" : "");
 }

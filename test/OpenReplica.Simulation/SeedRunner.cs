@@ -49,7 +49,7 @@ public static class SeedRunner
         int failures = results.Count(r => !r.Passed);
         output.WriteLine($"seeds run: {count}, failed: {failures}, commands committed: {results.Sum(r => r.CommandsCommitted)}, " +
             $"operations: {results.Sum(r => r.Operations)}, faults injected: {results.Sum(r => r.FaultsInjected)}, " +
-            $"messages: {results.Sum(r => r.MessagesDelivered)}, members added back: {results.Sum(r => r.ReAdds)}, wall time: {watch.Elapsed.TotalSeconds:F1}s");
+            $"messages: {results.Sum(r => r.MessagesDelivered)}, members added back: {results.Sum(r => r.ReAdds)}, late drops: {results.Sum(r => r.LateDrops)}, wall time: {watch.Elapsed.TotalSeconds:F1}s");
         return failures == 0 ? 0 : 1;
     }
 

@@ -32,12 +32,16 @@ public sealed class SimNode(long id, ReplicaOptions options, Simulation world)
 
     public long ClockAt(long now) => ClockOrigin + now * ClockRatePerMille / 1000;
 
-    public void Boot(bool fresh)
+    /// <summary>
+    /// Starts the replica: <paramref name="fresh"/> with an empty disk (a new member; one added back keeps what its
+    /// dropped predecessor under the id left, <paramref name="former"/>), otherwise from its disk after a crash.
+    /// </summary>
+    public void Boot(bool fresh, FormerReplica former = default)
     {
         long clock = ClockAt(world.Now);
         if (fresh)
         {
-            Core = new PaxosReplica(options);
+            Core = options.InitialConfigs is null ? new PaxosReplica(options) : PaxosReplica.StartOver(options, former);
             Machine = WithPlantedDrift(new KvStateMachine());
         }
         else

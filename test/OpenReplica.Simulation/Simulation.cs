@@ -5,7 +5,7 @@ namespace OpenReplica.Simulation;
 
 /// <summary>The outcome of one seed.</summary>
 public sealed record SimulationResult(ulong Seed, SimulationFailure? Failure, long CommandsCommitted, long FaultsInjected,
-    long MessagesDelivered, int Operations, FaultModel Faults, int ReAdds = 0)
+    long MessagesDelivered, int Operations, FaultModel Faults, int ReAdds = 0, int LateDrops = 0)
 {
     public bool Passed => Failure is null;
 }
@@ -39,6 +39,8 @@ public sealed class Simulation
     private long _partitionEndsAt = -1;
     private bool _faultsOn = true;
     private readonly ReAddNemesis? _reAddNemesis;
+    private readonly LateDropNemesis? _lateDropNemesis;
+    private long? _votesOnly; // the late-drop nemesis's victim: hears accepts and answers them, nothing else
 
     public Simulation(ulong seed, PlantedBug bugs = PlantedBug.None, Action<string>? trace = null, FaultModel? faults = null)
     {
@@ -67,6 +69,7 @@ public sealed class Simulation
             AllowPlantedBugs = bugs != PlantedBug.None,
         };
         if (Faults.ReAddNemesis) _reAddNemesis = new ReAddNemesis(this);
+        if (Faults.LateDropNemesis) _lateDropNemesis = new LateDropNemesis(this);
     }
 
     public ulong Seed { get; }
@@ -129,7 +132,7 @@ public sealed class Simulation
         }
         Trace(failure is null ? "seed passed" : $"seed FAILED: {failure.Message}");
         return new SimulationResult(Seed, failure, Checks.CommandsCommitted, FaultsInjected, MessagesDelivered,
-            _clients.Sum(c => c.History.Count), Faults, ReAdds);
+            _clients.Sum(c => c.History.Count), Faults, ReAdds, _lateDropNemesis?.LateDrops ?? 0);
     }
 
     // ----- time and events -----
@@ -157,6 +160,7 @@ public sealed class Simulation
     public void SendReplicaMessage(Message m)
     {
         if (_blocked.Contains((m.From, m.To)) || (_cutOff.Count > 0 && _cutOff.Contains(m.From) != _cutOff.Contains(m.To))) return;
+        if (_votesOnly is { } v && ((m.To == v && m is not Accept) || (m.From == v && m is not Accepted))) return;
         Transmit(m, () =>
         {
             if (_nodes.TryGetValue(m.To, out var node) && node.Core is { } core)
@@ -205,11 +209,13 @@ public sealed class Simulation
 
     // ----- replicas -----
 
-    private SimNode AddNode(long id, ConfigHistory? view = null)
+    private SimNode AddNode(long id, ConfigHistory? view = null, FormerReplica former = default, bool addedBefore = false)
     {
         var options = _baseOptions.Clone();
         options.ReplicaId = id;
         options.InitialConfigs = view;
+        // As the host: only a silo that dropped a replica of the group before takes a floor from the view it starts from.
+        options.ViewSetsVoteFloor = addedBefore;
         var node = new SimNode(id, options, this);
         if (Faults.LeaseDuration > 0)
         {
@@ -218,7 +224,7 @@ public sealed class Simulation
             node.ClockOrigin = Random.Next(0, 1_000_000);
         }
         _nodes[id] = node;
-        node.Boot(fresh: true);
+        node.Boot(fresh: true, former);
         ScheduleTick(node);
         return node;
     }
@@ -260,6 +266,7 @@ public sealed class Simulation
         if (Random.Chance(Faults.CrashRate)) CrashOne();
         if (Random.Chance(Faults.ReconfigRate)) Reconfigure();
         _reAddNemesis?.Tick();
+        _lateDropNemesis?.Tick();
         if (!Faults.ElectionMode)
         {
             if (Random.Chance(Faults.DuelRate)) Duel();
@@ -343,10 +350,22 @@ public sealed class Simulation
     internal void AddBack(SimNode leader, long dropped)
     {
         var core = leader.Core!;
-        _nodes[dropped].Crash();
-        AddNode(dropped, DrawView(core));
+        StartOver(dropped, DrawView(core));
         ReAdds++;
         ProposeConfig(leader, core, core.Configs.Latest.With(dropped), $" (r{dropped} added back with an empty replica)");
+    }
+
+    /// <summary>
+    /// The silo of <paramref name="id"/> drops its replica and starts a new, empty one under the id from
+    /// <paramref name="view"/>, which keeps what the dropped one promised and held (<see cref="FormerReplica"/>): its
+    /// memory if it is up, else its disk (every vote it sent is there).
+    /// </summary>
+    internal SimNode StartOver(long id, ConfigHistory view)
+    {
+        var old = _nodes[id];
+        var former = old.Core is { } core ? FormerReplica.Of(core) : FormerReplica.Of(old.Disk.Load());
+        old.Crash();
+        return AddNode(id, view, former, addedBefore: true);
     }
 
     /// <summary>The id the next new replica gets (a replacement names it).</summary>
@@ -385,6 +404,17 @@ public sealed class Simulation
     }
 
     internal void NoteFault() => FaultsInjected++;
+
+    /// <summary>
+    /// Lets <paramref name="id"/> hear accepts only and send their answers only (null: ends it): a replica that votes
+    /// while it learns nothing, as one whose silo is about to drop it on an old decision.
+    /// </summary>
+    internal void HearOnlyVotes(long? id)
+    {
+        if (_votesOnly == id) return;
+        _votesOnly = id;
+        Trace(id is { } r ? $"nemesis: r{r} hears accepts only" : "nemesis: every message heard again");
+    }
 
     /// <summary>
     /// The view a replica added to the group starts from, as the host gives it: the leader's whole history, or (a birth
@@ -471,6 +501,7 @@ public sealed class Simulation
         _faultsOn = false;
         HealPartition();
         Uncut();
+        HearOnlyVotes(null);
         foreach (var node in _nodes.Values.Where(n => !n.IsUp)) Restart(node);
         Trace("faults stopped: liveness phase");
         if (!Faults.ElectionMode) Schedule(200, LivenessActivation);

@@ -14,11 +14,13 @@ namespace OpenReplica.Orleans.Replication;
 /// the last one its replica knew: a move that adds this silo back chooses its configuration after the one that
 /// removed it. One entry per group forgotten and not held again. A Persisted silo keeps the notes in its data
 /// directory (<see cref="ForgottenGroupsJournal"/>), so they outlive a restart under the same identity; a Volatile
-/// silo that restarts is a new replica, with no former votes to protect.
+/// silo that restarts is a new replica, with no former votes to protect. Each note also keeps what the dropped replica
+/// promised and held (<see cref="FormerReplica"/>): a replica the group adds back starts with that promise and votes
+/// only above those slots, since the old one may have voted in the configuration that added it back before it was dropped.
 /// </summary>
-internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IReadOnlyDictionary<string, long>? notes = null)
+internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IReadOnlyDictionary<string, ForgottenNote>? notes = null)
 {
-    private readonly ConcurrentDictionary<string, long> _lastKnownFromSlot = new(notes ?? new Dictionary<string, long>());
+    private readonly ConcurrentDictionary<string, ForgottenNote> _notes = new(notes ?? new Dictionary<string, ForgottenNote>());
     private readonly Lock _journalOrder = new(); // Persisted: a note's change and its journal record, one at a time
 
     /// <summary>The notes of a Persisted silo's data directory, kept there from now on.</summary>
@@ -32,26 +34,28 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
     public void Close() => journal?.Dispose();
 
     /// <summary>Groups forgotten and not held again.</summary>
-    public int Count => _lastKnownFromSlot.Count;
+    public int Count => _notes.Count;
 
     /// <summary>
     /// Notes that this silo dropped its replica of <paramref name="groupId"/>, whose newest configuration was in force
-    /// from <paramref name="latestFromSlot"/>; durable when it returns (the caller deletes the replica's records next).
+    /// from <paramref name="latestFromSlot"/> and which left <paramref name="former"/>; durable when it returns (the
+    /// caller deletes the replica's records next).
     /// </summary>
-    public void Forgot(string groupId, long latestFromSlot)
+    public void Forgot(string groupId, long latestFromSlot, FormerReplica former = default)
     {
+        var note = new ForgottenNote(latestFromSlot, former);
         if (journal is null)
         {
-            Raise(groupId, latestFromSlot);
+            Raise(groupId, note);
             return;
         }
         // A note and its record change together: a "held" racing with it must not land on disk after it, nor before.
-        lock (_journalOrder) journal.Forgot(groupId, Raise(groupId, latestFromSlot));
-        if (journal.ShouldCompact(_lastKnownFromSlot.Count)) journal.Compact(() => new Dictionary<string, long>(_lastKnownFromSlot));
+        lock (_journalOrder) journal.Forgot(groupId, Raise(groupId, note));
+        if (journal.ShouldCompact(_notes.Count)) journal.Compact(() => new Dictionary<string, ForgottenNote>(_notes));
     }
 
-    /// <summary>The group's note raised to <paramref name="slot"/> (a later note that knew less lowers nothing); returns it.</summary>
-    private long Raise(string groupId, long slot) => _lastKnownFromSlot.AddOrUpdate(groupId, slot, (_, known) => Math.Max(known, slot));
+    /// <summary>The group's note raised to <paramref name="note"/> (a later note that knew less lowers nothing); returns it.</summary>
+    private ForgottenNote Raise(string groupId, ForgottenNote note) => _notes.AddOrUpdate(groupId, note, (_, known) => known.Max(note));
 
     /// <summary>
     /// The configuration history to start replica <paramref name="me"/> of <paramref name="groupId"/> from, per the
@@ -61,29 +65,32 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
     public ConfigHistory? ConfigToLearn(string groupId, GroupStatus sender, long me)
     {
         if (!sender.Latest.Contains(me)) return null;
-        if (_lastKnownFromSlot.TryGetValue(groupId, out long known) && sender.LatestFromSlot <= known) return null;
+        if (_notes.TryGetValue(groupId, out var known) && sender.LatestFromSlot <= known.LatestFromSlot) return null;
         return ConfigEpoch.History(sender.Epochs, sender.Latest, sender.LatestFromSlot);
     }
 
     /// <summary>The slot noted when this silo dropped its replica of the group; null when it holds one again or never did.</summary>
-    public long? NoteOf(string groupId) => _lastKnownFromSlot.TryGetValue(groupId, out long slot) ? slot : null;
+    public long? NoteOf(string groupId) => _notes.TryGetValue(groupId, out var note) ? note.LatestFromSlot : null;
+
+    /// <summary>What the replica this silo dropped of the group left (<see cref="FormerReplica.None"/> without a note).</summary>
+    public FormerReplica FormerOf(string groupId) => _notes.TryGetValue(groupId, out var note) ? note.Former : FormerReplica.None;
 
     /// <summary>Whether this silo dropped its replica of the group and holds none again.</summary>
-    public bool Contains(string groupId) => _lastKnownFromSlot.ContainsKey(groupId);
+    public bool Contains(string groupId) => _notes.ContainsKey(groupId);
 
     /// <summary>A replica of the group exists here again: from now on its own log says what it knows.</summary>
     public void Held(string groupId)
     {
         // Every birth passes here: only a group that had a note costs a journal record (and the lock).
-        if (!_lastKnownFromSlot.ContainsKey(groupId)) return;
+        if (!_notes.ContainsKey(groupId)) return;
         if (journal is null)
         {
-            _lastKnownFromSlot.TryRemove(groupId, out _);
+            _notes.TryRemove(groupId, out _);
             return;
         }
         lock (_journalOrder)
         {
-            if (_lastKnownFromSlot.TryRemove(groupId, out _)) journal.Held(groupId);
+            if (_notes.TryRemove(groupId, out _)) journal.Held(groupId);
         }
     }
 }

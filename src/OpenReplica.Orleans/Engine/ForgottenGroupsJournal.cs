@@ -1,3 +1,4 @@
+using OpenReplica.Consensus;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
@@ -10,7 +11,9 @@ namespace OpenReplica.Orleans.Replication;
 /// lagging peer's message after the restart named a configuration in which that replica had voted, and the new empty
 /// one would have been an acceptor there without its votes (docs/placement.md, Limits, before session 32).
 /// An append-only journal: "FG1\n", then records of [payload length][payload][CRC-32 of the payload], where a payload
-/// is a kind (1: forgot, with the slot; 2: held again), the slot, and the group id in UTF-8. A note is fsynced before
+/// is a kind (1: forgot, with the slot; 2: held again; 3: forgot, with the slot and what the replica left: its promised
+/// ballot's round and replica id and the highest slot it held, since session 34), the slot, those three for kind 3,
+/// and the group id in UTF-8. A note whose replica left nothing is written as kind 1, the bytes it had before. A note is fsynced before
 /// the replica's records are deleted (<see cref="Forgot"/>); "held again" rides along with the next fsync (lost, it
 /// only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last record, which
 /// is dropped. Compacted to the live notes when opened and whenever dead records outnumber them.
@@ -22,6 +25,9 @@ internal sealed class ForgottenGroupsJournal : IDisposable
     private static readonly byte[] Magic = Encoding.ASCII.GetBytes("FG1\n");
     private const byte KindForgot = 1;
     private const byte KindHeld = 2;
+    private const byte KindForgotWithFormer = 3;
+    private const int HeaderBytes = 1 + 8; // kind, slot
+    private const int FormerBytes = 3 * 8; // promised round and replica id, held-through slot
     private const int MaxGroupIdBytes = 64 * 1024;
     private const int CompactAfterRecords = 1024;
 
@@ -39,7 +45,7 @@ internal sealed class ForgottenGroupsJournal : IDisposable
 
     /// <summary>Opens (or creates) the journal in <paramref name="directory"/> and returns the notes it holds.</summary>
     /// <exception cref="InvalidDataException">The file is not a journal of forgotten groups.</exception>
-    public static ForgottenGroupsJournal Open(string directory, out Dictionary<string, long> notes)
+    public static ForgottenGroupsJournal Open(string directory, out Dictionary<string, ForgottenNote> notes)
     {
         string path = Path.Combine(directory, FileName);
         int records = 0;
@@ -51,11 +57,11 @@ internal sealed class ForgottenGroupsJournal : IDisposable
         return new ForgottenGroupsJournal(path, OpenForAppend(path), notes.Count);
     }
 
-    /// <summary>Records durably that the silo dropped its replica of <paramref name="groupId"/>, whose note is now <paramref name="slot"/>.</summary>
-    public void Forgot(string groupId, long slot) => Append(KindForgot, groupId, slot, durable: true);
+    /// <summary>Records durably that the silo dropped its replica of <paramref name="groupId"/>, whose note is now <paramref name="note"/>.</summary>
+    public void Forgot(string groupId, ForgottenNote note) => Append(EncodeRecord(groupId, note), durable: true);
 
     /// <summary>Records that the silo holds a replica of <paramref name="groupId"/> again (its note is gone).</summary>
-    public void Held(string groupId) => Append(KindHeld, groupId, 0, durable: false);
+    public void Held(string groupId) => Append(EncodeRecord(KindHeld, groupId, 0, null), durable: false);
 
     /// <summary>Whether the journal holds enough dead records to be worth rewriting with the <paramref name="live"/> notes alone.</summary>
     public bool ShouldCompact(int live)
@@ -68,7 +74,7 @@ internal sealed class ForgottenGroupsJournal : IDisposable
     /// notes are read under the journal's lock: a note added to them before is in the new file, and one added after
     /// appends to it (read before the lock, a note appended to the old file in between was lost with it).
     /// </summary>
-    public void Compact(Func<IReadOnlyDictionary<string, long>> live)
+    public void Compact(Func<IReadOnlyDictionary<string, ForgottenNote>> live)
     {
         lock (_lock)
         {
@@ -85,9 +91,8 @@ internal sealed class ForgottenGroupsJournal : IDisposable
         lock (_lock) _stream.Dispose();
     }
 
-    private void Append(byte kind, string groupId, long slot, bool durable)
+    private void Append(byte[] record, bool durable)
     {
-        byte[] record = EncodeRecord(kind, groupId, slot);
         lock (_lock)
         {
             _stream.Write(record);
@@ -99,23 +104,34 @@ internal sealed class ForgottenGroupsJournal : IDisposable
     private static FileStream OpenForAppend(string path) =>
         new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1, FileOptions.None);
 
-    private static byte[] Encode(IReadOnlyDictionary<string, long> notes)
+    private static byte[] Encode(IReadOnlyDictionary<string, ForgottenNote> notes)
     {
         using var buffer = new MemoryStream();
         buffer.Write(Magic);
-        foreach (var (groupId, slot) in notes) buffer.Write(EncodeRecord(KindForgot, groupId, slot));
+        foreach (var (groupId, note) in notes) buffer.Write(EncodeRecord(groupId, note));
         return buffer.ToArray();
     }
 
-    private static byte[] EncodeRecord(byte kind, string groupId, long slot)
+    private static byte[] EncodeRecord(string groupId, ForgottenNote note) => note.Former.IsNone
+        ? EncodeRecord(KindForgot, groupId, note.LatestFromSlot, null)
+        : EncodeRecord(KindForgotWithFormer, groupId, note.LatestFromSlot, note.Former);
+
+    private static byte[] EncodeRecord(byte kind, string groupId, long slot, FormerReplica? former)
     {
         int idBytes = Encoding.UTF8.GetByteCount(groupId);
-        var record = new byte[4 + 1 + 8 + idBytes + 4];
-        var payload = record.AsSpan(4, 1 + 8 + idBytes);
+        int header = HeaderBytes + (former is null ? 0 : FormerBytes);
+        var record = new byte[4 + header + idBytes + 4];
+        var payload = record.AsSpan(4, header + idBytes);
         BinaryPrimitives.WriteInt32LittleEndian(record, payload.Length);
         payload[0] = kind;
         BinaryPrimitives.WriteInt64LittleEndian(payload[1..], slot);
-        Encoding.UTF8.GetBytes(groupId, payload[9..]);
+        if (former is { } f)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(payload[9..], f.Promised.Round);
+            BinaryPrimitives.WriteInt64LittleEndian(payload[17..], f.Promised.ReplicaId);
+            BinaryPrimitives.WriteInt64LittleEndian(payload[25..], f.HeldThrough);
+        }
+        Encoding.UTF8.GetBytes(groupId, payload[header..]);
         BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4 + payload.Length), Crc32.HashToUInt32(payload));
         return record;
     }
@@ -124,25 +140,36 @@ internal sealed class ForgottenGroupsJournal : IDisposable
     /// The live notes of a journal's bytes: records in order up to the first torn or damaged one. <paramref name="records"/>
     /// counts the records read; <paramref name="whole"/> says whether they end where the bytes do.
     /// </summary>
-    internal static Dictionary<string, long> Read(string path, ReadOnlySpan<byte> content, out int records, out bool whole)
+    internal static Dictionary<string, ForgottenNote> Read(string path, ReadOnlySpan<byte> content, out int records, out bool whole)
     {
         records = 0;
         if (content.Length < Magic.Length || !content[..Magic.Length].SequenceEqual(Magic))
         {
             throw new InvalidDataException($"{path} is not a journal of forgotten groups (it does not start with \"FG1\"); move it out of the data directory");
         }
-        var notes = new Dictionary<string, long>();
+        var notes = new Dictionary<string, ForgottenNote>();
         var rest = content[Magic.Length..];
         while (rest.Length >= 4)
         {
             int length = BinaryPrimitives.ReadInt32LittleEndian(rest);
-            if (length < 9 || length > 9 + MaxGroupIdBytes || rest.Length < 4 + length + 4) break; // torn tail
+            if (length < HeaderBytes || length > HeaderBytes + FormerBytes + MaxGroupIdBytes || rest.Length < 4 + length + 4) break; // torn tail
             var payload = rest.Slice(4, length);
             if (BinaryPrimitives.ReadUInt32LittleEndian(rest[(4 + length)..]) != Crc32.HashToUInt32(payload)) break;
             long slot = BinaryPrimitives.ReadInt64LittleEndian(payload[1..]);
-            string groupId = Encoding.UTF8.GetString(payload[9..]);
-            if (payload[0] == KindForgot) notes[groupId] = Math.Max(slot, notes.GetValueOrDefault(groupId));
-            else if (payload[0] == KindHeld) notes.Remove(groupId);
+            byte kind = payload[0];
+            if (kind == KindHeld)
+            {
+                notes.Remove(Encoding.UTF8.GetString(payload[HeaderBytes..]));
+            }
+            else if (kind == KindForgot || (kind == KindForgotWithFormer && length >= HeaderBytes + FormerBytes))
+            {
+                var former = kind == KindForgot ? FormerReplica.None : new FormerReplica(
+                    new Ballot(BinaryPrimitives.ReadInt64LittleEndian(payload[9..]), BinaryPrimitives.ReadInt64LittleEndian(payload[17..])),
+                    BinaryPrimitives.ReadInt64LittleEndian(payload[25..]));
+                string groupId = Encoding.UTF8.GetString(payload[(kind == KindForgot ? HeaderBytes : HeaderBytes + FormerBytes)..]);
+                var note = new ForgottenNote(slot, former);
+                notes[groupId] = notes.TryGetValue(groupId, out var earlier) ? earlier.Max(note) : note;
+            }
             else break;
             rest = rest[(4 + length + 4)..];
             records++;

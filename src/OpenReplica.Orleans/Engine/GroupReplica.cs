@@ -632,13 +632,14 @@ internal sealed partial class GroupReplica
     /// configuration that names it again (the rebalancer decides from a status taken seconds earlier; session 23 traced
     /// a member re-added meanwhile, caught up, counted, then dropped: its group lost a majority).
     /// </summary>
-    internal Task<long?> RetireIfAsync(Func<PaxosReplica, bool> left) => AskAsync(core =>
+    internal Task<(long LatestFromSlot, FormerReplica Former)?> RetireIfAsync(Func<PaxosReplica, bool> left) => AskAsync(core =>
     {
-        if (!left(core)) return ((long?)null, new Ready());
+        if (!left(core)) return (((long, FormerReplica)?)null, new Ready());
         _retired = true;
-        // In the step, as a failed fsync's Fail: the ask's task is complete when the step ends.
+        // In the step, as a failed fsync's Fail: the ask's task is complete when the step ends. What the replica leaves is
+        // read here, after its last vote: nothing it produces from now on leaves the step.
         Retire(new ReplicaUnavailableException($"group {GroupId} left this silo"));
-        return (core.Configs.LatestFromSlot, new Ready());
+        return ((core.Configs.LatestFromSlot, FormerReplica.Of(core)), new Ready());
     });
 
     /// <summary>

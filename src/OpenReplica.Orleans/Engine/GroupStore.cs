@@ -80,13 +80,23 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     /// <paramref name="droppedHereBefore"/>: whether this silo dropped an earlier replica of the group (a forgotten-group
     /// note). Only then does the view set a vote floor (<see cref="PersistentState.ViewSetsVoteFloor"/>): a replica that
     /// is the first here has no lost votes to keep clear of. The answer rides in the record (its ballot round), so a
-    /// rebuild after a restart or an eviction, when the note is long gone, gives the same floor.
+    /// rebuild after a restart or an eviction, when the note is long gone, gives the same floor. <paramref name="former"/>:
+    /// what that dropped replica promised and held (the note's <see cref="FormerReplica"/>); written in the same append as
+    /// the replica's first hard state (<see cref="FormerReplica.SuccessorHardState"/>: the promise, and a vote floor above
+    /// the slots it held), so the new replica refuses what the old one would have and votes only where it never did.
     /// </remarks>
-    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs, bool droppedHereBefore = true)
+    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs, bool droppedHereBefore = true, FormerReplica former = default)
     {
         if (log.LoadSnapshot(groupId) is not null) return;
         var initial = WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, []));
-        await log.AppendAsync(new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, droppedHereBefore ? 0 : NoVoteFloorMark, 0, initial));
+        var view = new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, droppedHereBefore ? 0 : NoVoteFloorMark, 0, initial);
+        if (former.IsNone)
+        {
+            await log.AppendAsync(view);
+            return;
+        }
+        var hard = former.SuccessorHardState;
+        await log.AppendAsync([view, new WalRecord(groupId, WalRecordKind.HardState, hard.CommitIndex, hard.Promised.Round, (int)hard.Promised.ReplicaId, WireCodec.Encode(hard))]);
     }
 
     /// <summary>The slot of the record that holds a replica's initial configurations (log entries start at 1).</summary>

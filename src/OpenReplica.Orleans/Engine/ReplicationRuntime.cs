@@ -258,17 +258,18 @@ internal sealed partial class ReplicationRuntime(
     {
         if (await LoadHeldAsync(groupId, background: true) is { } held)
         {
-            long? from;
+            (long LatestFromSlot, FormerReplica Former)? retired;
             try
             {
-                from = await held.RetireIfAsync(stillLeft);
+                retired = await held.RetireIfAsync(stillLeft);
             }
             catch (ReplicaUnavailableException)
             {
-                from = 0; // failed meanwhile: it votes no more
+                // Failed meanwhile: it votes no more, and every vote it sent is on disk (persisted before it was sent).
+                retired = (0, Store.ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None);
             }
-            if (from is null) return false;
-            _forgotten.Forgot(groupId, Math.Max(from.Value, knownFromSlot));
+            if (retired is not { } left) return false;
+            _forgotten.Forgot(groupId, Math.Max(left.LatestFromSlot, knownFromSlot), left.Former);
         }
         else if (knownFromSlot > 0)
         {
@@ -298,7 +299,7 @@ internal sealed partial class ReplicationRuntime(
             if (droppedHereBefore) await Store.ForgetAsync(groupId);
             // The configurations are an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
-            await Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore);
+            await Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore, _forgotten.FormerOf(groupId));
             SettleBirth(groupId);
             GetOrCreate(groupId, configs.Latest);
             _forgotten.Held(groupId);

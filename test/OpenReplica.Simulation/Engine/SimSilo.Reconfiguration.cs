@@ -85,7 +85,7 @@ internal sealed partial class SimSilo
             bool droppedHereBefore = _forgotten.Contains(groupId);
             if (droppedHereBefore) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
             if (!IsUp || learning != _learning) return;
-            await Table.Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore);
+            await Table.Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore, _forgotten.FormerOf(groupId));
             if (!IsUp || learning != _learning) return;
             world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {configs}");
             _dropped.Remove(groupId);
@@ -114,21 +114,22 @@ internal sealed partial class SimSilo
         if (!IsUp || HasForgotten(groupId)) return;
         if (decidedOn is not null && Holds(groupId))
         {
-            long? from;
+            (long LatestFromSlot, FormerReplica Former)? retired;
             try
             {
-                from = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn));
+                retired = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn));
             }
             catch (ReplicaUnavailableException)
             {
-                from = 0; // failed meanwhile: it votes no more
+                // Failed meanwhile: it votes no more, and every vote it sent is on disk.
+                retired = (0, Table.Store.ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None);
             }
-            if (from is null)
+            if (retired is not { } left)
             {
                 world.Trace($"silo {Id} keeps its replica of {groupId}: it learned a configuration since the decision to drop it");
                 return;
             }
-            _forgotten.Forgot(groupId, Math.Max(knownFromSlot, from.Value));
+            _forgotten.Forgot(groupId, Math.Max(knownFromSlot, left.LatestFromSlot), left.Former);
         }
         else if (knownFromSlot > 0)
         {
