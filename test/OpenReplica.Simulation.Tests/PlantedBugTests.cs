@@ -21,6 +21,7 @@ public sealed class PlantedBugTests
     [InlineData(PlantedBug.NonDeterministicStateMachine)]
     [InlineData(PlantedBug.VoteBelowFloor)]
     [InlineData(PlantedBug.ForgetFormerVotes)]
+    [InlineData(PlantedBug.LeadBeforeKnownConfig)]
     public void PlantedBugIsCaught(PlantedBug bug)
     {
         const int batch = 50;

@@ -14,7 +14,9 @@ namespace OpenReplica.Simulation;
 /// - on some seeds, the re-add nemesis (<see cref="OpenReplica.Simulation.ReAddNemesis"/>): a member cut off while another is removed and
 ///   added back with an empty replica, then left alone with it; on others, the late-drop nemesis
 ///   (<see cref="OpenReplica.Simulation.LateDropNemesis"/>): a member added back whose old replica votes in the
-///   configuration that added it back before its silo drops it.
+///   configuration that added it back before its silo drops it; on others, the new-member nemesis
+///   (<see cref="OpenReplica.Simulation.NewMemberNemesis"/>): a member added for the first time that knows only the
+///   newest configuration, left alone with a member that missed slots chosen below it.
 /// Not injected: disk corruption or lost fsyncs (the storage layer's tests cover those), Byzantine behaviour.
 /// </summary>
 public sealed record FaultModel(
@@ -36,7 +38,8 @@ public sealed record FaultModel(
     long LeaseDuration,
     int AcceptSpares = int.MaxValue,
     bool ReAddNemesis = false,
-    bool LateDropNemesis = false)
+    bool LateDropNemesis = false,
+    bool NewMemberNemesis = false)
 {
     public static FaultModel FromSeed(ulong seed)
     {
@@ -61,7 +64,8 @@ public sealed record FaultModel(
             LeaseDuration: r.Chance(0.5) ? 0 : r.Next(60, 400),
             AcceptSpares: DrawAcceptSpares(seed),
             ReAddNemesis: DrawReAddNemesis(seed),
-            LateDropNemesis: DrawLateDropNemesis(seed));
+            LateDropNemesis: DrawLateDropNemesis(seed),
+            NewMemberNemesis: DrawNewMemberNemesis(seed));
     }
 
     /// <summary>
@@ -76,6 +80,10 @@ public sealed record FaultModel(
     /// </summary>
     public static bool DrawLateDropNemesis(ulong seed) =>
         !DrawReAddNemesis(seed) && new DeterministicRandom(seed ^ 0x1A7ED_0C0FFEEUL).Chance(1.0 / 3);
+
+    /// <summary>The new-member nemesis on a third of the seeds with neither of the other two (1 in 6 in all), from a generator of its own.</summary>
+    public static bool DrawNewMemberNemesis(ulong seed) =>
+        !DrawReAddNemesis(seed) && !DrawLateDropNemesis(seed) && new DeterministicRandom(seed ^ 0x9E3B_AE30_F1E5UL).Chance(1.0 / 3);
 
     /// <summary>
     /// Thrifty accepts (<see cref="ReplicaOptions.AcceptSpares"/>): a bare quorum on 4 seeds in 10, one spare on 3,
@@ -95,5 +103,6 @@ public sealed record FaultModel(
         (LeaseDuration > 0 ? $" lease={LeaseDuration}" : "") +
         (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}") +
         (ReAddNemesis ? " re-add-nemesis" : "") +
-        (LateDropNemesis ? " late-drop-nemesis" : "");
+        (LateDropNemesis ? " late-drop-nemesis" : "") +
+        (NewMemberNemesis ? " new-member-nemesis" : "");
 }

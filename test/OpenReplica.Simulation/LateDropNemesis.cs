@@ -19,16 +19,9 @@ namespace OpenReplica.Simulation;
 /// <item>at once it leaves the laggard alone with that new replica and makes the laggard campaign: a promise that
 /// forgot the old replica's votes would let it fill that slot with a second value.</item>
 /// </list>
-/// Random faults go on meanwhile, and any step gives up when the group moved on in a way that makes it moot.
 /// </summary>
-internal sealed class LateDropNemesis(Simulation sim)
+internal sealed class LateDropNemesis(Simulation simulation) : ScriptedNemesis(simulation)
 {
-    /// <summary>Chance per fault tick that an idle nemesis starts (about once per 1,000 time units).</summary>
-    private const double StartChance = 0.01;
-
-    /// <summary>How long a step may wait for the group before the nemesis gives up.</summary>
-    private const long GiveUpAfter = 3_000;
-
     private enum Step { Idle, Replaced, AddedBack, Voting, Alone }
 
     private Step _step;
@@ -41,9 +34,9 @@ internal sealed class LateDropNemesis(Simulation sim)
     /// <summary>Old replicas dropped after they voted in the configuration that added them back.</summary>
     public int LateDrops { get; private set; }
 
-    public void Tick()
+    public override void Tick()
     {
-        if (_step != Step.Idle && _step != Step.Alone && sim.Now >= _giveUpAt)
+        if (_step != Step.Idle && _step != Step.Alone && Sim.Now >= _giveUpAt)
         {
             Stop($"gave up in step {_step}");
             return;
@@ -51,7 +44,7 @@ internal sealed class LateDropNemesis(Simulation sim)
         switch (_step)
         {
             case Step.Idle:
-                if (sim.Random.Chance(StartChance)) CutAndReplaceVictim();
+                if (Sim.Random.Chance(StartChance)) CutAndReplaceVictim();
                 break;
             case Step.Replaced:
                 AddVictimBack();
@@ -63,33 +56,30 @@ internal sealed class LateDropNemesis(Simulation sim)
                 DropOldReplica();
                 break;
             case Step.Alone:
-                if (sim.Now >= _nextAt) Stop("done");
+                if (Sim.Now >= _nextAt) Stop("done");
                 break;
         }
     }
 
     private void CutAndReplaceVictim()
     {
-        if (sim.Leader is not { Core: { } core } leader) return;
+        if (!LeaderOfThree(allUp: true, out var leader, out _victim, out _laggard)) return;
+        var core = leader.Core!;
         var current = core.Configs.Latest;
-        if (current.Members.Count != 3 || !current.Contains(leader.Id) || core.Configs.LatestFromSlot > core.CommitIndex + 1) return;
-        var others = current.Members.Where(id => id != leader.Id).ToList();
-        if (others.Any(id => sim.Nodes[id].Core is null)) return;
-        _victim = others[sim.Random.Next(0, others.Count)];
-        _laggard = others.Single(id => id != _victim);
-        _victimKnewFrom = sim.Nodes[_victim].Core!.Configs.LatestFromSlot;
-        _replacement = sim.NextReplicaId;
-        sim.Trace($"nemesis: r{_victim} replaced and added back while its old replica still runs; r{_laggard} lags");
-        sim.Cut([_victim]);
-        sim.ProposeConfig(leader, current.Replace(_victim, _replacement), $" (nemesis: r{_victim} replaced)");
+        if (core.Configs.LatestFromSlot > core.CommitIndex + 1) return;
+        _victimKnewFrom = Sim.Nodes[_victim].Core!.Configs.LatestFromSlot;
+        _replacement = Sim.NextReplicaId;
+        Sim.Trace($"nemesis: r{_victim} replaced and added back while its old replica still runs; r{_laggard} lags");
+        Sim.Cut([_victim]);
+        Sim.ProposeConfig(leader, current.Replace(_victim, _replacement), $" (nemesis: r{_victim} replaced)");
         _step = Step.Replaced;
-        _giveUpAt = sim.Now + GiveUpAfter;
+        _giveUpAt = Sim.Now + GiveUpAfter;
     }
 
     private void AddVictimBack()
     {
-        if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
-        if (!sim.DroppedMembers(core).Contains(_victim)) return;
+        if (Sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
+        if (!Sim.DroppedMembers(core).Contains(_victim)) return;
         var current = core.Configs.Latest;
         if (!current.Contains(_replacement) || !current.Contains(_laggard) || current.Members.Count != 3)
         {
@@ -97,53 +87,47 @@ internal sealed class LateDropNemesis(Simulation sim)
             return;
         }
         _addedBack = current.Replace(_replacement, _victim);
-        sim.ProposeConfig(leader, _addedBack, $" (nemesis: r{_victim} added back, its old replica still running)");
+        Sim.ProposeConfig(leader, _addedBack, $" (nemesis: r{_victim} added back, its old replica still running)");
         _step = Step.AddedBack;
-        _giveUpAt = sim.Now + GiveUpAfter;
+        _giveUpAt = Sim.Now + GiveUpAfter;
     }
 
     private void CutLaggard()
     {
-        if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim || leader.Id == _laggard) return;
+        if (Sim.Leader is not { Core: { } core } leader || leader.Id == _victim || leader.Id == _laggard) return;
         if (!core.Configs.Latest.Equals(_addedBack) || core.Configs.LatestFromSlot > core.CommitIndex + 1) return;
-        if (sim.Nodes[_laggard].Core is not { } laggard || laggard.CommitIndex + 1 < core.Configs.LatestFromSlot) return;
-        if (sim.Nodes[_victim].Core is not { } victim || victim.Configs.LatestFromSlot != _victimKnewFrom)
+        if (Sim.Nodes[_laggard].Core is not { } laggard || laggard.CommitIndex + 1 < core.Configs.LatestFromSlot) return;
+        if (Sim.Nodes[_victim].Core is not { } victim || victim.Configs.LatestFromSlot != _victimKnewFrom)
         {
             Stop("the victim's old replica is down or learned a configuration");
             return;
         }
         _laggardCommit = laggard.CommitIndex;
-        sim.Cut([_laggard]); // in place of the victim's cut
-        sim.HearOnlyVotes(_victim);
+        Sim.Cut([_laggard]); // in place of the victim's cut
+        Sim.HearOnlyVotes(_victim);
         _step = Step.Voting;
-        _giveUpAt = sim.Now + GiveUpAfter;
+        _giveUpAt = Sim.Now + GiveUpAfter;
     }
 
     private void DropOldReplica()
     {
-        if (sim.Nodes[_victim].Core is not { } victim || victim.Configs.LatestFromSlot != _victimKnewFrom)
+        if (Sim.Nodes[_victim].Core is not { } victim || victim.Configs.LatestFromSlot != _victimKnewFrom)
         {
             Stop("the victim's old replica is down or learned a configuration");
             return;
         }
         if (victim.HighestSlotHeld <= _laggardCommit) return;
-        if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
-        sim.HearOnlyVotes(null);
-        sim.NoteFault();
-        sim.Trace($"nemesis: r{_victim}'s silo drops the old replica (it holds slots up to {victim.HighestSlotHeld}; r{_laggard} committed {_laggardCommit})");
-        sim.StartOver(_victim, core.Configs);
+        if (Sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
+        Sim.HearOnlyVotes(null);
+        Sim.NoteFault();
+        Sim.Trace($"nemesis: r{_victim}'s silo drops the old replica (it holds slots up to {victim.HighestSlotHeld}; r{_laggard} committed {_laggardCommit})");
+        Sim.StartOver(_victim, core.Configs);
         LateDrops++;
-        sim.Cut([_laggard, _victim]);
-        sim.CampaignOn(sim.Nodes[_laggard]);
+        Sim.Cut([_laggard, _victim]);
+        Sim.CampaignOn(Sim.Nodes[_laggard]);
         _step = Step.Alone;
-        _nextAt = sim.Now + sim.Random.Next(300, 1_500);
+        _nextAt = Sim.Now + Sim.Random.Next(300, 1_500);
     }
 
-    private void Stop(string why)
-    {
-        sim.Trace($"nemesis ends: {why}");
-        sim.HearOnlyVotes(null);
-        sim.Uncut();
-        _step = Step.Idle;
-    }
+    protected override void OnStopped() => _step = Step.Idle;
 }

@@ -17,87 +17,75 @@ namespace OpenReplica.Simulation;
 /// the laggard campaign. The laggard still sees the configuration the victim was in when the slots it missed were
 /// chosen; the victim's empty promise may not make those slots its to fill.</item>
 /// </list>
-/// Random faults go on meanwhile, and any step gives up when the group moved on in a way that makes it moot.
 /// </summary>
-internal sealed class ReAddNemesis(Simulation sim)
+internal sealed class ReAddNemesis(Simulation simulation) : ScriptedNemesis(simulation)
 {
-    /// <summary>Chance per fault tick that an idle nemesis starts (about once per 1,000 time units).</summary>
-    private const double StartChance = 0.01;
-
-    /// <summary>How long the victim's removal and add-back may take before the nemesis gives up.</summary>
-    private const long GiveUpAfter = 3_000;
-
     private enum Step { Idle, Lagging, Removed, Alone }
 
     private Step _step;
     private long _laggard, _victim;
     private long _nextAt, _giveUpAt;
 
-    public void Tick()
+    public override void Tick()
     {
         switch (_step)
         {
             case Step.Idle:
-                if (sim.Random.Chance(StartChance)) CutLaggard();
+                if (Sim.Random.Chance(StartChance)) CutLaggard();
                 break;
             case Step.Lagging:
-                if (sim.Now >= _giveUpAt) Stop("the victim was not removed");
-                else if (sim.Now >= _nextAt) RemoveVictim();
+                if (Sim.Now >= _giveUpAt) Stop("the victim was not removed");
+                else if (Sim.Now >= _nextAt) RemoveVictim();
                 break;
             case Step.Removed:
-                if (sim.Now >= _giveUpAt) Stop("the victim could not be added back");
+                if (Sim.Now >= _giveUpAt) Stop("the victim could not be added back");
                 else AddVictimBack();
                 break;
             case Step.Alone:
-                if (sim.Now >= _nextAt) Stop("done");
+                if (Sim.Now >= _nextAt) Stop("done");
                 break;
         }
     }
 
     private void CutLaggard()
     {
-        if (sim.Leader is not { Core: { } core } leader) return;
-        var others = core.Configs.Latest.Members.Where(id => id != leader.Id && sim.Nodes[id].IsUp).ToList();
+        if (Sim.Leader is not { Core: { } core } leader) return;
+        var others = core.Configs.Latest.Members.Where(id => id != leader.Id && Sim.Nodes[id].IsUp).ToList();
         if (others.Count < 2) return;
-        _laggard = others[sim.Random.Next(0, others.Count)];
+        _laggard = others[Sim.Random.Next(0, others.Count)];
         others.Remove(_laggard);
-        _victim = others[sim.Random.Next(0, others.Count)];
-        sim.NoteFault();
-        sim.Trace($"nemesis: r{_laggard} lags while r{_victim} is removed and added back");
-        sim.Cut([_laggard]);
+        _victim = others[Sim.Random.Next(0, others.Count)];
+        Sim.NoteFault();
+        Sim.Trace($"nemesis: r{_laggard} lags while r{_victim} is removed and added back");
+        Sim.Cut([_laggard]);
         _step = Step.Lagging;
-        _nextAt = sim.Now + sim.Random.Next(100, 600);
-        _giveUpAt = sim.Now + GiveUpAfter;
+        _nextAt = Sim.Now + Sim.Random.Next(100, 600);
+        _giveUpAt = Sim.Now + GiveUpAfter;
     }
 
     private void RemoveVictim()
     {
-        if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
+        if (Sim.Leader is not { Core: { } core } leader || leader.Id == _victim) return;
         var current = core.Configs.Latest;
         if (!current.Contains(_victim) || !current.Contains(_laggard))
         {
             Stop("the group no longer holds both");
             return;
         }
-        var next = current.Members.Count > 3 ? current.Without(_victim) : current.Replace(_victim, sim.NextReplicaId);
-        sim.ProposeConfig(leader, next, $" (nemesis: r{_victim} removed)");
+        var next = current.Members.Count > 3 ? current.Without(_victim) : current.Replace(_victim, Sim.NextReplicaId);
+        Sim.ProposeConfig(leader, next, $" (nemesis: r{_victim} removed)");
         _step = Step.Removed;
     }
 
     private void AddVictimBack()
     {
-        if (sim.Leader is not { Core: { } core } leader || leader.Id == _victim || !sim.DroppedMembers(core).Contains(_victim)) return;
-        sim.AddBack(leader, _victim);
-        sim.Cut([_laggard, _victim]); // in place of the laggard's own cut
-        sim.CampaignOn(sim.Nodes[_laggard]);
+        if (Sim.Leader is not { Core: { } core } leader || leader.Id == _victim || !Sim.DroppedMembers(core).Contains(_victim)) return;
+        Sim.AddBack(leader, _victim);
+        Sim.Cut([_laggard, _victim]); // in place of the laggard's own cut
+        Sim.CampaignOn(Sim.Nodes[_laggard]);
         _step = Step.Alone;
-        _nextAt = sim.Now + sim.Random.Next(300, 1_500);
+        _nextAt = Sim.Now + Sim.Random.Next(300, 1_500);
     }
 
-    private void Stop(string why)
-    {
-        sim.Trace($"nemesis ends: {why}");
-        sim.Uncut();
-        _step = Step.Idle;
-    }
+    protected override void OnStopped() => _step = Step.Idle;
 }

@@ -40,7 +40,9 @@ public sealed class Simulation
     private bool _faultsOn = true;
     private readonly ReAddNemesis? _reAddNemesis;
     private readonly LateDropNemesis? _lateDropNemesis;
+    private readonly NewMemberNemesis? _newMemberNemesis;
     private long? _votesOnly; // the late-drop nemesis's victim: hears accepts and answers them, nothing else
+    private readonly SortedDictionary<long, ConfigHistory> _unstarted = []; // members proposed whose replica starts later
 
     public Simulation(ulong seed, PlantedBug bugs = PlantedBug.None, Action<string>? trace = null, FaultModel? faults = null)
     {
@@ -70,6 +72,7 @@ public sealed class Simulation
         };
         if (Faults.ReAddNemesis) _reAddNemesis = new ReAddNemesis(this);
         if (Faults.LateDropNemesis) _lateDropNemesis = new LateDropNemesis(this);
+        if (Faults.NewMemberNemesis) _newMemberNemesis = new NewMemberNemesis(this);
     }
 
     public ulong Seed { get; }
@@ -267,6 +270,7 @@ public sealed class Simulation
         if (Random.Chance(Faults.ReconfigRate)) Reconfigure();
         _reAddNemesis?.Tick();
         _lateDropNemesis?.Tick();
+        _newMemberNemesis?.Tick();
         if (!Faults.ElectionMode)
         {
             if (Random.Chance(Faults.DuelRate)) Duel();
@@ -331,6 +335,33 @@ public sealed class Simulation
 
     /// <summary>Proposes <paramref name="next"/> through <paramref name="leader"/>, starting an empty replica for a new id it names.</summary>
     internal void ProposeConfig(SimNode leader, ClusterConfig next, string why = "") => ProposeConfig(leader, leader.Core!, next, why);
+
+    /// <summary>
+    /// Proposes <paramref name="next"/>, which names a new id (<see cref="NextReplicaId"/>), through <paramref name="leader"/>
+    /// without starting its replica: <see cref="AddMember"/> starts it later, as a silo does on the first message that names it.
+    /// </summary>
+    internal long ProposeNewMemberLater(SimNode leader, ClusterConfig next, string why)
+    {
+        long id = _nextReplicaId++;
+        _unstarted[id] = leader.Core!.Configs; // started from this view when faults stop, if not before
+        FaultsInjected++;
+        Trace($"reconfigure {leader.Core!.Configs.Latest} -> {next} via r{leader.Id}{why}");
+        leader.Handle(leader.Core!.ProposeConfig(next));
+        return id;
+    }
+
+    /// <summary>Starts the replica of a member added for the first time, from <paramref name="view"/> (no vote floor: it has no earlier votes).</summary>
+    /// <summary>Starts a member <see cref="ProposeNewMemberLater"/> left unstarted, from the view it was proposed with.</summary>
+    internal void StartUnstarted(long id)
+    {
+        if (_unstarted.TryGetValue(id, out var view)) AddMember(id, view);
+    }
+
+    internal SimNode AddMember(long id, ConfigHistory view)
+    {
+        _unstarted.Remove(id);
+        return AddNode(id, view);
+    }
 
     // The core is passed on its own: a leader outside its configuration can be the member added back, whose old replica
     // AddBack has just crashed (it still proposes, as a leader would whose silo drops it a moment later).
@@ -502,6 +533,7 @@ public sealed class Simulation
         HealPartition();
         Uncut();
         HearOnlyVotes(null);
+        foreach (var (id, view) in _unstarted.ToList()) AddMember(id, view);
         foreach (var node in _nodes.Values.Where(n => !n.IsUp)) Restart(node);
         Trace("faults stopped: liveness phase");
         if (!Faults.ElectionMode) Schedule(200, LivenessActivation);

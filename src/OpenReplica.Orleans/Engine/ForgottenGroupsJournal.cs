@@ -13,9 +13,9 @@ namespace OpenReplica.Orleans.Replication;
 /// An append-only journal: "FG1\n", then records of [payload length][payload][CRC-32 of the payload], where a payload
 /// is a kind (1: forgot, with the slot; 2: held again; 3: forgot, with the slot and what the replica left: its promised
 /// ballot's round and replica id and the highest slot it held, since session 34), the slot, those three for kind 3,
-/// and the group id in UTF-8. A note whose replica left nothing is written as kind 1, the bytes it had before. A note is fsynced before
-/// the replica's records are deleted (<see cref="Forgot"/>); "held again" rides along with the next fsync (lost, it
-/// only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last record, which
+/// and the group id in UTF-8. A note whose replica left nothing is written as kind 1, the bytes it had before. A note
+/// is fsynced before the replica's records are deleted (<see cref="Forgot"/>); "held again" rides along with the next
+/// fsync (lost, it only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last record, which
 /// is dropped. Compacted to the live notes when opened and whenever dead records outnumber them.
 /// </summary>
 internal sealed class ForgottenGroupsJournal : IDisposable
