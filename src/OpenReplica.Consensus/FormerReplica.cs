@@ -12,9 +12,10 @@ namespace OpenReplica.Consensus;
 /// </summary>
 /// <param name="Promised">The dropped replica's promise: the successor refuses every lower ballot, as it did.</param>
 /// <param name="HeldThrough">
-/// The highest slot the dropped replica held an entry of, its snapshot's included. A learned chosen entry cannot be told
-/// from a vote afterwards, so both count: a successor's floor above a chosen slot costs it nothing but that slot's vote,
-/// which the group's quorum for it never needed.
+/// The highest slot the dropped replica held an entry of, its snapshot's included, or the last slot below its own vote
+/// floor if that is higher (it inherited that much from a replica dropped before it: a chain of add-backs passes the
+/// highest mark on). A learned chosen entry cannot be told from a vote afterwards, so both count: a successor's floor
+/// above a chosen slot costs it nothing but that slot's vote, which the group's quorum for it never needed.
 /// </param>
 public readonly record struct FormerReplica(Ballot Promised, long HeldThrough)
 {
@@ -28,14 +29,15 @@ public readonly record struct FormerReplica(Ballot Promised, long HeldThrough)
     public static FormerReplica Of(PaxosReplica replica)
     {
         ArgumentNullException.ThrowIfNull(replica);
-        return new(replica.Promised, Math.Max(replica.HighestSlotHeld, replica.SnapshotSlot));
+        long held = Math.Max(replica.HighestSlotHeld, replica.SnapshotSlot);
+        return new(replica.Promised, Math.Max(held, replica.VoteFloor - 1));
     }
 
     /// <summary>What a replica that persisted <paramref name="state"/> leaves (a host that can no longer ask the replica itself).</summary>
     public static FormerReplica Of(PersistentState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        long held = Math.Max(state.HardState.CommitIndex, state.Snapshot?.Slot ?? 0);
+        long held = Math.Max(Math.Max(state.HardState.CommitIndex, state.Snapshot?.Slot ?? 0), state.HardState.VoteFloor - 1);
         foreach (var entry in state.Entries) held = Math.Max(held, entry.Slot);
         return new(state.HardState.Promised, held);
     }

@@ -326,5 +326,10 @@ public class ReAddedMemberTests
         Assert.Equal(new Ballot(5, 2), successor.Promised);
         Assert.Equal(10, successor.VoteFloor);
         Assert.Equal(0, PaxosReplica.StartOver(options, FormerReplica.None).VoteFloor);
+
+        // A successor dropped in turn before it held anything passes the mark on: the votes behind its floor are still
+        // out there, and the replica after it must stay above them too.
+        Assert.Equal(new FormerReplica(new Ballot(5, 2), 9), FormerReplica.Of(successor));
+        Assert.Equal(new FormerReplica(new Ballot(5, 2), 9), FormerReplica.Of(new PersistentState(new HardState(successor.Promised, successor.CommitIndex, successor.VoteFloor), null, [])));
     }
 }
