@@ -91,7 +91,7 @@ public class ForgottenGroupsTests
         Assert.Null(after.ConfigToLearn(Group, View(200, 1, 2, 3), Me));
         Assert.NotNull(after.ConfigToLearn(Group, View(232, 1, 3, 4), Me));
         Assert.NotNull(after.ConfigToLearn("3|account/b", View(36, 1, 2, 3), Me));
-        Assert.Equal(200, after.NoteOf(Group)); // what a birth on this silo checks (BirthDecision rule 0)
+        Assert.Equal(200, after.NoteOf(Group)?.LatestFromSlot); // what a birth on this silo checks (BirthDecision rule 0)
         after.Close();
     });
 
@@ -106,17 +106,17 @@ public class ForgottenGroupsTests
         long beforeCompaction = new FileInfo(Path.Combine(dir, ForgottenGroupsJournal.FileName)).Length;
 
         var after = ForgottenGroups.InDirectory(dir);
-        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), after.FormerOf(Group));
-        Assert.Equal(200, after.NoteOf(Group));
-        Assert.Equal(FormerReplica.None, after.FormerOf("3|account/b"));
-        Assert.Equal(FormerReplica.None, after.FormerOf("3|account/never"));
+        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), after.NoteOf(Group)?.Former);
+        Assert.Equal(200, after.NoteOf(Group)?.LatestFromSlot);
+        Assert.Equal(FormerReplica.None, after.NoteOf("3|account/b")?.Former);
+        Assert.Null(after.NoteOf("3|account/never"));
         after.Close();
         // Opening compacted the journal (the second note of the group was dead); the compacted notes read the same.
         Assert.True(new FileInfo(Path.Combine(dir, ForgottenGroupsJournal.FileName)).Length < beforeCompaction);
         var again = ForgottenGroups.InDirectory(dir);
-        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), again.FormerOf(Group));
+        Assert.Equal(new FormerReplica(new Ballot(8, 1), 180), again.NoteOf(Group)?.Former);
         again.Held(Group);
-        Assert.Equal(FormerReplica.None, again.FormerOf(Group));
+        Assert.Null(again.NoteOf(Group));
         again.Close();
     });
 
@@ -181,7 +181,7 @@ public class ForgottenGroupsTests
         Assert.Equal(8 * 300, after.Count);
         for (int t = 0; t < 8; t++)
         {
-            Assert.Equal(600, after.NoteOf($"3|account/t{t}-599"));
+            Assert.Equal(600, after.NoteOf($"3|account/t{t}-599")?.LatestFromSlot);
             Assert.Null(after.NoteOf($"3|account/t{t}-598"));
         }
         after.Close();

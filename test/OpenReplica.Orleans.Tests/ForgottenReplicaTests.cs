@@ -69,7 +69,7 @@ public class ForgottenReplicaTests
         await ChangeAsync(bench, [1, 2, 3, 4], [1, 2, 4]);
         var former = await bench.AskAsync(3, g => g.AskAsync(core => (FormerReplica.Of(core), new Ready())));
         await bench.ForgetAsync(3);
-        Assert.Equal(former, bench.Forgotten(3).FormerOf(GroupBench.GroupId));
+        Assert.Equal(former, bench.Forgotten(3).NoteOf(GroupBench.GroupId)?.Former);
         await ChangeAsync(bench, [1, 2, 3, 4]);
         await bench.SettleAsync();
         long addedBackFrom = (await bench.StatusAsync(1)).LatestFromSlot;
@@ -129,7 +129,7 @@ public class ForgottenReplicaTests
         var former = new FormerReplica(new Ballot(9, 1), 500);
         silo.Forgot(GroupBench.GroupId, status.LatestFromSlot, former);
         await bench.ForgetAsync(3);
-        Assert.Equal(former, silo.FormerOf(GroupBench.GroupId)); // a note only ever rises
+        Assert.Equal(former, silo.NoteOf(GroupBench.GroupId)?.Former); // a note only ever rises
         await ChangeAsync(bench, [1, 2, 3, 4]);
         await bench.SettleAsync();
         Assert.NotNull(bench.Replica(3));

@@ -36,10 +36,10 @@ internal sealed class GroupBench
     /// <summary>Replicas whose incoming messages wait in their silo's queue until <see cref="ReleaseAsync"/>.</summary>
     public HashSet<long> Held { get; } = [];
 
-    /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none (or stopped for good).</summary>
     /// <summary>The forgotten-group notes of silo <paramref name="id"/>.</summary>
     internal ForgottenGroups Forgotten(long id) => _silos[id].Forgotten;
 
+    /// <summary>The replica on silo <paramref name="id"/>, or null when that silo holds none (or stopped for good).</summary>
     public GroupReplica? Replica(long id) => _silos.TryGetValue(id, out var silo) ? silo.Table.Peek(GroupId) : null;
 
     /// <summary>What replica <paramref name="id"/> knows of the group, as its silo answers a peer.</summary>
@@ -190,17 +190,10 @@ internal sealed class GroupBench
         var status = ReplicationRuntime.StatusOfAsync(sender);
         await RunUntilAsync(from, status);
         if (to.Forgotten.ConfigToLearn(GroupId, await status, to.Id) is not { } configs) return false;
-        await to.Store.SaveInitialConfigAsync(GroupId, configs, to.Forgotten.Contains(GroupId), to.Forgotten.FormerOf(GroupId));
+        await to.Store.SaveInitialConfigAsync(GroupId, configs, to.Forgotten.NoteOf(GroupId));
         CreateReplica(to, configs.Latest);
         to.Forgotten.Held(GroupId);
         return true;
-    }
-
-    /// <summary>Silo <paramref name="id"/> starts a replica from <paramref name="config"/> (as a birth that adopted it).</summary>
-    public async Task StartReplicaAsync(long id, ClusterConfig config)
-    {
-        await _silos[id].Store.SaveInitialConfigAsync(GroupId, ConfigHistory.Start(config));
-        CreateReplica(_silos[id], config);
     }
 
     private void CreateReplica(BenchSilo silo, ClusterConfig config) =>

@@ -342,21 +342,19 @@ public sealed class Simulation
     /// </summary>
     internal long ProposeNewMemberLater(SimNode leader, ClusterConfig next, string why)
     {
-        long id = _nextReplicaId++;
+        long id = _nextReplicaId++; // taken first: ProposeConfig then starts no replica for it
         _unstarted[id] = leader.Core!.Configs; // started from this view when faults stop, if not before
-        FaultsInjected++;
-        Trace($"reconfigure {leader.Core!.Configs.Latest} -> {next} via r{leader.Id}{why}");
-        leader.Handle(leader.Core!.ProposeConfig(next));
+        ProposeConfig(leader, next, why);
         return id;
     }
 
-    /// <summary>Starts the replica of a member added for the first time, from <paramref name="view"/> (no vote floor: it has no earlier votes).</summary>
     /// <summary>Starts a member <see cref="ProposeNewMemberLater"/> left unstarted, from the view it was proposed with.</summary>
     internal void StartUnstarted(long id)
     {
         if (_unstarted.TryGetValue(id, out var view)) AddMember(id, view);
     }
 
+    /// <summary>Starts the replica of a member added for the first time, from <paramref name="view"/> (no vote floor: it has no earlier votes).</summary>
     internal SimNode AddMember(long id, ConfigHistory view)
     {
         _unstarted.Remove(id);

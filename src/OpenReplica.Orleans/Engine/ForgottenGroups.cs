@@ -69,11 +69,8 @@ internal sealed class ForgottenGroups(ForgottenGroupsJournal? journal = null, IR
         return ConfigEpoch.History(sender.Epochs, sender.Latest, sender.LatestFromSlot);
     }
 
-    /// <summary>The slot noted when this silo dropped its replica of the group; null when it holds one again or never did.</summary>
-    public long? NoteOf(string groupId) => _notes.TryGetValue(groupId, out var note) ? note.LatestFromSlot : null;
-
-    /// <summary>What the replica this silo dropped of the group left (<see cref="FormerReplica.None"/> without a note).</summary>
-    public FormerReplica FormerOf(string groupId) => _notes.TryGetValue(groupId, out var note) ? note.Former : FormerReplica.None;
+    /// <summary>The note made when this silo dropped its replica of the group; null when it holds one again or never did.</summary>
+    public ForgottenNote? NoteOf(string groupId) => _notes.TryGetValue(groupId, out var note) ? note : null;
 
     /// <summary>Whether this silo dropped its replica of the group and holds none again.</summary>
     public bool Contains(string groupId) => _notes.ContainsKey(groupId);

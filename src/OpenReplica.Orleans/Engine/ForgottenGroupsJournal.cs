@@ -15,8 +15,8 @@ namespace OpenReplica.Orleans.Replication;
 /// ballot's round and replica id and the highest slot it held, since session 34), the slot, those three for kind 3,
 /// and the group id in UTF-8. A note whose replica left nothing is written as kind 1, the bytes it had before. A note
 /// is fsynced before the replica's records are deleted (<see cref="Forgot"/>); "held again" rides along with the next
-/// fsync (lost, it only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last record, which
-/// is dropped. Compacted to the live notes when opened and whenever dead records outnumber them.
+/// fsync (lost, it only leaves a note for a group this silo holds, which nothing reads). A crash can tear only the last
+/// record, which is dropped. Compacted to the live notes when opened and whenever dead records outnumber them.
 /// </summary>
 internal sealed class ForgottenGroupsJournal : IDisposable
 {

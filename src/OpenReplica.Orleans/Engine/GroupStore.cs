@@ -77,27 +77,35 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
     /// grain on disk; the record shares the WAL's group-committed append.
     /// </summary>
     /// <remarks>
-    /// <paramref name="droppedHereBefore"/>: whether this silo dropped an earlier replica of the group (a forgotten-group
-    /// note). Only then does the view set a vote floor (<see cref="PersistentState.ViewSetsVoteFloor"/>): a replica that
-    /// is the first here has no lost votes to keep clear of. The answer rides in the record (its ballot round), so a
-    /// rebuild after a restart or an eviction, when the note is long gone, gives the same floor. <paramref name="former"/>:
-    /// what that dropped replica promised and held (the note's <see cref="FormerReplica"/>); written in the same append as
-    /// the replica's first hard state (<see cref="FormerReplica.SuccessorHardState"/>: the promise, and a vote floor above
-    /// the slots it held), so the new replica refuses what the old one would have and votes only where it never did.
+    /// <paramref name="dropped"/>: this silo's note of an earlier replica of the group it dropped (null: it never held
+    /// one). Only with a note does the view set a vote floor (<see cref="PersistentState.ViewSetsVoteFloor"/>): a replica
+    /// that is the first here has no lost votes to keep clear of. The answer rides in the record (its ballot round), so a
+    /// rebuild after a restart or an eviction, when the note is long gone, gives the same floor. What the dropped replica
+    /// promised and held (the note's <see cref="FormerReplica"/>) is written in the same append as the replica's first
+    /// hard state (<see cref="FormerReplica.SuccessorHardState"/>: the promise, and a vote floor above the slots it held),
+    /// so the new replica refuses what the old one would have and votes only where it never did.
     /// </remarks>
-    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs, bool droppedHereBefore = true, FormerReplica former = default)
+    public async ValueTask SaveInitialConfigAsync(string groupId, ConfigHistory configs, ForgottenNote? dropped)
     {
         if (log.LoadSnapshot(groupId) is not null) return;
         var initial = WireCodec.Encode(new Snapshot(0, configs, SessionTable.Empty, []));
-        var view = new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, droppedHereBefore ? 0 : NoVoteFloorMark, 0, initial);
-        if (former.IsNone)
+        var view = new WalRecord(groupId, WalRecordKind.Accept, InitialConfigSlot, dropped is null ? NoVoteFloorMark : 0, 0, initial);
+        if (dropped is not { Former.IsNone: false } note)
         {
             await log.AppendAsync(view);
             return;
         }
-        var hard = former.SuccessorHardState;
-        await log.AppendAsync([view, new WalRecord(groupId, WalRecordKind.HardState, hard.CommitIndex, hard.Promised.Round, (int)hard.Promised.ReplicaId, WireCodec.Encode(hard))]);
+        await log.AppendAsync([view, HardStateRecord(groupId, note.Former.SuccessorHardState)]);
     }
+
+    /// <summary>
+    /// What the replica whose records this log holds would leave if it were dropped now, read from those records (a
+    /// replica that failed can no longer be asked; every vote it sent was persisted first).
+    /// </summary>
+    public FormerReplica PersistedFormer(string groupId) => ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None;
+
+    private static WalRecord HardStateRecord(string groupId, HardState hs) =>
+        new(groupId, WalRecordKind.HardState, hs.CommitIndex, hs.Promised.Round, (int)hs.Promised.ReplicaId, WireCodec.Encode(hs));
 
     /// <summary>The slot of the record that holds a replica's initial configurations (log entries start at 1).</summary>
     private const long InitialConfigSlot = 0;
@@ -146,10 +154,7 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
             {
                 records.Add(new WalRecord(group.GroupId, WalRecordKind.Accept, e.Slot, e.Ballot.Round, (int)e.Ballot.ReplicaId, WireCodec.Encode(e)));
             }
-            if (hardState is { } hs)
-            {
-                records.Add(new WalRecord(group.GroupId, WalRecordKind.HardState, hs.CommitIndex, hs.Promised.Round, (int)hs.Promised.ReplicaId, WireCodec.Encode(hs)));
-            }
+            if (hardState is { } hs) records.Add(HardStateRecord(group.GroupId, hs));
         }
         if (records is not null) await log.AppendAsync(records);
     }

@@ -69,7 +69,7 @@ internal sealed partial class ReplicationRuntime : IBirthAcceptor
             try
             {
                 var initial = await birth.InitialConfigAsync(groupId, grainId, replicas, this,
-                    history => Store.SaveInitialConfigAsync(groupId, history, _forgotten.Contains(groupId), _forgotten.FormerOf(groupId)).AsTask(), cancellationToken, () => _forgotten.NoteOf(groupId));
+                    history => Store.SaveInitialConfigAsync(groupId, history, _forgotten.NoteOf(groupId)).AsTask(), cancellationToken, () => _forgotten.NoteOf(groupId)?.LatestFromSlot);
                 SettleBirth(groupId);
                 var group = GetOrCreate(groupId, initial.Latest);
                 _forgotten.Held(groupId);

@@ -266,7 +266,7 @@ internal sealed partial class ReplicationRuntime(
             catch (ReplicaUnavailableException)
             {
                 // Failed meanwhile: it votes no more, and every vote it sent is on disk (persisted before it was sent).
-                retired = (0, Store.ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None);
+                retired = (0, Store.PersistedFormer(groupId));
             }
             if (retired is not { } left) return false;
             _forgotten.Forgot(groupId, Math.Max(left.LatestFromSlot, knownFromSlot), left.Former);
@@ -295,11 +295,11 @@ internal sealed partial class ReplicationRuntime(
             }
             // A replica dropped here may have written after its drop (a snapshot its activation was saving then): the
             // log then still counts a snapshot of the old replica, and the slot-0 one below would be refused for ever.
-            bool droppedHereBefore = _forgotten.Contains(groupId);
-            if (droppedHereBefore) await Store.ForgetAsync(groupId);
+            var dropped = _forgotten.NoteOf(groupId);
+            if (dropped is not null) await Store.ForgetAsync(groupId);
             // The configurations are an existing replica's, never a new one: only a birth that proceeded starts a group
             // (docs/architecture.md, "Birth of a group"), so a claim this silo granted for another proposal is moot.
-            await Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore, _forgotten.FormerOf(groupId));
+            await Store.SaveInitialConfigAsync(groupId, configs, dropped);
             SettleBirth(groupId);
             GetOrCreate(groupId, configs.Latest);
             _forgotten.Held(groupId);

@@ -82,10 +82,10 @@ internal sealed partial class SimSilo
             // Planted: what LearnGroupAsync did before 83c67b2 (the sender's newest configuration as the one in force
             // from slot 1, so each configuration the new replica replays becomes its newest).
             if (world.Bugs.HasFlag(EngineBug.FirstContactFromSlotOne)) configs = ConfigHistory.Start(configs.Latest);
-            bool droppedHereBefore = _forgotten.Contains(groupId);
-            if (droppedHereBefore) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
+            var dropped = _forgotten.NoteOf(groupId);
+            if (dropped is not null) await Table.Store.ForgetAsync(groupId); // leftovers of the dropped replica (as the runtime)
             if (!IsUp || learning != _learning) return;
-            await Table.Store.SaveInitialConfigAsync(groupId, configs, droppedHereBefore, _forgotten.FormerOf(groupId));
+            await Table.Store.SaveInitialConfigAsync(groupId, configs, dropped);
             if (!IsUp || learning != _learning) return;
             world.Trace($"silo {Id} starts a replica of {groupId} from silo {from}'s view: {configs}");
             _dropped.Remove(groupId);
@@ -122,7 +122,7 @@ internal sealed partial class SimSilo
             catch (ReplicaUnavailableException)
             {
                 // Failed meanwhile: it votes no more, and every vote it sent is on disk.
-                retired = (0, Table.Store.ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None);
+                retired = (0, Table.Store.PersistedFormer(groupId));
             }
             if (retired is not { } left)
             {
