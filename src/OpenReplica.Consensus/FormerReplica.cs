@@ -14,8 +14,10 @@ namespace OpenReplica.Consensus;
 /// <param name="HeldThrough">
 /// The highest slot the dropped replica held an entry of, its snapshot's included, or the last slot below its own vote
 /// floor if that is higher (it inherited that much from a replica dropped before it: a chain of add-backs passes the
-/// highest mark on). A learned chosen entry cannot be told from a vote afterwards, so both count: a successor's floor
-/// above a chosen slot costs it nothing but that slot's vote, which the group's quorum for it never needed.
+/// highest mark on). A learned chosen entry cannot be told from a vote afterwards, so both count. The floor has a
+/// price: the successor promises nothing to a candidate behind it, so those slots need a majority of the other
+/// members; hosts therefore refuse to drop a replica that voted after they decided to drop it (the note guards what
+/// that check cannot see).
 /// </param>
 public readonly record struct FormerReplica(Ballot Promised, long HeldThrough)
 {

@@ -150,6 +150,22 @@ public sealed partial class PaxosReplica
     /// <summary>The highest slot this replica holds an entry of, accepted or chosen (its commit index when it holds none above it).</summary>
     public long HighestSlotHeld => _log.LastSlot;
 
+    /// <summary>
+    /// Whether this replica holds a vote at or above <paramref name="slot"/> that it does not know chosen: an entry
+    /// above its commit index, accepted under another replica's ballot. A member removed from slot
+    /// <paramref name="slot"/> on holds one only if the group added it back and it voted there before it learned that
+    /// configuration (accepts alone teach it none while it has a gap): its host must keep it then, since a successor
+    /// under its id could not speak for those votes (docs/consensus.md, "What a dropped replica leaves").
+    /// </summary>
+    public bool HoldsVoteFrom(long slot)
+    {
+        foreach (var e in _log.After(Math.Max(slot - 1, _log.CommitIndex)))
+        {
+            if (e.Ballot.ReplicaId != Id) return true;
+        }
+        return false;
+    }
+
     /// <summary>The highest ballot this replica promised (durable once the Ready that raised it is persisted).</summary>
     public Ballot Promised => _promised;
 

@@ -249,6 +249,11 @@ public class ReAddedMemberTests
         Assert.True(c[1].CommitIndex >= slotOfW, $"w not chosen: {c[1]}");
         Assert.Contains(c[3].Entries, e => e.Slot == slotOfW); // the old r3's vote helped choose it
         Assert.DoesNotContain(new ClusterConfig([1, 2, 4]), c[3].Configs.Epochs.Select(e => e.Config)); // it learned no configuration
+        // What a host's drop check looks for since session 35 (it keeps such a replica): a vote from the add-back on,
+        // above the commit index, under another replica's ballot; the leader's own entries are no such vote.
+        Assert.True(c[3].HoldsVoteFrom(addedBackFrom));
+        Assert.False(c[3].HoldsVoteFrom(c[3].HighestSlotHeld + 1));
+        Assert.False(c[1].HoldsVoteFrom(addedBackFrom));
 
         var former = FormerReplica.Of(c[3]);
         var view = c[1].Configs;

@@ -154,7 +154,7 @@ public class RemovedMemberTests
         // Added back before its silo acts on the decision: the check refuses, and the replica keeps voting.
         Assert.True(await bench.ChangeConfigAsync(Leader, Before));
         await bench.SettleAsync();
-        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn))));
+        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, long.MaxValue))));
         Assert.False(bench.Replica(Removed)!.Failed);
         await bench.ProposeAsync(Leader, 1);
 
@@ -162,9 +162,49 @@ public class RemovedMemberTests
         Assert.True(await bench.ChangeConfigAsync(Leader, After));
         await bench.SettleAsync();
         decidedOn = await bench.StatusAsync(Removed);
-        Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn))));
+        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
+        Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom))));
         Assert.True(bench.Replica(Removed)!.Failed);
     }
+
+    /// <summary>
+    /// The same decision, but the member added back votes before it has caught up to the configuration that added it
+    /// (it missed that slot, so it learns no configuration from the accepts that follow). Session 35's engine seeds 106
+    /// and 153: its silo dropped it then, the replica started next kept clear of those votes (its vote floor), and once
+    /// the leader's silo stopped for good no candidate of the four-member group could gather a majority for those slots
+    /// again. The drop is refused once the replica voted from the removal's first slot on after the decision.
+    /// </summary>
+    [Fact]
+    public async Task A_member_added_back_that_voted_before_it_learned_so_keeps_its_replica()
+    {
+        var bench = await LedBenchAsync();
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync();
+        var decidedOn = await bench.StatusAsync(Removed);
+        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
+        Assert.True(removedFrom < long.MaxValue);
+
+        // Added back while nothing reaches it, and what was sent to it meanwhile is lost: then a command is chosen, and
+        // its accept reaches the member, which answers it (its catch-up request's answer stays held).
+        bench.Held.Add(Removed);
+        Assert.True(await bench.ChangeConfigAsync(Leader, Before));
+        bench.Drop(Removed);
+        await bench.ProposeAsync(Leader, 1);
+        while (!await HoldsVoteAsync(bench, removedFrom)) Assert.True(await bench.ReleaseAsync(Removed), "the member got no accept");
+        var stillLeft = await bench.AskAsync(Removed, g => g.AskAsync(core => (PeerView.StillLeft(core, decidedOn, long.MaxValue), new Ready())));
+        Assert.True(stillLeft, "it should not have learned the configuration that added it back (the check's first half passes)");
+
+        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom))));
+        Assert.False(bench.Replica(Removed)!.Failed);
+        // Delivered, the held catch-up makes it a member again that knows so.
+        while (await bench.ReleaseAsync(Removed)) { }
+        bench.Held.Clear();
+        await bench.ProposeAsync(Leader, 1);
+        Assert.Contains(Removed, (await bench.StatusAsync(Removed)).Latest);
+    }
+
+    private static Task<bool> HoldsVoteAsync(GroupBench bench, long from) =>
+        bench.AskAsync(Removed, g => g.AskAsync(core => (core.HoldsVoteFrom(from), new Ready())));
 
     /// <summary>
     /// A member removed while nothing of the removal reached it (a leader sends its accepts to a majority, and the
@@ -186,7 +226,7 @@ public class RemovedMemberTests
         Assert.Contains(Removed, decidedOn.Latest);
         var witness = await bench.StatusAsync(Leader);
         Assert.True(PeerView.SaysGroupLeft(witness, decidedOn, Removed));
-        Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn))));
+        Assert.NotNull(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, PeerView.RemovedFrom(witness, Removed)))));
         Assert.True(bench.Replica(Removed)!.Failed);
     }
 

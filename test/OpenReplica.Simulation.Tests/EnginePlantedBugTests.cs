@@ -23,6 +23,7 @@ public sealed class EnginePlantedBugTests
     [InlineData(nameof(EngineBug.TwiceInOneStep), "durability|engine error")] // early votes, or commits handed out of slot order
     [InlineData(nameof(EngineBug.FirstContactFromSlotOne), "liveness")]
     [InlineData(nameof(EngineBug.ForgetBeforeRemovalDurable), "liveness", true)]
+    [InlineData(nameof(EngineBug.DropAfterVotingAgain), "liveness", true)] // seeds 106 and 153 of the first 300 (session 35)
     public void PlantedEngineBugIsCaught(string plant, string? invariant, bool longSafetyPhase = false)
     {
         long phase = longSafetyPhase ? EngineSimulation.SafetyPhaseTime : EngineSimulation.ShortSafetyPhaseTime;

@@ -57,7 +57,7 @@ engine.SetAction(parse =>
         var result = EngineSimulation.Run(one, bug, trace, parse.GetValue(engineSafety));
         Console.WriteLine(result.Passed
             ? $"engine seed {one}: passed ({result.Operations} operations, {result.FaultsInjected} faults, {result.GroupsEvicted} evictions, {result.GroupsRebuilt} rebuilds" +
-              (result.ConfigChanges == 0 ? "" : $", {result.ConfigChanges} configuration changes, {result.ReAdds} members added back, {result.Decommissions} silos stopped for good") + $") [{result.Faults}]"
+              (result.ConfigChanges == 0 ? "" : $", {result.ConfigChanges} configuration changes, {result.ReAdds} members added back, {result.Decommissions} silos stopped for good, {result.LateDrops} late drops ({result.LateDropsRefused} refused)") + $") [{result.Faults}]"
             : $"engine seed {one}: FAILED {result.Failure!.Message} [{result.Faults}]");
         return result.Passed ? 0 : 1;
     }

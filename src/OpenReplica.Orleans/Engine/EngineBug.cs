@@ -54,4 +54,12 @@ internal enum EngineBug
     /// member and the group never elects a leader again. Planted in the simulator's mover (the rebalancer needs Orleans).
     /// </summary>
     ForgetBeforeRemovalDurable = 64,
+
+    /// <summary>
+    /// A removed member's drop, decided on an old view, is carried out although the replica voted since in a
+    /// configuration that had added its silo back (<c>PeerView.StillLeft</c> without its vote check, as before
+    /// session 35). The replica started next keeps clear of those votes, so a group that then loses one more member for
+    /// good may never elect a leader again. Planted in the simulator's silo (the rebalancer needs Orleans).
+    /// </summary>
+    DropAfterVotingAgain = 128,
 }

@@ -31,9 +31,21 @@ internal static class PeerView
     /// it: a member removed while its accepts went to the others only (a leader sends accepts to a majority) never
     /// hears of its removal, and its peers' word is what the decision rests on then (session 24: such a replica was
     /// refused its drop on every pass, and its silo's rebalancer never settled).
+    /// Nor may it have voted since the decision at a slot from <paramref name="removedFrom"/> on (the first slot of the
+    /// configuration that removed it, per the view the decision rests on; <see cref="PaxosReplica.HoldsVoteFrom"/>): a
+    /// member added back answers the leader's accepts before it has caught up to the configuration that added it, and
+    /// until then it learns no configuration. Dropped then, its votes would be gone: the replica the add-back starts
+    /// next keeps clear of them (<see cref="FormerReplica"/>), so every candidate behind on those slots needs the
+    /// other members, and a group of four that had lost one more member for good never elected a leader again (engine
+    /// seeds 106 and 153 with late drops, session 35). Votes it held at the decision are older than the add-back (a
+    /// deposed leader's accepts, say) and do not count: a drop refused for them would be refused on every pass.
     /// </summary>
-    public static bool StillLeft(PaxosReplica core, GroupStatus decidedOn) =>
-        core.Configs.LatestFromSlot <= decidedOn.LatestFromSlot && core.Configs.Latest.Equals(new ClusterConfig(decidedOn.Latest));
+    public static bool StillLeft(PaxosReplica core, GroupStatus decidedOn, long removedFrom) =>
+        core.Configs.LatestFromSlot <= decidedOn.LatestFromSlot && core.Configs.Latest.Equals(new ClusterConfig(decidedOn.Latest))
+        && !core.HoldsVoteFrom(Math.Max(removedFrom, decidedOn.HighestSlotHeld + 1));
+
+    /// <summary>The first slot of the configuration that removed replica <paramref name="me"/>, per <paramref name="witness"/> (<see cref="RemovalOf"/>); no slot when none did.</summary>
+    public static long RemovedFrom(GroupStatus witness, long me) => RemovalOf(witness, me)?.FromSlot ?? long.MaxValue;
 
     /// <summary>
     /// Whether replica <paramref name="me"/>'s own view <paramref name="mine"/> shows that the group left it, without

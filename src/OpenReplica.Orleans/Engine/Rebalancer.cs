@@ -457,7 +457,7 @@ internal sealed partial class Rebalancer(
                 group.Post(core => core.AnnounceCommit());
                 return (Outcome.DrivenElsewhere, waiting);
             }
-            if (!await runtime.ForgetAsync(groupId, 0, core => PeerView.StillLeft(core, status)))
+            if (!await runtime.ForgetAsync(groupId, 0, core => PeerView.StillLeft(core, status, PeerView.RemovedFrom(status, me))))
             {
                 return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass decided to drop it");
             }
@@ -519,7 +519,7 @@ internal sealed partial class Rebalancer(
                 // only lag (a replica re-created for a member added back, still knowing the configuration before
                 // this one joined): forgetting on its word dropped a member the group still counted on, and the
                 // group, one replica short of its majority, stopped for good (a rolling replacement, traced).
-                if (!await runtime.ForgetAsync(groupId, witness.LatestFromSlot, core => PeerView.StillLeft(core, status)))
+                if (!await runtime.ForgetAsync(groupId, witness.LatestFromSlot, core => PeerView.StillLeft(core, status, PeerView.RemovedFrom(witness, me))))
                 {
                     return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass asked its peers");
                 }

@@ -244,7 +244,7 @@ internal sealed partial class ReplicationRuntime(
     internal static Task<GroupStatus> StatusOfAsync(GroupReplica group) =>
         group.AskAsync(core => (new GroupStatus(
             [.. core.Configs.Latest.Members], [.. core.Config.Members], core.IsLeader, group.Listener is not null, core.CommitIndex,
-            core.Configs.LatestFromSlot, ConfigEpoch.Of(core.Configs), group.DurableCommit), new Ready()));
+            core.Configs.LatestFromSlot, ConfigEpoch.Of(core.Configs), group.DurableCommit, core.HighestSlotHeld), new Ready()));
 
     /// <summary>
     /// Drops this silo's replica of a group it is no longer a member of (memory and disk), if

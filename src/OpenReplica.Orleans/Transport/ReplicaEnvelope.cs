@@ -50,7 +50,9 @@ public sealed record RosterInfo(
 /// What a silo's replica of one group knows: its newest configuration and the slot from which it is in force, whether
 /// it leads, its commit index, its whole configuration history (a silo added to the group starts from it), and the
 /// commit index its disk holds (a removed member drops its replica only once a majority of the configuration that
-/// removed it holds that configuration's window there: <c>PeerView.RemovalIsDurable</c>; 0 from an older peer).
+/// removed it holds that configuration's window there: <c>PeerView.RemovalIsDurable</c>; 0 from an older peer), and the
+/// highest slot its log holds an entry of (a drop decided on this status is refused if the replica voted above it
+/// since: <c>PeerView.StillLeft</c>; 0 from an older peer).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record GroupStatus(
@@ -61,4 +63,5 @@ public sealed record GroupStatus(
     [property: Id(4)] long CommitIndex,
     [property: Id(5)] long LatestFromSlot = 0,
     [property: Id(6)] ConfigEpoch[]? Epochs = null,
-    [property: Id(7)] long DurableCommitIndex = 0);
+    [property: Id(7)] long DurableCommitIndex = 0,
+    [property: Id(8)] long HighestSlotHeld = 0);

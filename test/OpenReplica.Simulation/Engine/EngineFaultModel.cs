@@ -18,7 +18,9 @@ namespace OpenReplica.Simulation.Engine;
 /// - on some seeds, reconfiguration (<see cref="MovedGroups"/>): groups move one member at a time through their own
 ///   log, onto spare silos and back onto silos that dropped their replica (a re-added member starts a new replica
 ///   at the first message that names it and replays the whole log), and once a silo that led such a re-add stops for
-///   good while the new member is still replaying (a graceful stop that ran out of its deadline).
+///   good while the new member is still replaying (a graceful stop that ran out of its deadline); on half of those
+///   seeds (<see cref="LateDrops"/>) a member's drop, once decided, waits until the group has added the member back
+///   (a drop decided from a view seconds old: the old replica may vote in the configuration that added it back first).
 /// Not injected: disk corruption, failed fsyncs.
 /// </summary>
 public sealed record EngineFaultModel(
@@ -55,7 +57,8 @@ public sealed record EngineFaultModel(
     int CatchUpEntries = 0,
     bool RareSnapshots = false,
     double DecommissionRate = 0,
-    int AcceptSpares = 1)
+    int AcceptSpares = 1,
+    bool LateDrops = false)
 {
     public static EngineFaultModel FromSeed(ulong seed)
     {
@@ -111,6 +114,8 @@ public sealed record EngineFaultModel(
             // The re-add hazard needs a replay from slot 1 (a snapshot replaces the replayed configurations).
             RareSnapshots = r.Chance(0.75),
             DecommissionRate = 0.7 + r.NextDouble() * 0.3,
+            // From a generator of its own, so every other parameter of a seed is what it was before (session 35).
+            LateDrops = new DeterministicRandom(seed ^ 0x1A7E_D809_5EEDUL).Chance(0.5),
         };
     }
 
@@ -128,6 +133,6 @@ public sealed record EngineFaultModel(
         $"partition={PartitionRate:F4} crash={CrashRate:F4} crashAfterSend={CrashAfterSendRate:F4} duel={DuelRate:F4} move={MoveOnTimeoutRate:F2} fsync<={FsyncMax} " +
         $"stall={FsyncStallRate:F3} evictAfter={EvictAfter} activationIdle={ActivationIdle} lease={LeaseMs} midStep={MidStepArrivalRate:F2}" +
         (MovedGroups == 0 ? "" : $" moved={MovedGroups} spares={SpareSilos} moves/group={MovesPerGroup} catchUp={CatchUpEntries} " +
-            $"rareSnapshots={RareSnapshots} decommission={DecommissionRate:F2}") +
+            $"rareSnapshots={RareSnapshots} decommission={DecommissionRate:F2}" + (LateDrops ? " lateDrops" : "")) +
         (AcceptSpares == int.MaxValue ? "" : $" acceptSpares={AcceptSpares}");
 }

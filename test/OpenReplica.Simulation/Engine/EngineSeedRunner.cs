@@ -25,7 +25,7 @@ internal static class EngineSeedRunner
             $"engine steps: {results.Sum(r => r.Steps)} ({(double)results.Sum(r => r.GroupSteps) / Math.Max(1, results.Sum(r => r.Steps)):F2} groups/step), " +
             $"groups evicted: {results.Sum(r => r.GroupsEvicted)}, rebuilt: {results.Sum(r => r.GroupsRebuilt)}, " +
             $"replicas holding a snapshot at the end: {results.Sum(r => r.ReplicasCompacted)}, reads under a lease: {results.Sum(r => r.LeaseReads)}, lease renewals held for a round: {results.Sum(r => r.RenewalsHeld)}, " +
-            $"configuration changes: {results.Sum(r => r.ConfigChanges)} (members added back: {results.Sum(r => r.ReAdds)}, silos stopped for good: {results.Sum(r => r.Decommissions)}), wall time: {watch.Elapsed.TotalSeconds:F1}s");
+            $"configuration changes: {results.Sum(r => r.ConfigChanges)} (members added back: {results.Sum(r => r.ReAdds)}, silos stopped for good: {results.Sum(r => r.Decommissions)}, late drops carried out: {results.Sum(r => r.LateDrops)}, refused: {results.Sum(r => r.LateDropsRefused)}), wall time: {watch.Elapsed.TotalSeconds:F1}s");
         return failures == 0 ? 0 : 1;
     }
 

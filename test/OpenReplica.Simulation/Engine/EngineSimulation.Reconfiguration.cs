@@ -37,6 +37,13 @@ public sealed partial class EngineSimulation
 
     internal void NoteReAdd() => _reAdds++;
 
+    /// <summary>A drop decided before the group added the silo back, carried out (the old replica retired) or refused (it had learned the configuration).</summary>
+    internal void NoteLateDrop(bool carriedOut)
+    {
+        if (carriedOut) _lateDrops++;
+        else _lateDropsRefused++;
+    }
+
     /// <summary>A silo's graceful stop ran out of its deadline: it stops now, with whatever it still led, and never comes back.</summary>
     internal void Decommission(SimSilo silo, string groupId)
     {

@@ -15,7 +15,7 @@ namespace OpenReplica.Simulation.Engine;
 /// <summary>The outcome of one engine seed.</summary>
 public sealed record EngineSimulationResult(ulong Seed, SimulationFailure? Failure, int Operations, long FaultsInjected,
     long BatchesDelivered, long GroupsEvicted, long GroupsRebuilt, long Steps, long GroupSteps, int ReplicasCompacted, long LeaseReads, long RenewalsHeld, EngineFaultModel Faults,
-    int ConfigChanges = 0, int ReAdds = 0, int Decommissions = 0)
+    int ConfigChanges = 0, int ReAdds = 0, int Decommissions = 0, int LateDrops = 0, int LateDropsRefused = 0)
 {
     public bool Passed => Failure is null;
 }
@@ -53,6 +53,7 @@ public sealed partial class EngineSimulation
     private readonly List<GroupMover> _movers = [];
     private int _reAdds;
     private int _decommissions;
+    private int _lateDrops, _lateDropsRefused;
     private readonly Dictionary<string, SimActivation> _directory = [];
     // Activations the directory moved away from while they still ran (duplicates): Orleans collects them when idle too.
     private readonly List<SimActivation> _displaced = [];
@@ -177,6 +178,19 @@ public sealed partial class EngineSimulation
     /// <summary>Stops the run at the next check with <paramref name="failure"/> (the first one wins).</summary>
     internal void Fail(SimulationFailure failure) => _failure ??= failure;
 
+    /// <summary>A client or mover that throws fails the seed (else it would stop silently, and show up only as a liveness failure).</summary>
+    private async Task FailOnThrowAsync(Task run, string what)
+    {
+        try
+        {
+            await run;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(new SimulationFailure("exception", $"{what} threw: {e}"));
+        }
+    }
+
     internal static EngineSimulationResult Run(ulong seed, EngineBug bugs = EngineBug.None, Action<string>? trace = null, long safetyPhase = SafetyPhaseTime) =>
         new EngineSimulation(seed, bugs, trace, safetyPhase).Run();
 
@@ -195,14 +209,15 @@ public sealed partial class EngineSimulation
             {
                 var client = new EngineClient(i, this);
                 _clients.Add(client);
-                Scheduler.At(0, () => _ = client.RunAsync());
+                string name = $"client {i}";
+                Scheduler.At(0, () => _ = FailOnThrowAsync(client.RunAsync(), name));
             }
             foreach (string groupId in GroupIds.OrderBy(_ => Random.NextULong()).Take(Faults.MovedGroups).Order(StringComparer.Ordinal))
             {
                 var mover = new GroupMover(this, groupId);
                 _movers.Add(mover);
                 _targets[groupId] = ConfigOf(groupId);
-                Scheduler.At(0, () => _ = mover.RunAsync());
+                Scheduler.At(0, () => _ = FailOnThrowAsync(mover.RunAsync(), $"the mover of {groupId}"));
             }
             Scheduler.At(TickInterval, FaultTick);
             Scheduler.At(TickInterval, DeactivateIdle);
@@ -247,7 +262,7 @@ public sealed partial class EngineSimulation
             _stepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.Steps : 0),
             _groupStepsBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.GroupSteps : 0), _replicasCompacted, LeaseReads,
             _renewalsHeldBeforeRestarts + _silos.Sum(s => s.IsUp ? s.Table.Engine.RenewalsHeld : 0), Faults,
-            _movers.Sum(m => m.Changes), _reAdds, _decommissions);
+            _movers.Sum(m => m.Changes), _reAdds, _decommissions, _lateDrops, _lateDropsRefused);
     }
 
     public IEnumerable<Operation<KvInput, KvOutput>> FinalHistory() => _clients.SelectMany(c => c.FinalHistory()).OrderBy(o => o.Call);

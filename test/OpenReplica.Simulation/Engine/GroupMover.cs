@@ -54,6 +54,12 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             Doing = "idle";
             _activation = null;
         }
+        if (_lateDrop is { } late)
+        {
+            // The moves ended before the group took the silo back: the drop decided for it still stands.
+            _lateDrop = null;
+            await DropAsync(world.Silo(late.Silo), late.KnownFromSlot, late.DecidedOn, late.RemovedFrom);
+        }
     }
 
     /// <summary>
@@ -71,7 +77,13 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
         var readd = _droppedOrder.Where(s => outside.Contains(s) && world.Silo(s).Dropped(groupId)).ToList();
         bool reAdding = false;
         long added;
-        if (fresh.Count > 0) added = fresh[world.Random.Next(0, fresh.Count)];
+        if (_lateDrop is { } late && outside.Contains(late.Silo))
+        {
+            // Its drop was decided and waits: the group takes the silo back first (LateDropAsync).
+            reAdding = true;
+            added = late.Silo;
+        }
+        else if (fresh.Count > 0) added = fresh[world.Random.Next(0, fresh.Count)];
         else if (readd.Count > 0)
         {
             reAdding = true;
@@ -94,6 +106,8 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
 
     private bool _decommission;
     private long? _reAdding;
+    // A member's drop, decided (the rebalancer's rule held) and not yet carried out: see LateDropAsync.
+    private (long Silo, long KnownFromSlot, GroupStatus DecidedOn, long RemovedFrom)? _lateDrop;
     private SimActivation? _activation; // the one the move goes through: in use while the move waits, not idle
 
     /// <summary>Brings the group to its replica set (<c>Rebalancer.MoveAsync</c>, resumed after every failure, as the next pass resumes it).</summary>
@@ -110,14 +124,15 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             }
             _activation = activation;
             var group = activation.Group;
-            var (answered, (latest, inForce, leads, inForceFrom)) = await AskAsync(group, core => (core.Configs.Latest, core.Config, core.IsLeader, core.Configs.LatestFromSlot));
+            var (answered, (history, inForce, leads, inForceFrom)) = await AskAsync(group, core => (core.Configs, core.Config, core.IsLeader, core.Configs.LatestFromSlot));
             if (!answered || !leads)
             {
                 await world.Scheduler.Delay(world.Random.Next(20, 80));
                 continue;
             }
+            var latest = history.Latest;
             _leaving.RemoveWhere(latest.Contains); // added back (a change this mover did not see chosen)
-            await ForgetLeftAsync(group, latest, inForce, inForceFrom);
+            await ForgetLeftAsync(group, history, inForce, inForceFrom);
             var target = world.TargetOf(groupId);
             if (world.Tracing) world.Trace($"move {groupId}: latest {latest}, in force {inForce}, target {target}, leaving {string.Join(",", _leaving)}");
             // The step the silo's rebalancer takes (its MoveAsync), from the same function.
@@ -155,6 +170,11 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
                 _droppedOrder.Remove(readd);
                 ReAdds++;
                 world.NoteReAdd();
+                if (_lateDrop is { } late && late.Silo == readd)
+                {
+                    _lateDrop = null;
+                    _ = LateDropAsync(group, late, next);
+                }
                 if (_decommission && world.MayDecommission(activation.Silo.Id, groupId))
                 {
                     // Aimed at the replay of the group's older configurations: a slot from the first change's on.
@@ -199,12 +219,16 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
     /// good: the leader's silo stopped before the others held the window's last slots, which the configuration with
     /// the dropped member still governs).
     /// </summary>
-    private async Task ForgetLeftAsync(GroupReplica leader, ClusterConfig latest, ClusterConfig inForce, long inForceFrom)
+    private async Task ForgetLeftAsync(GroupReplica leader, ConfigHistory history, ClusterConfig inForce, long inForceFrom)
     {
+        var latest = history.Latest;
         var left = _leaving.Where(m => !inForce.Contains(m)).ToList();
         if (left.Count == 0 || !latest.Equals(inForce)) return;
+        // The leader's history, as a witness's status carries it (the rebalancer takes the removal's slot from there).
+        var witness = new GroupStatus([.. latest.Members], [.. inForce.Members], true, true, 0, history.LatestFromSlot, ConfigEpoch.Of(history));
         foreach (long gone in left)
         {
+            long removedFrom = PeerView.RemovedFrom(witness, gone);
             var silo = world.Silo(gone);
             if (silo.Gone || silo.HasForgotten(groupId))
             {
@@ -212,7 +236,7 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
                 if (!_droppedOrder.Contains(gone)) _droppedOrder.Add(gone);
                 continue;
             }
-            if (!silo.IsUp || silo.Context is not { } context) continue;
+            if (!silo.IsUp || silo.Context is null) continue;
             var decidedOn = await StatusAsync(gone); // what its silo's decision rests on (null: it holds no replica)
             if (!world.Bugs.HasFlag(EngineBug.ForgetBeforeRemovalDurable) && await RemovalNotDurableAsync(gone, decidedOn, inForce) is { } waiting)
             {
@@ -220,11 +244,44 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
                 leader.Post(core => core.AnnounceCommit());
                 continue;
             }
+            if (world.Faults.LateDrops && _lateDrop is null && decidedOn is not null && world.Random.Chance(0.5))
+            {
+                // The silo's drop is decided now, on this view, and carried out once the group has added it back.
+                _lateDrop = (gone, inForceFrom, decidedOn, removedFrom);
+                _leaving.Remove(gone);
+                world.Trace($"move {groupId}: silo {gone} may drop its replica (decided on {decidedOn}); the drop waits until the group adds it back");
+                continue;
+            }
             Doing = $"waiting for silo {gone} to drop its replica";
-            var done = new TaskCompletionSource();
-            world.Scheduler.At(0, () => _ = ForgetOnAsync(silo, inForceFrom, decidedOn, done), context);
-            await Task.WhenAny(done.Task, world.Scheduler.Delay(StepTimeout));
+            await DropAsync(silo, inForceFrom, decidedOn, removedFrom);
         }
+    }
+
+    /// <summary>
+    /// A drop decided from a view seconds old (a silo's rebalancer decides on peers' statuses, then drops in the
+    /// replica's own step): the group has meanwhile added the silo back, and the old replica answers the leader's
+    /// accepts for slots of that configuration while it has not caught up to the configuration itself. The drop is
+    /// carried out once the old replica holds such a slot (or has learned the configuration), or after the step
+    /// timeout. The replica started next under the silo's id would keep clear of every slot the old one held
+    /// (docs/consensus.md, "What a dropped replica leaves"), so the check refuses a drop after such votes, as one after
+    /// a configuration learned (<see cref="PeerView.StillLeft"/>); the planted
+    /// <see cref="EngineBug.DropAfterVotingAgain"/> carries it out.
+    /// </summary>
+    private async Task LateDropAsync(GroupReplica leader, (long Silo, long KnownFromSlot, GroupStatus DecidedOn, long RemovedFrom) late, ClusterConfig readded)
+    {
+        var silo = world.Silo(late.Silo);
+        var (_, from) = await AskAsync(leader, core => core.Configs.LatestFromSlot);
+        for (long waited = 0; waited < StepTimeout && world.FaultsOn; waited += 1)
+        {
+            if (silo.IsUp && silo.Table.Peek(groupId) is { Usable: true } old)
+            {
+                var (answered, (held, learned)) = await AskAsync(old, core => (core.HighestSlotHeld, core.Configs.Latest.Contains(late.Silo)));
+                if (answered && (learned || (from > 0 && held >= from))) break;
+            }
+            await world.Scheduler.Delay(1);
+        }
+        world.Trace($"move {groupId}: silo {late.Silo} carries out the drop decided before {readded} added it back");
+        if (await DropAsync(silo, late.KnownFromSlot, late.DecidedOn, late.RemovedFrom)) world.NoteLateDrop(carriedOut: silo.Dropped(groupId));
     }
 
     /// <summary>
@@ -254,10 +311,23 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
         return answered ? status : null;
     }
 
-    private async Task ForgetOnAsync(SimSilo silo, long knownFromSlot, GroupStatus? decidedOn, TaskCompletionSource done)
+    /// <summary>
+    /// Silo <paramref name="silo"/> drops its replica on its own context (<see cref="SimSilo.ForgetAsync"/>), bounded:
+    /// true if the drop ran to its end (it may have refused), false if the silo is down or crashed meanwhile.
+    /// </summary>
+    private async Task<bool> DropAsync(SimSilo silo, long knownFromSlot, GroupStatus? decidedOn, long removedFrom)
     {
-        await silo.ForgetAsync(groupId, knownFromSlot, decidedOn);
-        done.TrySetResult();
+        if (!silo.IsUp || silo.Context is not { } context) return false;
+        var done = new TaskCompletionSource();
+        world.Scheduler.At(0, () => _ = ForgetOnAsync(), context);
+        await Task.WhenAny(done.Task, world.Scheduler.Delay(StepTimeout));
+        return done.Task.IsCompleted;
+
+        async Task ForgetOnAsync()
+        {
+            await silo.ForgetAsync(groupId, knownFromSlot, decidedOn, removedFrom);
+            done.TrySetResult();
+        }
     }
 
     /// <summary>

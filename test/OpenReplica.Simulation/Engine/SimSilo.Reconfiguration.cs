@@ -106,10 +106,10 @@ internal sealed partial class SimSilo
     /// <summary>
     /// Drops this silo's replica of a group that moved away (memory and disk), as <c>ReplicationRuntime.ForgetAsync</c>:
     /// in the replica's own step, only if it learned no configuration since <paramref name="decidedOn"/> (its status
-    /// when the decision was made; <see cref="PeerView.StillLeft"/>), and it is learned again only from a view newer
+    /// when the decision was made) and voted nowhere since from <paramref name="removedFrom"/> on (<see cref="PeerView.StillLeft"/>), and it is learned again only from a view newer
     /// than both what the replica knew and <paramref name="knownFromSlot"/>.
     /// </summary>
-    public async Task ForgetAsync(string groupId, long knownFromSlot, GroupStatus? decidedOn)
+    public async Task ForgetAsync(string groupId, long knownFromSlot, GroupStatus? decidedOn, long removedFrom)
     {
         if (!IsUp || HasForgotten(groupId)) return;
         if (decidedOn is not null && Holds(groupId))
@@ -117,7 +117,9 @@ internal sealed partial class SimSilo
             (long LatestFromSlot, FormerReplica Former)? retired;
             try
             {
-                retired = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn));
+                // Planted: the check as it was before session 35 (no slot from which a vote refuses the drop).
+                if (world.Bugs.HasFlag(EngineBug.DropAfterVotingAgain)) removedFrom = long.MaxValue;
+                retired = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom));
             }
             catch (ReplicaUnavailableException)
             {
