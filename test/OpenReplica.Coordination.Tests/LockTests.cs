@@ -165,12 +165,15 @@ public sealed class LockTests(CoordinationClusterFixture fixture)
     public async Task A_renewing_session_keeps_the_lock_past_its_lease()
     {
         const string key = "lock-lease-renewed";
-        await Lock(0, key).SetLeaseDuration(TimeSpan.FromSeconds(1));
+        // A 2 s lease renewed every 250 ms, held through a wait of over two leases: a renewal may be late by 1.75 s
+        // before the lease runs out (CI shares two cores among test assemblies; a 1 s lease failed there once, in
+        // session 35, with a renewal stalled past it).
+        await Lock(0, key).SetLeaseDuration(TimeSpan.FromSeconds(2));
         var session = new CoordinationSession(TimeSpan.FromMilliseconds(250));
         await using (session)
         {
             await session.Track(Lock(2, key)).Acquire();
-            Assert.False(await Lock(0, key).TryAcquire(TimeSpan.FromSeconds(2.5)).Within());
+            Assert.False(await Lock(0, key).TryAcquire(TimeSpan.FromSeconds(4.5)).Within());
             Assert.Equal(fixture.SessionIds[2], await Lock(0, key).Owner());
             Assert.True(session.Renewals >= 3, $"{session.Renewals} renewals");
             Assert.Equal(0, session.Failures);
