@@ -19,6 +19,9 @@ namespace OpenReplica.Simulation;
 /// <item>at once it leaves the laggard alone with that new replica and makes the laggard campaign: a promise that
 /// forgot the old replica's votes would let it fill that slot with a second value.</item>
 /// </list>
+/// Since session 35 the host refuses exactly this drop (the old replica voted after the decision:
+/// <c>PeerView.StillLeft</c>, checked by the engine simulator's late drops); the note is what keeps the group safe
+/// where the host cannot see such votes, and this nemesis checks that second line on its own.
 /// </summary>
 internal sealed class LateDropNemesis(Simulation simulation) : ScriptedNemesis(simulation)
 {

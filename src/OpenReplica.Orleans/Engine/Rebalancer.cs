@@ -459,7 +459,7 @@ internal sealed partial class Rebalancer(
             }
             if (!await runtime.ForgetAsync(groupId, 0, core => PeerView.StillLeft(core, status, PeerView.RemovedFrom(status, me))))
             {
-                return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass decided to drop it");
+                return (Outcome.DrivenElsewhere, "it learned a newer configuration, or voted again, while this pass decided to drop it");
             }
             Interlocked.Increment(ref _dropped);
             LogDropped(logger, groupId, latest.ToString());
@@ -521,7 +521,7 @@ internal sealed partial class Rebalancer(
                 // group, one replica short of its majority, stopped for good (a rolling replacement, traced).
                 if (!await runtime.ForgetAsync(groupId, witness.LatestFromSlot, core => PeerView.StillLeft(core, status, PeerView.RemovedFrom(witness, me))))
                 {
-                    return (Outcome.DrivenElsewhere, "it learned a newer configuration while this pass asked its peers");
+                    return (Outcome.DrivenElsewhere, "it learned a newer configuration, or voted again, while this pass asked its peers");
                 }
                 Interlocked.Increment(ref _dropped);
                 LogDropped(logger, groupId, "(learned from a peer)");
