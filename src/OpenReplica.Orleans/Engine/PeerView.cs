@@ -47,6 +47,9 @@ internal static class PeerView
     /// <summary>The first slot of the configuration that removed replica <paramref name="me"/>, per <paramref name="witness"/> (<see cref="RemovalOf"/>); no slot when none did.</summary>
     public static long RemovedFrom(GroupStatus witness, long me) => RemovalOf(witness, me)?.FromSlot ?? long.MaxValue;
 
+    /// <summary>The same, from a configuration history itself (a leader's, as a witness's status would carry it).</summary>
+    public static long RemovedFrom(ConfigEpoch[] epochs, long me) => SinceRemovalOf(epochs, me).FirstOrDefault()?.FromSlot ?? long.MaxValue;
+
     /// <summary>
     /// Whether replica <paramref name="me"/>'s own view <paramref name="mine"/> shows that the group left it, without
     /// asking a peer: only a leader's. A leader has every chosen entry (its phase 1 gathered them), so its newest
@@ -76,9 +79,11 @@ internal static class PeerView
     /// The configuration that removed replica <paramref name="me"/> (<see cref="RemovalOf"/>) and every later one
     /// <paramref name="witness"/> knows, oldest first; empty when its newest configuration names <paramref name="me"/>.
     /// </summary>
-    public static IReadOnlyList<ConfigEpoch> SinceRemovalOf(GroupStatus witness, long me)
+    public static IReadOnlyList<ConfigEpoch> SinceRemovalOf(GroupStatus witness, long me) =>
+        SinceRemovalOf(witness.Epochs is { Length: > 0 } known ? known : [new ConfigEpoch(witness.LatestFromSlot, witness.Latest)], me);
+
+    private static ConfigEpoch[] SinceRemovalOf(ConfigEpoch[] epochs, long me)
     {
-        var epochs = witness.Epochs is { Length: > 0 } known ? known : [new ConfigEpoch(witness.LatestFromSlot, witness.Latest)];
         int lastNamingMe = Array.FindLastIndex(epochs, e => e.Members.Contains(me));
         return epochs[(lastNamingMe + 1)..];
     }

@@ -124,15 +124,15 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
             }
             _activation = activation;
             var group = activation.Group;
-            var (answered, (history, inForce, leads, inForceFrom)) = await AskAsync(group, core => (core.Configs, core.Config, core.IsLeader, core.Configs.LatestFromSlot));
+            var (answered, (history, inForce, leads)) = await AskAsync(group, core => (core.Configs, core.Config, core.IsLeader));
             if (!answered || !leads)
             {
                 await world.Scheduler.Delay(world.Random.Next(20, 80));
                 continue;
             }
-            var latest = history.Latest;
+            var (latest, inForceFrom) = (history.Latest, history.LatestFromSlot);
             _leaving.RemoveWhere(latest.Contains); // added back (a change this mover did not see chosen)
-            await ForgetLeftAsync(group, history, inForce, inForceFrom);
+            await ForgetLeftAsync(group, history, inForce);
             var target = world.TargetOf(groupId);
             if (world.Tracing) world.Trace($"move {groupId}: latest {latest}, in force {inForce}, target {target}, leaving {string.Join(",", _leaving)}");
             // The step the silo's rebalancer takes (its MoveAsync), from the same function.
@@ -219,16 +219,16 @@ internal sealed class GroupMover(EngineSimulation world, string groupId)
     /// good: the leader's silo stopped before the others held the window's last slots, which the configuration with
     /// the dropped member still governs).
     /// </summary>
-    private async Task ForgetLeftAsync(GroupReplica leader, ConfigHistory history, ClusterConfig inForce, long inForceFrom)
+    private async Task ForgetLeftAsync(GroupReplica leader, ConfigHistory history, ClusterConfig inForce)
     {
-        var latest = history.Latest;
+        var (latest, inForceFrom) = (history.Latest, history.LatestFromSlot);
         var left = _leaving.Where(m => !inForce.Contains(m)).ToList();
         if (left.Count == 0 || !latest.Equals(inForce)) return;
         // The leader's history, as a witness's status carries it (the rebalancer takes the removal's slot from there).
-        var witness = new GroupStatus([.. latest.Members], [.. inForce.Members], true, true, 0, history.LatestFromSlot, ConfigEpoch.Of(history));
+        var epochs = ConfigEpoch.Of(history);
         foreach (long gone in left)
         {
-            long removedFrom = PeerView.RemovedFrom(witness, gone);
+            long removedFrom = PeerView.RemovedFrom(epochs, gone);
             var silo = world.Silo(gone);
             if (silo.Gone || silo.HasForgotten(groupId))
             {
