@@ -108,6 +108,18 @@ internal sealed class GroupBench
     }
 
     /// <summary>
+    /// Replica <paramref name="id"/> fails (as a failed fsync or a broken invariant stops it); then its silo decides a
+    /// drop on what its log holds, as <c>ReplicationRuntime.ForgetAsync</c> does for a replica that can no longer be
+    /// asked (<see cref="GroupTable.RetireFailed"/>). Null when <paramref name="left"/> refuses the drop.
+    /// </summary>
+    public (long LatestFromSlot, FormerReplica Former)? FailThenRetire(long id, Func<PaxosReplica, bool> left)
+    {
+        var silo = _silos[id];
+        Replica(id)!.Fail(new InvalidOperationException("failed by the test"));
+        return silo.Table.RetireFailed(GroupId, ReplicationRuntime.GrainGroupOptions(silo.Id, _genesis, _options, long.MinValue), left);
+    }
+
+    /// <summary>
     /// Silo <paramref name="id"/>'s replica leaves memory and is built again from what its log holds, as after an
     /// eviction or a restart (messages it had not stepped yet are lost with it).
     /// </summary>

@@ -177,6 +177,54 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_member_added_back_that_voted_before_it_learned_so_keeps_its_replica()
     {
+        var (bench, decidedOn, removedFrom) = await VotedAfterAddBackAsync();
+        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom))));
+        Assert.False(bench.Replica(Removed)!.Failed);
+        // Delivered, the held catch-up makes it a member again that knows so.
+        while (await bench.ReleaseAsync(Removed)) { }
+        bench.Held.Clear();
+        await bench.ProposeAsync(Leader, 1);
+        Assert.Contains(Removed, (await bench.StatusAsync(Removed)).Latest);
+    }
+
+    /// <summary>
+    /// The same member, but its replica fails before its silo acts on the decision (a failed fsync): it can no longer
+    /// be asked, so the check runs on what its log holds, where every vote it sent was persisted first. Until session
+    /// 36 such a replica was dropped without the check, and its vote given up as above.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_member_added_back_that_voted_keeps_its_records()
+    {
+        var (bench, decidedOn, removedFrom) = await VotedAfterAddBackAsync();
+        Assert.Null(bench.FailThenRetire(Removed, core => PeerView.StillLeft(core, decidedOn, removedFrom)));
+        // Without the vote condition (the check before session 35) the same log is dropped: the refusal is the vote's.
+        Assert.NotNull(bench.FailThenRetire(Removed, core => PeerView.StillLeft(core, decidedOn, long.MaxValue)));
+    }
+
+    /// <summary>A failed replica that only left its group is dropped on its log's word, with the note of what it held.</summary>
+    [Fact]
+    public async Task A_failed_member_that_only_left_is_dropped_with_what_it_held()
+    {
+        var bench = await LedBenchAsync();
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync();
+        var decidedOn = await bench.StatusAsync(Removed);
+        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
+
+        var left = bench.FailThenRetire(Removed, core => PeerView.StillLeft(core, decidedOn, removedFrom));
+        Assert.NotNull(left);
+        Assert.Equal(decidedOn.LatestFromSlot, left.Value.LatestFromSlot);
+        Assert.Equal(decidedOn.HighestSlotHeld, left.Value.Former.HeldThrough);
+        Assert.True(bench.Replica(Removed)!.Failed);
+    }
+
+    /// <summary>
+    /// A member removed, then added back while nothing reached it, that voted for the next command before it learned
+    /// the configuration that added it (its catch-up stays held); with the status its silo's decision to drop it was
+    /// made from, and the first slot of its removal.
+    /// </summary>
+    private static async Task<(GroupBench Bench, GroupStatus DecidedOn, long RemovedFrom)> VotedAfterAddBackAsync()
+    {
         var bench = await LedBenchAsync();
         Assert.True(await bench.ChangeConfigAsync(Leader, After));
         await bench.SettleAsync();
@@ -193,14 +241,7 @@ public class RemovedMemberTests
         while (!await HoldsVoteAsync(bench, removedFrom)) Assert.True(await bench.ReleaseAsync(Removed), "the member got no accept");
         var stillLeft = await bench.AskAsync(Removed, g => g.AskAsync(core => (PeerView.StillLeft(core, decidedOn, long.MaxValue), new Ready())));
         Assert.True(stillLeft, "it should not have learned the configuration that added it back (the check's first half passes)");
-
-        Assert.Null(await bench.AskAsync(Removed, g => g.RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom))));
-        Assert.False(bench.Replica(Removed)!.Failed);
-        // Delivered, the held catch-up makes it a member again that knows so.
-        while (await bench.ReleaseAsync(Removed)) { }
-        bench.Held.Clear();
-        await bench.ProposeAsync(Leader, 1);
-        Assert.Contains(Removed, (await bench.StatusAsync(Removed)).Latest);
+        return (bench, decidedOn, removedFrom);
     }
 
     private static Task<bool> HoldsVoteAsync(GroupBench bench, long from) =>

@@ -98,12 +98,6 @@ internal sealed class GroupStore(IReplicaLog initial) : IEngineStorage, IAsyncDi
         await log.AppendAsync([view, HardStateRecord(groupId, note.Former.SuccessorHardState)]);
     }
 
-    /// <summary>
-    /// What the replica whose records this log holds would leave if it were dropped now, read from those records (a
-    /// replica that failed can no longer be asked; every vote it sent was persisted first).
-    /// </summary>
-    public FormerReplica PersistedFormer(string groupId) => ReadPersisted(groupId) is { } persisted ? FormerReplica.Of(persisted) : FormerReplica.None;
-
     private static WalRecord HardStateRecord(string groupId, HardState hs) =>
         new(groupId, WalRecordKind.HardState, hs.CommitIndex, hs.Promised.Round, (int)hs.Promised.ReplicaId, WireCodec.Encode(hs));
 

@@ -97,9 +97,7 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
         lock (StripeOf(groupId))
         {
             if (Find(groupId) is { } raced) return raced;
-            var options = coreOptions();
-            options.ParallelPersist = true;
-            options.ShipSnapshotsToFollowers = true; // followers do not run the grain: they keep only the leader's log
+            var options = HostOptions(coreOptions());
             var persisted = store.ReadPersisted(groupId);
             var core = persisted is null ? new PaxosReplica(options) : PaxosReplica.Restart(options, persisted);
             var worker = engine.WorkerFor(groupId);
@@ -110,6 +108,30 @@ internal sealed class GroupTable(GroupStore store, ReplicationEngine engine, IEn
             if (group.Ticks) _ticking[groupId] = group;
             return group;
         }
+    }
+
+    /// <summary>
+    /// What a replica that failed (it can no longer be asked) would leave if <paramref name="left"/> holds for it,
+    /// judged on the replica its records rebuild, as <see cref="GroupReplica.RetireIfAsync"/> judges a live one: every
+    /// vote it sent was persisted before it was sent, so its disk shows them all, and its chosen configurations are
+    /// replayed before the check. Null when <paramref name="left"/> does not hold; nothing left when it persisted
+    /// nothing. Until session 36 a failed replica was dropped without the check, so a vote it had sent after its group
+    /// added it back was given up (the successor's floor keeps clear of it: docs/consensus.md).
+    /// </summary>
+    public (long LatestFromSlot, FormerReplica Former)? RetireFailed(string groupId, ReplicaOptions coreOptions, Func<PaxosReplica, bool> left)
+    {
+        if (store.ReadPersisted(groupId) is not { } persisted) return (0, FormerReplica.None);
+        var core = PaxosReplica.Restart(HostOptions(coreOptions), persisted);
+        core.Start();
+        return left(core) ? (core.Configs.LatestFromSlot, FormerReplica.Of(core)) : null;
+    }
+
+    /// <summary>The core options every grain group's replica on a silo runs with, over <paramref name="options"/>.</summary>
+    private static ReplicaOptions HostOptions(ReplicaOptions options)
+    {
+        options.ParallelPersist = true;
+        options.ShipSnapshotsToFollowers = true; // followers do not run the grain: they keep only the leader's log
+        return options;
     }
 
     /// <summary>

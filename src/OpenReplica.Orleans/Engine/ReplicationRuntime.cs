@@ -266,7 +266,8 @@ internal sealed partial class ReplicationRuntime(
             catch (ReplicaUnavailableException)
             {
                 // Failed meanwhile: it votes no more, and every vote it sent is on disk (persisted before it was sent).
-                retired = (0, Store.PersistedFormer(groupId));
+                var (grainId, replicas) = GrainOf(groupId);
+                retired = Table.RetireFailed(groupId, CoreOptions(roster.GenesisConfigFor(grainId, replicas)!), stillLeft);
             }
             if (retired is not { } left) return false;
             _forgotten.Forgot(groupId, Math.Max(left.LatestFromSlot, knownFromSlot), left.Former);

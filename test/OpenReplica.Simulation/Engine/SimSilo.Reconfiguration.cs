@@ -115,16 +115,17 @@ internal sealed partial class SimSilo
         if (decidedOn is not null && Holds(groupId))
         {
             (long LatestFromSlot, FormerReplica Former)? retired;
+            bool StillLeft(PaxosReplica core) => PeerView.StillLeft(core, decidedOn, removedFrom);
             try
             {
                 // Planted: the check as it was before session 35 (no slot from which a vote refuses the drop).
                 if (world.Bugs.HasFlag(EngineBug.DropAfterVotingAgain)) removedFrom = long.MaxValue;
-                retired = await GroupFor(groupId).RetireIfAsync(core => PeerView.StillLeft(core, decidedOn, removedFrom));
+                retired = await GroupFor(groupId).RetireIfAsync(StillLeft);
             }
             catch (ReplicaUnavailableException)
             {
                 // Failed meanwhile: it votes no more, and every vote it sent is on disk.
-                retired = (0, Table.Store.PersistedFormer(groupId));
+                retired = Table.RetireFailed(groupId, CoreOptions(world.ConfigOf(groupId)), StillLeft);
             }
             if (retired is not { } left)
             {
