@@ -145,10 +145,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_member_added_back_after_its_silo_decided_to_drop_it_keeps_its_replica()
     {
-        var bench = await LedBenchAsync();
-        Assert.True(await bench.ChangeConfigAsync(Leader, After));
-        await bench.SettleAsync();
-        var decidedOn = await bench.StatusAsync(Removed);
+        var (bench, decidedOn, _) = await RemovedAsync();
         Assert.DoesNotContain(Removed, decidedOn.Latest);
 
         // Added back before its silo acts on the decision: the check refuses, and the replica keeps voting.
@@ -205,12 +202,7 @@ public class RemovedMemberTests
     [Fact]
     public async Task A_failed_member_that_only_left_is_dropped_with_what_it_held()
     {
-        var bench = await LedBenchAsync();
-        Assert.True(await bench.ChangeConfigAsync(Leader, After));
-        await bench.SettleAsync();
-        var decidedOn = await bench.StatusAsync(Removed);
-        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
-
+        var (bench, decidedOn, removedFrom) = await RemovedAsync();
         var left = bench.FailThenRetire(Removed, core => PeerView.StillLeft(core, decidedOn, removedFrom));
         Assert.NotNull(left);
         Assert.Equal(decidedOn.LatestFromSlot, left.Value.LatestFromSlot);
@@ -225,12 +217,7 @@ public class RemovedMemberTests
     /// </summary>
     private static async Task<(GroupBench Bench, GroupStatus DecidedOn, long RemovedFrom)> VotedAfterAddBackAsync()
     {
-        var bench = await LedBenchAsync();
-        Assert.True(await bench.ChangeConfigAsync(Leader, After));
-        await bench.SettleAsync();
-        var decidedOn = await bench.StatusAsync(Removed);
-        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
-        Assert.True(removedFrom < long.MaxValue);
+        var (bench, decidedOn, removedFrom) = await RemovedAsync();
 
         // Added back while nothing reaches it, and what was sent to it meanwhile is lost: then a command is chosen, and
         // its accept reaches the member, which answers it (its catch-up request's answer stays held).
@@ -241,6 +228,21 @@ public class RemovedMemberTests
         while (!await HoldsVoteAsync(bench, removedFrom)) Assert.True(await bench.ReleaseAsync(Removed), "the member got no accept");
         var stillLeft = await bench.AskAsync(Removed, g => g.AskAsync(core => (PeerView.StillLeft(core, decidedOn, long.MaxValue), new Ready())));
         Assert.True(stillLeft, "it should not have learned the configuration that added it back (the check's first half passes)");
+        return (bench, decidedOn, removedFrom);
+    }
+
+    /// <summary>
+    /// <see cref="LedBenchAsync"/> with <see cref="Removed"/> removed (<see cref="After"/> in force): the status its
+    /// silo's decision to drop it is made from, and the first slot of its removal per the leader.
+    /// </summary>
+    private static async Task<(GroupBench Bench, GroupStatus DecidedOn, long RemovedFrom)> RemovedAsync()
+    {
+        var bench = await LedBenchAsync();
+        Assert.True(await bench.ChangeConfigAsync(Leader, After));
+        await bench.SettleAsync();
+        var decidedOn = await bench.StatusAsync(Removed);
+        long removedFrom = PeerView.RemovedFrom(await bench.StatusAsync(Leader), Removed);
+        Assert.True(removedFrom < long.MaxValue);
         return (bench, decidedOn, removedFrom);
     }
 
