@@ -28,7 +28,8 @@ internal static class IdleGrainTarget
         {
             double beyond = persisted.IdleBytesPerGrain - plain.IdleBytesPerGrain;
             sb.AppendLine($"| Groups in memory fall to the working set after the idle period (Persisted fleet) | " +
-                $"{(persisted.GroupsAdded is { } added ? $"{added:N0} groups left of {persisted.Measured * 3:N0} replicas created" : "not readable")}" +
+                // The fleet's groups left are the growth since before it; the warm-up grains' groups may still leave meanwhile (a fall).
+                $"{(persisted.GroupsAdded is { } added ? $"{Math.Max(0, added):N0} of the fleet's {persisted.Measured * 3:N0} replicas left in memory ({persisted.GroupsIdle:N0} groups held, {persisted.GroupsBefore:N0} before the fleet)" : "not readable")}" +
                 $"{(persisted.WalResidentIdle is { } w ? $"; WAL index resident: {w:N0} groups" : "")} | " +
                 $"{(persisted.GroupsAdded is { } a ? Verdict(a <= persisted.Measured / 100) : "–")} |");
             sb.AppendLine($"| Heap per idle Persisted grain ≤ plain's + 1 KB | {N(persisted.IdleBytesPerGrain)} B vs plain {N(plain.IdleBytesPerGrain)} B: " +
