@@ -76,6 +76,8 @@ internal sealed class RunReport
         {
             sb.AppendLine("### Idle cost of activated replicated grains");
             sb.AppendLine();
+            sb.AppendLine("Sampled for a few seconds once 3 s have passed without calls (after the last cell's commit flushes).");
+            sb.AppendLine();
             sb.AppendLine("| When | Replicated grains active | CPU % (all processes, no calls) | Consensus messages/s |");
             sb.AppendLine("|---|---:|---:|---:|");
             foreach (var i in Idle) sb.AppendLine($"| {i.When} | {i.ActiveReplicatedGrains:N0} | {F(i.CpuPercent, "0")} | {F(i.MessagesPerSecond, "N0")} |");
