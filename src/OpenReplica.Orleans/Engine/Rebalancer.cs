@@ -530,8 +530,8 @@ internal sealed partial class Rebalancer(
             // The leader of a change chosen but not in force yet may be a member that change removes: a leaving silo's
             // own move, filling the window before its activation steps aside. Not asked, it looked like nobody led, and
             // the designated driver here campaigned, which ended that activation and the calls it was serving a moment
-            // before it would have handed over (session 36: 13 such campaigns at one graceful stop, its grains' calls
-            // then took 2-3.2 s). Asked only while such a change is under way, so a settled group costs no extra ask.
+            // before it would have handed over (session 36: 35 of a leaving silo's moves ended so in one rolling
+            // replacement, whose slowest calls took 2-3.2 s). Asked only while such a change is under way, so a settled group costs no extra ask.
             var removing = await PeerStatusesAsync(groupId, inForce.Members.Except(latest.Members), me);
             peers.AddRange(removing.Values.Where(p => p.Leader));
             string view = $"latest {latest}, in force {inForce}, target {target}, commit {status.CommitIndex}; peers: {Describe(peers)}";
