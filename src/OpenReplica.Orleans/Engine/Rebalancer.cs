@@ -531,9 +531,13 @@ internal sealed partial class Rebalancer(
             // own move, filling the window before its activation steps aside. Not asked, it looked like nobody led, and
             // the designated driver here campaigned, which ended that activation and the calls it was serving a moment
             // before it would have handed over (session 36: 35 of a leaving silo's moves ended so in one rolling
-            // replacement, whose slowest calls took 2-3.2 s). Asked only while such a change is under way, so a settled group costs no extra ask.
-            var removing = await PeerStatusesAsync(groupId, inForce.Members.Except(latest.Members), me);
-            peers.AddRange(removing.Values.Where(p => p.Leader));
+            // replacement, whose slowest calls took 2-3.2 s). Asked only while such a change is under way, and only when
+            // the answer can change what this pass does (no take-over decided, no leader among the peers already asked).
+            if (takeOver is null && !peers.Any(p => p.Leader))
+            {
+                var removing = await PeerStatusesAsync(groupId, inForce.Members.Except(latest.Members), me);
+                peers.AddRange(removing.Values.Where(p => p.Leader));
+            }
             string view = $"latest {latest}, in force {inForce}, target {target}, commit {status.CommitIndex}; peers: {Describe(peers)}";
             // A leader that neither serves calls nor moves the group is waited for longer than a driver nobody has
             // seen lead: its silo's pass may just not have reached the group yet, and taking the lead from an
