@@ -80,6 +80,8 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Rebalancer>());
         services.TryAddSingleton<Replication.Decommission>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Decommission>());
+        services.TryAddSingleton<SiloWarmUp>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloWarmUp>());
         // Peers' messages pass the admission gate (membership, decoding, replica sets) before any replica sees them.
         services.TryAddSingleton<InboundAdmission>();
         services.TryAddSingleton<IReplicaMessageSink>(sp => sp.GetRequiredService<InboundAdmission>());

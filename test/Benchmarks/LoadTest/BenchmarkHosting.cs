@@ -59,6 +59,8 @@ internal static class BenchmarkHosting
             o.LeaseDuration = spec.Lease;
             if (spec.LogMemoryBudget is { } budget) o.LogMemoryBudget = budget;
             if (spec.AcceptSpares is { } spares) o.AcceptSpares = spares;
+            // OPENREPLICA_WARM_UP=0 (inherited by the silo processes): silos start without the warm-up, to measure it.
+            if (Environment.GetEnvironmentVariable("OPENREPLICA_WARM_UP") == "0") o.WarmUpAtStart = false;
         });
         return silo;
     }

@@ -56,4 +56,5 @@ root.Subcommands.Add(OpenReplica.LoadTest.Scale.ScaleCommand.Create()); // `scal
 root.Subcommands.Add(OpenReplica.LoadTest.ScaleOut.ScaleOutCommand.Create()); // `scaleout`: spread, join, rolling replacement (ScaleOut/)
 root.Subcommands.Add(OpenReplica.LoadTest.EngineCost.EngineCostCommand.Create()); // `engine`: allocations and CPU per spread write in the engines alone (EngineCost/)
 root.Subcommands.Add(OpenReplica.LoadTest.Births.BirthsCommand.Create()); // `births`: a new grain's first write against its second and a plain grain's first call (Births/)
+root.Subcommands.Add(OpenReplica.LoadTest.ColdStart.ColdStartCommand.Create()); // `coldstart`: a fresh process's first replicated calls with and without the silo warm-up (ColdStart/)
 return await root.Parse(args).InvokeAsync();

@@ -157,6 +157,6 @@ internal sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The <c>dotnet</c> host: this process's when it is one, else the one on PATH.</summary>
-    private static string DotnetHost() =>
+    internal static string DotnetHost() =>
         Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 }
