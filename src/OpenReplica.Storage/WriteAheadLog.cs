@@ -28,9 +28,13 @@ public sealed class WriteAheadLog : IReplicaLog
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        ResidentGroupsAtOpen = state.Index.Count; // before the writer starts: its first reclamation pass loads groups
         _writer = new LogWriter(state, fs, options.Directory, options, _queue.Reader);
         _writer.Start();
     }
+
+    /// <summary>Groups recovery left resident, read before the writer's first pass (tests: a restart starts with none).</summary>
+    internal int ResidentGroupsAtOpen { get; }
 
     /// <summary>
     /// Opens (or creates) the log in <see cref="WalOptions.Directory"/> and recovers it. Throws

@@ -314,14 +314,17 @@ internal sealed class LogWriter
             return head;
         }
 
+        // A sealed segment is never written again: reclamation's copies in it become durable now, and before the next
+        // segment exists on disk. A power cut between the two left unsynced copies torn in a segment that was no longer
+        // the last, which recovery can only call corruption, and the log did not open (session 37,
+        // ReclaimRotationCrashTests; CrashConsistencyTests seed 11 once in CI).
+        SyncCopies(head);
         Segment next = LogRecovery.CreateSegment(_fs, _directory, head.Sequence + 1, _state.NextLsn);
         lock (_state.Sync)
         {
             _state.Segments.Add(next);
         }
 
-        // A sealed segment is never written again: reclamation's copies in it become durable now.
-        SyncCopies(head);
         head.Writer?.Dispose();
         head.Writer = null;
         WriteIndexOf(head, seal: true);
