@@ -20,30 +20,11 @@ public sealed class ReclaimRotationCrashTests
         for (int crashAt = 1; ; crashAt++)
         {
             Assert.True(crashAt < 10_000, "the reclamation never ran to its end without a crash");
-            var fs = new FaultyFileSystem();
-            WalOptions options = Logs.Options(fs, segmentBytes: WalOptions.MinSegmentBytes);
-            options.ManualWriter = true; // the writer's passes run one by one, so every run takes the same steps
-            WriteAheadLog wal = WriteAheadLog.Open(options);
-            await using var oracle = new VolatileLog();
-            string[] groups = [.. Enumerable.Range(0, 8).Select(g => $"grain-{g}")];
-            var slots = new Dictionary<string, long>();
-            for (int i = 0; i < 240; i++)
-            {
-                string group = groups[i % groups.Length];
-                long slot = slots[group] = slots.GetValueOrDefault(group) + 1;
-                var record = Logs.Accept(group, slot, payloadBytes: 100);
-                ValueTask written = wal.AppendAsync(record, Ct);
-                Assert.True(wal.RunWriterOnce());
-                await written;
-                await oracle.AppendAsync(record, Ct);
-            }
+            var manual = await ManualLog.OpenFilledAsync(Ct); // every run takes the same steps
+            var (fs, wal, oracle, groups) = (manual.Fs, manual.Wal, manual.Oracle, manual.Groups);
 
             // Half of the groups snapshot: every sealed segment is half live, so several are reclaimed and their copies fill the head.
-            foreach (string group in groups.Where((_, i) => i % 2 == 0))
-            {
-                await wal.SaveSnapshotAsync(group, slots[group], new byte[] { 1 }, Ct);
-                await oracle.SaveSnapshotAsync(group, slots[group], new byte[] { 1 }, Ct);
-            }
+            await manual.SnapshotHalfAsync(Ct);
             while (wal.RunWriterOnce()) { }
             int segmentsBefore = wal.SegmentPaths().Count;
             var headBefore = wal.SegmentPaths().Max();

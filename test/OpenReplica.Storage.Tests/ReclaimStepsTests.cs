@@ -16,27 +16,12 @@ public sealed class ReclaimStepsTests
     [InlineData(true)]
     public async Task An_append_is_written_between_the_steps_of_a_reclamation_and_nothing_retained_is_lost(bool powerLossMidway)
     {
-        var fs = new FaultyFileSystem();
-        WalOptions options = Logs.Options(fs, segmentBytes: WalOptions.MinSegmentBytes);
-        options.ManualWriter = true; // the test runs the writer's passes one by one
-        WriteAheadLog wal = WriteAheadLog.Open(options);
-        await using var oracle = new VolatileLog();
-        string[] groups = [.. Enumerable.Range(0, 8).Select(g => $"grain-{g}")];
-        var slots = new Dictionary<string, long>();
-        for (int i = 0; i < 240; i++)
-        {
-            string group = groups[i % groups.Length];
-            long slot = slots[group] = slots.GetValueOrDefault(group) + 1;
-            await BothAsync(Logs.Accept(group, slot, payloadBytes: 100));
-        }
+        var manual = await ManualLog.OpenFilledAsync(Ct); // the test runs the writer's passes one by one
+        var (fs, wal, oracle, groups, slots) = (manual.Fs, manual.Wal, manual.Oracle, manual.Groups, manual.Slots);
         Assert.True(wal.SegmentPaths().Count >= 5, "the workload fills several segments");
 
         // Half of the groups snapshot at their last slot: their records become garbage, the sealed segments half live.
-        foreach (string group in groups.Where((_, i) => i % 2 == 0))
-        {
-            await wal.SaveSnapshotAsync(group, slots[group], new byte[] { 1 }, Ct);
-            await oracle.SaveSnapshotAsync(group, slots[group], new byte[] { 1 }, Ct);
-        }
+        await manual.SnapshotHalfAsync(Ct);
         while (wal.RunWriterOnce()) { } // the snapshots' wake-up requests
         var segmentsBefore = wal.SegmentPaths().ToList();
 
@@ -80,14 +65,6 @@ public sealed class ReclaimStepsTests
         AssertSame(reopened, "after power loss and reopening");
         await reopened.CompactAsync();
         AssertSame(reopened, "after the reopened log reclaimed");
-
-        async Task BothAsync(WalRecord record)
-        {
-            ValueTask written = wal.AppendAsync(record, Ct);
-            Assert.True(wal.RunWriterOnce());
-            await written;
-            await oracle.AppendAsync(record, Ct);
-        }
 
         void AssertSame(WriteAheadLog log, string when)
         {
