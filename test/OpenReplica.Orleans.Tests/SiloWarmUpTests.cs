@@ -36,7 +36,7 @@ public sealed class SiloWarmUpTests
 
             var runtime = cluster.Service<ReplicationRuntime>(silo);
             Assert.DoesNotContain(runtime.HeldGroupIds(), g => g.Contains("warm-up", StringComparison.Ordinal));
-            Assert.Null(await runtime.StatusOfAsync("3|openreplica-warm-up/0"));
+            Assert.Null(await runtime.StatusOfAsync(WarmUpGroup.GroupId));
         }
 
         // The cluster serves as before.

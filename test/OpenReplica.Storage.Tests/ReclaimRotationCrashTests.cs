@@ -31,7 +31,6 @@ public sealed class ReclaimRotationCrashTests
 
             fs.CrashAfterOperations = crashAt;
             fs.TornWriteRandom = new Random(crashAt);
-            bool crashed = false;
             try
             {
                 // Passes until no segment is left to reclaim (a pass that finds nothing to do is cheap).
@@ -44,7 +43,7 @@ public sealed class ReclaimRotationCrashTests
             catch (IOException)
             {
             }
-            crashed = fs.HasCrashed;
+            bool crashed = fs.HasCrashed;
             if (!crashed) fs.Crash(new Random(crashAt)); // ran whole: the power goes anyway (a manual writer never exits)
             if (wal.SegmentPaths().Max() != headBefore) rotations++;
             fs.Restart();

@@ -13,13 +13,16 @@ namespace OpenReplica.Orleans.Replication;
 /// </summary>
 internal sealed class WarmUpGroup
 {
+    /// <summary>The throwaway group's id (it lives only in the warm-up's in-memory silos).</summary>
+    public const string GroupId = "3|openreplica-warm-up/0";
+
     private readonly InMemoryGroup _group;
     private readonly HashSet<long> _cutOff = [];
     private long _applied;
 
     private WarmUpGroup()
     {
-        _group = new InMemoryGroup("3|openreplica-warm-up/0", [1, 2, 3, 4], new ClusterConfig([1, 2, 3]), MonotonicEngineClock.System)
+        _group = new InMemoryGroup(GroupId, [1, 2, 3, 4], new ClusterConfig([1, 2, 3]), MonotonicEngineClock.System)
         {
             Intercept = (from, message) => _cutOff.Contains(from.Id) || _cutOff.Contains(message.To),
         };
