@@ -56,7 +56,7 @@ public sealed class GatewayRefusalTests
                 }
             })).ToArray();
 
-            await WaitUntilAsync(() => acknowledged.All(a => a >= 5), "every writer has acknowledged writes", budget.Token);
+            await Eventually.UntilAsync(() => acknowledged.All(a => a >= 5), "every writer has acknowledged writes", budget.Token);
             long atBlock;
             using (var block = new GatewayBlock())
             {
@@ -71,7 +71,7 @@ public sealed class GatewayRefusalTests
 
             long atHeal = acknowledged.Sum();
             Say($"gateways accept again ({atHeal} acknowledged)");
-            await WaitUntilAsync(() => acknowledged.Sum() > atHeal + 40 || !errors.IsEmpty, "writers make progress after the heal", budget.Token);
+            await Eventually.UntilAsync(() => acknowledged.Sum() > atHeal + 40 || !errors.IsEmpty, "writers make progress after the heal", budget.Token);
             stop.Cancel();
             await Task.WhenAll(writers).WaitAsync(budget.Token);
             Say($"writers stopped: {string.Join(", ", acknowledged)} acknowledged");
@@ -88,16 +88,6 @@ public sealed class GatewayRefusalTests
         {
             output?.WriteLine(cluster.Logs());
             throw;
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, CancellationToken cancellationToken)
-    {
-        var limit = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (limit.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"not within 60 s: {what}");
-            await Task.Delay(50, cancellationToken);
         }
     }
 }

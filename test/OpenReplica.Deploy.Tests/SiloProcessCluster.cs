@@ -41,6 +41,9 @@ internal sealed class SiloProcessCluster : IAsyncDisposable
     /// <summary>The gateway port of every silo started so far.</summary>
     public IEnumerable<int> GatewayPorts => _silos.Values.Select(s => s.GatewayPort);
 
+    /// <summary>The gateway port of silo <paramref name="number"/>.</summary>
+    public int GatewayPortOf(int number) => _silos[number].GatewayPort;
+
     public IEnumerable<int> Running => _silos.Where(s => !s.Value.Process.HasExited).Select(s => s.Key).Order();
 
     /// <summary>A deployment with a fresh cluster id (so runs never see each other's silos in a shared store).</summary>

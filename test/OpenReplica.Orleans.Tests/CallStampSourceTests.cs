@@ -24,6 +24,32 @@ public sealed class CallStampSourceTests
     }
 
     [Fact]
+    public void Pending_age_is_read_without_marking_the_attempt_and_a_new_attempt_starts_it_again()
+    {
+        var time = new FakeTimeProvider();
+        var source = new CallStampSource(time);
+        var stamp = source.Begin();
+        var age = TimeSpan.FromSeconds(2);
+        Assert.False(source.AnyPendingLongerThan(age));
+        Assert.False(source.PendingLongerThan(stamp, age));
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        Assert.True(source.AnyPendingLongerThan(age));
+        Assert.True(source.PendingLongerThan(stamp, age));
+        Assert.False(source.TakeEndedEarly(stamp)); // reading the age marks nothing
+
+        source.AttemptStarted(stamp);
+        Assert.False(source.PendingLongerThan(stamp, age));
+        Assert.False(source.AnyPendingLongerThan(age));
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        Assert.False(source.PendingLongerThan(new CallStamp(Guid.NewGuid(), stamp.Sequence, 1), age)); // another session's stamp
+        source.Complete(stamp);
+        Assert.False(source.PendingLongerThan(stamp, age));
+        Assert.False(source.AnyPendingLongerThan(age));
+    }
+
+    [Fact]
     public void A_zero_window_acknowledges_at_once_and_at_most_the_newest_abandoned_stamps_are_held()
     {
         var time = new FakeTimeProvider();

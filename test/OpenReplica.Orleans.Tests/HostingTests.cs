@@ -118,6 +118,30 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task Client_gateway_probe_settings_are_validated_at_start_up()
+    {
+        foreach (var (configure, expected) in new (Action<ReplicatedClientOptions>, string)[]
+        {
+            (o => o.GatewayProbeAfter = TimeSpan.FromSeconds(-1), "ReplicatedClientOptions.GatewayProbeAfter is -00:00:01; it must be zero (off) or positive and finite"),
+            (o => o.GatewayProbeTimeout = TimeSpan.Zero, "ReplicatedClientOptions.GatewayProbeTimeout is 00:00:00; it must be positive and finite"),
+        })
+        {
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.UseOrleansClient(client => client.UseLocalhostClustering(FreePort()).UseReplicatedGrains(configure));
+            using var host = builder.Build();
+            var exception = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(TestContext.Current.CancellationToken));
+            Assert.Contains(expected, Flatten(exception));
+        }
+    }
+
+    [Fact]
+    public async Task A_negative_gateway_send_timeout_is_rejected_at_start_up()
+    {
+        Assert.Contains("ReplicatedGrainsOptions.GatewaySendTimeout is -00:00:01; it must be zero",
+            await StartFailure(o => o.GatewaySendTimeout = TimeSpan.FromSeconds(-1)));
+    }
+
+    [Fact]
     public void Replica_identity_is_created_once_and_read_back()
     {
         var first = ReplicaIdentity.LoadOrCreate(_directory);

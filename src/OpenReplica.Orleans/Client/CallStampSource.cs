@@ -97,6 +97,33 @@ internal sealed class CallStampSource(TimeProvider? time = null)
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="stamp"/> is this session's call in flight whose current attempt has been pending longer
+    /// than <paramref name="age"/>. Unlike <see cref="EndEarly"/> it marks nothing.
+    /// </summary>
+    public bool PendingLongerThan(CallStamp stamp, TimeSpan age)
+    {
+        if (stamp.ClientId != ClientId) return false;
+        lock (_inFlight)
+        {
+            return _inFlight.TryGetValue(stamp.Sequence, out var attempt) && _time.GetElapsedTime(attempt.Started) > age;
+        }
+    }
+
+    /// <summary>Whether any call in flight has an attempt pending longer than <paramref name="age"/> (a cheap check before a closer look).</summary>
+    public bool AnyPendingLongerThan(TimeSpan age)
+    {
+        long now = _time.GetTimestamp();
+        lock (_inFlight)
+        {
+            foreach (var attempt in _inFlight.Values)
+            {
+                if (_time.GetElapsedTime(attempt.Started, now) > age) return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>How many times the base age an attempt may pend after the call's attempts were ended that often for age.</summary>
     public const int MaxStaleAgeFactor = 4;
 

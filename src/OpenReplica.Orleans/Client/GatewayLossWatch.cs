@@ -8,7 +8,7 @@ namespace OpenReplica.Orleans;
 /// <summary>
 /// Client side (<c>UseReplicatedGrains</c>): ends pending stamped calls through <see cref="PendingCallBreaker"/> as soon
 /// as the client learns that a silo may be gone, so the stamping filter retries them with the same stamp through a
-/// live gateway instead of waiting for <c>ClientMessagingOptions.ResponseTimeout</c>. Three moments:
+/// live gateway instead of waiting for <c>ClientMessagingOptions.ResponseTimeout</c>. Four moments:
 /// <list type="number">
 /// <item>A gateway connection closes (the gateway's process died, the connection broke, or Orleans' gateway list
 /// refresh evicted a gateway that membership declared dead).</item>
@@ -28,6 +28,8 @@ namespace OpenReplica.Orleans;
 /// <item>Membership drops a gateway from the list while its connection is still open: a graceful stop, whose silo
 /// keeps its connections until the end of Orleans' shutdown, after its grains were handed over
 /// (<see cref="GatewayListDrops"/>, seen at the client's own gateway-list refresh).</item>
+/// <item>A gateway goes silent: its connection stays open but a probe through it goes unanswered
+/// (<see cref="SilentGatewayWatch"/>). Handled as a lost connection: ended at once, then the settling period.</item>
 /// </list>
 /// All of this process's pending stamped calls are ended each time, not only those sent through the lost gateway: a
 /// client does not know which silo runs a grain, and a call sent through a live gateway to a grain on the dead silo
@@ -80,6 +82,9 @@ internal sealed partial class GatewayLossWatch : IClusterConnectionStatusObserve
     }
 
     public void NotifyClusterConnectionLost() => OnGatewayLost("no gateway connection left");
+
+    /// <summary>A gateway's connection is open but carries nothing (<see cref="SilentGatewayWatch"/>): as if it were lost.</summary>
+    public void OnGatewaySilent(string why) => OnGatewayLost(why);
 
     /// <summary>
     /// Membership no longer lists these gateways (seen at the client's gateway-list refresh). Outside a settling period

@@ -23,7 +23,7 @@ namespace OpenReplica.Orleans;
 /// version differs, the seam stays off, a warning is logged, and calls fall back to the response timeout):
 /// <c>OutsideRuntimeClient.callbacks</c> (a dictionary of <c>CallbackData</c>), <c>CallbackData.Message</c>,
 /// <c>CallbackData.OnTargetSiloFail(SiloAddress)</c> (or its parameterless form), <c>Message.RequestContextData</c>,
-/// <c>Message.TargetSilo</c>, <c>Message.BodyObject</c>. Only callbacks whose request context carries one of this
+/// <c>Message.TargetSilo</c> (for a client, the gateway the attempt went through), <c>Message.BodyObject</c>. Only callbacks whose request context carries one of this
 /// process's stamps, or whose body is one of this process's reads in flight (<see cref="PendingReads"/>: reads carry no
 /// stamp), are touched: other calls keep Orleans' behaviour.
 /// </para>
@@ -37,18 +37,20 @@ internal sealed partial class PendingCallBreaker
     private readonly Func<object, object?>? _messageOf;
     private readonly Func<object, Dictionary<string, object>?>? _requestContextOf;
     private readonly Func<object, object?>? _bodyOf;
+    private readonly Func<object, SiloAddress?>? _sentToOf;
     private readonly PendingReads? _reads;
     private readonly Action<object, object>? _fail;
     private long _broken;
 
     private PendingCallBreaker(
         IDictionary callbacks, Func<object, object?> messageOf, Func<object, Dictionary<string, object>?> requestContextOf, Func<object, object?> bodyOf,
-        PendingReads? reads, Action<object, object> fail)
+        Func<object, SiloAddress?> sentToOf, PendingReads? reads, Action<object, object> fail)
     {
         _callbacks = callbacks;
         _messageOf = messageOf;
         _requestContextOf = requestContextOf;
         _bodyOf = bodyOf;
+        _sentToOf = sentToOf;
         _reads = reads;
         _fail = fail;
     }
@@ -72,6 +74,23 @@ internal sealed partial class PendingCallBreaker
         var breaker = TryBind(services);
         if (!breaker.IsActive) LogSeamOff(logger, breaker.DisabledReason!);
         return breaker;
+    }
+
+    /// <summary>
+    /// The silos the pending attempts whose stamp matches <paramref name="which"/> were sent to: for a client, the
+    /// gateway each went through (Orleans' client connection writes its gateway into a message it sends).
+    /// </summary>
+    public IReadOnlyCollection<SiloAddress> SentThrough(Func<CallStamp, bool> which)
+    {
+        var gateways = new HashSet<SiloAddress>();
+        if (_callbacks is null) return gateways;
+        var entries = _callbacks.GetEnumerator();
+        while (entries.MoveNext())
+        {
+            if (entries.Value is not { } callback || _messageOf!(callback) is not { } message) continue;
+            if (_sentToOf!(message) is { } sentTo && StampOf(message) is { } stamp && which(stamp)) gateways.Add(sentTo);
+        }
+        return gateways;
     }
 
     /// <summary>
@@ -168,6 +187,8 @@ internal sealed partial class PendingCallBreaker
             Expression.Property(Expression.Convert(item, messageType), contextProperty!), item).Compile();
         var bodyOf = Expression.Lambda<Func<object, object?>>(
             Expression.Property(Expression.Convert(item, messageType), bodyProperty!), item).Compile();
+        var sentToOf = Expression.Lambda<Func<object, SiloAddress?>>(
+            Expression.Property(Expression.Convert(item, messageType), targetSiloProperty!), item).Compile();
         // The silo passed is the one the attempt was sent to (for a client, its gateway): the call is failed as if that
         // silo had died, which is what the caller of this seam has concluded.
         // The message is the one read from the callback before (a completed callback may no longer have one).
@@ -176,7 +197,7 @@ internal sealed partial class PendingCallBreaker
         var sentTo = Expression.Property(Expression.Convert(messageItem, messageType), targetSiloProperty!);
         var fail = Expression.Lambda<Action<object, object>>(
             failMethod!.GetParameters().Length == 1 ? Expression.Call(callback, failMethod, sentTo) : Expression.Call(callback, failMethod), item, messageItem).Compile();
-        return new PendingCallBreaker(callbacks, messageOf, contextOf, bodyOf, services.GetService(typeof(PendingReads)) as PendingReads, fail);
+        return new PendingCallBreaker(callbacks, messageOf, contextOf, bodyOf, sentToOf, services.GetService(typeof(PendingReads)) as PendingReads, fail);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Early retry of calls through a lost gateway is off ({Reason}): such calls are retried after ClientMessagingOptions.ResponseTimeout")]

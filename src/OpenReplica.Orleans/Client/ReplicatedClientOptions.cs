@@ -24,6 +24,10 @@ public sealed class ReplicatedClientOptions
     public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMilliseconds(500);
     /// <summary>Default for <see cref="OutcomeResolutionWindow"/>.</summary>
     public static readonly TimeSpan DefaultOutcomeResolutionWindow = TimeSpan.FromMinutes(5);
+    /// <summary>Default for <see cref="GatewayProbeAfter"/>.</summary>
+    public static readonly TimeSpan DefaultGatewayProbeAfter = TimeSpan.FromSeconds(2);
+    /// <summary>Default for <see cref="GatewayProbeTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultGatewayProbeTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How long a call may take in all, its retries included; then it fails with
@@ -55,6 +59,19 @@ public sealed class ReplicatedClientOptions
     /// of its calls (their reply tables cannot drop the ones after the abandoned stamp). Zero: acknowledge at once.
     /// </summary>
     public TimeSpan OutcomeResolutionWindow { get; set; } = DefaultOutcomeResolutionWindow;
+
+    /// <summary>
+    /// Clients: a call pending this long through one gateway makes the client probe that gateway (a message to the
+    /// gateway's own silo through the same connection). A gateway that does not answer within
+    /// <see cref="GatewayProbeTimeout"/> is silent (a network that drops its traffic without closing the connection, or
+    /// a hung gateway): the client stops sending through it, and its pending calls are retried at once through another
+    /// gateway with their stamps. A probe that is answered means the calls are just slow; nothing else happens. Zero: off
+    /// (such calls then wait for Orleans' <c>ResponseTimeout</c>).
+    /// </summary>
+    public TimeSpan GatewayProbeAfter { get; set; } = DefaultGatewayProbeAfter;
+
+    /// <summary>How long a gateway probe (<see cref="GatewayProbeAfter"/>) may take before the gateway counts as silent.</summary>
+    public TimeSpan GatewayProbeTimeout { get; set; } = DefaultGatewayProbeTimeout;
 }
 
 /// <summary>Validates <see cref="ReplicatedClientOptions"/> at start-up; each message names the option.</summary>
@@ -83,6 +100,16 @@ internal sealed class ReplicatedClientOptionsValidator(IOptions<ReplicatedClient
         if (o.OutcomeResolutionWindow < TimeSpan.Zero || o.OutcomeResolutionWindow == Timeout.InfiniteTimeSpan)
         {
             throw new OrleansConfigurationException($"{Prefix}{nameof(o.OutcomeResolutionWindow)} is {o.OutcomeResolutionWindow}; it must be zero or positive and finite.");
+        }
+
+        if (o.GatewayProbeAfter < TimeSpan.Zero || o.GatewayProbeAfter == Timeout.InfiniteTimeSpan)
+        {
+            throw new OrleansConfigurationException($"{Prefix}{nameof(o.GatewayProbeAfter)} is {o.GatewayProbeAfter}; it must be zero (off) or positive and finite.");
+        }
+
+        if (o.GatewayProbeTimeout <= TimeSpan.Zero || o.GatewayProbeTimeout == Timeout.InfiniteTimeSpan)
+        {
+            throw new OrleansConfigurationException($"{Prefix}{nameof(o.GatewayProbeTimeout)} is {o.GatewayProbeTimeout}; it must be positive and finite.");
         }
 
         if (o.MaxBackoff >= o.CallDeadline)

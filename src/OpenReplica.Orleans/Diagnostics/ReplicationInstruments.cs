@@ -23,6 +23,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public const string LeaderChanges = "openreplica-leader-changes";
     public const string ClientRetries = "openreplica-client-retries";
     public const string ClientOutcomeUnknown = "openreplica-client-outcome-unknown";
+    public const string ClientGatewaysSilent = "openreplica-client-gateways-silent";
     public const string WalAppends = "openreplica-wal-appends";
     public const string WalBytes = "openreplica-wal-bytes";
     public const string WalFsyncDuration = "openreplica-wal-fsync-duration";
@@ -67,6 +68,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     private readonly Counter<long> _leaderChanges;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _outcomeUnknown;
+    private readonly Counter<long> _gatewaysSilent;
     private readonly Counter<long> _walAppends;
     private readonly Counter<long> _walBytes;
     private readonly Histogram<double> _fsyncDuration;
@@ -95,6 +97,7 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
         _leaderChanges = _meter.CreateCounter<long>(LeaderChanges, "{change}", "Leaderships gained or lost by replicas on this silo, by change (gained, lost) and group kind (grain, roster).");
         _retries = _meter.CreateCounter<long>(ClientRetries, "{retry}", "Calls retried by the caller with the same stamp.");
         _outcomeUnknown = _meter.CreateCounter<long>(ClientOutcomeUnknown, "{call}", "Calls that failed after their last retry with an error after which they may or may not have run.");
+        _gatewaysSilent = _meter.CreateCounter<long>(ClientGatewaysSilent, "{gateway}", "Gateways the client stopped using because a probe went unanswered while calls waited on them.");
         _walAppends = _meter.CreateCounter<long>(WalAppends, "{record}", "Records made durable in the write-ahead log.");
         _walBytes = _meter.CreateCounter<long>(WalBytes, Bytes, "Bytes made durable in the write-ahead log.");
         _fsyncDuration = _meter.CreateHistogram<double>(WalFsyncDuration, Milliseconds, "Time of one WAL batch's write and fsync (group commit).");
@@ -141,6 +144,8 @@ internal sealed class ReplicationInstruments : Storage.IWalObserver, IDisposable
     public void Retried() => _retries.Add(1);
 
     public void OutcomeUnknown() => _outcomeUnknown.Add(1);
+
+    public void GatewaySilent() => _gatewaysSilent.Add(1);
 
     public void OnBatchDurable(int records, long bytes, TimeSpan fsyncTime)
     {

@@ -80,6 +80,16 @@ public static class ReplicatedGrainsHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Rebalancer>());
         services.TryAddSingleton<Replication.Decommission>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Replication.Decommission>());
+        // A client connection whose traffic is lost is closed after GatewaySendTimeout, so answers take another gateway.
+        services.AddOptions<global::Orleans.Configuration.SiloConnectionOptions>()
+            .Configure<IOptions<ReplicatedGrainsOptions>, ILoggerFactory, IServiceProvider>((connections, replicated, loggers, sp) =>
+            {
+                if (replicated.Value.GatewaySendTimeout > TimeSpan.Zero)
+                {
+                    connections.ConfigureGatewayInboundConnection(builder => GatewaySendTimeout.Use(
+                        builder, replicated.Value.GatewaySendTimeout, sp, loggers.CreateLogger(typeof(GatewaySendTimeout).FullName!)));
+                }
+            });
         services.TryAddSingleton<SiloWarmUp>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloWarmUp>());
         // Peers' messages pass the admission gate (membership, decoding, replica sets) before any replica sees them.
@@ -128,6 +138,9 @@ public static class ReplicatedGrainsHostingExtensions
             // Ends calls pending behind a lost gateway (see PendingCallBreaker for the Orleans internals it touches).
             services.AddSingleton(sp => PendingCallBreaker.Create(sp, sp.GetRequiredService<ILogger<PendingCallBreaker>>()));
             services.AddSingleton<IClusterConnectionStatusObserver, GatewayLossWatch>();
+            // Finds gateways whose traffic is lost without their connection closing, and moves their calls elsewhere.
+            services.AddSingleton<SilentGatewayWatch>();
+            services.AddSingleton<ILifecycleParticipant<IClusterClientLifecycle>>(sp => sp.GetRequiredService<SilentGatewayWatch>());
         }
         else
         {

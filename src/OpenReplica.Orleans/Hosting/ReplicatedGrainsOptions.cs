@@ -64,6 +64,8 @@ public sealed class ReplicatedGrainsOptions
     public static readonly TimeSpan DefaultBirthClaimLifetime = TimeSpan.FromSeconds(30);
     /// <summary>Default for <see cref="IdleGroupEvictionAfter"/>.</summary>
     public static readonly TimeSpan DefaultIdleGroupEvictionAfter = TimeSpan.FromSeconds(30);
+    /// <summary>Default for <see cref="GatewaySendTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultGatewaySendTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Replicas of a grain whose class does not name a count on <see cref="ReplicatedAttribute"/>: 3, 5 or 7.</summary>
     public int ReplicationFactor { get; set; } = DefaultReplicationFactor;
@@ -280,6 +282,16 @@ public sealed class ReplicatedGrainsOptions
     /// few hundred ms of CPU once, after the silo is active; false turns it off.
     /// </summary>
     public bool WarmUpAtStart { get; set; } = true;
+
+    /// <summary>
+    /// How long what this silo's gateway sent to a client may stay unacknowledged by the client's machine before the silo
+    /// closes that connection (TCP_USER_TIMEOUT on Linux; elsewhere not set). A silo sends its answers for a client
+    /// through its own connection to that client; when a network drops that connection's traffic without closing it, the
+    /// operating system would keep it for about 15 minutes, and the answers of every activation on this silo would be lost
+    /// in it while the client retries through other gateways. Closed, the answers go through a gateway the client
+    /// reaches. Zero: the operating system's default.
+    /// </summary>
+    public TimeSpan GatewaySendTimeout { get; set; } = DefaultGatewaySendTimeout;
 }
 
 /// <summary>Validates <see cref="ReplicatedGrainsOptions"/> at silo start-up; each message names the option.</summary>
@@ -417,6 +429,11 @@ internal sealed class ReplicatedGrainsOptionsValidator(IOptions<ReplicatedGrains
         if (o.MaxUnappliedCommands < 1)
         {
             Fail($"{Prefix}{nameof(o.MaxUnappliedCommands)} is {o.MaxUnappliedCommands}; it must be at least 1.");
+        }
+
+        if (o.GatewaySendTimeout < TimeSpan.Zero || o.GatewaySendTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
+        {
+            Fail($"{Prefix}{nameof(o.GatewaySendTimeout)} is {o.GatewaySendTimeout}; it must be zero (the operating system's default) or a positive time of at most {TimeSpan.FromMilliseconds(int.MaxValue)}.");
         }
 
         if (o.IdleGroupEvictionAfter < TimeSpan.Zero || (o.IdleGroupEvictionAfter != TimeSpan.Zero && o.IdleGroupEvictionAfter <= o.LeaseDuration))

@@ -8,6 +8,13 @@ internal interface ISiloStatusService : IGrainService
 {
     [Alias("GetReportAsync")]
     Task<SiloStatusReport> GetReportAsync();
+
+    /// <summary>
+    /// Answers at once. A client sends it through one gateway to that gateway's own silo, to learn whether the gateway
+    /// still carries its calls (<see cref="SilentGatewayWatch"/>).
+    /// </summary>
+    [Alias("ProbeAsync")]
+    Task ProbeAsync();
 }
 
 /// <summary>A silo's answer: its own status, the roster it knows, and the state of each group replica it holds.</summary>

@@ -48,6 +48,8 @@ internal sealed class SiloStatusService(
         };
         return new SiloStatusReport(status, current is null ? [] : [.. current.Members], groups);
     }
+
+    public Task ProbeAsync() => Task.CompletedTask;
 }
 
 /// <summary>Reaches the <see cref="ISiloStatusService"/> of a given silo.</summary>
