@@ -33,7 +33,7 @@ internal static class CellRunner
     /// <summary>Why a nemesis cannot run on this machine, or null.</summary>
     public static string? Unavailable(NemesisKind nemesis) => nemesis switch
     {
-        NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew when !Partitions.Available =>
+        NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew or NemesisKind.SilenceGateway when !Partitions.Available =>
             "iptables is not available (apt-get install iptables, run as root)",
         NemesisKind.ClockJump when !Clocks.Available => "libfaketime is not installed (apt-get install libfaketime)",
         NemesisKind.DiskFull when !DiskVolumes.Available => "mounting a tmpfs needs root",
@@ -50,7 +50,7 @@ internal static class CellRunner
         string DataOf(int silo) => Path.Combine(dataRoot, $"silo-{silo}");
         var faults = Schedule.Create(nemesis, settings.Seed, settings.Duration);
 
-        bool partitioned = nemesis is NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew;
+        bool partitioned = nemesis is NemesisKind.IsolateLeader or NemesisKind.Bridge or NemesisKind.ClockSkew or NemesisKind.SilenceGateway;
         using var cgroups = partitioned ? SiloCgroups.TryCreate(name, Silos) : null;
         if (partitioned && cgroups is null) return Skip("no writable cgroup2 mount (partitions tell silos apart by cgroup)");
         using var partitions = cgroups is not null ? new Partitions(cgroups, Silos) : null;
@@ -79,7 +79,7 @@ internal static class CellRunner
         var spec = new ProcessClusterSpec(name, Silos, ReplicationMode.Persisted, Silos, dataRoot, settings.Lease,
             ExtraSiloArguments: extra, CustomizeSilo: Customize, ConfigureClient: configureClient);
         await using var cluster = await ProcessCluster.StartAsync(spec, cellDirectory, clientLogs, log, cancellationToken);
-        if (partitions is not null) partitions.Ports = cluster.SiloPorts;
+        if (partitions is not null) (partitions.Ports, partitions.GatewayPorts) = (cluster.SiloPorts, cluster.GatewayPorts);
 
         var availability = new Availability();
         var workloads = kinds.Select(k => Create(k, cluster, settings, availability, log)).ToList();

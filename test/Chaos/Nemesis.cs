@@ -98,6 +98,9 @@ internal sealed class Nemesis(
                 log($"         bridge: silo {silo} cut from silo {cut} only");
                 partitions!.Cut(silo, cut);
                 break;
+            case NemesisKind.SilenceGateway:
+                partitions!.SilenceGateway(silo);
+                break;
             case NemesisKind.ClockJump:
                 clocks!.Jump(silo, fault.Offset);
                 _jumped.Add(silo);

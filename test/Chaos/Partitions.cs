@@ -38,6 +38,20 @@ internal sealed class Partitions : IDisposable
     /// <summary>Silo-to-silo port of each silo (known once the cluster started).</summary>
     public IReadOnlyList<int> Ports { get; set; } = [];
 
+    /// <summary>Gateway port of each silo (known once the cluster started).</summary>
+    public IReadOnlyList<int> GatewayPorts { get; set; } = [];
+
+    /// <summary>
+    /// Drops every packet to and from <paramref name="silo"/>'s gateway port: the clients' connections to it stay open
+    /// and carry nothing (silos never connect to gateway ports, so their links are untouched).
+    /// </summary>
+    public void SilenceGateway(int silo)
+    {
+        string port = GatewayPorts[silo].ToString(CultureInfo.InvariantCulture);
+        Add(["filter", "INPUT", "-i", "lo", "-p", "tcp", "--dport", port, "-m", "comment", "--comment", Tag, "-j", "DROP"], _cuts);
+        Add(["filter", "INPUT", "-i", "lo", "-p", "tcp", "--sport", port, "-m", "comment", "--comment", Tag, "-j", "DROP"], _cuts);
+    }
+
     public static bool Available => Iptables.Run(["-w", "-L", "OUTPUT", "-n"]) == 0 && Iptables.Run(["-w", "-t", "mangle", "-L", "OUTPUT", "-n"]) == 0;
 
     /// <summary>Cuts every connection between silo <paramref name="a"/> and silo <paramref name="b"/>.</summary>

@@ -27,6 +27,11 @@ public enum NemesisKind
     DiskFull,
     /// <summary>Every WAL fsync of the leader's silo fails (EIO) for a while.</summary>
     FsyncFail,
+    /// <summary>
+    /// The leader silo's gateway drops every packet to and from the clients for 12–20 s (past the silo's
+    /// GatewaySendTimeout): the clients' connections to it stay open and carry nothing; the silos still reach each other.
+    /// </summary>
+    SilenceGateway,
 }
 
 /// <summary>One fault of a schedule: what, when (from the workload's start), for how long, and a clock offset for jumps.</summary>
@@ -59,6 +64,7 @@ internal static class Schedule
                 NemesisKind.PauseLeader => TimeSpan.FromSeconds(10 + random.NextDouble() * 4),
                 NemesisKind.ShortPauseLeader => TimeSpan.FromSeconds(2.5 + random.NextDouble()),
                 NemesisKind.KillLeader or NemesisKind.KillAll => TimeSpan.FromSeconds(1 + random.NextDouble() * 2),
+                NemesisKind.SilenceGateway => TimeSpan.FromSeconds(12 + random.NextDouble() * 8),
                 _ => TimeSpan.FromSeconds(4 + random.NextDouble() * 6),
             };
             var offset = kind == NemesisKind.ClockJump

@@ -14,7 +14,7 @@ namespace OpenReplica.Deploy.Tests;
 public sealed class GatewaySilenceTests
 {
     private const int Writers = 12;
-    private static readonly TimeSpan Silenced = TimeSpan.FromSeconds(35);
+    private static readonly TimeSpan Silenced = TimeSpan.FromSeconds(25);
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(170);
 
     /// <summary>
