@@ -102,15 +102,13 @@ internal sealed partial class SilentGatewayWatch(
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
-                var after = options.Value.GatewayProbeAfter;
-                if (!stamps.AnyPendingLongerThan(after)) continue;
-                long now = Environment.TickCount64;
-                foreach (var gateway in breaker.SentThrough(stamp => stamps.PendingLongerThan(stamp, after)))
+                try
                 {
-                    // Answered lately: the calls there are slow for another reason, and the gateway carries traffic.
-                    if (_answeredAt.TryGetValue(gateway, out long answered) && now - answered < (long)after.TotalMilliseconds) continue;
-                    if (!_probing.TryAdd(gateway, true)) continue;
-                    _ = ProbeAsync(gateway, probe, avoidance, loss);
+                    ProbeStalledGateways(breaker, stamps, probe, avoidance, loss);
+                }
+                catch (Exception exception) when (exception is not (OperationCanceledException or ObjectDisposedException))
+                {
+                    LogCheckFailed(logger, exception); // the next tick looks again
                 }
             }
         }
@@ -121,6 +119,21 @@ internal sealed partial class SilentGatewayWatch(
         catch (ObjectDisposedException)
         {
             // The client's services are gone.
+        }
+    }
+
+    /// <summary>Probes each gateway a call has waited on longer than <c>GatewayProbeAfter</c>, unless it answered lately.</summary>
+    private void ProbeStalledGateways(PendingCallBreaker breaker, CallStampSource stamps, GatewayProbe probe, GatewayAvoidance avoidance, GatewayLossWatch loss)
+    {
+        var after = options.Value.GatewayProbeAfter;
+        if (!stamps.AnyPendingLongerThan(after)) return;
+        long now = Environment.TickCount64;
+        foreach (var gateway in breaker.SentThrough(stamp => stamps.PendingLongerThan(stamp, after)))
+        {
+            // Answered lately: the calls there are slow for another reason, and the gateway carries traffic.
+            if (_answeredAt.TryGetValue(gateway, out long answered) && now - answered < (long)after.TotalMilliseconds) continue;
+            if (!_probing.TryAdd(gateway, true)) continue;
+            _ = ProbeAsync(gateway, probe, avoidance, loss);
         }
     }
 
@@ -152,6 +165,9 @@ internal sealed partial class SilentGatewayWatch(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gateway {Gateway} is silent: calls waited on it more than {After} s and it did not answer a probe within {Timeout} s. This client stops sending through it until Orleans refreshes its gateway list, and retries its pending replicated calls through other gateways with their stamps")]
     private static partial void LogSilent(ILogger logger, SiloAddress gateway, double after, double timeout);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Looking for silent gateways failed; the next check tries again")]
+    private static partial void LogCheckFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Probing gateway {Gateway} failed")]
     private static partial void LogProbeFailed(ILogger logger, SiloAddress gateway, Exception exception);
