@@ -46,6 +46,13 @@ internal sealed partial class SilentGatewayWatch(
 
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<SiloAddress, long> _answeredAt = new(); // Environment.TickCount64 of the last answer
+    private readonly ConcurrentDictionary<SiloAddress, long> _warnedAt = new(); // of the last warning about a silence
+
+    /// <summary>
+    /// A gateway found silent again within this long of the last warning about it is logged at Debug: with no other
+    /// gateway to go to (one gateway, or all of them cut off), the same silence is found every few seconds.
+    /// </summary>
+    public static readonly TimeSpan WarnAgainAfter = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<SiloAddress, bool> _probing = new();
     private Task? _loop;
     private long _silenced;
@@ -150,7 +157,16 @@ internal sealed partial class SilentGatewayWatch(
             avoidance.Avoid(gateway);
             Interlocked.Increment(ref _silenced);
             instruments.GatewaySilent();
-            LogSilent(logger, gateway, options.Value.GatewayProbeAfter.TotalSeconds, timeout.TotalSeconds);
+            long now = Environment.TickCount64;
+            if (_warnedAt.TryGetValue(gateway, out long warned) && now - warned < (long)WarnAgainAfter.TotalMilliseconds)
+            {
+                LogSilentAgain(logger, gateway);
+            }
+            else
+            {
+                _warnedAt[gateway] = now;
+                LogSilent(logger, gateway, options.Value.GatewayProbeAfter.TotalSeconds, timeout.TotalSeconds);
+            }
             loss.OnGatewaySilent($"gateway {gateway} is silent (no answer to a probe within {timeout.TotalSeconds:0.#} s)");
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
@@ -165,6 +181,9 @@ internal sealed partial class SilentGatewayWatch(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gateway {Gateway} is silent: calls waited on it more than {After} s and it did not answer a probe within {Timeout} s. This client stops sending through it until Orleans refreshes its gateway list, and retries its pending replicated calls through other gateways with their stamps")]
     private static partial void LogSilent(ILogger logger, SiloAddress gateway, double after, double timeout);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Gateway {Gateway} is still silent; pending replicated calls are retried again")]
+    private static partial void LogSilentAgain(ILogger logger, SiloAddress gateway);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Looking for silent gateways failed; the next check tries again")]
     private static partial void LogCheckFailed(ILogger logger, Exception exception);
