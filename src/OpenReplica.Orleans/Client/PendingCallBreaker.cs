@@ -83,12 +83,9 @@ internal sealed partial class PendingCallBreaker
     public IReadOnlyCollection<SiloAddress> SentThrough(Func<CallStamp, bool> which)
     {
         var gateways = new HashSet<SiloAddress>();
-        if (_callbacks is null) return gateways;
-        var entries = _callbacks.GetEnumerator();
-        while (entries.MoveNext())
+        foreach (var (_, message) in Pending(which))
         {
-            if (entries.Value is not { } callback || _messageOf!(callback) is not { } message) continue;
-            if (_sentToOf!(message) is { } sentTo && StampOf(message) is { } stamp && which(stamp)) gateways.Add(sentTo);
+            if (_sentToOf!(message) is { } sentTo) gateways.Add(sentTo);
         }
         return gateways;
     }
@@ -100,31 +97,40 @@ internal sealed partial class PendingCallBreaker
     /// </summary>
     public int Break(Func<CallStamp, bool> which)
     {
-        if (_callbacks is null) return 0;
         int broken = 0;
-        // The dictionary enumerator takes no lock; a call registered meanwhile may or may not be seen, and that is fine:
-        // callers break on an event (a lost gateway, a deadline) that the newer attempt already follows.
-        var entries = _callbacks.GetEnumerator();
-        while (entries.MoveNext())
+        foreach (var (callback, message) in Pending(which))
         {
-            if (entries.Value is not { } callback || _messageOf!(callback) is not { } message) continue;
-            if (StampOf(message) is { } stamp && which(stamp))
+            try
             {
-                try
-                {
-                    _fail!(callback, message); // a callback already completed ignores this (Orleans completes a callback once)
-                    broken++;
-                }
-                catch (NullReferenceException)
-                {
-                    // The call completed while this loop ran and Orleans released its callback's parts (seen when a
-                    // gateway-list drop and a connection loss ended calls at the same moment): nothing is left to end.
-                }
+                _fail!(callback, message); // a callback already completed ignores this (Orleans completes a callback once)
+                broken++;
+            }
+            catch (NullReferenceException)
+            {
+                // The call completed while this loop ran and Orleans released its callback's parts (seen when a
+                // gateway-list drop and a connection loss ended calls at the same moment): nothing is left to end.
             }
         }
 
         Interlocked.Add(ref _broken, broken);
         return broken;
+    }
+
+    /// <summary>
+    /// The pending callbacks (and their messages) of this process's stamped calls and reads whose stamp matches
+    /// <paramref name="which"/>. The dictionary enumerator takes no lock; a call registered meanwhile may or may not be
+    /// seen, and that is fine: callers act on an event (a lost gateway, a deadline, a stalled call) that the newer
+    /// attempt already follows.
+    /// </summary>
+    private IEnumerable<(object Callback, object Message)> Pending(Func<CallStamp, bool> which)
+    {
+        if (_callbacks is null) yield break;
+        var entries = _callbacks.GetEnumerator();
+        while (entries.MoveNext())
+        {
+            if (entries.Value is not { } callback || _messageOf!(callback) is not { } message) continue;
+            if (StampOf(message) is { } stamp && which(stamp)) yield return (callback, message);
+        }
     }
 
     /// <summary>The stamp a pending message was sent under: in its request context (writes), or its read's (<see cref="PendingReads"/>).</summary>

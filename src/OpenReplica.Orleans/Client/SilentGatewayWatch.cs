@@ -44,15 +44,16 @@ internal sealed partial class SilentGatewayWatch(
     /// <summary>How often pending attempts are looked at.</summary>
     public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(500);
 
-    private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<SiloAddress, long> _answeredAt = new(); // Environment.TickCount64 of the last answer
-    private readonly ConcurrentDictionary<SiloAddress, long> _warnedAt = new(); // of the last warning about a silence
-
     /// <summary>
     /// A gateway found silent again within this long of the last warning about it is logged at Debug: with no other
     /// gateway to go to (one gateway, or all of them cut off), the same silence is found every few seconds.
     /// </summary>
     public static readonly TimeSpan WarnAgainAfter = TimeSpan.FromMinutes(1);
+
+    private readonly CancellationTokenSource _stop = new();
+    // Environment.TickCount64 of each gateway's last probe answer, and of the last warning that it was silent.
+    private readonly ConcurrentDictionary<SiloAddress, long> _answeredAt = new();
+    private readonly ConcurrentDictionary<SiloAddress, long> _warnedAt = new();
     private readonly ConcurrentDictionary<SiloAddress, bool> _probing = new();
     private Task? _loop;
     private long _silenced;
@@ -138,7 +139,7 @@ internal sealed partial class SilentGatewayWatch(
         foreach (var gateway in breaker.SentThrough(stamp => stamps.PendingLongerThan(stamp, after)))
         {
             // Answered lately: the calls there are slow for another reason, and the gateway carries traffic.
-            if (_answeredAt.TryGetValue(gateway, out long answered) && now - answered < (long)after.TotalMilliseconds) continue;
+            if (Within(_answeredAt, gateway, now, after)) continue;
             if (!_probing.TryAdd(gateway, true)) continue;
             _ = ProbeAsync(gateway, probe, avoidance, loss);
         }
@@ -158,7 +159,7 @@ internal sealed partial class SilentGatewayWatch(
             Interlocked.Increment(ref _silenced);
             instruments.GatewaySilent();
             long now = Environment.TickCount64;
-            if (_warnedAt.TryGetValue(gateway, out long warned) && now - warned < (long)WarnAgainAfter.TotalMilliseconds)
+            if (Within(_warnedAt, gateway, now, WarnAgainAfter))
             {
                 LogSilentAgain(logger, gateway);
             }
@@ -178,6 +179,10 @@ internal sealed partial class SilentGatewayWatch(
             _probing.TryRemove(gateway, out _);
         }
     }
+
+    /// <summary>Whether <paramref name="at"/> holds a time for <paramref name="gateway"/> less than <paramref name="window"/> before <paramref name="now"/>.</summary>
+    private static bool Within(ConcurrentDictionary<SiloAddress, long> at, SiloAddress gateway, long now, TimeSpan window) =>
+        at.TryGetValue(gateway, out long then) && now - then < (long)window.TotalMilliseconds;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gateway {Gateway} is silent: calls waited on it more than {After} s and it did not answer a probe within {Timeout} s. This client stops sending through it until Orleans refreshes its gateway list, and retries its pending replicated calls through other gateways with their stamps")]
     private static partial void LogSilent(ILogger logger, SiloAddress gateway, double after, double timeout);

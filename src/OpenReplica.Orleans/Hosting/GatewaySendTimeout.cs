@@ -48,13 +48,13 @@ internal static partial class GatewaySendTimeout
         var clients = new Lazy<GatewayClients>(() => GatewayClients.Create(services));
         builder.Use(next => async context =>
         {
-            if (SocketOf(context) is null)
+            if (SocketOf(context) is not { } socket)
             {
                 // Not Orleans' socket transport (the test kit's in-memory one, say): no network to lose traffic in.
                 await next(context);
                 return;
             }
-            if (Apply(context, timeout) is { } problem)
+            if (Apply(socket, timeout) is { } problem)
             {
                 ReportOnce(problem);
                 await next(context);
@@ -83,11 +83,10 @@ internal static partial class GatewaySendTimeout
         return false;
     }
 
-    /// <summary>Sets the timeout on the connection's socket; null when set, else why not.</summary>
-    public static string? Apply(ConnectionContext connection, TimeSpan timeout)
+    /// <summary>Sets the timeout on a connection's socket; null when set, else why not.</summary>
+    public static string? Apply(Socket socket, TimeSpan timeout)
     {
         if (!OperatingSystem.IsLinux()) return "TCP_USER_TIMEOUT is set on Linux only";
-        if (SocketOf(connection) is not { } socket) return $"the connection ({connection.GetType().FullName}) has no socket field this library knows";
         try
         {
             socket.SetRawSocketOption(IpProtoTcp, TcpUserTimeout, BitConverter.GetBytes((uint)timeout.TotalMilliseconds));
