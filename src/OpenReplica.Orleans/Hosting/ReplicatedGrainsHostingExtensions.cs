@@ -53,6 +53,8 @@ public static class ReplicatedGrainsHostingExtensions
         services.TryAddSingleton<ReplicaIdentity>();
         services.TryAddSingleton<DataDirectoryGuard>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataDirectoryGuard>());
+        services.TryAddSingleton<ReturnNotice>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReturnNotice>());
         services.TryAddSingleton<ReplicaHostClient>();
         services.TryAddSingleton<SiloStatusServiceClient>();
         services.TryAddSingleton(sp => new Diagnostics.ReplicationInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));

@@ -61,4 +61,13 @@ public interface IReplicaHost : IGrainService
     /// </summary>
     [Alias("LeaveRosterFromAsync")]
     Task LeaveRosterFromAsync(long replicaId, SiloAddress silo);
+
+    /// <summary>
+    /// Replica <paramref name="replicaId"/> restarted with its data on <paramref name="silo"/> and admits consensus
+    /// messages now: this silo tells it the commit index of every group it leads with it, so it catches up on groups
+    /// that went idle while it was away (see <see cref="ReturnNotice"/>). Silos of versions before it do not know this
+    /// method; the returning silo ignores their failure, and its groups catch up at their next write there.
+    /// </summary>
+    [Alias("ReplicaBackAsync")]
+    Task ReplicaBackAsync(long replicaId, SiloAddress silo);
 }

@@ -102,6 +102,8 @@ internal sealed partial class ReplicaHost : GrainService, IReplicaHost
         return Task.CompletedTask;
     }
 
+    public Task ReplicaBackAsync(long replicaId, SiloAddress silo) => _runtime.OnReplicaBackAsync(replicaId, silo);
+
     public Task LeaveRosterFromAsync(long replicaId, SiloAddress silo)
     {
         _roster.MarkLeaving(replicaId, silo);
