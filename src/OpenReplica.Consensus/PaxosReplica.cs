@@ -226,6 +226,23 @@ public sealed partial class PaxosReplica
         return TakeReady();
     }
 
+    /// <summary>
+    /// As <see cref="AnnounceCommit"/>, to one member only: a member back after a restart learns how far it must catch
+    /// up (it asks for what it lacks), without a heartbeat to every other member of every group the leader holds.
+    /// </summary>
+    public Ready AnnounceCommitTo(long member)
+    {
+        if (_role == ReplicaRole.Leader && member != Id)
+        {
+            long commit = _log.CommitIndex;
+            if (_configs.MembersBetween(commit + 1, Math.Max(commit + 1, _leader!.NextSlot)).Contains(member))
+            {
+                Send(new Heartbeat(Id, member, _leader.Ballot, commit, 0));
+            }
+        }
+        return TakeReady();
+    }
+
     private void SendUnsentCommit()
     {
         if (HasUnsentCommit) BroadcastHeartbeat(0, probeLease: false);

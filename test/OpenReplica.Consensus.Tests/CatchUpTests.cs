@@ -31,6 +31,33 @@ public class CatchUpTests
     }
 
     [Fact]
+    public void A_member_back_after_a_crash_is_told_the_commit_index_of_an_idle_group_and_catches_up()
+    {
+        var c = new Cluster(3);
+        c.Elect(1);
+        c.Crash(3);
+        c.Propose(1, "a");
+        c.Propose(1, "b");
+        c.DeliverAll();
+        c.Handle(1, c[1].FlushCommit()); // the group goes idle: its last commit flush went to the crashed member
+        c.DeliverAll();
+        c.Restart(3);
+        c.DeliverAll();
+        Assert.Equal(0, c[3].CommitIndex); // nothing more comes from an idle leader
+
+        var told = c.Handle(1, c[1].AnnounceCommitTo(3));
+        var beat = Assert.Single(told.Messages);
+        Assert.Equal((1L, 3L, 2L, 0L), (beat.From, beat.To, ((Heartbeat)beat).CommitIndex, ((Heartbeat)beat).ReadContext));
+        c.DeliverAll();
+        Assert.Equal(2, c[3].CommitIndex);
+        Assert.Equal(["a", "b"], c.StateOf(3));
+
+        // Nobody else is told, a non-member is not, and a follower announces nothing.
+        Assert.Empty(c.Handle(1, c[1].AnnounceCommitTo(4)).Messages);
+        Assert.Empty(c.Handle(2, c[2].AnnounceCommitTo(3)).Messages);
+    }
+
+    [Fact]
     public void Catch_up_is_paged_by_max_catch_up_entries_and_retried_after_a_loss()
     {
         var c = new Cluster(3, o => { o.MaxCatchUpEntries = 2; o.MaxBatchCommands = 1; o.Window = 8; });
