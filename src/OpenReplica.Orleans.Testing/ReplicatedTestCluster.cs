@@ -153,7 +153,8 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts one more silo under a new name (Persisted mode: a new, empty data directory), as scaling out or a rolling
-    /// deployment's new instance does, and returns once it is a member of the replica roster (after
+    /// deployment's new instance does, and returns once it is a member of the replica roster (or, while the roster has
+    /// not formed yet because fewer than <c>ReplicationFactor</c> silos were started, once it answers the status) (after
     /// <c>RosterSettlingPeriod</c>, 10 s by default: lower it in <see cref="ReplicatedTestClusterOptions.ConfigureReplication"/>
     /// for faster tests), so a silo stopped next has a successor. The rebalancers then move to it, in the background,
     /// the grains' groups that placement gives it.
@@ -162,7 +163,11 @@ public sealed class ReplicatedTestCluster : IAsyncDisposable
     {
         var handle = await Cluster.StartAdditionalSiloAsync();
         string address = handle.SiloAddress.ToString();
-        await WaitForStatusAsync(status => status.Roster.Any(m => m.Silo == address && m.Live), $"new silo {handle.Name} joins the replica roster");
+        // Before the roster has formed (fewer silos than ReplicationFactor started so far) there is nothing to join: the
+        // roster forms from the first silos once enough are active, so waiting for membership here waited for good.
+        await WaitForStatusAsync(
+            status => status.RosterVersion < 0 ? status.Silos.Any(s => s.Silo == address) : status.Roster.Any(m => m.Silo == address && m.Live),
+            $"new silo {handle.Name} joins the replica roster");
         return handle;
     }
 

@@ -29,6 +29,9 @@ internal sealed class RecentLog
             .AddFilter<Provider>("OpenReplica", LogLevel.Debug).AddFilter<Provider>(null, LogLevel.Warning));
     }
 
+    /// <summary>Whether a line still held contains <paramref name="text"/>.</summary>
+    public bool Contains(string text) => _lines.Any(line => line.Contains(text, StringComparison.Ordinal));
+
     /// <summary>Writes the buffered lines to the current test's output (shown only if the test fails).</summary>
     public void WriteToTestOutput()
     {

@@ -377,6 +377,12 @@ internal sealed partial class ReplicaRoster(
                     Adopt(roster);
                     break;
                 }
+                // A cluster started with fewer silos than ReplicationFactor waits here for good: say so, once a while.
+                if (_formationWait.Elapsed >= FormationWarnAfter && !_warnedFormation)
+                {
+                    _warnedFormation = true;
+                    LogCannotForm(logger, DescribeFormation());
+                }
                 await Task.Delay(RetryDelay, cancellationToken);
             }
             return Members!;
@@ -385,6 +391,20 @@ internal sealed partial class ReplicaRoster(
         {
             _resolveLock.Release();
         }
+    }
+
+    private static readonly TimeSpan FormationWarnAfter = TimeSpan.FromSeconds(10);
+    private readonly System.Diagnostics.Stopwatch _formationWait = System.Diagnostics.Stopwatch.StartNew();
+    private bool _warnedFormation;
+
+    /// <summary>Why the roster is not known yet, for an operator: how many silos it waits for and how many are active.</summary>
+    public string DescribeFormation()
+    {
+        int active = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+        int size = options.Value.ReplicationFactor;
+        return active < size
+            ? $"the replica roster forms once ReplicationFactor ({size}) silos are active, and {active} are: start {size - active} more silo(s), or lower ReplicatedGrainsOptions.ReplicationFactor"
+            : $"the replica roster is being formed from the {size} oldest of the {active} active silos";
     }
 
     /// <summary>Adopts a roster given by a peer (the first one wins; a silo never changes its roster).</summary>
@@ -471,6 +491,9 @@ internal sealed partial class ReplicaRoster(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Replica roster not formed yet: {Reason}")]
     private static partial void LogNotYet(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replicated grains cannot be placed yet: {Reason}")]
+    private static partial void LogCannotForm(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica roster: {Members}")]
     private static partial void LogRosterAdopted(ILogger logger, string members);
