@@ -378,7 +378,7 @@ internal sealed partial class ReplicaRoster(
                     break;
                 }
                 // A cluster started with fewer silos than ReplicationFactor waits here for good: say so, once a while.
-                if (_formationWait.Elapsed >= FormationWarnAfter && !_warnedFormation)
+                if (_formationWait.Elapsed >= FormationWarnAfter && !_warnedFormation && TooFewSilosToForm)
                 {
                     _warnedFormation = true;
                     LogCannotForm(logger, DescribeFormation());
@@ -396,6 +396,9 @@ internal sealed partial class ReplicaRoster(
     private static readonly TimeSpan FormationWarnAfter = TimeSpan.FromSeconds(10);
     private readonly System.Diagnostics.Stopwatch _formationWait = System.Diagnostics.Stopwatch.StartNew();
     private bool _warnedFormation;
+
+    /// <summary>Fewer silos are active than the roster forms from (a silo merely learning it from peers is not warned about).</summary>
+    private bool TooFewSilosToForm => membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active) < options.Value.ReplicationFactor;
 
     /// <summary>Why the roster is not known yet, for an operator: how many silos it waits for and how many are active.</summary>
     public string DescribeFormation()
