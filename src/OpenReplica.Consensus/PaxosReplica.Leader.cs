@@ -608,7 +608,7 @@ public sealed partial class PaxosReplica
         var leader = _leader!;
         if (probeLease) readContext = LeaseProbeContext(leader, readContext);
         long commit = _log.CommitIndex;
-        var members = _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot));
+        var members = HeartbeatMembers(leader, commit);
         foreach (long member in members)
         {
             if (member == Id) continue;
@@ -623,6 +623,13 @@ public sealed partial class PaxosReplica
         }
         leader.CommitSentThrough = commit;
     }
+
+    /// <summary>
+    /// The members a heartbeat telling <paramref name="commit"/> goes to: those of every configuration from the slot after
+    /// it up to the next slot this leader proposes (a member joining or leaving there needs it too).
+    /// </summary>
+    private IEnumerable<long> HeartbeatMembers(LeaderState leader, long commit) =>
+        _configs.MembersBetween(commit + 1, Math.Max(commit + 1, leader.NextSlot));
 
     /// <summary>
     /// Stops leading: queued commands are refused (they were never proposed), proposed ones are abandoned

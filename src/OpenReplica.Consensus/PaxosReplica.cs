@@ -235,10 +235,7 @@ public sealed partial class PaxosReplica
         if (_role == ReplicaRole.Leader && member != Id)
         {
             long commit = _log.CommitIndex;
-            if (_configs.MembersBetween(commit + 1, Math.Max(commit + 1, _leader!.NextSlot)).Contains(member))
-            {
-                Send(new Heartbeat(Id, member, _leader.Ballot, commit, 0));
-            }
+            if (HeartbeatMembers(_leader!, commit).Contains(member)) Send(new Heartbeat(Id, member, _leader!.Ballot, commit, 0));
         }
         return TakeReady();
     }

@@ -398,12 +398,14 @@ internal sealed partial class ReplicaRoster(
     private bool _warnedFormation;
 
     /// <summary>Fewer silos are active than the roster forms from (a silo merely learning it from peers is not warned about).</summary>
-    private bool TooFewSilosToForm => membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active) < options.Value.ReplicationFactor;
+    private bool TooFewSilosToForm => ActiveSiloCount < options.Value.ReplicationFactor;
+
+    private int ActiveSiloCount => membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
 
     /// <summary>Why the roster is not known yet, for an operator: how many silos it waits for and how many are active.</summary>
     public string DescribeFormation()
     {
-        int active = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+        int active = ActiveSiloCount;
         int size = options.Value.ReplicationFactor;
         return active < size
             ? $"the replica roster forms once ReplicationFactor ({size}) silos are active, and {active} are: start {size - active} more silo(s), or lower ReplicatedGrainsOptions.ReplicationFactor"

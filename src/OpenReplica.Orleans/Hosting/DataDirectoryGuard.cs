@@ -49,11 +49,7 @@ internal sealed partial class DataDirectoryGuard(
             return;
         }
         var self = localSilo.SiloAddress;
-        var others = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self))
-            .Select(m => m.SiloAddress)
-            .ToList();
-        foreach (var other in others)
+        foreach (var other in membership.ActivePeers(self))
         {
             ReplicaHostInfo info;
             try

@@ -84,12 +84,11 @@ internal static partial class GatewaySendTimeout
     {
         for (Exception? e = failure; e is not null; e = e.InnerException)
         {
-            if (e is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.Shutdown } or SocketException { NativeErrorCode: BrokenPipe }) return true;
+            // .NET reports EPIPE as SocketError.Shutdown (native code 32, "Broken pipe").
+            if (e is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.Shutdown }) return true;
         }
         return false;
     }
-
-    private const int BrokenPipe = 32; // EPIPE (Linux)
 
     /// <summary>Sets the timeout on a connection's socket; null when set, else why not.</summary>
     public static string? Apply(Socket socket, TimeSpan timeout)

@@ -36,10 +36,7 @@ internal sealed partial class ReturnNotice(
     {
         var self = localSilo.SiloAddress;
         long replicaId = roster.LocalReplicaId;
-        var peers = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self))
-            .Select(m => m.SiloAddress);
-        await Task.WhenAll(peers.Select(async peer =>
+        await Task.WhenAll(membership.ActivePeers(self).Select(async peer =>
         {
             try
             {
